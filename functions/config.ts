@@ -1,0 +1,120 @@
+/**
+ * Configuration: `process.env` parsed and validated once (at cold start), every bad key reported
+ * in one error, exported as a frozen typed object. The names are the contract's.
+ */
+import { z } from 'zod';
+import { ENV, topology } from '../infra/topology';
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1'));
+
+const positiveInt = (fallback: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const retrySchedule = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return [...topology.defaultRetryScheduleS];
+    const parts = v.split(',').map((s) => s.trim());
+    const nums = parts.map(Number);
+    if (parts.length > 20 || nums.some((n) => !Number.isInteger(n) || n < 0 || n > 7 * 86_400)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be up to 20 comma-separated whole seconds, each 0..604800, got "${v}"`,
+      });
+      return z.NEVER;
+    }
+    return nums;
+  });
+
+const schema = z.object({
+  [ENV.tableName]: z.string().min(1).default(topology.table.name),
+  [ENV.workQueueUrl]: z.string().default(''),
+  [ENV.retryQueueUrl]: z.string().default(''),
+  [ENV.dlqUrl]: z.string().default(''),
+  [ENV.apiKey]: z.string().optional(),
+  [ENV.apiKeySecretArn]: z.string().optional(),
+  [ENV.retrySchedule]: retrySchedule,
+  [ENV.deliveryTimeoutMs]: positiveInt(10_000, 900_000),
+  [ENV.allowPrivateTargets]: bool(false),
+  [ENV.housekeepingRateS]: positiveInt(topology.housekeeping.defaultRateS, 86_400),
+  [ENV.retentionDays]: positiveInt(topology.retention.days, 3650),
+  AWS_REGION: z.string().default('us-east-1'),
+  HOOKRELAY_VERSION: z.string().default('0.1.0'),
+});
+
+export interface Config {
+  readonly tableName: string;
+  readonly workQueueUrl: string;
+  readonly retryQueueUrl: string;
+  readonly dlqUrl: string;
+  /** The admin key given directly (local); on AWS it is read from Secrets Manager instead. */
+  readonly apiKey: string | undefined;
+  readonly apiKeySecretArn: string | undefined;
+  readonly retryScheduleS: readonly number[];
+  readonly deliveryTimeoutMs: number;
+  readonly allowPrivateTargets: boolean;
+  readonly housekeepingRateS: number;
+  readonly retentionDays: number;
+  readonly region: string;
+  readonly version: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment; throws one ConfigError naming every bad variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`));
+  }
+  const e = result.data;
+  return Object.freeze({
+    tableName: e[ENV.tableName],
+    workQueueUrl: e[ENV.workQueueUrl],
+    retryQueueUrl: e[ENV.retryQueueUrl],
+    dlqUrl: e[ENV.dlqUrl],
+    apiKey: e[ENV.apiKey],
+    apiKeySecretArn: e[ENV.apiKeySecretArn],
+    retryScheduleS: Object.freeze(e[ENV.retrySchedule]),
+    deliveryTimeoutMs: e[ENV.deliveryTimeoutMs],
+    allowPrivateTargets: e[ENV.allowPrivateTargets],
+    housekeepingRateS: e[ENV.housekeepingRateS],
+    retentionDays: e[ENV.retentionDays],
+    region: e.AWS_REGION,
+    version: e.HOOKRELAY_VERSION,
+  });
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, parsed on first use and then fixed. */
+export function config(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** For the local runtime and tests, which set the environment before handlers first run. */
+export function resetConfigForTests(): void {
+  cached = undefined;
+}

@@ -1,0 +1,105 @@
+/**
+ * The one source of truth for hookrelay's runtime topology: tables, queues, retry tiers, batch
+ * sizes and schedules. The CDK stack (infra/constructs) and the embedded local stack
+ * (infra/local) both read this module, so what runs on a laptop is what deploys.
+ *
+ * Nothing here imports aws-cdk-lib or the AWS SDK: it is plain data, safe to load in a Lambda.
+ */
+
+/** SQS caps a message's DelaySeconds at 15 minutes; longer waits are carried in hops. */
+export const MAX_SQS_DELAY_S = 900;
+
+export const topology = {
+  table: {
+    /** Physical name locally; on AWS the stack lets CloudFormation name it and passes it in. */
+    name: 'hookrelay',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    /** Epoch seconds after which DynamoDB TTL may delete an item (events, attempts). */
+    ttlAttribute: 'expiresAt',
+    indexes: {
+      /** Catch-up feed: every event of an app, oldest first. */
+      feed: { name: 'feed', partitionKey: 'feedPk', sortKey: 'feedSk' },
+      /** Sparse index of deliveries that are not finished yet, swept by housekeeping. */
+      open: { name: 'open', partitionKey: 'openPk', sortKey: 'openSk' },
+    },
+    /** Shards of the open-deliveries index, so that its writes spread over partitions. */
+    openShards: 8,
+  },
+  queues: {
+    /** First attempts of every delivery. */
+    work: { name: 'hookrelay-deliveries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
+    /** Retries, each sent with its own DelaySeconds (up to MAX_SQS_DELAY_S, longer waits hop). */
+    retry: { name: 'hookrelay-retries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
+    /** Exhausted deliveries and poison messages. Kept long enough to inspect and redrive. */
+    dlq: { name: 'hookrelay-dlq', retentionDays: 14 },
+  },
+  delivery: {
+    /** Messages per delivery Lambda invocation; each is sent concurrently within the batch. */
+    batchSize: 10,
+    maxBatchingWindowS: 0,
+    /** Cap on concurrent delivery invocations per queue (SQS event source maximumConcurrency). */
+    maxConcurrency: 50,
+    /** Lambda timeout; the queues' visibility timeout is six times it, as AWS advises. */
+    functionTimeoutS: 30,
+    /** Bytes of the receiver's response body kept with an attempt. */
+    responseExcerptBytes: 1024,
+    /** A delivery claimed by a worker is considered stuck after this long without a result. */
+    leaseS: 300,
+  },
+  ingest: {
+    /** Events in one POST /events/batch. */
+    maxBatchEvents: 100,
+  },
+  housekeeping: {
+    /** Default period; HOOKRELAY_HOUSEKEEPING_RATE_S overrides it (rounded up to minutes on AWS). */
+    defaultRateS: 60,
+    /** Deliveries due within this horizon are enqueued by a sweep (with the remaining delay). */
+    lookaheadS: 900,
+  },
+  retention: {
+    /** Events, deliveries and attempts expire by TTL after this many days. */
+    days: 30,
+  },
+  /** CloudWatch metrics the functions emit (Powertools, embedded metric format). */
+  metrics: {
+    namespace: 'hookrelay',
+    names: {
+      eventsAccepted: 'EventsAccepted',
+      deliveriesSucceeded: 'DeliveriesSucceeded',
+      attemptsFailed: 'AttemptsFailed',
+      deliveriesRetried: 'DeliveriesRetried',
+      deliveriesFailed: 'DeliveriesFailed',
+      deliveriesSkipped: 'DeliveriesSkipped',
+      deliveryLatencyMs: 'DeliveryLatencyMs',
+      housekeepingRequeued: 'HousekeepingRequeued',
+      housekeepingStuck: 'HousekeepingStuck',
+    },
+  },
+  /** Seconds before each retry; HOOKRELAY_RETRY_SCHEDULE overrides it. */
+  defaultRetryScheduleS: [5, 300, 1800, 7200, 18000, 36000, 36000],
+  /** Fraction of each delay added or removed at random, so retries of a burst do not stampede. */
+  retryJitter: 0.1,
+} as const;
+
+export type Topology = typeof topology;
+
+/**
+ * Environment variable names the stack and the local runtime set on every function.
+ * The user-facing ones (HOOKRELAY_*) are the contract's; the wiring ones name resources.
+ */
+export const ENV = {
+  tableName: 'HOOKRELAY_TABLE_NAME',
+  workQueueUrl: 'HOOKRELAY_WORK_QUEUE_URL',
+  retryQueueUrl: 'HOOKRELAY_RETRY_QUEUE_URL',
+  dlqUrl: 'HOOKRELAY_DLQ_URL',
+  apiKey: 'HOOKRELAY_API_KEY',
+  apiKeySecretArn: 'HOOKRELAY_API_KEY_SECRET_ARN',
+  retrySchedule: 'HOOKRELAY_RETRY_SCHEDULE',
+  deliveryTimeoutMs: 'HOOKRELAY_DELIVERY_TIMEOUT_MS',
+  allowPrivateTargets: 'HOOKRELAY_ALLOW_PRIVATE_TARGETS',
+  housekeepingRateS: 'HOOKRELAY_HOUSEKEEPING_RATE_S',
+  retentionDays: 'HOOKRELAY_RETENTION_DAYS',
+  dataDir: 'HOOKRELAY_DATA_DIR',
+  port: 'PORT',
+} as const;
