@@ -1,0 +1,59 @@
+/**
+ * The CDK app: one `Hookrelay` stack, checked by cdk-nag's AWS Solutions rules on every synth.
+ *
+ * Options come from CDK context (`-c key=value` or cdk.json):
+ *   hookrelay:alarmTopicArn        SNS topic every alarm notifies (default: none)
+ *   hookrelay:removalPolicy        `retain` (default) or `destroy`: what deleting the stack does
+ *                                  to the table and the log groups
+ *   hookrelay:allowPrivateTargets  `true` lets webhooks go to private addresses (default false)
+ */
+import { App, RemovalPolicy, Validations, type Environment } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { pathToFileURL } from 'node:url';
+import { HookrelayStack } from './webhook-stack';
+
+export const STACK_NAME = 'Hookrelay';
+
+function booleanContext(app: App, key: string): boolean | undefined {
+  const v: unknown = app.node.tryGetContext(key);
+  if (v === undefined) return undefined;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new Error(`context ${key} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function removalPolicyContext(app: App): RemovalPolicy | undefined {
+  const v: unknown = app.node.tryGetContext('hookrelay:removalPolicy');
+  if (v === undefined) return undefined;
+  if (v === 'retain') return RemovalPolicy.RETAIN;
+  if (v === 'destroy') return RemovalPolicy.DESTROY;
+  throw new Error(`context hookrelay:removalPolicy must be retain or destroy, got ${JSON.stringify(v)}`);
+}
+
+/** The account and region the CLI resolved, when it did; otherwise an environment-agnostic stack. */
+function environmentFromCli(): Environment | undefined {
+  const account = process.env.CDK_DEFAULT_ACCOUNT;
+  const region = process.env.CDK_DEFAULT_REGION;
+  if (!account && !region) return undefined;
+  return { ...(account ? { account } : {}), ...(region ? { region } : {}) };
+}
+
+/** Adds the hookrelay stack and the cdk-nag checks to an app. */
+export function buildApp(app: App = new App()): { app: App; stack: HookrelayStack } {
+  const topicArn: unknown = app.node.tryGetContext('hookrelay:alarmTopicArn');
+  const stack = new HookrelayStack(app, STACK_NAME, {
+    env: environmentFromCli(),
+    alarmTopicArn: typeof topicArn === 'string' && topicArn !== '' ? topicArn : undefined,
+    hookrelay: {
+      removalPolicy: removalPolicyContext(app),
+      allowPrivateTargets: booleanContext(app, 'hookrelay:allowPrivateTargets'),
+    },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+// Run when executed (`cdk synth` runs `tsx infra/app.ts`), not when a test imports buildApp.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  buildApp().app.synth();
+}

@@ -1,0 +1,110 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { topology } from '../topology';
+import type { HandlerName } from './bundling';
+import { hookrelayMetric } from './metrics';
+
+export interface DeliveryAlarmsProps {
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly ingestDeadLetterQueue: sqs.IQueue;
+  readonly httpApi: apigw.IHttpApi;
+  readonly functions: Record<HandlerName, lambda.IFunction>;
+  /** Every alarm notifies this topic when it fires and when it clears. */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/**
+ * Alarms on what an operator must act on: messages in either DLQ, a DLQ message close to expiry,
+ * the delivery function failing, any function throttled, the API answering 5xx, and housekeeping
+ * finding deliveries stuck past their lease. Each is a standard-resolution alarm ($0.10/month).
+ */
+export class DeliveryAlarms extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: DeliveryAlarmsProps) {
+    super(scope, id);
+
+    const add = (alarmId: string, metric: cloudwatch.IMetric, options: Omit<cloudwatch.CreateAlarmOptions, 'metric'>) => {
+      const alarm = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...options,
+      });
+      if (props.alarmTopic) {
+        alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+        alarm.addOkAction(new actions.SnsAction(props.alarmTopic));
+      }
+      this.alarms.push(alarm);
+      return alarm;
+    };
+    const atLeastOne = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    };
+
+    add('DeadLetterMessages', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: FIVE_MINUTES,
+      statistic: cloudwatch.Stats.MAXIMUM,
+    }), {
+      ...atLeastOne,
+      alarmDescription: 'Deliveries reached the dead-letter queue (exhausted retries or poison messages). Inspect and redrive with the CLI.',
+    });
+
+    // SQS keeps a message's first enqueue time when it moves to a DLQ, so the age counts from
+    // the original send. Warn three days before the DLQ's retention would drop the oldest one.
+    const warnBeforeExpiryS = (topology.queues.dlq.retentionDays - 3) * 86_400;
+    add('DeadLetterOldestAge', props.deadLetterQueue.metricApproximateAgeOfOldestMessage({
+      period: FIVE_MINUTES,
+      statistic: cloudwatch.Stats.MAXIMUM,
+    }), {
+      threshold: warnBeforeExpiryS,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      alarmDescription: `The oldest dead-letter message is ${topology.queues.dlq.retentionDays - 3} days old: SQS deletes it at ${topology.queues.dlq.retentionDays} days. Redrive or archive it.`,
+    });
+
+    add('IngestDeadLetterMessages', props.ingestDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: FIVE_MINUTES,
+      statistic: cloudwatch.Stats.MAXIMUM,
+    }), {
+      ...atLeastOne,
+      alarmDescription: 'Events put on the bus could not be ingested. Their bodies are the events: replay them with PutEvents once fixed.',
+    });
+
+    add('DeliveryErrors', props.functions.delivery.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }), {
+      ...atLeastOne,
+      alarmDescription: 'The delivery function failed whole invocations (not single deliveries): its batches go back to the queue.',
+    });
+
+    for (const [name, fn] of Object.entries(props.functions)) {
+      const pascal = name.charAt(0).toUpperCase() + name.slice(1);
+      add(`${pascal}Throttles`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }), {
+        ...atLeastOne,
+        alarmDescription: `The ${name} function was throttled: the account's or the function's concurrency is exhausted.`,
+      });
+    }
+
+    add('Api5xx', props.httpApi.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }), {
+      ...atLeastOne,
+      alarmDescription: 'The HTTP API answered 5xx: the api function failed or timed out.',
+    });
+
+    // One sweep may see a delivery whose worker just died; three periods in a row is a pattern.
+    add('HousekeepingStuck', hookrelayMetric('housekeepingStuck', { statistic: cloudwatch.Stats.MAXIMUM }), {
+      threshold: 0,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      alarmDescription: 'Housekeeping keeps finding deliveries stuck past their lease for 15 minutes: workers are failing mid-delivery.',
+    });
+  }
+}

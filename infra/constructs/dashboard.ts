@@ -1,0 +1,110 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { HandlerName } from './bundling';
+import { hookrelayMetric } from './metrics';
+
+export interface DeliveryDashboardProps {
+  readonly queues: { work: sqs.IQueue; retry: sqs.IQueue; deadLetter: sqs.IQueue; ingestDeadLetter: sqs.IQueue };
+  readonly httpApi: apigw.IHttpApi;
+  readonly functions: Record<HandlerName, lambda.IFunction>;
+  readonly alarms: cloudwatch.IAlarm[];
+}
+
+const PERIOD = Duration.minutes(5);
+
+/** The system's health on one page: flow of events and deliveries, latency, queues, errors. */
+export class DeliveryDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: DeliveryDashboardProps) {
+    super(scope, id);
+    const fns = Object.entries(props.functions);
+    const { work, retry, deadLetter, ingestDeadLetter } = props.queues;
+    const max = { period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM };
+    const sum = { period: PERIOD, statistic: cloudwatch.Stats.SUM };
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(6) });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Events and deliveries (per 5 min)',
+        width: 12,
+        left: [
+          hookrelayMetric('eventsAccepted', { label: 'accepted' }),
+          hookrelayMetric('deliveriesSucceeded', { label: 'delivered' }),
+          hookrelayMetric('deliveriesRetried', { label: 'retried' }),
+          hookrelayMetric('deliveriesFailed', { label: 'failed' }),
+          hookrelayMetric('deliveriesSkipped', { label: 'skipped' }),
+          hookrelayMetric('attemptsFailed', { label: 'failed attempts' }),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Delivery latency (ms)',
+        width: 12,
+        left: (['p50', 'p90', 'p99'] as const).map((p) =>
+          hookrelayMetric('deliveryLatencyMs', { statistic: p, label: p }),
+        ),
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Queue depth (visible messages)',
+        width: 12,
+        left: [
+          work.metricApproximateNumberOfMessagesVisible({ ...max, label: 'work' }),
+          retry.metricApproximateNumberOfMessagesVisible({ ...max, label: 'retry' }),
+          deadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'dead letter' }),
+          ingestDeadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'ingest dead letter' }),
+        ],
+        right: [
+          retry.metricApproximateNumberOfMessagesNotVisible({ ...max, label: 'retry in flight or delayed' }),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Age of oldest message (s)',
+        width: 12,
+        left: [
+          work.metricApproximateAgeOfOldestMessage({ ...max, label: 'work' }),
+          retry.metricApproximateAgeOfOldestMessage({ ...max, label: 'retry' }),
+          deadLetter.metricApproximateAgeOfOldestMessage({ ...max, label: 'dead letter' }),
+        ],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Function errors',
+        width: 8,
+        left: fns.map(([name, fn]) => fn.metricErrors({ ...sum, label: name })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Function throttles',
+        width: 8,
+        left: fns.map(([name, fn]) => fn.metricThrottles({ ...sum, label: name })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'HTTP API',
+        width: 8,
+        left: [
+          props.httpApi.metricCount({ ...sum, label: 'requests' }),
+          props.httpApi.metricClientError({ ...sum, label: '4xx' }),
+          props.httpApi.metricServerError({ ...sum, label: '5xx' }),
+        ],
+        right: [props.httpApi.metricLatency({ period: PERIOD, statistic: 'p90', label: 'latency p90 (ms)' })],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Housekeeping',
+        width: 12,
+        left: [
+          hookrelayMetric('housekeepingRequeued', { label: 'requeued' }),
+          hookrelayMetric('housekeepingStuck', { statistic: cloudwatch.Stats.MAXIMUM, label: 'stuck' }),
+        ],
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 12, alarms: props.alarms }),
+    );
+  }
+}

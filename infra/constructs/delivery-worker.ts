@@ -1,0 +1,63 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { topology } from '../topology';
+import { HookrelayFunction, logicalIdOf } from './hookrelay-function';
+import type { DeliveryQueues } from './queues';
+
+export interface DeliveryWorkerProps {
+  readonly entry: string;
+  readonly table: dynamodb.Table;
+  readonly queues: DeliveryQueues;
+  readonly environment: Record<string, string>;
+  /** Concurrent invocations per queue (the event source's maximumConcurrency, 2 to 1000). */
+  readonly maxConcurrency: number;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The delivery function, fed by both the work and the retry queue. It reports per-message
+ * failures (`batchItemFailures`), so one bad message does not send its whole batch back; a
+ * message that keeps failing reaches the DLQ through the queue's redrive policy.
+ */
+export class DeliveryWorker extends Construct {
+  readonly function: HookrelayFunction;
+
+  constructor(scope: Construct, id: string, props: DeliveryWorkerProps) {
+    super(scope, id);
+    const d = topology.delivery;
+
+    this.function = new HookrelayFunction(this, 'Delivery', {
+      handler: 'delivery',
+      entry: props.entry,
+      description: 'hookrelay: signs and POSTs each delivery, schedules retries, dead-letters the exhausted',
+      timeout: Duration.seconds(d.functionTimeoutS),
+      // A batch is sent concurrently: memory also buys CPU for TLS handshakes and HMACs.
+      memorySize: 512,
+      environment: props.environment,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    const fn = this.function.fn;
+
+    for (const queue of [props.queues.work, props.queues.retry]) {
+      fn.addEventSource(
+        new SqsEventSource(queue, {
+          batchSize: d.batchSize,
+          maxBatchingWindow: Duration.seconds(d.maxBatchingWindowS),
+          reportBatchItemFailures: true,
+          maxConcurrency: props.maxConcurrency,
+        }),
+      );
+    }
+
+    props.table.grantReadWriteData(fn);
+    props.queues.retry.grantSendMessages(fn);
+    props.queues.deadLetter.grantSendMessages(fn);
+    this.function.acknowledgeTableIndexes(logicalIdOf(props.table));
+  }
+}

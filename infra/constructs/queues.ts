@@ -1,0 +1,56 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { topology } from '../topology';
+
+/**
+ * AWS advises a queue's visibility timeout of at least six times the timeout of the function
+ * that consumes it, so that a message is not redelivered while a (retried) batch still runs.
+ */
+export const VISIBILITY_TO_FUNCTION_TIMEOUT = 6;
+
+/**
+ * The delivery queues: `work` (first attempts), `retry` (later attempts, each with its own
+ * delay) and the dead-letter queue both redrive to after `maxReceiveCount` receives. All three are
+ * encrypted with SQS managed keys (SSE-SQS: no KMS key to pay for or to grant, and EventBridge and
+ * Lambda can still write to them) and refuse requests that are not over TLS.
+ *
+ * Names are left to CloudFormation (the topology's names are the local stack's), so two stacks can
+ * share an account and region; the functions get the URLs through their environment.
+ */
+export class DeliveryQueues extends Construct {
+  readonly work: sqs.Queue;
+  readonly retry: sqs.Queue;
+  readonly deadLetter: sqs.Queue;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const q = topology.queues;
+    const minVisibilityS = VISIBILITY_TO_FUNCTION_TIMEOUT * topology.delivery.functionTimeoutS;
+    for (const [name, spec] of [['work', q.work], ['retry', q.retry]] as const) {
+      if (spec.visibilityTimeoutS < minVisibilityS) {
+        throw new Error(
+          `topology.queues.${name}.visibilityTimeoutS is ${spec.visibilityTimeoutS} s; it must be at least ` +
+            `${VISIBILITY_TO_FUNCTION_TIMEOUT} x the delivery function timeout (${minVisibilityS} s)`,
+        );
+      }
+    }
+
+    this.deadLetter = new sqs.Queue(this, 'DeadLetter', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(q.dlq.retentionDays),
+    });
+
+    const deliveryQueue = (queueId: string, spec: typeof q.work | typeof q.retry) =>
+      new sqs.Queue(this, queueId, {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        visibilityTimeout: Duration.seconds(spec.visibilityTimeoutS),
+        retentionPeriod: Duration.days(spec.retentionDays),
+        deadLetterQueue: { queue: this.deadLetter, maxReceiveCount: spec.maxReceiveCount },
+      });
+    this.work = deliveryQueue('Work', q.work);
+    this.retry = deliveryQueue('Retry', q.retry);
+  }
+}
