@@ -1,0 +1,215 @@
+/**
+ * One delivery attempt, from a queue message to a recorded outcome:
+ * load -> dedupe -> claim -> sign and send -> record the attempt -> succeed, retry, or give up.
+ *
+ * The table is the truth. Every state change is written before the message that follows from it
+ * is sent, and every unfinished delivery stays on the open index with the time by which something
+ * must have happened to it, so a lost message is found by housekeeping rather than lost.
+ */
+import { randomUUID } from 'node:crypto';
+import { MAX_SQS_DELAY_S } from '../../infra/topology';
+import type { DeliveryMessage } from './messages';
+import type { Attempt, Delivery, DeliveryStatus, Endpoint, StoredEvent } from './model';
+import { TERMINAL_STATUSES } from './model';
+import { classify, type SendResult } from './outcome';
+import { parseRetryAfter, type RetryPolicy } from './retry-policy';
+import { activeSecrets } from './signing';
+import { buildWebhookRequest, type WebhookRequest } from './webhook';
+
+export interface AttemptContext {
+  event: StoredEvent | null;
+  delivery: Delivery | null;
+  endpoint: Endpoint | null;
+}
+
+export interface DeliveryUpdate {
+  status: DeliveryStatus;
+  attempts: number;
+  lastStatusCode?: number | null;
+  lastAttemptAt?: string;
+  nextAttemptAt?: string | null;
+  /** When housekeeping should look again; null once the delivery is finished. */
+  dueAt: string | null;
+}
+
+export interface DeliveryStore {
+  loadAttemptContext(appId: string, eventId: string, endpointId: string): Promise<AttemptContext>;
+  /**
+   * Takes the lease on attempt `attempt` (attempts so far must be attempt-1, no live lease);
+   * false when another worker has it or it already happened.
+   */
+  claim(d: Delivery, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean>;
+  recordAttempt(attempt: Attempt, retentionDays: number): Promise<void>;
+  /** Applies the attempt's result if the lease is still ours; false when it was lost. */
+  finish(d: Delivery, leaseToken: string, update: DeliveryUpdate): Promise<boolean>;
+  /** Marks a delivery skipped without an attempt (its endpoint is disabled or deleted). */
+  skip(d: Delivery): Promise<void>;
+  disableEndpoint(appId: string, endpointId: string, reason: string, at: string): Promise<void>;
+}
+
+export interface WebhookSender {
+  send(request: WebhookRequest, timeoutMs: number): Promise<SendResult>;
+}
+
+export interface RetryQueue {
+  /** Sends the message back with a delay of at most MAX_SQS_DELAY_S seconds. */
+  schedule(message: DeliveryMessage, delayS: number): Promise<void>;
+}
+
+export interface DeadLetterQueue {
+  send(message: DeliveryMessage): Promise<void>;
+}
+
+export interface DeliveryObserver {
+  attempted?(a: Attempt, ctx: { event: StoredEvent }): void;
+  finished?(status: DeliveryStatus, ctx: { event: StoredEvent; attempts: number; at: Date }): void;
+  retried?(delayMs: number): void;
+}
+
+export interface DeliverDeps {
+  store: DeliveryStore;
+  sender: WebhookSender;
+  retryQueue: RetryQueue;
+  deadLetters: DeadLetterQueue;
+  policy: RetryPolicy;
+  timeoutMs: number;
+  leaseS: number;
+  retentionDays: number;
+  userAgent: string;
+  now?: () => Date;
+  observer?: DeliveryObserver;
+}
+
+/** Why a message produced no attempt, or what the attempt led to; for logs and tests. */
+export type DeliverOutcome =
+  | 'hopped'
+  | 'missing'
+  | 'duplicate'
+  | 'contended'
+  | 'skipped'
+  | 'succeeded'
+  | 'retrying'
+  | 'failed'
+  | 'lease_lost';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function createDeliverService(deps: DeliverDeps) {
+  const now = deps.now ?? (() => new Date());
+
+  return {
+    /**
+     * Handles one queue message. Resolves when the message can be deleted; throws on an
+     * infrastructure error so that the message is retried by the queue (a batch item failure).
+     */
+    async handle(message: DeliveryMessage): Promise<DeliverOutcome> {
+      const start = now();
+      // A wait longer than SQS allows travels as hops of at most 900 s.
+      if (message.notBefore !== undefined && message.notBefore - start.getTime() > 1000) {
+        const remainingS = Math.ceil((message.notBefore - start.getTime()) / 1000);
+        await deps.retryQueue.schedule(message, Math.min(MAX_SQS_DELAY_S, remainingS));
+        return 'hopped';
+      }
+
+      const { event, delivery, endpoint } = await deps.store.loadAttemptContext(
+        message.appId,
+        message.eventId,
+        message.endpointId,
+      );
+      if (!event || !delivery) return 'missing';
+      if (TERMINAL_STATUSES.has(delivery.status) || delivery.attempts >= message.attempt) return 'duplicate';
+
+      if (!endpoint || !endpoint.enabled) {
+        await deps.store.skip(delivery);
+        deps.observer?.finished?.('skipped', { event, attempts: delivery.attempts, at: start });
+        return 'skipped';
+      }
+
+      const attemptNo = delivery.attempts + 1;
+      const lease = { token: randomUUID(), until: iso(start.getTime() + deps.leaseS * 1000) };
+      if (!(await deps.store.claim(delivery, attemptNo, lease, start.toISOString()))) return 'contended';
+
+      const at = now();
+      const secrets = activeSecrets(endpoint.secrets, at).map((s) => s.key);
+      const request = buildWebhookRequest({
+        url: endpoint.url,
+        eventId: event.id,
+        type: event.type,
+        timestamp: event.timestamp,
+        dataJson: event.dataJson,
+        secretKeys: secrets,
+        at,
+        userAgent: deps.userAgent,
+      });
+      const result = await deps.sender.send(request, deps.timeoutMs);
+      const verdict = classify(result);
+      const done = now();
+
+      const attempt: Attempt = {
+        appId: event.appId,
+        eventId: event.id,
+        endpointId: endpoint.id,
+        attempt: attemptNo,
+        at: at.toISOString(),
+        statusCode: verdict.statusCode,
+        durationMs: result.durationMs,
+        outcome: verdict.outcome,
+        error: verdict.error,
+        responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
+      };
+      await deps.store.recordAttempt(attempt, deps.retentionDays);
+      deps.observer?.attempted?.(attempt, { event });
+
+      const base = { attempts: attemptNo, lastStatusCode: verdict.statusCode, lastAttemptAt: at.toISOString() };
+
+      if (verdict.outcome === 'succeeded') {
+        if (!(await deps.store.finish(delivery, lease.token, { ...base, status: 'succeeded', nextAttemptAt: null, dueAt: null }))) {
+          return 'lease_lost';
+        }
+        deps.observer?.finished?.('succeeded', { event, attempts: attemptNo, at: done });
+        return 'succeeded';
+      }
+
+      if (verdict.outcome === 'gone') {
+        await deps.store.disableEndpoint(endpoint.appId, endpoint.id, 'the endpoint answered 410 Gone', done.toISOString());
+      }
+
+      const decision =
+        verdict.outcome === 'retryable'
+          ? deps.policy.afterFailure(attemptNo, parseRetryAfter(verdict.retryAfterHeader, done))
+          : ({ retry: false } as const);
+
+      if (decision.retry) {
+        const dueMs = done.getTime() + decision.delayMs;
+        const next: DeliveryMessage = { ...message, attempt: attemptNo + 1, notBefore: dueMs };
+        delete next.reason;
+        const update: DeliveryUpdate = {
+          ...base,
+          status: 'retrying',
+          nextAttemptAt: iso(dueMs),
+          // If the retry message is lost, housekeeping finds the delivery one lease after it was due.
+          dueAt: iso(dueMs + deps.leaseS * 1000),
+        };
+        if (!(await deps.store.finish(delivery, lease.token, update))) return 'lease_lost';
+        await deps.retryQueue.schedule(next, Math.min(MAX_SQS_DELAY_S, Math.ceil(decision.delayMs / 1000)));
+        deps.observer?.retried?.(decision.delayMs);
+        return 'retrying';
+      }
+
+      const reason =
+        verdict.outcome === 'retryable'
+          ? `exhausted after ${attemptNo} attempts; last: ${verdict.error ?? 'unknown'}`
+          : (verdict.error ?? verdict.outcome);
+      // Dead-letter first: if the table write then fails, the message is retried and at worst the
+      // DLQ holds a duplicate; the other order could lose the DLQ copy on a transient error.
+      await deps.deadLetters.send({ ...message, attempt: attemptNo, reason });
+      if (!(await deps.store.finish(delivery, lease.token, { ...base, status: 'failed', nextAttemptAt: null, dueAt: null }))) {
+        return 'lease_lost';
+      }
+      deps.observer?.finished?.('failed', { event, attempts: attemptNo, at: done });
+      return 'failed';
+    },
+  };
+}
+
+export type DeliverService = ReturnType<typeof createDeliverService>;

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/**
+ * A sortable, unguessable id: `<prefix>_` + 10 chars of millisecond time + 16 random chars
+ * (Crockford base32, ULID layout). Time-ordered ids keep lists and logs in creation order.
+ */
+export function newId(prefix: string, now: number = Date.now()): string {
+  let time = '';
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const rnd = randomBytes(10);
+  let bits = 0;
+  let value = 0;
+  let random = '';
+  for (const byte of rnd) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      random += CROCKFORD[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return `${prefix}_${time}${random}`;
+}
+
+/** Ids a client may choose for an event: safe in a header, a URL segment and a table key. */
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** Ids the service issues for apps and endpoints. */
+export const RESOURCE_ID_PATTERN = /^[a-z]{2,4}_[0-9a-z]{26}$/;

@@ -1,0 +1,86 @@
+/** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
+
+export interface App {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface EndpointSecret {
+  /** `whsec_` + base64 of the random key bytes. */
+  key: string;
+  createdAt: string;
+  /** Set when a rotation replaced this secret: it keeps signing until then. */
+  expiresAt?: string;
+}
+
+export interface Endpoint {
+  id: string;
+  appId: string;
+  url: string;
+  /** Empty = every event type. */
+  eventTypes: string[];
+  description: string;
+  enabled: boolean;
+  /** Why the service disabled it (e.g. `410 Gone`), if it did. */
+  disabledReason?: string;
+  createdAt: string;
+  updatedAt: string;
+  secrets: EndpointSecret[];
+}
+
+export interface StoredEvent {
+  id: string;
+  appId: string;
+  type: string;
+  /** ISO 8601 time the event was accepted. */
+  timestamp: string;
+  /** The event's `data`, kept as the exact JSON text the producer sent. */
+  dataJson: string;
+  /** sha256 of the request that created it, for idempotent replays. */
+  requestHash: string;
+  /** Endpoints it fans out to (the deliveries it owns). */
+  endpointIds: string[];
+  /** Endpoints that were disabled at accept time: deliveries recorded as skipped. */
+  skippedEndpointIds: string[];
+  /** True once every delivery is recorded and enqueued. */
+  fannedOut: boolean;
+}
+
+export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
+
+export const TERMINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['succeeded', 'failed', 'skipped']);
+
+export interface Delivery {
+  appId: string;
+  eventId: string;
+  endpointId: string;
+  status: DeliveryStatus;
+  /** Attempts made so far. */
+  attempts: number;
+  lastStatusCode?: number;
+  lastAttemptAt?: string;
+  nextAttemptAt?: string;
+  /** A worker holds the current attempt until then. */
+  leaseUntil?: string;
+  /** When housekeeping should look at it if nothing else happens (absent once finished). */
+  dueAt?: string;
+  createdAt: string;
+}
+
+export type AttemptOutcome = 'succeeded' | 'retryable' | 'gone' | 'forbidden_destination';
+
+export interface Attempt {
+  appId: string;
+  eventId: string;
+  endpointId: string;
+  attempt: number;
+  at: string;
+  statusCode: number | null;
+  durationMs: number;
+  outcome: AttemptOutcome;
+  /** Why it failed, for people: `HTTP 500`, `timeout after 10000 ms`, `connection refused`... */
+  error: string | null;
+  /** The first bytes of the receiver's answer. */
+  responseExcerpt: string | null;
+}

@@ -1,0 +1,37 @@
+/**
+ * The delivery worker: an SQS batch from the work or retry queue, each message one attempt.
+ * Messages are handled concurrently; a message whose handling hits an infrastructure error is
+ * reported as a batch item failure so SQS retries it (and dead-letters it after maxReceiveCount).
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { isDeliveryMessage } from '../core/messages';
+import { logger, metrics, wiring } from '../wiring';
+
+const processor = new BatchProcessor(EventType.SQS);
+
+async function recordHandler(record: SQSRecord): Promise<void> {
+  let message: unknown;
+  try {
+    message = JSON.parse(record.body);
+  } catch {
+    message = undefined;
+  }
+  if (!isDeliveryMessage(message)) {
+    // Not ours or corrupt: fail it, so that the redrive policy moves it to the DLQ for a person.
+    logger.error('unreadable delivery message', { messageId: record.messageId });
+    throw new Error(`message ${record.messageId} is not a delivery message`);
+  }
+  const outcome = await wiring().deliver.handle(message);
+  logger.debug('delivery message handled', { messageId: record.messageId, ...message, outcome });
+}
+
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .handler((event, context) =>
+    processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false }),
+  );

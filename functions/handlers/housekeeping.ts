@@ -1,0 +1,25 @@
+/**
+ * Scheduled housekeeping: reconciles the table against the queues (see core/housekeeping.ts).
+ * An event with `detail.recover = true` treats every open item as due: the local stack sends it
+ * at start-up over a kept data directory, when the queues' state may have been lost.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { ScheduledEvent } from 'aws-lambda';
+import { topology } from '../../infra/topology';
+import type { HousekeepingReport } from '../core/housekeeping';
+import { logger, metrics, wiring } from '../wiring';
+
+export const handler = middy<ScheduledEvent<{ recover?: boolean } | undefined>, HousekeepingReport>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .handler(async (event) => {
+    const report = await wiring().housekeeping.run({ recover: event.detail?.recover === true });
+    metrics.addMetric(topology.metrics.names.housekeepingRequeued, MetricUnit.Count, report.requeued + report.fannedOut);
+    metrics.addMetric(topology.metrics.names.housekeepingStuck, MetricUnit.Count, report.stuck);
+    if (report.stuck > 0) logger.warn('deliveries stuck past their deadline', { ...report });
+    else if (report.requeued + report.fannedOut > 0) logger.info('housekeeping re-drove work', { ...report });
+    return report;
+  });

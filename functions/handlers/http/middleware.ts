@@ -1,0 +1,93 @@
+/**
+ * The API's middleware, applied once around every route: error mapping (the only place an error
+ * becomes an HTTP answer), authentication, and JSON body parsing with its 413 / 415 / 400.
+ */
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { bearerToken, secretsEqual } from '../../core/auth';
+import {
+  DomainError,
+  MalformedJsonError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+} from '../../core/errors';
+import { LIMITS } from '../../core/schemas';
+import { json, type HttpResult } from './respond';
+
+type Mw = MiddlewareObj<ApiEvent, HttpResult, Error, Context>;
+
+/** The API Gateway event with the parsed JSON body the JSON middleware adds. */
+export type ApiEvent = APIGatewayProxyEventV2 & { jsonBody?: unknown };
+
+interface Log {
+  error(message: string, extra: Record<string, unknown>): void;
+}
+
+/** Maps errors to the contract's shape; anything unknown is a 500 whose cause is logged, never sent. */
+export function errorMapper(log: Log): Mw {
+  return {
+    onError: (request) => {
+      const err = request.error;
+      const requestId = request.event.requestContext?.requestId ?? request.context?.awsRequestId;
+      if (err instanceof DomainError) {
+        const body: Record<string, unknown> = { code: err.code, message: err.message };
+        if (err.details && err.details.length > 0) body.details = err.details;
+        request.response = json(err.status, { error: body });
+        return;
+      }
+      // middy's own HTTP errors (the router's "no such route") carry a status below 500.
+      const status = (err as { statusCode?: unknown } | null)?.statusCode;
+      if (status === 404) {
+        const e = new NotFoundError(`no route for ${request.event.requestContext.http.method} ${request.event.rawPath}`);
+        request.response = json(e.status, { error: { code: e.code, message: e.message } });
+        return;
+      }
+      if (status === 405) {
+        const e = new MethodNotAllowedError(`method ${request.event.requestContext.http.method} not allowed here`);
+        request.response = json(e.status, { error: { code: e.code, message: e.message } });
+        return;
+      }
+      log.error('unhandled error', { error: err, requestId });
+      request.response = json(500, { error: { code: 'internal', message: `internal error (request ${requestId})` } });
+    },
+  };
+}
+
+/** Requires `Authorization: Bearer <admin key>` on every route but the open ones. */
+export function authenticate(opts: { openPaths: ReadonlySet<string>; adminKey: () => Promise<string | undefined> }): Mw {
+  return {
+    before: async (request) => {
+      if (opts.openPaths.has(request.event.rawPath)) return;
+      const token = bearerToken(request.event.headers?.authorization);
+      const expected = await opts.adminKey();
+      if (expected === undefined || !secretsEqual(token, expected)) throw new UnauthorizedError('invalid API key');
+    },
+  };
+}
+
+/** Parses a JSON body into `event.jsonBody`; other media types are refused with 415. */
+export function jsonBody(): Mw {
+  return {
+    before: (request) => {
+      const event = request.event;
+      const raw = event.body;
+      if (raw === undefined || raw === null || raw === '') return;
+      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      if (Buffer.byteLength(text) > LIMITS.requestBodyBytes) {
+        throw new PayloadTooLargeError(`request body exceeds ${LIMITS.requestBodyBytes} bytes`);
+      }
+      const type = (event.headers?.['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/json' && !(type?.startsWith('application/') && type.endsWith('+json'))) {
+        throw new UnsupportedMediaTypeError(`content-type must be application/json, got "${type || 'none'}"`);
+      }
+      try {
+        event.jsonBody = JSON.parse(text) as unknown;
+      } catch (err) {
+        throw new MalformedJsonError(`request body is not valid JSON: ${(err as Error).message}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The composition root: builds the core's services with their adapters once per process (a
+ * Lambda cold start, or the local runtime's first call). Handlers ask for what they need here.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { topology } from '../infra/topology';
+import { dynamoClient, sqsClient } from './adapters/aws-clients';
+import { DynamoStore } from './adapters/dynamo-store';
+import { HttpSender } from './adapters/http-sender';
+import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue, sendAll } from './adapters/sqs-queues';
+import { config } from './config';
+import { createAppService, type DestinationCheck } from './core/apps';
+import { createDeliverService } from './core/deliver';
+import { createHousekeeping } from './core/housekeeping';
+import { createIngestService } from './core/ingest';
+import { createEventQueries } from './core/queries';
+import { RetryPolicy } from './core/retry-policy';
+
+export const logger = new Logger({ serviceName: 'hookrelay' });
+export const metrics = new Metrics({ namespace: topology.metrics.namespace, serviceName: 'hookrelay' });
+const M = topology.metrics.names;
+
+/** Registration-time destination check; the SSRF guard replaces the scheme check when present. */
+function destinationCheck(): DestinationCheck {
+  return (raw) => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return { ok: false, reason: 'is not an absolute URL' };
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, reason: 'must use http or https' };
+    if (url.username || url.password) return { ok: false, reason: 'must not contain credentials' };
+    return { ok: true };
+  };
+}
+
+function build() {
+  const cfg = config();
+  const store = new DynamoStore(dynamoClient(), { tableName: cfg.tableName, retentionDays: cfg.retentionDays });
+  const sqs = sqsClient();
+  const workQueue = new SqsWorkQueue(sqs, cfg.workQueueUrl);
+  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: topology.retryJitter });
+  const ingest = createIngestService({
+    store,
+    queue: workQueue,
+    leaseS: topology.delivery.leaseS,
+    onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
+  });
+  const sender = new HttpSender({ excerptBytes: topology.delivery.responseExcerptBytes });
+  const deliver = createDeliverService({
+    store,
+    sender,
+    retryQueue: new SqsRetryQueue(sqs, cfg.retryQueueUrl),
+    deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
+    policy,
+    timeoutMs: cfg.deliveryTimeoutMs,
+    leaseS: topology.delivery.leaseS,
+    retentionDays: cfg.retentionDays,
+    userAgent: `hookrelay/${cfg.version}`,
+    observer: {
+      attempted: (a) => {
+        if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
+      },
+      retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
+      finished: (status, { event, at }) => {
+        if (status === 'succeeded') {
+          metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
+          metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
+        } else if (status === 'failed') {
+          metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
+        } else if (status === 'skipped') {
+          metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
+        }
+      },
+    },
+  });
+  const housekeeping = createHousekeeping({
+    store,
+    enqueue: (messages) => sendAll(sqs, cfg.workQueueUrl, messages),
+    completeFanOut: ingest.completeFanOut,
+    leaseS: topology.delivery.leaseS,
+    stuckAfterRequeues: 3,
+  });
+  return {
+    cfg,
+    store,
+    apps: createAppService({ store, checkDestination: destinationCheck() }),
+    ingest,
+    deliver,
+    queries: createEventQueries(store),
+    housekeeping,
+    sender,
+  };
+}
+
+let services: ReturnType<typeof build> | undefined;
+
+export function wiring() {
+  services ??= build();
+  return services;
+}
+
+/** Drops the built services (the local runtime and tests rebuild them for a new environment). */
+export async function resetWiringForTests(): Promise<void> {
+  await services?.sender.close();
+  services = undefined;
+}
