@@ -1,0 +1,170 @@
+import { Webhook } from 'standardwebhooks';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createDeliverService } from '../../functions/core/deliver';
+import type { DeliveryMessage } from '../../functions/core/messages';
+import type { SendResult } from '../../functions/core/outcome';
+import { RetryPolicy } from '../../functions/core/retry-policy';
+import { generateSecret } from '../../functions/core/signing';
+import { FakeDeliveryStore, RecordingQueue, ScriptedSender, status } from '../helpers/fakes';
+
+// Now, so that the verifier's timestamp tolerance (5 minutes) accepts the signature.
+const T0 = Date.now();
+const secret = generateSecret();
+
+function setup(script: SendResult[], scheduleS = [5, 300]) {
+  const store = new FakeDeliveryStore();
+  store.events.set('app_1/msg_1', {
+    id: 'msg_1',
+    appId: 'app_1',
+    type: 'invoice.paid',
+    timestamp: new Date(T0).toISOString(),
+    dataJson: '{"n":1}',
+    requestHash: 'h',
+    endpointIds: ['ep_1'],
+    skippedEndpointIds: [],
+    fannedOut: true,
+  });
+  store.deliveries.set('app_1/msg_1/ep_1', {
+    appId: 'app_1',
+    eventId: 'msg_1',
+    endpointId: 'ep_1',
+    status: 'pending',
+    attempts: 0,
+    createdAt: new Date(T0).toISOString(),
+  });
+  store.endpoints.set('app_1/ep_1', {
+    id: 'ep_1',
+    appId: 'app_1',
+    url: 'https://example.com/hook',
+    eventTypes: [],
+    description: '',
+    enabled: true,
+    createdAt: '',
+    updatedAt: '',
+    secrets: [{ key: secret, createdAt: '' }],
+  });
+  const sender = new ScriptedSender(script);
+  const retryQueue = new RecordingQueue();
+  const dlq = new RecordingQueue();
+  let clock = T0;
+  const service = createDeliverService({
+    store,
+    sender,
+    retryQueue,
+    deadLetters: dlq,
+    policy: new RetryPolicy({ scheduleS, jitter: 0, random: () => 0.5 }),
+    timeoutMs: 1000,
+    leaseS: 300,
+    retentionDays: 30,
+    userAgent: 'hookrelay/test',
+    now: () => new Date(clock),
+  });
+  const advance = (ms: number) => {
+    clock += ms;
+  };
+  return { store, sender, retryQueue, dlq, service, advance, delivery: () => store.deliveries.get('app_1/msg_1/ep_1')! };
+}
+
+const first: DeliveryMessage = { v: 1, appId: 'app_1', eventId: 'msg_1', endpointId: 'ep_1', attempt: 1 };
+
+describe('a delivery attempt', () => {
+  let s: ReturnType<typeof setup>;
+
+  describe('that succeeds', () => {
+    beforeEach(async () => {
+      s = setup([status(200)]);
+      await s.service.handle(first);
+    });
+
+    it('sends one signed POST that verifies under the endpoint secret', () => {
+      expect(s.sender.requests).toHaveLength(1);
+      const req = s.sender.requests[0]!;
+      expect(() => new Webhook(secret).verify(req.body, req.headers)).not.toThrow();
+      expect(req.headers['webhook-id']).toBe('msg_1');
+    });
+
+    it('records the attempt and marks the delivery succeeded, off the open index', () => {
+      expect(s.store.attempts).toMatchObject([{ attempt: 1, statusCode: 200, outcome: 'succeeded' }]);
+      expect(s.delivery()).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 200 });
+      expect(s.delivery().dueAt).toBeUndefined();
+      expect(s.retryQueue.sent).toHaveLength(0);
+    });
+
+    it('ignores a duplicate of the same message', async () => {
+      expect(await s.service.handle(first)).toBe('duplicate');
+      expect(s.sender.requests).toHaveLength(1);
+    });
+  });
+
+  it('schedules the next attempt with its delay after a retryable failure', async () => {
+    s = setup([status(500)]);
+    expect(await s.service.handle(first)).toBe('retrying');
+    expect(s.delivery()).toMatchObject({ status: 'retrying', attempts: 1, lastStatusCode: 500 });
+    expect(s.delivery().nextAttemptAt).toBe(new Date(T0 + 5000).toISOString());
+    expect(s.retryQueue.sent).toEqual([{ message: { ...first, attempt: 2, notBefore: T0 + 5000 }, delayS: 5 }]);
+  });
+
+  it('keeps one webhook-id across attempts and succeeds on the third', async () => {
+    s = setup([status(500), status(502), status(204)]);
+    await s.service.handle(first);
+    s.advance(5000);
+    await s.service.handle(s.retryQueue.sent[0]!.message);
+    s.advance(300_000);
+    expect(await s.service.handle(s.retryQueue.sent[1]!.message)).toBe('succeeded');
+    expect(new Set(s.sender.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(['msg_1']));
+    expect(s.delivery()).toMatchObject({ status: 'succeeded', attempts: 3 });
+  });
+
+  it('fails after the last scheduled retry and dead-letters the message with the reason', async () => {
+    s = setup([status(500)], [1, 1]);
+    await s.service.handle(first);
+    s.advance(1000);
+    await s.service.handle(s.retryQueue.sent[0]!.message);
+    s.advance(1000);
+    expect(await s.service.handle(s.retryQueue.sent[1]!.message)).toBe('failed');
+    expect(s.delivery()).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(s.dlq.sent).toHaveLength(1);
+    expect(s.dlq.sent[0]!.message).toMatchObject({ eventId: 'msg_1', attempt: 3 });
+    expect(s.dlq.sent[0]!.message.reason).toContain('exhausted after 3 attempts');
+    expect(s.store.attempts).toHaveLength(3);
+  });
+
+  it('carries a wait longer than 15 minutes in hops of at most 900 s', async () => {
+    s = setup([status(500)], [3600]);
+    await s.service.handle(first);
+    const next = s.retryQueue.sent[0]!;
+    expect(next.delayS).toBe(900);
+    s.advance(900_000);
+    expect(await s.service.handle(next.message)).toBe('hopped');
+    expect(s.retryQueue.sent[1]).toEqual({ message: next.message, delayS: 900 });
+    expect(s.sender.requests).toHaveLength(1);
+  });
+
+  it('disables the endpoint on 410 Gone and does not retry', async () => {
+    s = setup([status(410)]);
+    expect(await s.service.handle(first)).toBe('failed');
+    expect(s.store.disabled).toEqual([{ endpointId: 'ep_1', reason: 'the endpoint answered 410 Gone' }]);
+    expect(s.retryQueue.sent).toHaveLength(0);
+  });
+
+  it('honours Retry-After on a 429 within the schedule', async () => {
+    s = setup([status(429, { 'retry-after': '120' })]);
+    await s.service.handle(first);
+    expect(s.retryQueue.sent[0]!.message.notBefore).toBe(T0 + 120_000);
+  });
+
+  it('skips, without sending, a delivery whose endpoint is disabled', async () => {
+    s = setup([status(200)]);
+    s.store.endpoints.get('app_1/ep_1')!.enabled = false;
+    expect(await s.service.handle(first)).toBe('skipped');
+    expect(s.sender.requests).toHaveLength(0);
+    expect(s.delivery().status).toBe('skipped');
+  });
+
+  it('does not send while another worker holds the lease', async () => {
+    s = setup([status(200)]);
+    s.delivery().leaseUntil = new Date(T0 + 60_000).toISOString();
+    expect(await s.service.handle(first)).toBe('contended');
+    expect(s.sender.requests).toHaveLength(0);
+  });
+});
