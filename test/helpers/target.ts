@@ -1,0 +1,133 @@
+/**
+ * The system under end-to-end test, reached through its public interfaces only. By default the
+ * embedded local stack, started in this process; with E2E_API_URL, any deployed target
+ * (LocalStack or AWS):
+ *
+ *   E2E_API_URL          the API's base URL (the stack output ApiUrl)
+ *   E2E_API_KEY          its admin key
+ *   E2E_EVENTS_ENDPOINT  optional: an EventBridge endpoint for the PutEvents test (else the SDK default)
+ *   E2E_EVENT_BUS_NAME   optional: the bus (the stack output EventBusName)
+ *   E2E_DLQ_URL          optional: the DLQ (the stack output DeadLetterQueueUrl), read with the SDK's credentials
+ *   E2E_RECEIVER_HOST    the address the target's functions use to reach this machine's receiver
+ *                        (e.g. host.docker.internal for LocalStack); default 127.0.0.1
+ *
+ * A deployed target must run with HOOKRELAY_RETRY_SCHEDULE=1,1,1 for the retry tests.
+ */
+import { startLocalStack } from '../../infra/local/stack';
+
+export interface Target {
+  apiUrl: string;
+  apiKey: string;
+  eventsEndpoint: string | undefined;
+  eventBusName: string | undefined;
+  dlq: { url: string; sqsEndpoint: string | undefined } | undefined;
+  receiverHost: string;
+  embedded: boolean;
+  runHousekeeping?: () => Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startTarget(env: Record<string, string> = {}): Promise<Target> {
+  const remote = process.env.E2E_API_URL;
+  if (remote) {
+    const apiKey = process.env.E2E_API_KEY;
+    if (!apiKey) throw new Error('E2E_API_URL is set but E2E_API_KEY is not');
+    return {
+      apiUrl: remote.replace(/\/$/, ''),
+      apiKey,
+      eventsEndpoint: process.env.E2E_EVENTS_ENDPOINT,
+      eventBusName: process.env.E2E_EVENT_BUS_NAME,
+      dlq: process.env.E2E_DLQ_URL ? { url: process.env.E2E_DLQ_URL, sqsEndpoint: undefined } : undefined,
+      receiverHost: process.env.E2E_RECEIVER_HOST ?? '127.0.0.1',
+      embedded: false,
+      stop: async () => {},
+    };
+  }
+  const stack = await startLocalStack({ port: 0, quiet: true, env: { HOOKRELAY_RETRY_SCHEDULE: '1,1,1', ...env } });
+  return {
+    apiUrl: stack.apiUrl,
+    apiKey: stack.apiKey,
+    eventsEndpoint: stack.eventsUrl,
+    eventBusName: undefined,
+    dlq: { url: stack.queueUrls.dlq, sqsEndpoint: stack.endpoints.sqs },
+    receiverHost: '127.0.0.1',
+    embedded: true,
+    runHousekeeping: () => stack.runHousekeeping(),
+    stop: () => stack.stop(),
+  };
+}
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** A small client for the public API; `raw` lets tests send malformed requests. */
+export function apiClient(target: Pick<Target, 'apiUrl' | 'apiKey'>) {
+  async function call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { headers?: Record<string, string>; raw?: string; key?: string | null } = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.key !== null) headers.authorization ??= `Bearer ${opts.key ?? target.apiKey}`;
+    let payload: string | undefined = opts.raw;
+    if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
+    if (payload !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await fetch(`${target.apiUrl}${path}`, { method, headers, body: payload });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as T };
+  }
+  return {
+    call,
+    async createApp(name = 'test app') {
+      const r = await call<{ id: string }>('POST', '/v1/apps', { name });
+      if (r.status !== 201) throw new Error(`create app: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.id;
+    },
+    async createEndpoint(appId: string, url: string, extra: Record<string, unknown> = {}) {
+      const r = await call<{ id: string }>('POST', `/v1/apps/${appId}/endpoints`, { url, ...extra });
+      if (r.status !== 201) throw new Error(`create endpoint: ${r.status} ${JSON.stringify(r.body)}`);
+      const secret = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`);
+      return { id: r.body.id, secret: secret.body.key };
+    },
+    sendEvent(appId: string, event: { type: string; data: unknown; id?: string }, headers?: Record<string, string>) {
+      return call<{ id: string; type: string; timestamp: string; deliveries: number }>(
+        'POST',
+        `/v1/apps/${appId}/events`,
+        event,
+        headers ? { headers } : {},
+      );
+    },
+    eventStatus(appId: string, eventId: string) {
+      return call<EventStatus>('GET', `/v1/apps/${appId}/events/${eventId}`);
+    },
+    /** Polls the event's status until `done` holds for it. */
+    async waitForStatus(appId: string, eventId: string, done: (s: EventStatus) => boolean, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await call<EventStatus>('GET', `/v1/apps/${appId}/events/${eventId}`);
+        if (r.status === 200 && done(r.body)) return r.body;
+        if (Date.now() > deadline) throw new Error(`event ${eventId} did not reach the state: ${JSON.stringify(r.body)}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    },
+  };
+}
+
+export interface EventStatus {
+  id: string;
+  type: string;
+  timestamp: string;
+  data: unknown;
+  deliveries: {
+    endpointId: string;
+    status: string;
+    attempts: number;
+    lastStatusCode: number | null;
+    lastAttemptAt: string | null;
+    nextAttemptAt: string | null;
+  }[];
+}
