@@ -1,0 +1,58 @@
+/**
+ * `npm start`: runs hookrelay on this machine (see stack.ts) until Ctrl-C.
+ * Configuration is the contract's environment variables (PORT, HOOKRELAY_*).
+ */
+import { ConfigError, startLocalStack, type LocalStack } from './stack';
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error('hookrelay: invalid configuration');
+      for (const problem of err.problems) console.error(`  - ${problem}`);
+    } else {
+      console.error(`hookrelay: could not start: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof Error && err.stack) console.error(err.stack);
+    }
+    process.exit(1);
+  }
+
+  console.log(banner(stack, Date.now() - started));
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    // A second Ctrl-C while stopping means "now": skip the clean stop.
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.log(`\n${signal}: stopping (Ctrl-C again to force)...`);
+    stack.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('hookrelay: stop failed', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+function banner(stack: LocalStack, ms: number): string {
+  const curl =
+    `curl -s -X POST ${stack.apiUrl}/v1/apps -H 'authorization: Bearer ${stack.apiKey}' ` +
+    `-H 'content-type: application/json' -d '{"name":"demo"}'`;
+  return [
+    `hookrelay local stack ready in ${ms} ms`,
+    `  API        ${stack.apiUrl}`,
+    `  Admin key  ${stack.apiKey}`,
+    `  PutEvents  ${stack.eventsUrl}  (point an SDK at it: AWS_ENDPOINT_URL_EVENTBRIDGE=${stack.eventsUrl})`,
+    `  Data       ${stack.dataDir ?? 'in memory (set HOOKRELAY_DATA_DIR to keep it across restarts)'}`,
+    `  Try        ${curl}`,
+    'Ctrl-C stops.',
+  ].join('\n');
+}
+
+void main();

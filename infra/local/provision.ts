@@ -1,0 +1,163 @@
+/**
+ * Creates the table and queues of `topology` in the emulators, idempotently: on a restart with a
+ * data dir the table already exists (and is checked), and the queues are created again because
+ * the SQS emulator keeps nothing.
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  type GlobalSecondaryIndex,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueNameExists,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { topology } from '../topology';
+import { LOCAL_REGION } from './lambda';
+
+export type QueueKey = 'work' | 'retry' | 'dlq';
+
+export interface QueueSettings {
+  visibilityTimeoutS?: number;
+  maxReceiveCount?: number;
+}
+
+/** Per-queue changes to the topology, for tests (a short visibility timeout, say). */
+export type QueueOverrides = Partial<Record<QueueKey, QueueSettings>>;
+
+export interface Provisioned {
+  tableName: string;
+  queueUrls: Record<QueueKey, string>;
+  queueArns: Record<QueueKey, string>;
+}
+
+const DAY_S = 86_400;
+/** Fake credentials: the emulators accept anything, and real ones must never be picked up. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export function sqsClient(endpoint: string): SQSClient {
+  return new SQSClient({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
+}
+
+export function dynamoClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
+}
+
+export async function provision(
+  endpoints: { sqs: string; dynamodb: string },
+  overrides: QueueOverrides = {},
+): Promise<Provisioned> {
+  const sqs = sqsClient(endpoints.sqs);
+  const dynamo = dynamoClient(endpoints.dynamodb);
+  try {
+    const [tableName, queues] = await Promise.all([ensureTable(dynamo), ensureQueues(sqs, overrides)]);
+    return { tableName, ...queues };
+  } finally {
+    sqs.destroy();
+    dynamo.destroy();
+  }
+}
+
+function gsi(index: { name: string; partitionKey: string; sortKey: string }): GlobalSecondaryIndex {
+  return {
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey, KeyType: 'HASH' },
+      { AttributeName: index.sortKey, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'ALL' },
+  };
+}
+
+async function ensureTable(dynamo: DynamoDBClient): Promise<string> {
+  const t = topology.table;
+  const indexes = [t.indexes.feed, t.indexes.open];
+  const keys = [t.partitionKey, t.sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: t.name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: keys.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+        KeySchema: [
+          { AttributeName: t.partitionKey, KeyType: 'HASH' },
+          { AttributeName: t.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: indexes.map(gsi),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+    // A table kept in the data dir by an earlier run. dynalite cannot add an index to an existing
+    // table, so a table from an older layout is reported rather than half-used.
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: t.name }));
+    const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+    const missing = indexes.filter((i) => !present.has(i.name)).map((i) => i.name);
+    if (missing.length > 0) {
+      throw new Error(
+        `table ${t.name} in the data dir lacks the index(es) ${missing.join(', ')}; ` +
+          'it was made by an older version: move the data dir away to start afresh',
+      );
+    }
+  }
+  // No UpdateTimeToLive: dynalite has no TTL API. Items keep their expiresAt attribute and simply
+  // never expire locally; on AWS the stack enables TTL on topology.table.ttlAttribute.
+  return t.name;
+}
+
+async function ensureQueues(
+  sqs: SQSClient,
+  overrides: QueueOverrides,
+): Promise<Pick<Provisioned, 'queueUrls' | 'queueArns'>> {
+  const q = topology.queues;
+  const dlqUrl = await ensureQueue(sqs, q.dlq.name, {
+    MessageRetentionPeriod: String(q.dlq.retentionDays * DAY_S),
+    ...(overrides.dlq?.visibilityTimeoutS === undefined
+      ? {}
+      : { VisibilityTimeout: String(overrides.dlq.visibilityTimeoutS) }),
+  });
+  const dlqArn = await queueArn(sqs, dlqUrl);
+
+  const source = async (key: 'work' | 'retry') => {
+    const settings = { ...q[key], ...overrides[key] };
+    const url = await ensureQueue(sqs, q[key].name, {
+      VisibilityTimeout: String(settings.visibilityTimeoutS),
+      MessageRetentionPeriod: String(settings.retentionDays * DAY_S),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }),
+    });
+    return [url, await queueArn(sqs, url)] as const;
+  };
+  const [[workUrl, workArn], [retryUrl, retryArn]] = await Promise.all([source('work'), source('retry')]);
+  return {
+    queueUrls: { work: workUrl, retry: retryUrl, dlq: dlqUrl },
+    queueArns: { work: workArn, retry: retryArn, dlq: dlqArn },
+  };
+}
+
+/** CreateQueue is idempotent for equal attributes; for different ones, the queue is updated. */
+async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<string> {
+  try {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    if (!QueueUrl) throw new Error(`CreateQueue ${name} returned no QueueUrl`);
+    return QueueUrl;
+  } catch (err) {
+    if (!(err instanceof QueueNameExists)) throw err;
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (!QueueUrl) throw new Error(`GetQueueUrl ${name} returned no QueueUrl`, { cause: err });
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+    return QueueUrl;
+  }
+}
+
+async function queueArn(sqs: SQSClient, url: string): Promise<string> {
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const arn = Attributes?.QueueArn;
+  if (!arn) throw new Error(`no QueueArn for ${url}`);
+  return arn;
+}

@@ -1,0 +1,72 @@
+/**
+ * What the local stack derives from its options and the environment before starting anything:
+ * the port, the data dir, the admin key (kept in the data dir so a restart keeps it), and the
+ * environment the handlers will see.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError } from '../../functions/config';
+import { ENV } from '../topology';
+
+export const DEFAULT_PORT = 3000;
+
+/** A port from an option or from PORT; 0 means "any free port" (tests). */
+export function resolvePort(option: number | undefined, env: Record<string, string | undefined>): number {
+  const raw = option ?? env[ENV.port];
+  if (raw === undefined || raw === '') return DEFAULT_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ConfigError([`${ENV.port} must be a whole number from 0 to 65535, got "${String(raw)}"`]);
+  }
+  return port;
+}
+
+export function resolveDataDir(option: string | undefined, env: Record<string, string | undefined>): string | undefined {
+  const dir = option ?? env[ENV.dataDir];
+  if (!dir) return undefined;
+  const abs = resolve(dir);
+  mkdirSync(abs, { recursive: true });
+  return abs;
+}
+
+export function generateApiKey(): string {
+  return `hr_admin_${randomBytes(24).toString('base64url')}`;
+}
+
+/**
+ * The admin key: HOOKRELAY_API_KEY when set; otherwise the one kept in `<dataDir>/admin-key`,
+ * created on first start (readable by its owner only); otherwise a fresh one for this run.
+ */
+export function resolveApiKey(env: Record<string, string | undefined>, dataDir: string | undefined): string {
+  const given = env[ENV.apiKey];
+  if (given) return given;
+  if (!dataDir) return generateApiKey();
+  const file = join(dataDir, 'admin-key');
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept) return kept;
+  }
+  const key = generateApiKey();
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+/**
+ * Sets environment variables (undefined deletes one) and returns a function that puts back what
+ * was there before, so a stopped stack leaves the process as it found it.
+ */
+export function applyEnv(vars: Record<string, string | undefined>): () => void {
+  const previous = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries(vars)) {
+    if (!previous.has(key)) previous.set(key, process.env[key]);
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  return () => {
+    for (const [key, value] of previous) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * The SQS event source mapping, emulated: pollers receive from a queue, hand the batch to the
+ * delivery function as a real SQSEvent, and delete what succeeded (ReportBatchItemFailures).
+ *
+ * Redrive to the DLQ is the emulator's: local-aws-sqs applies the queue's RedrivePolicy itself
+ * (checked with a probe: a message received maxReceiveCount times moves to the dead-letter queue
+ * when its visibility timeout next expires, with DeadLetterQueueSourceArn set), so the poller,
+ * like Lambda, never moves messages; it only leaves failed ones to reappear.
+ *
+ * Latency without busy polling. The emulator's ReceiveMessage only returns early once it holds
+ * MaxNumberOfMessages; otherwise it waits WaitTimeSeconds + 40 ms, so a long poll for 10 that
+ * finds 1 message costs a second. AWS returns as soon as anything is there. So a poller first
+ * asks how many messages are visible (GetQueueAttributes, ~3 ms) and receives at most that
+ * many, which the emulator answers on its next 10 ms tick. With none visible it sleeps until the
+ * emulator reports a send (see Emulators.onQueueActivity) or `idlePollMs` passes; the timer only
+ * matters for delayed messages and expired visibility timeouts, which announce nothing.
+ */
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { topology } from '../topology';
+import type { Log } from './log';
+import { LOCAL_REGION } from './lambda';
+
+export interface SqsPollerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  /** Invokes the delivery function (Context and timeout are the caller's business). */
+  invoke: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+  log: Log;
+  /** Most records per invocation; default topology.delivery.batchSize. */
+  batchSize?: number;
+  /** Pollers for this queue, each with at most one batch in flight; default 2. */
+  concurrency?: number;
+  /** Longest sleep when the queue looks empty; default 1000 ms. */
+  idlePollMs?: number;
+  /** Wake-up signal for new messages; see Emulators.onQueueActivity. */
+  onActivity?: (listener: () => void) => () => void;
+}
+
+export interface SqsPoller {
+  /** Stops receiving and resolves once every batch in flight is finished and deleted. */
+  stop(): Promise<void>;
+}
+
+const SYSTEM_ATTRIBUTES = [
+  'ApproximateReceiveCount',
+  'SentTimestamp',
+  'SenderId',
+  'ApproximateFirstReceiveTimestamp',
+  'AWSTraceHeader',
+  'SequenceNumber',
+  'MessageGroupId',
+  'MessageDeduplicationId',
+  'DeadLetterQueueSourceArn',
+] as const;
+
+export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
+  const batchSize = opts.batchSize ?? topology.delivery.batchSize;
+  const concurrency = opts.concurrency ?? 2;
+  const idlePollMs = opts.idlePollMs ?? 1_000;
+  const queueName = opts.queueUrl.split('/').pop() ?? opts.queueUrl;
+
+  let stopping = false;
+  // Bumped on every wake-up, so a signal that lands between "queue looks empty" and going to
+  // sleep is not lost: the sleeper sees the generation moved and does not sleep.
+  let generation = 0;
+  const sleepers = new Set<() => void>();
+  const wake = () => {
+    generation++;
+    for (const resolve of sleepers) resolve();
+    sleepers.clear();
+  };
+  const unsubscribe = opts.onActivity?.(wake);
+
+  function sleep(seen: number, ms: number): Promise<void> {
+    if (stopping || generation !== seen) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      sleepers.add(done);
+    });
+  }
+
+  async function visibleCount(): Promise<number> {
+    const { Attributes: a = {} } = await opts.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: opts.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    // The emulator's ApproximateNumberOfMessages also counts in-flight messages (not delayed ones).
+    return Math.max(0, Number(a.ApproximateNumberOfMessages ?? 0) - Number(a.ApproximateNumberOfMessagesNotVisible ?? 0));
+  }
+
+  async function receive(max: number): Promise<Message[]> {
+    const { Messages = [] } = await opts.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: opts.queueUrl,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: 0,
+        // The emulator ignores MessageSystemAttributeNames; 'All' here is what it honours.
+        AttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    return Messages;
+  }
+
+  async function processBatch(messages: Message[]): Promise<void> {
+    const records = messages.map((m) => toRecord(m, opts.queueArn));
+    let failed: Set<string> | 'all';
+    try {
+      failed = failedIds(await opts.invoke({ Records: records }), records);
+    } catch (err) {
+      opts.log.error(`delivery on ${queueName}: batch of ${records.length} failed; it will reappear`, err);
+      return;
+    }
+    if (failed === 'all') {
+      opts.log.error(`delivery on ${queueName}: malformed batchItemFailures; the whole batch will reappear`);
+      return;
+    }
+    await deleteRecords(records.filter((r) => !failed.has(r.messageId)));
+  }
+
+  async function deleteRecords(records: SQSRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 10) {
+      const chunk = records.slice(i, i + 10);
+      const { Failed = [] } = await opts.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: opts.queueUrl,
+          Entries: chunk.map((r, j) => ({ Id: `m${j}`, ReceiptHandle: r.receiptHandle })),
+        }),
+      );
+      for (const f of Failed) opts.log.warn(`delete on ${queueName} failed: ${f.Code ?? ''} ${f.Message ?? ''}`);
+    }
+  }
+
+  async function worker(): Promise<void> {
+    while (!stopping) {
+      const seen = generation;
+      try {
+        const visible = await visibleCount();
+        const messages = visible === 0 ? [] : await receive(Math.min(visible, batchSize));
+        // Nothing, or another poller took it first: sleep until the next send or idlePollMs.
+        if (messages.length === 0) await sleep(seen, idlePollMs);
+        else await processBatch(messages);
+      } catch (err) {
+        if (stopping) break;
+        opts.log.error(`poller on ${queueName}`, err);
+        await sleep(seen, idlePollMs);
+      }
+    }
+  }
+
+  const workers = Array.from({ length: concurrency }, () => worker());
+  let stopped: Promise<void> | undefined;
+  return {
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        unsubscribe?.();
+        wake();
+        await Promise.all(workers);
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** A received message in the shape Lambda gives the function. */
+export function toRecord(m: Message, queueArn: string): SQSRecord {
+  const attributes: Record<string, string> = {};
+  for (const name of SYSTEM_ATTRIBUTES) {
+    const value = m.Attributes?.[name];
+    if (value !== undefined) attributes[name] = value;
+  }
+  const messageAttributes: SQSMessageAttributes = {};
+  for (const [name, a] of Object.entries(m.MessageAttributes ?? {})) {
+    messageAttributes[name] = {
+      stringValue: a.StringValue,
+      binaryValue: a.BinaryValue === undefined ? undefined : Buffer.from(a.BinaryValue).toString('base64'),
+      stringListValues: [],
+      binaryListValues: [],
+      dataType: a.DataType ?? 'String',
+    };
+  }
+  return {
+    messageId: m.MessageId ?? '',
+    receiptHandle: m.ReceiptHandle ?? '',
+    body: m.Body ?? '',
+    attributes: attributes as unknown as SQSRecord['attributes'],
+    messageAttributes,
+    md5OfBody: m.MD5OfBody ?? '',
+    ...(m.MD5OfMessageAttributes ? { md5OfMessageAttributes: m.MD5OfMessageAttributes } : {}),
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: LOCAL_REGION,
+  };
+}
+
+/**
+ * Lambda's reading of a partial batch response: nothing, or an empty or null list, is complete
+ * success; an item without a valid id of this batch makes the whole batch a failure.
+ */
+export function failedIds(response: unknown, records: SQSRecord[]): Set<string> | 'all' {
+  if (response === undefined || response === null) return new Set();
+  if (typeof response !== 'object') return 'all';
+  const list = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (list === undefined || list === null) return new Set();
+  if (!Array.isArray(list)) return 'all';
+  const ids = new Set(records.map((r) => r.messageId));
+  const failed = new Set<string>();
+  for (const item of list) {
+    const id = (item as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== 'string' || !ids.has(id)) return 'all';
+    failed.add(id);
+  }
+  return failed;
+}
