@@ -2,13 +2,13 @@ import { Duration, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, topology } from '../topology';
 import { HookrelayFunction, logicalIdOf } from './hookrelay-function';
+import type { WebhookStore } from './store';
 
 export interface ApiThrottle {
   /** Steady-state requests per second for the whole stage. */
@@ -19,7 +19,7 @@ export interface ApiThrottle {
 
 export interface WebhookApiProps {
   readonly entry: string;
-  readonly table: dynamodb.Table;
+  readonly store: WebhookStore;
   readonly workQueue: sqs.IQueue;
   readonly environment: Record<string, string>;
   readonly throttle: ApiThrottle;
@@ -64,10 +64,10 @@ export class WebhookApi extends Construct {
       removalPolicy: props.removalPolicy,
     });
     const fn = this.function.fn;
-    props.table.grantReadWriteData(fn);
+    props.store.grantReadWriteData(fn);
     props.workQueue.grantSendMessages(fn);
     this.adminKey.grantRead(fn);
-    this.function.acknowledgeTableIndexes(logicalIdOf(props.table));
+    this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
 
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {
       description: 'hookrelay webhook delivery API',

@@ -1,16 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { topology } from '../topology';
 import { HookrelayFunction, logicalIdOf } from './hookrelay-function';
+import type { WebhookStore } from './store';
 import type { DeliveryQueues } from './queues';
 
 export interface DeliveryWorkerProps {
   readonly entry: string;
-  readonly table: dynamodb.Table;
+  readonly store: WebhookStore;
   readonly queues: DeliveryQueues;
   readonly environment: Record<string, string>;
   /** Concurrent invocations per queue (the event source's maximumConcurrency, 2 to 1000). */
@@ -55,9 +55,9 @@ export class DeliveryWorker extends Construct {
       );
     }
 
-    props.table.grantReadWriteData(fn);
+    props.store.grantReadWriteData(fn);
     props.queues.retry.grantSendMessages(fn);
     props.queues.deadLetter.grantSendMessages(fn);
-    this.function.acknowledgeTableIndexes(logicalIdOf(props.table));
+    this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
   }
 }

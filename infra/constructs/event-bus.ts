@@ -1,5 +1,4 @@
-import { Duration, Validations, type RemovalPolicy } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,10 +6,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { topology } from '../topology';
 import { HookrelayFunction, logicalIdOf } from './hookrelay-function';
+import type { WebhookStore } from './store';
 
 export interface IngestBusProps {
   readonly entry: string;
-  readonly table: dynamodb.Table;
+  readonly store: WebhookStore;
   readonly workQueue: sqs.IQueue;
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
@@ -48,11 +48,6 @@ export class IngestBus extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(topology.queues.dlq.retentionDays),
     });
-    Validations.of(this.deadLetter).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself a dead-letter queue: of the EventBridge ingest rule target and of the ingest function\'s asynchronous invocations (neither is an SQS redrive policy, which is all the rule can see).',
-    });
 
     this.function = new HookrelayFunction(this, 'Ingest', {
       handler: 'ingest',
@@ -67,9 +62,9 @@ export class IngestBus extends Construct {
       deadLetterQueue: this.deadLetter,
     });
     const fn = this.function.fn;
-    props.table.grantReadWriteData(fn);
+    props.store.grantReadWriteData(fn);
     props.workQueue.grantSendMessages(fn);
-    this.function.acknowledgeTableIndexes(logicalIdOf(props.table));
+    this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
 
     this.rule = new events.Rule(this, 'Rule', {
       description: 'hookrelay: every producer event (any source not prefixed aws.) to the ingest function',

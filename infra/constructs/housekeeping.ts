@@ -1,10 +1,10 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HookrelayFunction, logicalIdOf } from './hookrelay-function';
+import type { WebhookStore } from './store';
 import type { DeliveryQueues } from './queues';
 
 /**
@@ -20,7 +20,7 @@ export function housekeepingRateMinutes(rateS: number): number {
 
 export interface HousekeepingProps {
   readonly entry: string;
-  readonly table: dynamodb.Table;
+  readonly store: WebhookStore;
   readonly queues: DeliveryQueues;
   readonly environment: Record<string, string>;
   readonly rateMinutes: number;
@@ -53,11 +53,11 @@ export class Housekeeping extends Construct {
       asyncRetryAttempts: 0,
     });
     const fn = this.function.fn;
-    props.table.grantReadWriteData(fn);
+    props.store.grantReadWriteData(fn);
     props.queues.work.grantSendMessages(fn);
     props.queues.retry.grantSendMessages(fn);
     props.queues.deadLetter.grant(fn, 'sqs:GetQueueAttributes');
-    this.function.acknowledgeTableIndexes(logicalIdOf(props.table));
+    this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
 
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `hookrelay: housekeeping every ${props.rateMinutes} minute(s)`,

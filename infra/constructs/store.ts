@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { topology } from '../topology';
@@ -22,6 +23,38 @@ export interface WebhookStoreProps {
  * deliveries and attempts, with the `feed` (catch-up feed) and `open` (unfinished deliveries)
  * indexes from the topology. On demand, point-in-time recovery on, TTL on the expiry attribute.
  */
+/**
+ * What the functions do with items: CDK's read-write set without the stream actions (the table
+ * has no stream). Transactions need no action of their own: DynamoDB authorizes each item
+ * operation inside one against these.
+ */
+export const TABLE_DATA_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DescribeTable',
+] as const;
+
+/**
+ * What a caller needs of a customer managed table key, spelled out: CDK's own key grant says
+ * `kms:ReEncrypt*` and `kms:GenerateDataKey*`, wildcards this stack does not grant.
+ */
+export const TABLE_KEY_ACTIONS = [
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:DescribeKey',
+] as const;
+
 export class WebhookStore extends Construct {
   readonly table: dynamodb.Table;
 
@@ -49,5 +82,11 @@ export class WebhookStore extends Construct {
         projectionType: dynamodb.ProjectionType.ALL,
       });
     }
+  }
+
+  /** Item reads and writes on the table and its indexes (and use of its key, if it has one). */
+  grantReadWriteData(grantee: iam.IGrantable): void {
+    this.table.grant(grantee, ...TABLE_DATA_ACTIONS);
+    this.table.encryptionKey?.grant(grantee, ...TABLE_KEY_ACTIONS);
   }
 }

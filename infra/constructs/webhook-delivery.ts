@@ -172,7 +172,8 @@ export class WebhookDelivery extends Construct {
       encryptionKey: props.tableEncryptionKey,
     });
     this.queues = new DeliveryQueues(this, 'Queues');
-    const table = this.store.table;
+    const { store } = this;
+    const table = store.table;
 
     // Every function gets the same configuration (functions/config.ts parses all of it at cold
     // start); an environment variable naming a resource grants nothing by itself.
@@ -193,27 +194,27 @@ export class WebhookDelivery extends Construct {
     this.api = new WebhookApi(this, 'Api', {
       ...common,
       entry: entry('api'),
-      table,
+      store,
       workQueue: this.queues.work,
       throttle: s.apiThrottle,
     });
     this.worker = new DeliveryWorker(this, 'Worker', {
       ...common,
       entry: entry('delivery'),
-      table,
+      store,
       queues: this.queues,
       maxConcurrency: s.maxConcurrency,
     });
     this.ingest = new IngestBus(this, 'Ingest', {
       ...common,
       entry: entry('ingest'),
-      table,
+      store,
       workQueue: this.queues.work,
     });
     this.housekeeping = new Housekeeping(this, 'Housekeeping', {
       ...common,
       entry: entry('housekeeping'),
-      table,
+      store,
       queues: this.queues,
       rateMinutes: s.housekeepingRateMinutes,
     });

@@ -1,0 +1,371 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { logicalIdOf } from '../../infra/constructs/hookrelay-function';
+import { ENV, topology } from '../../infra/topology';
+import type { HookrelayStack } from '../../infra/webhook-stack';
+import { actionsOf, arnOf, identityStatements, refOf, resourcesOf, resourcesOfStatement, roleCan, synth } from './helpers';
+
+const HANDLERS = ['api', 'delivery', 'ingest', 'housekeeping'] as const;
+type Handler = (typeof HANDLERS)[number];
+
+let stack: HookrelayStack;
+let template: Template;
+/** Logical ids of the stack's main resources, found through the constructs (not by name). */
+let ids: {
+  table: string;
+  work: string;
+  retry: string;
+  dlq: string;
+  ingestDlq: string;
+  bus: string;
+  secret: string;
+  httpApi: string;
+  fn: Record<Handler, string>;
+  role: Record<Handler, string>;
+};
+
+beforeAll(() => {
+  ({ stack, template } = synth());
+  const h = stack.hookrelay;
+  const fns = {
+    api: h.api.function,
+    delivery: h.worker.function,
+    ingest: h.ingest.function,
+    housekeeping: h.housekeeping.function,
+  };
+  ids = {
+    table: logicalIdOf(h.store.table),
+    work: logicalIdOf(h.queues.work),
+    retry: logicalIdOf(h.queues.retry),
+    dlq: logicalIdOf(h.queues.deadLetter),
+    ingestDlq: logicalIdOf(h.ingest.deadLetter),
+    bus: logicalIdOf(h.ingest.bus),
+    secret: logicalIdOf(h.api.adminKey),
+    httpApi: logicalIdOf(h.api.httpApi),
+    fn: Object.fromEntries(HANDLERS.map((n) => [n, logicalIdOf(fns[n].fn)])) as Record<Handler, string>,
+    role: Object.fromEntries(HANDLERS.map((n) => [n, logicalIdOf(fns[n].role)])) as Record<Handler, string>,
+  };
+});
+
+describe('the table', () => {
+  it('has string pk/sk keys, the feed and open GSIs with every attribute projected, and bills per request', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: topology.table.partitionKey, KeyType: 'HASH' },
+        { AttributeName: topology.table.sortKey, KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      GlobalSecondaryIndexes: Match.arrayWith(
+        Object.values(topology.table.indexes).map((ix) => ({
+          IndexName: ix.name,
+          KeySchema: [
+            { AttributeName: ix.partitionKey, KeyType: 'HASH' },
+            { AttributeName: ix.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+      ),
+    });
+    const attrs = resourcesOf(template, 'AWS::DynamoDB::Table')[ids.table]!.Properties.AttributeDefinitions;
+    expect(attrs).toEqual(expect.arrayContaining(['pk', 'sk', 'feedPk', 'feedSk', 'openPk', 'openSk'].map((n) => ({ AttributeName: n, AttributeType: 'S' }))));
+  });
+
+  it('keeps point-in-time recovery on, expires items by TTL on the topology attribute, and is encrypted with the AWS managed key', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: topology.table.ttlAttribute, Enabled: true },
+      // SSEEnabled without a key id: KMS with the AWS managed key aws/dynamodb.
+      SSESpecification: { SSEEnabled: true, KMSMasterKeyId: Match.absent() },
+    });
+  });
+
+  it('is retained when the stack is deleted, unless told otherwise', () => {
+    expect(resourcesOf(template, 'AWS::DynamoDB::Table')[ids.table]!.DeletionPolicy).toBe('Retain');
+  });
+});
+
+describe('the queues', () => {
+  it('redrive work and retry messages to the DLQ after the topology maxReceiveCount', () => {
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    for (const [id, spec] of [[ids.work, topology.queues.work], [ids.retry, topology.queues.retry]] as const) {
+      expect(queues[id]!.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: arnOf(ids.dlq),
+        maxReceiveCount: spec.maxReceiveCount,
+      });
+      expect(queues[id]!.Properties.VisibilityTimeout).toBe(spec.visibilityTimeoutS);
+      expect(queues[id]!.Properties.MessageRetentionPeriod).toBe(spec.retentionDays * 86_400);
+    }
+  });
+
+  it('hide a received message for at least six times the delivery function timeout', () => {
+    const fnTimeout = resourcesOf(template, 'AWS::Lambda::Function')[ids.fn.delivery]!.Properties.Timeout as number;
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    for (const id of [ids.work, ids.retry]) {
+      expect(queues[id]!.Properties.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * fnTimeout);
+    }
+  });
+
+  it('keep dead letters for the topology retention, and the DLQs themselves redrive nowhere', () => {
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    for (const id of [ids.dlq, ids.ingestDlq]) {
+      expect(queues[id]!.Properties.MessageRetentionPeriod).toBe(topology.queues.dlq.retentionDays * 86_400);
+      expect(queues[id]!.Properties.RedrivePolicy).toBeUndefined();
+    }
+  });
+
+  it('are all encrypted at rest and refuse requests that are not over TLS', () => {
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    expect(Object.keys(queues)).toHaveLength(4);
+    for (const q of Object.values(queues)) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    for (const id of Object.keys(queues)) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [refOf(id)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+});
+
+describe('the delivery worker', () => {
+  it('consumes both the work and the retry queue, reporting per-message failures, in topology batches', () => {
+    const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'));
+    expect(mappings).toHaveLength(2);
+    expect(mappings.map((m) => m.Properties.EventSourceArn)).toEqual(expect.arrayContaining([arnOf(ids.work), arnOf(ids.retry)]));
+    for (const m of mappings) {
+      expect(m.Properties).toMatchObject({
+        FunctionName: refOf(ids.fn.delivery),
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: topology.delivery.batchSize,
+        MaximumBatchingWindowInSeconds: topology.delivery.maxBatchingWindowS,
+        ScalingConfig: { MaximumConcurrency: topology.delivery.maxConcurrency },
+      });
+    }
+  });
+
+  it('caps concurrency at the maxConcurrency prop', () => {
+    const { template: t } = synth({ hookrelay: { maxConcurrency: 7 } });
+    const mappings = Object.values(resourcesOf(t, 'AWS::Lambda::EventSourceMapping'));
+    expect(mappings.map((m) => m.Properties.ScalingConfig)).toEqual([{ MaximumConcurrency: 7 }, { MaximumConcurrency: 7 }]);
+  });
+});
+
+describe('the event bus', () => {
+  it('sends every event whose source is not prefixed aws. to the ingest function, with retries and a DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: refOf(ids.bus),
+      EventPattern: { source: [{ 'anything-but': { prefix: 'aws.' } }] },
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: arnOf(ids.fn.ingest),
+          DeadLetterConfig: { Arn: arnOf(ids.ingestDlq) },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
+        }),
+      ],
+    });
+  });
+
+  it('dead-letters ingest invocations that keep failing into the same ingest DLQ', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      DeadLetterConfig: { TargetArn: arnOf(ids.ingestDlq) },
+    });
+    const withDlq = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(([, f]) => f.Properties.DeadLetterConfig);
+    expect(withDlq.map(([id]) => id)).toEqual([ids.fn.ingest]);
+  });
+});
+
+describe('the housekeeping schedule', () => {
+  const scheduleOf = (t: Template) =>
+    Object.values(resourcesOf(t, 'AWS::Events::Rule'))
+      .map((r) => r.Properties.ScheduleExpression)
+      .filter(Boolean);
+
+  it('runs housekeeping every minute by default', () => {
+    expect(scheduleOf(template)).toEqual(['rate(1 minute)']);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: arnOf(ids.fn.housekeeping) })],
+    });
+  });
+
+  it.each([
+    [30, 'rate(1 minute)', 60],
+    [90, 'rate(2 minutes)', 120],
+    [600, 'rate(10 minutes)', 600],
+  ])('rounds a rate of %i s up to whole minutes (%s) and tells the functions %i s', (rateS, expression, envS) => {
+    const { template: t } = synth({ hookrelay: { housekeepingRateS: rateS } });
+    expect(scheduleOf(t)).toEqual([expression]);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.housekeepingRateS]: String(envS) }) },
+    });
+  });
+});
+
+describe('the HTTP API', () => {
+  it('sends every request ($default route) to the api function, from a throttled stage with access logs', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: arnOf(ids.fn.api),
+      PayloadFormatVersion: '2.0',
+    });
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('\\$context\\.requestId') },
+    });
+  });
+
+  it('gives the api function the admin key secret ARN', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ PasswordLength: 48 }) });
+    const fns = resourcesOf(template, 'AWS::Lambda::Function');
+    const env = (h: Handler) => (fns[ids.fn[h]]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env('api')[ENV.apiKeySecretArn]).toEqual(refOf(ids.secret));
+    for (const h of ['delivery', 'ingest', 'housekeeping'] as const) expect(env(h)[ENV.apiKeySecretArn]).toBeUndefined();
+  });
+});
+
+describe('the functions', () => {
+  it('run Node.js 24 on ARM with X-Ray active tracing, JSON logs to a log group with retention', () => {
+    const fns = resourcesOf(template, 'AWS::Lambda::Function');
+    expect(Object.keys(fns).sort()).toEqual(Object.values(ids.fn).sort());
+    for (const f of Object.values(fns)) {
+      expect(f.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+      });
+    }
+    for (const lg of Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'))) {
+      expect(lg.Properties.RetentionInDays).toBe(30);
+    }
+  });
+
+  it('take the delivery timeout from the topology', () => {
+    const fns = resourcesOf(template, 'AWS::Lambda::Function');
+    expect(fns[ids.fn.delivery]!.Properties.Timeout).toBe(topology.delivery.functionTimeoutS);
+    expect(fns[ids.fn.ingest]!.Properties.Timeout).toBe(topology.delivery.functionTimeoutS);
+  });
+
+  it('share one configuration, named by ENV, with Powertools settings', () => {
+    const fns = resourcesOf(template, 'AWS::Lambda::Function');
+    for (const f of Object.values(fns)) {
+      const vars = (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(vars).toMatchObject({
+        [ENV.tableName]: refOf(ids.table),
+        [ENV.workQueueUrl]: refOf(ids.work),
+        [ENV.retryQueueUrl]: refOf(ids.retry),
+        [ENV.dlqUrl]: refOf(ids.dlq),
+        [ENV.retrySchedule]: topology.defaultRetryScheduleS.join(','),
+        [ENV.deliveryTimeoutMs]: '10000',
+        [ENV.allowPrivateTargets]: 'false',
+        [ENV.housekeepingRateS]: '60',
+        [ENV.retentionDays]: String(topology.retention.days),
+        POWERTOOLS_SERVICE_NAME: 'hookrelay',
+        POWERTOOLS_METRICS_NAMESPACE: topology.metrics.namespace,
+      });
+    }
+  });
+
+  it('pass the props through to that configuration', () => {
+    const { template: t } = synth({
+      hookrelay: { retryScheduleS: [1, 2, 3], deliveryTimeoutMs: 2500, allowPrivateTargets: true, retentionDays: 7 },
+    });
+    const all = Object.values(resourcesOf(t, 'AWS::Lambda::Function'));
+    expect(all).toHaveLength(4);
+    for (const f of all) {
+      expect((f.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        [ENV.retrySchedule]: '1,2,3',
+        [ENV.deliveryTimeoutMs]: '2500',
+        [ENV.allowPrivateTargets]: 'true',
+        [ENV.retentionDays]: '7',
+      });
+    }
+  });
+});
+
+describe('IAM', () => {
+  it('grants no action with a wildcard, and "*" resources only to X-Ray', () => {
+    const statements = identityStatements(template).filter((s) => s.statement.Effect === 'Allow');
+    expect(statements.length).toBeGreaterThan(10);
+    for (const { owner, statement } of statements) {
+      for (const action of actionsOf(statement)) expect(action, `${owner}: ${action}`).not.toContain('*');
+      if (resourcesOfStatement(statement).includes('*')) {
+        expect(actionsOf(statement).sort(), owner).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      }
+    }
+  });
+
+  it('attaches no managed policy to any function role', () => {
+    for (const role of Object.values(resourcesOf(template, 'AWS::IAM::Role'))) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it('lets every function read and write the table', () => {
+    for (const h of HANDLERS) {
+      expect(roleCan(template, ids.role[h], 'dynamodb:PutItem', arnOf(ids.table)), h).toBe(true);
+      expect(roleCan(template, ids.role[h], 'dynamodb:Query', arnOf(ids.table)), h).toBe(true);
+    }
+  });
+
+  it('lets only the api function read the admin key', () => {
+    const can = (h: Handler) => roleCan(template, ids.role[h], 'secretsmanager:GetSecretValue', refOf(ids.secret));
+    expect(HANDLERS.filter(can)).toEqual(['api']);
+  });
+
+  it('lets each function send only to the queues it feeds', () => {
+    const senders = (queue: string) => HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:SendMessage', arnOf(queue)));
+    expect(senders(ids.work)).toEqual(['api', 'ingest', 'housekeeping']);
+    expect(senders(ids.retry)).toEqual(['delivery', 'housekeeping']);
+    expect(senders(ids.dlq)).toEqual(['delivery']);
+    expect(senders(ids.ingestDlq)).toEqual(['ingest']);
+  });
+
+  it('lets only the delivery function consume the queues, and housekeeping read the DLQ attributes', () => {
+    const consumers = (queue: string) => HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:DeleteMessage', arnOf(queue)));
+    expect(consumers(ids.work)).toEqual(['delivery']);
+    expect(consumers(ids.retry)).toEqual(['delivery']);
+    expect(consumers(ids.dlq)).toEqual([]);
+    expect(roleCan(template, ids.role.housekeeping, 'sqs:GetQueueAttributes', arnOf(ids.dlq))).toBe(true);
+  });
+});
+
+describe('outputs', () => {
+  it('name the API URL, the event bus, the DLQ and the table', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.ApiUrl!.Value).toEqual({ 'Fn::GetAtt': [ids.httpApi, 'ApiEndpoint'] });
+    expect(outputs.EventBusName!.Value).toEqual(refOf(ids.bus));
+    expect(outputs.DeadLetterQueueUrl!.Value).toEqual(refOf(ids.dlq));
+    expect(outputs.TableName!.Value).toEqual(refOf(ids.table));
+    expect(outputs.AdminKeySecretArn!.Value).toEqual(refOf(ids.secret));
+  });
+});
+
+describe('props', () => {
+  it.each([
+    [{ deliveryTimeoutMs: topology.delivery.functionTimeoutS * 1000 }, /deliveryTimeoutMs/],
+    [{ retryScheduleS: [5, -1] }, /retryScheduleS/],
+    [{ housekeepingRateS: 0 }, /housekeepingRateS/],
+    [{ maxConcurrency: 1 }, /maxConcurrency/],
+    [{ retentionDays: 0 }, /retentionDays/],
+  ])('rejects %j', (hookrelay, message) => {
+    expect(() => synth({ hookrelay })).toThrow(message);
+  });
+
+  it('destroys the table and the log groups with the stack when asked to', () => {
+    const { template: t } = synth({ hookrelay: { removalPolicy: RemovalPolicy.DESTROY } });
+    expect(Object.values(resourcesOf(t, 'AWS::DynamoDB::Table'))[0]!.DeletionPolicy).toBe('Delete');
+    for (const lg of Object.values(resourcesOf(t, 'AWS::Logs::LogGroup'))) expect(lg.DeletionPolicy).toBe('Delete');
+  });
+});
