@@ -203,6 +203,9 @@ const IPV4_RANGES: readonly Range4[] = [
   v4('240.0.0.0/4', 'reserved'),
 ];
 
+/** The "range" of a string that is not an address at all: refused, whatever the options. */
+const UNPARSEABLE = 'unparseable address';
+
 interface Classification {
   forbidden: boolean;
   range?: string;
@@ -327,10 +330,10 @@ function classifyAddress(ip: string): Classification {
   const trimmed = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
   if (trimmed.includes(':')) {
     const groups = parseIpv6(trimmed);
-    return groups === null ? { forbidden: true, range: 'unparseable address' } : classifyIpv6(groups);
+    return groups === null ? { forbidden: true, range: UNPARSEABLE } : classifyIpv6(groups);
   }
   const value = parseIpv4Loose(trimmed);
-  return value === null ? { forbidden: true, range: 'unparseable address' } : classifyIpv4(value);
+  return value === null ? { forbidden: true, range: UNPARSEABLE } : classifyIpv4(value);
 }
 
 /**
@@ -352,7 +355,7 @@ export function isForbiddenAddress(ip: string): { forbidden: boolean; range?: st
 export function checkAddress(ip: string, opts: GuardOptions): { ok: true } | { ok: false; range: string } {
   const c = classifyAddress(ip);
   if (!c.forbidden) return { ok: true };
-  if (opts.allowPrivate && c.always !== true && c.range !== 'unparseable address') return { ok: true };
+  if (opts.allowPrivate && c.always !== true && c.range !== UNPARSEABLE) return { ok: true };
   return { ok: false, range: c.range as string };
 }
 
