@@ -24,16 +24,18 @@ export function urlOf(server: Server): string {
 }
 
 /**
- * Stops accepting connections and resolves once the in-flight requests are answered. Idle
- * keep-alive sockets are closed at once (SDK clients keep them open); a request still running
- * after `graceMs` has its socket destroyed, so stop() always ends.
+ * Stops accepting connections and resolves once the in-flight requests are answered. Keep-alive
+ * sockets (SDK clients, fetch) are closed as soon as they go idle, including those whose request
+ * was still running when the close began; a request still running after `graceMs` has its socket
+ * destroyed, so stop() always ends.
  */
 export function closeServer(server: Server, graceMs = 5_000): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve, reject) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 20);
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    force.unref();
     server.close((err) => {
+      clearInterval(idle);
       clearTimeout(force);
       if (err) reject(err);
       else resolve();
