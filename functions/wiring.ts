@@ -6,7 +6,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { topology } from '../infra/topology';
 import { dynamoClient, sqsClient } from './adapters/aws-clients';
-import { DynamoStore } from './adapters/dynamo-store';
+import { DynamoAppStore } from './adapters/dynamo/app-store';
+import { DynamoDeliveryStore } from './adapters/dynamo/delivery-store';
+import { DynamoEventStore } from './adapters/dynamo/event-store';
+import { DynamoHousekeepingStore } from './adapters/dynamo/housekeeping-store';
 import { HttpSender } from './adapters/http-sender';
 import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue, sendAll } from './adapters/sqs-queues';
 import { config } from './config';
@@ -38,19 +41,22 @@ function destinationCheck(): DestinationCheck {
 
 function build() {
   const cfg = config();
-  const store = new DynamoStore(dynamoClient(), { tableName: cfg.tableName, retentionDays: cfg.retentionDays });
+  const table = { tableName: cfg.tableName, retentionDays: cfg.retentionDays };
+  const db = dynamoClient();
+  const appStore = new DynamoAppStore(db, table);
+  const eventStore = new DynamoEventStore(db, table);
   const sqs = sqsClient();
   const workQueue = new SqsWorkQueue(sqs, cfg.workQueueUrl);
   const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: topology.retryJitter });
   const ingest = createIngestService({
-    store,
+    store: eventStore,
     queue: workQueue,
     leaseS: topology.delivery.leaseS,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
   const sender = new HttpSender({ excerptBytes: topology.delivery.responseExcerptBytes });
   const deliver = createDeliverService({
-    store,
+    store: new DynamoDeliveryStore(db, table),
     sender,
     retryQueue: new SqsRetryQueue(sqs, cfg.retryQueueUrl),
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
@@ -77,7 +83,7 @@ function build() {
     },
   });
   const housekeeping = createHousekeeping({
-    store,
+    store: new DynamoHousekeepingStore(db, table),
     enqueue: (messages) => sendAll(sqs, cfg.workQueueUrl, messages),
     completeFanOut: ingest.completeFanOut,
     leaseS: topology.delivery.leaseS,
@@ -85,11 +91,10 @@ function build() {
   });
   return {
     cfg,
-    store,
-    apps: createAppService({ store, checkDestination: destinationCheck() }),
+    apps: createAppService({ store: appStore, checkDestination: destinationCheck() }),
     ingest,
     deliver,
-    queries: createEventQueries(store),
+    queries: createEventQueries(eventStore),
     housekeeping,
     sender,
   };

@@ -71,7 +71,7 @@ describe('bad input', () => {
     const raw = JSON.stringify({ name: 'x'.repeat(7 * 1024 * 1024) });
     const r = await api.call('POST', '/v1/apps', undefined, { raw });
     expect(r.status).toBe(413);
-    expect((r.body as ErrorBody).error.code).toBe('payload_too_large');
+    expect((r.body as unknown as ErrorBody).error.code).toBe('payload_too_large');
   });
 
   it('answers 400 for event data over 256 KB', async () => {
@@ -100,7 +100,7 @@ describe('bad input', () => {
     for (const url of ['ftp://example.com/x', 'not a url', 'https://user:pass@example.com/x']) {
       const r = await api.call('POST', `/v1/apps/${appId}/endpoints`, { url });
       expect([400, 422]).toContain(r.status);
-      expect((r.body as ErrorBody).error.details?.[0]?.path).toBe('url');
+      expect((r.body as unknown as ErrorBody).error.details?.[0]?.path).toBe('url');
     }
   });
 

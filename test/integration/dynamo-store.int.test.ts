@@ -1,7 +1,10 @@
 /** The DynamoDB adapter against the real-protocol emulator, on the table the topology defines. */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoStore } from '../../functions/adapters/dynamo-store';
+import { DynamoAppStore } from '../../functions/adapters/dynamo/app-store';
+import { DynamoDeliveryStore } from '../../functions/adapters/dynamo/delivery-store';
+import { DynamoEventStore } from '../../functions/adapters/dynamo/event-store';
+import { DynamoHousekeepingStore } from '../../functions/adapters/dynamo/housekeeping-store';
 import { ValidationError } from '../../functions/core/errors';
 import { createHousekeeping } from '../../functions/core/housekeeping';
 import { createIngestService } from '../../functions/core/ingest';
@@ -11,7 +14,8 @@ import { startEmulators, type Emulators } from '../../infra/local/emulators';
 import { dynamoClient, provision } from '../../infra/local/provision';
 
 let emulators: Emulators;
-let store: DynamoStore;
+/** All the table's stores, as one object for brevity here. */
+let store: DynamoAppStore & DynamoEventStore & DynamoDeliveryStore & DynamoHousekeepingStore;
 let db: DynamoDBDocumentClient;
 let n = 0;
 const unique = (p: string) => `${p}_${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -20,7 +24,21 @@ beforeAll(async () => {
   emulators = await startEmulators();
   const { tableName } = await provision(emulators.endpoints);
   db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), { marshallOptions: { removeUndefinedValues: true } });
-  store = new DynamoStore(db, { tableName, retentionDays: 30 });
+  const options = { tableName, retentionDays: 30 };
+  const parts = [
+    new DynamoAppStore(db, options),
+    new DynamoEventStore(db, options),
+    new DynamoDeliveryStore(db, options),
+    new DynamoHousekeepingStore(db, options),
+  ];
+  // Route each method name to the store that defines it.
+  store = new Proxy({} as typeof store, {
+    get: (_t, name) => {
+      const owner = parts.find((p) => typeof (p as unknown as Record<PropertyKey, unknown>)[name] === 'function');
+      const fn = owner && (owner as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[name];
+      return fn?.bind(owner);
+    },
+  });
 });
 
 afterAll(async () => {

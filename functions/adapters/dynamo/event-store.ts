@@ -1,0 +1,116 @@
+/** Events and their fan-out; the polling view of an event. */
+import { BatchWriteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { IngestStore } from '../../core/ingest';
+import type { Attempt, Delivery, StoredEvent } from '../../core/model';
+import type { EventQueryStore } from '../../core/queries';
+import { DynamoTable, keys, openKeys, toApp, toAttempt, toDelivery, toEndpoint, toEvent, type Item } from './table';
+
+export class DynamoEventStore extends DynamoTable implements IngestStore, EventQueryStore {
+  async getAppWithEndpoints(appId: string) {
+    // Strongly consistent: an endpoint created a moment ago must receive the next event.
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.app(appId).pk },
+      ConsistentRead: true,
+    });
+    const appItem = items.find((i) => i.sk === '#APP');
+    if (!appItem) return null;
+    return { app: toApp(appItem), endpoints: items.filter((i) => i.kind === 'endpoint').map(toEndpoint) };
+  }
+
+  // ---- events and fan-out -------------------------------------------------------------------
+
+  private eventItem(event: StoredEvent, dueAt: string): Item {
+    const key = keys.event(event.appId, event.id);
+    const { type, ...rest } = event;
+    return {
+      ...key,
+      kind: 'event',
+      ...rest,
+      eventType: type,
+      feedPk: `FEED#${event.appId}`,
+      feedSk: `${event.timestamp}#${event.id}`,
+      dueAt,
+      ...openKeys(key, dueAt),
+      expiresAt: this.expiresAt(event.timestamp),
+    };
+  }
+
+  async putEventIfAbsent(event: StoredEvent, dueAt: string) {
+    const created = await this.conditional(() =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.eventItem(event, dueAt),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+    if (created) return { created: true as const };
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.event(event.appId, event.id), ConsistentRead: true }),
+    );
+    if (!out.Item) throw new Error(`event ${event.id} vanished between a conditional put and a read`);
+    return { created: false as const, existing: toEvent(out.Item) };
+  }
+
+  async putNewDeliveries(deliveries: Delivery[]): Promise<void> {
+    for (let i = 0; i < deliveries.length; i += 25) {
+      let requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string] = deliveries
+        .slice(i, i + 25)
+        .map((d) => ({ PutRequest: { Item: this.deliveryItem(d) } }));
+      for (let round = 0; requests.length > 0; round++) {
+        if (round > 8) throw new Error('DynamoDB kept returning unprocessed delivery writes');
+        if (round > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
+        const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = out.UnprocessedItems?.[this.table] ?? [];
+      }
+    }
+  }
+
+  async putMissingDeliveries(deliveries: Delivery[]): Promise<Delivery[]> {
+    const created = await Promise.all(
+      deliveries.map((d) =>
+        this.conditional(() =>
+          this.db.send(
+            new PutCommand({ TableName: this.table, Item: this.deliveryItem(d), ConditionExpression: 'attribute_not_exists(pk)' }),
+          ),
+        ),
+      ),
+    );
+    return deliveries.filter((_, i) => created[i]);
+  }
+
+  async markFannedOut(appId: string, eventId: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: keys.event(appId, eventId),
+        UpdateExpression: 'SET fannedOut = :t REMOVE openPk, openSk, dueAt',
+        ExpressionAttributeValues: { ':t': true },
+      }),
+    );
+  }
+
+  // ---- the polling view ---------------------------------------------------------------------
+
+  async getEventWithDeliveries(appId: string, eventId: string) {
+    // '#EVENT' < 'DLV#...' < 'TRY#...': one range read gives the event and its deliveries only.
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND sk < :attempts',
+      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk, ':attempts': 'E' },
+    });
+    const ev = items.find((i) => i.sk === '#EVENT');
+    if (!ev) return null;
+    return { event: toEvent(ev), deliveries: items.filter((i) => i.kind === 'delivery').map(toDelivery) };
+  }
+
+  async listAttempts(appId: string, eventId: string): Promise<Attempt[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :try)',
+      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk, ':try': 'TRY#' },
+    });
+    return items.map(toAttempt);
+  }
+
+}

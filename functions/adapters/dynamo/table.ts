@@ -1,0 +1,192 @@
+/**
+ * DynamoDB: the one source of truth for apps, endpoints, events, deliveries and attempts.
+ * Single-table layout (see docs/data-model.md):
+ *
+ * | item      | pk                    | sk                      | indexes                                  |
+ * |-----------|-----------------------|-------------------------|------------------------------------------|
+ * | app       | APP#<appId>           | #APP                    |                                          |
+ * | endpoint  | APP#<appId>           | EP#<endpointId>         |                                          |
+ * | event     | EVT#<appId>#<eventId> | #EVENT                  | feed: FEED#<appId> / <timestamp>#<id>;   |
+ * |           |                       |                         | open (until fanned out)                  |
+ * | delivery  | EVT#<appId>#<eventId> | DLV#<endpointId>        | open (until finished)                    |
+ * | attempt   | EVT#<appId>#<eventId> | TRY#<endpointId>#<nnnn> |                                          |
+ *
+ * One query on an app's partition gives the app and every endpoint (fan-out); one query on an
+ * event's partition gives the event and its deliveries (the polling view); the sparse `open`
+ * index, sharded, lists what housekeeping must look at, by due time.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
+import { topology } from '../../../infra/topology';
+import { ValidationError } from '../../core/errors';
+import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../core/model';
+
+export type Item = Record<string, unknown>;
+
+export const T = topology.table;
+
+export const keys = {
+  app: (appId: string) => ({ pk: `APP#${appId}`, sk: '#APP' }),
+  endpoint: (appId: string, endpointId: string) => ({ pk: `APP#${appId}`, sk: `EP#${endpointId}` }),
+  event: (appId: string, eventId: string) => ({ pk: `EVT#${appId}#${eventId}`, sk: '#EVENT' }),
+  delivery: (appId: string, eventId: string, endpointId: string) => ({
+    pk: `EVT#${appId}#${eventId}`,
+    sk: `DLV#${endpointId}`,
+  }),
+  attempt: (appId: string, eventId: string, endpointId: string, n: number) => ({
+    pk: `EVT#${appId}#${eventId}`,
+    sk: `TRY#${endpointId}#${String(n).padStart(4, '0')}`,
+  }),
+};
+
+/** The open-index keys of an item due at `dueAt`: a shard from its key, sorted by due time. */
+export function openKeys(key: { pk: string; sk: string }, dueAt: string) {
+  const shard = createHash('sha1').update(key.pk).update(key.sk).digest().readUInt32BE(0) % T.openShards;
+  return { openPk: `OPEN#${shard}`, openSk: `${dueAt}#${key.pk}#${key.sk}` };
+}
+
+export const epochSeconds = (iso: string, plusDays: number) => Math.floor(Date.parse(iso) / 1000) + plusDays * 86_400;
+
+export function encodeCursor(key: Record<string, unknown> | undefined): string | null {
+  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : null;
+}
+
+export function decodeCursor(cursor: string | undefined, expectPk: string, skPrefix: string): Item | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Item;
+    if (key.pk === expectPk && typeof key.sk === 'string' && key.sk.startsWith(skPrefix) && Object.keys(key).length === 2) {
+      return key;
+    }
+  } catch {
+    // fall through: any unreadable cursor is the client's error
+  }
+  throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'is not a cursor this list returned' }]);
+}
+
+export function toApp(i: Item): App {
+  return { id: i.id as string, name: i.name as string, createdAt: i.createdAt as string };
+}
+
+export function toEndpoint(i: Item): Endpoint {
+  const e: Endpoint = {
+    id: i.id as string,
+    appId: i.appId as string,
+    url: i.url as string,
+    eventTypes: (i.eventTypes as string[] | undefined) ?? [],
+    description: (i.description as string | undefined) ?? '',
+    enabled: i.enabled as boolean,
+    createdAt: i.createdAt as string,
+    updatedAt: i.updatedAt as string,
+    secrets: (i.secrets as Endpoint['secrets'] | undefined) ?? [],
+  };
+  if (typeof i.disabledReason === 'string') e.disabledReason = i.disabledReason;
+  return e;
+}
+
+export function toEvent(i: Item): StoredEvent {
+  return {
+    id: i.id as string,
+    appId: i.appId as string,
+    type: i.eventType as string,
+    timestamp: i.timestamp as string,
+    dataJson: i.dataJson as string,
+    requestHash: i.requestHash as string,
+    endpointIds: (i.endpointIds as string[] | undefined) ?? [],
+    skippedEndpointIds: (i.skippedEndpointIds as string[] | undefined) ?? [],
+    fannedOut: i.fannedOut === true,
+  };
+}
+
+export function toDelivery(i: Item): Delivery & { requeues?: number } {
+  const d: Delivery & { requeues?: number } = {
+    appId: i.appId as string,
+    eventId: i.eventId as string,
+    endpointId: i.endpointId as string,
+    status: i.status as Delivery['status'],
+    attempts: (i.attempts as number | undefined) ?? 0,
+    createdAt: i.createdAt as string,
+  };
+  if (typeof i.lastStatusCode === 'number') d.lastStatusCode = i.lastStatusCode;
+  if (typeof i.lastAttemptAt === 'string') d.lastAttemptAt = i.lastAttemptAt;
+  if (typeof i.nextAttemptAt === 'string') d.nextAttemptAt = i.nextAttemptAt;
+  if (typeof i.leaseUntil === 'string') d.leaseUntil = i.leaseUntil;
+  if (typeof i.dueAt === 'string') d.dueAt = i.dueAt;
+  if (typeof i.requeues === 'number') d.requeues = i.requeues;
+  return d;
+}
+
+export function toAttempt(i: Item): Attempt {
+  return {
+    appId: i.appId as string,
+    eventId: i.eventId as string,
+    endpointId: i.endpointId as string,
+    attempt: i.attempt as number,
+    at: i.at as string,
+    statusCode: (i.statusCode as number | null | undefined) ?? null,
+    durationMs: i.durationMs as number,
+    outcome: i.outcome as Attempt['outcome'],
+    error: (i.error as string | null | undefined) ?? null,
+    responseExcerpt: (i.responseExcerpt as string | null | undefined) ?? null,
+  };
+}
+
+export const isConditionFailure = (err: unknown) =>
+  err instanceof ConditionalCheckFailedException ||
+  (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+
+export interface DynamoStoreOptions {
+  tableName: string;
+  retentionDays: number;
+}
+
+/** What every store on the table shares: the client, the table name, and write helpers. */
+export abstract class DynamoTable {
+  constructor(
+    protected readonly db: DynamoDBDocumentClient,
+    protected readonly options: DynamoStoreOptions,
+  ) {}
+
+  protected get table() {
+    return this.options.tableName;
+  }
+
+  protected expiresAt(fromIso: string) {
+    return epochSeconds(fromIso, this.options.retentionDays);
+  }
+
+  /** Runs a conditional write; false when the condition failed. */
+  protected async conditional(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  protected async queryAll(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.db.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start }));
+      items.push(...((out.Items as Item[] | undefined) ?? []));
+      start = out.LastEvaluatedKey as Item | undefined;
+    } while (start);
+    return items;
+  }
+
+  protected deliveryItem(d: Delivery): Item {
+    const key = keys.delivery(d.appId, d.eventId, d.endpointId);
+    return {
+      ...key,
+      kind: 'delivery',
+      ...d,
+      ...(d.dueAt !== undefined ? openKeys(key, d.dueAt) : {}),
+      expiresAt: this.expiresAt(d.createdAt),
+    };
+  }
+}
