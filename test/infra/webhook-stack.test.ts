@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdOf } from '../../infra/constructs/hookrelay-function';
 import { ENV, topology } from '../../infra/topology';
 import type { HookrelayStack } from '../../infra/webhook-stack';
-import { actionsOf, arnOf, identityStatements, refOf, resourcesOf, resourcesOfStatement, roleCan, synth } from './helpers';
+import { actionsOf, arnOf, identityStatements, refOf, resourcesOf, resourcesOfStatement, roleCan, synth, type Statement } from './helpers';
 
 const HANDLERS = ['api', 'delivery', 'ingest', 'housekeeping'] as const;
 type Handler = (typeof HANDLERS)[number];
@@ -304,6 +304,14 @@ describe('IAM', () => {
         expect(actionsOf(statement).sort(), owner).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
       }
     }
+  });
+
+  it('grants no wildcard action in resource policies either (Deny statements aside: enforceSSL denies sqs:*)', () => {
+    const allows = Object.values(resourcesOf(template, 'AWS::SQS::QueuePolicy'))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+      .filter((st) => st.Effect === 'Allow');
+    expect(allows.length).toBeGreaterThan(0);
+    for (const st of allows) for (const action of actionsOf(st)) expect(action).not.toContain('*');
   });
 
   it('attaches no managed policy to any function role', () => {
