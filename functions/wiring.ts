@@ -10,11 +10,13 @@ import { DynamoAppStore } from './adapters/dynamo/app-store';
 import { DynamoDeliveryStore } from './adapters/dynamo/delivery-store';
 import { DynamoEventStore } from './adapters/dynamo/event-store';
 import { DynamoHousekeepingStore } from './adapters/dynamo/housekeeping-store';
+import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
 import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue, sendAll } from './adapters/sqs-queues';
 import { config } from './config';
 import { createAppService, type DestinationCheck } from './core/apps';
 import { createDeliverService } from './core/deliver';
+import { checkDestinationUrl, findForbiddenDestinationError } from './core/destination-guard';
 import { createHousekeeping } from './core/housekeeping';
 import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
@@ -24,18 +26,24 @@ export const logger = new Logger({ serviceName: 'hookrelay' });
 export const metrics = new Metrics({ namespace: topology.metrics.namespace, serviceName: 'hookrelay' });
 const M = topology.metrics.names;
 
-/** Registration-time destination check; the SSRF guard replaces the scheme check when present. */
-function destinationCheck(): DestinationCheck {
-  return (raw) => {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      return { ok: false, reason: 'is not an absolute URL' };
+/**
+ * The SSRF guard at registration: the URL's form and any IP literal, then, for a name, every
+ * address it resolves to now. A name that does not resolve yet is accepted: the guarded agent
+ * checks again at every connect, which is what defeats DNS rebinding.
+ */
+function destinationCheck(allowPrivate: boolean): DestinationCheck {
+  return async (raw) => {
+    const verdict = checkDestinationUrl(raw, { allowPrivate });
+    if (!verdict.ok) return { ok: false, reason: verdict.reason };
+    if (!allowPrivate) {
+      try {
+        await resolveAllowedAddresses(verdict.host, { allowPrivate });
+      } catch (err) {
+        const forbidden = findForbiddenDestinationError(err);
+        if (forbidden) return { ok: false, reason: forbidden.message };
+      }
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, reason: 'must use http or https' };
-    if (url.username || url.password) return { ok: false, reason: 'must not contain credentials' };
-    return { ok: true };
+    return { ok: true, url: verdict.url.href };
   };
 }
 
@@ -54,7 +62,16 @@ function build() {
     leaseS: topology.delivery.leaseS,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
-  const sender = new HttpSender({ excerptBytes: topology.delivery.responseExcerptBytes });
+  const sender = new HttpSender({
+    excerptBytes: topology.delivery.responseExcerptBytes,
+    // Checks every address again at connect time, keeps connections alive, never follows redirects.
+    dispatcher: createGuardedAgent({
+      allowPrivate: cfg.allowPrivateTargets,
+      timeoutMs: cfg.deliveryTimeoutMs,
+      keepAliveTimeoutMs: 30_000,
+      connections: 64,
+    }),
+  });
   const deliver = createDeliverService({
     store: new DynamoDeliveryStore(db, table),
     sender,
@@ -91,7 +108,7 @@ function build() {
   });
   return {
     cfg,
-    apps: createAppService({ store: appStore, checkDestination: destinationCheck() }),
+    apps: createAppService({ store: appStore, checkDestination: destinationCheck(cfg.allowPrivateTargets) }),
     ingest,
     deliver,
     queries: createEventQueries(eventStore),

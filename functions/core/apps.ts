@@ -14,8 +14,11 @@ export interface AppStore {
   listEndpoints(appId: string, limit: number, cursor?: string): Promise<{ items: Endpoint[]; nextCursor: string | null }>;
 }
 
-/** Decides whether a URL may receive webhooks (the SSRF guard at registration time). */
-export type DestinationCheck = (url: string) => { ok: true } | { ok: false; reason: string };
+/**
+ * Decides whether a URL may receive webhooks (the SSRF guard at registration time); answers the
+ * normalised URL to store, or why it is refused.
+ */
+export type DestinationCheck = (url: string) => Promise<{ ok: true; url: string } | { ok: false; reason: string }>;
 
 export interface AppDeps {
   store: AppStore;
@@ -71,7 +74,7 @@ export function createAppService(deps: AppDeps) {
     async createEndpoint(appId: string, body: unknown): Promise<EndpointView> {
       const input = parseOrThrow(createEndpointSchema, body);
       await requireApp(appId);
-      const verdict = deps.checkDestination(input.url);
+      const verdict = await deps.checkDestination(input.url);
       if (!verdict.ok) {
         throw new UnprocessableError('endpoint url is not an allowed destination', [{ path: 'url', message: verdict.reason }]);
       }
@@ -79,7 +82,7 @@ export function createAppService(deps: AppDeps) {
       const endpoint: Endpoint = {
         id: newId('ep'),
         appId,
-        url: input.url,
+        url: verdict.url,
         eventTypes: [...new Set(input.eventTypes ?? [])],
         description: input.description ?? '',
         enabled: input.enabled ?? true,
