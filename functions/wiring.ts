@@ -5,6 +5,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { topology } from '../infra/topology';
+import { adminKey } from './adapters/admin-key';
 import { dynamoClient, sqsClient } from './adapters/aws-clients';
 import { DynamoAppStore } from './adapters/dynamo/app-store';
 import { DynamoDeliveryStore } from './adapters/dynamo/delivery-store';
@@ -15,6 +16,8 @@ import { HttpSender } from './adapters/http-sender';
 import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue, sendAll } from './adapters/sqs-queues';
 import { config } from './config';
 import { createAppService, type DestinationCheck } from './core/apps';
+import { createKeyService } from './core/keys';
+import { createReplayService } from './core/replay';
 import { createDeliverService } from './core/deliver';
 import { checkDestinationUrl, findForbiddenDestinationError } from './core/destination-guard';
 import { createHousekeeping } from './core/housekeeping';
@@ -56,6 +59,11 @@ function build() {
   const sqs = sqsClient();
   const workQueue = new SqsWorkQueue(sqs, cfg.workQueueUrl);
   const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: topology.retryJitter });
+  const apps = createAppService({
+    store: appStore,
+    checkDestination: destinationCheck(cfg.allowPrivateTargets),
+    rotationOverlapS: topology.api.secretRotationOverlapS,
+  });
   const ingest = createIngestService({
     store: eventStore,
     queue: workQueue,
@@ -108,10 +116,18 @@ function build() {
   });
   return {
     cfg,
-    apps: createAppService({ store: appStore, checkDestination: destinationCheck(cfg.allowPrivateTargets) }),
+    apps,
+    keys: createKeyService({ store: appStore, adminKey: () => adminKey(cfg), requireApp: apps.requireApp }),
+    replay: createReplayService({
+      store: eventStore,
+      queue: workQueue,
+      getEndpoint: (appId, endpointId) => appStore.getEndpoint(appId, endpointId),
+      leaseS: topology.delivery.leaseS,
+      recoverMax: topology.api.recoverMaxPerCall,
+    }),
     ingest,
     deliver,
-    queries: createEventQueries(eventStore),
+    queries: createEventQueries(eventStore, { feedSettleMs: topology.api.feedSettleMs }),
     housekeeping,
     sender,
   };

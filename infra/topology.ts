@@ -51,6 +51,18 @@ export const topology = {
     /** Events in one POST /events/batch. */
     maxBatchEvents: 100,
   },
+  api: {
+    /** After a rotation the previous secret keeps signing beside the new one this long. */
+    secretRotationOverlapS: 86_400,
+    /**
+     * The catch-up feed lists events accepted at least this long ago, so that an event whose
+     * write is still in flight (a clock a little behind, a slow write) is never skipped by a
+     * cursor that has already moved past its timestamp.
+     */
+    feedSettleMs: 2000,
+    /** Failed deliveries one recover call re-sends; the answer says when more remain. */
+    recoverMaxPerCall: 2000,
+  },
   housekeeping: {
     /** Default period; HOOKRELAY_HOUSEKEEPING_RATE_S overrides it (rounded up to minutes on AWS). */
     defaultRateS: 60,

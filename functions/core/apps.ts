@@ -1,9 +1,9 @@
 /** Apps and their endpoints: the tenants and the places their webhooks go. */
-import { NotFoundError, UnprocessableError } from './errors';
+import { ConflictError, NotFoundError, UnprocessableError } from './errors';
 import { newId } from './ids';
 import type { App, Endpoint } from './model';
-import { parseOrThrow, createAppSchema, createEndpointSchema, pageQuerySchema } from './schemas';
-import { generateSecret } from './signing';
+import { parseOrThrow, createAppSchema, createEndpointSchema, pageQuerySchema, updateEndpointSchema } from './schemas';
+import { activeSecrets, generateSecret } from './signing';
 
 /** Storage the app and endpoint use cases need. */
 export interface AppStore {
@@ -12,6 +12,10 @@ export interface AppStore {
   putEndpoint(endpoint: Endpoint): Promise<void>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
   listEndpoints(appId: string, limit: number, cursor?: string): Promise<{ items: Endpoint[]; nextCursor: string | null }>;
+  /** Writes `endpoint` if its stored version is still `endpoint.version - 1`; false otherwise. */
+  replaceEndpoint(endpoint: Endpoint): Promise<boolean>;
+  /** False when there was no such endpoint. */
+  deleteEndpoint(appId: string, endpointId: string): Promise<boolean>;
 }
 
 /**
@@ -23,6 +27,8 @@ export type DestinationCheck = (url: string) => Promise<{ ok: true; url: string 
 export interface AppDeps {
   store: AppStore;
   checkDestination: DestinationCheck;
+  /** How long a rotated-out secret keeps signing beside the new one. */
+  rotationOverlapS: number;
   now?: () => Date;
 }
 
@@ -61,6 +67,22 @@ export function createAppService(deps: AppDeps) {
     return app;
   }
 
+  async function getEndpoint(appId: string, endpointId: string): Promise<Endpoint> {
+    const endpoint = await deps.store.getEndpoint(appId, endpointId);
+    if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    return endpoint;
+  }
+
+  /** Read, change, write if nobody else wrote meanwhile; a few tries, then a 409. */
+  async function modifyEndpoint(appId: string, endpointId: string, change: (e: Endpoint) => Endpoint): Promise<Endpoint> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const current = await getEndpoint(appId, endpointId);
+      const next = { ...change(structuredClone(current)), version: current.version + 1, updatedAt: now().toISOString() };
+      if (await deps.store.replaceEndpoint(next)) return next;
+    }
+    throw new ConflictError(`endpoint ${endpointId} is being changed concurrently; try again`);
+  }
+
   return {
     requireApp,
 
@@ -89,15 +111,64 @@ export function createAppService(deps: AppDeps) {
         createdAt: at,
         updatedAt: at,
         secrets: [{ key: generateSecret(), createdAt: at }],
+        version: 0,
       };
       await deps.store.putEndpoint(endpoint);
       return endpointView(endpoint);
     },
 
-    async getEndpoint(appId: string, endpointId: string): Promise<Endpoint> {
-      const endpoint = await deps.store.getEndpoint(appId, endpointId);
-      if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
-      return endpoint;
+    getEndpoint,
+
+    async updateEndpoint(appId: string, endpointId: string, body: unknown): Promise<EndpointView> {
+      const input = parseOrThrow(updateEndpointSchema, body);
+      let url: string | undefined;
+      if (input.url !== undefined) {
+        const verdict = await deps.checkDestination(input.url);
+        if (!verdict.ok) {
+          throw new UnprocessableError('endpoint url is not an allowed destination', [{ path: 'url', message: verdict.reason }]);
+        }
+        url = verdict.url;
+      }
+      const updated = await modifyEndpoint(appId, endpointId, (e) => {
+        if (url !== undefined) e.url = url;
+        if (input.eventTypes !== undefined) e.eventTypes = [...new Set(input.eventTypes)];
+        if (input.description !== undefined) e.description = input.description;
+        if (input.enabled !== undefined) {
+          e.enabled = input.enabled;
+          // Re-enabling (after a 410, say) clears why the service had disabled it.
+          if (input.enabled) delete e.disabledReason;
+        }
+        return e;
+      });
+      return endpointView(updated);
+    },
+
+    async deleteEndpoint(appId: string, endpointId: string): Promise<void> {
+      if (!(await deps.store.deleteEndpoint(appId, endpointId))) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    },
+
+    /** The secret that signs from now on (the newest). */
+    async currentSecret(appId: string, endpointId: string): Promise<{ key: string }> {
+      const endpoint = await getEndpoint(appId, endpointId);
+      const newest = endpoint.secrets.find((s) => s.expiresAt === undefined) ?? endpoint.secrets.at(-1);
+      if (!newest) throw new Error(`endpoint ${endpointId} has no secret`);
+      return { key: newest.key };
+    },
+
+    /**
+     * A new secret signs from now on; the previous one keeps signing beside it for the overlap
+     * (24 h), so consumers can switch without missing a webhook. Secrets past their overlap are dropped.
+     */
+    async rotateSecret(appId: string, endpointId: string): Promise<{ key: string }> {
+      const key = generateSecret();
+      await modifyEndpoint(appId, endpointId, (e) => {
+        const at = now();
+        const until = new Date(at.getTime() + deps.rotationOverlapS * 1000).toISOString();
+        const kept = activeSecrets(e.secrets, at).map((s) => (s.expiresAt === undefined ? { ...s, expiresAt: until } : s));
+        e.secrets = [...kept, { key, createdAt: at.toISOString() }];
+        return e;
+      });
+      return { key };
     },
 
     async listEndpoints(appId: string, query: Record<string, string | undefined>) {

@@ -176,7 +176,8 @@ export function createDeliverService(deps: DeliverDeps) {
 
       const decision =
         verdict.outcome === 'retryable'
-          ? deps.policy.afterFailure(attemptNo, parseRetryAfter(verdict.retryAfterHeader, done))
+          ? // A resend restarts the schedule: count attempts from the last resend.
+            deps.policy.afterFailure(attemptNo - (delivery.retryBase ?? 0), parseRetryAfter(verdict.retryAfterHeader, done))
           : ({ retry: false } as const);
 
       if (decision.retry) {

@@ -27,6 +27,8 @@ export interface Endpoint {
   createdAt: string;
   updatedAt: string;
   secrets: EndpointSecret[];
+  /** Bumped on every change; updates are conditional on it (optimistic concurrency). */
+  version: number;
 }
 
 export interface StoredEvent {
@@ -65,6 +67,8 @@ export interface Delivery {
   leaseUntil?: string;
   /** When housekeeping should look at it if nothing else happens (absent once finished). */
   dueAt?: string;
+  /** Attempts made before the last resend: the retry schedule restarts from there. */
+  retryBase?: number;
   createdAt: string;
 }
 

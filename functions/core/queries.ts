@@ -1,11 +1,30 @@
 /** The polling fallback: what happened to an event, delivery by delivery and attempt by attempt. */
-import { NotFoundError } from './errors';
+import { NotFoundError, ValidationError } from './errors';
 import type { Attempt, Delivery, StoredEvent } from './model';
+import { feedQuerySchema, parseOrThrow } from './schemas';
 
 export interface EventQueryStore {
   /** The event with its deliveries (one read of the event's partition). */
   getEventWithDeliveries(appId: string, eventId: string): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null>;
   listAttempts(appId: string, eventId: string): Promise<Attempt[]>;
+  /** Events of an app in feed order, strictly after `after` and strictly before `before`. */
+  listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]>;
+}
+
+/** An event's place in its app's feed: accept time, then id, so equal times still order. */
+export const feedPosition = (e: Pick<StoredEvent, 'timestamp' | 'id'>) => `${e.timestamp}#${e.id}`;
+const FEED_POSITION = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#.{1,128}$/;
+
+export function encodeFeedCursor(position: string): string {
+  return Buffer.from(position, 'utf8').toString('base64url');
+}
+
+export function decodeFeedCursor(cursor: string): string {
+  const position = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!FEED_POSITION.test(position) || encodeFeedCursor(position) !== cursor) {
+    throw new ValidationError('invalid cursor', [{ path: 'after', message: 'is not a cursor the feed returned' }]);
+  }
+  return position;
 }
 
 export interface EventStatusView {
@@ -23,8 +42,26 @@ export interface EventStatusView {
   }[];
 }
 
-export function createEventQueries(store: EventQueryStore) {
+export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs: number; now?: () => Date }) {
+  const now = opts.now ?? (() => new Date());
   return {
+    /**
+     * The catch-up feed: every event of the app exactly once, oldest first. `nextCursor` is set once
+     * anything was seen (null: start from the beginning), so a consumer keeps it and asks again later. Events younger than
+     * the settle window wait for the next call, so a write still in flight is never skipped.
+     */
+    async feed(appId: string, query: Record<string, string | undefined>) {
+      const q = parseOrThrow(feedQuerySchema, query, 'query string');
+      const after = q.after === undefined ? undefined : decodeFeedCursor(q.after);
+      const before = new Date(now().getTime() - opts.feedSettleMs).toISOString();
+      const events = await store.listFeed(appId, after, before, q.limit);
+      const last = events.at(-1);
+      return {
+        items: events.map((e) => ({ id: e.id, type: e.type, timestamp: e.timestamp, data: JSON.parse(e.dataJson) as unknown })),
+        nextCursor: last ? encodeFeedCursor(feedPosition(last)) : (q.after ?? null),
+      };
+    },
+
     async status(appId: string, eventId: string): Promise<EventStatusView> {
       const found = await store.getEventWithDeliveries(appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);

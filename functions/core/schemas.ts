@@ -43,6 +43,37 @@ export const createEndpointSchema = z.strictObject({
   enabled: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
+export const updateEndpointSchema = z
+  .strictObject({
+    url: z.string({ error: 'must be a string' }).min(1).max(LIMITS.urlLength).optional(),
+    eventTypes: z.array(eventType).max(LIMITS.eventTypesPerEndpoint).optional(),
+    description: z.string().max(LIMITS.descriptionLength).optional(),
+    enabled: z.boolean({ error: 'must be true or false' }).optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, { message: 'must change at least one of url, eventTypes, description, enabled' });
+
+export const createKeySchema = z.strictObject({
+  name: z.string().max(LIMITS.nameLength).optional(),
+});
+
+export const resendSchema = z.strictObject({
+  endpointId: z.string({ error: 'must be a string' }).min(1).max(64).optional(),
+});
+
+export const recoverSchema = z.strictObject({
+  since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-11-22T10:00:00Z' }),
+});
+
+export const feedQuerySchema = z.object({
+  limit: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1)
+    .max(LIMITS.pageSizeMax)
+    .default(LIMITS.pageSizeDefault),
+  after: z.string().max(1024).optional(),
+});
+
 export const createEventSchema = z.strictObject({
   type: eventType,
   data: z.record(z.string(), z.unknown(), { error: 'is required and must be a JSON object' }),
@@ -69,6 +100,7 @@ export const pageQuerySchema = z.object({
 export type CreateAppInput = z.infer<typeof createAppSchema>;
 export type CreateEndpointInput = z.infer<typeof createEndpointSchema>;
 export type CreateEventInput = z.infer<typeof createEventSchema>;
+export type UpdateEndpointInput = z.infer<typeof updateEndpointSchema>;
 
 /** Turns zod issues into the contract's `details`: the failing field's path and why. */
 export function toDetails(error: z.ZodError, prefix = ''): ErrorDetail[] {

@@ -1,16 +1,19 @@
 /**
  * The HTTP API (API Gateway HTTP API, payload 2.0). Routes are a table of thin functions over the
- * core; middleware does auth, JSON parsing and error mapping once for all of them.
+ * core; middleware does auth, JSON parsing and error mapping once for all of them. Every route
+ * under /v1/apps/{appId} goes through `appRoute`, which lets an app-scoped key reach its own app only.
  */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { adminKey } from '../adapters/admin-key';
 import { endpointView } from '../core/apps';
-import { ValidationError } from '../core/errors';
+import { UnauthorizedError, ValidationError } from '../core/errors';
+import { authorizeApp, requireAdmin, type Principal } from '../core/keys';
 import { logger, wiring } from '../wiring';
 import { authenticate, errorMapper, jsonBody, type ApiEvent } from './http/middleware';
 import { json, type HttpResult } from './http/respond';
+
+type Method = Route<ApiEvent, HttpResult>['method'];
 
 function param(e: ApiEvent, name: string): string {
   const raw = e.pathParameters?.[name] ?? '';
@@ -20,58 +23,94 @@ function param(e: ApiEvent, name: string): string {
     throw new ValidationError('malformed path', [{ path: name, message: 'is not valid percent-encoding' }]);
   }
 }
+
 const query = (e: ApiEvent) => e.queryStringParameters ?? {};
 
-type Method = Route<ApiEvent, HttpResult>['method'];
+function principal(e: ApiEvent): Principal {
+  if (!e.principal) throw new UnauthorizedError('missing Authorization header (expected "Bearer <key>")');
+  return e.principal;
+}
+
 const route = (method: Method, path: string, handler: (e: ApiEvent) => Promise<HttpResult>): Route<ApiEvent, HttpResult> => ({
   method,
   path,
   handler,
 });
 
-/** Every route the API serves; the OpenAPI document is checked against this table. */
+/** A route under /v1/apps/{appId}: the caller must be the admin or hold a key of this app. */
+const appRoute = (
+  method: Method,
+  path: string,
+  handler: (e: ApiEvent, appId: string, who: Principal) => Promise<HttpResult>,
+): Route<ApiEvent, HttpResult> =>
+  route(method, path, async (e) => {
+    const appId = param(e, 'appId');
+    const who = principal(e);
+    authorizeApp(who, appId);
+    return handler(e, appId, who);
+  });
+
+const services = () => wiring();
+
+/** Every route the API serves; docs/openapi.yaml is checked against this table. */
 export const routes: Route<ApiEvent, HttpResult>[] = [
   route('GET', '/health', async () => json(200, { ok: true })),
-  route('POST', '/v1/apps', async (e) => json(201, await wiring().apps.createApp(e.jsonBody))),
-  route('GET', '/v1/apps/{appId}', async (e) => json(200, await wiring().apps.requireApp(param(e, 'appId')))),
-  route('POST', '/v1/apps/{appId}/endpoints', async (e) =>
-    json(201, await wiring().apps.createEndpoint(param(e, 'appId'), e.jsonBody)),
-  ),
-  route('GET', '/v1/apps/{appId}/endpoints', async (e) =>
-    json(200, await wiring().apps.listEndpoints(param(e, 'appId'), query(e))),
-  ),
-  route('GET', '/v1/apps/{appId}/endpoints/{endpointId}', async (e) =>
-    json(200, endpointView(await wiring().apps.getEndpoint(param(e, 'appId'), param(e, 'endpointId')))),
-  ),
-  route('GET', '/v1/apps/{appId}/endpoints/{endpointId}/secret', async (e) => {
-    const endpoint = await wiring().apps.getEndpoint(param(e, 'appId'), param(e, 'endpointId'));
-    const current = endpoint.secrets.find((s) => s.expiresAt === undefined) ?? endpoint.secrets.at(-1);
-    return json(200, { key: current?.key });
+
+  route('POST', '/v1/apps', async (e) => {
+    requireAdmin(principal(e), 'only the admin key can create apps');
+    return json(201, await services().apps.createApp(e.jsonBody));
   }),
-  route('POST', '/v1/apps/{appId}/events', async (e) =>
-    json(
-      202,
-      await wiring().ingest.ingest({
-        appId: param(e, 'appId'),
-        body: e.jsonBody,
-        idempotencyKey: e.headers?.['idempotency-key'],
-      }),
-    ),
+  appRoute('GET', '/v1/apps/{appId}', async (_e, appId) => json(200, await services().apps.requireApp(appId))),
+
+  appRoute('POST', '/v1/apps/{appId}/keys', async (e, appId, who) => json(201, await services().keys.create(who, appId, e.jsonBody))),
+  appRoute('DELETE', '/v1/apps/{appId}/keys/{keyId}', async (e, appId, who) => {
+    await services().keys.revoke(who, appId, param(e, 'keyId'));
+    return json(204);
+  }),
+
+  appRoute('POST', '/v1/apps/{appId}/endpoints', async (e, appId) =>
+    json(201, await services().apps.createEndpoint(appId, e.jsonBody)),
   ),
-  route('POST', '/v1/apps/{appId}/events/batch', async (e) =>
-    json(202, await wiring().ingest.ingestBatch(param(e, 'appId'), e.jsonBody)),
+  appRoute('GET', '/v1/apps/{appId}/endpoints', async (e, appId) => json(200, await services().apps.listEndpoints(appId, query(e)))),
+  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}', async (e, appId) =>
+    json(200, endpointView(await services().apps.getEndpoint(appId, param(e, 'endpointId')))),
   ),
-  route('GET', '/v1/apps/{appId}/events/{eventId}', async (e) =>
-    json(200, await wiring().queries.status(param(e, 'appId'), param(e, 'eventId'))),
+  appRoute('PATCH', '/v1/apps/{appId}/endpoints/{endpointId}', async (e, appId) =>
+    json(200, await services().apps.updateEndpoint(appId, param(e, 'endpointId'), e.jsonBody)),
   ),
-  route('GET', '/v1/apps/{appId}/events/{eventId}/attempts', async (e) =>
-    json(200, await wiring().queries.attempts(param(e, 'appId'), param(e, 'eventId'))),
+  appRoute('DELETE', '/v1/apps/{appId}/endpoints/{endpointId}', async (e, appId) => {
+    await services().apps.deleteEndpoint(appId, param(e, 'endpointId'));
+    return json(204);
+  }),
+  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/secret', async (e, appId) =>
+    json(200, await services().apps.currentSecret(appId, param(e, 'endpointId'))),
+  ),
+  appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate', async (e, appId) =>
+    json(200, await services().apps.rotateSecret(appId, param(e, 'endpointId'))),
+  ),
+  appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/recover', async (e, appId) =>
+    json(202, await services().replay.recover(appId, param(e, 'endpointId'), e.jsonBody)),
+  ),
+
+  appRoute('POST', '/v1/apps/{appId}/events', async (e, appId) =>
+    json(202, await services().ingest.ingest({ appId, body: e.jsonBody, idempotencyKey: e.headers?.['idempotency-key'] })),
+  ),
+  appRoute('POST', '/v1/apps/{appId}/events/batch', async (e, appId) => json(202, await services().ingest.ingestBatch(appId, e.jsonBody))),
+  appRoute('GET', '/v1/apps/{appId}/events', async (e, appId) => json(200, await services().queries.feed(appId, query(e)))),
+  appRoute('GET', '/v1/apps/{appId}/events/{eventId}', async (e, appId) =>
+    json(200, await services().queries.status(appId, param(e, 'eventId'))),
+  ),
+  appRoute('GET', '/v1/apps/{appId}/events/{eventId}/attempts', async (e, appId) =>
+    json(200, await services().queries.attempts(appId, param(e, 'eventId'))),
+  ),
+  appRoute('POST', '/v1/apps/{appId}/events/{eventId}/resend', async (e, appId) =>
+    json(202, await services().replay.resend(appId, param(e, 'eventId'), e.jsonBody)),
   ),
 ];
 
 export const handler = middy<ApiEvent, HttpResult>()
   .use(injectLambdaContext(logger))
   .use(errorMapper(logger))
-  .use(authenticate({ openPaths: new Set(['/health']), adminKey: () => adminKey(wiring().cfg) }))
+  .use(authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }))
   .use(jsonBody())
   .handler(httpRouterHandler(routes));

@@ -57,6 +57,7 @@ function endpoint(appId: string, id: string, extra: Partial<Endpoint> = {}): End
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     secrets: [{ key: 'whsec_abc', createdAt: '2026-01-01T00:00:00.000Z' }],
+    version: 0,
     ...extra,
   };
 }

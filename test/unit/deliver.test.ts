@@ -42,6 +42,7 @@ function setup(script: SendResult[], scheduleS = [5, 300]) {
     createdAt: '',
     updatedAt: '',
     secrets: [{ key: secret, createdAt: '' }],
+    version: 0,
   });
   const sender = new ScriptedSender(script);
   const retryQueue = new RecordingQueue();

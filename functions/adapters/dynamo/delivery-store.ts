@@ -2,7 +2,7 @@
 import { BatchGetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AttemptContext, DeliveryStore, DeliveryUpdate } from '../../core/deliver';
 import type { Attempt, Delivery } from '../../core/model';
-import { DynamoTable, epochSeconds, keys, openKeys, toDelivery, toEndpoint, toEvent, type Item } from './table';
+import { DynamoTable, epochSeconds, failedKeys, keys, openKeys, toDelivery, toEndpoint, toEvent, type Item } from './table';
 
 export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
   // ---- delivery attempts --------------------------------------------------------------------
@@ -88,6 +88,11 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
     } else {
       remove.push('nextAttemptAt');
     }
+    if (u.status === 'failed') {
+      const failed = failedKeys(d);
+      set.push('feedPk = :fpk', 'feedSk = :fsk');
+      Object.assign(values, { ':fpk': failed.feedPk, ':fsk': failed.feedSk });
+    }
     if (u.dueAt) {
       const open = openKeys(key, u.dueAt);
       set.push('dueAt = :due', 'openPk = :opk', 'openSk = :osk');
@@ -115,10 +120,17 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
         new UpdateCommand({
           TableName: this.table,
           Key: keys.delivery(d.appId, d.eventId, d.endpointId),
-          UpdateExpression: 'SET #s = :skipped REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
+          UpdateExpression:
+            'SET #s = :skipped, feedPk = :fpk, feedSk = :fsk REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
           ConditionExpression: '#s IN (:pending, :retrying)',
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':skipped': 'skipped', ':pending': 'pending', ':retrying': 'retrying' },
+          ExpressionAttributeValues: {
+            ':skipped': 'skipped',
+            ':pending': 'pending',
+            ':retrying': 'retrying',
+            ':fpk': failedKeys(d).feedPk,
+            ':fsk': failedKeys(d).feedSk,
+          },
         }),
       ),
     );
@@ -131,9 +143,9 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
         new UpdateCommand({
           TableName: this.table,
           Key: keys.endpoint(appId, endpointId),
-          UpdateExpression: 'SET enabled = :f, disabledReason = :r, updatedAt = :at',
+          UpdateExpression: 'SET enabled = :f, disabledReason = :r, updatedAt = :at, version = if_not_exists(version, :zero) + :one',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':f': false, ':r': reason, ':at': at },
+          ExpressionAttributeValues: { ':f': false, ':r': reason, ':at': at, ':zero': 0, ':one': 1 },
         }),
       ),
     );

@@ -1,11 +1,12 @@
 /** Events and their fan-out; the polling view of an event. */
-import { BatchWriteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { IngestStore } from '../../core/ingest';
 import type { Attempt, Delivery, StoredEvent } from '../../core/model';
-import type { EventQueryStore } from '../../core/queries';
-import { DynamoTable, keys, openKeys, toApp, toAttempt, toDelivery, toEndpoint, toEvent, type Item } from './table';
+import { feedPosition, type EventQueryStore } from '../../core/queries';
+import type { ReplayStore } from '../../core/replay';
+import { DynamoTable, T, failedKeys, keys, openKeys, toApp, toAttempt, toDelivery, toEndpoint, toEvent, type Item } from './table';
 
-export class DynamoEventStore extends DynamoTable implements IngestStore, EventQueryStore {
+export class DynamoEventStore extends DynamoTable implements IngestStore, EventQueryStore, ReplayStore {
   async getAppWithEndpoints(appId: string) {
     // Strongly consistent: an endpoint created a moment ago must receive the next event.
     const items = await this.queryAll({
@@ -29,7 +30,7 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
       ...rest,
       eventType: type,
       feedPk: `FEED#${event.appId}`,
-      feedSk: `${event.timestamp}#${event.id}`,
+      feedSk: feedPosition(event),
       dueAt,
       ...openKeys(key, dueAt),
       expiresAt: this.expiresAt(event.timestamp),
@@ -113,4 +114,75 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
     return items.map(toAttempt);
   }
 
+
+  // ---- the catch-up feed and replays --------------------------------------------------------
+
+  async listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]> {
+    // BETWEEN is inclusive: start at `after` itself and drop it, so the page holds `limit` new events.
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: T.indexes.feed.name,
+        KeyConditionExpression: after === undefined ? 'feedPk = :p AND feedSk < :hi' : 'feedPk = :p AND feedSk BETWEEN :lo AND :hi',
+        ExpressionAttributeValues: { ':p': `FEED#${appId}`, ':hi': before, ...(after === undefined ? {} : { ':lo': after }) },
+        Limit: after === undefined ? limit : limit + 1,
+      }),
+    );
+    const items = ((out.Items as Item[] | undefined) ?? []).filter((i) => i.feedSk !== after);
+    return items.slice(0, limit).map(toEvent);
+  }
+
+  async restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean> {
+    const key = keys.delivery(d.appId, d.eventId, d.endpointId);
+    const open = openKeys(key, dueAt);
+    return this.conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression:
+            'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
+            'REMOVE nextAttemptAt, feedPk, feedSk, leaseToken, leaseUntil',
+          ConditionExpression:
+            'attempts = :attempts AND (#s IN (:succeeded, :failed, :skipped) OR ' +
+            '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':succeeded': 'succeeded',
+            ':failed': 'failed',
+            ':skipped': 'skipped',
+            ':retrying': 'retrying',
+            ':zero': 0,
+            ':attempts': d.attempts,
+            ':due': dueAt,
+            ':opk': open.openPk,
+            ':osk': open.openSk,
+            ':now': now,
+          },
+        }),
+      ),
+    );
+  }
+
+  async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
+    const pk = failedKeys({ appId, endpointId, eventId: '', createdAt: '' }).feedPk;
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: T.indexes.feed.name,
+          KeyConditionExpression: 'feedPk = :p AND feedSk >= :since',
+          ExpressionAttributeValues: { ':p': pk, ':since': since },
+          Limit: limit + 1 - items.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items as Item[] | undefined) ?? []));
+      start = out.LastEvaluatedKey as Item | undefined;
+    } while (start && items.length <= limit);
+    return { items: items.slice(0, limit).map(toDelivery), more: items.length > limit };
+  }
 }

@@ -27,7 +27,18 @@ export type Item = Record<string, unknown>;
 
 export const T = topology.table;
 
+/**
+ * Failed and skipped deliveries of an endpoint, by event time, on the `feed` index (overloaded:
+ * its partitions are either an app's event feed or an endpoint's failures), for `recover`.
+ */
+export const failedKeys = (d: { appId: string; eventId: string; endpointId: string; createdAt: string }) => ({
+  feedPk: `FAILED#${d.appId}#${d.endpointId}`,
+  feedSk: `${d.createdAt}#${d.eventId}`,
+});
+
 export const keys = {
+  apiKey: (hash: string) => ({ pk: `KEY#${hash}`, sk: '#KEY' }),
+  appKey: (appId: string, keyId: string) => ({ pk: `APP#${appId}`, sk: `KEY#${keyId}` }),
   app: (appId: string) => ({ pk: `APP#${appId}`, sk: '#APP' }),
   endpoint: (appId: string, endpointId: string) => ({ pk: `APP#${appId}`, sk: `EP#${endpointId}` }),
   event: (appId: string, eventId: string) => ({ pk: `EVT#${appId}#${eventId}`, sk: '#EVENT' }),
@@ -81,6 +92,7 @@ export function toEndpoint(i: Item): Endpoint {
     createdAt: i.createdAt as string,
     updatedAt: i.updatedAt as string,
     secrets: (i.secrets as Endpoint['secrets'] | undefined) ?? [],
+    version: (i.version as number | undefined) ?? 0,
   };
   if (typeof i.disabledReason === 'string') e.disabledReason = i.disabledReason;
   return e;
@@ -115,6 +127,7 @@ export function toDelivery(i: Item): Delivery & { requeues?: number } {
   if (typeof i.leaseUntil === 'string') d.leaseUntil = i.leaseUntil;
   if (typeof i.dueAt === 'string') d.dueAt = i.dueAt;
   if (typeof i.requeues === 'number') d.requeues = i.requeues;
+  if (typeof i.retryBase === 'number') d.retryBase = i.retryBase;
   return d;
 }
 

@@ -4,23 +4,22 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { bearerToken, secretsEqual } from '../../core/auth';
 import {
   DomainError,
   MalformedJsonError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
-  UnauthorizedError,
   UnsupportedMediaTypeError,
 } from '../../core/errors';
+import type { Principal } from '../../core/keys';
 import { LIMITS } from '../../core/schemas';
 import { json, type HttpResult } from './respond';
 
 type Mw = MiddlewareObj<ApiEvent, HttpResult, Error, Context>;
 
-/** The API Gateway event with the parsed JSON body the JSON middleware adds. */
-export type ApiEvent = APIGatewayProxyEventV2 & { jsonBody?: unknown };
+/** The API Gateway event with what the middleware adds: the parsed JSON body and the caller. */
+export type ApiEvent = APIGatewayProxyEventV2 & { jsonBody?: unknown; principal?: Principal };
 
 interface Log {
   error(message: string, extra: Record<string, unknown>): void;
@@ -56,14 +55,15 @@ export function errorMapper(log: Log): Mw {
   };
 }
 
-/** Requires `Authorization: Bearer <admin key>` on every route but the open ones. */
-export function authenticate(opts: { openPaths: ReadonlySet<string>; adminKey: () => Promise<string | undefined> }): Mw {
+/** Requires `Authorization: Bearer <key>` (admin or app-scoped) on every route but the open ones. */
+export function authenticate(opts: {
+  openPaths: ReadonlySet<string>;
+  authenticate: (header: string | undefined) => Promise<Principal>;
+}): Mw {
   return {
     before: async (request) => {
       if (opts.openPaths.has(request.event.rawPath)) return;
-      const token = bearerToken(request.event.headers?.authorization);
-      const expected = await opts.adminKey();
-      if (expected === undefined || !secretsEqual(token, expected)) throw new UnauthorizedError('invalid API key');
+      request.event.principal = await opts.authenticate(request.event.headers?.authorization);
     },
   };
 }
