@@ -1,0 +1,212 @@
+/**
+ * The API's documentation, route by route: request schemas are the very zod schemas the
+ * handlers validate with; response shapes are described here. scripts/openapi.ts turns this into
+ * docs/openapi.yaml, and test/unit/openapi.test.ts checks that the document, this table and the
+ * router agree. Not imported by any handler, so none of it reaches a Lambda bundle.
+ */
+import { z } from 'zod';
+import {
+  createAppSchema,
+  createEndpointSchema,
+  createEventBatchSchema,
+  createEventSchema,
+  createKeySchema,
+  feedQuerySchema,
+  pageQuerySchema,
+  recoverSchema,
+  resendSchema,
+  updateEndpointSchema,
+} from '../../core/schemas';
+
+const iso = z.string().describe('ISO 8601 date-time');
+export const views = {
+  App: z.object({ id: z.string(), name: z.string(), createdAt: iso }),
+  Endpoint: z.object({
+    id: z.string(),
+    url: z.string(),
+    eventTypes: z.array(z.string()).describe('empty = every event type'),
+    description: z.string(),
+    enabled: z.boolean(),
+    disabledReason: z.string().optional().describe('why the service disabled it, e.g. after a 410 Gone'),
+    createdAt: iso,
+    updatedAt: iso,
+  }),
+  Secret: z.object({ key: z.string().describe('whsec_ + base64 of the key bytes') }),
+  Key: z.object({ id: z.string(), key: z.string().describe('shown once; stored only as a hash'), name: z.string(), createdAt: iso }),
+  Accepted: z.object({
+    id: z.string(),
+    type: z.string(),
+    timestamp: iso,
+    deliveries: z.number().int().describe('how many endpoints it fans out to'),
+  }),
+  BatchAccepted: z.object({
+    items: z.array(
+      z.union([
+        z.object({ id: z.string(), deliveries: z.number().int() }),
+        z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ path: z.string(), message: z.string() })).optional() }) }),
+      ]),
+    ),
+  }),
+  EventStatus: z.object({
+    id: z.string(),
+    type: z.string(),
+    timestamp: iso,
+    data: z.record(z.string(), z.unknown()),
+    deliveries: z.array(
+      z.object({
+        endpointId: z.string(),
+        status: z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped']),
+        attempts: z.number().int(),
+        lastStatusCode: z.number().int().nullable(),
+        lastAttemptAt: iso.nullable(),
+        nextAttemptAt: iso.nullable(),
+      }),
+    ),
+  }),
+  Attempts: z.object({
+    items: z.array(
+      z.object({
+        endpointId: z.string(),
+        attempt: z.number().int(),
+        at: iso,
+        statusCode: z.number().int().nullable(),
+        durationMs: z.number().int(),
+        outcome: z.enum(['succeeded', 'retryable', 'gone', 'forbidden_destination']),
+        error: z.string().nullable(),
+        responseExcerpt: z.string().nullable().describe('the first bytes of the receiver’s answer'),
+      }),
+    ),
+  }),
+  Feed: z.object({
+    items: z.array(z.object({ id: z.string(), type: z.string(), timestamp: iso, data: z.record(z.string(), z.unknown()) })),
+    nextCursor: z.string().nullable().describe('pass as `after` next time; null only before any event'),
+  }),
+  Resent: z.object({ deliveries: z.number().int().describe('deliveries put back on their way') }),
+  Recovered: z.object({ recovered: z.number().int(), more: z.boolean().describe('call again for the rest') }),
+  Health: z.object({ ok: z.literal(true) }),
+  Error: z.object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  }),
+} as const;
+
+export type ViewName = keyof typeof views;
+
+export interface RouteDoc {
+  summary: string;
+  tag: 'Apps' | 'Keys' | 'Endpoints' | 'Events' | 'Health';
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** Success status and its body (absent for 204). */
+  ok: { status: number; view?: ViewName };
+  /** Error statuses this route can answer besides 401 (and 400 where a body or query exists). */
+  errors: number[];
+  open?: boolean;
+  headers?: Record<string, string>;
+}
+
+/** Keyed by `METHOD path`, exactly as the router's table. */
+export const routeDocs: Record<string, RouteDoc> = {
+  'GET /health': { summary: 'Liveness', tag: 'Health', ok: { status: 200, view: 'Health' }, errors: [], open: true },
+  'POST /v1/apps': { summary: 'Create an app (admin key only)', tag: 'Apps', body: createAppSchema, ok: { status: 201, view: 'App' }, errors: [403] },
+  'GET /v1/apps/{appId}': { summary: 'Get an app', tag: 'Apps', ok: { status: 200, view: 'App' }, errors: [404] },
+  'POST /v1/apps/{appId}/keys': {
+    summary: 'Create an app-scoped key (admin key only); the key is shown once',
+    tag: 'Keys',
+    body: createKeySchema,
+    ok: { status: 201, view: 'Key' },
+    errors: [403, 404],
+  },
+  'DELETE /v1/apps/{appId}/keys/{keyId}': { summary: 'Revoke a key, at once (admin key only)', tag: 'Keys', ok: { status: 204 }, errors: [403, 404] },
+  'POST /v1/apps/{appId}/endpoints': {
+    summary: 'Register an endpoint',
+    tag: 'Endpoints',
+    body: createEndpointSchema,
+    ok: { status: 201, view: 'Endpoint' },
+    errors: [404, 422],
+  },
+  'GET /v1/apps/{appId}/endpoints': {
+    summary: 'List endpoints, a page at a time',
+    tag: 'Endpoints',
+    query: pageQuerySchema,
+    ok: { status: 200, view: 'Endpoint' },
+    errors: [404],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}': { summary: 'Get an endpoint', tag: 'Endpoints', ok: { status: 200, view: 'Endpoint' }, errors: [404] },
+  'PATCH /v1/apps/{appId}/endpoints/{endpointId}': {
+    summary: 'Change an endpoint (enabling it again clears why it was disabled)',
+    tag: 'Endpoints',
+    body: updateEndpointSchema,
+    ok: { status: 200, view: 'Endpoint' },
+    errors: [404, 409, 422],
+  },
+  'DELETE /v1/apps/{appId}/endpoints/{endpointId}': {
+    summary: 'Delete an endpoint; deliveries still on their way to it are skipped',
+    tag: 'Endpoints',
+    ok: { status: 204 },
+    errors: [404],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/secret': {
+    summary: 'The endpoint’s current signing secret',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'Secret' },
+    errors: [404],
+  },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate': {
+    summary: 'Rotate the signing secret; the previous one keeps signing beside the new one for 24 h',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'Secret' },
+    errors: [404, 409],
+  },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/recover': {
+    summary: 'Send again every delivery to this endpoint that failed or was skipped for events since a time',
+    tag: 'Endpoints',
+    body: recoverSchema,
+    ok: { status: 202, view: 'Recovered' },
+    errors: [404, 409],
+  },
+  'POST /v1/apps/{appId}/events': {
+    summary: 'Send an event; idempotent on `id` or the Idempotency-Key header',
+    tag: 'Events',
+    body: createEventSchema,
+    ok: { status: 202, view: 'Accepted' },
+    errors: [404, 409, 413, 415],
+    headers: { 'Idempotency-Key': 'used as the event id when the body has none' },
+  },
+  'POST /v1/apps/{appId}/events/batch': {
+    summary: 'Send up to 100 events; each succeeds or fails on its own, answered in input order',
+    tag: 'Events',
+    body: createEventBatchSchema,
+    ok: { status: 202, view: 'BatchAccepted' },
+    errors: [404, 413, 415],
+  },
+  'GET /v1/apps/{appId}/events': {
+    summary: 'The catch-up feed: every event of the app once, oldest first',
+    tag: 'Events',
+    query: feedQuerySchema,
+    ok: { status: 200, view: 'Feed' },
+    errors: [404],
+  },
+  'GET /v1/apps/{appId}/events/{eventId}': {
+    summary: 'An event and the status of each of its deliveries (the polling fallback)',
+    tag: 'Events',
+    ok: { status: 200, view: 'EventStatus' },
+    errors: [404],
+  },
+  'GET /v1/apps/{appId}/events/{eventId}/attempts': {
+    summary: 'Every attempt to deliver an event',
+    tag: 'Events',
+    ok: { status: 200, view: 'Attempts' },
+    errors: [404],
+  },
+  'POST /v1/apps/{appId}/events/{eventId}/resend': {
+    summary: 'Send an event again, to one endpoint or to all its endpoints, with the same webhook-id',
+    tag: 'Events',
+    body: resendSchema,
+    ok: { status: 202, view: 'Resent' },
+    errors: [404, 409],
+  },
+};
