@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeliverService } from '../../functions/core/deliver';
@@ -167,5 +168,32 @@ describe('a delivery attempt', () => {
     s.delivery().leaseUntil = new Date(T0 + 60_000).toISOString();
     expect(await s.service.handle(first)).toBe('contended');
     expect(s.sender.requests).toHaveLength(0);
+  });
+});
+
+describe('a delivery after a secret rotation', () => {
+  it('carries both signatures during the 24 h overlap and only the new one after it', async () => {
+    const s = setup([status(200)]);
+    const oldKey = secret;
+    const newKey = generateSecret();
+    s.store.endpoints.get('app_1/ep_1')!.secrets = [
+      { key: oldKey, createdAt: '', expiresAt: new Date(T0 + 86_400_000).toISOString() },
+      { key: newKey, createdAt: new Date(T0).toISOString() },
+    ];
+    await s.service.handle(first);
+    const during = s.sender.requests[0]!;
+    expect(during.headers['webhook-signature']?.split(' ')).toHaveLength(2);
+
+    // A second event, a day and a second later.
+    s.store.deliveries.set('app_1/msg_1/ep_1', { ...s.delivery(), status: 'pending', attempts: 0 });
+    s.advance(86_401_000);
+    await s.service.handle(first);
+    const after = s.sender.requests[1]!;
+    expect(after.headers['webhook-signature']?.split(' ')).toHaveLength(1);
+    // The attempt is a day in the future, past any verifier's timestamp tolerance: check the HMAC itself.
+    const expected = createHmac('sha256', Buffer.from(newKey.slice(6), 'base64'))
+      .update(`msg_1.${after.headers['webhook-timestamp']}.${after.body}`)
+      .digest('base64');
+    expect(after.headers['webhook-signature']).toBe(`v1,${expected}`);
   });
 });

@@ -199,6 +199,8 @@ export abstract class DynamoTable {
       kind: 'delivery',
       ...d,
       ...(d.dueAt !== undefined ? openKeys(key, d.dueAt) : {}),
+      // Skipped at accept time (endpoint disabled): recoverable like any failed delivery.
+      ...(d.status === 'skipped' || d.status === 'failed' ? failedKeys(d) : {}),
       expiresAt: this.expiresAt(d.createdAt),
     };
   }
