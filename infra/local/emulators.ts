@@ -16,24 +16,22 @@ import { createSqsServer } from 'local-aws-sqs';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
 
-export interface Emulators {
-  endpoints: { sqs: string; dynamodb: string };
-  /**
-   * Subscribes to "a queue may have new visible messages" (a send, or a visibility change, went
-   * through the SQS emulator). Lets the pollers sleep when idle and still react at once.
-   */
-  onQueueActivity(listener: () => void): () => void;
-  stop(): Promise<void>;
+/**
+ * "Queue `queueName` will have a message to receive at `visibleAt`" (epoch ms), learnt from a
+ * send (with its DelaySeconds) or a visibility change that went through the SQS emulator.
+ * `queueName` undefined means any queue (a DLQ redrive task names only its source).
+ */
+export interface QueueActivity {
+  queueName: string | undefined;
+  visibleAt: number;
 }
 
-/** SQS actions after which a queue can have a message to receive right away. */
-const WAKING_ACTIONS = new Set([
-  'AmazonSQS.SendMessage',
-  'AmazonSQS.SendMessageBatch',
-  'AmazonSQS.ChangeMessageVisibility',
-  'AmazonSQS.ChangeMessageVisibilityBatch',
-  'AmazonSQS.StartMessageMoveTask',
-]);
+export interface Emulators {
+  endpoints: { sqs: string; dynamodb: string };
+  /** Lets the pollers sleep while their queue is idle and still react at once (see sqs-poller.ts). */
+  onQueueActivity(listener: (activity: QueueActivity) => void): () => void;
+  stop(): Promise<void>;
+}
 
 export async function startEmulators(opts: { dataDir?: string } = {}): Promise<Emulators> {
   const activity = new EventEmitter();
@@ -47,9 +45,7 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
     // Off: AWS's 60 s wait before re-creating a deleted queue only slows tests down.
     emulateQueueCreationLifecycle: false,
   });
-  observeSqsRequests(sqs, (target) => {
-    if (WAKING_ACTIONS.has(target)) activity.emit('activity');
-  });
+  observeSqsRequests(sqs, (a) => activity.emit('activity', a));
 
   let dynamo: Server;
   try {
@@ -80,17 +76,52 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
   };
 }
 
+type Input = Record<string, unknown>;
+const seconds = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v * 1000 : 0);
+const entries = (input: Input) => (Array.isArray(input.Entries) ? (input.Entries as Input[]) : []);
+const nameOf = (url: unknown) => (typeof url === 'string' ? url.slice(url.lastIndexOf('/') + 1) : undefined);
+
+/** When each action makes messages visible (times are relative to the action's success). */
+const ACTIVITY: Record<string, (input: Input) => { queueName: string | undefined; delayMs: number }[]> = {
+  'AmazonSQS.SendMessage': (i) => [{ queueName: nameOf(i.QueueUrl), delayMs: seconds(i.DelaySeconds) }],
+  'AmazonSQS.SendMessageBatch': (i) => entries(i).map((e) => ({ queueName: nameOf(i.QueueUrl), delayMs: seconds(e.DelaySeconds) })),
+  'AmazonSQS.ChangeMessageVisibility': (i) => [{ queueName: nameOf(i.QueueUrl), delayMs: seconds(i.VisibilityTimeout) }],
+  'AmazonSQS.ChangeMessageVisibilityBatch': (i) =>
+    entries(i).map((e) => ({ queueName: nameOf(i.QueueUrl), delayMs: seconds(e.VisibilityTimeout) })),
+  'AmazonSQS.StartMessageMoveTask': () => [{ queueName: undefined, delayMs: 0 }],
+};
+
 /**
- * Wraps the emulator's request listener to learn which action each request was, once answered.
- * The JSON protocol names it in the X-Amz-Target header, so the body is left untouched.
+ * Wraps the emulator's request listener to learn, from each successful action that makes
+ * messages visible, which queue and when. The JSON protocol names the action in X-Amz-Target; the
+ * body is read alongside the emulator (a second 'data' listener, attached in the same tick).
  */
-function observeSqsRequests(server: Server, onAnswered: (target: string) => void): void {
+function observeSqsRequests(server: Server, onActivity: (a: QueueActivity) => void): void {
   const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   if (!original) throw new Error('local-aws-sqs: no request listener to observe');
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const target = req.headers['x-amz-target'];
-    if (typeof target === 'string') res.once('finish', () => onAnswered(target));
+    const activityOf = ACTIVITY[String(req.headers['x-amz-target'])];
+    if (activityOf) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      res.once('finish', () => {
+        if (res.statusCode >= 300) return;
+        let input: Input;
+        try {
+          input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Input;
+        } catch {
+          return;
+        }
+        const now = Date.now();
+        const seen = new Set<string>();
+        for (const { queueName, delayMs } of activityOf(input)) {
+          const key = `${queueName ?? ''} ${delayMs}`;
+          if (!seen.has(key)) onActivity({ queueName, visibleAt: now + delayMs });
+          seen.add(key);
+        }
+      });
+    }
     original.call(server, req, res);
   });
 }

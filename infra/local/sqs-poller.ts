@@ -7,13 +7,17 @@
  * when its visibility timeout next expires, with DeadLetterQueueSourceArn set), so the poller,
  * like Lambda, never moves messages; it only leaves failed ones to reappear.
  *
- * Latency without busy polling. The emulator's ReceiveMessage only returns early once it holds
- * MaxNumberOfMessages; otherwise it waits WaitTimeSeconds + 40 ms, so a long poll for 10 that
- * finds 1 message costs a second. AWS returns as soon as anything is there. So a poller first
- * asks how many messages are visible (GetQueueAttributes, ~3 ms) and receives at most that
- * many, which the emulator answers on its next 10 ms tick. With none visible it sleeps until the
- * emulator reports a send (see Emulators.onQueueActivity) or `idlePollMs` passes; the timer only
- * matters for delayed messages and expired visibility timeouts, which announce nothing.
+ * Latency without busy polling:
+ * - The emulator's ReceiveMessage only returns early once it holds MaxNumberOfMessages; otherwise
+ *   it waits WaitTimeSeconds + 40 ms (a long poll for 10 that finds 1 message costs a second),
+ *   where AWS returns as soon as anything is there. So a poller first asks how many messages are
+ *   visible (GetQueueAttributes) and receives at most that many, which the emulator answers on
+ *   its next 10 ms tick.
+ * - With nothing visible, pollers sleep. The emulator reports when its queue will next have a
+ *   message (a send, its DelaySeconds, a visibility change: Emulators.onQueueActivity), and a
+ *   batch left to fail reappears after the visibility timeout, which the poller knows; either
+ *   wakes one sleeper at that moment. One poller per queue also looks every `idlePollMs` as a
+ *   safety net (a DLQ redrive task moves messages without announcing them).
  */
 import {
   DeleteMessageBatchCommand,
@@ -24,6 +28,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { topology } from '../topology';
+import type { QueueActivity } from './emulators';
 import type { Log } from './log';
 import { LOCAL_REGION } from './lambda';
 
@@ -38,10 +43,10 @@ export interface SqsPollerOptions {
   batchSize?: number;
   /** Pollers for this queue, each with at most one batch in flight; default 2. */
   concurrency?: number;
-  /** Longest sleep when the queue looks empty; default 1000 ms. */
+  /** Safety-net look at an idle queue; default 5000 ms. */
   idlePollMs?: number;
-  /** Wake-up signal for new messages; see Emulators.onQueueActivity. */
-  onActivity?: (listener: () => void) => () => void;
+  /** When the queue will next have messages; see Emulators.onQueueActivity. */
+  onActivity?: (listener: (activity: QueueActivity) => void) => () => void;
 }
 
 export interface SqsPoller {
@@ -64,32 +69,68 @@ const SYSTEM_ATTRIBUTES = [
 export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const batchSize = opts.batchSize ?? topology.delivery.batchSize;
   const concurrency = opts.concurrency ?? 2;
-  const idlePollMs = opts.idlePollMs ?? 1_000;
-  const queueName = opts.queueUrl.split('/').pop() ?? opts.queueUrl;
+  const idlePollMs = opts.idlePollMs ?? 5_000;
+  const queueName = opts.queueUrl.slice(opts.queueUrl.lastIndexOf('/') + 1);
 
   let stopping = false;
   // Bumped on every wake-up, so a signal that lands between "queue looks empty" and going to
-  // sleep is not lost: the sleeper sees the generation moved and does not sleep.
+  // sleep is not lost: the would-be sleeper sees the generation moved and looks again instead.
   let generation = 0;
-  const sleepers = new Set<() => void>();
-  const wake = () => {
+  const sleepers: (() => void)[] = [];
+  const wakeOne = () => {
     generation++;
-    for (const resolve of sleepers) resolve();
-    sleepers.clear();
+    sleepers.shift()?.();
   };
-  const unsubscribe = opts.onActivity?.(wake);
+  const wakeAll = () => {
+    generation++;
+    for (const wake of sleepers.splice(0)) wake();
+  };
+
+  // Wake-ups come by timer, never inline: even an undelayed message only becomes receivable on
+  // the emulator's own zero-delay timer, set when it stored the message. A timer of ours, set
+  // later and never shorter, fires after it. Far-off wake-ups share one timer per 20 ms slot.
+  const timers = new Map<number, NodeJS.Timeout>();
+  const wakeAt = (visibleAt: number) => {
+    const delay = Math.max(1, visibleAt - Date.now() + 2);
+    const slot = delay < 50 ? -visibleAt : Math.ceil(visibleAt / 20);
+    if (timers.has(slot)) return;
+    const timer = setTimeout(
+      () => {
+        timers.delete(slot);
+        wakeOne();
+      },
+      slot < 0 ? delay : slot * 20 - Date.now() + 2,
+    );
+    timers.set(slot, timer);
+  };
+  const unsubscribe = opts.onActivity?.((a) => {
+    if (a.queueName === undefined || a.queueName === queueName) wakeAt(a.visibleAt);
+  });
 
   function sleep(seen: number, ms: number): Promise<void> {
     if (stopping || generation !== seen) return Promise.resolve();
     return new Promise((resolve) => {
-      const done = () => {
+      const timer = ms === Infinity ? undefined : setTimeout(wake, ms);
+      function wake() {
         clearTimeout(timer);
-        sleepers.delete(done);
+        const i = sleepers.indexOf(wake);
+        if (i !== -1) sleepers.splice(i, 1);
         resolve();
-      };
-      const timer = setTimeout(done, ms);
-      sleepers.add(done);
+      }
+      sleepers.push(wake);
     });
+  }
+
+  let visibilityTimeoutMs: number | undefined;
+  /** A batch left (in part) to fail: its messages come back when their visibility times out. */
+  async function expectReturn(receivedAt: number): Promise<void> {
+    if (visibilityTimeoutMs === undefined) {
+      const { Attributes } = await opts.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: opts.queueUrl, AttributeNames: ['VisibilityTimeout'] }),
+      );
+      visibilityTimeoutMs = Number(Attributes?.VisibilityTimeout ?? 30) * 1000;
+    }
+    wakeAt(receivedAt + visibilityTimeoutMs);
   }
 
   async function visibleCount(): Promise<number> {
@@ -117,15 +158,16 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     return Messages;
   }
 
-  async function processBatch(messages: Message[]): Promise<void> {
+  async function processBatch(messages: Message[], receivedAt: number): Promise<void> {
     const records = messages.map((m) => toRecord(m, opts.queueArn));
     let failed: Set<string> | 'all';
     try {
       failed = failedIds(await opts.invoke({ Records: records }), records);
     } catch (err) {
       opts.log.error(`delivery on ${queueName}: batch of ${records.length} failed; it will reappear`, err);
-      return;
+      failed = 'all';
     }
+    if (failed === 'all' || failed.size > 0) await expectReturn(receivedAt);
     if (failed === 'all') {
       opts.log.error(`delivery on ${queueName}: malformed batchItemFailures; the whole batch will reappear`);
       return;
@@ -146,31 +188,42 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     }
   }
 
-  async function worker(): Promise<void> {
+  /** Worker 0 keeps the safety-net timer; the others sleep until woken. */
+  async function worker(index: number): Promise<void> {
+    const idleMs = index === 0 ? idlePollMs : Infinity;
     while (!stopping) {
       const seen = generation;
       try {
         const visible = await visibleCount();
         const messages = visible === 0 ? [] : await receive(Math.min(visible, batchSize));
-        // Nothing, or another poller took it first: sleep until the next send or idlePollMs.
-        if (messages.length === 0) await sleep(seen, idlePollMs);
-        else await processBatch(messages);
+        // Taken after the receive: no earlier than the emulator started the visibility timeout.
+        const receivedAt = Date.now();
+        // Nothing, or another poller took it first: sleep until woken.
+        if (messages.length === 0) {
+          await sleep(seen, idleMs);
+          continue;
+        }
+        // More than this batch: get a sleeping peer going on the rest.
+        if (visible > messages.length) wakeOne();
+        await processBatch(messages, receivedAt);
       } catch (err) {
         if (stopping) break;
         opts.log.error(`poller on ${queueName}`, err);
-        await sleep(seen, idlePollMs);
+        await sleep(seen, 1_000);
       }
     }
   }
 
-  const workers = Array.from({ length: concurrency }, () => worker());
+  const workers = Array.from({ length: concurrency }, (_, i) => worker(i));
   let stopped: Promise<void> | undefined;
   return {
     stop() {
       stopped ??= (async () => {
         stopping = true;
         unsubscribe?.();
-        wake();
+        for (const timer of timers.values()) clearTimeout(timer);
+        timers.clear();
+        wakeAll();
         await Promise.all(workers);
       })();
       return stopped;

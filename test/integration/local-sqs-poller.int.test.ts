@@ -8,7 +8,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqsClient } from '../../infra/local/provision';
+import { startEmulators } from '../../infra/local/emulators';
+import { createLog } from '../../infra/local/log';
+import { provision, sqsClient } from '../../infra/local/provision';
+import { startSqsPoller } from '../../infra/local/sqs-poller';
 import type { LocalStack, LocalStackOptions } from '../../infra/local/stack';
 import { recorder, startFakeStack, waitFor } from '../helpers/local-stack';
 
@@ -177,5 +180,61 @@ describe('local SQS event source mapping', () => {
     await stack.stop();
 
     expect(finished).toBe(true);
+  });
+});
+
+describe('local SQS poller wake-ups', () => {
+  // The safety-net look at an idle queue is pushed out of reach: anything delivered in these
+  // tests was delivered because the poller was woken at the right moment.
+  async function idlePoller(delivery: Delivery) {
+    const emulators = await startEmulators();
+    const resources = await provision(emulators.endpoints, { work: { visibilityTimeoutS: 1 } });
+    const client = sqsClient(emulators.endpoints.sqs);
+    const rec = recorder<SQSEvent, SQSBatchResponse | void>(delivery);
+    const poller = startSqsPoller({
+      sqs: client,
+      queueUrl: resources.queueUrls.work,
+      queueArn: resources.queueArns.work,
+      invoke: (event) => rec.handler(event, {} as never),
+      log: createLog(true),
+      idlePollMs: 600_000,
+      onActivity: emulators.onQueueActivity,
+    });
+    const stop = async () => {
+      await poller.stop();
+      client.destroy();
+      await emulators.stop();
+    };
+    // Let both pollers find the queue empty and go to sleep.
+    await new Promise((r) => setTimeout(r, 100));
+    return { rec, client, url: resources.queueUrls.work, stop };
+  }
+
+  it('wakes a sleeping poller on a send, and again when a delayed message comes due', async () => {
+    const { rec, client, url, stop } = await idlePoller(() => {});
+    try {
+      await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'now' }));
+      await waitFor(() => rec.calls.length === 1, 'the undelayed message');
+      await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'later', DelaySeconds: 1 }));
+      await waitFor(() => rec.calls.length === 2, 'the delayed message', 3_000);
+
+      expect(rec.calls.map((e) => e.Records[0]?.body)).toEqual(['now', 'later']);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('wakes when a failed batch comes back after its visibility timeout', async () => {
+    const { rec, client, url, stop } = await idlePoller((_event, call) => {
+      if (call === 1) throw new Error('first attempt fails');
+    });
+    try {
+      await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'again' }));
+      await waitFor(() => rec.calls.length === 2, 'the redelivery', 3_000);
+
+      expect(rec.calls[1]?.Records[0]?.attributes.ApproximateReceiveCount).toBe('2');
+    } finally {
+      await stop();
+    }
   });
 });
