@@ -45,6 +45,8 @@ export interface DeliveryStore {
   /** Marks a delivery skipped without an attempt (its endpoint is disabled or deleted). */
   skip(d: Delivery): Promise<void>;
   disableEndpoint(appId: string, endpointId: string, reason: string, at: string): Promise<void>;
+  /** Puts a finished delivery back to pending for a new attempt cycle; false if it is not finished. */
+  restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
 }
 
 export interface WebhookSender {
@@ -102,7 +104,8 @@ export function createDeliverService(deps: DeliverDeps) {
      * Handles one queue message. Resolves when the message can be deleted; throws on an
      * infrastructure error so that the message is retried by the queue (a batch item failure).
      */
-    async handle(message: DeliveryMessage): Promise<DeliverOutcome> {
+    async handle(incoming: DeliveryMessage): Promise<DeliverOutcome> {
+      let message = incoming;
       const start = now();
       // A wait longer than SQS allows travels as hops of at most 900 s.
       if (message.notBefore !== undefined && message.notBefore - start.getTime() > 1000) {
@@ -111,12 +114,19 @@ export function createDeliverService(deps: DeliverDeps) {
         return 'hopped';
       }
 
-      const { event, delivery, endpoint } = await deps.store.loadAttemptContext(
-        message.appId,
-        message.eventId,
-        message.endpointId,
-      );
+      const loaded = await deps.store.loadAttemptContext(message.appId, message.eventId, message.endpointId);
+      const { event, endpoint } = loaded;
+      let delivery = loaded.delivery;
       if (!event || !delivery) return 'missing';
+
+      // Only the worker's own dead-letter messages carry a reason: one coming back means an
+      // operator redrove the DLQ, which asks for the failed delivery to be tried again.
+      if (message.reason !== undefined && delivery.status === 'failed' && delivery.attempts === message.attempt) {
+        const dueAt = iso(start.getTime() + deps.leaseS * 1000);
+        if (!(await deps.store.restartDelivery(delivery, dueAt, start.toISOString()))) return 'duplicate';
+        delivery = { ...delivery, status: 'pending', retryBase: delivery.attempts, dueAt };
+        message = { v: 1, appId: message.appId, eventId: message.eventId, endpointId: message.endpointId, attempt: delivery.attempts + 1 };
+      }
       if (TERMINAL_STATUSES.has(delivery.status) || delivery.attempts >= message.attempt) return 'duplicate';
 
       if (!endpoint || !endpoint.enabled) {

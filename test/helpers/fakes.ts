@@ -63,6 +63,14 @@ export class FakeDeliveryStore implements DeliveryStore {
     }
   }
 
+  async restartDelivery(d: Delivery, dueAt: string) {
+    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId));
+    if (!cur || cur.attempts !== d.attempts || !['succeeded', 'failed', 'skipped'].includes(cur.status)) return false;
+    Object.assign(cur, { status: 'pending', retryBase: cur.attempts, dueAt });
+    delete cur.nextAttemptAt;
+    return true;
+  }
+
   async disableEndpoint(appId: string, endpointId: string, reason: string) {
     const ep = this.endpoints.get(FakeDeliveryStore.key(appId, endpointId));
     if (ep) ep.enabled = false;

@@ -197,3 +197,25 @@ describe('a delivery after a secret rotation', () => {
     expect(after.headers['webhook-signature']).toBe(`v1,${expected}`);
   });
 });
+
+describe('a dead-lettered delivery redriven from the DLQ', () => {
+  it('is tried again with a fresh retry schedule and the same webhook-id', async () => {
+    const s = setup([status(500), status(500), status(500), status(200)], [1]);
+    await s.service.handle(first);
+    s.advance(1000);
+    expect(await s.service.handle(s.retryQueue.sent[0]!.message)).toBe('failed');
+    const dead = s.dlq.sent[0]!.message;
+    expect(dead.reason).toBeDefined();
+
+    // The operator moves the DLQ message back to the work queue.
+    expect(await s.service.handle(dead)).toBe('retrying');
+    expect(s.delivery()).toMatchObject({ status: 'retrying', attempts: 3, retryBase: 2 });
+    s.advance(1000);
+    expect(await s.service.handle(s.retryQueue.sent[1]!.message)).toBe('succeeded');
+    expect(new Set(s.sender.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set(['msg_1']));
+
+    // The same DLQ message redriven twice does nothing more.
+    expect(await s.service.handle(dead)).toBe('duplicate');
+    expect(s.sender.requests).toHaveLength(4);
+  });
+});

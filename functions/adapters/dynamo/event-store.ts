@@ -132,39 +132,6 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
     return items.slice(0, limit).map(toEvent);
   }
 
-  async restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean> {
-    const key = keys.delivery(d.appId, d.eventId, d.endpointId);
-    const open = openKeys(key, dueAt);
-    return this.conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: key,
-          UpdateExpression:
-            'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
-            'REMOVE nextAttemptAt, feedPk, feedSk, leaseToken, leaseUntil',
-          ConditionExpression:
-            'attempts = :attempts AND (#s IN (:succeeded, :failed, :skipped) OR ' +
-            '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: {
-            ':pending': 'pending',
-            ':succeeded': 'succeeded',
-            ':failed': 'failed',
-            ':skipped': 'skipped',
-            ':retrying': 'retrying',
-            ':zero': 0,
-            ':attempts': d.attempts,
-            ':due': dueAt,
-            ':opk': open.openPk,
-            ':osk': open.openSk,
-            ':now': now,
-          },
-        }),
-      ),
-    );
-  }
-
   async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
     const pk = failedKeys({ appId, endpointId, eventId: '', createdAt: '' }).feedPk;
     const items: Item[] = [];

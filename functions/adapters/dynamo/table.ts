@@ -17,7 +17,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { topology } from '../../../infra/topology';
 import { ValidationError } from '../../core/errors';
@@ -203,5 +203,39 @@ export abstract class DynamoTable {
       ...(d.status === 'skipped' || d.status === 'failed' ? failedKeys(d) : {}),
       expiresAt: this.expiresAt(d.createdAt),
     };
+  }
+
+  /** Puts a finished (or waiting, unleased) delivery back to pending for a new attempt cycle. */
+  async restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean> {
+    const key = keys.delivery(d.appId, d.eventId, d.endpointId);
+    const open = openKeys(key, dueAt);
+    return this.conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: key,
+          UpdateExpression:
+            'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
+            'REMOVE nextAttemptAt, feedPk, feedSk, leaseToken, leaseUntil',
+          ConditionExpression:
+            'attempts = :attempts AND (#s IN (:succeeded, :failed, :skipped) OR ' +
+            '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':succeeded': 'succeeded',
+            ':failed': 'failed',
+            ':skipped': 'skipped',
+            ':retrying': 'retrying',
+            ':zero': 0,
+            ':attempts': d.attempts,
+            ':due': dueAt,
+            ':opk': open.openPk,
+            ':osk': open.openSk,
+            ':now': now,
+          },
+        }),
+      ),
+    );
   }
 }
