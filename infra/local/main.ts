@@ -2,7 +2,7 @@
  * `npm start`: runs hookrelay on this machine (see stack.ts) until Ctrl-C.
  * Configuration is the contract's environment variables (PORT, HOOKRELAY_*).
  */
-import { ConfigError, startLocalStack, type LocalStack } from './stack';
+import { ConfigError, LocalStackError, startLocalStack, type LocalStack } from './stack';
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -13,9 +13,11 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) {
       console.error('hookrelay: invalid configuration');
       for (const problem of err.problems) console.error(`  - ${problem}`);
+    } else if (err instanceof LocalStackError) {
+      console.error(`hookrelay: could not start: ${err.message}`);
     } else {
-      console.error(`hookrelay: could not start: ${err instanceof Error ? err.message : String(err)}`);
-      if (err instanceof Error && err.stack) console.error(err.stack);
+      // Unexpected: the whole trace, for a bug report.
+      console.error('hookrelay: could not start:', err);
     }
     process.exit(1);
   }

@@ -1,13 +1,14 @@
 /** Small node:http helpers shared by the local stack's servers. */
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LocalStackError } from './errors';
 
 /** Listens on 127.0.0.1 only: the local stack is never reachable from another machine. */
 export function listen(server: Server, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') {
-        reject(new Error(`port ${port} is already in use (set PORT to another port)`, { cause: err }));
+        reject(new LocalStackError(`port ${port} is already in use (set PORT to another port)`, { cause: err }));
       } else reject(err);
     };
     server.once('error', onError);

@@ -19,6 +19,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { topology } from '../topology';
+import { LocalStackError } from './errors';
 import { LOCAL_REGION } from './lambda';
 
 export type QueueKey = 'work' | 'retry' | 'dlq';
@@ -100,7 +101,7 @@ async function ensureTable(dynamo: DynamoDBClient): Promise<string> {
     const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
     const missing = indexes.filter((i) => !present.has(i.name)).map((i) => i.name);
     if (missing.length > 0) {
-      throw new Error(
+      throw new LocalStackError(
         `table ${t.name} in the data dir lacks the index(es) ${missing.join(', ')}; ` +
           'it was made by an older version: move the data dir away to start afresh',
       );

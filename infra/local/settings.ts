@@ -4,10 +4,11 @@
  * environment the handlers will see.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../functions/config';
 import { ENV } from '../topology';
+import { LocalStackError } from './errors';
 
 export const DEFAULT_PORT = 3000;
 
@@ -69,4 +70,36 @@ export function applyEnv(vars: Record<string, string | undefined>): () => void {
       else process.env[key] = value;
     }
   };
+}
+
+/**
+ * Claims the data dir for this process (`<dataDir>/stack.pid`). A second stack on the same dir
+ * would otherwise die inside dynalite on LevelDB's lock, with an unhelpful "Database is closed".
+ * A pid file left by a crashed process is taken over. Returns the release function.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const file = join(dataDir, 'stack.pid');
+  for (;;) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(readFileSync(file, 'utf8'));
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      throw new LocalStackError(`data dir ${dataDir} is in use by another hookrelay stack (pid ${holder})`);
+    }
+    rmSync(file, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

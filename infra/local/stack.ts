@@ -29,11 +29,12 @@ import { createLog } from './log';
 import { closeServer, listen } from './net';
 import { LOCAL_CREDENTIALS, provision, sqsClient, type QueueKey, type QueueOverrides } from './provision';
 import { startScheduler, type Scheduler } from './scheduler';
-import { applyEnv, resolveApiKey, resolveDataDir, resolvePort } from './settings';
+import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort } from './settings';
 import { startSqsPoller, type SqsPoller } from './sqs-poller';
 
 export type { Handlers } from './lambda';
 export { ConfigError };
+export { LocalStackError } from './errors';
 
 export interface LocalStackOptions {
   /** API port; default PORT, else 3000; 0 picks a free one. */
@@ -87,6 +88,7 @@ const STOP_ORDER = [
   'sqs client',
   'handler state',
   'emulators',
+  'data dir lock',
   'environment',
 ] as const;
 type Part = (typeof STOP_ORDER)[number];
@@ -94,9 +96,20 @@ type Part = (typeof STOP_ORDER)[number];
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const log = createLog(opts.quiet);
   const userEnv: Record<string, string | undefined> = { ...process.env, ...opts.env };
-  // Fail fast, before anything starts, on a bad variable (every problem in one ConfigError).
-  const port = resolvePort(opts.port, userEnv);
-  parseConfig(userEnv);
+  // Fail fast, before anything starts, on bad variables: every problem in one ConfigError.
+  const problems: string[] = [];
+  const collect = <T>(check: () => T, fallback: T): T => {
+    try {
+      return check();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return fallback;
+    }
+  };
+  const port = collect(() => resolvePort(opts.port, userEnv), 0);
+  collect(() => parseConfig(userEnv), undefined);
+  if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = resolveDataDir(opts.dataDir, userEnv);
 
   // What has started, by name; stop() (or a failed start) stops it in STOP_ORDER.
@@ -114,6 +127,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   try {
+    if (dataDir) running.set('data dir lock', lockDataDir(dataDir));
     const emulators: Emulators = await startEmulators({ dataDir });
     running.set('emulators', () => emulators.stop());
     const resources = await provision(emulators.endpoints, opts.queueOverrides);
