@@ -54,6 +54,7 @@ const schema = z.object({
   [ENV.allowPrivateTargets]: bool(false),
   [ENV.housekeepingRateS]: positiveInt(topology.housekeeping.defaultRateS, 86_400),
   [ENV.retentionDays]: positiveInt(topology.retention.days, 3650),
+  [ENV.disableAfterFailingS]: positiveInt(topology.delivery.disableAfterFailingS, 365 * 86_400),
   AWS_REGION: z.string().default('us-east-1'),
   HOOKRELAY_VERSION: z.string().default('0.1.0'),
 });
@@ -71,6 +72,8 @@ export interface Config {
   readonly allowPrivateTargets: boolean;
   readonly housekeepingRateS: number;
   readonly retentionDays: number;
+  /** An endpoint failing without a success for this long is disabled. */
+  readonly disableAfterFailingS: number;
   readonly region: string;
   readonly version: string;
 }
@@ -101,6 +104,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     allowPrivateTargets: e[ENV.allowPrivateTargets],
     housekeepingRateS: e[ENV.housekeepingRateS],
     retentionDays: e[ENV.retentionDays],
+    disableAfterFailingS: e[ENV.disableAfterFailingS],
     region: e.AWS_REGION,
     version: e.HOOKRELAY_VERSION,
   });

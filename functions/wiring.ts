@@ -89,6 +89,7 @@ function build() {
     timeoutMs: cfg.deliveryTimeoutMs,
     leaseS: topology.delivery.leaseS,
     retentionDays: cfg.retentionDays,
+    disableAfterFailingS: cfg.disableAfterFailingS,
     userAgent: `hookrelay/${cfg.version}`,
     observer: {
       attempted: (a) => {

@@ -46,6 +46,8 @@ export const topology = {
     responseExcerptBytes: 1024,
     /** A delivery claimed by a worker is considered stuck after this long without a result. */
     leaseS: 300,
+    /** An endpoint that has failed every attempt for this long is disabled (Svix's default: 5 days). */
+    disableAfterFailingS: 5 * 86_400,
   },
   ingest: {
     /** Events in one POST /events/batch. */
@@ -112,6 +114,7 @@ export const ENV = {
   allowPrivateTargets: 'HOOKRELAY_ALLOW_PRIVATE_TARGETS',
   housekeepingRateS: 'HOOKRELAY_HOUSEKEEPING_RATE_S',
   retentionDays: 'HOOKRELAY_RETENTION_DAYS',
+  disableAfterFailingS: 'HOOKRELAY_DISABLE_AFTER_FAILING_S',
   dataDir: 'HOOKRELAY_DATA_DIR',
   port: 'PORT',
 } as const;

@@ -135,8 +135,11 @@ export function createAppService(deps: AppDeps) {
         if (input.description !== undefined) e.description = input.description;
         if (input.enabled !== undefined) {
           e.enabled = input.enabled;
-          // Re-enabling (after a 410, say) clears why the service had disabled it.
-          if (input.enabled) delete e.disabledReason;
+          // Re-enabling (after a 410, say) clears why the service had disabled it, and the streak.
+          if (input.enabled) {
+            delete e.disabledReason;
+            delete e.failingSince;
+          }
         }
         return e;
       });

@@ -45,6 +45,10 @@ export interface DeliveryStore {
   /** Marks a delivery skipped without an attempt (its endpoint is disabled or deleted). */
   skip(d: Delivery): Promise<void>;
   disableEndpoint(appId: string, endpointId: string, reason: string, at: string): Promise<void>;
+  /** Records that the endpoint started failing at `at` (if it was not failing already). */
+  markEndpointFailing(appId: string, endpointId: string, at: string): Promise<void>;
+  /** Clears the endpoint's failing streak after a success. */
+  markEndpointHealthy(appId: string, endpointId: string): Promise<void>;
   /** Puts a finished delivery back to pending for a new attempt cycle; false if it is not finished. */
   restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
 }
@@ -77,6 +81,8 @@ export interface DeliverDeps {
   timeoutMs: number;
   leaseS: number;
   retentionDays: number;
+  /** An endpoint failing without a single success for this long is disabled (Svix: 5 days). */
+  disableAfterFailingS: number;
   userAgent: string;
   now?: () => Date;
   observer?: DeliveryObserver;
@@ -98,6 +104,32 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function createDeliverService(deps: DeliverDeps) {
   const now = deps.now ?? (() => new Date());
+
+  /**
+   * Endpoint health: a success clears the failing streak; the first failure starts it; a streak
+   * older than `disableAfterFailingS` disables the endpoint. Writes only when the state changes.
+   */
+  async function trackHealth(endpoint: Endpoint, outcome: Attempt['outcome'], at: Date): Promise<void> {
+    if (outcome === 'succeeded') {
+      if (endpoint.failingSince !== undefined) await deps.store.markEndpointHealthy(endpoint.appId, endpoint.id);
+      return;
+    }
+    if (outcome !== 'retryable') return;
+    if (endpoint.failingSince === undefined) {
+      await deps.store.markEndpointFailing(endpoint.appId, endpoint.id, at.toISOString());
+      return;
+    }
+    const failingForS = (at.getTime() - Date.parse(endpoint.failingSince)) / 1000;
+    if (failingForS >= deps.disableAfterFailingS) {
+      const days = Math.round((failingForS / 86_400) * 10) / 10;
+      await deps.store.disableEndpoint(
+        endpoint.appId,
+        endpoint.id,
+        `every attempt failed for ${days} days (since ${endpoint.failingSince})`,
+        at.toISOString(),
+      );
+    }
+  }
 
   return {
     /**
@@ -171,6 +203,8 @@ export function createDeliverService(deps: DeliverDeps) {
       deps.observer?.attempted?.(attempt, { event });
 
       const base = { attempts: attemptNo, lastStatusCode: verdict.statusCode, lastAttemptAt: at.toISOString() };
+
+      await trackHealth(endpoint, verdict.outcome, done);
 
       if (verdict.outcome === 'succeeded') {
         if (!(await deps.store.finish(delivery, lease.token, { ...base, status: 'succeeded', nextAttemptAt: null, dueAt: null }))) {

@@ -24,6 +24,8 @@ export interface Endpoint {
   enabled: boolean;
   /** Why the service disabled it (e.g. `410 Gone`), if it did. */
   disabledReason?: string;
+  /** Since when every attempt to it has failed (cleared by a success); drives auto-disable. */
+  failingSince?: string;
   createdAt: string;
   updatedAt: string;
   secrets: EndpointSecret[];

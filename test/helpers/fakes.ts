@@ -71,9 +71,22 @@ export class FakeDeliveryStore implements DeliveryStore {
     return true;
   }
 
+  async markEndpointFailing(appId: string, endpointId: string, at: string) {
+    const ep = this.endpoints.get(FakeDeliveryStore.key(appId, endpointId));
+    if (ep && ep.failingSince === undefined) ep.failingSince = at;
+  }
+
+  async markEndpointHealthy(appId: string, endpointId: string) {
+    const ep = this.endpoints.get(FakeDeliveryStore.key(appId, endpointId));
+    if (ep) delete ep.failingSince;
+  }
+
   async disableEndpoint(appId: string, endpointId: string, reason: string) {
     const ep = this.endpoints.get(FakeDeliveryStore.key(appId, endpointId));
-    if (ep) ep.enabled = false;
+    if (ep) {
+      ep.enabled = false;
+      ep.disabledReason = reason;
+    }
     this.disabled.push({ endpointId, reason });
   }
 }

@@ -58,6 +58,7 @@ function setup(script: SendResult[], scheduleS = [5, 300]) {
     timeoutMs: 1000,
     leaseS: 300,
     retentionDays: 30,
+    disableAfterFailingS: 5 * 86_400,
     userAgent: 'hookrelay/test',
     now: () => new Date(clock),
   });
@@ -217,5 +218,34 @@ describe('a dead-lettered delivery redriven from the DLQ', () => {
     // The same DLQ message redriven twice does nothing more.
     expect(await s.service.handle(dead)).toBe('duplicate');
     expect(s.sender.requests).toHaveLength(4);
+  });
+});
+
+describe('endpoint health', () => {
+  const endpoint = (s: ReturnType<typeof setup>) => s.store.endpoints.get('app_1/ep_1')!;
+
+  it('starts a failing streak on the first failure and clears it on a success', async () => {
+    const s = setup([status(500), status(200)]);
+    await s.service.handle(first);
+    expect(endpoint(s).failingSince).toBe(new Date(T0).toISOString());
+    s.advance(5000);
+    await s.service.handle(s.retryQueue.sent[0]!.message);
+    expect(endpoint(s).failingSince).toBeUndefined();
+    expect(endpoint(s).enabled).toBe(true);
+  });
+
+  it('disables an endpoint that has failed every attempt for five days', async () => {
+    const s = setup([status(503)], [5, 300]);
+    endpoint(s).failingSince = new Date(T0 - 5 * 86_400_000 + 1000).toISOString();
+    await s.service.handle(first);
+    expect(endpoint(s).enabled).toBe(true); // 4 days 23:59:59
+    s.advance(5000);
+    await s.service.handle(s.retryQueue.sent[0]!.message);
+    expect(endpoint(s).enabled).toBe(false);
+    expect(endpoint(s).disabledReason).toMatch(/every attempt failed for 5 days/);
+    // Its next attempt is skipped, visibly, not sent.
+    s.advance(300_000);
+    expect(await s.service.handle(s.retryQueue.sent[1]!.message)).toBe('skipped');
+    expect(s.sender.requests).toHaveLength(2);
   });
 });

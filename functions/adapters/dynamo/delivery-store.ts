@@ -150,4 +150,31 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
       ),
     );
   }
+
+  async markEndpointFailing(appId: string, endpointId: string, at: string): Promise<void> {
+    await this.conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.endpoint(appId, endpointId),
+          UpdateExpression: 'SET failingSince = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(failingSince)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      ),
+    );
+  }
+
+  async markEndpointHealthy(appId: string, endpointId: string): Promise<void> {
+    await this.conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.endpoint(appId, endpointId),
+          UpdateExpression: 'REMOVE failingSince',
+          ConditionExpression: 'attribute_exists(failingSince)',
+        }),
+      ),
+    );
+  }
 }

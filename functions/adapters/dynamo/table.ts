@@ -95,6 +95,7 @@ export function toEndpoint(i: Item): Endpoint {
     version: (i.version as number | undefined) ?? 0,
   };
   if (typeof i.disabledReason === 'string') e.disabledReason = i.disabledReason;
+  if (typeof i.failingSince === 'string') e.failingSince = i.failingSince;
   return e;
 }
 
