@@ -7,7 +7,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import { endpointView } from '../core/apps';
-import { UnauthorizedError, ValidationError } from '../core/errors';
+import { NotFoundError, UnauthorizedError, ValidationError } from '../core/errors';
+import { EVENT_ID_PATTERN } from '../core/ids';
 import { authorizeApp, requireAdmin, type Principal } from '../core/keys';
 import { logger, wiring } from '../wiring';
 import { authenticate, errorMapper, jsonBody, type ApiEvent } from './http/middleware';
@@ -17,11 +18,19 @@ type Method = Route<ApiEvent, HttpResult>['method'];
 
 function param(e: ApiEvent, name: string): string {
   const raw = e.pathParameters?.[name] ?? '';
+  let value: string;
   try {
-    return decodeURIComponent(raw);
+    value = decodeURIComponent(raw);
   } catch {
     throw new ValidationError('malformed path', [{ path: name, message: 'is not valid percent-encoding' }]);
   }
+  // Every id, issued or chosen, has this form; anything else names nothing (and a table key
+  // built from a 3 KB id is a DynamoDB ValidationException, which must not become a 500).
+  if (!EVENT_ID_PATTERN.test(value)) {
+    const shown = value.length > 64 ? `${value.slice(0, 64)}...` : value;
+    throw new NotFoundError(`${name.replace(/Id$/, '')} ${shown} not found`);
+  }
+  return value;
 }
 
 const query = (e: ApiEvent) => e.queryStringParameters ?? {};

@@ -1,0 +1,98 @@
+/**
+ * What the fuzz suites share: the embedded stack with a receiver, the identities and ids the
+ * generators draw from (made through the public API), and the checks every answer must pass.
+ */
+import type { LocalStack } from '../../infra/local/stack';
+import type { RecordingReceiver } from '../helpers/receiver';
+import { contractProblem } from './contract';
+import type { Fixture, FuzzRequest } from './requests';
+
+async function call<T>(stack: LocalStack, method: string, path: string, body?: unknown, key = stack.apiKey): Promise<T> {
+  const res = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`fixture: ${method} ${path} answered ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Two apps; a key, an endpoint (to the receiver) and an event in the first. */
+export async function createFixture(stack: LocalStack, receiver: RecordingReceiver): Promise<Fixture> {
+  const receiverUrl = receiver.endpoint([200]);
+  const appA = (await call<{ id: string }>(stack, 'POST', '/v1/apps', { name: 'fuzz A' })).id;
+  const appB = (await call<{ id: string }>(stack, 'POST', '/v1/apps', { name: 'fuzz B' })).id;
+  const key = await call<{ id: string; key: string }>(stack, 'POST', `/v1/apps/${appA}/keys`, { name: 'fuzz' });
+  // Only type-filtered endpoints, so that the generated events fan out to few of them.
+  const endpointA = (await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/endpoints`, { url: receiverUrl, eventTypes: ['fuzz.type'] })).id;
+  const eventA = (await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/events`, { type: 'fuzz.type', data: { n: 1 }, id: 'evt-fuzz-1' })).id;
+  return { adminKey: stack.apiKey, appA, appB, appKeyA: key.key, keyIdA: key.id, endpointA, eventA, receiverUrl };
+}
+
+type Caller = { kind: 'admin' } | { kind: 'app' } | { kind: 'none' };
+
+/** Who the API should take the caller for, from the Authorization header alone. */
+function callerOf(f: Fixture, header: string | undefined): Caller {
+  const token = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  if (token === f.adminKey) return { kind: 'admin' };
+  if (token === f.appKeyA) return { kind: 'app' };
+  return { kind: 'none' };
+}
+
+function decoded(s: string | undefined): string | undefined {
+  try {
+    return s === undefined ? undefined : decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why an answer breaks the contract or the key model, or undefined: the shape checks, and a 2xx
+ * only for a caller allowed to have it (no key: /health only; the app key: its own app only,
+ * never creating apps or keys), with secrets only from the routes that hand them out.
+ */
+export function answerProblem(f: Fixture, r: FuzzRequest, status: number, body: string): string | undefined {
+  const shape = contractProblem({ status, body, method: r.method });
+  if (shape !== undefined) return shape;
+  const ok = status >= 200 && status < 300;
+  const route = `${r.route.method} ${r.route.path}`;
+  if (ok && route !== 'GET /health') {
+    const who = callerOf(f, r.headers.authorization);
+    if (who.kind === 'none') return `a ${status} without a valid key`;
+    if (who.kind === 'app') {
+      if (r.route.path === '/v1/apps' || r.route.path.includes('/keys')) return `the app key got a ${status} on ${route}`;
+      if (decoded(r.params.appId) !== f.appA) return `the app key of ${f.appA} got a ${status} for app ${r.params.appId}`;
+    }
+  }
+  if (/whsec_/.test(body) && !(ok && /\/secret(\/rotate)?$/.test(r.route.path))) return `a signing secret in a ${status} of ${route}`;
+  if (/hrk_/.test(body) && !(status === 201 && route === 'POST /v1/apps/{appId}/keys')) return `an app key in a ${status} of ${route}`;
+  if (body.includes(f.adminKey)) return `the admin key in a ${status} of ${route}`;
+  return undefined;
+}
+
+/** A short description of a request for failure messages (bodies and long headers cut). */
+export function describeRequest(r: FuzzRequest): string {
+  const cut = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n)}…(${s.length} chars)` : s);
+  const headers = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, cut(v, 80)]));
+  return `${r.method} ${cut(r.path)}${r.query ? `?${cut(r.query)}` : ''} headers=${JSON.stringify(headers)} body=${
+    r.body === undefined ? 'none' : JSON.stringify(cut(r.body.toString('utf8')))
+  }`;
+}
+
+/**
+ * Puts back what a generated request took away from the fixture (the key revoked, the endpoint
+ * deleted), so the rest of the run still reaches deep into the handlers.
+ */
+export async function restore(stack: LocalStack, f: Fixture, r: FuzzRequest, status: number): Promise<void> {
+  if (status !== 204 || r.method !== 'DELETE') return;
+  if (r.route.path.endsWith('/keys/{keyId}') && r.params.keyId === f.keyIdA) {
+    const key = await call<{ id: string; key: string }>(stack, 'POST', `/v1/apps/${f.appA}/keys`, { name: 'fuzz' });
+    f.keyIdA = key.id;
+    f.appKeyA = key.key;
+  }
+  if (r.route.path.endsWith('/endpoints/{endpointId}') && r.params.endpointId === f.endpointA) {
+    f.endpointA = (await call<{ id: string }>(stack, 'POST', `/v1/apps/${f.appA}/endpoints`, { url: f.receiverUrl, eventTypes: ['fuzz.type'] })).id;
+  }
+}

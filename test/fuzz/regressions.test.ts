@@ -1,0 +1,64 @@
+/**
+ * Requests the fuzz suites found answered with a 5xx (or worse), kept as plain examples so that
+ * each fix stays fixed whatever the generators draw. In process, against the embedded stack.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { invoke, type Handlers } from '../../infra/local/lambda';
+import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { RecordingReceiver } from '../helpers/receiver';
+import { errorShapeProblem } from './contract';
+import { createFixture } from './fixture';
+import { toApiEvent, type Fixture } from './requests';
+
+let stack: LocalStack;
+let receiver: RecordingReceiver;
+let f: Fixture;
+let handler: Handlers['api'];
+
+beforeAll(async () => {
+  receiver = await new RecordingReceiver().start();
+  stack = await startLocalStack({ port: 0, quiet: true, housekeeping: false });
+  handler = (await import('../../functions/handlers/api')).handler;
+  f = await createFixture(stack, receiver);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await receiver?.stop();
+});
+
+async function call(method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}) {
+  const headers = { authorization: `Bearer ${f.adminKey}`, 'content-type': 'application/json', ...opts.headers };
+  const [p, q = ''] = path.split('?');
+  const event = toApiEvent(
+    { method, path: p!, query: q, headers, body: opts.body === undefined ? undefined : Buffer.from(opts.body), route: { method, path }, params: {} },
+    randomBytes(10).toString('base64'),
+  );
+  const result = await invoke('api', handler, event);
+  if (typeof result === 'string') throw new Error('unstructured result');
+  const body = JSON.parse(result.body || '{}') as { error?: { code: string; message: string; details?: { path: string }[] } };
+  return { status: result.statusCode, body };
+}
+
+function expectError(r: { status?: number; body: unknown }, status: number, code: string) {
+  expect({ status: r.status, shape: errorShapeProblem(r.body) }).toEqual({ status, shape: undefined });
+  expect((r.body as { error: { code: string } }).error.code).toBe(code);
+}
+
+describe('path ids that cannot name anything', () => {
+  it('answers 404, not a DynamoDB key-size 500, for ids longer than any id can be', async () => {
+    const long = 'a'.repeat(3000);
+    expectError(await call('GET', `/v1/apps/${long}`), 404, 'not_found');
+    expectError(await call('GET', `/v1/apps/${f.appA}/endpoints/${long}`), 404, 'not_found');
+    expectError(await call('GET', `/v1/apps/${f.appA}/events/${long}/attempts`), 404, 'not_found');
+    expectError(await call('DELETE', `/v1/apps/${f.appA}/keys/${long}`), 404, 'not_found');
+  });
+
+  it('answers 404 for ids with characters no id has, and still serves real ids', async () => {
+    expectError(await call('GET', `/v1/apps/${f.appA}/endpoints/${encodeURIComponent('ep/../x')}`), 404, 'not_found');
+    expectError(await call('GET', `/v1/apps/${encodeURIComponent('é')}`), 404, 'not_found');
+    expect((await call('GET', `/v1/apps/${f.appA}/endpoints/${f.endpointA}`)).status).toBe(200);
+    expect((await call('GET', `/v1/apps/${f.appA}/events/${f.eventA}`)).status).toBe(200);
+  });
+});
