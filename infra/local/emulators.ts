@@ -2,8 +2,9 @@
  * The AWS emulators, in-process on 127.0.0.1: local-aws-sqs (the AWS JSON protocol of
  * @aws-sdk/client-sqs, with redrive and DLQ move tasks) and dynalite (DynamoDB, LevelDB-backed).
  *
- * Persistence: with a data dir, dynalite keeps its tables in `<dataDir>/dynamodb` (LevelDB has a
- * write-ahead log, so a crash loses nothing already acknowledged). local-aws-sqs has no
+ * Persistence: with a data dir, dynalite keeps its tables in `<dataDir>/dynamodb`. LevelDB writes
+ * its log before acknowledging a write, so a killed process loses nothing acknowledged (only a
+ * machine crash could lose the last, unsynced writes). local-aws-sqs has no
  * persistence; that is accepted because the table is the source of truth and housekeeping
  * re-enqueues every delivery that is due, so a restart only costs one housekeeping run.
  */

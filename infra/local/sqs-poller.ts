@@ -163,16 +163,15 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     let failed: Set<string> | 'all';
     try {
       failed = failedIds(await opts.invoke({ Records: records }), records);
+      if (failed === 'all') {
+        opts.log.error(`delivery on ${queueName}: malformed batchItemFailures; the whole batch will reappear`);
+      }
     } catch (err) {
       opts.log.error(`delivery on ${queueName}: batch of ${records.length} failed; it will reappear`, err);
       failed = 'all';
     }
+    if (failed !== 'all') await deleteRecords(records.filter((r) => !failed.has(r.messageId)));
     if (failed === 'all' || failed.size > 0) await expectReturn(receivedAt);
-    if (failed === 'all') {
-      opts.log.error(`delivery on ${queueName}: malformed batchItemFailures; the whole batch will reappear`);
-      return;
-    }
-    await deleteRecords(records.filter((r) => !failed.has(r.messageId)));
   }
 
   async function deleteRecords(records: SQSRecord[]): Promise<void> {
