@@ -62,3 +62,22 @@ describe('path ids that cannot name anything', () => {
     expect((await call('GET', `/v1/apps/${f.appA}/events/${f.eventA}`)).status).toBe(200);
   });
 });
+
+describe('deeply nested bodies', () => {
+  it('answers 400 naming the body, not a stack-overflow 500, for event data nested 100,000 deep', async () => {
+    const n = 100_000;
+    const body = `{"type":"a","data":{"x":${'['.repeat(n)}${']'.repeat(n)}}}`;
+    const r = await call('POST', `/v1/apps/${f.appA}/events`, { body });
+    expectError(r, 400, 'validation_failed');
+    expect(r.body.error?.details?.[0]?.path).toBe('(body)');
+    expectError(await call('POST', `/v1/apps/${f.appA}/events/batch`, { body: `{"events":[${body}]}` }), 400, 'validation_failed');
+  });
+
+  it('accepts data nested to the limit, and counts brackets inside strings as text', async () => {
+    const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const atLimit = `{"type":"a","data":{"x":${nested(62)},"s":"${'['.repeat(500)}"}}`;
+    expect((await call('POST', `/v1/apps/${f.appA}/events`, { body: atLimit })).status).toBe(202);
+    const over = `{"type":"a","data":{"x":${nested(63)}}}`;
+    expectError(await call('POST', `/v1/apps/${f.appA}/events`, { body: over }), 400, 'validation_failed');
+  });
+});

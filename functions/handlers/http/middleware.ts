@@ -11,6 +11,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
+  ValidationError,
 } from '../../core/errors';
 import type { Principal } from '../../core/keys';
 import { LIMITS } from '../../core/schemas';
@@ -83,6 +84,11 @@ export function jsonBody(): Mw {
       if (type !== 'application/json' && !(type?.startsWith('application/') && type.endsWith('+json'))) {
         throw new UnsupportedMediaTypeError(`content-type must be application/json, got "${type || 'none'}"`);
       }
+      if (nestsDeeperThan(text, LIMITS.jsonDepth)) {
+        throw new ValidationError('request body nests too deeply', [
+          { path: '(body)', message: `must not nest objects and arrays more than ${LIMITS.jsonDepth} levels deep` },
+        ]);
+      }
       try {
         event.jsonBody = JSON.parse(text) as unknown;
       } catch (err) {
@@ -90,4 +96,21 @@ export function jsonBody(): Mw {
       }
     },
   };
+}
+
+/** Whether JSON text opens more than `max` objects/arrays at once: one pass, outside strings. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
