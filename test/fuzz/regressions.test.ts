@@ -81,3 +81,23 @@ describe('deeply nested bodies', () => {
     expectError(await call('POST', `/v1/apps/${f.appA}/events`, { body: over }), 400, 'validation_failed');
   });
 });
+
+describe('"__proto__" keys', () => {
+  it('refuses event data with a "__proto__" key, which was accepted and then silently dropped', async () => {
+    const r = await call('POST', `/v1/apps/${f.appA}/events`, { body: '{"type":"a","data":{"keep":1,"__proto__":{"polluted":true}}}' });
+    expectError(r, 400, 'validation_failed');
+    expect(r.body.error?.details?.[0]?.path).toBe('data.__proto__');
+    const nested = await call('POST', `/v1/apps/${f.appA}/events/batch`, { body: '{"events":[{"type":"a","data":{"a":[{"__proto__":1}]}}]}' });
+    expectError(nested, 400, 'validation_failed');
+    expect(nested.body.error?.details?.[0]?.path).toBe('events.0.data.a.0.__proto__');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('keeps other keys that name Object.prototype members, exactly as sent', async () => {
+    const data = { constructor: { prototype: { x: 1 } }, toString: 'x', hasOwnProperty: null };
+    const sent = await call('POST', `/v1/apps/${f.appA}/events`, { body: JSON.stringify({ type: 'a', data }) });
+    expect(sent.status).toBe(202);
+    const got = await call('GET', `/v1/apps/${f.appA}/events/${(sent.body as { id?: string }).id}`);
+    expect((got.body as { data?: unknown }).data).toEqual(data);
+  });
+});

@@ -89,13 +89,40 @@ export function jsonBody(): Mw {
           { path: '(body)', message: `must not nest objects and arrays more than ${LIMITS.jsonDepth} levels deep` },
         ]);
       }
+      let parsed: unknown;
       try {
-        event.jsonBody = JSON.parse(text) as unknown;
+        parsed = JSON.parse(text) as unknown;
       } catch (err) {
         throw new MalformedJsonError(`request body is not valid JSON: ${(err as Error).message}`);
       }
+      const proto = protoKeyPath(parsed);
+      if (proto !== undefined) {
+        throw new ValidationError('request body has a "__proto__" key', [
+          { path: proto, message: 'the key "__proto__" is not allowed: JavaScript code that copies the object would drop it or change its prototype' },
+        ]);
+      }
+      event.jsonBody = parsed;
     },
   };
+}
+
+/**
+ * The path of the first `__proto__` key in a parsed body. JSON.parse keeps it as a plain key, but
+ * validation and copying (zod, Object.assign) do not: it would be accepted and then silently
+ * dropped from event data, or set a prototype in a careless consumer.
+ */
+function protoKeyPath(value: unknown): string | undefined {
+  const stack: Array<{ v: unknown; path: string }> = [{ v: value, path: '' }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { v, path } = item;
+    if (typeof v !== 'object' || v === null) continue;
+    for (const key of Object.keys(v)) {
+      const child = path === '' ? key : `${path}.${key}`;
+      if (key === '__proto__') return child;
+      stack.push({ v: (v as Record<string, unknown>)[key], path: child });
+    }
+  }
+  return undefined;
 }
 
 /** Whether JSON text opens more than `max` objects/arrays at once: one pass, outside strings. */
