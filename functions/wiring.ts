@@ -58,6 +58,7 @@ function build() {
   const eventStore = new DynamoEventStore(db, table);
   const sqs = sqsClient();
   const workQueue = new SqsWorkQueue(sqs, cfg.workQueueUrl);
+  const retryQueue = new SqsRetryQueue(sqs, cfg.retryQueueUrl);
   const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: topology.retryJitter });
   const apps = createAppService({
     store: appStore,
@@ -83,7 +84,7 @@ function build() {
   const deliver = createDeliverService({
     store: new DynamoDeliveryStore(db, table),
     sender,
-    retryQueue: new SqsRetryQueue(sqs, cfg.retryQueueUrl),
+    retryQueue,
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
     policy,
     timeoutMs: cfg.deliveryTimeoutMs,
@@ -109,6 +110,7 @@ function build() {
     },
   });
   const housekeeping = createHousekeeping({
+    schedule: (message, delayS) => retryQueue.schedule(message, delayS),
     store: new DynamoHousekeepingStore(db, table),
     enqueue: (messages) => sendAll(sqs, cfg.workQueueUrl, messages),
     completeFanOut: ingest.completeFanOut,

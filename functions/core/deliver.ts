@@ -228,15 +228,18 @@ export function createDeliverService(deps: DeliverDeps) {
         const dueMs = done.getTime() + decision.delayMs;
         const next: DeliveryMessage = { ...message, attempt: attemptNo + 1, notBefore: dueMs };
         delete next.reason;
+        // A wait SQS can carry is sent now with its delay; a longer one waits on the open index
+        // and housekeeping sends it, with the exact remaining delay, 15 minutes before it is due.
+        const viaQueue = decision.delayMs <= MAX_SQS_DELAY_S * 1000;
         const update: DeliveryUpdate = {
           ...base,
           status: 'retrying',
           nextAttemptAt: iso(dueMs),
-          // If the retry message is lost, housekeeping finds the delivery one lease after it was due.
-          dueAt: iso(dueMs + deps.leaseS * 1000),
+          // Via the queue: if its message is lost, housekeeping finds it one lease after it was due.
+          dueAt: iso(viaQueue ? dueMs + deps.leaseS * 1000 : dueMs - MAX_SQS_DELAY_S * 1000),
         };
         if (!(await deps.store.finish(delivery, lease.token, update))) return 'lease_lost';
-        await deps.retryQueue.schedule(next, Math.min(MAX_SQS_DELAY_S, Math.ceil(decision.delayMs / 1000)));
+        if (viaQueue) await deps.retryQueue.schedule(next, Math.ceil(decision.delayMs / 1000));
         deps.observer?.retried?.(decision.delayMs);
         return 'retrying';
       }

@@ -8,6 +8,7 @@
  * Each re-drive first moves the due time forward with a conditional write, so that concurrent
  * runs never enqueue the same item twice, and duplicates that do reach a worker are dropped there.
  */
+import { MAX_SQS_DELAY_S } from '../../infra/topology';
 import type { DeliveryMessage } from './messages';
 import type { Delivery, StoredEvent } from './model';
 
@@ -19,15 +20,18 @@ export interface HousekeepingStore {
   /** Open items due before `cutoff` (ISO), oldest first, across all shards. */
   listDue(cutoff: string, limit: number): Promise<OpenItem[]>;
   /**
-   * Moves an item's due time from `item.dueAt` to `toDueAt` (counting a re-drive, and dropping a
-   * dead worker's lease when `clearLease`); false if someone else moved it first.
+   * Moves an item's due time from `item.dueAt` to `toDueAt` (counting a re-drive unless it is the
+   * `planned` send of a long wait, and dropping a dead worker's lease when `clearLease`); false if
+   * someone else moved it first.
    */
-  rescheduleDue(item: OpenItem, toDueAt: string, opts?: { clearLease?: boolean }): Promise<boolean>;
+  rescheduleDue(item: OpenItem, toDueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
 }
 
 export interface HousekeepingDeps {
   store: HousekeepingStore;
   enqueue(messages: DeliveryMessage[]): Promise<void>;
+  /** Sends one message with a delay of at most 900 s (the retry queue). */
+  schedule(message: DeliveryMessage, delayS: number): Promise<void>;
   completeFanOut(event: StoredEvent): Promise<number>;
   leaseS: number;
   /** A delivery re-driven this many times without progress is reported as stuck. */
@@ -38,6 +42,8 @@ export interface HousekeepingDeps {
 export interface HousekeepingReport {
   examined: number;
   fannedOut: number;
+  /** Retries waiting longer than SQS can delay, sent now that they are within 15 minutes. */
+  scheduled: number;
   requeued: number;
   stuck: number;
   skippedInFlight: number;
@@ -54,7 +60,7 @@ export function createHousekeeping(deps: HousekeepingDeps) {
     async run(opts: { recover?: boolean; limit?: number } = {}): Promise<HousekeepingReport> {
       const at = now();
       const cutoff = opts.recover ? '9999' : at.toISOString();
-      const report: HousekeepingReport = { examined: 0, fannedOut: 0, requeued: 0, stuck: 0, skippedInFlight: 0 };
+      const report: HousekeepingReport = { examined: 0, fannedOut: 0, scheduled: 0, requeued: 0, stuck: 0, skippedInFlight: 0 };
       const items = await deps.store.listDue(cutoff, opts.limit ?? 1000);
       const nextDue = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
       const toSend: DeliveryMessage[] = [];
@@ -72,8 +78,6 @@ export function createHousekeeping(deps: HousekeepingDeps) {
           report.skippedInFlight++;
           continue;
         }
-        if (!(await deps.store.rescheduleDue(item, nextDue, { clearLease: opts.recover === true }))) continue;
-        if ((d.requeues ?? 0) + 1 >= deps.stuckAfterRequeues) report.stuck++;
         const message: DeliveryMessage = {
           v: 1,
           appId: d.appId,
@@ -81,7 +85,19 @@ export function createHousekeeping(deps: HousekeepingDeps) {
           endpointId: d.endpointId,
           attempt: d.attempts + 1,
         };
-        if (d.status === 'retrying' && d.nextAttemptAt !== undefined) message.notBefore = Date.parse(d.nextAttemptAt);
+        const dueMs = d.status === 'retrying' && d.nextAttemptAt !== undefined ? Date.parse(d.nextAttemptAt) : undefined;
+        if (dueMs !== undefined && dueMs > at.getTime()) {
+          // A long wait coming due (or, in recovery, any future retry): send it with its delay.
+          // Due again one lease after the attempt, in case this message is lost.
+          const planned = new Date(dueMs + deps.leaseS * 1000).toISOString();
+          if (!(await deps.store.rescheduleDue(item, planned, { clearLease: opts.recover === true, planned: true }))) continue;
+          message.notBefore = dueMs;
+          await deps.schedule(message, Math.min(MAX_SQS_DELAY_S, Math.ceil((dueMs - at.getTime()) / 1000)));
+          report.scheduled++;
+          continue;
+        }
+        if (!(await deps.store.rescheduleDue(item, nextDue, { clearLease: opts.recover === true }))) continue;
+        if ((d.requeues ?? 0) + 1 >= deps.stuckAfterRequeues) report.stuck++;
         toSend.push(message);
       }
       if (toSend.length > 0) await deps.enqueue(toSend);

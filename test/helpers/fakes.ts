@@ -1,11 +1,12 @@
 /** In-memory fakes of the core's ports, for unit tests of the use cases. */
 import type { AttemptContext, DeliveryStore, DeliveryUpdate, WebhookSender } from '../../functions/core/deliver';
+import type { HousekeepingStore, OpenItem } from '../../functions/core/housekeeping';
 import type { DeliveryMessage } from '../../functions/core/messages';
 import type { Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/core/model';
 import type { SendResult } from '../../functions/core/outcome';
 import type { WebhookRequest } from '../../functions/core/webhook';
 
-export class FakeDeliveryStore implements DeliveryStore {
+export class FakeDeliveryStore implements DeliveryStore, HousekeepingStore {
   events = new Map<string, StoredEvent>();
   deliveries = new Map<string, Delivery & { leaseToken?: string }>();
   endpoints = new Map<string, Endpoint>();
@@ -32,6 +33,25 @@ export class FakeDeliveryStore implements DeliveryStore {
     cur.leaseToken = lease.token;
     cur.leaseUntil = lease.until;
     cur.dueAt = lease.until;
+    return true;
+  }
+
+  async listDue(cutoff: string, limit: number): Promise<OpenItem[]> {
+    return [...this.deliveries.values()]
+      .filter((d) => d.dueAt !== undefined && d.dueAt < cutoff)
+      .sort((a, b) => a.dueAt!.localeCompare(b.dueAt!))
+      .slice(0, limit)
+      .map((d) => ({ kind: 'delivery', dueAt: d.dueAt!, delivery: structuredClone(d) }));
+  }
+
+  async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}) {
+    if (item.kind !== 'delivery') return false;
+    const d = item.delivery;
+    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId)) as (Delivery & { requeues?: number }) | undefined;
+    if (!cur || cur.dueAt !== item.dueAt) return false;
+    cur.dueAt = toDueAt;
+    if (!opts.planned) cur.requeues = (cur.requeues ?? 0) + 1;
+    if (opts.clearLease) delete cur.leaseUntil;
     return true;
   }
 

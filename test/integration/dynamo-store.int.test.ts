@@ -200,6 +200,7 @@ describe('DynamoStore', () => {
     const housekeeping = createHousekeeping({
       store,
       enqueue: queue.enqueue,
+      schedule: async (m) => void sent.push(m),
       completeFanOut: ingest.completeFanOut,
       leaseS: 300,
       stuckAfterRequeues: 3,

@@ -132,15 +132,23 @@ describe('a delivery attempt', () => {
     expect(s.store.attempts).toHaveLength(3);
   });
 
-  it('carries a wait longer than 15 minutes in hops of at most 900 s', async () => {
+  it('leaves a wait longer than 15 minutes to housekeeping, due 15 minutes before the attempt', async () => {
     s = setup([status(500)], [3600]);
-    await s.service.handle(first);
-    const next = s.retryQueue.sent[0]!;
-    expect(next.delayS).toBe(900);
-    s.advance(900_000);
-    expect(await s.service.handle(next.message)).toBe('hopped');
-    expect(s.retryQueue.sent[1]).toEqual({ message: next.message, delayS: 900 });
-    expect(s.sender.requests).toHaveLength(1);
+    expect(await s.service.handle(first)).toBe('retrying');
+    expect(s.retryQueue.sent).toHaveLength(0);
+    expect(s.delivery()).toMatchObject({
+      status: 'retrying',
+      nextAttemptAt: new Date(T0 + 3_600_000).toISOString(),
+      dueAt: new Date(T0 + 3_600_000 - 900_000).toISOString(),
+    });
+  });
+
+  it('sends back, in a hop of at most 900 s, a message that arrives with more than that left to wait', async () => {
+    s = setup([status(200)]);
+    const early = { ...first, notBefore: T0 + 3_600_000 };
+    expect(await s.service.handle(early)).toBe('hopped');
+    expect(s.retryQueue.sent).toEqual([{ message: early, delayS: 900 }]);
+    expect(s.sender.requests).toHaveLength(0);
   });
 
   it('disables the endpoint on 410 Gone and does not retry', async () => {

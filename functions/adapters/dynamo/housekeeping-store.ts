@@ -30,7 +30,7 @@ export class DynamoHousekeepingStore extends DynamoTable implements Housekeeping
     });
   }
 
-  async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean } = {}): Promise<boolean> {
+  async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}): Promise<boolean> {
     const key =
       item.kind === 'event'
         ? keys.event(item.event.appId, item.event.id)
@@ -38,7 +38,7 @@ export class DynamoHousekeepingStore extends DynamoTable implements Housekeeping
     const from = openKeys(key, item.dueAt);
     const to = openKeys(key, toDueAt);
     const set = ['dueAt = :due', 'openSk = :to'];
-    if (item.kind === 'delivery') set.push('requeues = if_not_exists(requeues, :zero) + :one');
+    if (item.kind === 'delivery' && !opts.planned) set.push('requeues = if_not_exists(requeues, :zero) + :one');
     const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
     return this.conditional(() =>
       this.db.send(
@@ -51,7 +51,7 @@ export class DynamoHousekeepingStore extends DynamoTable implements Housekeeping
             ':due': toDueAt,
             ':to': to.openSk,
             ':from': from.openSk,
-            ...(item.kind === 'delivery' ? { ':zero': 0, ':one': 1 } : {}),
+            ...(item.kind === 'delivery' && !opts.planned ? { ':zero': 0, ':one': 1 } : {}),
           },
         }),
       ),
