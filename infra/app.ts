@@ -6,6 +6,8 @@
  *   hookrelay:removalPolicy        `retain` (default) or `destroy`: what deleting the stack does
  *                                  to the table and the log groups
  *   hookrelay:allowPrivateTargets  `true` lets webhooks go to private addresses (default false)
+ *   hookrelay:retrySchedule        comma-separated seconds, e.g. `1,1,1` for an end-to-end test stack
+ *                                  (default: the contract's 5,300,1800,7200,18000,36000,36000)
  */
 import { App, RemovalPolicy, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -30,6 +32,16 @@ function removalPolicyContext(app: App): RemovalPolicy | undefined {
   throw new Error(`context hookrelay:removalPolicy must be retain or destroy, got ${JSON.stringify(v)}`);
 }
 
+function scheduleContext(app: App): number[] | undefined {
+  const v: unknown = app.node.tryGetContext('hookrelay:retrySchedule');
+  if (v === undefined) return undefined;
+  const parts = String(v).split(',').map((p) => Number(p.trim()));
+  if (parts.length === 0 || parts.some((n) => !Number.isInteger(n))) {
+    throw new Error(`context hookrelay:retrySchedule must be comma-separated whole seconds, got ${JSON.stringify(v)}`);
+  }
+  return parts;
+}
+
 /** The account and region the CLI resolved, when it did; otherwise an environment-agnostic stack. */
 function environmentFromCli(): Environment | undefined {
   const account = process.env.CDK_DEFAULT_ACCOUNT;
@@ -47,6 +59,7 @@ export function buildApp(app: App = new App()): { app: App; stack: HookrelayStac
     hookrelay: {
       removalPolicy: removalPolicyContext(app),
       allowPrivateTargets: booleanContext(app, 'hookrelay:allowPrivateTargets'),
+      retryScheduleS: scheduleContext(app),
     },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,7 +1,12 @@
 /**
  * The system under end-to-end test, reached through its public interfaces only. By default the
- * embedded local stack, started in this process; with E2E_API_URL, any deployed target
- * (LocalStack or AWS):
+ * embedded local stack, started in this process. One variable points it at a deployed stack:
+ *
+ *   E2E_STACK            a deployed stack's name (e.g. Hookrelay): its outputs give the API URL,
+ *                        the bus, the DLQ and the admin key (read from Secrets Manager), with the
+ *                        SDK's usual credentials and endpoint (AWS_ENDPOINT_URL for LocalStack)
+ *
+ * or, without CloudFormation access, the values themselves:
  *
  *   E2E_API_URL          the API's base URL (the stack output ApiUrl)
  *   E2E_API_KEY          its admin key
@@ -13,6 +18,8 @@
  *
  * A deployed target must run with HOOKRELAY_RETRY_SCHEDULE=1,1,1 for the retry tests.
  */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startLocalStack } from '../../infra/local/stack';
 
 export interface Target {
@@ -27,7 +34,34 @@ export interface Target {
   stop(): Promise<void>;
 }
 
+/** Reads a deployed stack's outputs and admin key into the E2E_* variables. */
+async function resolveStack(stackName: string): Promise<void> {
+  const cfn = new CloudFormationClient({});
+  const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+  cfn.destroy();
+  const outputs = Object.fromEntries((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+  if (!outputs.ApiUrl) throw new Error(`stack ${stackName} has no ApiUrl output`);
+  process.env.E2E_API_URL ??= outputs.ApiUrl;
+  if (outputs.EventBusName) process.env.E2E_EVENT_BUS_NAME ??= outputs.EventBusName;
+  if (outputs.DeadLetterQueueUrl) process.env.E2E_DLQ_URL ??= outputs.DeadLetterQueueUrl;
+  if (!process.env.E2E_API_KEY && outputs.AdminKeySecretArn) {
+    const sm = new SecretsManagerClient({});
+    const secret = await sm.send(new GetSecretValueCommand({ SecretId: outputs.AdminKeySecretArn }));
+    sm.destroy();
+    const raw = secret.SecretString ?? '';
+    let key = raw;
+    try {
+      const parsed = JSON.parse(raw) as { key?: unknown };
+      if (typeof parsed.key === 'string') key = parsed.key;
+    } catch {
+      // a bare string
+    }
+    process.env.E2E_API_KEY = key;
+  }
+}
+
 export async function startTarget(env: Record<string, string> = {}): Promise<Target> {
+  if (process.env.E2E_STACK) await resolveStack(process.env.E2E_STACK);
   const remote = process.env.E2E_API_URL;
   if (remote) {
     const apiKey = process.env.E2E_API_KEY;
