@@ -88,7 +88,9 @@ export function createIngestService(deps: IngestDeps) {
     return toSend.length;
   }
 
-  async function ingestOne(appId: string, body: unknown, idempotencyKey?: string): Promise<IngestResult> {
+  type AppView = NonNullable<Awaited<ReturnType<IngestStore['getAppWithEndpoints']>>>;
+
+  async function ingestOne(appId: string, body: unknown, idempotencyKey?: string, preloaded?: AppView): Promise<IngestResult> {
     const input = parseOrThrow(createEventSchema, body);
     const dataJson = JSON.stringify(input.data);
     if (Buffer.byteLength(dataJson) > LIMITS.eventDataBytes) {
@@ -98,7 +100,7 @@ export function createIngestService(deps: IngestDeps) {
     }
     if (idempotencyKey !== undefined) parseOrThrow(eventIdSchema, idempotencyKey, 'Idempotency-Key header');
 
-    const found = await deps.store.getAppWithEndpoints(appId);
+    const found = preloaded ?? (await deps.store.getAppWithEndpoints(appId));
     if (!found) throw new NotFoundError(`app ${appId} not found`);
 
     const at = now();
@@ -144,10 +146,13 @@ export function createIngestService(deps: IngestDeps) {
     /** Up to 100 events; each succeeds or fails on its own, answered in input order. */
     async ingestBatch(appId: string, body: unknown) {
       const { events } = parseOrThrow(createEventBatchSchema, body);
+      // One read of the app and its endpoints serves the whole batch.
+      const found = await deps.store.getAppWithEndpoints(appId);
+      if (!found) throw new NotFoundError(`app ${appId} not found`);
       const items = await Promise.all(
         events.map(async (item, index) => {
           try {
-            const r = await ingestOne(appId, item);
+            const r = await ingestOne(appId, item, undefined, found);
             return { id: r.id, deliveries: r.deliveries };
           } catch (err) {
             if (err instanceof NotFoundError) throw err;
