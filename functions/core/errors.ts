@@ -25,6 +25,12 @@ export class ValidationError extends DomainError {
   readonly code = 'validation_failed';
 }
 
+/** 400: the request line and headers together are over API Gateway's 10 KB. */
+export class HeadersTooLargeError extends DomainError {
+  readonly status = 400;
+  readonly code = 'headers_too_large';
+}
+
 /** 400: the body is not parseable JSON. */
 export class MalformedJsonError extends DomainError {
   readonly status = 400;

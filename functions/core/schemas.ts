@@ -11,6 +11,8 @@ export const LIMITS = {
   eventDataBytes: 256 * 1024,
   /** Whole request body (a batch of events). API Gateway allows 10 MB. */
   requestBodyBytes: 6 * 1024 * 1024,
+  /** The request line and headers together: API Gateway's own limit, enforced locally as on AWS. */
+  requestHeaderBytes: 10 * 1024,
   /**
    * Objects and arrays nested in a request body. Deeper data overflows the stack of recursive code
    * (JSON.stringify here, parsers of consumers: Ruby's JSON stops at 100, serde_json at 128).

@@ -11,7 +11,7 @@ import { NotFoundError, UnauthorizedError, ValidationError } from '../core/error
 import { EVENT_ID_PATTERN } from '../core/ids';
 import { authorizeApp, requireAdmin, type Principal } from '../core/keys';
 import { logger, wiring } from '../wiring';
-import { authenticate, errorMapper, jsonBody, type ApiEvent } from './http/middleware';
+import { authenticate, errorMapper, headerLimit, jsonBody, type ApiEvent } from './http/middleware';
 import { json, type HttpResult } from './http/respond';
 
 type Method = Route<ApiEvent, HttpResult>['method'];
@@ -120,6 +120,7 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
 export const handler = middy<ApiEvent, HttpResult>()
   .use(injectLambdaContext(logger))
   .use(errorMapper(logger))
+  .use(headerLimit())
   .use(authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }))
   .use(jsonBody())
   .handler(httpRouterHandler(routes));
