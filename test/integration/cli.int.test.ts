@@ -1,0 +1,300 @@
+/**
+ * The operator CLI against the embedded local stack: real handlers, the SQS emulator's DLQ and
+ * move task, a recording receiver. Commands run in-process through `run(argv, io)` with captured
+ * output; one test runs the executable itself.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../cli/hookrelay';
+import type { CliIO } from '../../cli/io';
+import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { RecordingReceiver } from '../helpers/receiver';
+import { apiClient, type EventStatus } from '../helpers/target';
+
+let stack: LocalStack;
+let receiver: RecordingReceiver;
+let api: ReturnType<typeof apiClient>;
+let sqs: SQSClient;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON lines. */
+  lines: Record<string, unknown>[];
+}
+
+/** Runs `hookrelay <args>` in-process against the local stack, as a non-interactive shell would. */
+async function cli(args: string[], io: Partial<CliIO> & { global?: boolean } = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const globals = io.global === false ? [] : ['--endpoint-url', stack.endpoints.sqs, '--api-url', stack.apiUrl, '--api-key', stack.apiKey];
+  const code = await run([...globals, ...args], {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env: {},
+    interactive: false,
+    ...io,
+  });
+  const lines = args.includes('--json')
+    ? stdout
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
+  return { code, stdout, stderr, lines };
+}
+
+async function dlqCounts() {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queueUrls.dlq, AttributeNames: ['All'] }));
+  return { messages: Number(out.Attributes?.ApproximateNumberOfMessages), inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible) };
+}
+
+const FAILING = '/always-500';
+let appId: string;
+let endpointId: string;
+let sent: string[];
+
+beforeAll(async () => {
+  receiver = await new RecordingReceiver().start();
+  stack = await startLocalStack({ port: 0, quiet: true, env: { HOOKRELAY_RETRY_SCHEDULE: '1,1,1' } });
+  api = apiClient(stack);
+  sqs = new SQSClient({ endpoint: stack.endpoints.sqs, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+
+  // Three deliveries that exhaust their retries (4 attempts, 1 s apart) and end in the DLQ.
+  appId = await api.createApp('cli test');
+  endpointId = (await api.createEndpoint(appId, receiver.script(FAILING, [500]))).id;
+  sent = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await api.sendEvent(appId, { type: 'order.created', data: { n: i } });
+    expect(r.status).toBe(202);
+    sent.push(r.body.id);
+  }
+  await Promise.all(sent.map((id) => api.waitForStatus(appId, id, (s) => s.deliveries[0]?.status === 'failed', 30_000)));
+}, 60_000);
+
+afterAll(async () => {
+  sqs?.destroy();
+  await stack?.stop();
+  await receiver?.stop();
+});
+
+describe('hookrelay dlq', () => {
+  it('lists exactly the three dead-lettered deliveries with their reasons, and leaves them in the queue', async () => {
+    const r = await cli(['--json', 'dlq', 'list']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.map((l) => l.eventId).sort()).toEqual([...sent].sort());
+    for (const line of r.lines) {
+      expect(line).toMatchObject({
+        kind: 'exhausted',
+        appId,
+        endpointId,
+        attempt: 4,
+        reason: expect.stringMatching(/^exhausted after 4 attempts; last: .*500/),
+        messageId: expect.any(String),
+        ageSeconds: expect.any(Number),
+        receiveCount: expect.any(Number),
+      });
+    }
+    // Peeked, not consumed: every message is visible again at once.
+    expect(await dlqCounts()).toEqual({ messages: 3, inFlight: 0 });
+
+    const table = await cli(['dlq', 'list']);
+    expect(table.code).toBe(0);
+    for (const id of sent) expect(table.stdout).toContain(id);
+    expect(table.stdout).toMatch(/message id .*app .*event .*endpoint .*attempt .*reason .*age .*receives/);
+    expect(table.stdout).toContain('3 message(s) shown');
+  });
+
+  it('shows one message in full, found by its message id', async () => {
+    const [first] = (await cli(['--json', 'dlq', 'list'])).lines;
+    const messageId = String(first?.messageId);
+
+    const human = await cli(['dlq', 'show', messageId]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(messageId);
+    expect(human.stdout).toContain(`"eventId": "${String(first?.eventId)}"`);
+    expect(human.stdout).toMatch(/SentTimestamp +\d+/);
+
+    const json = await cli(['--json', 'dlq', 'show', messageId]);
+    expect(json.code).toBe(0);
+    expect(json.lines).toHaveLength(1);
+    expect(json.lines[0]).toMatchObject({
+      messageId,
+      body: { v: 1, appId, eventId: first?.eventId, endpointId, attempt: 4, reason: first?.reason },
+      attributes: { SentTimestamp: expect.any(String) },
+    });
+
+    const missing = await cli(['dlq', 'show', 'no-such-message']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('error: message no-such-message is not in the DLQ (or another reader has it in flight right now)\n');
+    expect(await dlqCounts()).toEqual({ messages: 3, inFlight: 0 });
+  });
+
+  it('asks before a redrive at a terminal, and moves nothing when the answer is no', async () => {
+    const questions: string[] = [];
+    const r = await cli(['dlq', 'redrive'], {
+      interactive: true,
+      confirm: async (q) => {
+        questions.push(q);
+        return false;
+      },
+    });
+    expect(r.code).toBe(1);
+    expect(questions).toEqual([expect.stringContaining('Move about 3 message(s)')]);
+    expect(r.stderr).toBe('error: aborted: nothing was moved\n');
+    expect((await dlqCounts()).messages).toBe(3);
+  });
+
+  it('redrives with the move task: each event is delivered again with its webhook-id and succeeds, and the DLQ ends empty', async () => {
+    receiver.script(FAILING, [200]);
+    const before = receiver.on(FAILING).length;
+    expect(before).toBe(12);
+
+    const r = await cli(['--json', 'dlq', 'redrive', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toEqual([expect.objectContaining({ path: 'move-task', status: 'COMPLETED', moved: 3, total: 3 })]);
+    expect(r.stderr).toContain('moved 3/3');
+    console.info(`redrive via ${String(r.lines[0]?.path)}: ${String(r.lines[0]?.moved)} messages in ${String(r.lines[0]?.durationMs)} ms`);
+
+    await receiver.waitFor((got) => got.filter((x) => x.path === FAILING).length >= before + 3, 20_000, 'the redriven webhooks');
+    const again = receiver.on(FAILING).slice(before);
+    expect(again.map((x) => x.headers['webhook-id']).sort()).toEqual([...sent].sort());
+    const statuses: EventStatus[] = await Promise.all(
+      sent.map((id) => api.waitForStatus(appId, id, (s) => s.deliveries[0]?.status === 'succeeded')),
+    );
+    for (const s of statuses) expect(s.deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 5, lastStatusCode: 200 });
+
+    expect(await dlqCounts()).toEqual({ messages: 0, inFlight: 0 });
+    const list = await cli(['--json', 'dlq', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.lines).toEqual([]);
+  });
+});
+
+describe('hookrelay events and deliveries', () => {
+  let okApp: string;
+
+  it('events send posts the event and prints the 202 answer as JSON', async () => {
+    okApp = await api.createApp('cli events');
+    await api.createEndpoint(okApp, receiver.endpoint([200]));
+    const r = await cli(['--json', 'events', 'send', '--app', okApp, '--type', 'invoice.paid', '--data', '{"amount":42}', '--id', 'cli-inv-1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines).toEqual([{ id: 'cli-inv-1', type: 'invoice.paid', timestamp: expect.any(String), deliveries: 1 }]);
+    const stored = await api.eventStatus(okApp, 'cli-inv-1');
+    expect(stored.body.data).toEqual({ amount: 42 });
+
+    const human = await cli(['events', 'send', '--app', okApp, '--type', 'invoice.paid', '--data', '{"amount":42}', '--id', 'cli-inv-1']);
+    expect(human.code).toBe(0);
+    expect(JSON.parse(human.stdout)).toEqual(r.lines[0]);
+  });
+
+  it('events send reports an API refusal as one line and exit 1', async () => {
+    const r = await cli(['events', 'send', '--app', okApp, '--type', 'invoice.paid', '--data', '{"amount":43}', '--id', 'cli-inv-1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: POST \/v1\/apps\/\S+\/events answered 409 conflict: .*\n$/);
+  });
+
+  it('deliveries tail exits 0 once every delivery succeeded', async () => {
+    const r = await cli(['deliveries', 'tail', '--app', okApp, '--event', 'cli-inv-1', '--interval', '200ms', '--timeout', '20s']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ep_\S+ {2}(\w+ -> )?succeeded/);
+    expect(r.stdout).toContain('all 1 deliveries finished: 1 succeeded, 0 failed, 0 skipped');
+  });
+
+  it('deliveries tail follows a failing delivery to the end and exits 1', async () => {
+    const app = await api.createApp('cli tail');
+    await api.createEndpoint(app, receiver.script('/tail-500', [500]));
+    const event = await api.sendEvent(app, { type: 'order.created', data: {} });
+    const r = await cli(['--json', 'deliveries', 'tail', '--app', app, '--event', event.body.id, '--interval', '200ms', '--timeout', '25s']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.lines.at(-2)).toMatchObject({ status: 'failed', attempts: 4, lastStatusCode: 500 });
+    expect(r.lines.at(-1)).toEqual({ eventId: event.body.id, finished: true, succeeded: 0, failed: 1, skipped: 0 });
+    expect(r.stderr).toBe(`error: 1 of 1 deliveries of ${event.body.id} failed\n`);
+
+    // That delivery is now in the DLQ: redrive it by receive+send+delete, the fallback path.
+    receiver.script('/tail-500', [200]);
+    const redrive = await cli(['--json', 'dlq', 'redrive', '--yes', '--no-move-task']);
+    expect(redrive.code, redrive.stderr).toBe(0);
+    expect(redrive.lines).toEqual([expect.objectContaining({ path: 'receive-send-delete', status: 'COMPLETED', moved: 1, total: 1 })]);
+    console.info(`redrive via receive-send-delete: 1 message in ${String(redrive.lines[0]?.durationMs)} ms`);
+    const done = await api.waitForStatus(app, event.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    expect(done.deliveries[0]).toMatchObject({ attempts: 5, lastStatusCode: 200 });
+    expect(receiver.on('/tail-500').map((x) => x.headers['webhook-id'])).toEqual(Array(5).fill(event.body.id));
+    expect((await dlqCounts()).messages).toBe(0);
+  });
+});
+
+describe('hookrelay, odd messages and errors', () => {
+  it('lists a message that is not a delivery message as poison', async () => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrls.dlq, MessageBody: 'garbage' }));
+    const r = await cli(['--json', 'dlq', 'list']);
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual([expect.objectContaining({ kind: 'poison', eventId: null, reason: expect.stringContaining('not a delivery message') })]);
+  });
+
+  it('purges only with --yes when not at a terminal, and says SQS takes up to 60 s', async () => {
+    const refused = await cli(['dlq', 'purge']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe('error: purge deletes messages for good: add --yes when not at a terminal\n');
+
+    const r = await cli(['dlq', 'purge', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('up to 60 s');
+    // SQS allows one purge a minute: a second one at once proves the first reached it.
+    const again = await cli(['dlq', 'purge', '--yes']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^error: PurgeQueue .*PurgeQueueInProgress.*\n$/);
+  });
+
+  it.each([
+    [['frobnicate']],
+    [['dlq']],
+    [['dlq', 'list', '--limit', 'zero']],
+    [['dlq', 'redrive', '--max-per-second', '501']],
+    [['events', 'send', '--app', 'a', '--data', '{}']],
+    [['events', 'send', '--app', 'a', '--type', 't', '--data', '{bad']],
+    [['deliveries', 'tail', '--app', 'a', '--event', 'e', '--interval', 'soon']],
+  ])('exits 2 on the usage error %j, with one error line', async (args) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: /);
+    expect(r.stdout).toBe('');
+  });
+
+  it('exits 2 when the API or the queue cannot be named', async () => {
+    const noApi = await cli(['events', 'send', '--app', 'a', '--type', 't', '--data', '{}'], { global: false });
+    expect(noApi.code).toBe(2);
+    expect(noApi.stderr).toMatch(/^error: no API URL: give --api-url or set HOOKRELAY_API_URL/);
+    const badUrl = await cli(['--endpoint-url', 'not a url', 'dlq', 'list'], { global: false });
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toBe('error: --endpoint-url must be a URL, got "not a url"\n');
+  });
+
+  it('reports an unreachable SQS endpoint in one line (exit 1), with the trace only under --debug', async () => {
+    const r = await cli(['--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay-dlq: cannot connect \(ECONNREFUSED\)/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const debug = await cli(['--debug', '--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('runs as an executable: --help exits 0, a usage error exits 2', async () => {
+    const bin = fileURLToPath(new URL('../../bin/hookrelay.mjs', import.meta.url));
+    const exec = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [bin, ...args], { timeout: 20_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const help = await exec(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: hookrelay .*\n[\s\S]*dlq[\s\S]*events[\s\S]*deliveries/);
+    const usage = await exec(['dlq', 'list', '--limit', '0']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^error: option '--limit <n>' argument '0' is invalid/);
+  });
+});
