@@ -17,11 +17,16 @@ export const topology = {
     sortKey: 'sk',
     /** Epoch seconds after which DynamoDB TTL may delete an item (events, attempts). */
     ttlAttribute: 'expiresAt',
+    /**
+     * Both indexes project keys only: an index entry then costs one write unit whatever the
+     * item's size, and updates to other attributes (a delivery's status, an event's fan-out flag)
+     * do not rewrite it. Readers fetch the items they find with one BatchGetItem.
+     */
     indexes: {
-      /** Catch-up feed: every event of an app, oldest first. */
-      feed: { name: 'feed', partitionKey: 'feedPk', sortKey: 'feedSk' },
-      /** Sparse index of deliveries that are not finished yet, swept by housekeeping. */
-      open: { name: 'open', partitionKey: 'openPk', sortKey: 'openSk' },
+      /** Catch-up feed (an app's events, oldest first) and an endpoint's failed deliveries. */
+      feed: { name: 'feed', partitionKey: 'feedPk', sortKey: 'feedSk', projection: 'KEYS_ONLY' },
+      /** Sparse index of work that is not finished yet, by due time, swept by housekeeping. */
+      open: { name: 'open', partitionKey: 'openPk', sortKey: 'openSk', projection: 'KEYS_ONLY' },
     },
     /** Shards of the open-deliveries index, so that its writes spread over partitions. */
     openShards: 8,

@@ -65,14 +65,14 @@ export async function provision(
   }
 }
 
-function gsi(index: { name: string; partitionKey: string; sortKey: string }): GlobalSecondaryIndex {
+function gsi(index: { name: string; partitionKey: string; sortKey: string; projection: 'KEYS_ONLY' | 'ALL' }): GlobalSecondaryIndex {
   return {
     IndexName: index.name,
     KeySchema: [
       { AttributeName: index.partitionKey, KeyType: 'HASH' },
       { AttributeName: index.sortKey, KeyType: 'RANGE' },
     ],
-    Projection: { ProjectionType: 'ALL' },
+    Projection: { ProjectionType: index.projection },
   };
 }
 

@@ -49,7 +49,7 @@ beforeAll(() => {
 });
 
 describe('the table', () => {
-  it('has string pk/sk keys, the feed and open GSIs with every attribute projected, and bills per request', () => {
+  it('has string pk/sk keys, the feed and open GSIs projecting keys only, and bills per request', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
         { AttributeName: topology.table.partitionKey, KeyType: 'HASH' },
@@ -63,7 +63,7 @@ describe('the table', () => {
             { AttributeName: ix.partitionKey, KeyType: 'HASH' },
             { AttributeName: ix.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         })),
       ),
     });

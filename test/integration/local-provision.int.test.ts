@@ -55,7 +55,7 @@ describe('local provisioning', () => {
         { AttributeName: hash, KeyType: 'HASH' },
         { AttributeName: range, KeyType: 'RANGE' },
       ]);
-      expect(indexes[name]?.Projection?.ProjectionType).toBe('ALL');
+      expect(indexes[name]?.Projection?.ProjectionType).toBe('KEYS_ONLY');
     }
   });
 

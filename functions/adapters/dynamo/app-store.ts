@@ -53,7 +53,25 @@ export class DynamoAppStore extends DynamoTable implements AppStore, KeyStore {
     };
   }
 
-
+  async countEndpoints(appId: string): Promise<number> {
+    let count = 0;
+    let start: Item | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ep)',
+          ExpressionAttributeValues: { ':pk': keys.app(appId).pk, ':ep': 'EP#' },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey as Item | undefined;
+    } while (start);
+    return count;
+  }
 
   async replaceEndpoint(endpoint: Endpoint): Promise<boolean> {
     return this.conditional(() =>

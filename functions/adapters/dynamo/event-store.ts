@@ -128,8 +128,8 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
         Limit: after === undefined ? limit : limit + 1,
       }),
     );
-    const items = ((out.Items as Item[] | undefined) ?? []).filter((i) => i.feedSk !== after);
-    return items.slice(0, limit).map(toEvent);
+    const refs = ((out.Items as Item[] | undefined) ?? []).filter((i) => i.feedSk !== after);
+    return (await this.fetchItems(refs.slice(0, limit))).map(toEvent);
   }
 
   async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
@@ -150,6 +150,11 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
       items.push(...((out.Items as Item[] | undefined) ?? []));
       start = out.LastEvaluatedKey as Item | undefined;
     } while (start && items.length <= limit);
-    return { items: items.slice(0, limit).map(toDelivery), more: items.length > limit };
+    // The index may lag a moment behind the table: keep only what is still failed or skipped.
+    const current = await this.fetchItems(items.slice(0, limit), true);
+    return {
+      items: current.filter((i) => i.status === 'failed' || i.status === 'skipped').map(toDelivery),
+      more: items.length > limit,
+    };
   }
 }

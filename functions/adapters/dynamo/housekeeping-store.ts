@@ -20,14 +20,18 @@ export class DynamoHousekeepingStore extends DynamoTable implements Housekeeping
         ),
       ),
     );
-    const items = perShard.flatMap((out) => (out.Items as Item[] | undefined) ?? []);
-    items.sort((a, b) => String(a.openSk).localeCompare(String(b.openSk)));
-    return items.slice(0, limit).map((i): OpenItem => {
-      const dueAt = String(i.openSk).split('#')[0] ?? '';
-      return i.kind === 'event'
-        ? { kind: 'event', dueAt, event: toEvent(i) }
-        : { kind: 'delivery', dueAt, delivery: toDelivery(i) };
-    });
+    const refs = perShard.flatMap((out) => (out.Items as Item[] | undefined) ?? []);
+    refs.sort((a, b) => String(a.openSk).localeCompare(String(b.openSk)));
+    // Strongly consistent: the item's current due time is what rescheduleDue will compare with.
+    const items = await this.fetchItems(refs.slice(0, limit), true);
+    return items
+      .filter((i) => typeof i.openSk === 'string' && i.openSk < cutoff)
+      .map((i): OpenItem => {
+        const dueAt = String(i.openSk).split('#')[0] ?? '';
+        return i.kind === 'event'
+          ? { kind: 'event', dueAt, event: toEvent(i) }
+          : { kind: 'delivery', dueAt, delivery: toDelivery(i) };
+      });
   }
 
   async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}): Promise<boolean> {

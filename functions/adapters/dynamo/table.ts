@@ -17,7 +17,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { topology } from '../../../infra/topology';
 import { ValidationError } from '../../core/errors';
@@ -191,6 +191,28 @@ export abstract class DynamoTable {
       start = out.LastEvaluatedKey as Item | undefined;
     } while (start);
     return items;
+  }
+
+  /**
+   * The items behind index entries (the indexes project keys only), in the order of `refs`;
+   * an item deleted meanwhile is left out.
+   */
+  protected async fetchItems(refs: Item[], consistent = false): Promise<Item[]> {
+    const byKey = new Map<string, Item>();
+    const keyOf = (i: Item) => `${String(i.pk)}\u0000${String(i.sk)}`;
+    for (let i = 0; i < refs.length; i += 100) {
+      let pending: Item[] = [...new Map(refs.slice(i, i + 100).map((r) => [keyOf(r), { pk: r.pk, sk: r.sk }])).values()];
+      for (let round = 0; pending.length > 0; round++) {
+        if (round > 8) throw new Error('DynamoDB kept returning unprocessed keys');
+        if (round > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
+        const out = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: consistent } } }),
+        );
+        for (const item of (out.Responses?.[this.table] as Item[] | undefined) ?? []) byKey.set(keyOf(item), item);
+        pending = (out.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined) ?? [];
+      }
+    }
+    return refs.map((r) => byKey.get(keyOf(r))).filter((i): i is Item => i !== undefined);
   }
 
   protected deliveryItem(d: Delivery): Item {
