@@ -2,7 +2,7 @@
 import { ConflictError, NotFoundError, UnprocessableError } from './errors';
 import { newId } from './ids';
 import type { App, Endpoint } from './model';
-import { parseOrThrow, createAppSchema, createEndpointSchema, pageQuerySchema, updateEndpointSchema } from './schemas';
+import { LIMITS, parseOrThrow, createAppSchema, createEndpointSchema, pageQuerySchema, updateEndpointSchema } from './schemas';
 import { activeSecrets, generateSecret } from './signing';
 
 /** Storage the app and endpoint use cases need. */
@@ -12,6 +12,8 @@ export interface AppStore {
   putEndpoint(endpoint: Endpoint): Promise<void>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
   listEndpoints(appId: string, limit: number, cursor?: string): Promise<{ items: Endpoint[]; nextCursor: string | null }>;
+  /** How many endpoints the app has (read consistently). */
+  countEndpoints(appId: string): Promise<number>;
   /** Writes `endpoint` if its stored version is still `endpoint.version - 1`; false otherwise. */
   replaceEndpoint(endpoint: Endpoint): Promise<boolean>;
   /** False when there was no such endpoint. */
@@ -96,6 +98,13 @@ export function createAppService(deps: AppDeps) {
     async createEndpoint(appId: string, body: unknown): Promise<EndpointView> {
       const input = parseOrThrow(createEndpointSchema, body);
       await requireApp(appId);
+      // Bounds the fan-out of one event (and the size of its item, which lists the endpoints).
+      // Checked before the write: creations running at the same moment can each pass it.
+      if ((await deps.store.countEndpoints(appId)) >= LIMITS.endpointsPerApp) {
+        throw new UnprocessableError(`app ${appId} already has ${LIMITS.endpointsPerApp} endpoints, the most an app may have`, [
+          { path: 'endpoints', message: `an app may have at most ${LIMITS.endpointsPerApp} endpoints; delete one to add another` },
+        ]);
+      }
       const verdict = await deps.checkDestination(input.url);
       if (!verdict.ok) {
         throw new UnprocessableError('endpoint url is not an allowed destination', [{ path: 'url', message: verdict.reason }]);

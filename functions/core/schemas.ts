@@ -20,6 +20,7 @@ export const LIMITS = {
   jsonDepth: 64,
   eventTypeLength: 128,
   eventTypesPerEndpoint: 100,
+  endpointsPerApp: 100,
   urlLength: 2048,
   nameLength: 256,
   descriptionLength: 1024,

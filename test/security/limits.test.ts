@@ -75,3 +75,93 @@ describe('request line and headers: 10 KB, as API Gateway', () => {
     expect(((await res.json()) as Answer['body']).error?.code).toBe('headers_too_large');
   });
 });
+
+describe('endpoints per app: 100', () => {
+  it('answers 422 naming the limit for the 101st endpoint, and accepts one again after a delete', async () => {
+    const app = (await call('POST', '/v1/apps', { body: { name: 'full' } })).body.id as string;
+    const url = 'http://127.0.0.1:4000/hook';
+    const ids: string[] = [];
+    for (let i = 0; i < LIMITS.endpointsPerApp; i++) {
+      const r = await call('POST', `/v1/apps/${app}/endpoints`, { body: { url, eventTypes: ['never.sent'] } });
+      expect(r.status).toBe(201);
+      ids.push(r.body.id as string);
+    }
+    const e = refused(await call('POST', `/v1/apps/${app}/endpoints`, { body: { url } }), 422, 'unprocessable');
+    expect(e.message).toContain(`${LIMITS.endpointsPerApp} endpoints`);
+    expect(e.details).toEqual([{ path: 'endpoints', message: expect.stringContaining(`at most ${LIMITS.endpointsPerApp}`) }]);
+
+    expect((await call('DELETE', `/v1/apps/${app}/endpoints/${ids[0]}`)).status).toBe(204);
+    expect((await call('POST', `/v1/apps/${app}/endpoints`, { body: { url } })).status).toBe(201);
+    // The limit is per app: another app is not affected.
+    expect((await call('POST', `/v1/apps/${appId}/endpoints`, { body: { url } })).status).toBe(201);
+  });
+});
+
+describe('bodies', () => {
+  it(`answers 413 for a body over ${LIMITS.requestBodyBytes} bytes`, async () => {
+    const raw = JSON.stringify({ name: 'x'.repeat(LIMITS.requestBodyBytes) });
+    const e = refused(await call('POST', '/v1/apps', { raw }), 413, 'payload_too_large');
+    expect(e.message).toContain(String(LIMITS.requestBodyBytes));
+  });
+
+  it('answers 413 over HTTP too', async () => {
+    const res = await fetch(`${stack.apiUrl}/v1/apps`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x'.repeat(LIMITS.requestBodyBytes) }),
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as Answer['body']).error?.code).toBe('payload_too_large');
+  });
+
+  it(`answers 400 on data for event data over ${LIMITS.eventDataBytes} bytes`, async () => {
+    const e = refused(await call('POST', `/v1/apps/${appId}/events`, { body: { type: 'a', data: { b: 'x'.repeat(LIMITS.eventDataBytes) } } }), 400, 'validation_failed');
+    expect(e.details?.[0]?.path).toBe('data');
+  });
+
+  it(`answers 400 on (body) for nesting over ${LIMITS.jsonDepth} levels`, async () => {
+    const raw = `{"type":"a","data":{"x":${'['.repeat(LIMITS.jsonDepth)}${']'.repeat(LIMITS.jsonDepth)}}}`;
+    expect(refused(await call('POST', `/v1/apps/${appId}/events`, { raw }), 400, 'validation_failed').details?.[0]?.path).toBe('(body)');
+  });
+
+  it('answers 400 on events for a batch of more than 100', async () => {
+    const events = Array.from({ length: 101 }, () => ({ type: 'a', data: {} }));
+    expect(refused(await call('POST', `/v1/apps/${appId}/events/batch`, { body: { events } }), 400, 'validation_failed').details?.[0]?.path).toBe('events');
+  });
+});
+
+describe('event types and ids', () => {
+  it(`answers 400 on eventTypes for more than ${LIMITS.eventTypesPerEndpoint} types on an endpoint`, async () => {
+    const eventTypes = Array.from({ length: LIMITS.eventTypesPerEndpoint + 1 }, (_, i) => `t${i}`);
+    const e = refused(await call('POST', `/v1/apps/${appId}/endpoints`, { body: { url: 'http://127.0.0.1:4000/', eventTypes } }), 400, 'validation_failed');
+    expect(e.details?.[0]?.path).toBe('eventTypes');
+  });
+
+  it(`answers 400 on type for an event type over ${LIMITS.eventTypeLength} characters or outside letters, digits and _ . : / -`, async () => {
+    for (const type of ['t'.repeat(LIMITS.eventTypeLength + 1), 'has space', '.starts-with-dot', 'é']) {
+      const e = refused(await call('POST', `/v1/apps/${appId}/events`, { body: { type, data: {} } }), 400, 'validation_failed');
+      expect(e.details?.[0]?.path).toBe('type');
+    }
+    expect((await call('POST', `/v1/apps/${appId}/events`, { body: { type: 't'.repeat(LIMITS.eventTypeLength), data: {} } })).status).toBe(202);
+  });
+
+  it('answers 400 on id for an event id over 128 characters or outside letters, digits and _ . : -', async () => {
+    for (const id of ['i'.repeat(129), 'a/b', 'a b', '-lead']) {
+      const e = refused(await call('POST', `/v1/apps/${appId}/events`, { body: { type: 'a', data: {}, id } }), 400, 'validation_failed');
+      expect(e.details?.[0]?.path).toBe('id');
+    }
+    const header = refused(await call('POST', `/v1/apps/${appId}/events`, { body: { type: 'a', data: {} }, headers: { 'idempotency-key': 'i'.repeat(129) } }), 400, 'validation_failed');
+    expect(header.message).toContain('Idempotency-Key');
+  });
+});
+
+describe('other fields', () => {
+  it('answers 400 naming the field for a name, description, URL or page size out of bounds', async () => {
+    expect(refused(await call('POST', '/v1/apps', { body: { name: 'n'.repeat(LIMITS.nameLength + 1) } }), 400, 'validation_failed').details?.[0]?.path).toBe('name');
+    const long = { url: 'http://127.0.0.1:4000/', description: 'd'.repeat(LIMITS.descriptionLength + 1) };
+    expect(refused(await call('POST', `/v1/apps/${appId}/endpoints`, { body: long }), 400, 'validation_failed').details?.[0]?.path).toBe('description');
+    const url = `http://127.0.0.1:4000/${'u'.repeat(LIMITS.urlLength)}`;
+    expect(refused(await call('POST', `/v1/apps/${appId}/endpoints`, { body: { url } }), 400, 'validation_failed').details?.[0]?.path).toBe('url');
+    expect(refused(await call('GET', `/v1/apps/${appId}/endpoints?limit=${LIMITS.pageSizeMax + 1}`), 400, 'validation_failed').details?.[0]?.path).toBe('limit');
+  });
+});
