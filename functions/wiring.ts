@@ -113,7 +113,6 @@ function build() {
     schedule: (message, delayS) => retryQueue.schedule(message, delayS),
     store: new DynamoHousekeepingStore(db, table),
     enqueue: (messages) => sendAll(sqs, cfg.workQueueUrl, messages),
-    completeFanOut: ingest.completeFanOut,
     leaseS: topology.delivery.leaseS,
     stuckAfterRequeues: 3,
   });

@@ -1,20 +1,22 @@
 /**
- * Housekeeping: reconcile the table (the truth) against the queues. Every unfinished event and
- * delivery sits on the open index with a due time; anything past due is re-driven:
- * - an event whose fan-out never completed (a crash between the table write and the queue send)
- *   gets its missing deliveries recorded and enqueued;
- * - a delivery whose message is lost (a queue that lost state, a send that failed, a worker that
- *   died mid-attempt past its lease) is enqueued again for its next attempt.
+ * Housekeeping: reconcile the table (the truth) against the queues. Every unfinished delivery
+ * sits on the open index with a due time; anything past due is re-driven:
+ * - a delivery whose message never left or is lost (a crash between the table write and the
+ *   queue send, a queue that lost state, a worker that died mid-attempt past its lease) is
+ *   enqueued again for its next attempt;
+ * - a retry waiting longer than SQS can delay is sent, with its exact remaining delay, once it
+ *   is within 15 minutes of its due time.
  * Each re-drive first moves the due time forward with a conditional write, so that concurrent
  * runs never enqueue the same item twice, and duplicates that do reach a worker are dropped there.
  */
 import { MAX_SQS_DELAY_S } from '../../infra/topology';
 import type { DeliveryMessage } from './messages';
-import type { Delivery, StoredEvent } from './model';
+import type { Delivery } from './model';
 
-export type OpenItem =
-  | { kind: 'event'; dueAt: string; event: StoredEvent }
-  | { kind: 'delivery'; dueAt: string; delivery: Delivery & { requeues?: number } };
+export interface OpenItem {
+  dueAt: string;
+  delivery: Delivery & { requeues?: number };
+}
 
 export interface HousekeepingStore {
   /** Open items due before `cutoff` (ISO), oldest first, across all shards. */
@@ -32,7 +34,6 @@ export interface HousekeepingDeps {
   enqueue(messages: DeliveryMessage[]): Promise<void>;
   /** Sends one message with a delay of at most 900 s (the retry queue). */
   schedule(message: DeliveryMessage, delayS: number): Promise<void>;
-  completeFanOut(event: StoredEvent): Promise<number>;
   leaseS: number;
   /** A delivery re-driven this many times without progress is reported as stuck. */
   stuckAfterRequeues: number;
@@ -41,7 +42,6 @@ export interface HousekeepingDeps {
 
 export interface HousekeepingReport {
   examined: number;
-  fannedOut: number;
   /** Retries waiting longer than SQS can delay, sent now that they are within 15 minutes. */
   scheduled: number;
   requeued: number;
@@ -60,18 +60,13 @@ export function createHousekeeping(deps: HousekeepingDeps) {
     async run(opts: { recover?: boolean; limit?: number } = {}): Promise<HousekeepingReport> {
       const at = now();
       const cutoff = opts.recover ? '9999' : at.toISOString();
-      const report: HousekeepingReport = { examined: 0, fannedOut: 0, scheduled: 0, requeued: 0, stuck: 0, skippedInFlight: 0 };
+      const report: HousekeepingReport = { examined: 0, scheduled: 0, requeued: 0, stuck: 0, skippedInFlight: 0 };
       const items = await deps.store.listDue(cutoff, opts.limit ?? 1000);
       const nextDue = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
       const toSend: DeliveryMessage[] = [];
 
       for (const item of items) {
         report.examined++;
-        if (item.kind === 'event') {
-          if (!(await deps.store.rescheduleDue(item, nextDue))) continue;
-          report.fannedOut += await deps.completeFanOut(item.event);
-          continue;
-        }
         const d = item.delivery;
         if (d.status !== 'pending' && d.status !== 'retrying') continue;
         if (!opts.recover && d.leaseUntil !== undefined && d.leaseUntil > at.toISOString()) {

@@ -1,8 +1,11 @@
 /**
  * Accepting an event: validate, store it once (idempotently), fan it out to every subscribed
- * endpoint as one delivery each, and enqueue the first attempts. The event is stored before any
- * delivery, and stays on the open index until its fan-out is complete, so that a crash anywhere
- * in between is finished by housekeeping: nothing accepted is lost.
+ * endpoint as one delivery each, and enqueue the first attempts; then answer 202.
+ *
+ * Crash safety without transactions: each delivery is stored, on the open index, before its
+ * message is sent, so housekeeping re-drives any delivery whose message never left. A crash
+ * between the event and its deliveries happens before the 202, so the producer retries, and the
+ * idempotent replay records and sends whatever part of the fan-out is missing.
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from './errors';
@@ -14,14 +17,12 @@ import { LIMITS, createEventBatchSchema, createEventSchema, eventIdSchema, parse
 export interface IngestStore {
   /** The app and all its endpoints, or null when the app does not exist. */
   getAppWithEndpoints(appId: string): Promise<{ app: App; endpoints: Endpoint[] } | null>;
-  /** Stores a new event (on the open index until `dueAt`); returns the existing one if the id is taken. */
-  putEventIfAbsent(event: StoredEvent, dueAt: string): Promise<{ created: true } | { created: false; existing: StoredEvent }>;
+  /** Stores a new event; returns the existing one if the id is taken. */
+  putEventIfAbsent(event: StoredEvent): Promise<{ created: true } | { created: false; existing: StoredEvent }>;
   /** Stores deliveries of a freshly created event (none can exist yet). */
   putNewDeliveries(deliveries: Delivery[]): Promise<void>;
   /** Stores the deliveries that do not exist yet; returns those it created. */
   putMissingDeliveries(deliveries: Delivery[]): Promise<Delivery[]>;
-  /** Marks the fan-out complete and takes the event off the open index. */
-  markFannedOut(appId: string, eventId: string): Promise<void>;
 }
 
 export interface WorkQueue {
@@ -77,14 +78,13 @@ export function firstAttempt(d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId
 export function createIngestService(deps: IngestDeps) {
   const now = deps.now ?? (() => new Date());
 
-  /** Records and enqueues whatever part of the fan-out is missing (used on replays and by housekeeping). */
+  /** Records and enqueues whatever part of the fan-out is missing (a replay after a crash). */
   async function completeFanOut(event: StoredEvent): Promise<number> {
     const at = now();
     const dueAt = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
     const created = await deps.store.putMissingDeliveries(deliveriesOf(event, at.toISOString(), dueAt));
     const toSend = created.filter((d) => d.status === 'pending').map(firstAttempt);
     if (toSend.length > 0) await deps.queue.enqueue(toSend);
-    await deps.store.markFannedOut(event.appId, event.id);
     return toSend.length;
   }
 
@@ -114,10 +114,9 @@ export function createIngestService(deps: IngestDeps) {
       requestHash: requestHash(input.type, dataJson),
       endpointIds: subscribed.filter((e) => e.enabled).map((e) => e.id),
       skippedEndpointIds: subscribed.filter((e) => !e.enabled).map((e) => e.id),
-      fannedOut: false,
     };
     const dueAt = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
-    const put = await deps.store.putEventIfAbsent(event, dueAt);
+    const put = await deps.store.putEventIfAbsent(event);
     if (!put.created) {
       const existing = put.existing;
       if (existing.requestHash !== event.requestHash) {
@@ -126,14 +125,13 @@ export function createIngestService(deps: IngestDeps) {
         ]);
       }
       // A replay of a request whose first try may have died half-way: finish it, send nothing new.
-      if (!existing.fannedOut) await completeFanOut(existing);
+      await completeFanOut(existing);
       return resultOf(existing);
     }
 
     await deps.store.putNewDeliveries(deliveriesOf(event, event.timestamp, dueAt));
     const messages = event.endpointIds.map((endpointId) => firstAttempt({ appId, eventId: event.id, endpointId }));
     if (messages.length > 0) await deps.queue.enqueue(messages);
-    await deps.store.markFannedOut(appId, event.id);
     deps.onAccepted?.(event);
     return resultOf(event);
   }

@@ -47,8 +47,6 @@ export interface StoredEvent {
   endpointIds: string[];
   /** Endpoints that were disabled at accept time: deliveries recorded as skipped. */
   skippedEndpointIds: string[];
-  /** True once every delivery is recorded and enqueued. */
-  fannedOut: boolean;
 }
 
 export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'failed' | 'skipped';

@@ -118,7 +118,9 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
 ];
 
 export const handler = middy<ApiEvent, HttpResult>()
-  .use(injectLambdaContext(logger))
+  // Never log the API's events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: they carry the
+  // caller's key in the Authorization header.
+  .use(injectLambdaContext(logger, { logEvent: false }))
   .use(errorMapper(logger))
   .use(headerLimit())
   .use(authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }))

@@ -17,9 +17,9 @@ export const handler = middy<ScheduledEvent<{ recover?: boolean } | undefined>, 
   .use(logMetrics(metrics))
   .handler(async (event) => {
     const report = await wiring().housekeeping.run({ recover: event.detail?.recover === true });
-    metrics.addMetric(topology.metrics.names.housekeepingRequeued, MetricUnit.Count, report.requeued + report.fannedOut);
+    metrics.addMetric(topology.metrics.names.housekeepingRequeued, MetricUnit.Count, report.requeued);
     metrics.addMetric(topology.metrics.names.housekeepingStuck, MetricUnit.Count, report.stuck);
     if (report.stuck > 0) logger.warn('deliveries stuck past their deadline', { ...report });
-    else if (report.requeued + report.fannedOut > 0) logger.info('housekeeping re-drove work', { ...report });
+    else if (report.requeued + report.scheduled > 0) logger.info('housekeeping re-drove work', { ...report });
     return report;
   });

@@ -41,11 +41,10 @@ export class FakeDeliveryStore implements DeliveryStore, HousekeepingStore {
       .filter((d) => d.dueAt !== undefined && d.dueAt < cutoff)
       .sort((a, b) => a.dueAt!.localeCompare(b.dueAt!))
       .slice(0, limit)
-      .map((d) => ({ kind: 'delivery', dueAt: d.dueAt!, delivery: structuredClone(d) }));
+      .map((d) => ({ dueAt: d.dueAt!, delivery: structuredClone(d) }));
   }
 
   async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}) {
-    if (item.kind !== 'delivery') return false;
     const d = item.delivery;
     const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId)) as (Delivery & { requeues?: number }) | undefined;
     if (!cur || cur.dueAt !== item.dueAt) return false;

@@ -72,7 +72,6 @@ function event(appId: string, id: string, endpointIds: string[]): StoredEvent {
     requestHash: 'h1',
     endpointIds,
     skippedEndpointIds: [],
-    fannedOut: false,
   };
 }
 
@@ -122,14 +121,14 @@ describe('DynamoStore', () => {
   it('puts an event once and hands back the existing one on a repeat', async () => {
     const appId = unique('app');
     const ev = event(appId, 'msg_1', ['ep_1']);
-    expect(await store.putEventIfAbsent(ev, '2999-01-01T00:00:00.000Z')).toEqual({ created: true });
-    const again = await store.putEventIfAbsent({ ...ev, requestHash: 'h2' }, '2999-01-01T00:00:00.000Z');
+    expect(await store.putEventIfAbsent(ev)).toEqual({ created: true });
+    const again = await store.putEventIfAbsent({ ...ev, requestHash: 'h2' });
     expect(again).toMatchObject({ created: false, existing: { id: 'msg_1', requestHash: 'h1', endpointIds: ['ep_1'] } });
   });
 
   it('reads an event with its deliveries but without its attempts', async () => {
     const appId = unique('app');
-    await store.putEventIfAbsent(event(appId, 'msg_1', ['ep_1', 'ep_2']), '2999-01-01T00:00:00.000Z');
+    await store.putEventIfAbsent(event(appId, 'msg_1', ['ep_1', 'ep_2']));
     await store.putNewDeliveries([pending(appId, 'msg_1', 'ep_1', '2999'), pending(appId, 'msg_1', 'ep_2', '2999')]);
     await store.recordAttempt(
       { appId, eventId: 'msg_1', endpointId: 'ep_1', attempt: 1, at: new Date().toISOString(), statusCode: 500, durationMs: 3, outcome: 'retryable', error: 'HTTP 500', responseExcerpt: 'no' },
@@ -170,52 +169,68 @@ describe('DynamoStore', () => {
     const appId = unique('app');
     const due = '2000-01-01T00:00:00.000Z';
     await store.putNewDeliveries([pending(appId, 'm', 'ep_1', due)]);
-    const items = (await store.listDue('2000-01-01T00:00:01.000Z', 1000)).filter(
-      (i) => i.kind === 'delivery' && i.delivery.appId === appId,
-    );
+    const items = (await store.listDue('2000-01-01T00:00:01.000Z', 1000)).filter((i) => i.delivery.appId === appId);
     expect(items).toHaveLength(1);
     const [a, b] = await Promise.all([
       store.rescheduleDue(items[0]!, '2999-01-01T00:00:00.000Z'),
       store.rescheduleDue(items[0]!, '2999-01-01T00:00:00.000Z'),
     ]);
     expect([a, b].sort()).toEqual([false, true]);
-    const left = (await store.listDue('2000-01-01T00:00:01.000Z', 1000)).filter(
-      (i) => i.kind === 'delivery' && i.delivery.appId === appId,
-    );
+    const left = (await store.listDue('2000-01-01T00:00:01.000Z', 1000)).filter((i) => i.delivery.appId === appId);
     expect(left).toHaveLength(0);
   });
 
-  it('lets housekeeping finish a fan-out that crashed after the event was stored', async () => {
+  it('finishes, on the producer\'s retry, a fan-out that crashed after the event was stored', async () => {
     const appId = unique('app');
     await store.putApp({ id: appId, name: 'A', createdAt: 'x' });
     await store.putEndpoint(endpoint(appId, 'ep_1'));
     await store.putEndpoint(endpoint(appId, 'ep_2'));
-    // The crash: the event is stored, but no delivery and no message followed it.
-    const crashed = event(appId, 'msg_crash', ['ep_1', 'ep_2']);
-    await store.putEventIfAbsent(crashed, new Date(Date.now() - 1000).toISOString());
-
     const sent: DeliveryMessage[] = [];
-    const queue = { enqueue: async (m: DeliveryMessage[]) => void sent.push(...m) };
-    const ingest = createIngestService({ store, queue, leaseS: 300 });
+    const ingest = createIngestService({ store, queue: { enqueue: async (m) => void sent.push(...m) }, leaseS: 300 });
+    const body = { type: 't.created', data: { a: 1 }, id: 'msg_crash' };
+    // The crash: the first try stored the event and died before its deliveries (no 202 went out).
+    const first = await ingest.ingest({ appId, body });
+    const stored = (await store.getEventWithDeliveries(appId, 'msg_crash'))!.event;
+    const crashedApp = unique('app');
+    await store.putApp({ id: crashedApp, name: 'B', createdAt: 'x' });
+    await store.putEndpoint(endpoint(crashedApp, 'ep_1'));
+    await store.putEndpoint(endpoint(crashedApp, 'ep_2'));
+    await store.putEventIfAbsent({ ...stored, appId: crashedApp });
+    sent.length = 0;
+
+    const replay = await ingest.ingest({ appId: crashedApp, body });
+    expect(replay).toEqual({ ...first, timestamp: stored.timestamp });
+    expect(sent.map((m) => [m.endpointId, m.attempt])).toEqual([
+      ['ep_1', 1],
+      ['ep_2', 1],
+    ]);
+    const found = await store.getEventWithDeliveries(crashedApp, 'msg_crash');
+    expect(found?.deliveries.map((d) => d.status)).toEqual(['pending', 'pending']);
+
+    // A second replay sends nothing more.
+    sent.length = 0;
+    await ingest.ingest({ appId: crashedApp, body });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('lets housekeeping re-drive a delivery whose message never left', async () => {
+    const appId = unique('app');
+    // The crash: the delivery is stored, due one lease later, but its message was never sent.
+    await store.putNewDeliveries([pending(appId, 'msg_1', 'ep_1', new Date(Date.now() - 1000).toISOString())]);
+    const sent: DeliveryMessage[] = [];
     const housekeeping = createHousekeeping({
       store,
-      enqueue: queue.enqueue,
+      enqueue: async (m) => void sent.push(...m),
       schedule: async (m) => void sent.push(m),
-      completeFanOut: ingest.completeFanOut,
       leaseS: 300,
       stuckAfterRequeues: 3,
     });
     const report = await housekeeping.run();
-    expect(report.fannedOut).toBeGreaterThanOrEqual(2);
-    expect(sent.filter((m) => m.appId === appId).map((m) => [m.endpointId, m.attempt])).toEqual([
-      ['ep_1', 1],
-      ['ep_2', 1],
+    expect(report.requeued).toBeGreaterThanOrEqual(1);
+    expect(sent.filter((m) => m.appId === appId)).toEqual([
+      { v: 1, appId, eventId: 'msg_1', endpointId: 'ep_1', attempt: 1 },
     ]);
-    const found = await store.getEventWithDeliveries(appId, 'msg_crash');
-    expect(found?.event.fannedOut).toBe(true);
-    expect(found?.deliveries.map((d) => d.status)).toEqual(['pending', 'pending']);
-
-    // A second pass finds nothing more to do for it.
+    // Moved a lease ahead: the next pass leaves it alone.
     sent.length = 0;
     await housekeeping.run();
     expect(sent.filter((m) => m.appId === appId)).toHaveLength(0);

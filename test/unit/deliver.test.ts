@@ -23,7 +23,6 @@ function setup(script: SendResult[], scheduleS = [5, 300]) {
     requestHash: 'h',
     endpointIds: ['ep_1'],
     skippedEndpointIds: [],
-    fannedOut: true,
   });
   store.deliveries.set('app_1/msg_1/ep_1', {
     appId: 'app_1',

@@ -22,7 +22,7 @@ describe('the default retry schedule on a virtual clock', () => {
     const store = new FakeDeliveryStore();
     store.events.set('a/e', {
       id: 'e', appId: 'a', type: 't', timestamp: new Date(clock).toISOString(), dataJson: '{}',
-      requestHash: 'h', endpointIds: ['p'], skippedEndpointIds: [], fannedOut: true,
+      requestHash: 'h', endpointIds: ['p'], skippedEndpointIds: [],
     });
     store.deliveries.set('a/e/p', { appId: 'a', eventId: 'e', endpointId: 'p', status: 'pending', attempts: 0, createdAt: '' });
     store.endpoints.set('a/p', {
@@ -50,7 +50,6 @@ describe('the default retry schedule on a virtual clock', () => {
       store,
       enqueue: async (messages) => void messages.forEach((message) => queue.push({ visibleAt: clock, message })),
       schedule: retryQueue.schedule,
-      completeFanOut: async () => 0,
       leaseS: 300,
       stuckAfterRequeues: 3,
       now: () => new Date(clock),

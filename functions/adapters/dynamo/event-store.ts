@@ -21,7 +21,7 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
 
   // ---- events and fan-out -------------------------------------------------------------------
 
-  private eventItem(event: StoredEvent, dueAt: string): Item {
+  private eventItem(event: StoredEvent): Item {
     const key = keys.event(event.appId, event.id);
     const { type, ...rest } = event;
     return {
@@ -31,18 +31,16 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
       eventType: type,
       feedPk: `FEED#${event.appId}`,
       feedSk: feedPosition(event),
-      dueAt,
-      ...openKeys(key, dueAt),
       expiresAt: this.expiresAt(event.timestamp),
     };
   }
 
-  async putEventIfAbsent(event: StoredEvent, dueAt: string) {
+  async putEventIfAbsent(event: StoredEvent) {
     const created = await this.conditional(() =>
       this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: this.eventItem(event, dueAt),
+          Item: this.eventItem(event),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
@@ -80,17 +78,6 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
       ),
     );
     return deliveries.filter((_, i) => created[i]);
-  }
-
-  async markFannedOut(appId: string, eventId: string): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: keys.event(appId, eventId),
-        UpdateExpression: 'SET fannedOut = :t REMOVE openPk, openSk, dueAt',
-        ExpressionAttributeValues: { ':t': true },
-      }),
-    );
   }
 
   // ---- the polling view ---------------------------------------------------------------------

@@ -26,23 +26,16 @@ export class DynamoHousekeepingStore extends DynamoTable implements Housekeeping
     const items = await this.fetchItems(refs.slice(0, limit), true);
     return items
       .filter((i) => typeof i.openSk === 'string' && i.openSk < cutoff)
-      .map((i): OpenItem => {
-        const dueAt = String(i.openSk).split('#')[0] ?? '';
-        return i.kind === 'event'
-          ? { kind: 'event', dueAt, event: toEvent(i) }
-          : { kind: 'delivery', dueAt, delivery: toDelivery(i) };
-      });
+      .filter((i) => i.kind === 'delivery')
+      .map((i): OpenItem => ({ dueAt: String(i.openSk).split('#')[0] ?? '', delivery: toDelivery(i) }));
   }
 
   async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}): Promise<boolean> {
-    const key =
-      item.kind === 'event'
-        ? keys.event(item.event.appId, item.event.id)
-        : keys.delivery(item.delivery.appId, item.delivery.eventId, item.delivery.endpointId);
+    const key = keys.delivery(item.delivery.appId, item.delivery.eventId, item.delivery.endpointId);
     const from = openKeys(key, item.dueAt);
     const to = openKeys(key, toDueAt);
     const set = ['dueAt = :due', 'openSk = :to'];
-    if (item.kind === 'delivery' && !opts.planned) set.push('requeues = if_not_exists(requeues, :zero) + :one');
+    if (!opts.planned) set.push('requeues = if_not_exists(requeues, :zero) + :one');
     const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
     return this.conditional(() =>
       this.db.send(
@@ -55,7 +48,7 @@ export class DynamoHousekeepingStore extends DynamoTable implements Housekeeping
             ':due': toDueAt,
             ':to': to.openSk,
             ':from': from.openSk,
-            ...(item.kind === 'delivery' && !opts.planned ? { ':zero': 0, ':one': 1 } : {}),
+            ...(!opts.planned ? { ':zero': 0, ':one': 1 } : {}),
           },
         }),
       ),

@@ -109,7 +109,6 @@ export function toEvent(i: Item): StoredEvent {
     requestHash: i.requestHash as string,
     endpointIds: (i.endpointIds as string[] | undefined) ?? [],
     skippedEndpointIds: (i.skippedEndpointIds as string[] | undefined) ?? [],
-    fannedOut: i.fannedOut === true,
   };
 }
 
