@@ -1,10 +1,10 @@
 /** Events and their fan-out; the polling view of an event. */
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { IngestStore } from '../../core/ingest';
 import type { Attempt, Delivery, StoredEvent } from '../../core/model';
 import { feedPosition, type EventQueryStore } from '../../core/queries';
 import type { ReplayStore } from '../../core/replay';
-import { DynamoTable, T, failedKeys, keys, openKeys, toApp, toAttempt, toDelivery, toEndpoint, toEvent, type Item } from './table';
+import { DynamoTable, T, failedKeys, keys, toApp, toAttempt, toDelivery, toEndpoint, toEvent, type Item } from './table';
 
 export class DynamoEventStore extends DynamoTable implements IngestStore, EventQueryStore, ReplayStore {
   async getAppWithEndpoints(appId: string) {

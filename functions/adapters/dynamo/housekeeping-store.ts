@@ -1,7 +1,7 @@
 /** The open index: what is overdue, and moving it forward exactly once. */
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { HousekeepingStore, OpenItem } from '../../core/housekeeping';
-import { DynamoTable, T, keys, openKeys, toDelivery, toEvent, type Item } from './table';
+import { DynamoTable, T, keys, openKeys, toDelivery, type Item } from './table';
 
 export class DynamoHousekeepingStore extends DynamoTable implements HousekeepingStore {
   // ---- housekeeping -------------------------------------------------------------------------
