@@ -32,7 +32,6 @@ export class FakeDeliveryStore implements DeliveryStore, HousekeepingStore {
     if (cur.leaseUntil !== undefined && cur.leaseUntil >= now) return false;
     cur.leaseToken = lease.token;
     cur.leaseUntil = lease.until;
-    cur.dueAt = lease.until;
     return true;
   }
 

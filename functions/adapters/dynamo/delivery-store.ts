@@ -30,21 +30,20 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
   }
 
   async claim(d: Delivery, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean> {
-    const key = keys.delivery(d.appId, d.eventId, d.endpointId);
+    // The lease does not move the delivery on the open index (that would cost two index writes):
+    // housekeeping leaves a due delivery alone while its lease is live, and re-drives it after.
     return this.conditional(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: key,
-          UpdateExpression: 'SET leaseToken = :tok, leaseUntil = :until, dueAt = :until, openPk = :opk, openSk = :osk',
+          Key: keys.delivery(d.appId, d.eventId, d.endpointId),
+          UpdateExpression: 'SET leaseToken = :tok, leaseUntil = :until',
           ConditionExpression:
             'attempts = :prev AND #s IN (:pending, :retrying) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: {
             ':tok': lease.token,
             ':until': lease.until,
-            ':opk': openKeys(key, lease.until).openPk,
-            ':osk': openKeys(key, lease.until).openSk,
             ':prev': attempt - 1,
             ':pending': 'pending',
             ':retrying': 'retrying',
