@@ -172,17 +172,25 @@ export function registerDlq(program: Command, rt: Runtime): void {
 
 const bySentAt = (a: DlqEntry, b: DlqEntry) => (a.sentAt ?? '').localeCompare(b.sentAt ?? '');
 
+const BORDERS = ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid', 'middle'] as const;
+
 function dlqTable(entries: DlqEntry[]): string {
   const table = new Table({
     head: ['message id', 'app', 'event', 'endpoint', 'attempt', 'reason', 'age', 'receives'],
-    style: { head: [], border: [] },
-    colWidths: [null, null, null, null, null, 42, null, null],
+    // Borderless, like kubectl: the ids are long, and a terminal is rarely wider than 160.
+    chars: Object.fromEntries(BORDERS.map((c) => [c, ''])),
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 2 },
+    colWidths: [null, null, null, null, null, 44, null, null],
     wordWrap: true,
   });
   for (const e of entries) {
     table.push([e.messageId, e.appId ?? '-', e.eventId ?? '-', e.endpointId ?? '-', e.attempt ?? '-', e.reason, formatAge(e.ageSeconds), e.receiveCount ?? '-']);
   }
-  return table.toString();
+  return table
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
 }
 
 function printMessage(rt: Runtime, g: Globals, m: Message): void {
