@@ -4,6 +4,8 @@
  * output; one test runs the executable itself.
  */
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -233,6 +235,54 @@ describe('hookrelay, odd messages and errors', () => {
     const r = await cli(['--json', 'dlq', 'list']);
     expect(r.code).toBe(0);
     expect(r.lines).toEqual([expect.objectContaining({ kind: 'poison', eventId: null, reason: expect.stringContaining('not a delivery message') })]);
+  });
+
+  it('finds the DLQ from the CloudFormation stack outputs when no endpoint or URL is given', async () => {
+    // A stand-in for CloudFormation's DescribeStacks (AWS Query protocol), reached the way the
+    // SDK reaches LocalStack: AWS_ENDPOINT_URL_CLOUDFORMATION.
+    const asked: string[] = [];
+    const cfn = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const stackName = new URLSearchParams(body).get('StackName') ?? '';
+        asked.push(`${new URLSearchParams(body).get('Action')} ${stackName}`);
+        res.setHeader('content-type', 'text/xml');
+        if (stackName !== 'Hookrelay-test') {
+          res.statusCode = 400;
+          res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${stackName} does not exist</Message></Error><RequestId>r1</RequestId></ErrorResponse>`);
+          return;
+        }
+        res.end(
+          '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>' +
+            '<StackName>Hookrelay-test</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/Hookrelay-test/1</StackId>' +
+            '<CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>' +
+            `<member><OutputKey>DeadLetterQueueUrl</OutputKey><OutputValue>${stack.queueUrls.dlq}</OutputValue></member>` +
+            '</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></DescribeStacksResponse>',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => cfn.listen(0, '127.0.0.1', resolve));
+    process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = `http://127.0.0.1:${(cfn.address() as AddressInfo).port}`;
+    try {
+      const r = await cli(['--stack', 'Hookrelay-test', '--json', 'dlq', 'list'], { global: false });
+      expect(r.code, r.stderr).toBe(0);
+      expect(asked).toEqual(['DescribeStacks Hookrelay-test']);
+      expect(r.lines).toEqual([expect.objectContaining({ kind: 'poison' })]);
+
+      // A redrive also needs WorkQueueUrl, which this stack does not output.
+      const noWork = await cli(['--stack', 'Hookrelay-test', 'dlq', 'redrive', '--yes'], { global: false });
+      expect(noWork.code).toBe(1);
+      expect(noWork.stderr).toBe('error: stack Hookrelay-test has no output WorkQueueUrl; give --dlq-url and --work-queue-url\n');
+
+      const missing = await cli(['dlq', 'list'], { global: false });
+      expect(missing.code).toBe(1);
+      expect(asked.at(-1)).toBe('DescribeStacks Hookrelay');
+      expect(missing.stderr).toMatch(/^error: reading the outputs of stack Hookrelay .*Stack with id Hookrelay does not exist/);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+      await new Promise((resolve) => cfn.close(resolve));
+    }
   });
 
   it('purges only with --yes when not at a terminal, and says SQS takes up to 60 s', async () => {
