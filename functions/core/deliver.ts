@@ -28,6 +28,8 @@ export interface DeliveryUpdate {
   lastStatusCode?: number | null;
   lastAttemptAt?: string;
   nextAttemptAt?: string | null;
+  /** The successful attempt's details (it has no attempt record of its own). */
+  success?: { durationMs: number; responseExcerpt: string | null };
   /** When housekeeping should look again; null once the delivery is finished. */
   dueAt: string | null;
 }
@@ -199,7 +201,8 @@ export function createDeliverService(deps: DeliverDeps) {
         error: verdict.error,
         responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
       };
-      await deps.store.recordAttempt(attempt, deps.retentionDays);
+      // A failed attempt gets its own record; a successful one is kept on the delivery by finish().
+      if (verdict.outcome !== 'succeeded') await deps.store.recordAttempt(attempt, deps.retentionDays);
       deps.observer?.attempted?.(attempt, { event });
 
       const base = { attempts: attemptNo, lastStatusCode: verdict.statusCode, lastAttemptAt: at.toISOString() };
@@ -207,7 +210,8 @@ export function createDeliverService(deps: DeliverDeps) {
       await trackHealth(endpoint, verdict.outcome, done);
 
       if (verdict.outcome === 'succeeded') {
-        if (!(await deps.store.finish(delivery, lease.token, { ...base, status: 'succeeded', nextAttemptAt: null, dueAt: null }))) {
+        const success = { durationMs: attempt.durationMs, responseExcerpt: attempt.responseExcerpt };
+        if (!(await deps.store.finish(delivery, lease.token, { ...base, status: 'succeeded', success, nextAttemptAt: null, dueAt: null }))) {
           return 'lease_lost';
         }
         deps.observer?.finished?.('succeeded', { event, attempts: attemptNo, at: done });

@@ -67,6 +67,11 @@ export interface Delivery {
   leaseUntil?: string;
   /** When housekeeping should look at it if nothing else happens (absent once finished). */
   dueAt?: string;
+  /**
+   * The successful attempt, kept on the delivery instead of an attempt record of its own (one
+   * write less per delivery); failed attempts each have their record.
+   */
+  success?: { durationMs: number; responseExcerpt: string | null };
   /** Attempts made before the last resend: the retry schedule restarts from there. */
   retryBase?: number;
   createdAt: string;

@@ -11,6 +11,25 @@ export interface EventQueryStore {
   listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]>;
 }
 
+/** A delivery's successful attempt, which is kept on the delivery rather than as a record. */
+export function successAttempt(d: Delivery): Attempt[] {
+  if (d.status !== 'succeeded' || !d.success || d.lastAttemptAt === undefined) return [];
+  return [
+    {
+      appId: d.appId,
+      eventId: d.eventId,
+      endpointId: d.endpointId,
+      attempt: d.attempts,
+      at: d.lastAttemptAt,
+      statusCode: d.lastStatusCode ?? null,
+      durationMs: d.success.durationMs,
+      outcome: 'succeeded',
+      error: null,
+      responseExcerpt: d.success.responseExcerpt,
+    },
+  ];
+}
+
 /** An event's place in its app's feed: accept time, then id, so equal times still order. */
 export const feedPosition = (e: Pick<StoredEvent, 'timestamp' | 'id'>) => `${e.timestamp}#${e.id}`;
 const FEED_POSITION = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#.{1,128}$/;
@@ -85,7 +104,7 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
     async attempts(appId: string, eventId: string) {
       const found = await store.getEventWithDeliveries(appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
-      const items = await store.listAttempts(appId, eventId);
+      const items = [...(await store.listAttempts(appId, eventId)), ...found.deliveries.flatMap(successAttempt)];
       items.sort((a, b) => a.at.localeCompare(b.at) || a.attempt - b.attempt);
       return {
         items: items.map((a) => ({

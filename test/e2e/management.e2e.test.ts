@@ -189,6 +189,14 @@ describe('resend and recover', () => {
     expect(receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual([sent.body.id, sent.body.id]);
     const status = await admin.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.attempts === 2 && s.deliveries[0].status === 'succeeded');
     expect(status.deliveries[0]?.attempts).toBe(2);
+    const attempts = await admin.call<{ items: { attempt: number; outcome: string; statusCode: number }[] }>(
+      'GET',
+      `/v1/apps/${appId}/events/${sent.body.id}/attempts`,
+    );
+    expect(attempts.body.items.map((a) => [a.attempt, a.outcome, a.statusCode])).toEqual([
+      [1, 'succeeded', 200],
+      [2, 'succeeded', 200],
+    ]);
   });
 
   it('resends to an endpoint created after the event', async () => {

@@ -64,6 +64,7 @@ export class FakeDeliveryStore implements DeliveryStore, HousekeepingStore {
     cur.attempts = u.attempts;
     if (u.lastStatusCode !== undefined && u.lastStatusCode !== null) cur.lastStatusCode = u.lastStatusCode;
     if (u.lastAttemptAt !== undefined) cur.lastAttemptAt = u.lastAttemptAt;
+    if (u.success) cur.success = u.success;
     if (u.nextAttemptAt) cur.nextAttemptAt = u.nextAttemptAt;
     else delete cur.nextAttemptAt;
     if (u.dueAt) cur.dueAt = u.dueAt;

@@ -85,9 +85,14 @@ describe('a delivery attempt', () => {
       expect(req.headers['webhook-id']).toBe('msg_1');
     });
 
-    it('records the attempt and marks the delivery succeeded, off the open index', () => {
-      expect(s.store.attempts).toMatchObject([{ attempt: 1, statusCode: 200, outcome: 'succeeded' }]);
-      expect(s.delivery()).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 200 });
+    it('keeps the successful attempt on the delivery, marked succeeded and off the open index', () => {
+      expect(s.store.attempts).toEqual([]);
+      expect(s.delivery()).toMatchObject({
+        status: 'succeeded',
+        attempts: 1,
+        lastStatusCode: 200,
+        success: { durationMs: 3, responseExcerpt: 'ok' },
+      });
       expect(s.delivery().dueAt).toBeUndefined();
       expect(s.retryQueue.sent).toHaveLength(0);
     });

@@ -81,6 +81,10 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
       set.push('lastAttemptAt = :la');
       values[':la'] = u.lastAttemptAt;
     }
+    if (u.success) {
+      set.push('success = :ok');
+      values[':ok'] = u.success;
+    }
     if (u.nextAttemptAt) {
       set.push('nextAttemptAt = :na');
       values[':na'] = u.nextAttemptAt;

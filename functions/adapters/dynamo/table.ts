@@ -17,11 +17,12 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchGetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { topology } from '../../../infra/topology';
 import { ValidationError } from '../../core/errors';
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../core/model';
+import { successAttempt } from '../../core/queries';
 
 export type Item = Record<string, unknown>;
 
@@ -128,6 +129,7 @@ export function toDelivery(i: Item): Delivery & { requeues?: number } {
   if (typeof i.dueAt === 'string') d.dueAt = i.dueAt;
   if (typeof i.requeues === 'number') d.requeues = i.requeues;
   if (typeof i.retryBase === 'number') d.retryBase = i.retryBase;
+  if (i.success && typeof i.success === 'object') d.success = i.success as NonNullable<Delivery['success']>;
   return d;
 }
 
@@ -231,6 +233,15 @@ export abstract class DynamoTable {
   async restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean> {
     const key = keys.delivery(d.appId, d.eventId, d.endpointId);
     const open = openKeys(key, dueAt);
+    // The success kept on the delivery becomes an attempt record before the delivery moves on.
+    for (const a of successAttempt(d)) {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...keys.attempt(a.appId, a.eventId, a.endpointId, a.attempt), kind: 'attempt', ...a, expiresAt: this.expiresAt(a.at) },
+        }),
+      );
+    }
     return this.conditional(() =>
       this.db.send(
         new UpdateCommand({
@@ -238,7 +249,7 @@ export abstract class DynamoTable {
           Key: key,
           UpdateExpression:
             'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
-            'REMOVE nextAttemptAt, feedPk, feedSk, leaseToken, leaseUntil',
+            'REMOVE nextAttemptAt, feedPk, feedSk, leaseToken, leaseUntil, success',
           ConditionExpression:
             'attempts = :attempts AND (#s IN (:succeeded, :failed, :skipped) OR ' +
             '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',
