@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { topology } from '../topology';
 
@@ -9,11 +9,12 @@ export interface WebhookStoreProps {
   /** @default RemovalPolicy.RETAIN: deleting the stack must not delete apps, endpoints and events. */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * A customer managed key for the table. Without one the table uses the AWS managed key
-   * (`aws/dynamodb`): encrypted at rest, every use logged in CloudTrail, no monthly key fee and no
-   * key policy to look after. Bring a key when policy demands control over the key itself
-   * (rotation, revocation, cross-account use); it costs $1/month plus requests.
-   * @default the AWS managed key
+   * The customer managed KMS key the table is encrypted with. The table holds the endpoints'
+   * signing secrets, so by default it gets a key of its own, with yearly rotation, that the
+   * operator controls: its key policy decides who can ever read the data, every use is in
+   * CloudTrail, and disabling it makes the data unreadable. It costs $1/month plus requests.
+   * Pass a key to bring your own (shared across tables, cross-account, an external key store).
+   * @default a new customer managed key with rotation, kept (or not) like the table
    */
   readonly encryptionKey?: kms.IKey;
 }
@@ -57,10 +58,21 @@ export const TABLE_KEY_ACTIONS = [
 
 export class WebhookStore extends Construct {
   readonly table: dynamodb.Table;
+  /** The key the table is encrypted with (the given one, or the one made here). */
+  readonly encryptionKey: kms.IKey;
 
   constructor(scope: Construct, id: string, props: WebhookStoreProps = {}) {
     super(scope, id);
     const t = topology.table;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    // A retained table needs its key: the key is removed (after KMS's waiting period) only with the table.
+    this.encryptionKey =
+      props.encryptionKey ??
+      new kms.Key(this, 'TableKey', {
+        description: 'hookrelay: encrypts the table (apps, endpoints and their signing secrets, events)',
+        enableKeyRotation: true,
+        removalPolicy,
+      });
 
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: t.partitionKey, type: dynamodb.AttributeType.STRING },
@@ -68,10 +80,9 @@ export class WebhookStore extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: t.ttlAttribute,
-      ...(props.encryptionKey
-        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
-        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.encryptionKey,
+      removalPolicy,
     });
 
     for (const index of Object.values(t.indexes)) {
@@ -84,9 +95,9 @@ export class WebhookStore extends Construct {
     }
   }
 
-  /** Item reads and writes on the table and its indexes (and use of its key, if it has one). */
+  /** Item reads and writes on the table and its indexes, and use of its key. */
   grantReadWriteData(grantee: iam.IGrantable): void {
     this.table.grant(grantee, ...TABLE_DATA_ACTIONS);
-    this.table.encryptionKey?.grant(grantee, ...TABLE_KEY_ACTIONS);
+    this.encryptionKey.grant(grantee, ...TABLE_KEY_ACTIONS);
   }
 }

@@ -68,7 +68,10 @@ export interface WebhookDeliveryProps {
   readonly apiThrottle?: ApiThrottle;
   /** Retention of the functions' and the API's log groups. @default one month */
   readonly logRetention?: logs.RetentionDays;
-  /** A customer managed KMS key for the table. @default the AWS managed key (aws/dynamodb) */
+  /**
+   * The customer managed KMS key the table (and so every signing secret) is encrypted with.
+   * @default a new customer managed key with yearly rotation, retained like the table
+   */
   readonly tableEncryptionKey?: kms.IKey;
   /**
    * Source files of the handlers, for a fork that builds its own. Each must export `handler`.

@@ -120,6 +120,8 @@ describe('table encryption', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: arnOf(logicalIdOf(key!)) },
     });
+    // The given key replaces the default one: no second key (and no second $1 a month).
+    expect(Object.keys(resourcesOf(template, 'AWS::KMS::Key'))).toEqual([logicalIdOf(key!)]);
     // Every function can use the key, with the actions spelled out (CDK's grant says ReEncrypt*).
     const keyStatements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
       .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: string[]; Resource: unknown }> }).Statement)

@@ -71,13 +71,41 @@ describe('the table', () => {
     expect(attrs).toEqual(expect.arrayContaining(['pk', 'sk', 'feedPk', 'feedSk', 'openPk', 'openSk'].map((n) => ({ AttributeName: n, AttributeType: 'S' }))));
   });
 
-  it('keeps point-in-time recovery on, expires items by TTL on the topology attribute, and is encrypted with the AWS managed key', () => {
+  it('keeps point-in-time recovery on, expires items by TTL on the topology attribute, and is encrypted with its own KMS key', () => {
+    const keyId = logicalIdOf(stack.hookrelay.store.encryptionKey);
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       TimeToLiveSpecification: { AttributeName: topology.table.ttlAttribute, Enabled: true },
-      // SSEEnabled without a key id: KMS with the AWS managed key aws/dynamodb.
-      SSESpecification: { SSEEnabled: true, KMSMasterKeyId: Match.absent() },
+      // A customer managed key: the signing secrets in the table are under a key the operator controls.
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: arnOf(keyId) },
     });
+  });
+
+  it('has a customer managed key with rotation on, kept when the stack is deleted (a retained table needs it)', () => {
+    const keys = resourcesOf(template, 'AWS::KMS::Key');
+    expect(Object.keys(keys)).toEqual([logicalIdOf(stack.hookrelay.store.encryptionKey)]);
+    const key = Object.values(keys)[0]!;
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    expect(key.Properties.KeySpec).toBeUndefined(); // symmetric: the only kind DynamoDB takes
+    expect(key.DeletionPolicy).toBe('Retain');
+    expect(key.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it('lets every function use the table key with the actions spelled out, and nothing else use it', () => {
+    const keyArn = arnOf(logicalIdOf(stack.hookrelay.store.encryptionKey));
+    for (const h of HANDLERS) {
+      for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']) {
+        expect(roleCan(template, ids.role[h], action, keyArn), `${h}: ${action}`).toBe(true);
+      }
+    }
+    const onKey = identityStatements(template).filter((s) => JSON.stringify(s.statement.Resource) === JSON.stringify(keyArn));
+    expect(new Set(onKey.map((s) => s.owner)).size).toBe(HANDLERS.length);
+  });
+
+  it('deletes the key with the table when told to (after KMS\'s waiting period)', () => {
+    const { template: t } = synth({ hookrelay: { removalPolicy: RemovalPolicy.DESTROY } });
+    const key = Object.values(resourcesOf(t, 'AWS::KMS::Key'))[0]!;
+    expect(key.DeletionPolicy).toBe('Delete');
   });
 
   it('is retained when the stack is deleted, unless told otherwise', () => {
