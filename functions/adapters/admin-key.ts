@@ -10,10 +10,11 @@ import { secretsClient } from './aws-clients';
 const CACHE_MS = 5 * 60 * 1000;
 let cached: { value: string; at: number } | undefined;
 
-export async function adminKey(cfg: Config): Promise<string | undefined> {
+/** `now` is the clock the cache is judged by (tests move it past the 5 minutes). */
+export async function adminKey(cfg: Config, now: () => number = Date.now): Promise<string | undefined> {
   if (cfg.apiKey) return cfg.apiKey;
   if (!cfg.apiKeySecretArn) return undefined;
-  if (cached && Date.now() - cached.at < CACHE_MS) return cached.value;
+  if (cached && now() - cached.at < CACHE_MS) return cached.value;
   const out = await secretsClient().send(new GetSecretValueCommand({ SecretId: cfg.apiKeySecretArn }));
   const raw = out.SecretString ?? '';
   // A generated CDK secret may be JSON ({"key": "..."}) or the bare string.
@@ -24,6 +25,6 @@ export async function adminKey(cfg: Config): Promise<string | undefined> {
   } catch {
     // bare string
   }
-  cached = { value, at: Date.now() };
+  cached = { value, at: now() };
   return value;
 }
