@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 vi.mock('node:crypto', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:crypto')>();
+  const real = await importOriginal<typeof crypto>();
   return { ...real, timingSafeEqual: vi.fn(real.timingSafeEqual) };
 });
 
