@@ -4,7 +4,8 @@
  *
  * Persistence: with a data dir, dynalite keeps its tables in `<dataDir>/dynamodb`. LevelDB writes
  * its log before acknowledging a write, so a killed process loses nothing acknowledged (only a
- * machine crash could lose the last, unsynced writes). local-aws-sqs has no
+ * machine crash could lose the last, unsynced writes), and each item write is one LevelDB batch
+ * with its index entries (dynalite-atomic.ts), so a kill never leaves them apart. local-aws-sqs has no
  * persistence; that is accepted because the table is the source of truth and housekeeping
  * re-enqueues every delivery that is due, so a restart only costs one housekeeping run.
  */
@@ -14,6 +15,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
+import { makeDynaliteWritesAtomic } from './dynalite-atomic';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
 
@@ -52,6 +54,8 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
   try {
     const path = opts.dataDir ? join(opts.dataDir, 'dynamodb') : undefined;
     if (path) mkdirSync(path, { recursive: true });
+    // An item and its index entries in one LevelDB batch, so a kill never leaves them apart.
+    makeDynaliteWritesAtomic();
     // Zero delays: tables are ACTIVE as soon as they are created, so startup does not wait.
     dynamo = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await listen(dynamo, 0);
