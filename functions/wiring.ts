@@ -26,7 +26,21 @@ import { createEventQueries } from './core/queries';
 import { RetryPolicy } from './core/retry-policy';
 
 export const logger = new Logger({ serviceName: 'hookrelay' });
-export const metrics = new Metrics({ namespace: topology.metrics.namespace, serviceName: 'hookrelay' });
+export const metrics = new Metrics({
+  namespace: topology.metrics.namespace,
+  serviceName: 'hookrelay',
+  // Powertools warns on every invocation that adds no metric (most API calls): noise, and log
+  // volume that CloudWatch bills. Everything else it says goes to our logger.
+  logger: {
+    trace: (...a: unknown[]) => logger.debug(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
+    debug: (...a: unknown[]) => logger.debug(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
+    info: (...a: unknown[]) => logger.info(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
+    warn: (...a: unknown[]) => {
+      if (!String(a[0]).startsWith('No application metrics to publish')) logger.warn(String(a[0]));
+    },
+    error: (...a: unknown[]) => logger.error(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
+  },
+});
 const M = topology.metrics.names;
 
 /**

@@ -52,6 +52,7 @@ function banner(stack: LocalStack, ms: number): string {
     `  Admin key  ${stack.apiKey}`,
     `  PutEvents  ${stack.eventsUrl}  (point an SDK at it: AWS_ENDPOINT_URL_EVENTBRIDGE=${stack.eventsUrl})`,
     `  Data       ${stack.dataDir ?? 'in memory (set HOOKRELAY_DATA_DIR to keep it across restarts)'}`,
+    `  SQS        ${stack.endpoints.sqs}  (the DLQ: npx hookrelay dlq list --endpoint-url ${stack.endpoints.sqs})`,
     `  Try        ${curl}`,
     'Ctrl-C stops.',
   ].join('\n');
