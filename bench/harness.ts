@@ -1,0 +1,116 @@
+/**
+ * The system under measurement: the embedded local stack in this process, its four real handlers
+ * wrapped by the meter, the handlers' SDK clients instrumented, and a recording receiver on
+ * 127.0.0.1. Every benchmark drives it through the public API (or PutEvents) only.
+ */
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { entrySize } from '../infra/local/eventbridge';
+import { LOCAL_CREDENTIALS } from '../infra/local/provision';
+import { startLocalStack, type LocalStack } from '../infra/local/stack';
+import { RecordingReceiver } from '../test/helpers/receiver';
+import { apiClient } from '../test/helpers/target';
+import { captureFunctionLogs, instrumentDynamo, instrumentSqs, instrumentedHandlers, Meter } from './instrument';
+import { BILLING_CHUNKS } from './prices';
+
+export interface HarnessOptions {
+  /** Variables for the handlers (e.g. HOOKRELAY_RETRY_SCHEDULE). */
+  env?: Record<string, string>;
+  /** Pollers per queue: the local stand-in for the event source's concurrency. */
+  pollerConcurrency?: number;
+  /** Count the functions' log output instead of printing it (the cost benchmark). */
+  captureLogs?: boolean;
+  /** Run invocations one at a time, so each duration is its own (the cost benchmark). */
+  oneInvocationAtATime?: boolean;
+}
+
+export interface PutEventsCounts {
+  calls: number;
+  entries: number;
+  /** Billed events: each started 64 KB of an entry is one. */
+  billedEvents: number;
+}
+
+export interface Harness {
+  stack: LocalStack;
+  meter: Meter;
+  receiver: RecordingReceiver;
+  api: ReturnType<typeof apiClient>;
+  putEvents: PutEventsCounts;
+  /** PutEvents on the stack's bus, counted; rejects if any entry failed. */
+  sendPutEvents(entries: PutEventsRequestEntry[]): Promise<void>;
+  /** Waits until `count` requests reached the receiver and no invocation is running any more. */
+  settle(count: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const meter = new Meter();
+  const stack = await startLocalStack({
+    port: 0,
+    quiet: true,
+    housekeeping: false,
+    pollerConcurrency: opts.pollerConcurrency,
+    handlers: instrumentedHandlers(meter, { oneAtATime: opts.oneInvocationAtATime }),
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...opts.env,
+    },
+  });
+  // Loaded only now: the functions' modules read the environment (log level, metrics on or off)
+  // when they load, and the stack has just set it.
+  const [{ dynamoClient, resetClientsForTests, sqsClient }, { resetWiringForTests }] = await Promise.all([
+    import('../functions/adapters/aws-clients'),
+    import('../functions/wiring'),
+  ]);
+  // Fresh handler-side clients bound to this stack, then the meter's middleware on them: the
+  // wiring is built on the first invocation and takes these same singletons.
+  await resetWiringForTests();
+  resetClientsForTests();
+  instrumentDynamo(meter, dynamoClient());
+  instrumentSqs(meter, sqsClient());
+  const restoreLogs = opts.captureLogs ? captureFunctionLogs(meter) : () => {};
+
+  const receiver = await new RecordingReceiver().start();
+  const api = apiClient(stack);
+  const events = new EventBridgeClient({
+    region: 'us-east-1',
+    endpoint: stack.eventsUrl,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const putEvents: PutEventsCounts = { calls: 0, entries: 0, billedEvents: 0 };
+
+  return {
+    stack,
+    meter,
+    receiver,
+    api,
+    putEvents,
+    async sendPutEvents(entries) {
+      const out = await events.send(new PutEventsCommand({ Entries: entries }));
+      putEvents.calls++;
+      putEvents.entries += entries.length;
+      for (const e of entries) {
+        putEvents.billedEvents += Math.max(1, Math.ceil(entrySize(e as Record<string, unknown>) / BILLING_CHUNKS.eventBridgeBytes));
+      }
+      if (out.FailedEntryCount) throw new Error(`PutEvents: ${out.FailedEntryCount} entries failed: ${JSON.stringify(out.Entries)}`);
+    },
+    async settle(count, timeoutMs = 120_000) {
+      await receiver.waitFor((r) => r.length >= count, timeoutMs, `${count} webhooks`);
+      // The attempt is recorded after the receiver answered; wait until nothing runs for a while.
+      for (let quiet = 0; quiet < 3; ) {
+        await meter.idle();
+        await new Promise((r) => setTimeout(r, 50));
+        quiet = meter.running === 0 ? quiet + 1 : 0;
+      }
+    },
+    async stop() {
+      restoreLogs();
+      events.destroy();
+      await stack.stop();
+      // The stack resets handler state only for handlers it loaded itself; these are ours.
+      await resetWiringForTests();
+      resetClientsForTests();
+      await receiver.stop();
+    },
+  };
+}
