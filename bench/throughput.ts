@@ -1,0 +1,307 @@
+/**
+ * Sustained throughput with zero loss, and the same measurement of a bare baseline.
+ *
+ * hookrelay: `producers` closed-loop senders POST single 1 KB events to the embedded stack for
+ * `seconds`, the stack's pollers (`pollers` per queue, batches of 10) feed the delivery handler,
+ * and the recording receiver counts every webhook by event id. Then sending stops, the backlog
+ * drains, and throughput is accepted events / (last arrival - first send): the drain counts.
+ *
+ * The baseline does the same SQS, DynamoDB and HTTP calls per event, in the same process, against
+ * the same emulators, with the same concurrency, and none of the features: a bare node:http server
+ * that Queries the app's partition, puts the event, batch-writes the delivery, sends the message
+ * and updates the event; `pollers` loops that ask the queue depth, receive up to 10, and for each
+ * message BatchGet the three items, update the delivery, POST the body to the receiver, put the
+ * attempt and update the delivery again, then delete the batch. No validation, no auth, no
+ * signing, no conditions or leases, no retries, no middleware.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_CREDENTIALS } from '../infra/local/provision';
+import { RecordingReceiver } from '../test/helpers/receiver';
+import { checkExactlyOnce, eventData } from './cost';
+import { startHarness } from './harness';
+import { profiled, type CpuShare } from './profile';
+
+export interface ThroughputSettings {
+  seconds: number;
+  /** Concurrent closed-loop senders (each waits for its 202 before sending again). */
+  producers: number;
+  /** Concurrent queue consumers, each taking batches of up to 10. */
+  pollers: number;
+  profile: boolean;
+}
+
+export interface ThroughputRun {
+  label: string;
+  accepted: number;
+  delivered: number;
+  exactlyOnce: boolean;
+  missing: number;
+  duplicates: number;
+  acceptedPerSecond: number;
+  deliveredPerSecond: number;
+  drainSeconds: number;
+  /** Fraction of the run the event loop was busy (1 = the one thread never waited). */
+  eventLoopUtilization: number;
+  cpu: CpuShare[];
+}
+
+export interface ThroughputResult {
+  settings: ThroughputSettings;
+  hookrelay: ThroughputRun;
+  baseline: ThroughputRun;
+  ratio: number;
+}
+
+interface Load {
+  /** POSTs one event; resolves with its id once accepted. */
+  send(n: number): Promise<string>;
+  receiver: RecordingReceiver;
+  url: string;
+  appId: string;
+}
+
+async function drive(label: string, load: Load, settings: ThroughputSettings): Promise<ThroughputRun> {
+  const accepted: string[] = [];
+  const elu0 = performance.eventLoopUtilization();
+  const run = async () => {
+    const start = Date.now();
+    const stopAt = start + settings.seconds * 1000;
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: settings.producers }, async () => {
+        while (Date.now() < stopAt) accepted.push(await load.send(n++));
+      }),
+    );
+    const sendingEnded = Date.now();
+    await load.receiver.waitFor((r) => r.length >= accepted.length, 300_000, `${accepted.length} webhooks (${label})`);
+    const last = Math.max(...load.receiver.received.map((r) => r.at));
+    return { start, sendingEnded, last };
+  };
+  const { result, cpu } = settings.profile ? await profiled(run) : { result: await run(), cpu: [] };
+  // Duplicates arrive late, if at all: give them a moment to show.
+  await new Promise((r) => setTimeout(r, 500));
+  const elu = performance.eventLoopUtilization(elu0);
+  const once = checkExactlyOnce(
+    load.receiver.received,
+    accepted.map((eventId) => ({ appId: load.appId, eventId })),
+    new Map([[load.appId, [load.url]]]),
+    1,
+  );
+  const elapsedS = (result.last - result.start) / 1000;
+  return {
+    label,
+    accepted: accepted.length,
+    delivered: load.receiver.received.length,
+    exactlyOnce: once.ok,
+    missing: once.missing,
+    duplicates: once.duplicates,
+    acceptedPerSecond: accepted.length / ((result.sendingEnded - result.start) / 1000),
+    deliveredPerSecond: accepted.length / elapsedS,
+    drainSeconds: Math.max(0, (result.last - result.sendingEnded) / 1000),
+    eventLoopUtilization: elu.utilization,
+    cpu,
+  };
+}
+
+export async function runThroughput(settings: ThroughputSettings, runId: string): Promise<ThroughputResult> {
+  const h = await startHarness({ pollerConcurrency: settings.pollers });
+  try {
+    const appId = await h.api.createApp('throughput');
+    const url = h.receiver.endpoint([200]);
+    const ep = await h.api.call('POST', `/v1/apps/${appId}/endpoints`, { url });
+    if (ep.status !== 201) throw new Error(`create endpoint: ${ep.status}`);
+    const data = eventData();
+    for (let i = 0; i < 5; i++) await h.api.sendEvent(appId, { type: 'warm.up', data, id: `${runId}-warm-${i}` });
+    await h.settle(5);
+    h.receiver.received.length = 0;
+
+    const hookrelay = await drive(
+      'hookrelay',
+      {
+        appId,
+        url,
+        receiver: h.receiver,
+        async send(n) {
+          const r = await h.api.sendEvent(appId, { type: 'invoice.paid', data, id: `${runId}-tp-${n}` });
+          if (r.status !== 202) throw new Error(`POST /events: ${r.status} ${JSON.stringify(r.body)}`);
+          return r.body.id;
+        },
+      },
+      settings,
+    );
+
+    const baseline = await withBaseline(h.stack.endpoints, h.stack.tableName, settings.pollers, runId, (load) =>
+      drive('bare baseline', load, settings),
+    );
+    return { settings, hookrelay, baseline, ratio: hookrelay.deliveredPerSecond / baseline.deliveredPerSecond };
+  } finally {
+    await h.stop();
+  }
+}
+
+// ---- the bare baseline ------------------------------------------------------------------------
+
+async function withBaseline<T>(
+  endpoints: { sqs: string; dynamodb: string },
+  table: string,
+  pollers: number,
+  runId: string,
+  body: (load: Load) => Promise<T>,
+): Promise<T> {
+  const common = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb }));
+  const sqs = new SQSClient({ ...common, endpoint: endpoints.sqs });
+  const receiver = await new RecordingReceiver().start();
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  let stopping = false;
+  let consumerError: unknown;
+  let server: Server | undefined;
+  const consumers: Array<Promise<void>> = [];
+  try {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `bench-baseline-${runId}` }));
+    const queueUrl = QueueUrl!;
+    const appId = `bare${runId}`;
+    const url = receiver.endpoint([200]);
+    await db.send(new PutCommand({ TableName: table, Item: { pk: `APP#${appId}`, sk: '#APP', kind: 'app', id: appId, name: 'bare' } }));
+    await db.send(new PutCommand({ TableName: table, Item: { pk: `APP#${appId}`, sk: 'EP#ep1', kind: 'endpoint', id: 'ep1', appId, url, enabled: true, eventTypes: [] } }));
+
+    // Ingest: the same five calls per event as the real one.
+    server = createServer((req, res) => {
+      void readJson<{ id: string; type: string; data: unknown }>(req).then(async (e) => {
+        const now = new Date().toISOString();
+        const { Items = [] } = await db.send(
+          new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `APP#${appId}` }, ConsistentRead: true }),
+        );
+        const eps = Items.filter((i) => i.kind === 'endpoint');
+        const pk = `EVT#${appId}#${e.id}`;
+        await db.send(
+          new PutCommand({
+            TableName: table,
+            Item: { pk, sk: '#EVENT', id: e.id, eventType: e.type, dataJson: JSON.stringify(e.data), timestamp: now, feedPk: `FEED#${appId}`, feedSk: `${now}#${e.id}`, openPk: 'OPEN#0', openSk: `${now}#${pk}` },
+          }),
+        );
+        await db.send(
+          new BatchWriteCommand({
+            RequestItems: { [table]: eps.map((ep) => ({ PutRequest: { Item: { pk, sk: `DLV#${ep.id as string}`, status: 'pending', attempts: 0, openPk: 'OPEN#1', openSk: `${now}#${pk}` } } })) },
+          }),
+        );
+        await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: eps.map((ep, i) => ({ Id: String(i), MessageBody: JSON.stringify({ appId, eventId: e.id, endpointId: ep.id, url: ep.url }) })),
+          }),
+        );
+        await db.send(new UpdateCommand({ TableName: table, Key: { pk, sk: '#EVENT' }, UpdateExpression: 'SET fannedOut = :t REMOVE openPk, openSk', ExpressionAttributeValues: { ':t': true } }));
+        res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: e.id }));
+      }).catch((err: unknown) => {
+        res.writeHead(500).end(String(err));
+      });
+    });
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const ingestUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+
+    const deliver = async (m: { appId: string; eventId: string; endpointId: string; url: string }) => {
+      const pk = `EVT#${m.appId}#${m.eventId}`;
+      await db.send(
+        new BatchGetCommand({
+          RequestItems: { [table]: { Keys: [{ pk, sk: '#EVENT' }, { pk, sk: `DLV#${m.endpointId}` }, { pk: `APP#${m.appId}`, sk: `EP#${m.endpointId}` }], ConsistentRead: true } },
+        }),
+      );
+      await db.send(new UpdateCommand({ TableName: table, Key: { pk, sk: `DLV#${m.endpointId}` }, UpdateExpression: 'SET leaseToken = :t', ExpressionAttributeValues: { ':t': randomUUID() } }));
+      const status = await post(agent, m.url, JSON.stringify({ type: 'invoice.paid', data: eventData() }), m.eventId);
+      await db.send(new PutCommand({ TableName: table, Item: { pk, sk: `TRY#${m.endpointId}#0001`, statusCode: status, at: new Date().toISOString() } }));
+      await db.send(
+        new UpdateCommand({ TableName: table, Key: { pk, sk: `DLV#${m.endpointId}` }, UpdateExpression: 'SET #s = :s, attempts = :a REMOVE leaseToken, openPk, openSk', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'succeeded', ':a': 1 } }),
+      );
+    };
+    // The consumers: what the local event source does (ask the depth, then receive), then deliver.
+    for (let i = 0; i < pollers; i++) {
+      consumers.push(
+        (async () => {
+          while (!stopping) {
+            const { Attributes: a = {} } = await sqs.send(
+              new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+            );
+            const visible = Number(a.ApproximateNumberOfMessages ?? 0) - Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+            if (visible <= 0) {
+              await new Promise((r) => setTimeout(r, 5));
+              continue;
+            }
+            const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, visible), WaitTimeSeconds: 0 }));
+            if (Messages.length === 0) continue;
+            await Promise.all(Messages.map((msg) => deliver(JSON.parse(msg.Body ?? '{}'))));
+            await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((msg, j) => ({ Id: String(j), ReceiptHandle: msg.ReceiptHandle })) }));
+          }
+        })().catch((err: unknown) => {
+          consumerError ??= err;
+        }),
+      );
+    }
+
+    const data = eventData();
+    const result = await body({
+      appId,
+      url,
+      receiver,
+      async send(n) {
+        const id = `${runId}-bare-${n}`;
+        const res = await fetch(ingestUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'invoice.paid', data, id }) });
+        if (res.status !== 202) throw new Error(`baseline ingest: ${res.status} ${await res.text()}`);
+        await res.text();
+        return id;
+      },
+    });
+    if (consumerError !== undefined) throw consumerError;
+    return result;
+  } finally {
+    stopping = true;
+    await Promise.allSettled(consumers);
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+    }
+    agent.destroy();
+    await receiver.stop();
+    db.destroy();
+    sqs.destroy();
+  }
+}
+
+function readJson<T>(req: IncomingMessage): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function post(agent: Agent, url: string, body: string, id: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'webhook-id': id, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
