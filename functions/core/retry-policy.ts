@@ -28,15 +28,17 @@ export class RetryPolicy {
   /**
    * What to do after attempt `attempt` failed. A receiver's `Retry-After` (seconds) is honoured
    * within the schedule's bounds: never sooner than the scheduled wait, never later than the
-   * schedule's longest wait.
+   * schedule's longest wait. The jitter never brings a retry before the honoured Retry-After:
+   * the receiver asked for at least that long.
    */
   afterFailure(attempt: number, retryAfterS?: number): RetryDecision {
     const base = this.options.scheduleS[attempt - 1];
     if (base === undefined) return { retry: false };
     const longest = Math.max(...this.options.scheduleS);
-    const wantedS = retryAfterS === undefined ? base : Math.max(base, Math.min(retryAfterS, longest));
+    const honouredS = retryAfterS === undefined ? 0 : Math.min(retryAfterS, longest);
+    const wantedS = Math.max(base, honouredS);
     const factor = 1 + this.options.jitter * (2 * this.random() - 1);
-    return { retry: true, delayMs: Math.max(0, Math.round(wantedS * 1000 * factor)) };
+    return { retry: true, delayMs: Math.max(0, Math.round(wantedS * 1000 * factor), honouredS * 1000) };
   }
 }
 

@@ -42,6 +42,15 @@ describe('retry policy', () => {
     expect(policy.afterFailure(1, 86_400)).toEqual({ retry: true, delayMs: 1_800_000 });
   });
 
+  it('never retries sooner than a Retry-After it honours, however the jitter falls', () => {
+    const low = new RetryPolicy({ scheduleS: [5, 300, 1800], jitter: 0.1, random: () => 0 });
+    expect(low.afterFailure(1, 60)).toEqual({ retry: true, delayMs: 60_000 });
+    expect(low.afterFailure(1, 86_400)).toEqual({ retry: true, delayMs: 1_800_000 });
+    // Without Retry-After (or one shorter than the schedule) the jitter still spreads retries.
+    expect(low.afterFailure(1)).toEqual({ retry: true, delayMs: 4500 });
+    expect(low.afterFailure(1, 1)).toEqual({ retry: true, delayMs: 4500 });
+  });
+
   it('reads Retry-After as seconds or as an HTTP date', () => {
     const now = new Date('2026-11-22T12:00:00Z');
     expect(parseRetryAfter('120', now)).toBe(120);
