@@ -32,22 +32,23 @@ afterAll(async () => {
 });
 
 const { routes } = await import('../../functions/handlers/api');
+const table = routes.map((r) => ({ method: r.method, path: r.path }));
 
 describe('the API over HTTP under generated requests', () => {
   it(`answers ${RUNS} requests to every route without a 5xx, in the contract's shape, with JSON content`, async () => {
     const statuses = new Map<number, number>();
     const out = await fc.check(
-      fc.asyncProperty(fuzzRequest(routes.map((r) => ({ method: r.method, path: r.path }))), async (generated) => {
+      fc.asyncProperty(fuzzRequest(table), async (generated) => {
         const r = forTheWire(bind(generated, fixture));
         const res = await sendHttp(stack.apiUrl, r);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const problem =
-          answerProblem(fixture, r, res.status, res.body) ??
+          answerProblem(fixture, table, r, res.status, res.body) ??
           (res.status !== 204 && r.method !== 'HEAD' && !String(res.headers['content-type']).startsWith('application/json')
             ? `a ${res.status} with content-type ${String(res.headers['content-type'])}`
             : undefined);
         if (problem !== undefined) throw new Error(`${problem}\n  request: ${describeRequest(r)}`);
-        await restore(stack, fixture, r, res.status);
+        await restore(stack, fixture, table, r, res.status);
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );

@@ -68,9 +68,9 @@ describe('every API route under generated requests', () => {
           const r = bind(generated, fixture);
           const result = asStructured(await invoke('api', handler, toApiEvent(r, randomBytes(10).toString('base64'))));
           statuses.set(result.status, (statuses.get(result.status) ?? 0) + 1);
-          const problem = answerProblem(fixture, r, result.status, result.body);
+          const problem = answerProblem(fixture, table, r, result.status, result.body);
           if (problem !== undefined) throw new Error(`${problem}\n  request: ${describeRequest(r)}`);
-          await restore(stack, fixture, r, result.status);
+          await restore(stack, fixture, table, r, result.status);
         }),
         { numRuns: RUNS_PER_ROUTE, seed: SEED, endOnFailure: true },
       );

@@ -6,7 +6,7 @@ import { LIMITS } from '../../functions/core/schemas';
 import type { LocalStack } from '../../infra/local/stack';
 import type { RecordingReceiver } from '../helpers/receiver';
 import { contractProblem } from './contract';
-import type { Fixture, FuzzRequest } from './requests';
+import type { Fixture, FuzzRequest, RouteLike } from './requests';
 
 async function call<T>(stack: LocalStack, method: string, path: string, body?: unknown, key = stack.apiKey): Promise<T> {
   const res = await fetch(`${stack.apiUrl}${path}`, {
@@ -49,12 +49,29 @@ function decoded(s: string | undefined): string | undefined {
   }
 }
 
+/** The route of `table` a request reaches, and its path parameters, matched as the router matches. */
+export function routeOf(table: readonly RouteLike[], r: FuzzRequest): { route: RouteLike; params: Record<string, string> } | undefined {
+  const path = r.path.split('?')[0]!;
+  for (const route of table) {
+    if (route.method !== r.method) continue;
+    const names: string[] = [];
+    const pattern = route.path.replace(/[.+^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    });
+    const m = new RegExp(`^${pattern}/?$`).exec(path);
+    if (m) return { route, params: Object.fromEntries(names.map((n, i) => [n, m[i + 1]!])) };
+  }
+  return undefined;
+}
+
 /**
  * Why an answer breaks the contract or the key model, or undefined: the shape checks, and a 2xx
  * only for a caller allowed to have it (no key: /health only; the app key: its own app only,
- * never creating apps or keys), with secrets only from the routes that hand them out.
+ * never creating apps or keys), with secrets only from the routes that hand them out. The route
+ * is the one the request reaches (a generated method or path can lead to another than intended).
  */
-export function answerProblem(f: Fixture, r: FuzzRequest, status: number, body: string): string | undefined {
+export function answerProblem(f: Fixture, table: readonly RouteLike[], r: FuzzRequest, status: number, body: string): string | undefined {
   const shape = contractProblem({ status, body, method: r.method });
   if (shape !== undefined) return shape;
   // Headers well over API Gateway's 10 KB are refused as such, whatever else is wrong.
@@ -65,16 +82,18 @@ export function answerProblem(f: Fixture, r: FuzzRequest, status: number, body: 
     return `${headerBytes} bytes of request line and headers answered ${status}, not 400 headers_too_large`;
   }
   const ok = status >= 200 && status < 300;
-  const route = `${r.route.method} ${r.route.path}`;
-  if (ok && route !== 'GET /health') {
+  const reached = routeOf(table, r);
+  if (ok && reached === undefined) return `a ${status} for a request that matches no route`;
+  const route = reached ? `${reached.route.method} ${reached.route.path}` : `${r.method} (no route)`;
+  if (ok && reached && route !== 'GET /health') {
     const who = callerOf(f, r.headers.authorization);
     if (who.kind === 'none') return `a ${status} without a valid key`;
     if (who.kind === 'app') {
-      if (r.route.path === '/v1/apps' || r.route.path.includes('/keys')) return `the app key got a ${status} on ${route}`;
-      if (decoded(r.params.appId) !== f.appA) return `the app key of ${f.appA} got a ${status} for app ${r.params.appId}`;
+      if (reached.route.path === '/v1/apps' || reached.route.path.includes('/keys')) return `the app key got a ${status} on ${route}`;
+      if (decoded(reached.params.appId) !== f.appA) return `the app key of ${f.appA} got a ${status} for app ${reached.params.appId}`;
     }
   }
-  if (/whsec_/.test(body) && !(ok && /\/secret(\/rotate)?$/.test(r.route.path))) return `a signing secret in a ${status} of ${route}`;
+  if (/whsec_/.test(body) && !(ok && /\/secret(\/rotate)?$/.test(reached?.route.path ?? ''))) return `a signing secret in a ${status} of ${route}`;
   if (/hrk_/.test(body) && !(status === 201 && route === 'POST /v1/apps/{appId}/keys')) return `an app key in a ${status} of ${route}`;
   if (body.includes(f.adminKey)) return `the admin key in a ${status} of ${route}`;
   return undefined;
@@ -93,14 +112,15 @@ export function describeRequest(r: FuzzRequest): string {
  * Puts back what a generated request took away from the fixture (the key revoked, the endpoint
  * deleted), so the rest of the run still reaches deep into the handlers.
  */
-export async function restore(stack: LocalStack, f: Fixture, r: FuzzRequest, status: number): Promise<void> {
-  if (status !== 204 || r.method !== 'DELETE') return;
-  if (r.route.path.endsWith('/keys/{keyId}') && r.params.keyId === f.keyIdA) {
+export async function restore(stack: LocalStack, f: Fixture, table: readonly RouteLike[], r: FuzzRequest, status: number): Promise<void> {
+  const reached = routeOf(table, r);
+  if (status !== 204 || !reached || reached.route.method !== 'DELETE') return;
+  if (reached.route.path.endsWith('/keys/{keyId}') && decoded(reached.params.keyId) === f.keyIdA) {
     const key = await call<{ id: string; key: string }>(stack, 'POST', `/v1/apps/${f.appA}/keys`, { name: 'fuzz' });
     f.keyIdA = key.id;
     f.appKeyA = key.key;
   }
-  if (r.route.path.endsWith('/endpoints/{endpointId}') && r.params.endpointId === f.endpointA) {
+  if (reached.route.path.endsWith('/endpoints/{endpointId}') && decoded(reached.params.endpointId) === f.endpointA) {
     f.endpointA = (await call<{ id: string }>(stack, 'POST', `/v1/apps/${f.appA}/endpoints`, { url: f.receiverUrl, eventTypes: ['fuzz.type'] })).id;
   }
 }

@@ -549,7 +549,8 @@ export function forTheWire(r: FuzzRequest): FuzzRequest {
     delete headersOut[largest];
   }
   // Methods node's parser does not know get its bare 400, as API Gateway answers them itself.
-  const method = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE'].includes(r.method.toUpperCase()) ? r.method : 'GET';
+  const upper = r.method.toUpperCase();
+  const method = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE'].includes(upper) ? upper : 'GET';
   return { ...r, method, path, query, headers: headersOut };
 }
 
