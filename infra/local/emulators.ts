@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
@@ -33,6 +34,11 @@ export interface Emulators {
   endpoints: { sqs: string; dynamodb: string };
   /** Lets the pollers sleep while their queue is idle and still react at once (see sqs-poller.ts). */
   onQueueActivity(listener: (activity: QueueActivity) => void): () => void;
+  /**
+   * Fault injection for tests: the SQS emulator dies (its connections cut, every queue and
+   * message lost) and a fresh one starts on the same port, with no queues yet.
+   */
+  restartSqs(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,15 +46,20 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
   const activity = new EventEmitter();
   activity.setMaxListeners(0);
 
-  const sqs = await createSqsServer({
-    port: 0,
-    hostname: '127.0.0.1',
-    region: LOCAL_REGION,
-    accountId: LOCAL_ACCOUNT_ID,
-    // Off: AWS's 60 s wait before re-creating a deleted queue only slows tests down.
-    emulateQueueCreationLifecycle: false,
-  });
-  observeSqsRequests(sqs, (a) => activity.emit('activity', a));
+  const startSqs = async (port: number) => {
+    const server = await createSqsServer({
+      port,
+      hostname: '127.0.0.1',
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      // Off: AWS's 60 s wait before re-creating a deleted queue only slows tests down.
+      emulateQueueCreationLifecycle: false,
+    });
+    observeSqsRequests(server, (a) => activity.emit('activity', a));
+    return server;
+  };
+  let sqs = await startSqs(0);
+  const sqsPort = (sqs.address() as AddressInfo).port;
 
   let dynamo: Server;
   try {
@@ -70,6 +81,12 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
     onQueueActivity(listener) {
       activity.on('activity', listener);
       return () => activity.off('activity', listener);
+    },
+    async restartSqs() {
+      if (stopped) throw new Error('the emulators are stopped');
+      // As if its process died: connections cut at once, every message gone.
+      await closeServer(sqs, 0);
+      sqs = await startSqs(sqsPort);
     },
     stop() {
       // dynalite's close() also closes its LevelDB store, which flushes it to disk.

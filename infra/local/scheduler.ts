@@ -25,8 +25,11 @@ export interface SchedulerOptions {
 }
 
 export interface Scheduler {
-  /** Runs housekeeping now, after any run in progress, and returns what the handler returned. */
-  runNow(): Promise<unknown>;
+  /**
+   * Runs housekeeping now, after any run in progress, and returns what the handler returned;
+   * `detail` as for `startDetail` (`{ recover: true }` after the queues lost their state).
+   */
+  runNow(detail?: Record<string, unknown>): Promise<unknown>;
   /** Cancels the schedule and waits for a run in progress. */
   stop(): Promise<void>;
 }
@@ -75,11 +78,11 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
   if (startDetail) setImmediate(() => tick(startDetail));
 
   return {
-    async runNow() {
+    async runNow(detail) {
       if (stopped) throw new Error('the housekeeping schedule is stopped');
       // Chained: concurrent callers each get a run of their own, one after another.
       while (current) await current.catch(() => {});
-      return run();
+      return run(detail);
     },
     async stop() {
       stopped = true;

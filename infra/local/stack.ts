@@ -71,6 +71,13 @@ export interface LocalStack {
   tableName: string;
   /** Invokes housekeeping now (after any run in progress) and returns its result. */
   runHousekeeping(): Promise<unknown>;
+  /**
+   * Fault injection for tests: the SQS emulator dies and restarts empty on the same port (every
+   * queued message, the DLQ's included, is lost), the queues are provisioned again, and the
+   * stack answers as it does when it starts over a data dir, when the queues' state is lost the
+   * same way: one housekeeping run with `{ recover: true }`. Resolves with that run's report.
+   */
+  restartSqs(): Promise<unknown>;
   /** Stops everything, waiting for work in flight; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -246,6 +253,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       queueUrls: resources.queueUrls,
       tableName: resources.tableName,
       runHousekeeping: () => scheduler.runNow(),
+      async restartSqs() {
+        await emulators.restartSqs();
+        const again = await provision(emulators.endpoints, opts.queueOverrides);
+        // Same port, same names: the URLs every handler and poller already holds still work.
+        if (JSON.stringify(again.queueUrls) !== JSON.stringify(resources.queueUrls)) {
+          throw new Error(`the restarted SQS emulator serves other queue URLs: ${JSON.stringify(again.queueUrls)}`);
+        }
+        return scheduler.runNow({ recover: true });
+      },
       stop: () => (stopped ??= stopAll()),
     };
   } catch (err) {
