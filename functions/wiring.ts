@@ -88,9 +88,8 @@ function build() {
   const sender = new HttpSender({
     excerptBytes: topology.delivery.responseExcerptBytes,
     // Checks every address again at connect time, keeps connections alive, never follows redirects.
-    dispatcher: createGuardedAgent({
+    agent: createGuardedAgent({
       allowPrivate: cfg.allowPrivateTargets,
-      timeoutMs: cfg.deliveryTimeoutMs,
       keepAliveTimeoutMs: 30_000,
       connections: 64,
     }),

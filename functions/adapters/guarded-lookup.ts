@@ -7,17 +7,18 @@
  * and resolves to 127.0.0.1 at delivery) with no window between check and use.
  *
  * @example
- * const agent = createGuardedAgent({ allowPrivate: config.allowPrivateTargets, timeoutMs: 10_000 });
- * try {
- *   await request(endpoint.url, { method: 'POST', body, dispatcher: agent });
- * } catch (err) {
+ * const agent = createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
+ * const req = http.request(url, { method: 'POST', agent: agent.for(url) });
+ * req.on('error', (err) => {
  *   const forbidden = findForbiddenDestinationError(err); // a permanent failure, with .range
- * }
+ * });
  */
 import { promises as dnsPromises } from 'node:dns';
 import type { LookupAddress, LookupOptions } from 'node:dns';
+import { Agent as HttpAgent, type AgentOptions as HttpAgentOptions, type ClientRequestArgs } from 'node:http';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { Agent, buildConnector } from 'undici';
+import type { Duplex } from 'node:stream';
 import {
   ForbiddenDestinationError,
   checkAddress,
@@ -65,8 +66,8 @@ export async function resolveAllowedAddresses(hostname: string, opts: GuardedLoo
 type LookupCallback = Parameters<LookupFunction>[2];
 
 /**
- * A `dns.lookup`-compatible function for `net.connect({ lookup })` / undici's `connect.lookup`
- * that only ever answers with checked addresses. It honours `options.family` (4 or 6) and
+ * A `dns.lookup`-compatible function for `net.connect({ lookup })` (and so for an http.Agent's
+ * `lookup` option) that only ever answers with checked addresses. It honours `options.family` (4 or 6) and
  * `options.all` (which Node uses for happy-eyeballs `autoSelectFamily`).
  */
 export function createGuardedLookup(opts: GuardedLookupOptions): LookupFunction {
@@ -101,69 +102,106 @@ function familyNumber(family: LookupOptions['family']): number {
   return 0;
 }
 
-export interface GuardedConnectorOptions extends GuardedLookupOptions {
-  /** Give up on a TCP/TLS connect after this long (default 10 s). */
-  connectTimeoutMs?: number;
-}
-
 /**
- * An undici connector (`Agent({ connect })`) that checks the host and port of every new
- * connection and resolves names through {@link createGuardedLookup}. The host check is needed
- * as well as the lookup because Node never calls `lookup` for an IP literal.
+ * The connect-time check of a destination's port and host: the port must be allowed, and the host
+ * (a name, or an IP literal in any spelling) must pass the guard. Needed as well as the lookup
+ * because Node never calls `lookup` for an IP literal: `http://127.0.0.1/` connects directly.
  */
-export function createGuardedConnector(opts: GuardedConnectorOptions): buildConnector.connector {
-  const base = buildConnector({
-    lookup: createGuardedLookup(opts),
-    timeout: opts.connectTimeoutMs ?? 10_000,
-    keepAlive: true,
-    autoSelectFamily: true,
-  });
-  return (options, callback) => {
-    const port = options.port === '' ? (options.protocol === 'https:' ? 443 : 80) : Number(options.port);
-    let refusal: ForbiddenDestinationError | undefined;
-    if (!isAllowedPort(port)) {
-      refusal = new ForbiddenDestinationError({ host: options.hostname, range: 'port', message: portReason(port) });
-    } else {
-      const verdict = checkHost(options.hostname, opts);
-      if (!verdict.ok) refusal = new ForbiddenDestinationError({ host: options.hostname, range: verdict.range, message: verdict.reason });
-    }
-    if (refusal !== undefined) {
-      const err = refusal;
-      // Never call back synchronously: undici's client expects the connector to be async.
-      process.nextTick(() => callback(err, null));
-      return;
-    }
-    base(options, callback);
-  };
+export function refuseConnection(host: string, port: number, opts: GuardOptions): ForbiddenDestinationError | undefined {
+  if (!isAllowedPort(port)) return new ForbiddenDestinationError({ host, range: 'port', message: portReason(port) });
+  const verdict = checkHost(host, opts);
+  if (!verdict.ok) return new ForbiddenDestinationError({ host, range: verdict.range, message: verdict.reason });
+  return undefined;
 }
 
-export interface GuardedAgentOptions extends GuardedConnectorOptions {
-  /** Per-attempt limit on waiting for the response headers, and between body chunks. */
-  timeoutMs: number;
-  /** How long an idle keep-alive socket is kept (default 4 s; servers may ask for less). */
+export interface GuardedAgentOptions extends GuardedLookupOptions {
+  /** How long an idle keep-alive socket is kept (default 4 s; a server's `Keep-Alive: timeout` hint shortens it). */
   keepAliveTimeoutMs?: number;
   /** Maximum sockets per origin (default unlimited). */
   connections?: number;
-  /** Refuse response bodies larger than this many bytes (default unlimited). */
-  maxResponseSize?: number;
+}
+
+type Callback = (err: Error | null, stream: Duplex) => void;
+
+/**
+ * Refuses a new connection whose host or port the guard forbids: calls back (asynchronously, as
+ * the Agent expects) with the {@link ForbiddenDestinationError} and returns true. The request then
+ * fails with that error, before any socket is opened.
+ */
+function refused(options: ClientRequestArgs, defaultPort: number, guard: GuardOptions, callback: Callback | undefined): boolean {
+  const host = (options.hostname ?? options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
+  const port = options.port === undefined || options.port === null || options.port === '' ? defaultPort : Number(options.port);
+  const refusal = refuseConnection(host, port, guard);
+  if (refusal === undefined) return false;
+  process.nextTick(() => callback?.(refusal, undefined as unknown as Duplex));
+  return true;
+}
+
+/** An http.Agent whose every new connection is checked; names resolve through the guarded lookup. */
+class GuardedHttpAgent extends HttpAgent {
+  constructor(
+    options: HttpAgentOptions,
+    private readonly guard: GuardOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: ClientRequestArgs, callback?: Callback): Duplex | null | undefined {
+    return refused(options, 80, this.guard, callback) ? undefined : super.createConnection(options, callback);
+  }
+}
+
+/** The same for https: (`lookup` reaches tls.connect through the Agent's options). */
+class GuardedHttpsAgent extends HttpsAgent {
+  constructor(
+    options: HttpsAgentOptions,
+    private readonly guard: GuardOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: ClientRequestArgs, callback?: Callback): Duplex | null | undefined {
+    return refused(options, 443, this.guard, callback) ? undefined : super.createConnection(options, callback);
+  }
 }
 
 /**
- * The outbound HTTP agent for webhook delivery: keep-alive, guarded connections, and no
- * redirects (undici 7's `Agent` never follows them; a 3xx is returned to the caller as-is and
- * counts as a failure). Refusals reject the request with {@link ForbiddenDestinationError};
- * through `fetch` it is the `cause` (use `findForbiddenDestinationError`).
+ * The connection pools for outbound webhooks, one for `http:` and one for `https:`: keep-alive,
+ * and every connection guarded: its host and port, then every address its name resolves to. Node's `http.request` never follows
+ * redirects, so a 3xx reaches the caller as it is and counts as a failure.
+ *
+ * @example
+ * const agent = createGuardedAgent({ allowPrivate: false, keepAliveTimeoutMs: 30_000 });
+ * http.request(url, { method: 'POST', agent: agent.for(url) }, onResponse);
  */
-export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
-  return new Agent({
-    connect: createGuardedConnector({
-      ...opts,
-      connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(opts.timeoutMs, 10_000),
-    }),
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000,
-    ...(opts.connections !== undefined ? { connections: opts.connections } : {}),
-    ...(opts.maxResponseSize !== undefined ? { maxResponseSize: opts.maxResponseSize } : {}),
-  });
+export class GuardedAgent {
+  readonly http: HttpAgent;
+  readonly https: HttpsAgent;
+
+  constructor(opts: GuardedAgentOptions) {
+    const common = {
+      keepAlive: true,
+      // Idle sockets are closed after this; the Agent applies the server's Keep-Alive hint too.
+      timeout: opts.keepAliveTimeoutMs ?? 4_000,
+      lookup: createGuardedLookup(opts),
+      ...(opts.connections !== undefined ? { maxSockets: opts.connections } : {}),
+    };
+    this.http = new GuardedHttpAgent(common, opts);
+    this.https = new GuardedHttpsAgent(common, opts);
+  }
+
+  /** The pool for a URL's scheme. */
+  for(url: URL): HttpAgent {
+    return url.protocol === 'https:' ? this.https : this.http;
+  }
+
+  /** Closes every pooled socket. */
+  destroy(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
+}
+
+export function createGuardedAgent(opts: GuardedAgentOptions): GuardedAgent {
+  return new GuardedAgent(opts);
 }

@@ -1,18 +1,24 @@
 /**
- * Outbound HTTP for webhook attempts: keep-alive connections, a per-attempt timeout covering
- * connect, headers and the excerpt read, redirects never followed, and only the first bytes of
- * the receiver's answer kept.
+ * Outbound HTTP for webhook attempts, on Node's own `node:http`/`node:https` (no client library
+ * in the bundle): keep-alive connections through the guarded agent, one deadline per attempt that
+ * covers connecting, the response headers and reading the excerpt, redirects never followed
+ * (Node's client does not follow them), and only the first bytes of the receiver's answer kept.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { WebhookSender } from '../core/deliver';
 import type { SendResult } from '../core/outcome';
 import type { WebhookRequest } from '../core/webhook';
+import { GuardedAgent } from './guarded-lookup';
 
 export interface HttpSenderOptions {
   /** Bytes of the response body kept with the attempt. */
   excerptBytes: number;
-  /** The connection pool; the SSRF-guarded agent in production. */
-  dispatcher?: Dispatcher;
+  /**
+   * The connection pools: the SSRF-guarded agent in production. Without one, the sender allows
+   * every destination (`allowPrivate: true`), which only tests should want.
+   */
+  agent?: GuardedAgent;
 }
 
 /** Errors from the destination guard carry this name or code (see guarded-lookup.ts). */
@@ -27,14 +33,15 @@ function isForbidden(err: unknown): boolean {
 }
 
 function describe(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e.code ?? e.cause?.code;
-  const message = e.cause?.message ?? e.message ?? String(err);
+  const e = err as { code?: string; message?: string; errors?: Array<{ code?: string; message?: string }> };
+  // Happy eyeballs (several addresses tried) reports an AggregateError: its parts say why.
+  const code = e.code ?? e.errors?.[0]?.code;
+  const message = e.message || e.errors?.[0]?.message || String(err);
   switch (code) {
     case 'ECONNREFUSED':
       return 'connection refused';
     case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
+    case 'EPIPE':
       return 'connection reset';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -45,64 +52,83 @@ function describe(err: unknown): string {
 }
 
 export class HttpSender implements WebhookSender {
-  private readonly dispatcher: Dispatcher;
+  private readonly agent: GuardedAgent;
 
   constructor(private readonly options: HttpSenderOptions) {
-    this.dispatcher =
-      options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { timeout: 10_000 } });
+    this.agent = options.agent ?? new GuardedAgent({ allowPrivate: true, keepAliveTimeoutMs: 30_000, connections: 64 });
   }
 
-  async send(req: WebhookRequest, timeoutMs: number): Promise<SendResult> {
+  send(req: WebhookRequest, timeoutMs: number): Promise<SendResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), timeoutMs);
-    try {
-      const res = await request(req.url, {
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (result: SendResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      let url: URL;
+      try {
+        url = new URL(req.url);
+      } catch {
+        settle({ kind: 'network', durationMs: elapsed(), message: `invalid URL: ${req.url}` });
+        return;
+      }
+      const body = Buffer.from(req.body);
+      const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
         method: 'POST',
-        headers: req.headers,
-        body: req.body,
-        dispatcher: this.dispatcher,
-        signal: abort.signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        headers: { ...req.headers, 'content-length': String(body.length) },
+        agent: this.agent.for(url),
       });
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      }
-      const bodyExcerpt = await this.readExcerpt(res.body);
-      return { kind: 'response', statusCode: res.statusCode, headers, bodyExcerpt, durationMs: elapsed() };
-    } catch (err) {
-      if (abort.signal.aborted) return { kind: 'timeout', durationMs: elapsed(), timeoutMs };
-      const code = (err as { code?: string }).code;
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-        return { kind: 'timeout', durationMs: elapsed(), timeoutMs };
-      }
-      if (isForbidden(err)) return { kind: 'forbidden_destination', durationMs: elapsed(), message: describe(err) };
-      return { kind: 'network', durationMs: elapsed(), message: describe(err) };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+      // One deadline for the whole attempt: connect, send, response headers and the excerpt.
+      const timer = setTimeout(() => {
+        settle({ kind: 'timeout', durationMs: elapsed(), timeoutMs });
+        request.destroy();
+      }, timeoutMs);
 
-  /** Reads at most `excerptBytes`, then drops the rest of the body (the connection is not reused then). */
-  private async readExcerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      chunks.push(buf);
-      size += buf.length;
-      if (size >= this.options.excerptBytes) {
-        body.destroy();
-        break;
-      }
-    }
-    return Buffer.concat(chunks).subarray(0, this.options.excerptBytes).toString('utf8');
+      request.on('response', (res: IncomingMessage) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const done = () =>
+          settle({
+            kind: 'response',
+            statusCode: res.statusCode ?? 0,
+            headers,
+            bodyExcerpt: Buffer.concat(chunks).subarray(0, this.options.excerptBytes).toString('utf8'),
+            durationMs: elapsed(),
+          });
+        res.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          chunks.push(chunk);
+          size += chunk.length;
+          // Enough: answer now and drop the rest (the connection is not reused then).
+          if (size >= this.options.excerptBytes) {
+            done();
+            res.destroy();
+          }
+        });
+        res.on('end', done);
+        res.on('error', (err) => settle({ kind: 'network', durationMs: elapsed(), message: describe(err) }));
+        // Closed before the body ended (and before the excerpt was full): a reset during the body.
+        res.on('close', () => {
+          if (!res.complete) settle({ kind: 'network', durationMs: elapsed(), message: 'connection reset' });
+        });
+      });
+      request.on('error', (err) => {
+        if (isForbidden(err)) settle({ kind: 'forbidden_destination', durationMs: elapsed(), message: describe(err) });
+        else settle({ kind: 'network', durationMs: elapsed(), message: describe(err) });
+      });
+      request.end(body);
+    });
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.agent.destroy();
   }
 }

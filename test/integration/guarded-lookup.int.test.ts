@@ -1,15 +1,17 @@
 import type { LookupAddress } from 'node:dns';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { fetch, request, type Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ForbiddenDestinationError,
   createGuardedAgent,
   createGuardedLookup,
   findForbiddenDestinationError,
+  type GuardedAgent,
   type Resolver,
 } from '../../functions/adapters/guarded-lookup';
+import { HttpSender } from '../../functions/adapters/http-sender';
 import { checkDestinationUrl } from '../../functions/core/destination-guard';
 
 /** A receiver on 127.0.0.1 that records what reaches it. */
@@ -29,6 +31,8 @@ async function startReceiver(): Promise<Receiver> {
       receiver.requests.push({ method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString() });
       if (req.url === '/redirect') {
         res.writeHead(302, { location: '/elsewhere' }).end();
+      } else if (req.url === '/long') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(`ok${'x'.repeat(100_000)}`);
       } else if (req.url === '/silent') {
         // never answers: the agent's timeout must fire
       } else {
@@ -59,6 +63,28 @@ function stubResolver(table: Record<string, LookupAddress[]>): Resolver & { call
 const LOOPBACK: LookupAddress = { address: '127.0.0.1', family: 4 };
 const PUBLIC: LookupAddress = { address: '93.184.215.14', family: 4 };
 
+/** One request through the agent, as the sender makes it: resolves with the whole answer. */
+function request(
+  url: string,
+  opts: { agent: GuardedAgent; method?: string; body?: string },
+): Promise<{ statusCode: number; body: string }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
+      target,
+      { method: opts.method ?? 'GET', agent: opts.agent.for(target) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -70,8 +96,8 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe('createGuardedAgent', () => {
   let receiver: Receiver;
-  const agents: Agent[] = [];
-  const agent = (...args: Parameters<typeof createGuardedAgent>): Agent => {
+  const agents: GuardedAgent[] = [];
+  const agent = (...args: Parameters<typeof createGuardedAgent>): GuardedAgent => {
     const a = createGuardedAgent(...args);
     agents.push(a);
     return a;
@@ -81,7 +107,7 @@ describe('createGuardedAgent', () => {
     receiver = await startReceiver();
   });
   afterEach(async () => {
-    await Promise.all(agents.splice(0).map((a) => a.close()));
+    for (const a of agents.splice(0)) a.destroy();
     receiver.requests.length = 0;
     receiver.connections = 0;
   });
@@ -91,9 +117,9 @@ describe('createGuardedAgent', () => {
 
   it('refuses a name that resolves to 127.0.0.1 when private targets are not allowed', async () => {
     const resolver = stubResolver({ 'hooks.example.com': [LOOPBACK] });
-    const dispatcher = agent({ allowPrivate: false, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(`http://hooks.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', dispatcher }));
+    const err = await rejection(request(`http://hooks.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', agent: pool }));
 
     expect(err).toBeInstanceOf(ForbiddenDestinationError);
     expect(err).toMatchObject({ host: 'hooks.example.com', address: '127.0.0.1', range: 'loopback', code: 'ERR_FORBIDDEN_DESTINATION' });
@@ -103,12 +129,12 @@ describe('createGuardedAgent', () => {
 
   it('delivers to the same name when private targets are allowed', async () => {
     const resolver = stubResolver({ 'hooks.example.com': [LOOPBACK] });
-    const dispatcher = agent({ allowPrivate: true, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: true, resolver });
 
-    const res = await request(`http://hooks.example.com:${receiver.port}/hook`, { method: 'POST', body: '{"a":1}', dispatcher });
+    const res = await request(`http://hooks.example.com:${receiver.port}/hook`, { method: 'POST', body: '{"a":1}', agent: pool });
 
     expect(res.statusCode).toBe(200);
-    expect(await res.body.text()).toBe('ok');
+    expect(res.body).toBe('ok');
     expect(receiver.requests).toEqual([{ method: 'POST', url: '/hook', body: '{"a":1}' }]);
   });
 
@@ -119,9 +145,9 @@ describe('createGuardedAgent', () => {
     ['IPv4-mapped loopback', [{ address: '::ffff:7f00:1', family: 6 }]],
   ] as Array<[string, LookupAddress[]]>)('refuses a name with any forbidden address among its answers (%s)', async (_case, answers) => {
     const resolver = stubResolver({ 'mixed.example.com': answers });
-    const dispatcher = agent({ allowPrivate: false, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(`http://mixed.example.com:${receiver.port}/`, { dispatcher }));
+    const err = await rejection(request(`http://mixed.example.com:${receiver.port}/`, { agent: pool }));
 
     expect(err).toBeInstanceOf(ForbiddenDestinationError);
     expect((err as ForbiddenDestinationError).range).toContain('loopback');
@@ -130,9 +156,9 @@ describe('createGuardedAgent', () => {
 
   it('guards https connections too (the lookup is handed to tls.connect)', async () => {
     const resolver = stubResolver({ 'secure.example.com': [LOOPBACK] });
-    const dispatcher = agent({ allowPrivate: false, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(`https://secure.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', dispatcher }));
+    const err = await rejection(request(`https://secure.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', agent: pool }));
 
     expect(err).toMatchObject({ name: 'ForbiddenDestinationError', host: 'secure.example.com', range: 'loopback' });
     expect(resolver.calls).toEqual(['secure.example.com']);
@@ -143,9 +169,9 @@ describe('createGuardedAgent', () => {
     const url = `http://rebind.example.com:${receiver.port}/hook`;
     expect(checkDestinationUrl(url, { allowPrivate: false }).ok).toBe(true);
     const resolver = stubResolver({ 'rebind.example.com': [LOOPBACK] });
-    const dispatcher = agent({ allowPrivate: false, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(url, { method: 'POST', body: '{}', dispatcher }));
+    const err = await rejection(request(url, { method: 'POST', body: '{}', agent: pool }));
 
     expect(err).toMatchObject({ name: 'ForbiddenDestinationError', address: '127.0.0.1' });
     expect(receiver.requests).toHaveLength(0);
@@ -157,9 +183,9 @@ describe('createGuardedAgent', () => {
     ['IPv4-mapped literal', (port: number) => `http://[::ffff:127.0.0.1]:${port}/`],
   ])('refuses an %s without asking the resolver (Node skips lookup for literals)', async (_case, url) => {
     const resolver = stubResolver({});
-    const dispatcher = agent({ allowPrivate: false, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(url(receiver.port), { dispatcher }));
+    const err = await rejection(request(url(receiver.port), { agent: pool }));
 
     expect(err).toBeInstanceOf(ForbiddenDestinationError);
     expect(resolver.calls).toEqual([]);
@@ -167,20 +193,19 @@ describe('createGuardedAgent', () => {
   });
 
   it('delivers to an IPv4 literal when private targets are allowed', async () => {
-    const dispatcher = agent({ allowPrivate: true, resolver: stubResolver({}), timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: true, resolver: stubResolver({}) });
 
-    const res = await request(`http://127.0.0.1:${receiver.port}/literal`, { dispatcher });
+    const res = await request(`http://127.0.0.1:${receiver.port}/literal`, { agent: pool });
 
     expect(res.statusCode).toBe(200);
-    await res.body.dump();
     expect(receiver.requests.map((r) => r.url)).toEqual(['/literal']);
   });
 
   it('refuses cloud metadata even when private targets are allowed', async () => {
     const resolver = stubResolver({ 'metadata.example.com': [{ address: '169.254.169.254', family: 4 }] });
-    const dispatcher = agent({ allowPrivate: true, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: true, resolver });
 
-    const err = await rejection(request('http://metadata.example.com/latest/meta-data/', { dispatcher }));
+    const err = await rejection(request('http://metadata.example.com/latest/meta-data/', { agent: pool }));
 
     expect(err).toMatchObject({ name: 'ForbiddenDestinationError', address: '169.254.169.254' });
     expect((err as ForbiddenDestinationError).range).toContain('cloud metadata');
@@ -188,52 +213,53 @@ describe('createGuardedAgent', () => {
 
   it('refuses a bad port at connect time before resolving', async () => {
     const resolver = stubResolver({ 'hooks.example.com': [LOOPBACK] });
-    const dispatcher = agent({ allowPrivate: true, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: true, resolver });
 
-    const err = await rejection(request('http://hooks.example.com:25/', { dispatcher }));
+    const err = await rejection(request('http://hooks.example.com:25/', { agent: pool }));
 
     expect(err).toMatchObject({ name: 'ForbiddenDestinationError', range: 'port' });
     expect(resolver.calls).toEqual([]);
   });
 
-  it('surfaces the refusal as the cause of a fetch failure', async () => {
+  it('fails the request with the refusal itself, which the sender reports as a forbidden destination', async () => {
     const resolver = stubResolver({ 'hooks.example.com': [LOOPBACK] });
-    const dispatcher = agent({ allowPrivate: false, resolver, timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: false, resolver });
+    const url = `http://hooks.example.com:${receiver.port}/`;
 
-    const err = await rejection(fetch(`http://hooks.example.com:${receiver.port}/`, { method: 'POST', body: '{}', dispatcher }));
+    const err = await rejection(request(url, { method: 'POST', body: '{}', agent: pool }));
+    const result = await new HttpSender({ excerptBytes: 64, agent: pool }).send({ url, headers: {}, body: '{}' }, 5_000);
 
-    expect(err).toBeInstanceOf(TypeError);
     expect(findForbiddenDestinationError(err)?.range).toBe('loopback');
+    expect(result).toMatchObject({ kind: 'forbidden_destination' });
+    expect(receiver.connections).toBe(0);
   });
 
   it('passes resolver failures through unchanged', async () => {
-    const dispatcher = agent({ allowPrivate: false, resolver: stubResolver({}), timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: false, resolver: stubResolver({}) });
 
-    const err = await rejection(request('http://nowhere.example.com/', { dispatcher }));
+    const err = await rejection(request('http://nowhere.example.com/', { agent: pool }));
 
     expect(err).toMatchObject({ code: 'ENOTFOUND' });
     expect(findForbiddenDestinationError(err)).toBeUndefined();
   });
 
   it('never follows a redirect: the 3xx is the response', async () => {
-    const dispatcher = agent({ allowPrivate: true, resolver: stubResolver({ 'hooks.example.com': [LOOPBACK] }), timeoutMs: 5_000 });
+    const pool = agent({ allowPrivate: true, resolver: stubResolver({ 'hooks.example.com': [LOOPBACK] }) });
 
-    const res = await request(`http://hooks.example.com:${receiver.port}/redirect`, { method: 'POST', body: '{}', dispatcher });
+    const res = await request(`http://hooks.example.com:${receiver.port}/redirect`, { method: 'POST', body: '{}', agent: pool });
 
     expect(res.statusCode).toBe(302);
-    await res.body.dump();
     expect(receiver.requests.map((r) => r.url)).toEqual(['/redirect']);
   });
 
   it('keeps the connection alive between deliveries to the same origin', async () => {
     const resolver = stubResolver({ 'hooks.example.com': [LOOPBACK] });
-    // One socket per origin: otherwise undici may open a second one while the first is still
+    // One socket per origin: otherwise the agent may open a second one while the first is still
     // finishing its response, which would hide whether sockets are reused at all.
-    const dispatcher = agent({ allowPrivate: true, resolver, timeoutMs: 5_000, connections: 1 });
+    const pool = agent({ allowPrivate: true, resolver, connections: 1 });
 
     for (let i = 0; i < 3; i++) {
-      const res = await request(`http://hooks.example.com:${receiver.port}/k${i}`, { dispatcher });
-      await res.body.text();
+      await request(`http://hooks.example.com:${receiver.port}/k${i}`, { agent: pool });
       await new Promise((resolve) => setTimeout(resolve, 50)); // idle, well inside the keep-alive window
     }
 
@@ -242,12 +268,21 @@ describe('createGuardedAgent', () => {
     expect(resolver.calls).toHaveLength(1);
   });
 
-  it('gives up on a receiver that does not answer within timeoutMs', async () => {
-    const dispatcher = agent({ allowPrivate: true, resolver: stubResolver({}), timeoutMs: 300 });
+  it('gives up on a receiver that does not answer within the attempt timeout', async () => {
+    const sender = new HttpSender({ excerptBytes: 64, agent: agent({ allowPrivate: true, resolver: stubResolver({}) }) });
 
-    const err = await rejection(request(`http://127.0.0.1:${receiver.port}/silent`, { dispatcher }));
+    const result = await sender.send({ url: `http://127.0.0.1:${receiver.port}/silent`, headers: {}, body: '{}' }, 300);
 
-    expect(err).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(result).toMatchObject({ kind: 'timeout', timeoutMs: 300 });
+    expect(receiver.requests.map((r) => r.url)).toEqual(['/silent']);
+  });
+
+  it('keeps only the first bytes of a long answer, as the excerpt', async () => {
+    const sender = new HttpSender({ excerptBytes: 2, agent: agent({ allowPrivate: true, resolver: stubResolver({}) }) });
+
+    const result = await sender.send({ url: `http://127.0.0.1:${receiver.port}/long`, headers: {}, body: '{}' }, 5_000);
+
+    expect(result).toMatchObject({ kind: 'response', statusCode: 200, bodyExcerpt: 'ok' });
   });
 });
 
