@@ -52,7 +52,9 @@ const CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'hookrelay-bench');
 function weights(meta: Metafile): Array<[string, number]> {
   const totals = new Map<string, number>();
   for (const output of Object.values(meta.outputs)) {
-    for (const [file, input] of Object.entries(output.inputs)) {
+    for (const [input_, input] of Object.entries(output.inputs)) {
+      // A commit checked out for comparison lives under node_modules/.cache: its files are sources.
+      const file = input_.replace(/^.*node_modules\/\.cache\/hookrelay-bench\/ref-[^/]+\//, '');
       const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? file.split('/').slice(0, 2).join('/');
       totals.set(pkg, (totals.get(pkg) ?? 0) + input.bytesInOutput);
     }

@@ -304,10 +304,11 @@ export async function runScenario(h: Harness, id: ScenarioId, deliveries: number
     requests: h.receiver.received.length,
     exactlyOnce,
     functions,
-    dynamo: [...m.dynamo.values()],
-    sqs: [...m.sqs.values()],
+    // Copies: the meter's objects go on counting (the next scenario's setup runs before its reset).
+    dynamo: structuredClone([...m.dynamo.values()]),
+    sqs: structuredClone([...m.sqs.values()]),
     logs: {
-      byOrigin: Object.fromEntries(m.logs),
+      byOrigin: structuredClone(Object.fromEntries(m.logs)),
       platformBytesPerInvocation: platformLogBytes(deployed.functions.delivery.memoryMb),
       accessLogBytesPerRequest: accessLogBytes(deployed.accessLogFormat, samplePath),
     },

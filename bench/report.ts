@@ -336,11 +336,11 @@ function throughputSection(t: ThroughputResult): string[] {
   const out = [
     '## 3. Throughput: sustained deliveries per second, zero loss',
     '',
-    `For ${s.seconds} s, ${s.producers} closed-loop producers each POST a 1 KB event and wait for its 202 before sending the next (concurrency ${s.producers}); ${s.pollers} pollers on the work queue each take batches of up to 10 (${s.pollers * 10} deliveries in flight at most). Then sending stops and the backlog drains; throughput is the accepted events divided by the time from the first send to the last webhook's arrival (the drain counts). The receiver counts every webhook by event id: zero loss means every accepted event arrived exactly once.`,
+    `${s.producers} closed-loop producers each POST a 1 KB event and wait for its 202 before sending the next (concurrency ${s.producers}); ${s.pollers} pollers on the work queue each take batches of up to 10 (${s.pollers * 10} deliveries in flight at most). Each run sends for ${s.seconds} s, then stops and lets the backlog drain; its throughput is the accepted events divided by the time from its first send to its last webhook's arrival (the drain counts). Each system runs twice, in the order hookrelay, baseline, baseline, hookrelay, so that the machine's other load (it is shared) weighs on both alike; the figures are totals over both runs. The receiver counts every webhook by event id: zero loss means every accepted event arrived exactly once.`,
     '',
     `The **bare baseline** runs in the same process, against the same emulators, with the same concurrency, and makes the same SQS, DynamoDB and HTTP calls per event with none of the features: a bare \`node:http\` server that queries the app's partition, puts the event, batch-writes the delivery, sends the message and updates the event; consumer loops that ask the queue depth (as the local poller does), receive up to 10, and per message read the three items, update the delivery, POST the body to the receiver, put the attempt and update the delivery; no validation, authentication, signing, conditions, leases, retries or middleware.`,
     '',
-    table(['run', 'accepted', 'exactly once', 'accepted/s', 'delivered/s', 'drain after sending stopped', 'event loop busy'], [row(t.hookrelay), row(t.baseline)], ['l', 'r', 'l', 'r', 'r', 'r', 'r']),
+    table(['system', 'accepted', 'exactly once', 'accepted/s', 'delivered/s', 'longest drain after sending stopped', 'event loop busy'], [row(t.hookrelay), row(t.baseline)], ['l', 'r', 'l', 'r', 'r', 'r', 'r']),
     '',
     `**Ratio: ${t.ratio.toFixed(2)}** of the baseline (goal ≥ 0.8${t.ratio >= 0.8 ? ': met' : ': not met'}).`,
     '',

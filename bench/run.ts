@@ -85,8 +85,7 @@ export async function runCost(sizes: Pick<BenchSizes, 'costDeliveries'>, deploye
 type PartResult = Pick<BenchResults, 'cost' | 'latency' | 'throughput' | 'coldStart'>;
 
 /** Runs one part in this process. */
-export async function runPart(part: Part, mode: 'full' | 'quick', runId: string, compareRef?: string): Promise<PartResult> {
-  const sizes = SIZES[mode];
+export async function runPart(part: Part, sizes: BenchSizes, runId: string, compareRef?: string): Promise<PartResult> {
   switch (part) {
     case 'cost':
       return { cost: await runCost(sizes, readDeployedConfig(), runId) };
@@ -117,6 +116,7 @@ export async function runPart(part: Part, mode: 'full' | 'quick', runId: string,
  * inherits another's heap, sockets or timers.
  */
 function runPartIsolated(part: Part, mode: 'full' | 'quick', runId: string, compareRef?: string): Promise<PartResult> {
+  // The child takes its sizes from the mode: only the in-process (test) path overrides them.
   const cache = path.join(REPO_ROOT, 'node_modules', '.cache', 'hookrelay-bench');
   mkdirSync(cache, { recursive: true });
   const file = path.join(cache, `part-${part}-${runId}.json`);
@@ -137,13 +137,16 @@ function runPartIsolated(part: Part, mode: 'full' | 'quick', runId: string, comp
 
 export async function runBench(opts: {
   mode: 'full' | 'quick';
+  /** Smaller than the mode's (tests); only without `isolate`. */
+  sizes?: Partial<BenchSizes>;
   parts: readonly Part[];
   compareRef?: string;
   /** Each part in a fresh process (the CLI); in this process otherwise (tests). */
   isolate?: boolean;
   log?: (s: string) => void;
 }): Promise<BenchResults> {
-  const sizes = SIZES[opts.mode];
+  if (opts.isolate && opts.sizes) throw new Error('sizes can only be overridden in this process (isolate: false)');
+  const sizes = { ...SIZES[opts.mode], ...opts.sizes };
   const log = opts.log ?? (() => {});
   const runId = Date.now().toString(36);
   const deployed = readDeployedConfig();
@@ -163,12 +166,12 @@ export async function runBench(opts: {
   const what: Record<Part, string> = {
     cost: `${Object.keys(SCENARIOS).length} scenarios of ${sizes.costDeliveries} deliveries`,
     latency: `${sizes.latencyEvents} events at ${sizes.latencyRatePerSecond}/s`,
-    throughput: `${sizes.throughputSeconds} s of hookrelay, then ${sizes.throughputSeconds} s of the bare baseline`,
+    throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each`,
     'cold-start': `${sizes.coldStartRuns} fresh processes per bundle`,
   };
   for (const part of PARTS.filter((p) => opts.parts.includes(p))) {
     log(`${part}: ${what[part]}...`);
-    const out = opts.isolate ? await runPartIsolated(part, opts.mode, runId, opts.compareRef) : await runPart(part, opts.mode, runId, opts.compareRef);
+    const out = opts.isolate ? await runPartIsolated(part, opts.mode, runId, opts.compareRef) : await runPart(part, sizes, runId, opts.compareRef);
     Object.assign(res, out);
   }
   if (res.cost) {
@@ -217,7 +220,7 @@ async function main(): Promise<void> {
   });
   const mode = values.quick ? 'quick' : 'full';
   if (values.part !== undefined) {
-    const out = await runPart(values.part as Part, mode, values['run-id'] ?? Date.now().toString(36), values.compare);
+    const out = await runPart(values.part as Part, SIZES[mode], values['run-id'] ?? Date.now().toString(36), values.compare);
     writeFileSync(values.result ?? '/dev/stdout', JSON.stringify(out));
     return;
   }

@@ -44,6 +44,11 @@ export interface ThroughputSettings {
 
 export interface ThroughputRun {
   label: string;
+  /** Runs merged into this one (see runThroughput: A B B A). */
+  rounds: number;
+  /** Seconds from the first send to the last arrival, over all rounds. */
+  elapsedSeconds: number;
+  sendingSeconds: number;
   accepted: number;
   delivered: number;
   exactlyOnce: boolean;
@@ -100,14 +105,19 @@ async function drive(label: string, load: Load, settings: ThroughputSettings): P
     1,
   );
   const elapsedS = (result.last - result.start) / 1000;
+  const sendingS = (result.sendingEnded - result.start) / 1000;
+  load.receiver.received.length = 0;
   return {
     label,
+    rounds: 1,
+    elapsedSeconds: elapsedS,
+    sendingSeconds: sendingS,
     accepted: accepted.length,
     delivered: load.receiver.received.length,
     exactlyOnce: once.ok,
     missing: once.missing,
     duplicates: once.duplicates,
-    acceptedPerSecond: accepted.length / ((result.sendingEnded - result.start) / 1000),
+    acceptedPerSecond: accepted.length / sendingS,
     deliveredPerSecond: accepted.length / elapsedS,
     drainSeconds: Math.max(0, (result.last - result.sendingEnded) / 1000),
     eventLoopUtilization: elu.utilization,
@@ -115,8 +125,38 @@ async function drive(label: string, load: Load, settings: ThroughputSettings): P
   };
 }
 
+/** Two runs of the same system as one: totals over total time; CPU time summed by category. */
+function merge(a: ThroughputRun, b: ThroughputRun): ThroughputRun {
+  const elapsed = a.elapsedSeconds + b.elapsedSeconds;
+  const sending = a.sendingSeconds + b.sendingSeconds;
+  const accepted = a.accepted + b.accepted;
+  const cpuMs = new Map<string, number>();
+  for (const c of [...a.cpu, ...b.cpu]) cpuMs.set(c.category, (cpuMs.get(c.category) ?? 0) + c.ms);
+  const cpuTotal = [...cpuMs.values()].reduce((x, y) => x + y, 0) || 1;
+  return {
+    label: a.label,
+    rounds: a.rounds + b.rounds,
+    elapsedSeconds: elapsed,
+    sendingSeconds: sending,
+    accepted,
+    delivered: a.delivered + b.delivered,
+    exactlyOnce: a.exactlyOnce && b.exactlyOnce,
+    missing: a.missing + b.missing,
+    duplicates: a.duplicates + b.duplicates,
+    acceptedPerSecond: accepted / sending,
+    deliveredPerSecond: accepted / elapsed,
+    drainSeconds: Math.max(a.drainSeconds, b.drainSeconds),
+    eventLoopUtilization: (a.eventLoopUtilization * a.elapsedSeconds + b.eventLoopUtilization * b.elapsedSeconds) / elapsed,
+    cpu: [...cpuMs].map(([category, ms]) => ({ category, ms, share: ms / cpuTotal })).sort((x, y) => y.ms - x.ms),
+  };
+}
+
+/**
+ * hookrelay, the baseline, the baseline again, hookrelay again (A B B A), each for
+ * `settings.seconds`: the machine's other load, which drifts, then weighs on both alike.
+ */
 export async function runThroughput(settings: ThroughputSettings, runId: string): Promise<ThroughputResult> {
-  const h = await startHarness({ pollerConcurrency: settings.pollers });
+  const h = await startHarness({ pollerConcurrency: settings.pollers, captureLogs: true });
   try {
     const appId = await h.api.createApp('throughput');
     const url = h.receiver.endpoint([200]);
@@ -127,24 +167,31 @@ export async function runThroughput(settings: ThroughputSettings, runId: string)
     await h.settle(5);
     h.receiver.received.length = 0;
 
-    const hookrelay = await drive(
-      'hookrelay',
-      {
-        appId,
-        url,
-        receiver: h.receiver,
-        async send(n) {
-          const r = await h.api.sendEvent(appId, { type: 'invoice.paid', data, id: `${runId}-tp-${n}` });
-          if (r.status !== 202) throw new Error(`POST /events: ${r.status} ${JSON.stringify(r.body)}`);
-          return r.body.id;
+    let round = 0;
+    const hookrelayRun = () => {
+      const r = round++;
+      return drive(
+        'hookrelay',
+        {
+          appId,
+          url,
+          receiver: h.receiver,
+          async send(n) {
+            const res = await h.api.sendEvent(appId, { type: 'invoice.paid', data, id: `${runId}-tp${r}-${n}` });
+            if (res.status !== 202) throw new Error(`POST /events: ${res.status} ${JSON.stringify(res.body)}`);
+            return res.body.id;
+          },
         },
-      },
-      settings,
-    );
-
-    const baseline = await withBaseline(h.stack.endpoints, h.stack.tableName, settings.pollers, runId, (load) =>
-      drive('bare baseline', load, settings),
-    );
+        settings,
+      );
+    };
+    const first = await hookrelayRun();
+    const baseline = await withBaseline(h.stack.endpoints, h.stack.tableName, settings.pollers, runId, async (load) => {
+      const a = await drive('bare baseline', { ...load, send: (n) => load.send(n) }, settings);
+      const b = await drive('bare baseline', { ...load, send: (n) => load.send(n + 1_000_000) }, settings);
+      return merge(a, b);
+    });
+    const hookrelay = merge(first, await hookrelayRun());
     return { settings, hookrelay, baseline, ratio: hookrelay.deliveredPerSecond / baseline.deliveredPerSecond };
   } finally {
     await h.stop();
