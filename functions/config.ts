@@ -2,61 +2,64 @@
  * Configuration: `process.env` parsed and validated once (at cold start), every bad key reported
  * in one error, exported as a frozen typed object. The names are the contract's.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ENV, topology } from '../infra/topology';
 
 const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
-    .optional()
-    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1'));
+  z.pipe(
+    z.optional(z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' })),
+    z.transform((v) => (v === undefined ? fallback : v === 'true' || v === '1')),
+  );
 
 const positiveInt = (fallback: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((v, ctx) => {
       if (v === undefined || v.trim() === '') return fallback;
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${max}, got "${v}"` });
+        ctx.issues.push({ code: 'custom', message: `must be a whole number from 1 to ${max}, got "${v}"`, input: v });
         return z.NEVER;
       }
       return n;
-    });
+    }),
+  );
 
-const retrySchedule = z
-  .string()
-  .optional()
-  .transform((v, ctx) => {
+const retrySchedule = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
     if (v === undefined || v.trim() === '') return [...topology.defaultRetryScheduleS];
     const parts = v.split(',').map((s) => s.trim());
     const nums = parts.map(Number);
     if (parts.length > 20 || nums.some((n) => !Number.isInteger(n) || n < 0 || n > 7 * 86_400)) {
-      ctx.addIssue({
+      ctx.issues.push({
         code: 'custom',
         message: `must be up to 20 comma-separated whole seconds, each 0..604800, got "${v}"`,
+        input: v,
       });
       return z.NEVER;
     }
     return nums;
-  });
+  }),
+);
+
+const text = (fallback: string) => z._default(z.string(), fallback);
 
 const schema = z.object({
-  [ENV.tableName]: z.string().min(1).default(topology.table.name),
-  [ENV.workQueueUrl]: z.string().default(''),
-  [ENV.retryQueueUrl]: z.string().default(''),
-  [ENV.dlqUrl]: z.string().default(''),
-  [ENV.apiKey]: z.string().optional(),
-  [ENV.apiKeySecretArn]: z.string().optional(),
+  [ENV.tableName]: z._default(z.string().check(z.minLength(1)), topology.table.name),
+  [ENV.workQueueUrl]: text(''),
+  [ENV.retryQueueUrl]: text(''),
+  [ENV.dlqUrl]: text(''),
+  [ENV.apiKey]: z.optional(z.string()),
+  [ENV.apiKeySecretArn]: z.optional(z.string()),
   [ENV.retrySchedule]: retrySchedule,
   [ENV.deliveryTimeoutMs]: positiveInt(10_000, 900_000),
   [ENV.allowPrivateTargets]: bool(false),
   [ENV.housekeepingRateS]: positiveInt(topology.housekeeping.defaultRateS, 86_400),
   [ENV.retentionDays]: positiveInt(topology.retention.days, 3650),
   [ENV.disableAfterFailingS]: positiveInt(topology.delivery.disableAfterFailingS, 365 * 86_400),
-  AWS_REGION: z.string().default('us-east-1'),
-  HOOKRELAY_VERSION: z.string().default('0.1.0'),
+  AWS_REGION: text('us-east-1'),
+  HOOKRELAY_VERSION: text('0.1.0'),
 });
 
 export interface Config {

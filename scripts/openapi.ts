@@ -11,7 +11,7 @@ import { routeDocs, views, type RouteDoc } from '../functions/handlers/http/api-
 
 type Json = Record<string, unknown>;
 
-function schemaOf(schema: z.ZodType): Json {
+function schemaOf(schema: z.core.$ZodType): Json {
   const json = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' }) as Json;
   delete json.$schema;
   return json;

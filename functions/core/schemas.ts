@@ -2,8 +2,14 @@
  * Request schemas: the one place that says what a valid request is. The HTTP edge runs them and
  * maps their issues to the contract's error details; the OpenAPI check reads them too.
  */
-import { z } from 'zod';
+// zod/mini: the same validation as zod's classic API at a twentieth of the bundle (16 KB
+// minified instead of 450 KB), which is most of a Lambda's cold start. English messages are
+// loaded explicitly: mini ships with none.
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { ValidationError, type ErrorDetail } from './errors';
+
+z.config(en());
 import { EVENT_ID_PATTERN } from './ids';
 
 export const LIMITS = {
@@ -30,42 +36,62 @@ export const LIMITS = {
 
 export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 
+const max = (n: number) => z.maxLength(n, `must be at most ${n} characters`);
+const nonEmpty = z.minLength(1, 'must not be empty');
+
 const eventType = z
   .string({ error: 'must be a string' })
-  .min(1, 'must not be empty')
-  .max(LIMITS.eventTypeLength, `must be at most ${LIMITS.eventTypeLength} characters`)
-  .regex(EVENT_TYPE_PATTERN, 'may contain only letters, digits and _ . : / - and must start with a letter or digit');
+  .check(
+    nonEmpty,
+    max(LIMITS.eventTypeLength),
+    z.regex(EVENT_TYPE_PATTERN, 'may contain only letters, digits and _ . : / - and must start with a letter or digit'),
+  );
 
 export const eventIdSchema = z
   .string({ error: 'must be a string' })
-  .regex(EVENT_ID_PATTERN, 'must be 1-128 characters of letters, digits and _ . : - starting with a letter or digit');
+  .check(z.regex(EVENT_ID_PATTERN, 'must be 1-128 characters of letters, digits and _ . : - starting with a letter or digit'));
+
+const eventTypes = z
+  .array(eventType, { error: 'must be an array of event types' })
+  .check(z.maxLength(LIMITS.eventTypesPerEndpoint, `must hold at most ${LIMITS.eventTypesPerEndpoint} event types`));
+
+const pageSize = z._default(
+  z.coerce
+    .number({ error: 'must be a number' })
+    .check(
+      z.multipleOf(1, 'must be a whole number'),
+      z.minimum(1, 'must be at least 1'),
+      z.maximum(LIMITS.pageSizeMax, `must be at most ${LIMITS.pageSizeMax}`),
+    ),
+  LIMITS.pageSizeDefault,
+);
 
 export const createAppSchema = z.strictObject({
-  name: z.string({ error: 'is required and must be a string' }).trim().min(1, 'must not be empty').max(LIMITS.nameLength),
+  name: z.string({ error: 'is required and must be a string' }).check(z.trim(), nonEmpty, max(LIMITS.nameLength)),
 });
 
 export const createEndpointSchema = z.strictObject({
-  url: z.string({ error: 'is required and must be a string' }).min(1).max(LIMITS.urlLength),
-  eventTypes: z.array(eventType).max(LIMITS.eventTypesPerEndpoint).optional(),
-  description: z.string().max(LIMITS.descriptionLength).optional(),
-  enabled: z.boolean({ error: 'must be true or false' }).optional(),
+  url: z.string({ error: 'is required and must be a string' }).check(nonEmpty, max(LIMITS.urlLength)),
+  eventTypes: z.optional(eventTypes),
+  description: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.descriptionLength))),
+  enabled: z.optional(z.boolean({ error: 'must be true or false' })),
 });
 
 export const updateEndpointSchema = z
   .strictObject({
-    url: z.string({ error: 'must be a string' }).min(1).max(LIMITS.urlLength).optional(),
-    eventTypes: z.array(eventType).max(LIMITS.eventTypesPerEndpoint).optional(),
-    description: z.string().max(LIMITS.descriptionLength).optional(),
-    enabled: z.boolean({ error: 'must be true or false' }).optional(),
+    url: z.optional(z.string({ error: 'must be a string' }).check(nonEmpty, max(LIMITS.urlLength))),
+    eventTypes: z.optional(eventTypes),
+    description: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.descriptionLength))),
+    enabled: z.optional(z.boolean({ error: 'must be true or false' })),
   })
-  .refine((v) => Object.keys(v).length > 0, { message: 'must change at least one of url, eventTypes, description, enabled' });
+  .check(z.refine((v) => Object.keys(v).length > 0, 'must change at least one of url, eventTypes, description, enabled'));
 
 export const createKeySchema = z.strictObject({
-  name: z.string().max(LIMITS.nameLength).optional(),
+  name: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.nameLength))),
 });
 
 export const resendSchema = z.strictObject({
-  endpointId: z.string({ error: 'must be a string' }).min(1).max(64).optional(),
+  endpointId: z.optional(z.string({ error: 'must be a string' }).check(nonEmpty, max(64))),
 });
 
 export const recoverSchema = z.strictObject({
@@ -73,36 +99,25 @@ export const recoverSchema = z.strictObject({
 });
 
 export const feedQuerySchema = z.object({
-  limit: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1)
-    .max(LIMITS.pageSizeMax)
-    .default(LIMITS.pageSizeDefault),
-  after: z.string().max(1024).optional(),
+  limit: pageSize,
+  after: z.optional(z.string().check(max(1024))),
 });
 
 export const createEventSchema = z.strictObject({
   type: eventType,
   data: z.record(z.string(), z.unknown(), { error: 'is required and must be a JSON object' }),
-  id: eventIdSchema.optional(),
+  id: z.optional(eventIdSchema),
 });
 
 export const createEventBatchSchema = z.strictObject({
   events: z
     .array(z.unknown(), { error: 'is required and must be an array' })
-    .min(1, 'must hold at least one event')
-    .max(100, 'must hold at most 100 events'),
+    .check(z.minLength(1, 'must hold at least one event'), z.maxLength(100, 'must hold at most 100 events')),
 });
 
 export const pageQuerySchema = z.object({
-  limit: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1)
-    .max(LIMITS.pageSizeMax)
-    .default(LIMITS.pageSizeDefault),
-  cursor: z.string().max(1024).optional(),
+  limit: pageSize,
+  cursor: z.optional(z.string().check(max(1024))),
 });
 
 export type CreateAppInput = z.infer<typeof createAppSchema>;
@@ -111,7 +126,7 @@ export type CreateEventInput = z.infer<typeof createEventSchema>;
 export type UpdateEndpointInput = z.infer<typeof updateEndpointSchema>;
 
 /** Turns zod issues into the contract's `details`: the failing field's path and why. */
-export function toDetails(error: z.ZodError, prefix = ''): ErrorDetail[] {
+export function toDetails(error: z.core.$ZodError, prefix = ''): ErrorDetail[] {
   return error.issues.map((issue) => {
     const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.');
     let message = issue.message;
@@ -121,7 +136,7 @@ export function toDetails(error: z.ZodError, prefix = ''): ErrorDetail[] {
 }
 
 /** Parses `input` against `schema` or throws a ValidationError listing every problem. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what = 'request body'): z.infer<S> {
+export function parseOrThrow<S extends z.ZodMiniType>(schema: S, input: unknown, what = 'request body'): z.infer<S> {
   const result = schema.safeParse(input);
   if (!result.success) throw new ValidationError(`invalid ${what}`, toDetails(result.error));
   return result.data;

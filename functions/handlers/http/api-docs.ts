@@ -98,8 +98,8 @@ export type ViewName = keyof typeof views;
 export interface RouteDoc {
   summary: string;
   tag: 'Apps' | 'Keys' | 'Endpoints' | 'Events' | 'Health';
-  body?: z.ZodType;
-  query?: z.ZodType;
+  body?: z.core.$ZodType;
+  query?: z.core.$ZodType;
   /** Success status and its body (absent for 204). */
   ok: { status: number; view?: ViewName };
   /** Error statuses this route can answer besides 401 (and 400 where a body or query exists). */
