@@ -43,8 +43,8 @@ export interface ColdStartResult {
   handlers: BundleMeasure[];
   /** The request and configuration schemas alone, with zod classic and ported to zod/mini. */
   zod: { classic: BundleMeasure; mini: BundleMeasure };
-  /** The same handlers built from another commit (before a change), measured in the same run. */
-  compare?: { ref: string; handlers: BundleMeasure[] };
+  /** The same handlers built from other commits (before a change), measured in the same run. */
+  compare: Array<{ ref: string; subject: string; handlers: BundleMeasure[] }>;
 }
 
 const CACHE = path.join(REPO_ROOT, 'node_modules', '.cache', 'hookrelay-bench');
@@ -131,8 +131,9 @@ function timeImport(file: string): Promise<[number, number]> {
 }
 
 /** Extracts the functions of `ref` (a commit) to a directory whose imports resolve to this repo's node_modules. */
-function checkout(ref: string): { root: string; sha: string } {
+function checkout(ref: string): { root: string; sha: string; subject: string } {
   const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  const subject = execFileSync('git', ['log', '-1', '--format=%s', sha], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   const root = path.join(CACHE, `ref-${sha}`);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
@@ -141,10 +142,10 @@ function checkout(ref: string): { root: string; sha: string } {
     maxBuffer: 64 * 1024 * 1024,
   });
   execFileSync('tar', ['-x', '-C', root], { input: tar });
-  return { root, sha };
+  return { root, sha, subject };
 }
 
-export async function runColdStart(opts: { runs: number; compareRef?: string }): Promise<ColdStartResult> {
+export async function runColdStart(opts: { runs: number; compareRefs?: string[] }): Promise<ColdStartResult> {
   const out = path.join(CACHE, 'bundles');
   rmSync(out, { recursive: true, force: true });
   const tsconfig = path.join(REPO_ROOT, 'tsconfig.json');
@@ -154,16 +155,16 @@ export async function runColdStart(opts: { runs: number; compareRef?: string }):
   const handlers = await Promise.all(HANDLER_NAMES.map((n) => bundle(n, path.join(REPO_ROOT, 'functions', 'handlers', `${n}.ts`), out, tsconfig)));
   const zodClassic = await bundle('zod-classic', fixture('zod-classic.ts'), out, tsconfig);
   const zodMini = await bundle('zod-mini', fixture('zod-mini.ts'), out, tsconfig);
-  let compare: { ref: string; handlers: Built[] } | undefined;
-  if (opts.compareRef) {
-    const { root, sha } = checkout(opts.compareRef);
+  const compare: Array<{ ref: string; subject: string; handlers: Built[] }> = [];
+  for (const ref of opts.compareRefs ?? []) {
+    const { root, sha, subject } = checkout(ref);
     const built = await Promise.all(
       HANDLER_NAMES.map((n) => bundle(`${n}@${sha}`, path.join(root, 'functions', 'handlers', `${n}.ts`), path.join(out, 'compare'), path.join(root, 'tsconfig.json'))),
     );
-    compare = { ref: sha, handlers: built };
+    compare.push({ ref: sha, subject, handlers: built });
   }
 
-  const all = [hello, ...handlers, zodClassic, zodMini, ...(compare?.handlers ?? [])];
+  const all = [hello, ...handlers, zodClassic, zodMini, ...compare.flatMap((c) => c.handlers)];
   const samples = new Map<string, Array<[number, number]>>(all.map((b) => [b.file, []]));
   // Warm the file cache once, then measure round robin.
   for (const b of all) await timeImport(b.file);
@@ -189,6 +190,6 @@ export async function runColdStart(opts: { runs: number; compareRef?: string }):
     hello: measure(hello),
     handlers: handlers.map(measure),
     zod: { classic: measure(zodClassic), mini: measure(zodMini) },
-    ...(compare ? { compare: { ref: compare.ref, handlers: compare.handlers.map(measure) } } : {}),
+    compare: compare.map((c) => ({ ref: c.ref, subject: c.subject, handlers: c.handlers.map(measure) })),
   };
 }

@@ -139,6 +139,27 @@ export const DESIGN_CHANGES: DesignChange[] = [
     },
   },
   {
+    id: 'queue-holds-first-attempt',
+    title: 'The queue message is the only record of a first attempt until it has a result',
+    detail:
+      'A delivery item is written at ingest (with its open-index entry) only so that housekeeping can find a first attempt whose message was lost; SQS keeps an acknowledged message until it is deleted or dead-lettered, so the item can be written once, with its result. Saves the delivery put and its open-index put and delete for every first-try success. The price: a replayed request cannot tell which first attempts were already enqueued (it enqueues them all; the conditional result write and webhook-id dedupe the extra ones), and the polling view shows "pending" for an event with no delivery item yet.',
+    apply(r) {
+      const f = r.deliveries === 0 ? 0 : Math.min(1, r.firstTrySuccesses / r.deliveries);
+      if (f === 0) return;
+      const scale = (d: DynamoCounts, k: number, indexesOnly = false) => {
+        if (!indexesOnly) {
+          d.tableWriteUnits *= k;
+          d.calls *= k;
+          d.items *= k;
+        }
+        for (const index of Object.keys(d.indexWriteUnits)) d.indexWriteUnits[index] = (d.indexWriteUnits[index] ?? 0) * k;
+      };
+      for (const d of rows(r, 'batch put delivery')) scale(d, 1 - f);
+      // The result write stays (as a put of the finished item); it no longer removes an index entry.
+      for (const d of rows(r, 'update delivery: finish (result)')) scale(d, 1 - f, true);
+    },
+  },
+  {
     id: 'eventual-context-reads',
     title: 'Read an attempt\'s context (event, delivery, endpoint) eventually consistent',
     detail:

@@ -112,7 +112,7 @@ function summary(res: BenchResults): string[] {
   if (res.coldStart) {
     const c = res.coldStart;
     for (const h of c.handlers) {
-      const before = c.compare?.handlers.find((b) => b.name.startsWith(`${h.name}@`));
+      const before = c.compare[0]?.handlers.find((b) => b.name.startsWith(`${h.name}@`));
       rows.push([
         `Cold start: ${h.name}`,
         `${kb(h.bytes)}, init ${ms(h.initMs)} = ${h.initRatio.toFixed(2)}× hello world` + (before ? ` (before: ${kb(before.bytes)}, ${ms(before.initMs)} = ${before.initRatio.toFixed(2)}×)` : ''),
@@ -214,7 +214,10 @@ function costSection(res: BenchResults): string[] {
     'Each change is priced by rewriting the measured counts as the changed design would make them, then pricing again. They are applied in this order, each on top of the previous ones, so the savings add up; the last column of each is the total after it.',
     '',
   );
-  for (const c of cost.changes) out.push(`- **${c.title}** (\`${c.id}\`). ${c.detail}`);
+  const saves = (i: number) => cost.plans.some((p) => Math.abs(p.steps[i]?.savingPerMillion ?? 0) >= 0.0005);
+  cost.changes.forEach((c, i) => {
+    if (saves(i)) out.push(`- **${c.title}** (\`${c.id}\`). ${c.detail}`);
+  });
   out.push(`- **${cost.provisioned.title}** (\`${cost.provisioned.id}\`). ${cost.provisioned.detail}`, '');
   if (cost.plans.length > 0) {
     const head = ['change', ...cost.plans.flatMap((p) => [`${SCENARIOS[p.scenario].split(': ')[1] ?? p.scenario}: saves`, 'total after'])];
@@ -230,7 +233,7 @@ function costSection(res: BenchResults): string[] {
     });
     rows.push([cost.provisioned.title, ...cost.plans.flatMap((p) => [usd(p.after.totalPerMillion - p.provisioned), usd(p.provisioned)])]);
     out.push(table(head, rows), '');
-    if (done.length > 0) out.push(`Already in the measured design (no saving left): ${done.join('; ')}.`, '');
+    if (done.length > 0) out.push(`Also priced, and already in the measured design (they save nothing more): ${done.join('; ')}.`, '');
     const best = [...cost.plans].sort((x, y) => x.provisioned - y.provisioned)[0]!;
     out.push(
       `With every change, (a) still costs ${cost.plans.map((p) => `${usd(p.after.totalPerMillion)} (${SCENARIOS[p.scenario].split(': ')[1]})`).join(', ')} on demand, ` +
@@ -368,7 +371,9 @@ function throughputSection(t: ThroughputResult): string[] {
 }
 
 function coldStartSection(c: ColdStartResult): string[] {
-  const row = (b: BundleMeasure, before?: BundleMeasure) => [
+  const at = (ref: string, b: BundleMeasure) => c.compare.find((x) => x.ref === ref)?.handlers.find((x) => x.name.startsWith(`${b.name}@`));
+  const cell = (m: BundleMeasure | undefined) => (m ? `${kb(m.bytes)}, ${ms(m.initMs)} (${m.initRatio.toFixed(2)}×)` : '');
+  const row = (b: BundleMeasure) => [
     b.name,
     kb(b.bytes),
     kb(b.gzipBytes),
@@ -376,32 +381,34 @@ function coldStartSection(c: ColdStartResult): string[] {
     ms(b.importMs),
     ms(b.initMs),
     `${b.initRatio.toFixed(2)}×`,
-    before ? `${kb(before.bytes)}, ${ms(before.initMs)} (${before.initRatio.toFixed(2)}×)` : '',
+    ...c.compare.map((x) => cell(at(x.ref, b))),
     b.heaviest.map(([p, n]) => `${p} ${kb(n)}`).join(', '),
   ];
-  const before = (b: BundleMeasure) => c.compare?.handlers.find((x) => x.name.startsWith(`${b.name}@`));
   const out = [
     '## 4. Cold start',
     '',
     `Each handler bundled as the stack bundles it (esbuild, minified ESM for Node 24, \`@aws-sdk/*\` external, linked source map: \`infra/constructs/bundling.ts\`), then imported by ${c.runs} fresh \`node --enable-source-maps\` processes each (the functions run with that flag), round robin; medians. *import* is the import alone; *init* is from process start to the end of the import, the local analogue of Lambda's Init Duration (it includes loading the AWS SDK from node_modules, as Lambda loads it from the runtime). The ratio is init over a hello-world handler's init, bundled and timed the same way in the same run (${ms(c.hello.initMs)}; import ${ms(c.hello.importMs)}).`,
     '',
     table(
-      ['bundle', 'size', 'gzip', 'source map', 'import', 'init', 'init ÷ hello', c.compare ? `before (${c.compare.ref})` : '', 'heaviest parts'],
-      [...c.handlers.map((b) => row(b, before(b))), row(c.hello)],
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l'],
+      ['bundle', 'size', 'gzip', 'source map', 'import', 'init', 'init ÷ hello', ...c.compare.map((x) => `at ${x.ref}`), 'heaviest parts'],
+      [...c.handlers.map(row), [...row(c.hello).slice(0, 7), ...c.compare.map(() => ''), '']],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', ...c.compare.map(() => 'l' as const), 'l'],
     ),
     '',
   ];
-  if (c.compare) {
-    const sum = (xs: BundleMeasure[], f: (b: BundleMeasure) => number) => xs.reduce((n, b) => n + f(b), 0) / xs.length;
+  if (c.compare.length > 0) {
+    const mean = (xs: BundleMeasure[], f: (b: BundleMeasure) => number) => xs.reduce((n, b) => n + f(b), 0) / xs.length;
+    const steps = [...c.compare.map((x) => ({ name: `\`${x.ref}\` (${x.subject})`, handlers: x.handlers })), { name: 'this run\'s tree', handlers: c.handlers }];
     out.push(
-      `*Before* is the same four handlers built from commit \`${c.compare.ref}\` (outbound HTTP through undici) in this run: the change to Node's built-in \`node:http\`/\`node:https\` took the mean bundle from ${kb(sum(c.compare.handlers, (b) => b.bytes))} to ${kb(sum(c.handlers, (b) => b.bytes))} and the mean init from ${ms(sum(c.compare.handlers, (b) => b.initMs))} to ${ms(sum(c.handlers, (b) => b.initMs))}.`,
+      'The *at* columns are the same four handlers built from earlier commits, measured in this run beside the current ones. Mean bundle and init, oldest first: ' +
+        steps.map((st) => `${st.name}: ${kb(mean(st.handlers, (b) => b.bytes))}, ${ms(mean(st.handlers, (b) => b.initMs))}`).join(' → ') +
+        '.',
       '',
     );
   }
   const z = c.zod;
   out.push(
-    `**zod/mini.** The request and configuration schemas alone (\`functions/core/schemas.ts\` and \`functions/config.ts\`, used once) bundle to ${kb(z.classic.bytes)} with zod classic; the same schemas written with \`zod/mini\` (\`bench/fixtures/zod-mini.ts\`, a port made for this measurement) bundle to ${kb(z.mini.bytes)}: **${kb(z.classic.bytes - z.mini.bytes)} less in every bundle**, and ${ms(z.classic.importMs - z.mini.importMs)} less import time (${ms(z.classic.importMs)} vs ${ms(z.mini.importMs)}; init ${ms(z.classic.initMs)} vs ${ms(z.mini.initMs)}). The port is not applied: the schemas and the config stay on zod classic.`,
+    `**zod/mini.** The request and configuration schemas alone, used once: written with zod's classic API (\`bench/fixtures/zod-classic.ts\`, the schemas as they were at commit 54c53eb) they bundle to ${kb(z.classic.bytes)}; written with \`zod/mini\` (\`bench/fixtures/zod-mini.ts\`) to ${kb(z.mini.bytes)}: **${kb(z.classic.bytes - z.mini.bytes)} less in every bundle**, and ${ms(z.classic.importMs - z.mini.importMs)} less import time (${ms(z.classic.importMs)} vs ${ms(z.mini.importMs)}; init ${ms(z.classic.initMs)} vs ${ms(z.mini.initMs)}).`,
   );
   return out;
 }

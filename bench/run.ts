@@ -5,7 +5,7 @@
  *   npm run bench                       the full run (~10 minutes)
  *   npm run bench -- --quick            the CI-sized run (~2 minutes)
  *   npm run bench -- --only cost,cold-start
- *   npm run bench -- --compare <ref>    cold start: also build the handlers of commit <ref>
+ *   npm run bench -- --compare <ref>[,<ref>...]   cold start: also build the handlers of these commits
  *   npm run bench -- --out <file>       write the report there (default docs/performance.md)
  *   npm run bench -- --no-write         print only
  *
@@ -106,7 +106,7 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
         ),
       };
     case 'cold-start':
-      return { coldStart: await runColdStart({ runs: sizes.coldStartRuns, compareRef }) };
+      return { coldStart: await runColdStart({ runs: sizes.coldStartRuns, compareRefs: compareRef?.split(',').filter((r) => r !== '') }) };
   }
 }
 
