@@ -16,15 +16,18 @@ export async function adminKey(cfg: Config, now: () => number = Date.now): Promi
   if (!cfg.apiKeySecretArn) return undefined;
   if (cached && now() - cached.at < CACHE_MS) return cached.value;
   const out = await secretsClient().send(new GetSecretValueCommand({ SecretId: cfg.apiKeySecretArn }));
-  const raw = out.SecretString ?? '';
-  // A generated CDK secret may be JSON ({"key": "..."}) or the bare string.
-  let value = raw;
-  try {
-    const parsed = JSON.parse(raw) as { key?: unknown };
-    if (typeof parsed.key === 'string') value = parsed.key;
-  } catch {
-    // bare string
-  }
+  const value = keyFromSecretString(out.SecretString ?? '');
   cached = { value, at: now() };
   return value;
+}
+
+/** The key in a secret's value: the bare string (the stack generates one), or `{"key": "..."}`. */
+export function keyFromSecretString(raw: string): string {
+  try {
+    const parsed = JSON.parse(raw) as { key?: unknown };
+    if (typeof parsed.key === 'string') return parsed.key;
+  } catch {
+    // a bare string
+  }
+  return raw;
 }

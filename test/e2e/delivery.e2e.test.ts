@@ -6,46 +6,24 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RecordingReceiver, type Behaviour } from '../helpers/receiver';
-import { apiClient, startTarget, type Target } from '../helpers/target';
+import { describe, expect, it } from 'vitest';
+import { sleep, useSystem } from '../helpers/e2e';
 
-let target: Target;
-let receiver: RecordingReceiver;
-let api: ReturnType<typeof apiClient>;
-
-beforeAll(async () => {
-  receiver = await new RecordingReceiver().start();
-  target = await startTarget();
-  api = apiClient(target);
-});
-
-afterAll(async () => {
-  await target?.stop();
-  await receiver?.stop();
-});
-
-/** A receiver URL as the target's functions reach it. */
-function hook(behaviours: Behaviour[] = [200]): string {
-  const url = new URL(receiver.endpoint(behaviours));
-  url.hostname = target.receiverHost;
-  return url.toString();
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const system = useSystem();
+const hook = system.hook;
 
 describe('delivery', () => {
   it('delivers an event on the first try, signed so both Standard Webhooks verifiers accept it', async () => {
-    const appId = await api.createApp();
+    const appId = await system.api.createApp();
     const url = hook();
-    const ep = await api.createEndpoint(appId, url);
-    const sent = await api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 42 } });
+    const ep = await system.api.createEndpoint(appId, url);
+    const sent = await system.api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 42 } });
     expect(sent.status).toBe(202);
     expect(sent.body).toMatchObject({ type: 'invoice.paid', deliveries: 1 });
     expect(sent.body.id).toMatch(/^msg_/);
 
-    await receiver.waitFor(() => receiver.on(url).length === 1, 20_000, 'the webhook');
-    const got = receiver.on(url)[0]!;
+    await system.receiver.waitFor(() => system.receiver.on(url).length === 1, 20_000, 'the webhook');
+    const got = system.receiver.on(url)[0]!;
     expect(got.method).toBe('POST');
     expect(got.headers['content-type']).toBe('application/json');
     expect(got.headers['user-agent']).toMatch(/^hookrelay\//);
@@ -54,12 +32,12 @@ describe('delivery', () => {
     expect(new StandardWebhook(ep.secret).verify(got.body, got.headers)).toEqual(expected);
     expect(new SvixWebhook(ep.secret).verify(got.body, got.headers)).toEqual(expected);
 
-    const status = await api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(status.deliveries).toEqual([
       expect.objectContaining({ endpointId: ep.id, status: 'succeeded', attempts: 1, lastStatusCode: 200, nextAttemptAt: null }),
     ]);
     expect(status.data).toEqual({ amount: 42 });
-    const attempts = await api.call<{ items: Record<string, unknown>[] }>('GET', `/v1/apps/${appId}/events/${sent.body.id}/attempts`);
+    const attempts = await system.api.call<{ items: Record<string, unknown>[] }>('GET', `/v1/apps/${appId}/events/${sent.body.id}/attempts`);
     expect(attempts.status).toBe(200);
     expect(attempts.body.items).toEqual([
       expect.objectContaining({ endpointId: ep.id, attempt: 1, statusCode: 200, outcome: 'succeeded', error: null }),
@@ -67,14 +45,14 @@ describe('delivery', () => {
   });
 
   it('retries a 500-twice-then-200 endpoint and succeeds on attempt 3 with one webhook-id', async () => {
-    const appId = await api.createApp();
+    const appId = await system.api.createApp();
     const url = hook([500, 500, 200]);
-    const ep = await api.createEndpoint(appId, url);
-    const sent = await api.sendEvent(appId, { type: 'order.created', data: { n: 1 } });
+    const ep = await system.api.createEndpoint(appId, url);
+    const sent = await system.api.sendEvent(appId, { type: 'order.created', data: { n: 1 } });
 
-    const status = await api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(status.deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 3, lastStatusCode: 200 });
-    const got = receiver.on(url);
+    const got = system.receiver.on(url);
     expect(got).toHaveLength(3);
     expect(new Set(got.map((r) => r.headers['webhook-id']))).toEqual(new Set([sent.body.id]));
     for (const r of got) expect(() => new StandardWebhook(ep.secret).verify(r.body, r.headers)).not.toThrow();
@@ -82,7 +60,7 @@ describe('delivery', () => {
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(850);
     expect(got[2]!.at - got[1]!.at).toBeGreaterThanOrEqual(850);
 
-    const attempts = await api.call<{ items: { attempt: number; statusCode: number; outcome: string }[] }>(
+    const attempts = await system.api.call<{ items: { attempt: number; statusCode: number; outcome: string }[] }>(
       'GET',
       `/v1/apps/${appId}/events/${sent.body.id}/attempts`,
     );
@@ -94,22 +72,22 @@ describe('delivery', () => {
   });
 
   it('marks an always-500 endpoint failed after 4 attempts and dead-letters the delivery', async () => {
-    const appId = await api.createApp();
+    const appId = await system.api.createApp();
     const url = hook([500]);
-    const ep = await api.createEndpoint(appId, url);
-    const sent = await api.sendEvent(appId, { type: 'order.created', data: { n: 2 } });
+    const ep = await system.api.createEndpoint(appId, url);
+    const sent = await system.api.sendEvent(appId, { type: 'order.created', data: { n: 2 } });
 
-    const status = await api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'failed', 30_000);
+    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'failed', 30_000);
     expect(status.deliveries[0]).toMatchObject({ status: 'failed', attempts: 4, lastStatusCode: 500, nextAttemptAt: null });
     await sleep(1500);
-    expect(receiver.on(url)).toHaveLength(4);
+    expect(system.receiver.on(url)).toHaveLength(4);
 
-    if (!target.dlq) throw new Error('this target does not expose its DLQ (set E2E_DLQ_URL)');
-    const sqs = new SQSClient(target.dlq.sqsEndpoint ? { endpoint: target.dlq.sqsEndpoint } : {});
+    if (!system.target.dlq) throw new Error('this target does not expose its DLQ (set E2E_DLQ_URL)');
+    const sqs = new SQSClient(system.target.dlq.sqsEndpoint ? { endpoint: system.target.dlq.sqsEndpoint } : {});
     const bodies: Record<string, unknown>[] = [];
     for (let i = 0; i < 10 && !bodies.some((b) => b.eventId === sent.body.id); i++) {
       const out = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: target.dlq.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 1 }),
+        new ReceiveMessageCommand({ QueueUrl: system.target.dlq.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 1 }),
       );
       bodies.push(...(out.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}') as Record<string, unknown>));
     }
@@ -120,55 +98,55 @@ describe('delivery', () => {
   });
 
   it('delivers only to endpoints subscribed to the event type', async () => {
-    const appId = await api.createApp();
+    const appId = await system.api.createApp();
     const invoices = hook();
     const orders = hook();
     const everything = hook();
-    await api.createEndpoint(appId, invoices, { eventTypes: ['invoice.paid'] });
-    await api.createEndpoint(appId, orders, { eventTypes: ['order.created', 'order.shipped'] });
-    await api.createEndpoint(appId, everything);
+    await system.api.createEndpoint(appId, invoices, { eventTypes: ['invoice.paid'] });
+    await system.api.createEndpoint(appId, orders, { eventTypes: ['order.created', 'order.shipped'] });
+    await system.api.createEndpoint(appId, everything);
 
-    const sent = await api.sendEvent(appId, { type: 'invoice.paid', data: {} });
+    const sent = await system.api.sendEvent(appId, { type: 'invoice.paid', data: {} });
     expect(sent.body.deliveries).toBe(2);
-    await api.waitForStatus(appId, sent.body.id, (s) => s.deliveries.every((d) => d.status === 'succeeded'));
-    expect(receiver.on(invoices)).toHaveLength(1);
-    expect(receiver.on(everything)).toHaveLength(1);
-    expect(receiver.on(orders)).toHaveLength(0);
+    await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries.every((d) => d.status === 'succeeded'));
+    expect(system.receiver.on(invoices)).toHaveLength(1);
+    expect(system.receiver.on(everything)).toHaveLength(1);
+    expect(system.receiver.on(orders)).toHaveLength(0);
   });
 
   it('answers a repeated id with the original response and delivers nothing new; another body is a 409', async () => {
-    const appId = await api.createApp();
+    const appId = await system.api.createApp();
     const url = hook();
-    await api.createEndpoint(appId, url);
+    await system.api.createEndpoint(appId, url);
     const event = { type: 'invoice.paid', data: { amount: 1 }, id: 'inv_2026_0001' };
-    const first = await api.sendEvent(appId, event);
+    const first = await system.api.sendEvent(appId, event);
     expect(first.status).toBe(202);
-    await receiver.waitFor(() => receiver.on(url).length === 1);
+    await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
 
-    const again = await api.sendEvent(appId, event);
+    const again = await system.api.sendEvent(appId, event);
     expect(again.status).toBe(202);
     expect(again.body).toEqual(first.body);
 
-    const conflict = await api.sendEvent(appId, { ...event, data: { amount: 2 } });
+    const conflict = await system.api.sendEvent(appId, { ...event, data: { amount: 2 } });
     expect(conflict.status).toBe(409);
     expect(conflict.body).toMatchObject({ error: { code: 'conflict' } });
 
-    const keyed = await api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 3 } }, { 'idempotency-key': 'key-1' });
-    const keyedAgain = await api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 3 } }, { 'idempotency-key': 'key-1' });
+    const keyed = await system.api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 3 } }, { 'idempotency-key': 'key-1' });
+    const keyedAgain = await system.api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 3 } }, { 'idempotency-key': 'key-1' });
     expect(keyed.body.id).toBe('key-1');
     expect(keyedAgain.body).toEqual(keyed.body);
 
-    await receiver.waitFor(() => receiver.on(url).length >= 2);
+    await system.receiver.waitFor(() => system.receiver.on(url).length >= 2);
     await sleep(1500);
-    expect(receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual(['inv_2026_0001', 'key-1']);
+    expect(system.receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual(['inv_2026_0001', 'key-1']);
   });
 
   it('delivers an event put on EventBridge like a POST', async () => {
-    if (!target.eventsEndpoint && !target.eventBusName) throw new Error('set E2E_EVENTS_ENDPOINT or E2E_EVENT_BUS_NAME');
-    const appId = await api.createApp();
+    if (!system.target.eventsEndpoint && !system.target.eventBusName) throw new Error('set E2E_EVENTS_ENDPOINT or E2E_EVENT_BUS_NAME');
+    const appId = await system.api.createApp();
     const url = hook();
-    const ep = await api.createEndpoint(appId, url, { eventTypes: ['user.signed_up'] });
-    const eb = new EventBridgeClient(target.eventsEndpoint ? { endpoint: target.eventsEndpoint } : {});
+    const ep = await system.api.createEndpoint(appId, url, { eventTypes: ['user.signed_up'] });
+    const eb = new EventBridgeClient(system.target.eventsEndpoint ? { endpoint: system.target.eventsEndpoint } : {});
     const out = await eb.send(
       new PutEventsCommand({
         Entries: [
@@ -176,7 +154,7 @@ describe('delivery', () => {
             Source: 'com.example.accounts',
             DetailType: 'user.signed_up',
             Detail: JSON.stringify({ appId, data: { userId: 'u_1' }, id: 'signup-u_1' }),
-            EventBusName: target.eventBusName,
+            EventBusName: system.target.eventBusName,
           },
         ],
       }),
@@ -184,34 +162,34 @@ describe('delivery', () => {
     eb.destroy();
     expect(out.FailedEntryCount).toBe(0);
 
-    await receiver.waitFor(() => receiver.on(url).length === 1, 20_000, 'the EventBridge-sourced webhook');
-    const got = receiver.on(url)[0]!;
+    await system.receiver.waitFor(() => system.receiver.on(url).length === 1, 20_000, 'the EventBridge-sourced webhook');
+    const got = system.receiver.on(url)[0]!;
     expect(got.headers['webhook-id']).toBe('signup-u_1');
     expect(new StandardWebhook(ep.secret).verify(got.body, got.headers)).toMatchObject({
       type: 'user.signed_up',
       data: { userId: 'u_1' },
     });
-    const status = await api.waitForStatus(appId, 'signup-u_1', (s) => s.deliveries[0]?.status === 'succeeded');
+    const status = await system.api.waitForStatus(appId, 'signup-u_1', (s) => s.deliveries[0]?.status === 'succeeded');
     expect(status.type).toBe('user.signed_up');
   });
 
   it('delivers a burst of 300 events exactly once each', async () => {
-    const appId = await api.createApp();
+    const appId = await system.api.createApp();
     const url = hook();
-    await api.createEndpoint(appId, url);
+    await system.api.createEndpoint(appId, url);
     const ids: string[] = [];
     for (let i = 0; i < 300; i += 25) {
       const batch = await Promise.all(
-        Array.from({ length: 25 }, (_, j) => api.sendEvent(appId, { type: 'burst.item', data: { i: i + j } })),
+        Array.from({ length: 25 }, (_, j) => system.api.sendEvent(appId, { type: 'burst.item', data: { i: i + j } })),
       );
       for (const r of batch) {
         expect(r.status).toBe(202);
         ids.push(r.body.id);
       }
     }
-    await receiver.waitFor(() => receiver.on(url).length >= 300, 60_000, '300 webhooks');
+    await system.receiver.waitFor(() => system.receiver.on(url).length >= 300, 60_000, '300 webhooks');
     await sleep(1500);
-    const got = receiver.on(url).map((r) => r.headers['webhook-id']);
+    const got = system.receiver.on(url).map((r) => r.headers['webhook-id']);
     expect(got).toHaveLength(300);
     expect(new Set(got)).toEqual(new Set(ids));
   }, 90_000);

@@ -3,36 +3,16 @@
  * endpoint lifecycle, secret rotation, resend, recover, and the catch-up feed.
  */
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../functions/handlers/api';
-import { RecordingReceiver, type Behaviour } from '../helpers/receiver';
-import { apiClient, startTarget, type Target } from '../helpers/target';
+import { sleep, useSystem } from '../helpers/e2e';
+import { apiClient } from '../helpers/target';
 
-let target: Target;
-let receiver: RecordingReceiver;
-let admin: ReturnType<typeof apiClient>;
-
-beforeAll(async () => {
-  receiver = await new RecordingReceiver().start();
-  target = await startTarget();
-  admin = apiClient(target);
-});
-
-afterAll(async () => {
-  await target?.stop();
-  await receiver?.stop();
-});
-
-function hook(behaviours: Behaviour[] = [200]): string {
-  const url = new URL(receiver.endpoint(behaviours));
-  url.hostname = target.receiverHost;
-  return url.toString();
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const system = useSystem();
+const hook = system.hook;
 
 async function newKey(appId: string) {
-  const r = await admin.call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, { name: 'ci' });
+  const r = await system.api.call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, { name: 'ci' });
   expect(r.status).toBe(201);
   expect(r.body.key).toMatch(/^hrk_/);
   return r.body;
@@ -45,11 +25,11 @@ describe('app-scoped keys', () => {
   const idsB: Record<string, string> = {};
 
   beforeAll(async () => {
-    appA = await admin.createApp('tenant A');
-    appB = await admin.createApp('tenant B');
-    scoped = apiClient({ apiUrl: target.apiUrl, apiKey: (await newKey(appA)).key });
-    const ep = await admin.createEndpoint(appB, hook());
-    const ev = await admin.sendEvent(appB, { type: 'b.thing', data: {} });
+    appA = await system.api.createApp('tenant A');
+    appB = await system.api.createApp('tenant B');
+    scoped = apiClient({ apiUrl: system.target.apiUrl, apiKey: (await newKey(appA)).key });
+    const ep = await system.api.createEndpoint(appB, hook());
+    const ev = await system.api.sendEvent(appB, { type: 'b.thing', data: {} });
     const key = await newKey(appB);
     Object.assign(idsB, { appId: appB, endpointId: ep.id, eventId: ev.body.id, keyId: key.id });
   });
@@ -77,29 +57,29 @@ describe('app-scoped keys', () => {
       expect(res.body).toMatchObject({ error: { code: 'not_found' } });
     }
     // ...and nothing of app B changed.
-    expect((await admin.call('GET', `/v1/apps/${appB}/endpoints/${idsB.endpointId}`)).status).toBe(200);
+    expect((await system.api.call('GET', `/v1/apps/${appB}/endpoints/${idsB.endpointId}`)).status).toBe(200);
   });
 
   it('stops working at once when revoked', async () => {
     const key = await newKey(appA);
-    const holder = apiClient({ apiUrl: target.apiUrl, apiKey: key.key });
+    const holder = apiClient({ apiUrl: system.target.apiUrl, apiKey: key.key });
     expect((await holder.call('GET', `/v1/apps/${appA}`)).status).toBe(200);
-    expect((await admin.call('DELETE', `/v1/apps/${appA}/keys/${key.id}`)).status).toBe(204);
+    expect((await system.api.call('DELETE', `/v1/apps/${appA}/keys/${key.id}`)).status).toBe(204);
     expect((await holder.call('GET', `/v1/apps/${appA}`)).status).toBe(401);
-    expect((await admin.call('DELETE', `/v1/apps/${appA}/keys/${key.id}`)).status).toBe(404);
+    expect((await system.api.call('DELETE', `/v1/apps/${appA}/keys/${key.id}`)).status).toBe(404);
   });
 });
 
 describe('endpoints', () => {
   it('pages through the endpoints of an app with a cursor', async () => {
-    const appId = await admin.createApp();
+    const appId = await system.api.createApp();
     const created: string[] = [];
-    for (let i = 0; i < 7; i++) created.push((await admin.createEndpoint(appId, hook())).id);
+    for (let i = 0; i < 7; i++) created.push((await system.api.createEndpoint(appId, hook())).id);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
       const q: string = cursor ? `&cursor=${cursor}` : '';
-      const page = await admin.call<{ items: { id: string }[]; nextCursor: string | null }>('GET', `/v1/apps/${appId}/endpoints?limit=3${q}`);
+      const page = await system.api.call<{ items: { id: string }[]; nextCursor: string | null }>('GET', `/v1/apps/${appId}/endpoints?limit=3${q}`);
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.body.items.map((e) => e.id));
@@ -109,35 +89,35 @@ describe('endpoints', () => {
   });
 
   it('updates, disables and deletes an endpoint; deliveries to a disabled one are skipped', async () => {
-    const appId = await admin.createApp();
+    const appId = await system.api.createApp();
     const url = hook();
-    const ep = await admin.createEndpoint(appId, url);
-    const patched = await admin.call<{ eventTypes: string[]; enabled: boolean; description: string }>(
+    const ep = await system.api.createEndpoint(appId, url);
+    const patched = await system.api.call<{ eventTypes: string[]; enabled: boolean; description: string }>(
       'PATCH',
       `/v1/apps/${appId}/endpoints/${ep.id}`,
       { description: 'orders', eventTypes: ['order.created'], enabled: false },
     );
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ description: 'orders', eventTypes: ['order.created'], enabled: false });
-    expect((await admin.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, {})).status).toBe(400);
+    expect((await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, {})).status).toBe(400);
 
-    const sent = await admin.sendEvent(appId, { type: 'order.created', data: {} });
+    const sent = await system.api.sendEvent(appId, { type: 'order.created', data: {} });
     expect(sent.body.deliveries).toBe(0);
-    const status = await admin.eventStatus(appId, sent.body.id);
+    const status = await system.api.eventStatus(appId, sent.body.id);
     expect(status.body.deliveries).toEqual([expect.objectContaining({ endpointId: ep.id, status: 'skipped', attempts: 0 })]);
 
-    expect((await admin.call('DELETE', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(204);
-    expect((await admin.call('GET', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(404);
-    expect((await admin.call('DELETE', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(404);
-    expect(receiver.on(url)).toHaveLength(0);
+    expect((await system.api.call('DELETE', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(204);
+    expect((await system.api.call('GET', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(404);
+    expect((await system.api.call('DELETE', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(404);
+    expect(system.receiver.on(url)).toHaveLength(0);
   });
 
   it('disables an endpoint that answers 410 Gone, and says why', async () => {
-    const appId = await admin.createApp();
-    const ep = await admin.createEndpoint(appId, hook([410]));
-    const sent = await admin.sendEvent(appId, { type: 'x', data: {} });
-    await admin.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'failed');
-    const got = await admin.call<{ enabled: boolean; disabledReason: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}`);
+    const appId = await system.api.createApp();
+    const ep = await system.api.createEndpoint(appId, hook([410]));
+    const sent = await system.api.sendEvent(appId, { type: 'x', data: {} });
+    await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'failed');
+    const got = await system.api.call<{ enabled: boolean; disabledReason: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}`);
     expect(got.body.enabled).toBe(false);
     expect(got.body.disabledReason).toContain('410');
   });
@@ -145,17 +125,17 @@ describe('endpoints', () => {
 
 describe('secret rotation', () => {
   it('signs with both secrets during the overlap, each verifying under its own secret', async () => {
-    const appId = await admin.createApp();
+    const appId = await system.api.createApp();
     const url = hook();
-    const ep = await admin.createEndpoint(appId, url);
-    const rotated = await admin.call<{ key: string }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/secret/rotate`);
+    const ep = await system.api.createEndpoint(appId, url);
+    const rotated = await system.api.call<{ key: string }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/secret/rotate`);
     expect(rotated.status).toBe(200);
     expect(rotated.body.key).not.toBe(ep.secret);
-    expect((await admin.call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}/secret`)).body.key).toBe(rotated.body.key);
+    expect((await system.api.call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}/secret`)).body.key).toBe(rotated.body.key);
 
-    await admin.sendEvent(appId, { type: 'x', data: { n: 1 } });
-    await receiver.waitFor(() => receiver.on(url).length === 1);
-    const got = receiver.on(url)[0]!;
+    await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
+    await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
+    const got = system.receiver.on(url)[0]!;
     const signatures = got.headers['webhook-signature']!.split(' ');
     expect(signatures).toHaveLength(2);
     for (const secret of [ep.secret, rotated.body.key]) {
@@ -176,20 +156,20 @@ describe('secret rotation', () => {
 
 describe('resend and recover', () => {
   it('resends a delivered event with the same webhook-id', async () => {
-    const appId = await admin.createApp();
+    const appId = await system.api.createApp();
     const url = hook();
-    const ep = await admin.createEndpoint(appId, url);
-    const sent = await admin.sendEvent(appId, { type: 'x', data: { n: 1 } });
-    await admin.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const ep = await system.api.createEndpoint(appId, url);
+    const sent = await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
+    await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
 
-    const resent = await admin.call<{ deliveries: number }>('POST', `/v1/apps/${appId}/events/${sent.body.id}/resend`, { endpointId: ep.id });
+    const resent = await system.api.call<{ deliveries: number }>('POST', `/v1/apps/${appId}/events/${sent.body.id}/resend`, { endpointId: ep.id });
     expect(resent.status).toBe(202);
     expect(resent.body.deliveries).toBe(1);
-    await receiver.waitFor(() => receiver.on(url).length === 2);
-    expect(receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual([sent.body.id, sent.body.id]);
-    const status = await admin.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.attempts === 2 && s.deliveries[0].status === 'succeeded');
+    await system.receiver.waitFor(() => system.receiver.on(url).length === 2);
+    expect(system.receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual([sent.body.id, sent.body.id]);
+    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.attempts === 2 && s.deliveries[0].status === 'succeeded');
     expect(status.deliveries[0]?.attempts).toBe(2);
-    const attempts = await admin.call<{ items: { attempt: number; outcome: string; statusCode: number }[] }>(
+    const attempts = await system.api.call<{ items: { attempt: number; outcome: string; statusCode: number }[] }>(
       'GET',
       `/v1/apps/${appId}/events/${sent.body.id}/attempts`,
     );
@@ -200,48 +180,48 @@ describe('resend and recover', () => {
   });
 
   it('resends to an endpoint created after the event', async () => {
-    const appId = await admin.createApp();
-    const sent = await admin.sendEvent(appId, { type: 'x', data: {} });
+    const appId = await system.api.createApp();
+    const sent = await system.api.sendEvent(appId, { type: 'x', data: {} });
     expect(sent.body.deliveries).toBe(0);
     const url = hook();
-    const ep = await admin.createEndpoint(appId, url);
-    const resent = await admin.call<{ deliveries: number }>('POST', `/v1/apps/${appId}/events/${sent.body.id}/resend`, { endpointId: ep.id });
+    const ep = await system.api.createEndpoint(appId, url);
+    const resent = await system.api.call<{ deliveries: number }>('POST', `/v1/apps/${appId}/events/${sent.body.id}/resend`, { endpointId: ep.id });
     expect(resent.body.deliveries).toBe(1);
-    await receiver.waitFor(() => receiver.on(url).length === 1);
-    expect(receiver.on(url)[0]!.headers['webhook-id']).toBe(sent.body.id);
+    await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
+    expect(system.receiver.on(url)[0]!.headers['webhook-id']).toBe(sent.body.id);
   });
 
   it('recovers what failed since a time, once the endpoint is fixed and re-enabled', async () => {
-    const appId = await admin.createApp();
+    const appId = await system.api.createApp();
     const path = new URL(hook([410])).pathname;
-    const url = `${receiver.baseUrl.replace('127.0.0.1', target.receiverHost)}${path}`;
-    const ep = await admin.createEndpoint(appId, url);
+    const url = `${system.receiver.baseUrl.replace('127.0.0.1', system.target.receiverHost)}${path}`;
+    const ep = await system.api.createEndpoint(appId, url);
     const since = new Date(Date.now() - 1000).toISOString();
-    const first = await admin.sendEvent(appId, { type: 'x', data: { n: 1 } });
-    await admin.waitForStatus(appId, first.body.id, (s) => s.deliveries[0]?.status === 'failed');
-    const second = await admin.sendEvent(appId, { type: 'x', data: { n: 2 } }); // skipped: endpoint disabled
-    await admin.waitForStatus(appId, second.body.id, (s) => s.deliveries[0]?.status === 'skipped');
+    const first = await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
+    await system.api.waitForStatus(appId, first.body.id, (s) => s.deliveries[0]?.status === 'failed');
+    const second = await system.api.sendEvent(appId, { type: 'x', data: { n: 2 } }); // skipped: endpoint disabled
+    await system.api.waitForStatus(appId, second.body.id, (s) => s.deliveries[0]?.status === 'skipped');
 
-    expect((await admin.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since })).status).toBe(409);
-    receiver.script(path, [200]);
-    expect((await admin.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, { enabled: true })).status).toBe(200);
-    const recovered = await admin.call<{ recovered: number; more: boolean }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since });
+    expect((await system.api.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since })).status).toBe(409);
+    system.receiver.script(path, [200]);
+    expect((await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, { enabled: true })).status).toBe(200);
+    const recovered = await system.api.call<{ recovered: number; more: boolean }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since });
     expect(recovered.status).toBe(202);
     expect(recovered.body).toEqual({ recovered: 2, more: false });
 
-    await admin.waitForStatus(appId, first.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
-    await admin.waitForStatus(appId, second.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
-    const again = await admin.call<{ recovered: number }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since });
+    await system.api.waitForStatus(appId, first.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    await system.api.waitForStatus(appId, second.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const again = await system.api.call<{ recovered: number }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since });
     expect(again.body.recovered).toBe(0);
-    expect((await admin.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since: 'yesterday' })).status).toBe(400);
+    expect((await system.api.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since: 'yesterday' })).status).toBe(400);
   });
 });
 
 describe('the catch-up feed', () => {
   it('pages through every event exactly once, oldest first, and continues from its cursor', async () => {
-    const appId = await admin.createApp();
+    const appId = await system.api.createApp();
     const sent: string[] = [];
-    for (let i = 0; i < 23; i++) sent.push((await admin.sendEvent(appId, { type: 'feed.item', data: { i } })).body.id);
+    for (let i = 0; i < 23; i++) sent.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i } })).body.id);
     await sleep(2500); // the feed's settle window
 
     async function readAll(after: string | null) {
@@ -249,7 +229,7 @@ describe('the catch-up feed', () => {
       let cursor = after;
       for (let page = 0; page < 20; page++) {
         const q: string = cursor ? `&after=${cursor}` : '';
-        const r = await admin.call<{ items: { id: string; data: { i: number } }[]; nextCursor: string | null }>(
+        const r = await system.api.call<{ items: { id: string; data: { i: number } }[]; nextCursor: string | null }>(
           'GET',
           `/v1/apps/${appId}/events?limit=5${q}`,
         );
@@ -266,10 +246,10 @@ describe('the catch-up feed', () => {
     expect(all.cursor).not.toBeNull();
 
     const more: string[] = [];
-    for (let i = 0; i < 4; i++) more.push((await admin.sendEvent(appId, { type: 'feed.item', data: { i: 100 + i } })).body.id);
+    for (let i = 0; i < 4; i++) more.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i: 100 + i } })).body.id);
     await sleep(2500);
     const next = await readAll(all.cursor);
     expect(next.ids).toEqual(more);
-    expect((await admin.call('GET', `/v1/apps/${appId}/events?after=not-a-cursor`)).status).toBe(400);
+    expect((await system.api.call('GET', `/v1/apps/${appId}/events?after=not-a-cursor`)).status).toBe(400);
   });
 });

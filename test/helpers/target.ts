@@ -20,6 +20,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { keyFromSecretString } from '../../functions/adapters/admin-key';
 import { startLocalStack } from '../../infra/local/stack';
 
 export interface Target {
@@ -48,14 +49,7 @@ async function resolveStack(stackName: string): Promise<void> {
     const sm = new SecretsManagerClient({});
     const secret = await sm.send(new GetSecretValueCommand({ SecretId: outputs.AdminKeySecretArn }));
     sm.destroy();
-    const raw = secret.SecretString ?? '';
-    let key = raw;
-    try {
-      const parsed = JSON.parse(raw) as { key?: unknown };
-      if (typeof parsed.key === 'string') key = parsed.key;
-    } catch {
-      // a bare string
-    }
+    const key = keyFromSecretString(secret.SecretString ?? '');
     process.env.E2E_API_KEY = key;
   }
 }
