@@ -49,19 +49,29 @@ export interface HousekeepingReport {
   skippedInFlight: number;
 }
 
+/** Items one scheduled run looks at; the next run takes the rest. */
+export const RUN_LIMIT = 1000;
+/** Items a recover run looks at: every open item in practice (a valid DynamoDB Query Limit). */
+export const RECOVER_LIMIT = 100_000;
+/** Messages sent at a time, so the first are on their way while a long run goes on. */
+const SEND_CHUNK = 100;
+
 export function createHousekeeping(deps: HousekeepingDeps) {
   const now = deps.now ?? (() => new Date());
 
   return {
     /**
      * One pass. With `recover`, every open item counts as due and leases are ignored: for a
-     * restart after a crash, when queue state may be gone and no worker is alive.
+     * restart after a crash, when queue state may be gone and no worker is alive. A recover pass
+     * takes every open item (RECOVER_LIMIT), not RUN_LIMIT of them: the others would wait minutes
+     * for their due times (a dead worker's lease, a lost retry's time plus a lease).
      */
     async run(opts: { recover?: boolean; limit?: number } = {}): Promise<HousekeepingReport> {
       const at = now();
       const cutoff = opts.recover ? '9999' : at.toISOString();
       const report: HousekeepingReport = { examined: 0, scheduled: 0, requeued: 0, stuck: 0, skippedInFlight: 0 };
-      const items = await deps.store.listDue(cutoff, opts.limit ?? 1000);
+      const limit = opts.limit ?? (opts.recover ? RECOVER_LIMIT : RUN_LIMIT);
+      const items = await deps.store.listDue(cutoff, limit);
       const nextDue = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
       const toSend: DeliveryMessage[] = [];
 
@@ -94,9 +104,10 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         if (!(await deps.store.rescheduleDue(item, nextDue, { clearLease: opts.recover === true }))) continue;
         if ((d.requeues ?? 0) + 1 >= deps.stuckAfterRequeues) report.stuck++;
         toSend.push(message);
+        report.requeued++;
+        if (toSend.length >= SEND_CHUNK) await deps.enqueue(toSend.splice(0));
       }
       if (toSend.length > 0) await deps.enqueue(toSend);
-      report.requeued = toSend.length;
       return report;
     },
   };
