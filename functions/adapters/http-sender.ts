@@ -1,8 +1,11 @@
 /**
  * Outbound HTTP for webhook attempts, on Node's own `node:http`/`node:https` (no client library
- * in the bundle): keep-alive connections through the guarded agent, one deadline per attempt that
- * covers connecting, the response headers and reading the excerpt, redirects never followed
- * (Node's client does not follow them), and only the first bytes of the receiver's answer kept.
+ * in the bundle): keep-alive connections through the guarded agent, one deadline per attempt for
+ * connecting, sending and the response's status, redirects never followed (Node's client does not
+ * follow them), and only the first bytes of the receiver's answer kept.
+ *
+ * An attempt is judged by its status: once it has arrived in time, a body that stalls or breaks
+ * off changes nothing (the receiver has answered), and reading it stops after a short grace.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -14,6 +17,8 @@ import { GuardedAgent } from './guarded-lookup';
 export interface HttpSenderOptions {
   /** Bytes of the response body kept with the attempt. */
   excerptBytes: number;
+  /** How long, after the status arrived, the excerpt may take to read (within the attempt's timeout). */
+  bodyGraceMs?: number;
   /**
    * The connection pools: the SSRF-guarded agent in production. Without one, the sender allows
    * every destination (`allowPrivate: true`), which only tests should want.
@@ -82,25 +87,32 @@ export class HttpSender implements WebhookSender {
         headers: { ...req.headers, 'content-length': String(body.length) },
         agent: this.agent.for(url),
       });
-      // One deadline for the whole attempt: connect, send, response headers and the excerpt.
-      const timer = setTimeout(() => {
+      // One deadline for the attempt: connect, send, and the response's status line and headers.
+      let timer = setTimeout(() => {
         settle({ kind: 'timeout', durationMs: elapsed(), timeoutMs });
         request.destroy();
       }, timeoutMs);
 
       request.on('response', (res: IncomingMessage) => {
+        // The status is in: from now on the attempt ends as a response, whatever the body does.
+        clearTimeout(timer);
+        const grace = Math.min(this.options.bodyGraceMs ?? 2000, Math.max(0, timeoutMs - elapsed()));
+        timer = setTimeout(() => {
+          done(' [body incomplete]');
+          res.destroy();
+        }, grace);
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(res.headers)) {
           if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
         }
         const chunks: Buffer[] = [];
         let size = 0;
-        const done = () =>
+        const done = (note = '') =>
           settle({
             kind: 'response',
             statusCode: res.statusCode ?? 0,
             headers,
-            bodyExcerpt: Buffer.concat(chunks).subarray(0, this.options.excerptBytes).toString('utf8'),
+            bodyExcerpt: Buffer.concat(chunks).subarray(0, this.options.excerptBytes).toString('utf8') + note,
             durationMs: elapsed(),
           });
         res.on('data', (chunk: Buffer) => {
@@ -113,11 +125,11 @@ export class HttpSender implements WebhookSender {
             res.destroy();
           }
         });
-        res.on('end', done);
-        res.on('error', (err) => settle({ kind: 'network', durationMs: elapsed(), message: describe(err) }));
-        // Closed before the body ended (and before the excerpt was full): a reset during the body.
+        res.on('end', () => done());
+        // Broken off during the body: the status still stands.
+        res.on('error', () => done(' [body incomplete]'));
         res.on('close', () => {
-          if (!res.complete) settle({ kind: 'network', durationMs: elapsed(), message: 'connection reset' });
+          if (!res.complete) done(' [body incomplete]');
         });
       });
       request.on('error', (err) => {
