@@ -47,6 +47,7 @@ export interface CapacityModel {
   ceilings: { openIndexDeliveriesPerSecond: number; feedEventsPerSecondPerApp: number; appPartitionEventsPerSecond: number };
   /** Open-index shards the rate needs, keeping each at 80 % of a partition's write limit. */
   openShardsNeeded: number;
+  openWruPerDelivery: number;
   monthly: { deliveries: number; usd: number; usdPerMillion: number };
 }
 
@@ -100,6 +101,13 @@ export function capacityModel(input: CapacityInput): CapacityModel {
       note: `measured mean durations; delivery: a batch of 10 takes ${Math.round(input.fullBatchDeliveryMs)} ms here plus ${input.receiverLatencyMs} ms for the receivers to answer`,
     },
     {
+      what: `A slow endpoint (every attempt runs into the ${input.deployed.deliveryTimeoutMs / 1000} s timeout)`,
+      need: `each batch holding one of its deliveries takes ${input.deployed.deliveryTimeoutMs / 1000} s`,
+      limit: `${esMax} concurrent batches per queue: ${fmt((esMax * 10) / (input.deployed.deliveryTimeoutMs / 1000))} deliveries/s if every batch holds one`,
+      ok: (esMax * 10) / (input.deployed.deliveryTimeoutMs / 1000) >= rate,
+      note: 'a batch ends with its slowest POST: one dead endpoint with a share of the traffic holds the others back (head-of-line blocking); nothing limits concurrency per endpoint',
+    },
+    {
       what: 'Delivery event sources (maximumConcurrency per queue)',
       need: `${fmt(lambdaConcurrency.delivery)} concurrent batches`,
       limit: `${esMax} per queue: at most ${fmt(esDeliveriesPerSecond)} deliveries/s`,
@@ -129,29 +137,37 @@ export function capacityModel(input: CapacityInput): CapacityModel {
         ]
       : []),
     {
-      what: 'SQS (work queue)',
+      what: 'SQS (sends, event-source receives and deletes)',
       need: `${fmt((r.sqs.reduce((n, s) => n + s.billedRequests, 0) / r.deliveries) * rate)} requests/s`,
       limit: AWS_LIMITS.sqsStandardThroughput,
       ok: true,
       note: 'standard queue',
     },
+    openWru === 0
+      ? {
+          what: `open index: ${input.openShards} shards (partition keys)`,
+          need: 'no writes for first-try successes',
+          limit: `${fmt(AWS_LIMITS.dynamoPartitionWcu)} WCU/s per partition`,
+          ok: true,
+          note: 'only retries (and their housekeeping) write it',
+        }
+      : {
+          what: `open index: ${input.openShards} shards (partition keys)`,
+          need: `${fmt(rate * openWru)} WCU/s = ${fmt((rate * openWru) / input.openShards)} per shard (${openWru.toFixed(1)} WRU per delivery)`,
+          limit: `${fmt(AWS_LIMITS.dynamoPartitionWcu)} WCU/s per partition: at most ${fmt(ceilings.openIndexDeliveriesPerSecond)} deliveries/s`,
+          ok: ceilings.openIndexDeliveriesPerSecond >= rate,
+          note: `the sort key starts with a due time, so writes pile onto the newest end of each shard and splitting for heat does not spread them; needs ${shardsNeeded} shards at 80 % of the limit`,
+        },
     {
-      what: `open index: ${input.openShards} shards (partition keys)`,
-      need: `${fmt(rate * openWru)} WCU/s = ${fmt((rate * openWru) / input.openShards)} per shard (${openWru.toFixed(1)} WRU per delivery)`,
-      limit: `${fmt(AWS_LIMITS.dynamoPartitionWcu)} WCU/s per partition: at most ${fmt(ceilings.openIndexDeliveriesPerSecond)} deliveries/s`,
-      ok: ceilings.openIndexDeliveriesPerSecond >= rate,
-      note: `the sort key starts with a due time, so writes pile onto the newest end of each shard and splitting for heat does not spread them; needs ${shardsNeeded} shards at 80 % of the limit`,
-    },
-    {
-      what: 'feed index: FEED#<appId> (one partition per app)',
-      need: `${feedWruPerEvent.toFixed(1)} WCU per event of the app`,
+      what: 'feed index: FEED#<appId> (one partition per app), if one app sends everything',
+      need: `${fmt(eventRate * feedWruPerEvent)} WCU/s (${feedWruPerEvent.toFixed(1)} per event)`,
       limit: `${fmt(AWS_LIMITS.dynamoPartitionWcu)} WCU/s: at most ${fmt(ceilings.feedEventsPerSecondPerApp)} events/s for one app`,
       ok: ceilings.feedEventsPerSecondPerApp >= eventRate,
       note: 'one busy tenant hits it first; a throttled index write throttles the table write that caused it',
     },
     {
-      what: 'app partition APP#<appId> (fan-out query + endpoint reads)',
-      need: `${appRruPerEvent.toFixed(1)} RCU per event of the app`,
+      what: 'app partition APP#<appId> (fan-out query + endpoint reads), if one app sends everything',
+      need: `${fmt(eventRate * appRruPerEvent)} RCU/s (${appRruPerEvent.toFixed(2)} per event)`,
       limit: `${fmt(AWS_LIMITS.dynamoPartitionRcu)} RCU/s: at most ${fmt(ceilings.appPartitionEventsPerSecond)} events/s for one app`,
       ok: ceilings.appPartitionEventsPerSecond >= eventRate,
       note: 'strongly consistent reads of one item collection on every event and every attempt',
@@ -179,6 +195,7 @@ export function capacityModel(input: CapacityInput): CapacityModel {
     lambdaConcurrency,
     ceilings,
     openShardsNeeded: shardsNeeded,
+    openWruPerDelivery: openWru,
     monthly: { deliveries: deliveriesPerMonth, usd: (r.totalPerMillion * deliveriesPerMonth) / 1e6, usdPerMillion: r.totalPerMillion },
   };
 }

@@ -481,4 +481,3 @@ export function priceScenario(r: ScenarioResult, durationFactor: 1 | 2 = 1): Cos
 /** Lines sorted by cost, most expensive first. */
 export const topLines = (r: ScenarioResult, n = 3) => [...r.lines].sort((a, b) => b.usdPerMillion - a.usdPerMillion).slice(0, n);
 
-export type { Origin };

@@ -8,6 +8,7 @@ import { App } from 'aws-cdk-lib';
 import type { CfnStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { CfnEventSourceMapping, CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { FunctionName } from '../infra/local/lambda';
+import { ENV } from '../infra/topology';
 import { HookrelayStack } from '../infra/webhook-stack';
 
 export interface DeployedFunction {
@@ -27,6 +28,8 @@ export interface DeployedConfig {
   functionsInVpc: boolean;
   /** The HTTP API stage's steady-state throttle, requests per second. */
   apiStageRateLimit: number;
+  /** The per-attempt HTTP timeout the delivery function is configured with, ms. */
+  deliveryTimeoutMs: number;
 }
 
 export function readDeployedConfig(): DeployedConfig {
@@ -64,8 +67,10 @@ export function readDeployedConfig(): DeployedConfig {
   const stage = h.api.stage.node.defaultChild as CfnStage;
   const logs = stage.accessLogSettings as { format?: string } | undefined;
   const route = stage.defaultRouteSettings as { throttlingRateLimit?: number } | undefined;
+  const env = (fns.delivery.fn.node.defaultChild as CfnFunction).environment as { variables?: Record<string, string> } | undefined;
   return {
     functions,
+    deliveryTimeoutMs: Number(env?.variables?.[ENV.deliveryTimeoutMs] ?? 10_000),
     eventSources,
     accessLogFormat: logs?.format ?? '',
     functionsInVpc,

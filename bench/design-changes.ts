@@ -72,7 +72,7 @@ export const DESIGN_CHANGES: DesignChange[] = [
   },
   {
     id: 'atomic-fan-out',
-    title: 'Write the event and its deliveries in one TransactWriteItems; drop "mark fanned out"',
+    title: 'No open-index entry for the event and no "mark fanned out" update (event and deliveries in one TransactWriteItems)',
     detail:
       'The event no longer needs an open-index entry to survive a crash between its put and its deliveries\' (they are one write), so the event\'s open-index put and the "mark fanned out" update (table, feed and open index) go. Transactional writes cost two units per KB, so the event and delivery puts double. Needs DynamoDB transactions, which dynalite lacks: the local stack would move to DynamoDB Local.',
     apply(r) {

@@ -46,7 +46,6 @@ export const INDEXES = Object.values(topology.table.indexes).map((i: IndexSpec) 
   sk: i.sortKey,
   projection: i.projection as 'ALL' | 'KEYS_ONLY',
 }));
-export type IndexName = IndexSpec['name'];
 
 /** What an index stores of an item: all of it, or its table and index keys only. */
 export function indexEntry(item: WireItem, index: (typeof INDEXES)[number]): WireItem {

@@ -147,8 +147,3 @@ export const BILLING_CHUNKS = {
  * function), so the per-delivery figure uses the fixed rate alone.
  */
 export const XRAY_DEFAULT_SAMPLING = { reservoirPerSecond: 1, fixedRate: 0.05 } as const;
-
-/** The price of a sub-unit quantity (e.g. one delivery's GB-seconds), per million deliveries. */
-export function perMillion(quantityPerDelivery: number, price: Price): number {
-  return quantityPerDelivery * price.usd * 1e6;
-}

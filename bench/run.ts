@@ -8,6 +8,7 @@
  *   npm run bench -- --compare <ref>[,<ref>...]   cold start: also build the handlers of these commits
  *   npm run bench -- --out <file>       write the report there (default docs/performance.md)
  *   npm run bench -- --no-write         print only
+ *   npm run bench -- --render <results.json>   re-render a saved run (derived figures recomputed)
  *
  * Only 127.0.0.1 is ever sent traffic: the stack, the emulators and the receiver all listen there.
  */
@@ -70,6 +71,16 @@ export async function runCost(sizes: Pick<BenchSizes, 'costDeliveries'>, deploye
   } finally {
     await h.stop();
   }
+  return scenarios;
+}
+
+/**
+ * What is computed from the measurements rather than measured: the design changes priced on
+ * the (a) scenarios, and the capacity model. Kept apart so that a saved run can be re-rendered
+ * (`--render`) with the current model.
+ */
+export function derive(res: BenchResults, scenarios: ScenarioResult[] | undefined): BenchResults {
+  if (!scenarios) return res;
   const fanout = scenarios.find((s) => s.id === 'fanout');
   const ctx = { deliveryGbSecondsPerRecordFullBatch: fanout ? gbSecondsPerRecord(fanout) : undefined };
   const plans: ChangePlan[] = scenarios
@@ -79,16 +90,29 @@ export async function runCost(sizes: Pick<BenchSizes, 'costDeliveries'>, deploye
       const provisioned = applyChanges(result, [PROVISIONED], ctx).result.totalPerMillion;
       return { scenario: s.id, before: s.totalPerMillion, steps, after: result, provisioned };
     });
-  return { scenarios, plans, changes: DESIGN_CHANGES, provisioned: PROVISIONED };
+  res.cost = { scenarios, plans, changes: DESIGN_CHANGES, provisioned: PROVISIONED };
+  const batch = scenarios.find((s) => s.id === 'batch');
+  const plan = plans.find((p) => p.scenario === 'batch');
+  if (batch && fanout && plan) {
+    const common = {
+      deliveriesPerSecond: 10_000,
+      receiverLatencyMs: 200,
+      fullBatchDeliveryMs: fanout.functions.delivery.meanMs,
+      deployed: res.deployed,
+      openShards: topology.table.openShards,
+    };
+    res.capacity = { current: capacityModel({ ...common, scenario: batch }), lean: capacityModel({ ...common, scenario: plan.after }) };
+  }
+  return res;
 }
 
-type PartResult = Pick<BenchResults, 'cost' | 'latency' | 'throughput' | 'coldStart'>;
+type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart'> & { costScenarios?: ScenarioResult[] };
 
 /** Runs one part in this process. */
 export async function runPart(part: Part, sizes: BenchSizes, runId: string, compareRef?: string): Promise<PartResult> {
   switch (part) {
     case 'cost':
-      return { cost: await runCost(sizes, readDeployedConfig(), runId) };
+      return { costScenarios: await runCost(sizes, readDeployedConfig(), runId) };
     case 'latency': {
       // The functions' output is counted and dropped: it is not what is measured here.
       const h = await startHarness({ captureLogs: true });
@@ -169,29 +193,14 @@ export async function runBench(opts: {
     throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each`,
     'cold-start': `${sizes.coldStartRuns} fresh processes per bundle`,
   };
+  let scenarios: ScenarioResult[] | undefined;
   for (const part of PARTS.filter((p) => opts.parts.includes(p))) {
     log(`${part}: ${what[part]}...`);
-    const out = opts.isolate ? await runPartIsolated(part, opts.mode, runId, opts.compareRef) : await runPart(part, sizes, runId, opts.compareRef);
+    const { costScenarios, ...out } = opts.isolate ? await runPartIsolated(part, opts.mode, runId, opts.compareRef) : await runPart(part, sizes, runId, opts.compareRef);
+    scenarios ??= costScenarios;
     Object.assign(res, out);
   }
-  if (res.cost) {
-    // Functions do not survive JSON: the changes' descriptions are this module's.
-    res.cost = { ...res.cost, changes: DESIGN_CHANGES, provisioned: PROVISIONED };
-    const batch = res.cost.scenarios.find((s) => s.id === 'batch');
-    const fanout = res.cost.scenarios.find((s) => s.id === 'fanout');
-    const plan = res.cost.plans.find((p) => p.scenario === 'batch');
-    if (batch && fanout && plan) {
-      const common = {
-        deliveriesPerSecond: 10_000,
-        receiverLatencyMs: 200,
-        fullBatchDeliveryMs: fanout.functions.delivery.meanMs,
-        deployed,
-        openShards: topology.table.openShards,
-      };
-      res.capacity = { current: capacityModel({ ...common, scenario: batch }), lean: capacityModel({ ...common, scenario: plan.after }) };
-    }
-  }
-  return res;
+  return derive(res, scenarios);
 }
 
 function gitCommit(): string {
@@ -212,6 +221,8 @@ async function main(): Promise<void> {
       compare: { type: 'string' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'docs', 'performance.md') },
       'no-write': { type: 'boolean', default: false },
+      // Re-render a saved run (node_modules/.cache/hookrelay-bench/results.json) with the current model.
+      render: { type: 'string' },
       // Internal: run one part and write its results to a file (see runPartIsolated).
       part: { type: 'string' },
       result: { type: 'string' },
@@ -222,6 +233,13 @@ async function main(): Promise<void> {
   if (values.part !== undefined) {
     const out = await runPart(values.part as Part, SIZES[mode], values['run-id'] ?? Date.now().toString(36), values.compare);
     writeFileSync(values.result ?? '/dev/stdout', JSON.stringify(out));
+    return;
+  }
+  if (values.render !== undefined) {
+    const saved = JSON.parse(readFileSync(values.render, 'utf8')) as BenchResults;
+    const res = derive({ ...saved, deployed: readDeployedConfig() }, saved.cost?.scenarios);
+    console.log(renderConsole(res));
+    if (!values['no-write']) writeFileSync(values.out, renderMarkdown(res));
     return;
   }
   const parts = values.only ? (values.only.split(',').map((p) => p.trim()) as Part[]) : PARTS;
