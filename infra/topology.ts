@@ -28,8 +28,12 @@ export const topology = {
       /** Sparse index of work that is not finished yet, by due time, swept by housekeeping. */
       open: { name: 'open', partitionKey: 'openPk', sortKey: 'openSk', projection: 'KEYS_ONLY' },
     },
-    /** Shards of the open-deliveries index, so that its writes spread over partitions. */
-    openShards: 8,
+    /**
+     * Shards of the open-deliveries index, so that its writes spread over partitions: each takes
+     * ~1,000 writes/s and a delivery writes its entry twice, so 32 shards carry ~16,000
+     * deliveries/s (docs/performance.md). Housekeeping reads every shard once a run.
+     */
+    openShards: 32,
   },
   queues: {
     /** First attempts of every delivery. */

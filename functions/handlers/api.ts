@@ -4,13 +4,14 @@
  * under /v1/apps/{appId} goes through `appRoute`, which lets an app-scoped key reach its own app only.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import { endpointView } from '../core/apps';
 import { NotFoundError, UnauthorizedError, ValidationError } from '../core/errors';
 import { EVENT_ID_PATTERN } from '../core/ids';
 import { authorizeApp, requireAdmin, type Principal } from '../core/keys';
-import { logger, wiring } from '../wiring';
+import { logger, metrics, wiring } from '../wiring';
 import { authenticate, errorMapper, headerLimit, jsonBody, type ApiEvent } from './http/middleware';
 import { json, type HttpResult } from './http/respond';
 
@@ -121,6 +122,7 @@ export const handler = middy<ApiEvent, HttpResult>()
   // Never log the API's events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: they carry the
   // caller's key in the Authorization header.
   .use(injectLambdaContext(logger, { logEvent: false }))
+  .use(logMetrics(metrics))
   .use(errorMapper(logger))
   .use(headerLimit())
   .use(authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }))

@@ -25,5 +25,5 @@ export const handler = middy<EventBridgeEvent<string, Detail>, void>()
       appId: detail.appId,
       body: { type: event['detail-type'], data: detail.data, id: typeof detail.id === 'string' ? detail.id : `evb_${event.id}` },
     });
-    logger.info('event accepted from EventBridge', { appId: detail.appId, eventId: result.id, deliveries: result.deliveries });
+    logger.debug('event accepted from EventBridge', { appId: detail.appId, eventId: result.id, deliveries: result.deliveries });
   });

@@ -78,6 +78,9 @@ export class HookrelayFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // Lambda's own START/END/REPORT lines on every invocation are billed log volume; its
+      // duration and error metrics already carry what they say. Warnings and errors still log.
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
       tracing: lambda.Tracing.ACTIVE,
       retryAttempts: props.asyncRetryAttempts,
       deadLetterQueue: props.deadLetterQueue,
