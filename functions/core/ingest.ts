@@ -82,7 +82,8 @@ export function createIngestService(deps: IngestDeps) {
   async function completeFanOut(event: StoredEvent): Promise<number> {
     const at = now();
     const dueAt = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
-    const created = await deps.store.putMissingDeliveries(deliveriesOf(event, at.toISOString(), dueAt));
+    // Deliveries date from their event (recover's `since` and retention count from there).
+    const created = await deps.store.putMissingDeliveries(deliveriesOf(event, event.timestamp, dueAt));
     const toSend = created.filter((d) => d.status === 'pending').map(firstAttempt);
     if (toSend.length > 0) await deps.queue.enqueue(toSend);
     return toSend.length;
