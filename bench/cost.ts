@@ -309,7 +309,10 @@ export async function runScenario(h: Harness, id: ScenarioId, deliveries: number
     sqs: structuredClone([...m.sqs.values()]),
     logs: {
       byOrigin: structuredClone(Object.fromEntries(m.logs)),
-      platformBytesPerInvocation: platformLogBytes(deployed.functions.delivery.memoryMb),
+      // platform.start / runtimeDone / report are INFO records: none at a system log level of WARN.
+      platformBytesPerInvocation: ['DEBUG', 'INFO'].includes(deployed.functions.delivery.systemLogLevel)
+        ? platformLogBytes(deployed.functions.delivery.memoryMb)
+        : 0,
       accessLogBytesPerRequest: accessLogBytes(deployed.accessLogFormat, samplePath),
     },
     api: { requests: m.api.requests, billedRequests: m.api.billedRequests },

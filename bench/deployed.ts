@@ -16,6 +16,8 @@ export interface DeployedFunction {
   architecture: string;
   tracing: string;
   runtime: string;
+  /** Lambda's system log level: at WARN and above its per-invocation platform lines are not written. */
+  systemLogLevel: string;
 }
 
 export interface DeployedConfig {
@@ -48,11 +50,13 @@ export function readDeployedConfig(): DeployedConfig {
     const cfn = f.fn.node.defaultChild as CfnFunction;
     if (typeof cfn.memorySize !== 'number') throw new Error(`the ${name} function has no literal memory size`);
     const tracing = cfn.tracingConfig as { mode?: string } | undefined;
+    const logging = cfn.loggingConfig as { systemLogLevel?: string } | undefined;
     functions[name] = {
       memoryMb: cfn.memorySize,
       architecture: (cfn.architectures ?? ['x86_64']).join(','),
       tracing: tracing?.mode ?? 'PassThrough',
       runtime: cfn.runtime ?? 'unknown',
+      systemLogLevel: logging?.systemLogLevel ?? 'INFO',
     };
     if (cfn.vpcConfig !== undefined) functionsInVpc = true;
   }
