@@ -19,7 +19,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { ESM_REQUIRE_BANNER, EXTERNAL_MODULES, HANDLER_NAMES, MAIN_FIELDS, NODE_TARGET, REPO_ROOT } from '../infra/constructs/bundling';
+import { ESBUILD_LAMBDA_OPTIONS, HANDLER_NAMES, REPO_ROOT } from '../infra/constructs/bundling';
 import { percentile } from './cost';
 
 export interface BundleMeasure {
@@ -76,19 +76,12 @@ async function bundle(name: string, entry: string, outDir: string, tsconfig: str
   const result = await build({
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: NODE_TARGET,
-    mainFields: MAIN_FIELDS,
-    banner: { js: ESM_REQUIRE_BANNER },
-    external: EXTERNAL_MODULES,
-    minify: true,
+    ...ESBUILD_LAMBDA_OPTIONS,
+    mainFields: [...ESBUILD_LAMBDA_OPTIONS.mainFields],
+    external: [...ESBUILD_LAMBDA_OPTIONS.external],
     sourcemap: 'linked',
-    sourcesContent: false,
     tsconfig,
     metafile: true,
-    logLevel: 'error',
     write: true,
   });
   const out = result.metafile.outputs;

@@ -11,15 +11,7 @@ import { build, type Metafile } from 'esbuild';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  defaultHandlerEntry,
-  ESM_REQUIRE_BANNER,
-  EXTERNAL_MODULES,
-  HANDLER_NAMES,
-  MAIN_FIELDS,
-  NODE_TARGET,
-  REPO_ROOT,
-} from '../infra/constructs/bundling';
+import { ESBUILD_LAMBDA_OPTIONS, HANDLER_NAMES, REPO_ROOT, defaultHandlerEntry } from '../infra/constructs/bundling';
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
@@ -50,19 +42,12 @@ async function main(): Promise<void> {
       entryPoints: [entry],
       outfile: path.join(REPO_ROOT, 'dist', name, 'index.mjs'),
       write: false,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: NODE_TARGET,
-      mainFields: MAIN_FIELDS,
-      banner: { js: ESM_REQUIRE_BANNER },
-      external: EXTERNAL_MODULES,
-      minify: true,
+      ...ESBUILD_LAMBDA_OPTIONS,
+      mainFields: [...ESBUILD_LAMBDA_OPTIONS.mainFields],
+      external: [...ESBUILD_LAMBDA_OPTIONS.external],
       sourcemap: 'external',
-      sourcesContent: false,
       tsconfig: path.join(REPO_ROOT, 'tsconfig.json'),
       metafile: true,
-      logLevel: 'error',
     });
     const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'));
     const map = result.outputFiles.find((f) => f.path.endsWith('.map'));

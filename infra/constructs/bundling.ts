@@ -33,3 +33,20 @@ export const MAIN_FIELDS = ['module', 'main'];
 
 /** The Node.js Lambda runtime ships AWS SDK v3: leave it out of the bundles. */
 export const EXTERNAL_MODULES = ['@aws-sdk/*'];
+
+/**
+ * The esbuild options the stack's bundles are built with, for the scripts that build them the
+ * same way outside CDK (scripts/bundle-sizes.ts, bench/cold-start.ts).
+ */
+export const ESBUILD_LAMBDA_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: NODE_TARGET,
+  mainFields: MAIN_FIELDS,
+  banner: { js: ESM_REQUIRE_BANNER },
+  external: EXTERNAL_MODULES,
+  minify: true,
+  sourcesContent: false,
+  logLevel: 'error',
+} as const;
