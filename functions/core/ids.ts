@@ -30,5 +30,3 @@ export function newId(prefix: string, now: number = Date.now()): string {
 
 /** Ids a client may choose for an event: safe in a header, a URL segment and a table key. */
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-/** Ids the service issues for apps and endpoints. */
-export const RESOURCE_ID_PATTERN = /^[a-z]{2,4}_[0-9a-z]{26}$/;

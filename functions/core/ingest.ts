@@ -170,8 +170,6 @@ export function createIngestService(deps: IngestDeps) {
       );
       return { items };
     },
-
-    completeFanOut,
   };
 }
 

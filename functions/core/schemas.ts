@@ -120,11 +120,6 @@ export const pageQuerySchema = z.object({
   cursor: z.optional(z.string().check(max(1024))),
 });
 
-export type CreateAppInput = z.infer<typeof createAppSchema>;
-export type CreateEndpointInput = z.infer<typeof createEndpointSchema>;
-export type CreateEventInput = z.infer<typeof createEventSchema>;
-export type UpdateEndpointInput = z.infer<typeof updateEndpointSchema>;
-
 /** Turns zod issues into the contract's `details`: the failing field's path and why. */
 export function toDetails(error: z.core.$ZodError, prefix = ''): ErrorDetail[] {
   return error.issues.map((issue) => {
