@@ -6,7 +6,8 @@ import { feedQuerySchema, parseOrThrow } from './schemas';
 export interface EventQueryStore {
   /** The event with its deliveries (one read of the event's partition). */
   getEventWithDeliveries(appId: string, eventId: string): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null>;
-  listAttempts(appId: string, eventId: string): Promise<Attempt[]>;
+  /** The event with its deliveries and their attempt records (one read of the event's partition). */
+  getEventHistory(appId: string, eventId: string): Promise<{ event: StoredEvent; deliveries: Delivery[]; attempts: Attempt[] } | null>;
   /** Events of an app in feed order, strictly after `after` and strictly before `before`. */
   listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]>;
 }
@@ -102,9 +103,9 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
     },
 
     async attempts(appId: string, eventId: string) {
-      const found = await store.getEventWithDeliveries(appId, eventId);
+      const found = await store.getEventHistory(appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
-      const items = [...(await store.listAttempts(appId, eventId)), ...found.deliveries.flatMap(successAttempt)];
+      const items = [...found.attempts, ...found.deliveries.flatMap(successAttempt)];
       items.sort((a, b) => a.at.localeCompare(b.at) || a.attempt - b.attempt);
       return {
         items: items.map((a) => ({

@@ -136,7 +136,9 @@ describe('DynamoStore', () => {
     );
     const found = await store.getEventWithDeliveries(appId, 'msg_1');
     expect(found?.deliveries.map((d) => d.endpointId)).toEqual(['ep_1', 'ep_2']);
-    expect(await store.listAttempts(appId, 'msg_1')).toMatchObject([{ attempt: 1, statusCode: 500, error: 'HTTP 500' }]);
+    const history = await store.getEventHistory(appId, 'msg_1');
+    expect(history?.attempts).toMatchObject([{ attempt: 1, statusCode: 500, error: 'HTTP 500' }]);
+    expect(history?.deliveries.map((d) => d.endpointId)).toEqual(['ep_1', 'ep_2']);
   });
 
   it('creates only the missing deliveries of a half-done fan-out', async () => {
@@ -206,6 +208,8 @@ describe('DynamoStore', () => {
     ]);
     const found = await store.getEventWithDeliveries(crashedApp, 'msg_crash');
     expect(found?.deliveries.map((d) => d.status)).toEqual(['pending', 'pending']);
+    // Dated from their event, as the first try would have (recover's `since` counts from there).
+    expect(found?.deliveries.map((d) => d.createdAt)).toEqual([stored.timestamp, stored.timestamp]);
 
     // A second replay sends nothing more.
     sent.length = 0;

@@ -1,7 +1,7 @@
 /** Events and their fan-out; the polling view of an event. */
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { IngestStore } from '../../core/ingest';
-import type { Attempt, Delivery, StoredEvent } from '../../core/model';
+import type { Delivery, StoredEvent } from '../../core/model';
 import { feedPosition, type EventQueryStore } from '../../core/queries';
 import type { ReplayStore } from '../../core/replay';
 import { DynamoTable, T, failedKeys, keys, toApp, toAttempt, toDelivery, toEndpoint, toEvent, type Item } from './table';
@@ -93,14 +93,20 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
     return { event: toEvent(ev), deliveries: items.filter((i) => i.kind === 'delivery').map(toDelivery) };
   }
 
-  async listAttempts(appId: string, eventId: string): Promise<Attempt[]> {
+  async getEventHistory(appId: string, eventId: string) {
+    // The whole partition in one read: the event, its deliveries and their attempt records.
     const items = await this.queryAll({
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :try)',
-      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk, ':try': 'TRY#' },
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk },
     });
-    return items.map(toAttempt);
+    const ev = items.find((i) => i.sk === '#EVENT');
+    if (!ev) return null;
+    return {
+      event: toEvent(ev),
+      deliveries: items.filter((i) => i.kind === 'delivery').map(toDelivery),
+      attempts: items.filter((i) => i.kind === 'attempt').map(toAttempt),
+    };
   }
-
 
   // ---- the catch-up feed and replays --------------------------------------------------------
 
