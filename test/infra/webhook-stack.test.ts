@@ -262,7 +262,7 @@ describe('the HTTP API', () => {
 });
 
 describe('the functions', () => {
-  it('run Node.js 24 on ARM with X-Ray active tracing, JSON logs to a log group with retention', () => {
+  it('run Node.js 24 on ARM with X-Ray active tracing, JSON logs (no per-invocation platform lines) to a log group with retention', () => {
     const fns = resourcesOf(template, 'AWS::Lambda::Function');
     expect(Object.keys(fns).sort()).toEqual(Object.values(ids.fn).sort());
     for (const f of Object.values(fns)) {
@@ -271,7 +271,7 @@ describe('the functions', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
-        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+        LoggingConfig: { LogFormat: 'JSON', SystemLogLevel: 'WARN', LogGroup: { Ref: expect.any(String) } },
       });
     }
     for (const lg of Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'))) {
