@@ -9,9 +9,10 @@ import { DynamoTable, T, failedKeys, keys, toApp, toAttempt, toDelivery, toEndpo
 export class DynamoEventStore extends DynamoTable implements IngestStore, EventQueryStore, ReplayStore {
   async getAppWithEndpoints(appId: string) {
     // Strongly consistent: an endpoint created a moment ago must receive the next event.
+    // '#APP' < 'EP#...' < 'KEY#...': the range stops before the app's keys, which ingest never needs.
     const items = await this.queryAll({
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.app(appId).pk },
+      KeyConditionExpression: 'pk = :pk AND sk < :keys',
+      ExpressionAttributeValues: { ':pk': keys.app(appId).pk, ':keys': 'F' },
       ConsistentRead: true,
     });
     const appItem = items.find((i) => i.sk === '#APP');
