@@ -13,7 +13,7 @@ import { DynamoEventStore } from './adapters/dynamo/event-store';
 import { DynamoHousekeepingStore } from './adapters/dynamo/housekeeping-store';
 import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
-import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue, sendAll } from './adapters/sqs-queues';
+import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue } from './adapters/sqs-queues';
 import { config } from './config';
 import { createAppService, type DestinationCheck } from './core/apps';
 import { createKeyService } from './core/keys';
@@ -123,9 +123,9 @@ function build() {
     },
   });
   const housekeeping = createHousekeeping({
-    schedule: (message, delayS) => retryQueue.schedule(message, delayS),
     store: new DynamoHousekeepingStore(db, table),
-    enqueue: (messages) => sendAll(sqs, cfg.workQueueUrl, messages),
+    enqueue: (messages) => workQueue.enqueue(messages),
+    schedule: (message, delayS) => retryQueue.schedule(message, delayS),
     leaseS: topology.delivery.leaseS,
     stuckAfterRequeues: 3,
   });

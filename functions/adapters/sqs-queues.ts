@@ -7,12 +7,11 @@ import type { WorkQueue } from '../core/ingest';
 import type { DeliveryMessage } from '../core/messages';
 
 /** Sends messages in batches of ten, re-sending any entry SQS reports as failed. */
-export async function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[], delayS = 0): Promise<void> {
+async function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
     let entries = messages.slice(i, i + 10).map((m) => ({
       Id: randomUUID(),
       MessageBody: JSON.stringify(m),
-      DelaySeconds: delayS,
     }));
     for (let round = 0; entries.length > 0; round++) {
       if (round > 4) throw new Error(`SQS kept failing ${entries.length} message(s) to ${queueUrl}`);
