@@ -15,7 +15,10 @@ export default tseslint.config(
     // The core is the domain: it must never reach for the AWS SDK (ports only).
     files: ['functions/core/**/*.ts', 'functions/handlers/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@aws-sdk/*'], message: 'core and handlers talk to AWS through adapters only' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@aws-sdk/*'], message: 'core and handlers talk to AWS through adapters only' }] },
+      ],
     },
   },
 );

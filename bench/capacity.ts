@@ -44,7 +44,11 @@ export interface CapacityModel {
   rows: CapacityRow[];
   lambdaConcurrency: Record<string, number>;
   /** The largest delivery rate each per-key DynamoDB limit allows, before any change. */
-  ceilings: { openIndexDeliveriesPerSecond: number; feedEventsPerSecondPerApp: number; appPartitionEventsPerSecond: number };
+  ceilings: {
+    openIndexDeliveriesPerSecond: number;
+    feedEventsPerSecondPerApp: number;
+    appPartitionEventsPerSecond: number;
+  };
   /** Open-index shards the rate needs, keeping each at 80 % of a partition's write limit. */
   openShardsNeeded: number;
   openWruPerDelivery: number;
@@ -78,8 +82,10 @@ export function capacityModel(input: CapacityInput): CapacityModel {
   const feedWruPerEvent = perDelivery(r, (d) => d.indexWriteUnits.feed ?? 0) / eventsPerDelivery;
   // Reads on the app's partition per event: the fan-out Query at ingest, and each attempt's read of
   // its endpoint item (one of the three items of the context BatchGetItem).
-  const appQueryRru = r.dynamo.filter((d) => d.label === 'query table APP#').reduce((n, d) => n + d.readUnits, 0) / r.events;
-  const endpointReadRru = r.dynamo.filter((d) => d.label.startsWith('batch get')).reduce((n, d) => n + d.readUnits / 3, 0) / r.events;
+  const appQueryRru =
+    r.dynamo.filter((d) => d.label === 'query table APP#').reduce((n, d) => n + d.readUnits, 0) / r.events;
+  const endpointReadRru =
+    r.dynamo.filter((d) => d.label.startsWith('batch get')).reduce((n, d) => n + d.readUnits / 3, 0) / r.events;
   const appRruPerEvent = appQueryRru + endpointReadRru;
 
   const ceilings = {
@@ -196,6 +202,10 @@ export function capacityModel(input: CapacityInput): CapacityModel {
     ceilings,
     openShardsNeeded: shardsNeeded,
     openWruPerDelivery: openWru,
-    monthly: { deliveries: deliveriesPerMonth, usd: (r.totalPerMillion * deliveriesPerMonth) / 1e6, usdPerMillion: r.totalPerMillion },
+    monthly: {
+      deliveries: deliveriesPerMonth,
+      usd: (r.totalPerMillion * deliveriesPerMonth) / 1e6,
+      usdPerMillion: r.totalPerMillion,
+    },
   };
 }

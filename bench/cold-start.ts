@@ -108,7 +108,12 @@ function timeImport(file: string): Promise<[number, number]> {
     const child = spawn(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
       cwd: REPO_ROOT,
       // What the functions see at load time on Lambda, minus anything that would reach a network.
-      env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', POWERTOOLS_SERVICE_NAME: 'hookrelay', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_REGION: 'us-east-1',
+        POWERTOOLS_SERVICE_NAME: 'hookrelay',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -130,10 +135,14 @@ function checkout(ref: string): { root: string; sha: string; subject: string } {
   const root = path.join(CACHE, `ref-${sha}`);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
-  const tar = execFileSync('git', ['archive', '--format=tar', sha, 'functions', 'infra/topology.ts', 'tsconfig.json', 'package.json'], {
-    cwd: REPO_ROOT,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const tar = execFileSync(
+    'git',
+    ['archive', '--format=tar', sha, 'functions', 'infra/topology.ts', 'tsconfig.json', 'package.json'],
+    {
+      cwd: REPO_ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   execFileSync('tar', ['-x', '-C', root], { input: tar });
   return { root, sha, subject };
 }
@@ -145,14 +154,23 @@ export async function runColdStart(opts: { runs: number; compareRefs?: string[] 
   const fixture = (f: string) => path.join(REPO_ROOT, 'bench', 'fixtures', f);
 
   const hello = await bundle('hello-world', fixture('hello.ts'), out, tsconfig);
-  const handlers = await Promise.all(HANDLER_NAMES.map((n) => bundle(n, path.join(REPO_ROOT, 'functions', 'handlers', `${n}.ts`), out, tsconfig)));
+  const handlers = await Promise.all(
+    HANDLER_NAMES.map((n) => bundle(n, path.join(REPO_ROOT, 'functions', 'handlers', `${n}.ts`), out, tsconfig)),
+  );
   const zodClassic = await bundle('zod-classic', fixture('zod-classic.ts'), out, tsconfig);
   const zodMini = await bundle('zod-mini', fixture('zod-mini.ts'), out, tsconfig);
   const compare: Array<{ ref: string; subject: string; handlers: Built[] }> = [];
   for (const ref of opts.compareRefs ?? []) {
     const { root, sha, subject } = checkout(ref);
     const built = await Promise.all(
-      HANDLER_NAMES.map((n) => bundle(`${n}@${sha}`, path.join(root, 'functions', 'handlers', `${n}.ts`), path.join(out, 'compare'), path.join(root, 'tsconfig.json'))),
+      HANDLER_NAMES.map((n) =>
+        bundle(
+          `${n}@${sha}`,
+          path.join(root, 'functions', 'handlers', `${n}.ts`),
+          path.join(out, 'compare'),
+          path.join(root, 'tsconfig.json'),
+        ),
+      ),
     );
     compare.push({ ref: sha, subject, handlers: built });
   }
@@ -164,7 +182,11 @@ export async function runColdStart(opts: { runs: number; compareRefs?: string[] 
   for (let run = 0; run < opts.runs; run++) {
     for (const b of all) samples.get(b.file)!.push(await timeImport(b.file));
   }
-  const median = (b: Built, i: 0 | 1) => percentile(samples.get(b.file)!.map((s) => s[i]), 50);
+  const median = (b: Built, i: 0 | 1) =>
+    percentile(
+      samples.get(b.file)!.map((s) => s[i]),
+      50,
+    );
   const helloImport = median(hello, 0);
   const helloInit = median(hello, 1);
   const measure = (b: Built): BundleMeasure => ({

@@ -86,7 +86,11 @@ export interface ScenarioResult {
   functions: Record<FunctionName, FunctionStats>;
   dynamo: DynamoCounts[];
   sqs: SqsCounts[];
-  logs: { byOrigin: Partial<Record<Origin, LogCounts>>; platformBytesPerInvocation: number; accessLogBytesPerRequest: number };
+  logs: {
+    byOrigin: Partial<Record<Origin, LogCounts>>;
+    platformBytesPerInvocation: number;
+    accessLogBytesPerRequest: number;
+  };
   api: { requests: number; billedRequests: number };
   putEvents: { calls: number; entries: number; billedEvents: number };
   outboundBytes: number;
@@ -120,7 +124,12 @@ interface Plan {
   attemptsPerDelivery: number;
 }
 
-async function createEndpoints(h: Harness, apps: number, endpointsPerApp: number, behaviours: Array<number>): Promise<Plan['apps']> {
+async function createEndpoints(
+  h: Harness,
+  apps: number,
+  endpointsPerApp: number,
+  behaviours: Array<number>,
+): Promise<Plan['apps']> {
   const out: Plan['apps'] = [];
   const one = async () => {
     const appId = await h.api.createApp('bench');
@@ -160,7 +169,11 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
     }
     case 'fanout': {
       const apps = await createEndpoints(h, 1, 10, [200]);
-      return { apps, attemptsPerDelivery: 1, send: () => single(apps, Math.ceil(deliveries / 10), () => apps[0]!.appId) };
+      return {
+        apps,
+        attemptsPerDelivery: 1,
+        send: () => single(apps, Math.ceil(deliveries / 10), () => apps[0]!.appId),
+      };
     }
     case 'retry': {
       // One app per event, so that each endpoint's script (500, then 200) belongs to one event.
@@ -176,9 +189,18 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
         async send() {
           const accepted: Array<{ appId: string; eventId: string }> = [];
           for (let n = 0; n < deliveries; n += 100) {
-            const events = Array.from({ length: Math.min(100, deliveries - n) }, (_, i) => ({ type, data, id: eventId(n + i) }));
-            const r = await h.api.call<{ items: Array<{ id?: string; error?: unknown }> }>('POST', `/v1/apps/${appId}/events/batch`, { events });
-            if (r.status !== 202 || r.body.items.some((i) => i.id === undefined)) throw new Error(`POST /events/batch: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+            const events = Array.from({ length: Math.min(100, deliveries - n) }, (_, i) => ({
+              type,
+              data,
+              id: eventId(n + i),
+            }));
+            const r = await h.api.call<{ items: Array<{ id?: string; error?: unknown }> }>(
+              'POST',
+              `/v1/apps/${appId}/events/batch`,
+              { events },
+            );
+            if (r.status !== 202 || r.body.items.some((i) => i.id === undefined))
+              throw new Error(`POST /events/batch: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
             accepted.push(...r.body.items.map((i) => ({ appId, eventId: i.id! })));
           }
           return accepted;
@@ -196,7 +218,11 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
           for (let n = 0; n < deliveries; n += 10) {
             const ids = Array.from({ length: Math.min(10, deliveries - n) }, (_, i) => eventId(n + i));
             await h.sendPutEvents(
-              ids.map((id) => ({ Source: 'com.example.billing', DetailType: type, Detail: JSON.stringify({ appId, id, data }) })),
+              ids.map((id) => ({
+                Source: 'com.example.billing',
+                DetailType: type,
+                Detail: JSON.stringify({ appId, id, data }),
+              })),
             );
             accepted.push(...ids.map((id) => ({ appId, eventId: id })));
           }
@@ -234,7 +260,13 @@ export function checkExactlyOnce(
     }
   }
   const unexpected = [...counts.keys()].filter((k) => !expected.has(k)).length;
-  return { ok: missing === 0 && duplicates === 0 && unexpected === 0 && expected.size > 0, missing, duplicates, unexpected, onFirstTry };
+  return {
+    ok: missing === 0 && duplicates === 0 && unexpected === 0 && expected.size > 0,
+    missing,
+    duplicates,
+    unexpected,
+    onFirstTry,
+  };
 }
 
 /** Bytes of a webhook request on the wire (request line, headers, body), as the receiver got it. */
@@ -245,7 +277,13 @@ export function requestBytes(r: Received): number {
   return Buffer.byteLength(head) + Buffer.byteLength(r.body);
 }
 
-export async function runScenario(h: Harness, id: ScenarioId, deliveries: number, deployed: DeployedConfig, runId: string): Promise<ScenarioResult> {
+export async function runScenario(
+  h: Harness,
+  id: ScenarioId,
+  deliveries: number,
+  deployed: DeployedConfig,
+  runId: string,
+): Promise<ScenarioResult> {
   const p = await plan(h, id, deliveries, runId);
   const urlsByApp = new Map(p.apps.map((a) => [a.appId, a.urls]));
 
@@ -342,7 +380,11 @@ export async function runScenario(h: Harness, id: ScenarioId, deliveries: number
 export function platformLogBytes(memoryMb: number): number {
   const time = '2026-11-22T21:55:26.898Z';
   const requestId = '6d68ca91-49c9-448d-89b8-7ca3e6dc66aa';
-  const tracing = { spanId: '1a2b3c4d5e6f7a8b', type: 'X-Amzn-Trace-Id', value: 'Root=1-6740f1a2-3b4c5d6e7f8a9b0c1d2e3f4a;Parent=1a2b3c4d5e6f7a8b;Sampled=0;Lineage=1:a1b2c3d4:0' };
+  const tracing = {
+    spanId: '1a2b3c4d5e6f7a8b',
+    type: 'X-Amzn-Trace-Id',
+    value: 'Root=1-6740f1a2-3b4c5d6e7f8a9b0c1d2e3f4a;Parent=1a2b3c4d5e6f7a8b;Sampled=0;Lineage=1:a1b2c3d4:0',
+  };
   const lines = [
     { time, type: 'platform.start', record: { requestId, version: '$LATEST', tracing } },
     {
@@ -392,7 +434,14 @@ export function accessLogBytes(format: string, path: string): number {
   return Buffer.byteLength(line) + LOG_EVENT_OVERHEAD_BYTES;
 }
 
-const line = (service: string, item: string, quantity: number, price: Price, basis: string, unit = price.unit): CostLine => ({
+const line = (
+  service: string,
+  item: string,
+  quantity: number,
+  price: Price,
+  basis: string,
+  unit = price.unit,
+): CostLine => ({
   service,
   item,
   quantity,
@@ -402,10 +451,10 @@ const line = (service: string, item: string, quantity: number, price: Price, bas
 });
 
 const SQS_NAMES: Record<string, string> = {
-  'SendMessageBatch': 'SendMessageBatch',
-  'SendMessage': 'SendMessage',
-  'ReceiveMessage': 'ReceiveMessage (event source)',
-  'DeleteMessageBatch': 'DeleteMessageBatch (event source)',
+  SendMessageBatch: 'SendMessageBatch',
+  SendMessage: 'SendMessage',
+  ReceiveMessage: 'ReceiveMessage (event source)',
+  DeleteMessageBatch: 'DeleteMessageBatch (event source)',
 };
 
 /** The scenario's billable lines per delivery; `durationFactor` scales every Lambda duration. */
@@ -415,22 +464,54 @@ export function priceScenario(r: ScenarioResult, durationFactor: 1 | 2 = 1): Cos
   const fnNames = (Object.keys(r.functions) as FunctionName[]).filter((f) => r.functions[f].invocations > 0);
 
   if (r.api.billedRequests > 0) {
-    lines.push(line('API Gateway', 'HTTP API requests', r.api.billedRequests / D, PRICES.apiGatewayHttpRequest, 'counted: one per api invocation, 512 KB chunks'));
+    lines.push(
+      line(
+        'API Gateway',
+        'HTTP API requests',
+        r.api.billedRequests / D,
+        PRICES.apiGatewayHttpRequest,
+        'counted: one per api invocation, 512 KB chunks',
+      ),
+    );
   }
   if (r.putEvents.billedEvents > 0) {
-    lines.push(line('EventBridge', 'PutEvents custom events', r.putEvents.billedEvents / D, PRICES.eventBridgeCustomEvent, 'counted: entries put, 64 KB chunks'));
+    lines.push(
+      line(
+        'EventBridge',
+        'PutEvents custom events',
+        r.putEvents.billedEvents / D,
+        PRICES.eventBridgeCustomEvent,
+        'counted: entries put, 64 KB chunks',
+      ),
+    );
   }
   for (const fn of fnNames) {
     const f = r.functions[fn];
     lines.push(line('Lambda', `${fn}: requests`, f.invocations / D, PRICES.lambdaRequest, 'counted invocations'));
     const gbS = durationFactor === 2 ? f.billedGbSecondsAt2x : f.billedGbSeconds;
     lines.push(
-      line('Lambda', `${fn}: compute (${f.memoryMb} MB, Arm)`, gbS / D, PRICES.lambdaArmGbSecond, `measured durations${durationFactor === 2 ? ' x2' : ''}, rounded up to 1 ms`, 'GB-s'),
+      line(
+        'Lambda',
+        `${fn}: compute (${f.memoryMb} MB, Arm)`,
+        gbS / D,
+        PRICES.lambdaArmGbSecond,
+        `measured durations${durationFactor === 2 ? ' x2' : ''}, rounded up to 1 ms`,
+        'GB-s',
+      ),
     );
   }
   for (const s of r.sqs) {
     const where = s.origin === 'event source' ? '' : ` (${s.origin})`;
-    lines.push(line('SQS', `${SQS_NAMES[s.action] ?? s.action}${where}`, s.billedRequests / D, PRICES.sqsStandardRequest, s.origin === 'event source' ? 'counted batches (event source mapping)' : 'counted requests, 64 KB chunks', 'request'));
+    lines.push(
+      line(
+        'SQS',
+        `${SQS_NAMES[s.action] ?? s.action}${where}`,
+        s.billedRequests / D,
+        PRICES.sqsStandardRequest,
+        s.origin === 'event source' ? 'counted batches (event source mapping)' : 'counted requests, 64 KB chunks',
+        'request',
+      ),
+    );
   }
   const table = sum(r.dynamo.map((d) => d.tableWriteUnits));
   const reads = sum(r.dynamo.map((d) => d.readUnits));
@@ -445,42 +526,150 @@ export function priceScenario(r: ScenarioResult, durationFactor: 1 | 2 = 1): Cos
       ? PRICES.dynamoReadRequestUnit
       : { ...PRICES.dynamoProvisionedRcuHour, usd: PRICES.dynamoProvisionedRcuHour.usd / 3600 / cap.utilization };
   const how = cap.mode === 'on-demand' ? '' : ` (provisioned, ${cap.utilization * 100} % utilized)`;
-  lines.push(line('DynamoDB', `write units: table${how}`, table / D, writePrice, 'ConsumedCapacity reported by DynamoDB (dynalite)', 'WRU'));
+  lines.push(
+    line(
+      'DynamoDB',
+      `write units: table${how}`,
+      table / D,
+      writePrice,
+      'ConsumedCapacity reported by DynamoDB (dynalite)',
+      'WRU',
+    ),
+  );
   for (const i of INDEXES) {
     const units = sum(r.dynamo.map((d) => d.indexWriteUnits[i.name] ?? 0));
-    lines.push(line('DynamoDB', `write units: index ${i.name}${how}`, units / D, writePrice, 'computed from item images (dynalite reports no index units)', 'WRU'));
+    lines.push(
+      line(
+        'DynamoDB',
+        `write units: index ${i.name}${how}`,
+        units / D,
+        writePrice,
+        'computed from item images (dynalite reports no index units)',
+        'WRU',
+      ),
+    );
   }
-  lines.push(line('DynamoDB', `read units${how}`, reads / D, readPrice, 'ConsumedCapacity reported by DynamoDB (dynalite)', 'RRU'));
+  lines.push(
+    line(
+      'DynamoDB',
+      `read units${how}`,
+      reads / D,
+      readPrice,
+      'ConsumedCapacity reported by DynamoDB (dynalite)',
+      'RRU',
+    ),
+  );
   const monthsStored = RETENTION_DAYS / DAYS_PER_MONTH;
   const stored = Object.values(r.storage);
   const tableBytes = sum(stored.map((s) => s.table));
   const indexBytes = sum(stored.map((s) => s.index));
   lines.push(
-    line('DynamoDB', `storage, table and indexes (${RETENTION_DAYS}-day retention)`, ((tableBytes + indexBytes) / D / 1e9) * monthsStored, PRICES.dynamoStorageGbMonth, 'measured item sizes + 100 B each, kept 30 days', 'GB-month'),
+    line(
+      'DynamoDB',
+      `storage, table and indexes (${RETENTION_DAYS}-day retention)`,
+      ((tableBytes + indexBytes) / D / 1e9) * monthsStored,
+      PRICES.dynamoStorageGbMonth,
+      'measured item sizes + 100 B each, kept 30 days',
+      'GB-month',
+    ),
   );
-  lines.push(line('DynamoDB', 'point-in-time recovery', (tableBytes / D / 1e9) * monthsStored, PRICES.dynamoPitrGbMonth, 'measured table item sizes, kept 30 days', 'GB-month'));
+  lines.push(
+    line(
+      'DynamoDB',
+      'point-in-time recovery',
+      (tableBytes / D / 1e9) * monthsStored,
+      PRICES.dynamoPitrGbMonth,
+      'measured table item sizes, kept 30 days',
+      'GB-month',
+    ),
+  );
 
   const invocations = sum(fnNames.map((f) => r.functions[f].invocations));
   const fnLogs = Object.values(r.logs.byOrigin);
-  const appBytes = sum(fnLogs.map((l) => l.bytes - l.metricBytes + (l.lines - l.metricLines) * LOG_EVENT_OVERHEAD_BYTES));
+  const appBytes = sum(
+    fnLogs.map((l) => l.bytes - l.metricBytes + (l.lines - l.metricLines) * LOG_EVENT_OVERHEAD_BYTES),
+  );
   const emfBytes = sum(fnLogs.map((l) => l.metricBytes + l.metricLines * LOG_EVENT_OVERHEAD_BYTES));
   const gb = (bytes: number) => bytes / D / 1e9;
   if (appBytes > 0) {
-    lines.push(line('CloudWatch', 'Logs: function log lines', gb(appBytes), PRICES.cloudWatchLogsIngestGb, 'measured bytes the handlers logged', 'GB'));
+    lines.push(
+      line(
+        'CloudWatch',
+        'Logs: function log lines',
+        gb(appBytes),
+        PRICES.cloudWatchLogsIngestGb,
+        'measured bytes the handlers logged',
+        'GB',
+      ),
+    );
   }
-  lines.push(line('CloudWatch', 'Logs: EMF metric lines', gb(emfBytes), PRICES.cloudWatchLogsIngestGb, 'measured bytes of the metrics the handlers flushed', 'GB'));
-  lines.push(line('CloudWatch', 'Logs: Lambda platform lines', gb(invocations * r.logs.platformBytesPerInvocation), PRICES.cloudWatchLogsIngestGb, '3 lines per counted invocation, sized from the documented JSON records', 'GB'));
+  lines.push(
+    line(
+      'CloudWatch',
+      'Logs: EMF metric lines',
+      gb(emfBytes),
+      PRICES.cloudWatchLogsIngestGb,
+      'measured bytes of the metrics the handlers flushed',
+      'GB',
+    ),
+  );
+  lines.push(
+    line(
+      'CloudWatch',
+      'Logs: Lambda platform lines',
+      gb(invocations * r.logs.platformBytesPerInvocation),
+      PRICES.cloudWatchLogsIngestGb,
+      '3 lines per counted invocation, sized from the documented JSON records',
+      'GB',
+    ),
+  );
   if (r.api.requests > 0 && r.logs.accessLogBytesPerRequest > 0) {
-    lines.push(line('CloudWatch', 'Logs: API access log', gb(r.api.requests * r.logs.accessLogBytesPerRequest), PRICES.cloudWatchLogsIngestGb, "one line per counted request, the stage's format", 'GB'));
+    lines.push(
+      line(
+        'CloudWatch',
+        'Logs: API access log',
+        gb(r.api.requests * r.logs.accessLogBytesPerRequest),
+        PRICES.cloudWatchLogsIngestGb,
+        "one line per counted request, the stage's format",
+        'GB',
+      ),
+    );
   }
-  lines.push(line('CloudWatch', 'custom metrics (EMF)', 0, PRICES.cloudWatchCustomMetricMonth, 'priced per metric-month: a flat $0.30 per metric, not per delivery', 'metric-month'));
+  lines.push(
+    line(
+      'CloudWatch',
+      'custom metrics (EMF)',
+      0,
+      PRICES.cloudWatchCustomMetricMonth,
+      'priced per metric-month: a flat $0.30 per metric, not per delivery',
+      'metric-month',
+    ),
+  );
   if (r.xraySampling > 0) {
-    lines.push(line('X-Ray', 'traces recorded', (r.xraySampling * invocations) / D, PRICES.xrayTraceRecorded, `one trace per invocation, ${r.xraySampling * 100} % sampled (default rule)`, 'trace'));
+    lines.push(
+      line(
+        'X-Ray',
+        'traces recorded',
+        (r.xraySampling * invocations) / D,
+        PRICES.xrayTraceRecorded,
+        `one trace per invocation, ${r.xraySampling * 100} % sampled (default rule)`,
+        'trace',
+      ),
+    );
   }
-  lines.push(line('Data transfer', 'webhooks out to the internet', r.outboundBytes / D / 1e9, PRICES.dataTransferOutGb, 'measured request bytes at the receiver', 'GB'));
+  lines.push(
+    line(
+      'Data transfer',
+      'webhooks out to the internet',
+      r.outboundBytes / D / 1e9,
+      PRICES.dataTransferOutGb,
+      'measured request bytes at the receiver',
+      'GB',
+    ),
+  );
   return lines;
 }
 
 /** Lines sorted by cost, most expensive first. */
-export const topLines = (r: ScenarioResult, n = 3) => [...r.lines].sort((a, b) => b.usdPerMillion - a.usdPerMillion).slice(0, n);
-
+export const topLines = (r: ScenarioResult, n = 3) =>
+  [...r.lines].sort((a, b) => b.usdPerMillion - a.usdPerMillion).slice(0, n);

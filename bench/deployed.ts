@@ -66,12 +66,17 @@ export function readDeployedConfig(): DeployedConfig {
     .map((c) => {
       const m = c as unknown as CfnEventSourceMapping;
       const scaling = m.scalingConfig as { maximumConcurrency?: number } | undefined;
-      return { batchSize: m.batchSize ?? 10, maxConcurrency: scaling?.maximumConcurrency, batchingWindowS: m.maximumBatchingWindowInSeconds ?? 0 };
+      return {
+        batchSize: m.batchSize ?? 10,
+        maxConcurrency: scaling?.maximumConcurrency,
+        batchingWindowS: m.maximumBatchingWindowInSeconds ?? 0,
+      };
     });
   const stage = h.api.stage.node.defaultChild as CfnStage;
   const logs = stage.accessLogSettings as { format?: string } | undefined;
   const route = stage.defaultRouteSettings as { throttlingRateLimit?: number } | undefined;
-  const env = (fns.delivery.fn.node.defaultChild as CfnFunction).environment as { variables?: Record<string, string> } | undefined;
+  const env = (fns.delivery.fn.node.defaultChild as CfnFunction).environment as
+    { variables?: Record<string, string> } | undefined;
   return {
     functions,
     deliveryTimeoutMs: Number(env?.variables?.[ENV.deliveryTimeoutMs] ?? 10_000),

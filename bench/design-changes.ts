@@ -40,7 +40,12 @@ const total = (r: ScenarioResult) => priceScenario(r).reduce((n, l) => n + l.usd
 const rows = (r: ScenarioResult, label: string | RegExp) =>
   r.dynamo.filter((d) => (typeof label === 'string' ? d.label === label : label.test(d.label)));
 
-function setIndexWrites(d: DynamoCounts, index: string, units: number, kinds: Partial<DynamoCounts['indexWriteKinds'][string]>): void {
+function setIndexWrites(
+  d: DynamoCounts,
+  index: string,
+  units: number,
+  kinds: Partial<DynamoCounts['indexWriteKinds'][string]>,
+): void {
   d.indexWriteUnits[index] = units;
   Object.assign(d.indexWriteKinds[index] ?? {}, kinds);
 }
@@ -50,7 +55,7 @@ export const DESIGN_CHANGES: DesignChange[] = [
     id: 'function-url',
     title: 'Producers POST to a Lambda function URL instead of the API Gateway HTTP API',
     detail:
-      'Removes the per-request API Gateway charge and its access-log line. The api function already authenticates and routes every request itself; what API Gateway adds is stage throttling and access logs, which would move to reserved concurrency and the function\'s own log.',
+      "Removes the per-request API Gateway charge and its access-log line. The api function already authenticates and routes every request itself; what API Gateway adds is stage throttling and access logs, which would move to reserved concurrency and the function's own log.",
     apply(r) {
       r.api.billedRequests = 0;
       r.logs.accessLogBytesPerRequest = 0;
@@ -60,7 +65,7 @@ export const DESIGN_CHANGES: DesignChange[] = [
     id: 'keys-only-indexes',
     title: 'Both indexes project keys only (KEYS_ONLY) instead of ALL',
     detail:
-      'An index entry becomes ~150 bytes: one write unit per index write instead of the item\'s size, and an update that changes no index key writes no index at all (with ALL, every update of a listed item rewrites its copy). The feed and housekeeping then read the items they list with a BatchGetItem (reads, off the delivery path). Also shrinks index storage.',
+      "An index entry becomes ~150 bytes: one write unit per index write instead of the item's size, and an update that changes no index key writes no index at all (with ALL, every update of a listed item rewrites its copy). The feed and housekeeping then read the items they list with a BatchGetItem (reads, off the delivery path). Also shrinks index storage.",
     apply(r) {
       for (const d of r.dynamo) {
         for (const [index, k] of Object.entries(d.indexWriteKinds)) {
@@ -72,7 +77,8 @@ export const DESIGN_CHANGES: DesignChange[] = [
   },
   {
     id: 'atomic-fan-out',
-    title: 'No open-index entry for the event and no "mark fanned out" update (event and deliveries in one TransactWriteItems)',
+    title:
+      'No open-index entry for the event and no "mark fanned out" update (event and deliveries in one TransactWriteItems)',
     detail:
       'The event no longer needs an open-index entry to survive a crash between its put and its deliveries\' (they are one write), so the event\'s open-index put and the "mark fanned out" update (table, feed and open index) go. Transactional writes cost two units per KB, so the event and delivery puts double. Needs DynamoDB transactions, which dynalite lacks: the local stack would move to DynamoDB Local.',
     apply(r) {
@@ -93,7 +99,8 @@ export const DESIGN_CHANGES: DesignChange[] = [
       'A claim (lease) that moves the delivery to a new position on the open index costs a delete and a put there. The entry written at enqueue (due: enqueue time + lease) already bounds the attempt; a claim that keeps it saves both index writes. A delivery claimed late is then looked at by housekeeping while it runs, which the lease already makes harmless (the re-driven message finds the lease and stops).',
     apply(r) {
       for (const d of rows(r, 'update delivery: claim (lease)')) {
-        for (const index of Object.keys(d.indexWriteUnits)) setIndexWrites(d, index, 0, { put: 0, delete: 0, move: 0, update: 0 });
+        for (const index of Object.keys(d.indexWriteUnits))
+          setIndexWrites(d, index, 0, { put: 0, delete: 0, move: 0, update: 0 });
       }
     },
   },
@@ -134,7 +141,8 @@ export const DESIGN_CHANGES: DesignChange[] = [
         d.calls *= keep;
         d.items *= keep;
         d.tableWriteUnits *= keep;
-        for (const index of Object.keys(d.indexWriteUnits)) d.indexWriteUnits[index] = (d.indexWriteUnits[index] ?? 0) * keep;
+        for (const index of Object.keys(d.indexWriteUnits))
+          d.indexWriteUnits[index] = (d.indexWriteUnits[index] ?? 0) * keep;
       }
     },
   },
@@ -152,7 +160,8 @@ export const DESIGN_CHANGES: DesignChange[] = [
           d.calls *= k;
           d.items *= k;
         }
-        for (const index of Object.keys(d.indexWriteUnits)) d.indexWriteUnits[index] = (d.indexWriteUnits[index] ?? 0) * k;
+        for (const index of Object.keys(d.indexWriteUnits))
+          d.indexWriteUnits[index] = (d.indexWriteUnits[index] ?? 0) * k;
       };
       for (const d of rows(r, 'batch put delivery')) scale(d, 1 - f);
       // The result write stays (as a put of the finished item); it no longer removes an index entry.
@@ -161,9 +170,9 @@ export const DESIGN_CHANGES: DesignChange[] = [
   },
   {
     id: 'eventual-context-reads',
-    title: 'Read an attempt\'s context (event, delivery, endpoint) eventually consistent',
+    title: "Read an attempt's context (event, delivery, endpoint) eventually consistent",
     detail:
-      'Half the read units of the BatchGetItem each attempt makes. A stale read cannot cause a second HTTP call: the claim is a conditional write on the delivery\'s attempt count and lease.',
+      "Half the read units of the BatchGetItem each attempt makes. A stale read cannot cause a second HTTP call: the claim is a conditional write on the delivery's attempt count and lease.",
     apply(r) {
       for (const d of rows(r, /^batch get/)) d.readUnits /= 2;
     },
@@ -199,7 +208,10 @@ export const DESIGN_CHANGES: DesignChange[] = [
       f.invocations = full;
       if (ctx.deliveryGbSecondsPerRecordFullBatch !== undefined) {
         f.billedGbSeconds = Math.min(f.billedGbSeconds, ctx.deliveryGbSecondsPerRecordFullBatch * f.records);
-        f.billedGbSecondsAt2x = Math.min(f.billedGbSecondsAt2x, 2 * ctx.deliveryGbSecondsPerRecordFullBatch * f.records);
+        f.billedGbSecondsAt2x = Math.min(
+          f.billedGbSecondsAt2x,
+          2 * ctx.deliveryGbSecondsPerRecordFullBatch * f.records,
+        );
       }
       for (const s of r.sqs) {
         if (s.origin === 'event source') s.billedRequests = Math.min(s.billedRequests, full);
@@ -242,7 +254,11 @@ export const PROVISIONED: DesignChange = {
 };
 
 /** Applies the changes in order; returns each step's saving and the changed scenario. */
-export function applyChanges(base: ScenarioResult, changes: DesignChange[], ctx: ChangeContext): { steps: ChangeStep[]; result: ScenarioResult } {
+export function applyChanges(
+  base: ScenarioResult,
+  changes: DesignChange[],
+  ctx: ChangeContext,
+): { steps: ChangeStep[]; result: ScenarioResult } {
   const r = structuredClone(base);
   const steps: ChangeStep[] = [];
   let before = total(r);

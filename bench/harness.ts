@@ -90,14 +90,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       putEvents.calls++;
       putEvents.entries += entries.length;
       for (const e of entries) {
-        putEvents.billedEvents += Math.max(1, Math.ceil(entrySize(e as Record<string, unknown>) / BILLING_CHUNKS.eventBridgeBytes));
+        putEvents.billedEvents += Math.max(
+          1,
+          Math.ceil(entrySize(e as Record<string, unknown>) / BILLING_CHUNKS.eventBridgeBytes),
+        );
       }
-      if (out.FailedEntryCount) throw new Error(`PutEvents: ${out.FailedEntryCount} entries failed: ${JSON.stringify(out.Entries)}`);
+      if (out.FailedEntryCount)
+        throw new Error(`PutEvents: ${out.FailedEntryCount} entries failed: ${JSON.stringify(out.Entries)}`);
     },
     async settle(count, timeoutMs = 120_000) {
       await receiver.waitFor((r) => r.length >= count, timeoutMs, `${count} webhooks`);
       // The attempt is recorded after the receiver answered; wait until nothing runs for a while.
-      for (let quiet = 0; quiet < 3; ) {
+      for (let quiet = 0; quiet < 3;) {
         await meter.idle();
         await new Promise((r) => setTimeout(r, 50));
         quiet = meter.running === 0 ? quiet + 1 : 0;

@@ -23,7 +23,16 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { FunctionName, Handlers } from '../infra/local/lambda';
-import { INDEXES, ItemShadow, indexWrites, kindOf, updateName, writeUnits, type IndexWrite, type WireItem } from './dynamo-capacity';
+import {
+  INDEXES,
+  ItemShadow,
+  indexWrites,
+  kindOf,
+  updateName,
+  writeUnits,
+  type IndexWrite,
+  type WireItem,
+} from './dynamo-capacity';
 import { BILLING_CHUNKS } from './prices';
 
 export type Origin = FunctionName | 'event source' | 'bench';
@@ -141,7 +150,9 @@ export class Meter {
   dynamoCall(
     action: string,
     label: string,
-    delta: Partial<Pick<DynamoCounts, 'calls' | 'items' | 'readUnits' | 'tableWriteUnits' | 'conditionFailures'>> & { index?: IndexWrite[] },
+    delta: Partial<Pick<DynamoCounts, 'calls' | 'items' | 'readUnits' | 'tableWriteUnits' | 'conditionFailures'>> & {
+      index?: IndexWrite[];
+    },
   ): void {
     const o = currentOrigin();
     const key = `${o}|${action}|${label}`;
@@ -267,7 +278,9 @@ export function instrumentedHandlers(meter: Meter, opts: { oneAtATime?: boolean 
 function countEventSourceCalls(meter: Meter, event: unknown, result: unknown): void {
   const records = (event as { Records?: Array<{ messageId: string; body: string }> }).Records ?? [];
   const failed = new Set(
-    ((result as { batchItemFailures?: Array<{ itemIdentifier: string }> } | undefined)?.batchItemFailures ?? []).map((f) => f.itemIdentifier),
+    ((result as { batchItemFailures?: Array<{ itemIdentifier: string }> } | undefined)?.batchItemFailures ?? []).map(
+      (f) => f.itemIdentifier,
+    ),
   );
   const bytes = records.reduce((n, r) => n + Buffer.byteLength(r.body), 0);
   meter.sqsCall('event source', 'ReceiveMessage', records.length, bytes);
@@ -278,7 +291,10 @@ function countEventSourceCalls(meter: Meter, event: unknown, result: unknown): v
 // ---- DynamoDB ---------------------------------------------------------------------------------
 
 type Native = Record<string, unknown>;
-type Mw = (next: (args: { input: Native }) => Promise<{ output: Native }>, context: { commandName?: string }) => (args: { input: Native }) => Promise<{ output: Native }>;
+type Mw = (
+  next: (args: { input: Native }) => Promise<{ output: Native }>,
+  context: { commandName?: string },
+) => (args: { input: Native }) => Promise<{ output: Native }>;
 
 const wire = (native: unknown): WireItem =>
   marshall(native as Native, { removeUndefinedValues: true, convertClassInstanceToMap: true }) as unknown as WireItem;
@@ -296,7 +312,8 @@ const capacityOf = (output: Native): number => {
   return (Array.isArray(c) ? c : [c]).reduce((n, x) => n + (x.CapacityUnits ?? 0), 0);
 };
 
-const isConditionFailure = (err: unknown) => (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+const isConditionFailure = (err: unknown) =>
+  (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 
 /** Adds the counting middleware to the handlers' DynamoDB client (idempotent). */
 export function instrumentDynamo(meter: Meter, client: DynamoDBDocumentClient): void {
@@ -318,14 +335,20 @@ export function instrumentDynamo(meter: Meter, client: DynamoDBDocumentClient): 
     if (wantsNewImage) delete output.Attributes;
     return { output } as never;
   };
-  client.middlewareStack.add(mw as never, { step: 'initialize', priority: 'high', name: 'benchDynamoCapacity', override: true });
+  client.middlewareStack.add(mw as never, {
+    step: 'initialize',
+    priority: 'high',
+    name: 'benchDynamoCapacity',
+    override: true,
+  });
 }
 
 function recordConditionFailure(meter: Meter, action: string, input: Native): void {
   const key = wire(input.Key ?? input.Item);
   const before = meter.shadow.get(keyOf(key));
   // A failed condition still consumes the write: the existing item's size, at least one unit.
-  const label = action === 'UpdateItem' ? `update ${kindOf(key)}: ${updateName(input)}` : `${verb(action)} ${kindOf(key)}`;
+  const label =
+    action === 'UpdateItem' ? `update ${kindOf(key)}: ${updateName(input)}` : `${verb(action)} ${kindOf(key)}`;
   meter.dynamoCall(action, label, { calls: 1, items: 1, tableWriteUnits: writeUnits(before), conditionFailures: 1 });
 }
 
@@ -384,7 +407,9 @@ function recordDynamo(meter: Meter, action: string, input: Native, output: Nativ
       meter.dynamoCall(action, `get ${kindOf(wire(input.Key))}`, { calls: 1, readUnits: units });
       return;
     case 'BatchGetItem': {
-      const keys = Object.values((input.RequestItems ?? {}) as Record<string, { Keys: Native[] }>).flatMap((t) => t.Keys);
+      const keys = Object.values((input.RequestItems ?? {}) as Record<string, { Keys: Native[] }>).flatMap(
+        (t) => t.Keys,
+      );
       const kinds = [...new Set(keys.map((k) => kindOf(wire(k))))].join(', ');
       meter.dynamoCall(action, `batch get (${kinds})`, { calls: 1, items: keys.length, readUnits: units });
       return;
@@ -426,7 +451,12 @@ export function instrumentSqs(meter: Meter, client: SQSClient): void {
     meter.sqsCall(currentOrigin(), action, bodies.filter((b) => b !== '').length, bytes);
     return result;
   };
-  client.middlewareStack.add(mw as never, { step: 'initialize', priority: 'high', name: 'benchSqsRequests', override: true });
+  client.middlewareStack.add(mw as never, {
+    step: 'initialize',
+    priority: 'high',
+    name: 'benchSqsRequests',
+    override: true,
+  });
 }
 
 // ---- logs -------------------------------------------------------------------------------------
@@ -440,7 +470,11 @@ export function captureFunctionLogs(meter: Meter): () => void {
   const originals = streams.map((s) => s.write.bind(s));
   streams.forEach((stream, i) => {
     const original = originals[i]!;
-    stream.write = ((chunk: string | Uint8Array, encodingOrCb?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void) => {
+    stream.write = ((
+      chunk: string | Uint8Array,
+      encodingOrCb?: BufferEncoding | ((err?: Error | null) => void),
+      cb?: (err?: Error | null) => void,
+    ) => {
       const fn = origin.getStore();
       if (fn === undefined) return original(chunk as string, encodingOrCb as BufferEncoding, cb);
       meter.logged(fn, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));

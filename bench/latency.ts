@@ -23,7 +23,12 @@ export interface LatencyResult {
   exactlyOnce: boolean;
 }
 
-export async function runLatency(h: Harness, events: number, ratePerSecond: number, runId: string): Promise<LatencyResult> {
+export async function runLatency(
+  h: Harness,
+  events: number,
+  ratePerSecond: number,
+  runId: string,
+): Promise<LatencyResult> {
   const appId = await h.api.createApp('latency');
   const url = h.receiver.endpoint([200]);
   const ep = await h.api.call('POST', `/v1/apps/${appId}/endpoints`, { url });

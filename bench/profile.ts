@@ -22,18 +22,22 @@ interface Profile {
   timeDeltas?: number[];
 }
 
-const DYNALITE = /\/node_modules\/(dynalite|async|big\.js|buffer-crc32|lazy|level|lock|memory-level|abstract-level|level-[a-z-]+|module-error|functional-red-black-tree|maybe-combine-errors|queue-microtask|once|wrappy)\//;
+const DYNALITE =
+  /\/node_modules\/(dynalite|async|big\.js|buffer-crc32|lazy|level|lock|memory-level|abstract-level|level-[a-z-]+|module-error|functional-red-black-tree|maybe-combine-errors|queue-microtask|once|wrappy)\//;
 
 export function categorize(url: string, functionName: string): string {
   if (functionName === '(idle)') return 'idle (waiting for I/O or timers)';
   if (functionName === '(garbage collector)') return 'garbage collection';
   if (functionName === '(program)' || functionName === '(root)') return 'V8 and Node internals (program)';
   if (DYNALITE.test(url)) return 'DynamoDB emulator (dynalite, in-memory LevelDB)';
-  if (/\/node_modules\/(local-aws-sqs|aws-query-decoder|aws-md5-of-message-attributes)\//.test(url)) return 'SQS emulator (local-aws-sqs)';
-  if (/\/node_modules\/(@aws-sdk|@smithy|@aws-crypto|fast-xml-parser|bowser|tslib|strnum|uuid)\//.test(url)) return 'AWS SDK clients';
+  if (/\/node_modules\/(local-aws-sqs|aws-query-decoder|aws-md5-of-message-attributes)\//.test(url))
+    return 'SQS emulator (local-aws-sqs)';
+  if (/\/node_modules\/(@aws-sdk|@smithy|@aws-crypto|fast-xml-parser|bowser|tslib|strnum|uuid)\//.test(url))
+    return 'AWS SDK clients';
   if (url.includes('/node_modules/undici/')) return 'undici (HTTP client)';
   if (url.includes('/node_modules/zod/')) return 'zod (validation)';
-  if (/\/node_modules\/(@middy|@aws-lambda-powertools|standardwebhooks|@stablelib|fast-sha256)\//.test(url)) return 'middy, Powertools, signing';
+  if (/\/node_modules\/(@middy|@aws-lambda-powertools|standardwebhooks|@stablelib|fast-sha256)\//.test(url))
+    return 'middy, Powertools, signing';
   if (url.includes('/functions/')) return 'hookrelay functions';
   if (url.includes('/infra/local/')) return 'local runtime (API shim, pollers, PutEvents)';
   if (url.includes('/test/helpers/') || url.includes('/bench/')) return 'load generator, receiver, baseline loop';
@@ -73,7 +77,5 @@ export function breakdown(profile: Profile): CpuShare[] {
     totals.set(category, (totals.get(category) ?? 0) + (deltas[i] ?? 0) / 1000);
   }
   const all = [...totals.values()].reduce((a, b) => a + b, 0) || 1;
-  return [...totals]
-    .map(([category, ms]) => ({ category, ms, share: ms / all }))
-    .sort((a, b) => b.ms - a.ms);
+  return [...totals].map(([category, ms]) => ({ category, ms, share: ms / all })).sort((a, b) => b.ms - a.ms);
 }

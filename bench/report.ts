@@ -45,13 +45,15 @@ export interface BenchResults {
 
 // ---- formatting -------------------------------------------------------------------------------
 
-export const usd = (n: number) => (Math.abs(n) >= 100 ? `$${n.toFixed(0)}` : Math.abs(n) >= 0.995 ? `$${n.toFixed(2)}` : `$${n.toFixed(3)}`);
+export const usd = (n: number) =>
+  Math.abs(n) >= 100 ? `$${n.toFixed(0)}` : Math.abs(n) >= 0.995 ? `$${n.toFixed(2)}` : `$${n.toFixed(3)}`;
 const money = (n: number) => `$${Math.round(n).toLocaleString('en-US')}`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
 const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
 const pct = (n: number) => `${(n * 100).toFixed(n < 0.1 ? 1 : 0)} %`;
-const qty = (n: number) => (n === 0 ? '0' : n >= 100 ? int(n) : n >= 0.01 ? n.toFixed(3).replace(/\.?0+$/, '') : n.toExponential(2));
+const qty = (n: number) =>
+  n === 0 ? '0' : n >= 100 ? int(n) : n >= 0.01 ? n.toFixed(3).replace(/\.?0+$/, '') : n.toExponential(2);
 
 function table(head: string[], rows: Array<Array<string | number>>, align?: Array<'l' | 'r'>): string {
   const a = align ?? head.map((_, i) => (i === 0 ? 'l' : 'r'));
@@ -82,7 +84,10 @@ export function renderMarkdown(res: BenchResults): string {
   if (res.coldStart) out.push(...coldStartSection(res.coldStart), '');
   if (res.capacity && res.cost) out.push(...capacitySection(res), '');
   out.push(...pricesSection(), '');
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()}\n`;
 }
 
 function summary(res: BenchResults): string[] {
@@ -94,13 +99,20 @@ function summary(res: BenchResults): string[] {
     ]);
   }
   const floor = cheapest(res);
-  if (floor) rows.push(['Cost floor (cheapest measured case)', `${usd(floor.totalPerMillion)} per million: ${floor.title}`]);
+  if (floor)
+    rows.push(['Cost floor (cheapest measured case)', `${usd(floor.totalPerMillion)} per million: ${floor.title}`]);
   for (const p of res.cost?.plans ?? []) {
-    rows.push([`Cost after the design changes below: ${SCENARIOS[p.scenario]}`, `${usd(p.after.totalPerMillion)} on demand; ${usd(p.provisioned)} on provisioned capacity`]);
+    rows.push([
+      `Cost after the design changes below: ${SCENARIOS[p.scenario]}`,
+      `${usd(p.after.totalPerMillion)} on demand; ${usd(p.provisioned)} on provisioned capacity`,
+    ]);
   }
   if (res.latency) {
     const l = res.latency;
-    rows.push(['Latency, 202 to first byte at the receiver', `p50 ${ms(l.p50Ms)}, p95 ${ms(l.p95Ms)}, p99 ${ms(l.p99Ms)} (${int(l.events)} events at ${l.ratePerSecond}/s)`]);
+    rows.push([
+      'Latency, 202 to first byte at the receiver',
+      `p50 ${ms(l.p50Ms)}, p95 ${ms(l.p95Ms)}, p99 ${ms(l.p99Ms)} (${int(l.events)} events at ${l.ratePerSecond}/s)`,
+    ]);
   }
   if (res.throughput) {
     const t = res.throughput;
@@ -116,7 +128,9 @@ function summary(res: BenchResults): string[] {
       rows.push([
         `Cold start: ${h.name}`,
         `${kb(h.bytes)}, init ${ms(h.initMs)} = ${h.initRatio.toFixed(2)}× hello world` +
-          (before ? ` (at ${c.compare[0]!.ref}, with undici and zod classic: ${kb(before.bytes)}, ${ms(before.initMs)} = ${before.initRatio.toFixed(2)}×)` : ''),
+          (before
+            ? ` (at ${c.compare[0]!.ref}, with undici and zod classic: ${kb(before.bytes)}, ${ms(before.initMs)} = ${before.initRatio.toFixed(2)}×)`
+            : ''),
       ]);
     }
   }
@@ -138,15 +152,15 @@ function costSection(res: BenchResults): string[] {
     '- **Lambda**: every handler is wrapped, so each invocation is counted and timed (wall clock, rounded up to the millisecond as Lambda bills it). ' +
       `Memory comes from the synthesized stack: api ${d.api.memoryMb} MB, delivery ${d.delivery.memoryMb} MB, ingest ${d.ingest.memoryMb} MB, housekeeping ${d.housekeeping.memoryMb} MB, all ${d.delivery.architecture}. ` +
       "During the cost runs invocations run one at a time: on AWS each has its own execution environment, here they share one thread, and overlapping ones would be timed with each other's work. " +
-      '**Local durations on this machine stand in for Lambda\'s**; the emulators answer in about the time DynamoDB and SQS take from inside a region, but the CPU is not a Lambda CPU, so each total is also given with every duration doubled.',
-    '- **DynamoDB**: middleware on the handlers\' own client adds `ReturnConsumedCapacity: \'TOTAL\'` to every request; the table\'s units are what the emulator (dynalite) reports, sized as DynamoDB sizes them. ' +
+      "**Local durations on this machine stand in for Lambda's**; the emulators answer in about the time DynamoDB and SQS take from inside a region, but the CPU is not a Lambda CPU, so each total is also given with every duration doubled.",
+    "- **DynamoDB**: middleware on the handlers' own client adds `ReturnConsumedCapacity: 'TOTAL'` to every request; the table's units are what the emulator (dynalite) reports, sized as DynamoDB sizes them. " +
       `dynalite reports no index units, so each index write is computed from the item's images before and after the write (put, delete, key move = delete + put, or update of a projected attribute; ${INDEXES.map((i) => `${i.name} projects ${i.projection === 'ALL' ? 'all attributes' : 'keys only'}`).join(', ')}, as \`infra/topology.ts\` says). A query is billed at least half a unit even when it finds nothing.`,
-    '- **SQS**: every request the functions make, with each 64 KB of payload as one request; the event source mapping\'s side is one ReceiveMessage per delivery invocation and one DeleteMessageBatch per 10 records it succeeded on (its empty long polls are a flat cost, priced at rest in [deploy.md](deploy.md)).',
+    "- **SQS**: every request the functions make, with each 64 KB of payload as one request; the event source mapping's side is one ReceiveMessage per delivery invocation and one DeleteMessageBatch per 10 records it succeeded on (its empty long polls are a flat cost, priced at rest in [deploy.md](deploy.md)).",
     '- **API Gateway** and **EventBridge**: one request per api invocation (512 KB chunks), one event per PutEvents entry (64 KB chunks). EventBridge invokes the ingest function once per event; delivery to a Lambda target is not charged.',
     '- **CloudWatch Logs**: what the handlers write (captured, at the log level AWS would use: INFO, metrics on), plus the three platform lines Lambda writes per invocation in the JSON log format and one API access-log line per request, both sized from their documented shapes, plus 26 bytes per log event.',
     `- **X-Ray**: the functions have active tracing (${d.api.tracing}); the default sampling rule records the first request each second and 5 % of the rest. At volume the per-delivery share is 5 % of invocations × $5 per million; the reservoir (at most one trace a second per function, ~2.6 million a month, ~$13) is a flat cost.`,
     '- **Storage**: the items a scenario created, at their measured size + 100 bytes, in the table and in each index holding them, kept for the 30-day retention: the steady-state storage that a million deliveries a month keeps, plus point-in-time recovery on the table part.',
-    '- **Data transfer**: the webhook requests\' bytes as the receiver got them (request line, headers, body), at the internet egress price. The functions are not in a VPC, so no NAT gateway charge.',
+    "- **Data transfer**: the webhook requests' bytes as the receiver got them (request line, headers, body), at the internet egress price. The functions are not in a VPC, so no NAT gateway charge.",
     '- **Not per delivery**: housekeeping (runs every minute whatever the traffic; see deploy.md), custom metrics (priced per metric-month: 9 metrics, $2.70 a month), alarms and the dashboard.',
     '- Each scenario sends its events one request at a time; the batching the functions see (records per delivery invocation) is the one its ingest mode produces. Every scenario checks that every accepted event reached its endpoint(s) exactly once (exactly twice, with the first answered 500, for the retry scenario).',
     '',
@@ -155,7 +169,16 @@ function costSection(res: BenchResults): string[] {
   out.push('### Totals', '');
   out.push(
     table(
-      ['scenario', 'events', 'deliveries', 'exactly once', 'records per delivery invocation', 'per million deliveries', 'at 2× durations', 'top three lines'],
+      [
+        'scenario',
+        'events',
+        'deliveries',
+        'exactly once',
+        'records per delivery invocation',
+        'per million deliveries',
+        'at 2× durations',
+        'top three lines',
+      ],
       cost.scenarios.map((s) => [
         s.title,
         int(s.events),
@@ -180,7 +203,10 @@ function costSection(res: BenchResults): string[] {
     out.push(
       'Lambda, measured: ' +
         fns
-          .map(([n, f]) => `${n} ${int(f.invocations)} invocations (${(f.records / f.invocations).toFixed(1)} records each), mean ${ms(f.meanMs)}, p95 ${ms(f.p95Ms)}`)
+          .map(
+            ([n, f]) =>
+              `${n} ${int(f.invocations)} invocations (${(f.records / f.invocations).toFixed(1)} records each), mean ${ms(f.meanMs)}, p95 ${ms(f.p95Ms)}`,
+          )
           .join('; ') +
         '.',
       '',
@@ -194,7 +220,9 @@ function costSection(res: BenchResults): string[] {
   }
 
   out.push(`### What stands between (a) and ${usd(GOAL_PER_MILLION)} per million`, '');
-  const a = (['single', 'batch', 'putevents'] as const).map((id) => scenario(res, id)).filter((s): s is ScenarioResult => s !== undefined);
+  const a = (['single', 'batch', 'putevents'] as const)
+    .map((id) => scenario(res, id))
+    .filter((s): s is ScenarioResult => s !== undefined);
   const met = a.filter((s) => s.totalPerMillion <= GOAL_PER_MILLION);
   out.push(
     met.length > 0
@@ -221,7 +249,10 @@ function costSection(res: BenchResults): string[] {
   });
   out.push(`- **${cost.provisioned.title}** (\`${cost.provisioned.id}\`). ${cost.provisioned.detail}`, '');
   if (cost.plans.length > 0) {
-    const head = ['change', ...cost.plans.flatMap((p) => [`${SCENARIOS[p.scenario].split(': ')[1] ?? p.scenario}: saves`, 'total after'])];
+    const head = [
+      'change',
+      ...cost.plans.flatMap((p) => [`${SCENARIOS[p.scenario].split(': ')[1] ?? p.scenario}: saves`, 'total after']),
+    ];
     const rows: string[][] = [['(as measured)', ...cost.plans.flatMap((p) => ['', usd(p.before)])]];
     const done: string[] = [];
     cost.plans[0]!.steps.forEach((step, i) => {
@@ -230,12 +261,21 @@ function costSection(res: BenchResults): string[] {
         done.push(step.title);
         return;
       }
-      rows.push([step.title, ...cost.plans.flatMap((p) => [usd(p.steps[i]!.savingPerMillion), usd(p.steps[i]!.totalAfter)])]);
+      rows.push([
+        step.title,
+        ...cost.plans.flatMap((p) => [usd(p.steps[i]!.savingPerMillion), usd(p.steps[i]!.totalAfter)]),
+      ]);
     });
-    rows.push([cost.provisioned.title, ...cost.plans.flatMap((p) => [usd(p.after.totalPerMillion - p.provisioned), usd(p.provisioned)])]);
+    rows.push([
+      cost.provisioned.title,
+      ...cost.plans.flatMap((p) => [usd(p.after.totalPerMillion - p.provisioned), usd(p.provisioned)]),
+    ]);
     out.push(table(head, rows), '');
     if (done.length > 0) {
-      out.push(`Also priced, with nothing left to save: the measured design no longer makes the writes they remove. ${done.map((d) => `${d}.`).join(' ')}`, '');
+      out.push(
+        `Also priced, with nothing left to save: the measured design no longer makes the writes they remove. ${done.map((d) => `${d}.`).join(' ')}`,
+        '',
+      );
     }
     const best = [...cost.plans].sort((x, y) => x.provisioned - y.provisioned)[0]!;
     out.push(
@@ -271,7 +311,15 @@ function lineTable(lines: CostLine[]): string {
   return table(
     ['service', 'line', 'per delivery', 'unit', 'per million', 'share', 'how'],
     [
-      ...lines.map((l) => [l.service, l.item, qty(l.quantity), l.unit, usd(l.usdPerMillion), pct(total ? l.usdPerMillion / total : 0), l.basis]),
+      ...lines.map((l) => [
+        l.service,
+        l.item,
+        qty(l.quantity),
+        l.unit,
+        usd(l.usdPerMillion),
+        pct(total ? l.usdPerMillion / total : 0),
+        l.basis,
+      ]),
       ['**total**', '', '', '', `**${usd(total)}**`, '100 %', ''],
     ],
     ['l', 'l', 'r', 'l', 'r', 'r', 'l'],
@@ -282,11 +330,32 @@ function dynamoTable(r: ScenarioResult): string {
   const D = r.deliveries;
   const price = (n: number, p: number) => n * p * 1e6;
   return table(
-    ['function', 'request', 'what', 'calls', 'read units', 'table write units', 'feed index units', 'open index units', 'per million'],
+    [
+      'function',
+      'request',
+      'what',
+      'calls',
+      'read units',
+      'table write units',
+      'feed index units',
+      'open index units',
+      'per million',
+    ],
     r.dynamo.map((d) => {
       const w = d.tableWriteUnits + (d.indexWriteUnits.feed ?? 0) + (d.indexWriteUnits.open ?? 0);
-      const usdPerM = price(w / D, PRICES.dynamoWriteRequestUnit.usd) + price(d.readUnits / D, PRICES.dynamoReadRequestUnit.usd);
-      return [d.origin, d.action, d.label, qty(d.calls / D), qty(d.readUnits / D), qty(d.tableWriteUnits / D), qty((d.indexWriteUnits.feed ?? 0) / D), qty((d.indexWriteUnits.open ?? 0) / D), usd(usdPerM)];
+      const usdPerM =
+        price(w / D, PRICES.dynamoWriteRequestUnit.usd) + price(d.readUnits / D, PRICES.dynamoReadRequestUnit.usd);
+      return [
+        d.origin,
+        d.action,
+        d.label,
+        qty(d.calls / D),
+        qty(d.readUnits / D),
+        qty(d.tableWriteUnits / D),
+        qty((d.indexWriteUnits.feed ?? 0) / D),
+        qty((d.indexWriteUnits.open ?? 0) / D),
+        usd(usdPerM),
+      ];
     }),
     ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
@@ -297,14 +366,18 @@ function dynamoWriteSummary(r: ScenarioResult): string {
   return (
     r.dynamo
       .filter((d) => d.tableWriteUnits > 0)
-      .map((d) => `${d.label} ${qty(d.tableWriteUnits / D)} + ${qty((d.indexWriteUnits.feed ?? 0) / D)} + ${qty((d.indexWriteUnits.open ?? 0) / D)}`)
+      .map(
+        (d) =>
+          `${d.label} ${qty(d.tableWriteUnits / D)} + ${qty((d.indexWriteUnits.feed ?? 0) / D)} + ${qty((d.indexWriteUnits.open ?? 0) / D)}`,
+      )
       .join('; ') + '.'
   );
 }
 
 function compareLines(scenarios: ScenarioResult[]): string {
   const keys: string[] = [];
-  for (const s of scenarios) for (const l of s.lines) if (!keys.includes(`${l.service}|${l.item}`)) keys.push(`${l.service}|${l.item}`);
+  for (const s of scenarios)
+    for (const l of s.lines) if (!keys.includes(`${l.service}|${l.item}`)) keys.push(`${l.service}|${l.item}`);
   const get = (s: ScenarioResult, k: string) => s.lines.find((l) => `${l.service}|${l.item}` === k)?.usdPerMillion ?? 0;
   const rows = keys
     .map((k) => [k.replace('|', ': '), ...scenarios.map((s) => get(s, k))] as [string, ...number[]])
@@ -312,17 +385,24 @@ function compareLines(scenarios: ScenarioResult[]): string {
     .filter((r) => (r.slice(1) as number[]).some((v) => v > 0))
     .map((r) => [r[0], ...(r.slice(1) as number[]).map(usd)]);
   rows.push(['**total**', ...scenarios.map((s) => `**${usd(s.totalPerMillion)}**`)]);
-  rows.push([`over the goal of ${usd(GOAL_PER_MILLION)}`, ...scenarios.map((s) => usd(s.totalPerMillion - GOAL_PER_MILLION))]);
+  rows.push([
+    `over the goal of ${usd(GOAL_PER_MILLION)}`,
+    ...scenarios.map((s) => usd(s.totalPerMillion - GOAL_PER_MILLION)),
+  ]);
   return table(['line', ...scenarios.map((s) => s.title.split(': ')[1] ?? s.id)], rows);
 }
 
 function latencySection(l: LatencyResult): string[] {
   return [
-    '## 2. Latency: from the 202 to the webhook\'s first byte',
+    "## 2. Latency: from the 202 to the webhook's first byte",
     '',
     `${int(l.events)} single 1 KB events sent open loop at ${l.ratePerSecond} a second (each on its own schedule, so a slow moment delays those behind it instead of slowing the sender) to one endpoint on the embedded stack; for each, the time from the producer reading its 202 to the recording receiver seeing the first byte of the webhook. Every event arrived exactly once: ${l.exactlyOnce ? 'yes' : '**no**'}.`,
     '',
-    table(['p50', 'p95', 'p99', 'max', 'mean'], [[ms(l.p50Ms), ms(l.p95Ms), ms(l.p99Ms), ms(l.maxMs), ms(l.meanMs)]], ['r', 'r', 'r', 'r', 'r']),
+    table(
+      ['p50', 'p95', 'p99', 'max', 'mean'],
+      [[ms(l.p50Ms), ms(l.p95Ms), ms(l.p99Ms), ms(l.maxMs), ms(l.meanMs)]],
+      ['r', 'r', 'r', 'r', 'r'],
+    ),
     '',
     `The work is queued before the 202 is written, so a webhook can start arriving before the producer has read its 202 (${int(l.arrivedBeforeAccept)} of ${int(l.events)} here; those count as negative latencies). What this measures is the local runtime: the poller wakes the moment a message is sent (on AWS the event source mapping's long poll returns as soon as a message is there, typically within tens of milliseconds), the emulators answer in a millisecond or two, and everything shares one thread.`,
   ];
@@ -346,7 +426,19 @@ function throughputSection(t: ThroughputResult): string[] {
     '',
     `The **bare baseline** runs in the same process, against the same emulators, with the same concurrency, and makes the same SQS, DynamoDB and HTTP calls per event with none of the features: a bare \`node:http\` server that queries the app's partition, puts the event, batch-writes the delivery, sends the message and updates the event; consumer loops that ask the queue depth (as the local poller does), receive up to 10, and per message read the three items, update the delivery, POST the body to the receiver, put the attempt and update the delivery; no validation, authentication, signing, conditions, leases, retries or middleware.`,
     '',
-    table(['system', 'accepted', 'exactly once', 'accepted/s', 'delivered/s', 'longest drain after sending stopped', 'event loop busy'], [row(t.hookrelay), row(t.baseline)], ['l', 'r', 'l', 'r', 'r', 'r', 'r']),
+    table(
+      [
+        'system',
+        'accepted',
+        'exactly once',
+        'accepted/s',
+        'delivered/s',
+        'longest drain after sending stopped',
+        'event loop busy',
+      ],
+      [row(t.hookrelay), row(t.baseline)],
+      ['l', 'r', 'l', 'r', 'r', 'r', 'r'],
+    ),
     '',
     `**Ratio: ${t.ratio.toFixed(2)}** of the baseline (goal ≥ 0.8${t.ratio >= 0.8 ? ': met' : ': not met'}).`,
     '',
@@ -367,15 +459,17 @@ function throughputSection(t: ThroughputResult): string[] {
       table(['category', 'hookrelay', 'bare baseline'], rows),
       '',
       `The emulators, the SDK clients that talk to them and Node's own HTTP and stream code take ${pct(emu(t.hookrelay))} of hookrelay's CPU and ${pct(emu(t.baseline))} of the baseline's: both runs are bound by the one thread that runs the emulators and the SDK round trips, not by hookrelay's own code (\`hookrelay functions\`). ` +
-        'These rates are the embedded stack\'s on this machine, not AWS\'s: on AWS the functions scale out, and the limits are the ones in the capacity model below.',
+        "These rates are the embedded stack's on this machine, not AWS's: on AWS the functions scale out, and the limits are the ones in the capacity model below.",
     );
   }
   return out;
 }
 
 function coldStartSection(c: ColdStartResult): string[] {
-  const at = (ref: string, b: BundleMeasure) => c.compare.find((x) => x.ref === ref)?.handlers.find((x) => x.name.startsWith(`${b.name}@`));
-  const cell = (m: BundleMeasure | undefined) => (m ? `${kb(m.bytes)}, ${ms(m.initMs)} (${m.initRatio.toFixed(2)}×)` : '');
+  const at = (ref: string, b: BundleMeasure) =>
+    c.compare.find((x) => x.ref === ref)?.handlers.find((x) => x.name.startsWith(`${b.name}@`));
+  const cell = (m: BundleMeasure | undefined) =>
+    m ? `${kb(m.bytes)}, ${ms(m.initMs)} (${m.initRatio.toFixed(2)}×)` : '';
   const row = (b: BundleMeasure) => [
     b.name,
     kb(b.bytes),
@@ -393,7 +487,17 @@ function coldStartSection(c: ColdStartResult): string[] {
     `Each handler bundled as the stack bundles it (esbuild, minified ESM for Node 24, \`@aws-sdk/*\` external, linked source map: \`infra/constructs/bundling.ts\`), then imported by ${c.runs} fresh \`node --enable-source-maps\` processes each (the functions run with that flag), round robin; medians. *import* is the import alone; *init* is from process start to the end of the import, the local analogue of Lambda's Init Duration (it includes loading the AWS SDK from node_modules, as Lambda loads it from the runtime). The ratio is init over a hello-world handler's init, bundled and timed the same way in the same run (${ms(c.hello.initMs)}; import ${ms(c.hello.importMs)}).`,
     '',
     table(
-      ['bundle', 'size', 'gzip', 'source map', 'import', 'init', 'init ÷ hello', ...c.compare.map((x) => `at ${x.ref}`), 'heaviest parts'],
+      [
+        'bundle',
+        'size',
+        'gzip',
+        'source map',
+        'import',
+        'init',
+        'init ÷ hello',
+        ...c.compare.map((x) => `at ${x.ref}`),
+        'heaviest parts',
+      ],
       [...c.handlers.map(row), [...row(c.hello).slice(0, 7), ...c.compare.map(() => ''), '']],
       ['l', 'r', 'r', 'r', 'r', 'r', 'r', ...c.compare.map(() => 'l' as const), 'l'],
     ),
@@ -401,10 +505,17 @@ function coldStartSection(c: ColdStartResult): string[] {
   ];
   if (c.compare.length > 0) {
     const mean = (xs: BundleMeasure[], f: (b: BundleMeasure) => number) => xs.reduce((n, b) => n + f(b), 0) / xs.length;
-    const steps = [...c.compare.map((x) => ({ name: `\`${x.ref}\` (${x.subject})`, handlers: x.handlers })), { name: 'this run\'s tree', handlers: c.handlers }];
+    const steps = [
+      ...c.compare.map((x) => ({ name: `\`${x.ref}\` (${x.subject})`, handlers: x.handlers })),
+      { name: "this run's tree", handlers: c.handlers },
+    ];
     out.push(
       'The *at* columns are the same four handlers built from earlier commits, measured in this run beside the current ones. Mean bundle and init, oldest first: ' +
-        steps.map((st) => `${st.name}: ${kb(mean(st.handlers, (b) => b.bytes))}, ${ms(mean(st.handlers, (b) => b.initMs))}`).join(' → ') +
+        steps
+          .map(
+            (st) => `${st.name}: ${kb(mean(st.handlers, (b) => b.bytes))}, ${ms(mean(st.handlers, (b) => b.initMs))}`,
+          )
+          .join(' → ') +
         '.',
       '',
     );
@@ -449,7 +560,13 @@ function pricesSection(): string[] {
     '',
     table(
       ['price', 'USD', 'per', 'source', 'checked'],
-      Object.entries(PRICES).map(([name, p]) => [name, String(p.usd < 0.001 ? p.usd.toExponential(4) : p.usd), p.unit, p.source, p.checked]),
+      Object.entries(PRICES).map(([name, p]) => [
+        name,
+        String(p.usd < 0.001 ? p.usd.toExponential(4) : p.usd),
+        p.unit,
+        p.source,
+        p.checked,
+      ]),
       ['l', 'r', 'l', 'l', 'l'],
     ),
   ];
@@ -460,20 +577,31 @@ export function renderConsole(res: BenchResults): string {
   const lines: string[] = [];
   for (const s of res.cost?.scenarios ?? []) {
     lines.push(
-      `cost  ${s.title}: ${usd(s.totalPerMillion)}/M (2x durations ${usd(s.totalPerMillionAt2xDuration)}); exactly once ${s.exactlyOnce.ok ? 'yes' : 'NO'}; top: ${topLines(s)
+      `cost  ${s.title}: ${usd(s.totalPerMillion)}/M (2x durations ${usd(s.totalPerMillionAt2xDuration)}); exactly once ${s.exactlyOnce.ok ? 'yes' : 'NO'}; top: ${topLines(
+        s,
+      )
         .map((l) => `${l.item} ${usd(l.usdPerMillion)}`)
         .join(', ')}`,
     );
   }
   for (const p of res.cost?.plans ?? []) {
-    lines.push(`cost  after design changes, ${SCENARIOS[p.scenario]}: ${usd(p.after.totalPerMillion)}/M on demand, ${usd(p.provisioned)}/M provisioned`);
+    lines.push(
+      `cost  after design changes, ${SCENARIOS[p.scenario]}: ${usd(p.after.totalPerMillion)}/M on demand, ${usd(p.provisioned)}/M provisioned`,
+    );
   }
-  if (res.latency) lines.push(`latency  p50 ${ms(res.latency.p50Ms)}  p95 ${ms(res.latency.p95Ms)}  p99 ${ms(res.latency.p99Ms)}  (${res.latency.events} events)`);
+  if (res.latency)
+    lines.push(
+      `latency  p50 ${ms(res.latency.p50Ms)}  p95 ${ms(res.latency.p95Ms)}  p99 ${ms(res.latency.p99Ms)}  (${res.latency.events} events)`,
+    );
   if (res.throughput) {
     const t = res.throughput;
-    lines.push(`throughput  hookrelay ${t.hookrelay.deliveredPerSecond.toFixed(1)}/s  baseline ${t.baseline.deliveredPerSecond.toFixed(1)}/s  ratio ${t.ratio.toFixed(2)}  (exactly once: ${t.hookrelay.exactlyOnce && t.baseline.exactlyOnce ? 'yes' : 'NO'})`);
+    lines.push(
+      `throughput  hookrelay ${t.hookrelay.deliveredPerSecond.toFixed(1)}/s  baseline ${t.baseline.deliveredPerSecond.toFixed(1)}/s  ratio ${t.ratio.toFixed(2)}  (exactly once: ${t.hookrelay.exactlyOnce && t.baseline.exactlyOnce ? 'yes' : 'NO'})`,
+    );
   }
-  for (const b of res.coldStart?.handlers ?? []) lines.push(`cold start  ${b.name}: ${kb(b.bytes)}, init ${ms(b.initMs)} (${b.initRatio.toFixed(2)}x hello)`);
-  if (res.coldStart) lines.push(`zod/mini would save ${kb(res.coldStart.zod.classic.bytes - res.coldStart.zod.mini.bytes)} per bundle`);
+  for (const b of res.coldStart?.handlers ?? [])
+    lines.push(`cold start  ${b.name}: ${kb(b.bytes)}, init ${ms(b.initMs)} (${b.initRatio.toFixed(2)}x hello)`);
+  if (res.coldStart)
+    lines.push(`zod/mini would save ${kb(res.coldStart.zod.classic.bytes - res.coldStart.zod.mini.bytes)} per bundle`);
   return lines.join('\n');
 }

@@ -48,8 +48,24 @@ export interface BenchSizes {
 }
 
 export const SIZES: Record<'full' | 'quick', BenchSizes> = {
-  full: { costDeliveries: 1000, latencyEvents: 1000, latencyRatePerSecond: 20, throughputSeconds: 60, throughputProducers: 16, throughputPollers: 4, coldStartRuns: 15 },
-  quick: { costDeliveries: 200, latencyEvents: 200, latencyRatePerSecond: 20, throughputSeconds: 10, throughputProducers: 16, throughputPollers: 4, coldStartRuns: 5 },
+  full: {
+    costDeliveries: 1000,
+    latencyEvents: 1000,
+    latencyRatePerSecond: 20,
+    throughputSeconds: 60,
+    throughputProducers: 16,
+    throughputPollers: 4,
+    coldStartRuns: 15,
+  },
+  quick: {
+    costDeliveries: 200,
+    latencyEvents: 200,
+    latencyRatePerSecond: 20,
+    throughputSeconds: 10,
+    throughputProducers: 16,
+    throughputPollers: 4,
+    coldStartRuns: 5,
+  },
 };
 
 /** The harness settings of the cost runs: what the functions log and emit on AWS, one invocation at a time. */
@@ -60,7 +76,12 @@ const COST_ENV = {
   HOOKRELAY_RETRY_SCHEDULE: '1',
 };
 
-export async function runCost(sizes: Pick<BenchSizes, 'costDeliveries'>, deployed: DeployedConfig, runId: string, ids: ScenarioId[] = Object.keys(SCENARIOS) as ScenarioId[]) {
+export async function runCost(
+  sizes: Pick<BenchSizes, 'costDeliveries'>,
+  deployed: DeployedConfig,
+  runId: string,
+  ids: ScenarioId[] = Object.keys(SCENARIOS) as ScenarioId[],
+) {
   const h = await startHarness({ env: COST_ENV, captureLogs: true, oneInvocationAtATime: true });
   const scenarios: ScenarioResult[] = [];
   try {
@@ -101,7 +122,10 @@ export function derive(res: BenchResults, scenarios: ScenarioResult[] | undefine
       deployed: res.deployed,
       openShards: topology.table.openShards,
     };
-    res.capacity = { current: capacityModel({ ...common, scenario: batch }), lean: capacityModel({ ...common, scenario: plan.after }) };
+    res.capacity = {
+      current: capacityModel({ ...common, scenario: batch }),
+      lean: capacityModel({ ...common, scenario: plan.after }),
+    };
   }
   return res;
 }
@@ -125,12 +149,22 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
     case 'throughput':
       return {
         throughput: await runThroughput(
-          { seconds: sizes.throughputSeconds, producers: sizes.throughputProducers, pollers: sizes.throughputPollers, profile: true },
+          {
+            seconds: sizes.throughputSeconds,
+            producers: sizes.throughputProducers,
+            pollers: sizes.throughputPollers,
+            profile: true,
+          },
           runId,
         ),
       };
     case 'cold-start':
-      return { coldStart: await runColdStart({ runs: sizes.coldStartRuns, compareRefs: compareRef?.split(',').filter((r) => r !== '') }) };
+      return {
+        coldStart: await runColdStart({
+          runs: sizes.coldStartRuns,
+          compareRefs: compareRef?.split(',').filter((r) => r !== ''),
+        }),
+      };
   }
 }
 
@@ -144,7 +178,16 @@ function runPartIsolated(part: Part, mode: 'full' | 'quick', runId: string, comp
   const cache = path.join(REPO_ROOT, 'node_modules', '.cache', 'hookrelay-bench');
   mkdirSync(cache, { recursive: true });
   const file = path.join(cache, `part-${part}-${runId}.json`);
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--part', part, '--result', file, '--run-id', runId];
+  const args = [
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    '--part',
+    part,
+    '--result',
+    file,
+    '--run-id',
+    runId,
+  ];
   if (mode === 'quick') args.push('--quick');
   if (compareRef) args.push('--compare', compareRef);
   return new Promise((resolve, reject) => {
@@ -183,7 +226,12 @@ export async function runBench(opts: {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
       loadAverage: os.loadavg() as [number, number, number],
-      sizes: { costDeliveries: sizes.costDeliveries, latencyEvents: sizes.latencyEvents, throughputSeconds: sizes.throughputSeconds, coldStartRuns: sizes.coldStartRuns },
+      sizes: {
+        costDeliveries: sizes.costDeliveries,
+        latencyEvents: sizes.latencyEvents,
+        throughputSeconds: sizes.throughputSeconds,
+        coldStartRuns: sizes.coldStartRuns,
+      },
     },
     deployed,
   };
@@ -196,7 +244,9 @@ export async function runBench(opts: {
   let scenarios: ScenarioResult[] | undefined;
   for (const part of PARTS.filter((p) => opts.parts.includes(p))) {
     log(`${part}: ${what[part]}...`);
-    const { costScenarios, ...out } = opts.isolate ? await runPartIsolated(part, opts.mode, runId, opts.compareRef) : await runPart(part, sizes, runId, opts.compareRef);
+    const { costScenarios, ...out } = opts.isolate
+      ? await runPartIsolated(part, opts.mode, runId, opts.compareRef)
+      : await runPart(part, sizes, runId, opts.compareRef);
     scenarios ??= costScenarios;
     Object.assign(res, out);
   }
@@ -206,7 +256,10 @@ export async function runBench(opts: {
 function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'functions', 'infra'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'functions', 'infra'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
     return dirty ? `${sha} + uncommitted changes in functions/ or infra/` : sha;
   } catch {
     return 'unknown';
@@ -231,7 +284,12 @@ async function main(): Promise<void> {
   });
   const mode = values.quick ? 'quick' : 'full';
   if (values.part !== undefined) {
-    const out = await runPart(values.part as Part, SIZES[mode], values['run-id'] ?? Date.now().toString(36), values.compare);
+    const out = await runPart(
+      values.part as Part,
+      SIZES[mode],
+      values['run-id'] ?? Date.now().toString(36),
+      values.compare,
+    );
     writeFileSync(values.result ?? '/dev/stdout', JSON.stringify(out));
     return;
   }
@@ -246,18 +304,25 @@ async function main(): Promise<void> {
   const unknown = parts.filter((p) => !PARTS.includes(p));
   if (unknown.length > 0) throw new Error(`unknown part(s): ${unknown.join(', ')}; choose from ${PARTS.join(', ')}`);
   const started = Date.now();
-  const res = await runBench({ mode, parts, compareRef: values.compare, isolate: true, log: (s) => console.error(`[bench] ${s}`) });
+  const res = await runBench({
+    mode,
+    parts,
+    compareRef: values.compare,
+    isolate: true,
+    log: (s) => console.error(`[bench] ${s}`),
+  });
   console.log(renderConsole(res));
   const cache = path.join(REPO_ROOT, 'node_modules', '.cache', 'hookrelay-bench');
   mkdirSync(cache, { recursive: true });
   writeFileSync(path.join(cache, 'results.json'), JSON.stringify(res, null, 2));
   if (!values['no-write']) {
     writeFileSync(values.out, renderMarkdown(res));
-    console.error(`[bench] wrote ${path.relative(process.cwd(), values.out)} in ${Math.round((Date.now() - started) / 1000)} s`);
+    console.error(
+      `[bench] wrote ${path.relative(process.cwd(), values.out)} in ${Math.round((Date.now() - started) / 1000)} s`,
+    );
   }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await main();
 }
-

@@ -26,7 +26,14 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../infra/local/provision';
 import { RecordingReceiver } from '../test/helpers/receiver';
 import { checkExactlyOnce, eventData } from './cost';
@@ -146,7 +153,8 @@ function merge(a: ThroughputRun, b: ThroughputRun): ThroughputRun {
     acceptedPerSecond: accepted / sending,
     deliveredPerSecond: accepted / elapsed,
     drainSeconds: Math.max(a.drainSeconds, b.drainSeconds),
-    eventLoopUtilization: (a.eventLoopUtilization * a.elapsedSeconds + b.eventLoopUtilization * b.elapsedSeconds) / elapsed,
+    eventLoopUtilization:
+      (a.eventLoopUtilization * a.elapsedSeconds + b.eventLoopUtilization * b.elapsedSeconds) / elapsed,
     cpu: [...cpuMs].map(([category, ms]) => ({ category, ms, share: ms / cpuTotal })).sort((x, y) => y.ms - x.ms),
   };
 }
@@ -221,40 +229,100 @@ async function withBaseline<T>(
     const queueUrl = QueueUrl!;
     const appId = `bare${runId}`;
     const url = receiver.endpoint([200]);
-    await db.send(new PutCommand({ TableName: table, Item: { pk: `APP#${appId}`, sk: '#APP', kind: 'app', id: appId, name: 'bare' } }));
-    await db.send(new PutCommand({ TableName: table, Item: { pk: `APP#${appId}`, sk: 'EP#ep1', kind: 'endpoint', id: 'ep1', appId, url, enabled: true, eventTypes: [] } }));
+    await db.send(
+      new PutCommand({
+        TableName: table,
+        Item: { pk: `APP#${appId}`, sk: '#APP', kind: 'app', id: appId, name: 'bare' },
+      }),
+    );
+    await db.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          pk: `APP#${appId}`,
+          sk: 'EP#ep1',
+          kind: 'endpoint',
+          id: 'ep1',
+          appId,
+          url,
+          enabled: true,
+          eventTypes: [],
+        },
+      }),
+    );
 
     // Ingest: the same five calls per event as the real one.
     server = createServer((req, res) => {
-      void readJson<{ id: string; type: string; data: unknown }>(req).then(async (e) => {
-        const now = new Date().toISOString();
-        const { Items = [] } = await db.send(
-          new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `APP#${appId}` }, ConsistentRead: true }),
-        );
-        const eps = Items.filter((i) => i.kind === 'endpoint');
-        const pk = `EVT#${appId}#${e.id}`;
-        await db.send(
-          new PutCommand({
-            TableName: table,
-            Item: { pk, sk: '#EVENT', id: e.id, eventType: e.type, dataJson: JSON.stringify(e.data), timestamp: now, feedPk: `FEED#${appId}`, feedSk: `${now}#${e.id}`, openPk: 'OPEN#0', openSk: `${now}#${pk}` },
-          }),
-        );
-        await db.send(
-          new BatchWriteCommand({
-            RequestItems: { [table]: eps.map((ep) => ({ PutRequest: { Item: { pk, sk: `DLV#${ep.id as string}`, status: 'pending', attempts: 0, openPk: 'OPEN#1', openSk: `${now}#${pk}` } } })) },
-          }),
-        );
-        await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: eps.map((ep, i) => ({ Id: String(i), MessageBody: JSON.stringify({ appId, eventId: e.id, endpointId: ep.id, url: ep.url }) })),
-          }),
-        );
-        await db.send(new UpdateCommand({ TableName: table, Key: { pk, sk: '#EVENT' }, UpdateExpression: 'SET fannedOut = :t REMOVE openPk, openSk', ExpressionAttributeValues: { ':t': true } }));
-        res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: e.id }));
-      }).catch((err: unknown) => {
-        res.writeHead(500).end(String(err));
-      });
+      void readJson<{ id: string; type: string; data: unknown }>(req)
+        .then(async (e) => {
+          const now = new Date().toISOString();
+          const { Items = [] } = await db.send(
+            new QueryCommand({
+              TableName: table,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': `APP#${appId}` },
+              ConsistentRead: true,
+            }),
+          );
+          const eps = Items.filter((i) => i.kind === 'endpoint');
+          const pk = `EVT#${appId}#${e.id}`;
+          await db.send(
+            new PutCommand({
+              TableName: table,
+              Item: {
+                pk,
+                sk: '#EVENT',
+                id: e.id,
+                eventType: e.type,
+                dataJson: JSON.stringify(e.data),
+                timestamp: now,
+                feedPk: `FEED#${appId}`,
+                feedSk: `${now}#${e.id}`,
+                openPk: 'OPEN#0',
+                openSk: `${now}#${pk}`,
+              },
+            }),
+          );
+          await db.send(
+            new BatchWriteCommand({
+              RequestItems: {
+                [table]: eps.map((ep) => ({
+                  PutRequest: {
+                    Item: {
+                      pk,
+                      sk: `DLV#${ep.id as string}`,
+                      status: 'pending',
+                      attempts: 0,
+                      openPk: 'OPEN#1',
+                      openSk: `${now}#${pk}`,
+                    },
+                  },
+                })),
+              },
+            }),
+          );
+          await sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: eps.map((ep, i) => ({
+                Id: String(i),
+                MessageBody: JSON.stringify({ appId, eventId: e.id, endpointId: ep.id, url: ep.url }),
+              })),
+            }),
+          );
+          await db.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: { pk, sk: '#EVENT' },
+              UpdateExpression: 'SET fannedOut = :t REMOVE openPk, openSk',
+              ExpressionAttributeValues: { ':t': true },
+            }),
+          );
+          res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: e.id }));
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500).end(String(err));
+        });
     });
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
@@ -264,14 +332,41 @@ async function withBaseline<T>(
       const pk = `EVT#${m.appId}#${m.eventId}`;
       await db.send(
         new BatchGetCommand({
-          RequestItems: { [table]: { Keys: [{ pk, sk: '#EVENT' }, { pk, sk: `DLV#${m.endpointId}` }, { pk: `APP#${m.appId}`, sk: `EP#${m.endpointId}` }], ConsistentRead: true } },
+          RequestItems: {
+            [table]: {
+              Keys: [
+                { pk, sk: '#EVENT' },
+                { pk, sk: `DLV#${m.endpointId}` },
+                { pk: `APP#${m.appId}`, sk: `EP#${m.endpointId}` },
+              ],
+              ConsistentRead: true,
+            },
+          },
         }),
       );
-      await db.send(new UpdateCommand({ TableName: table, Key: { pk, sk: `DLV#${m.endpointId}` }, UpdateExpression: 'SET leaseToken = :t', ExpressionAttributeValues: { ':t': randomUUID() } }));
-      const status = await post(agent, m.url, JSON.stringify({ type: 'invoice.paid', data: eventData() }), m.eventId);
-      await db.send(new PutCommand({ TableName: table, Item: { pk, sk: `TRY#${m.endpointId}#0001`, statusCode: status, at: new Date().toISOString() } }));
       await db.send(
-        new UpdateCommand({ TableName: table, Key: { pk, sk: `DLV#${m.endpointId}` }, UpdateExpression: 'SET #s = :s, attempts = :a REMOVE leaseToken, openPk, openSk', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'succeeded', ':a': 1 } }),
+        new UpdateCommand({
+          TableName: table,
+          Key: { pk, sk: `DLV#${m.endpointId}` },
+          UpdateExpression: 'SET leaseToken = :t',
+          ExpressionAttributeValues: { ':t': randomUUID() },
+        }),
+      );
+      const status = await post(agent, m.url, JSON.stringify({ type: 'invoice.paid', data: eventData() }), m.eventId);
+      await db.send(
+        new PutCommand({
+          TableName: table,
+          Item: { pk, sk: `TRY#${m.endpointId}#0001`, statusCode: status, at: new Date().toISOString() },
+        }),
+      );
+      await db.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: { pk, sk: `DLV#${m.endpointId}` },
+          UpdateExpression: 'SET #s = :s, attempts = :a REMOVE leaseToken, openPk, openSk',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': 'succeeded', ':a': 1 },
+        }),
       );
     };
     // The consumers: what the local event source does (ask the depth, then receive), then deliver.
@@ -280,17 +375,32 @@ async function withBaseline<T>(
         (async () => {
           while (!stopping) {
             const { Attributes: a = {} } = await sqs.send(
-              new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+              new GetQueueAttributesCommand({
+                QueueUrl: queueUrl,
+                AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+              }),
             );
-            const visible = Number(a.ApproximateNumberOfMessages ?? 0) - Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+            const visible =
+              Number(a.ApproximateNumberOfMessages ?? 0) - Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
             if (visible <= 0) {
               await new Promise((r) => setTimeout(r, 5));
               continue;
             }
-            const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, visible), WaitTimeSeconds: 0 }));
+            const { Messages = [] } = await sqs.send(
+              new ReceiveMessageCommand({
+                QueueUrl: queueUrl,
+                MaxNumberOfMessages: Math.min(10, visible),
+                WaitTimeSeconds: 0,
+              }),
+            );
             if (Messages.length === 0) continue;
             await Promise.all(Messages.map((msg) => deliver(JSON.parse(msg.Body ?? '{}'))));
-            await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((msg, j) => ({ Id: String(j), ReceiptHandle: msg.ReceiptHandle })) }));
+            await sqs.send(
+              new DeleteMessageBatchCommand({
+                QueueUrl: queueUrl,
+                Entries: Messages.map((msg, j) => ({ Id: String(j), ReceiptHandle: msg.ReceiptHandle })),
+              }),
+            );
           }
         })().catch((err: unknown) => {
           consumerError ??= err;
@@ -305,7 +415,11 @@ async function withBaseline<T>(
       receiver,
       async send(n) {
         const id = `${runId}-bare-${n}`;
-        const res = await fetch(ingestUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'invoice.paid', data, id }) });
+        const res = await fetch(ingestUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'invoice.paid', data, id }),
+        });
         if (res.status !== 202) throw new Error(`baseline ingest: ${res.status} ${await res.text()}`);
         await res.text();
         return id;
@@ -344,10 +458,18 @@ function readJson<T>(req: IncomingMessage): Promise<T> {
 
 function post(agent: Agent, url: string, body: string, id: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'webhook-id': id, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'webhook-id': id, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -64,10 +64,14 @@ export function apiClient(api: { url: string; key: string }) {
       json = undefined;
     }
     if (res.status !== expected) {
-      const error = (json as { error?: { code?: string; message?: string; details?: { path?: string; message?: string }[] } } | undefined)
-        ?.error;
+      const error = (
+        json as
+          { error?: { code?: string; message?: string; details?: { path?: string; message?: string }[] } } | undefined
+      )?.error;
       const details = (error?.details ?? []).map((d) => `${d.path ?? ''}: ${d.message ?? ''}`).join('; ');
-      const what = error ? `${error.code ?? 'error'}: ${error.message ?? ''}${details ? ` (${details})` : ''}` : text.slice(0, 200) || res.statusText;
+      const what = error
+        ? `${error.code ?? 'error'}: ${error.message ?? ''}${details ? ` (${details})` : ''}`
+        : text.slice(0, 200) || res.statusText;
       throw new ApiError(res.status, error?.code, `${method} ${path} answered ${res.status} ${what}`);
     }
     return json as T;
@@ -78,7 +82,11 @@ export function apiClient(api: { url: string; key: string }) {
       return call<EventAccepted>('POST', `/v1/apps/${encodeURIComponent(appId)}/events`, 202, event);
     },
     getEvent(appId: string, eventId: string) {
-      return call<EventState>('GET', `/v1/apps/${encodeURIComponent(appId)}/events/${encodeURIComponent(eventId)}`, 200);
+      return call<EventState>(
+        'GET',
+        `/v1/apps/${encodeURIComponent(appId)}/events/${encodeURIComponent(eventId)}`,
+        200,
+      );
     },
   };
 }

@@ -51,7 +51,8 @@ function checkUrl(name: string, value: string): string {
   } catch {
     throw new UsageError(`${name} must be a URL, got "${value}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${name} must be an http(s) URL, got "${value}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`${name} must be an http(s) URL, got "${value}"`);
   return value.replace(/\/+$/, '');
 }
 
@@ -120,7 +121,9 @@ export async function resolveQueues(
   const keys = { dlq: 'DeadLetterQueueUrl', work: 'WorkQueueUrl' } as const;
   const missing = need.filter((k) => !found[k]).map((k) => keys[k]);
   if (missing.length > 0) {
-    throw new OperationError(`stack ${opts.stack} has no output ${missing.join(' or ')}; give --dlq-url and --work-queue-url`);
+    throw new OperationError(
+      `stack ${opts.stack} has no output ${missing.join(' or ')}; give --dlq-url and --work-queue-url`,
+    );
   }
   return { dlq: found.dlq ?? '', work: found.work ?? '', source: `stack ${opts.stack}` };
 }
@@ -134,10 +137,14 @@ async function stackOutputs(opts: GlobalOptions): Promise<Record<string, string>
   try {
     const out = await cfn.send(new DescribeStacksCommand({ StackName: opts.stack }));
     const outputs: Record<string, string> = {};
-    for (const o of out.Stacks?.[0]?.Outputs ?? []) if (o.OutputKey && o.OutputValue) outputs[o.OutputKey] = o.OutputValue;
+    for (const o of out.Stacks?.[0]?.Outputs ?? [])
+      if (o.OutputKey && o.OutputValue) outputs[o.OutputKey] = o.OutputValue;
     return outputs;
   } catch (err) {
-    throw withContext(err, `reading the outputs of stack ${opts.stack} (give --dlq-url and --work-queue-url, or --endpoint-url for the local stack)`);
+    throw withContext(
+      err,
+      `reading the outputs of stack ${opts.stack} (give --dlq-url and --work-queue-url, or --endpoint-url for the local stack)`,
+    );
   } finally {
     cfn.destroy();
   }
@@ -148,7 +155,10 @@ export function resolveApi(opts: GlobalOptions, io: Pick<CliIO, 'env'>): { url: 
   const env = io.env ?? process.env;
   const url = opts.apiUrl ?? env.HOOKRELAY_API_URL;
   const key = opts.apiKey ?? env.HOOKRELAY_API_KEY;
-  if (!url) throw new UsageError('no API URL: give --api-url or set HOOKRELAY_API_URL (npm start prints it; on AWS it is the stack output ApiUrl)');
+  if (!url)
+    throw new UsageError(
+      'no API URL: give --api-url or set HOOKRELAY_API_URL (npm start prints it; on AWS it is the stack output ApiUrl)',
+    );
   if (!key) throw new UsageError('no API key: give --api-key or set HOOKRELAY_API_KEY');
   return { url: checkUrl('--api-url', url), key };
 }

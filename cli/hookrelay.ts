@@ -27,10 +27,12 @@ export function buildProgram(io: CliIO): Command {
   const program = new Command('hookrelay')
     .description('Operate hookrelay: the dead-letter queue, events and deliveries, locally or on AWS.')
     .version(VERSION, '-V, --version')
-    .option('--region <region>', 'AWS region (default: AWS_REGION or your profile\'s)')
+    .option('--region <region>', "AWS region (default: AWS_REGION or your profile's)")
     .option('--profile <name>', 'AWS shared-config profile')
-    .option('--endpoint-url <url>', 'SQS endpoint override; alone it also implies the local stack\'s queue URLs')
-    .addOption(new Option('--stack <name>', 'CloudFormation stack whose outputs name the queues').default(DEFAULT_STACK))
+    .option('--endpoint-url <url>', "SQS endpoint override; alone it also implies the local stack's queue URLs")
+    .addOption(
+      new Option('--stack <name>', 'CloudFormation stack whose outputs name the queues').default(DEFAULT_STACK),
+    )
     .option('--dlq-url <url>', 'dead-letter queue URL (instead of the stack output DeadLetterQueueUrl)')
     .option('--work-queue-url <url>', 'work queue URL, the redrive target (instead of the stack output WorkQueueUrl)')
     .option('--api-url <url>', 'API base URL (default: HOOKRELAY_API_URL)')

@@ -26,7 +26,10 @@ export function createRuntime(io: CliIO): Runtime {
       let root: Command = cmd;
       while (root.parent) root = root.parent;
       const opts = cmd.optsWithGlobals<GlobalOptions>();
-      return { opts: { ...opts, stack: opts.stack ?? DEFAULT_STACK }, sources: { stackExplicit: root.getOptionValueSource('stack') === 'cli' } };
+      return {
+        opts: { ...opts, stack: opts.stack ?? DEFAULT_STACK },
+        sources: { stackExplicit: root.getOptionValueSource('stack') === 'cli' },
+      };
     },
     async confirm(question, yes) {
       if (yes || !io.interactive || !io.confirm) return true;
@@ -49,7 +52,9 @@ export function duration(name: string, minMs = 0) {
   return (value: string): number => {
     const ms = parseDuration(value);
     if (ms === undefined || ms < minMs) {
-      throw new InvalidArgumentError(`${name} must be a duration like 500ms, 1s or 2m${minMs ? ` (at least ${minMs} ms)` : ''}.`);
+      throw new InvalidArgumentError(
+        `${name} must be a duration like 500ms, 1s or 2m${minMs ? ` (at least ${minMs} ms)` : ''}.`,
+      );
     }
     return ms;
   };

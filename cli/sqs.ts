@@ -137,7 +137,13 @@ export function isMoveApiUnavailable(err: unknown): boolean {
     $metadata?: { httpStatusCode?: number };
   };
   if (typeof e !== 'object' || e === null) return false;
-  const names = ['UnsupportedOperation', 'AWS.SimpleQueueService.UnsupportedOperation', 'InvalidAction', 'UnknownOperationException', 'NotImplemented'];
+  const names = [
+    'UnsupportedOperation',
+    'AWS.SimpleQueueService.UnsupportedOperation',
+    'InvalidAction',
+    'UnknownOperationException',
+    'NotImplemented',
+  ];
   return (
     names.includes(e.name ?? '') ||
     e.$metadata?.httpStatusCode === 501 ||
@@ -152,7 +158,13 @@ export function isMoveApiUnavailable(err: unknown): boolean {
  */
 export async function moveWithTask(
   sqs: SQSClient,
-  opts: { sourceArn: string; destinationArn: string; maxPerSecond?: number; pollMs?: number; onProgress?: (p: MoveProgress) => void },
+  opts: {
+    sourceArn: string;
+    destinationArn: string;
+    maxPerSecond?: number;
+    pollMs?: number;
+    onProgress?: (p: MoveProgress) => void;
+  },
 ): Promise<MoveResult> {
   const started = Date.now();
   // Not wrapped by step(): the caller tells "unavailable" apart from other failures.
@@ -170,9 +182,13 @@ export async function moveWithTask(
     );
     // Only one task per source can run, so ours is the newest; while running it carries our handle.
     const tasks = out.Results ?? [];
-    const task: ListMessageMoveTasksResultEntry | undefined = tasks.find((t) => t.TaskHandle === TaskHandle) ?? tasks[0];
+    const task: ListMessageMoveTasksResultEntry | undefined =
+      tasks.find((t) => t.TaskHandle === TaskHandle) ?? tasks[0];
     if (!task) continue;
-    const progress = { moved: task.ApproximateNumberOfMessagesMoved ?? 0, total: task.ApproximateNumberOfMessagesToMove ?? 0 };
+    const progress = {
+      moved: task.ApproximateNumberOfMessagesMoved ?? 0,
+      total: task.ApproximateNumberOfMessagesToMove ?? 0,
+    };
     opts.onProgress?.(progress);
     if (task.Status && task.Status !== 'RUNNING') {
       return {
@@ -194,7 +210,13 @@ export async function moveWithTask(
  */
 export async function moveByCopy(
   sqs: SQSClient,
-  opts: { sourceUrl: string; destinationUrl: string; total: number; maxPerSecond?: number; onProgress?: (p: MoveProgress) => void },
+  opts: {
+    sourceUrl: string;
+    destinationUrl: string;
+    total: number;
+    maxPerSecond?: number;
+    onProgress?: (p: MoveProgress) => void;
+  },
 ): Promise<MoveResult> {
   const started = Date.now();
   let moved = 0;
@@ -223,13 +245,16 @@ export async function moveByCopy(
           Entries: messages.map((m, i) => ({
             Id: String(i),
             MessageBody: m.Body!,
-            MessageAttributes: m.MessageAttributes && Object.keys(m.MessageAttributes).length > 0 ? m.MessageAttributes : undefined,
+            MessageAttributes:
+              m.MessageAttributes && Object.keys(m.MessageAttributes).length > 0 ? m.MessageAttributes : undefined,
           })),
         }),
       ),
     );
     const ok = new Set((sent.Successful ?? []).map((s) => s.Id));
-    const toDelete = messages.flatMap((m, i) => (ok.has(String(i)) ? [{ Id: String(i), ReceiptHandle: m.ReceiptHandle! }] : []));
+    const toDelete = messages.flatMap((m, i) =>
+      ok.has(String(i)) ? [{ Id: String(i), ReceiptHandle: m.ReceiptHandle! }] : [],
+    );
     const notSent = messages.flatMap((m, i) => (ok.has(String(i)) ? [] : [m.ReceiptHandle!]));
     for (const f of sent.Failed ?? []) lastErrors.push(`${f.Code}: ${f.Message ?? ''}`);
     if (toDelete.length > 0) {
@@ -252,7 +277,8 @@ export async function moveByCopy(
     moved,
     total: opts.total,
     status: failed > 0 ? 'FAILED' : 'COMPLETED',
-    failureReason: failed > 0 ? `${failed} message(s) could not be sent: ${lastErrors.slice(-3).join('; ')}` : undefined,
+    failureReason:
+      failed > 0 ? `${failed} message(s) could not be sent: ${lastErrors.slice(-3).join('; ')}` : undefined,
     durationMs: Date.now() - started,
   };
 }

@@ -35,7 +35,9 @@ function removalPolicyContext(app: App): RemovalPolicy | undefined {
 function scheduleContext(app: App): number[] | undefined {
   const v: unknown = app.node.tryGetContext('hookrelay:retrySchedule');
   if (v === undefined) return undefined;
-  const parts = String(v).split(',').map((p) => Number(p.trim()));
+  const parts = String(v)
+    .split(',')
+    .map((p) => Number(p.trim()));
   if (parts.length === 0 || parts.some((n) => !Number.isInteger(n))) {
     throw new Error(`context hookrelay:retrySchedule must be comma-separated whole seconds, got ${JSON.stringify(v)}`);
   }

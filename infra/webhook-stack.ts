@@ -24,7 +24,9 @@ export class HookrelayStack extends Stack {
       description: 'hookrelay: serverless webhook delivery (Standard Webhooks, retries, DLQ, catch-up feed)',
       ...stackProps,
     });
-    const alarmTopic = alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', alarmTopicArn) : hookrelay?.alarmTopic;
+    const alarmTopic = alarmTopicArn
+      ? sns.Topic.fromTopicArn(this, 'AlarmTopic', alarmTopicArn)
+      : hookrelay?.alarmTopic;
     const h = new WebhookDelivery(this, 'Hookrelay', { ...hookrelay, alarmTopic });
     this.hookrelay = h;
 

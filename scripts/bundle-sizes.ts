@@ -57,7 +57,8 @@ async function main(): Promise<void> {
         `   source map ${kb(map?.contents.byteLength ?? 0).padStart(10)}`,
     );
     if (why) {
-      for (const [pkg, bytes] of weights(result.metafile).slice(0, 5)) rows.push(`    ${kb(bytes).padStart(10)}  ${pkg}`);
+      for (const [pkg, bytes] of weights(result.metafile).slice(0, 5))
+        rows.push(`    ${kb(bytes).padStart(10)}  ${pkg}`);
     }
   }
   console.log(['handler             bundle   (deployed with its source map; AWS SDK external)', ...rows].join('\n'));

@@ -28,7 +28,9 @@ const server = createServer((req, res) => {
         verdict = `signature INVALID: ${(err as Error).message}`;
       }
     }
-    console.log(`${new Date().toISOString()} ${req.method} ${req.url}  webhook-id=${headers['webhook-id']}  ${verdict}`);
+    console.log(
+      `${new Date().toISOString()} ${req.method} ${req.url}  webhook-id=${headers['webhook-id']}  ${verdict}`,
+    );
     console.log(`  ${body}`);
     res.writeHead(status, { 'content-type': 'text/plain' }).end(`status ${status}`);
   });

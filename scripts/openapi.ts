@@ -30,11 +30,21 @@ const STATUS_TEXT: Record<number, string> = {
 
 function operation(key: string, doc: RouteDoc): Json {
   const [method = '', path = ''] = key.split(' ');
-  const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+    name: m[1],
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
   if (doc.query) {
     const q = schemaOf(doc.query) as { properties?: Record<string, Json>; required?: string[] };
     for (const [name, schema] of Object.entries(q.properties ?? {})) {
-      params.push({ name, in: 'query', required: (q.required ?? []).includes(name) && !('default' in schema), schema } as never);
+      params.push({
+        name,
+        in: 'query',
+        required: (q.required ?? []).includes(name) && !('default' in schema),
+        schema,
+      } as never);
     }
   }
   for (const [name, description] of Object.entries(doc.headers ?? {})) {
@@ -50,7 +60,14 @@ function operation(key: string, doc: RouteDoc): Json {
           content: {
             'application/json': {
               schema: list
-                ? { type: 'object', properties: { items: { type: 'array', items: { $ref: `#/components/schemas/${okView}` } }, nextCursor: { type: ['string', 'null'] } }, required: ['items', 'nextCursor'] }
+                ? {
+                    type: 'object',
+                    properties: {
+                      items: { type: 'array', items: { $ref: `#/components/schemas/${okView}` } },
+                      nextCursor: { type: ['string', 'null'] },
+                    },
+                    required: ['items', 'nextCursor'],
+                  }
                 : { $ref: `#/components/schemas/${okView}` },
             },
           },
@@ -68,7 +85,9 @@ function operation(key: string, doc: RouteDoc): Json {
     summary: doc.summary,
     tags: [doc.tag],
     ...(params.length ? { parameters: params } : {}),
-    ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(doc.body) } } } } : {}),
+    ...(doc.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(doc.body) } } } }
+      : {}),
     responses,
   };
   if (doc.open) op.security = [];
@@ -83,7 +102,10 @@ export function buildOpenApi(): Json {
   }
   const responses: Json = {};
   for (const [status, description] of Object.entries(STATUS_TEXT)) {
-    responses[`E${status}`] = { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+    responses[`E${status}`] = {
+      description,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
   }
   return {
     openapi: '3.1.0',
@@ -99,7 +121,9 @@ export function buildOpenApi(): Json {
     tags: ['Health', 'Apps', 'Keys', 'Endpoints', 'Events'].map((name) => ({ name })),
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The admin key, or an app-scoped key (hrk_...)' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'The admin key, or an app-scoped key (hrk_...)' },
+      },
       schemas: Object.fromEntries(Object.entries(views).map(([name, schema]) => [name, schemaOf(schema)])),
       responses,
     },

@@ -61,7 +61,9 @@ export function registerDlq(program: Command, rt: Runtime): void {
       const { dlq: url } = await resolveQueues(g.opts, g.sources, ['dlq']);
       await withSqs(rt, g.opts, async (sqs) => {
         const info = await queueInfo(sqs, url);
-        const entries = (await peek(sqs, url, { limit: o.limit, expected: info.messages })).map((m) => dlqEntry(m)).sort(bySentAt);
+        const entries = (await peek(sqs, url, { limit: o.limit, expected: info.messages }))
+          .map((m) => dlqEntry(m))
+          .sort(bySentAt);
         if (g.opts.json) {
           for (const e of entries) rt.out.json(e);
           return;
@@ -85,7 +87,10 @@ export function registerDlq(program: Command, rt: Runtime): void {
       await withSqs(rt, g.opts, async (sqs) => {
         const seen = await peek(sqs, url, { limit: Number.MAX_SAFE_INTEGER, until: (m) => m.MessageId === messageId });
         const m = seen.find((x) => x.MessageId === messageId);
-        if (!m) throw new OperationError(`message ${messageId} is not in the DLQ (or another reader has it in flight right now)`);
+        if (!m)
+          throw new OperationError(
+            `message ${messageId} is not in the DLQ (or another reader has it in flight right now)`,
+          );
         printMessage(rt, g, m);
       });
     });
@@ -95,12 +100,16 @@ export function registerDlq(program: Command, rt: Runtime): void {
     .summary('move the DLQ messages back to the work queue, so their deliveries start again')
     .description(
       'move the DLQ messages back to the work queue, bodies unchanged, so that each failed delivery ' +
-        'starts again with a fresh retry schedule and the same webhook-id. Uses SQS\'s message move ' +
+        "starts again with a fresh retry schedule and the same webhook-id. Uses SQS's message move " +
         'task (StartMessageMoveTask) and shows its progress; where that API is missing (some ' +
         'emulators) it receives, sends and deletes instead, and says which ran. Asks first unless ' +
         '--yes or stdin is not a terminal. Ctrl-C stops watching; a move task keeps running.',
     )
-    .option('--max-per-second <n>', 'move at most this many messages a second (1-500; default: as fast as SQS goes)', positiveInt('--max-per-second', 500))
+    .option(
+      '--max-per-second <n>',
+      'move at most this many messages a second (1-500; default: as fast as SQS goes)',
+      positiveInt('--max-per-second', 500),
+    )
     .option('--no-move-task', 'do not use the move task API: receive, send and delete instead')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (o: { maxPerSecond?: number; moveTask: boolean; yes?: boolean }, cmd: Command) => {
@@ -113,7 +122,10 @@ export function registerDlq(program: Command, rt: Runtime): void {
           else rt.out.line('The DLQ is empty: nothing to redrive.');
           return;
         }
-        const go = await rt.confirm(`Move about ${source.messages} message(s) from ${queues.dlq} back to ${queues.work}?`, o.yes);
+        const go = await rt.confirm(
+          `Move about ${source.messages} message(s) from ${queues.dlq} back to ${queues.work}?`,
+          o.yes,
+        );
         if (!go) throw new OperationError('aborted: nothing was moved');
 
         const progress = progressReporter(rt, g.opts.json === true);
@@ -129,7 +141,9 @@ export function registerDlq(program: Command, rt: Runtime): void {
               });
             } catch (err) {
               if (!isMoveApiUnavailable(err)) throw withContext(err, 'StartMessageMoveTask');
-              rt.err.line(`The SQS message move task API is not available here (${(err as Error).message}); moving by receive, send and delete.`);
+              rt.err.line(
+                `The SQS message move task API is not available here (${(err as Error).message}); moving by receive, send and delete.`,
+              );
             }
           }
           result ??= await moveByCopy(sqs, {
@@ -156,23 +170,45 @@ export function registerDlq(program: Command, rt: Runtime): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (o: { yes?: boolean }, cmd: Command) => {
       const g = rt.globals(cmd);
-      if (!o.yes && !rt.io.interactive) throw new UsageError('purge deletes messages for good: add --yes when not at a terminal');
+      if (!o.yes && !rt.io.interactive)
+        throw new UsageError('purge deletes messages for good: add --yes when not at a terminal');
       const { dlq: url } = await resolveQueues(g.opts, g.sources, ['dlq']);
       await withSqs(rt, g.opts, async (sqs) => {
         const info = await queueInfo(sqs, url);
-        if (!(await rt.confirm(`Delete all (about ${info.messages}) messages in ${url}? This cannot be undone.`, o.yes))) {
+        if (
+          !(await rt.confirm(`Delete all (about ${info.messages}) messages in ${url}? This cannot be undone.`, o.yes))
+        ) {
           throw new OperationError('aborted: nothing was purged');
         }
         await purge(sqs, url);
         if (g.opts.json) rt.out.json({ purged: true, queueUrl: url, approximateMessages: info.messages });
-        else rt.out.line(`Purge of ${url} started (about ${info.messages} message(s)); SQS may take up to 60 s to finish it.`);
+        else
+          rt.out.line(
+            `Purge of ${url} started (about ${info.messages} message(s)); SQS may take up to 60 s to finish it.`,
+          );
       });
     });
 }
 
 const bySentAt = (a: DlqEntry, b: DlqEntry) => (a.sentAt ?? '').localeCompare(b.sentAt ?? '');
 
-const BORDERS = ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid', 'middle'] as const;
+const BORDERS = [
+  'top',
+  'top-mid',
+  'top-left',
+  'top-right',
+  'bottom',
+  'bottom-mid',
+  'bottom-left',
+  'bottom-right',
+  'left',
+  'left-mid',
+  'mid',
+  'mid-mid',
+  'right',
+  'right-mid',
+  'middle',
+] as const;
 
 function dlqTable(entries: DlqEntry[]): string {
   const table = new Table({
@@ -184,7 +220,16 @@ function dlqTable(entries: DlqEntry[]): string {
     wordWrap: true,
   });
   for (const e of entries) {
-    table.push([e.messageId, e.appId ?? '-', e.eventId ?? '-', e.endpointId ?? '-', e.attempt ?? '-', e.reason, formatAge(e.ageSeconds), e.receiveCount ?? '-']);
+    table.push([
+      e.messageId,
+      e.appId ?? '-',
+      e.eventId ?? '-',
+      e.endpointId ?? '-',
+      e.attempt ?? '-',
+      e.reason,
+      formatAge(e.ageSeconds),
+      e.receiveCount ?? '-',
+    ]);
   }
   return table
     .toString()
@@ -197,7 +242,12 @@ function printMessage(rt: Runtime, g: Globals, m: Message): void {
   const entry = dlqEntry(m);
   const { json } = parseBody(m.Body);
   if (g.opts.json) {
-    rt.out.json({ ...entry, body: json === undefined ? (m.Body ?? null) : json, attributes: m.Attributes ?? {}, messageAttributes: m.MessageAttributes ?? {} });
+    rt.out.json({
+      ...entry,
+      body: json === undefined ? (m.Body ?? null) : json,
+      attributes: m.Attributes ?? {},
+      messageAttributes: m.MessageAttributes ?? {},
+    });
     return;
   }
   const rows: [string, string][] = [
@@ -275,7 +325,10 @@ function reportMove(rt: Runtime, json: boolean, r: MoveResult): void {
       ...(r.failureReason ? { failureReason: r.failureReason } : {}),
     });
   } else {
-    rt.out.line(`Moved ${r.moved} of ${r.total} message(s) back to the work queue with ${how} in ${seconds.toFixed(1)} s (${rate.toFixed(1)} messages/s).`);
+    rt.out.line(
+      `Moved ${r.moved} of ${r.total} message(s) back to the work queue with ${how} in ${seconds.toFixed(1)} s (${rate.toFixed(1)} messages/s).`,
+    );
   }
-  if (r.status !== 'COMPLETED') throw new OperationError(`the redrive ended ${r.status}${r.failureReason ? `: ${r.failureReason}` : ''}`);
+  if (r.status !== 'COMPLETED')
+    throw new OperationError(`the redrive ended ${r.status}${r.failureReason ? `: ${r.failureReason}` : ''}`);
 }

@@ -19,7 +19,9 @@ function readData(text: string): unknown {
     try {
       source = readFileSync(text.slice(1), 'utf8');
     } catch (err) {
-      throw new UsageError(`--data ${text}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      throw new UsageError(
+        `--data ${text}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
     }
   }
   try {
@@ -61,7 +63,11 @@ export function registerEvents(program: Command, rt: Runtime): void {
     .requiredOption('--app <appId>', 'the app the event belongs to')
     .requiredOption('--event <eventId>', 'the event id (the webhook-id)')
     .option('--interval <duration>', 'time between polls, e.g. 500ms, 1s, 1m', duration('--interval', 100), 1000)
-    .option('--timeout <duration>', 'give up (exit 1) after this long; default: wait as long as it takes', duration('--timeout', 1))
+    .option(
+      '--timeout <duration>',
+      'give up (exit 1) after this long; default: wait as long as it takes',
+      duration('--timeout', 1),
+    )
     .action(async (o: { app: string; event: string; interval: number; timeout?: number }, cmd: Command) => {
       const g = rt.globals(cmd);
       const api = apiClient(resolveApi(g.opts, rt.io));
@@ -83,24 +89,38 @@ export function registerEvents(program: Command, rt: Runtime): void {
         }
         for (const d of event.deliveries) {
           const before = seen.get(d.endpointId);
-          if (!before || before.status !== d.status || before.attempts !== d.attempts) printChange(rt, json, event.id, before, d);
+          if (!before || before.status !== d.status || before.attempts !== d.attempts)
+            printChange(rt, json, event.id, before, d);
           seen.set(d.endpointId, d);
         }
         if (event.deliveries.every((d) => FINISHED.has(d.status))) {
           const count = (s: string) => event.deliveries.filter((d) => d.status === s).length;
           const summary = { succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped') };
           if (json) rt.out.json({ eventId: event.id, finished: true, ...summary });
-          else rt.out.line(`all ${event.deliveries.length} deliveries finished: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped`);
-          if (summary.failed > 0) throw new OperationError(`${summary.failed} of ${event.deliveries.length} deliveries of ${event.id} failed`);
+          else
+            rt.out.line(
+              `all ${event.deliveries.length} deliveries finished: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped`,
+            );
+          if (summary.failed > 0)
+            throw new OperationError(
+              `${summary.failed} of ${event.deliveries.length} deliveries of ${event.id} failed`,
+            );
           return;
         }
-        if (Date.now() + o.interval > deadline) throw new OperationError(`timed out: deliveries of ${event.id} are not finished yet`);
+        if (Date.now() + o.interval > deadline)
+          throw new OperationError(`timed out: deliveries of ${event.id} are not finished yet`);
         await new Promise((r) => setTimeout(r, o.interval));
       }
     });
 }
 
-function printChange(rt: Runtime, json: boolean, eventId: string, before: DeliveryState | undefined, d: DeliveryState): void {
+function printChange(
+  rt: Runtime,
+  json: boolean,
+  eventId: string,
+  before: DeliveryState | undefined,
+  d: DeliveryState,
+): void {
   const at = new Date().toISOString();
   if (json) {
     rt.out.json({ at, eventId, from: before?.status ?? null, ...d });

@@ -47,7 +47,8 @@ const systemResolver: Resolver = (hostname) => dnsPromises.lookup(hostname, { al
  */
 export async function resolveAllowedAddresses(hostname: string, opts: GuardedLookupOptions): Promise<LookupAddress[]> {
   const verdict = checkHost(hostname, opts);
-  if (!verdict.ok) throw new ForbiddenDestinationError({ host: hostname, range: verdict.range, message: verdict.reason });
+  if (!verdict.ok)
+    throw new ForbiddenDestinationError({ host: hostname, range: verdict.range, message: verdict.reason });
   const host = verdict.host;
   if (verdict.kind === 'ipv6') return [{ address: host, family: 6 }];
   if (verdict.kind === 'ipv4') return [{ address: host, family: 4 }];
@@ -71,7 +72,11 @@ type LookupCallback = Parameters<LookupFunction>[2];
  * `options.all` (which Node uses for happy-eyeballs `autoSelectFamily`).
  */
 export function createGuardedLookup(opts: GuardedLookupOptions): LookupFunction {
-  const lookup = (hostname: string, options: LookupOptions | number | LookupCallback, maybeCallback?: LookupCallback): void => {
+  const lookup = (
+    hostname: string,
+    options: LookupOptions | number | LookupCallback,
+    maybeCallback?: LookupCallback,
+  ): void => {
     // dns.lookup's own overloads: (host, cb), (host, family, cb), (host, options, cb).
     const callback = (typeof options === 'function' ? options : maybeCallback) as LookupCallback;
     const lookupOptions: LookupOptions = typeof options === 'object' && options !== null ? options : {};
@@ -107,7 +112,11 @@ function familyNumber(family: LookupOptions['family']): number {
  * (a name, or an IP literal in any spelling) must pass the guard. Needed as well as the lookup
  * because Node never calls `lookup` for an IP literal: `http://127.0.0.1/` connects directly.
  */
-export function refuseConnection(host: string, port: number, opts: GuardOptions): ForbiddenDestinationError | undefined {
+export function refuseConnection(
+  host: string,
+  port: number,
+  opts: GuardOptions,
+): ForbiddenDestinationError | undefined {
   if (!isAllowedPort(port)) return new ForbiddenDestinationError({ host, range: 'port', message: portReason(port) });
   const verdict = checkHost(host, opts);
   if (!verdict.ok) return new ForbiddenDestinationError({ host, range: verdict.range, message: verdict.reason });
@@ -128,9 +137,15 @@ type Callback = (err: Error | null, stream: Duplex) => void;
  * the Agent expects) with the {@link ForbiddenDestinationError} and returns true. The request then
  * fails with that error, before any socket is opened.
  */
-function refused(options: ClientRequestArgs, defaultPort: number, guard: GuardOptions, callback: Callback | undefined): boolean {
+function refused(
+  options: ClientRequestArgs,
+  defaultPort: number,
+  guard: GuardOptions,
+  callback: Callback | undefined,
+): boolean {
   const host = (options.hostname ?? options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
-  const port = options.port === undefined || options.port === null || options.port === '' ? defaultPort : Number(options.port);
+  const port =
+    options.port === undefined || options.port === null || options.port === '' ? defaultPort : Number(options.port);
   const refusal = refuseConnection(host, port, guard);
   if (refusal === undefined) return false;
   process.nextTick(() => callback?.(refusal, undefined as unknown as Duplex));

@@ -42,7 +42,9 @@ export class SqsRetryQueue implements RetryQueue {
 
   async schedule(message: DeliveryMessage, delayS: number): Promise<void> {
     const DelaySeconds = Math.max(0, Math.min(MAX_SQS_DELAY_S, Math.ceil(delayS)));
-    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), DelaySeconds }));
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), DelaySeconds }),
+    );
   }
 }
 

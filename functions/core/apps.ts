@@ -2,7 +2,14 @@
 import { ConflictError, NotFoundError, UnprocessableError } from './errors';
 import { newId } from './ids';
 import type { App, Endpoint } from './model';
-import { LIMITS, parseOrThrow, createAppSchema, createEndpointSchema, pageQuerySchema, updateEndpointSchema } from './schemas';
+import {
+  LIMITS,
+  parseOrThrow,
+  createAppSchema,
+  createEndpointSchema,
+  pageQuerySchema,
+  updateEndpointSchema,
+} from './schemas';
 import { activeSecrets, generateSecret } from './signing';
 
 /** Storage the app and endpoint use cases need. */
@@ -11,7 +18,11 @@ export interface AppStore {
   getApp(appId: string): Promise<App | null>;
   putEndpoint(endpoint: Endpoint): Promise<void>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
-  listEndpoints(appId: string, limit: number, cursor?: string): Promise<{ items: Endpoint[]; nextCursor: string | null }>;
+  listEndpoints(
+    appId: string,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: Endpoint[]; nextCursor: string | null }>;
   /** How many endpoints the app has (read consistently). */
   countEndpoints(appId: string): Promise<number>;
   /** Writes `endpoint` if its stored version is still `endpoint.version - 1`; false otherwise. */
@@ -76,10 +87,18 @@ export function createAppService(deps: AppDeps) {
   }
 
   /** Read, change, write if nobody else wrote meanwhile; a few tries, then a 409. */
-  async function modifyEndpoint(appId: string, endpointId: string, change: (e: Endpoint) => Endpoint): Promise<Endpoint> {
+  async function modifyEndpoint(
+    appId: string,
+    endpointId: string,
+    change: (e: Endpoint) => Endpoint,
+  ): Promise<Endpoint> {
     for (let attempt = 0; attempt < 4; attempt++) {
       const current = await getEndpoint(appId, endpointId);
-      const next = { ...change(structuredClone(current)), version: current.version + 1, updatedAt: now().toISOString() };
+      const next = {
+        ...change(structuredClone(current)),
+        version: current.version + 1,
+        updatedAt: now().toISOString(),
+      };
       if (await deps.store.replaceEndpoint(next)) return next;
     }
     throw new ConflictError(`endpoint ${endpointId} is being changed concurrently; try again`);
@@ -101,13 +120,21 @@ export function createAppService(deps: AppDeps) {
       // Bounds the fan-out of one event (and the size of its item, which lists the endpoints).
       // Checked before the write: creations running at the same moment can each pass it.
       if ((await deps.store.countEndpoints(appId)) >= LIMITS.endpointsPerApp) {
-        throw new UnprocessableError(`app ${appId} already has ${LIMITS.endpointsPerApp} endpoints, the most an app may have`, [
-          { path: 'endpoints', message: `an app may have at most ${LIMITS.endpointsPerApp} endpoints; delete one to add another` },
-        ]);
+        throw new UnprocessableError(
+          `app ${appId} already has ${LIMITS.endpointsPerApp} endpoints, the most an app may have`,
+          [
+            {
+              path: 'endpoints',
+              message: `an app may have at most ${LIMITS.endpointsPerApp} endpoints; delete one to add another`,
+            },
+          ],
+        );
       }
       const verdict = await deps.checkDestination(input.url);
       if (!verdict.ok) {
-        throw new UnprocessableError('endpoint url is not an allowed destination', [{ path: 'url', message: verdict.reason }]);
+        throw new UnprocessableError('endpoint url is not an allowed destination', [
+          { path: 'url', message: verdict.reason },
+        ]);
       }
       const at = now().toISOString();
       const endpoint: Endpoint = {
@@ -134,7 +161,9 @@ export function createAppService(deps: AppDeps) {
       if (input.url !== undefined) {
         const verdict = await deps.checkDestination(input.url);
         if (!verdict.ok) {
-          throw new UnprocessableError('endpoint url is not an allowed destination', [{ path: 'url', message: verdict.reason }]);
+          throw new UnprocessableError('endpoint url is not an allowed destination', [
+            { path: 'url', message: verdict.reason },
+          ]);
         }
         url = verdict.url;
       }
@@ -156,7 +185,8 @@ export function createAppService(deps: AppDeps) {
     },
 
     async deleteEndpoint(appId: string, endpointId: string): Promise<void> {
-      if (!(await deps.store.deleteEndpoint(appId, endpointId))) throw new NotFoundError(`endpoint ${endpointId} not found`);
+      if (!(await deps.store.deleteEndpoint(appId, endpointId)))
+        throw new NotFoundError(`endpoint ${endpointId} not found`);
     },
 
     /** The secret that signs from now on (the newest). */
@@ -176,7 +206,9 @@ export function createAppService(deps: AppDeps) {
       await modifyEndpoint(appId, endpointId, (e) => {
         const at = now();
         const until = new Date(at.getTime() + deps.rotationOverlapS * 1000).toISOString();
-        const kept = activeSecrets(e.secrets, at).map((s) => (s.expiresAt === undefined ? { ...s, expiresAt: until } : s));
+        const kept = activeSecrets(e.secrets, at).map((s) =>
+          s.expiresAt === undefined ? { ...s, expiresAt: until } : s,
+        );
         e.secrets = [...kept, { key, createdAt: at.toISOString() }];
         return e;
       });

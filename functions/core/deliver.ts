@@ -92,15 +92,7 @@ export interface DeliverDeps {
 
 /** Why a message produced no attempt, or what the attempt led to; for logs and tests. */
 export type DeliverOutcome =
-  | 'hopped'
-  | 'missing'
-  | 'duplicate'
-  | 'contended'
-  | 'skipped'
-  | 'succeeded'
-  | 'retrying'
-  | 'failed'
-  | 'lease_lost';
+  'hopped' | 'missing' | 'duplicate' | 'contended' | 'skipped' | 'succeeded' | 'retrying' | 'failed' | 'lease_lost';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -159,7 +151,13 @@ export function createDeliverService(deps: DeliverDeps) {
         const dueAt = iso(start.getTime() + deps.leaseS * 1000);
         if (!(await deps.store.restartDelivery(delivery, dueAt, start.toISOString()))) return 'duplicate';
         delivery = { ...delivery, status: 'pending', retryBase: delivery.attempts, dueAt };
-        message = { v: 1, appId: message.appId, eventId: message.eventId, endpointId: message.endpointId, attempt: delivery.attempts + 1 };
+        message = {
+          v: 1,
+          appId: message.appId,
+          eventId: message.eventId,
+          endpointId: message.endpointId,
+          attempt: delivery.attempts + 1,
+        };
       }
       if (TERMINAL_STATUSES.has(delivery.status) || delivery.attempts >= message.attempt) return 'duplicate';
 
@@ -211,7 +209,15 @@ export function createDeliverService(deps: DeliverDeps) {
 
       if (verdict.outcome === 'succeeded') {
         const success = { durationMs: attempt.durationMs, responseExcerpt: attempt.responseExcerpt };
-        if (!(await deps.store.finish(delivery, lease.token, { ...base, status: 'succeeded', success, nextAttemptAt: null, dueAt: null }))) {
+        if (
+          !(await deps.store.finish(delivery, lease.token, {
+            ...base,
+            status: 'succeeded',
+            success,
+            nextAttemptAt: null,
+            dueAt: null,
+          }))
+        ) {
           return 'lease_lost';
         }
         deps.observer?.finished?.('succeeded', { event, attempts: attemptNo, at: done });
@@ -219,13 +225,21 @@ export function createDeliverService(deps: DeliverDeps) {
       }
 
       if (verdict.outcome === 'gone') {
-        await deps.store.disableEndpoint(endpoint.appId, endpoint.id, 'the endpoint answered 410 Gone', done.toISOString());
+        await deps.store.disableEndpoint(
+          endpoint.appId,
+          endpoint.id,
+          'the endpoint answered 410 Gone',
+          done.toISOString(),
+        );
       }
 
       const decision =
         verdict.outcome === 'retryable'
           ? // A resend restarts the schedule: count attempts from the last resend.
-            deps.policy.afterFailure(attemptNo - (delivery.retryBase ?? 0), parseRetryAfter(verdict.retryAfterHeader, done))
+            deps.policy.afterFailure(
+              attemptNo - (delivery.retryBase ?? 0),
+              parseRetryAfter(verdict.retryAfterHeader, done),
+            )
           : ({ retry: false } as const);
 
       if (decision.retry) {
@@ -255,7 +269,14 @@ export function createDeliverService(deps: DeliverDeps) {
       // Dead-letter first: if the table write then fails, the message is retried and at worst the
       // DLQ holds a duplicate; the other order could lose the DLQ copy on a transient error.
       await deps.deadLetters.send({ ...message, attempt: attemptNo, reason });
-      if (!(await deps.store.finish(delivery, lease.token, { ...base, status: 'failed', nextAttemptAt: null, dueAt: null }))) {
+      if (
+        !(await deps.store.finish(delivery, lease.token, {
+          ...base,
+          status: 'failed',
+          nextAttemptAt: null,
+          dueAt: null,
+        }))
+      ) {
         return 'lease_lost';
       }
       deps.observer?.finished?.('failed', { event, attempts: attemptNo, at: done });

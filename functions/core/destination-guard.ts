@@ -18,17 +18,10 @@
 /** The longest URL we accept (the common de-facto limit; keeps rows and log lines bounded). */
 export const MAX_URL_LENGTH = 2048;
 
-export type DestinationRefusalCode =
-  | 'invalid_url'
-  | 'scheme'
-  | 'credentials'
-  | 'private_address'
-  | 'port'
-  | 'hostname';
+export type DestinationRefusalCode = 'invalid_url' | 'scheme' | 'credentials' | 'private_address' | 'port' | 'hostname';
 
 export type DestinationCheck =
-  | { ok: true; url: URL; host: string; port: number }
-  | { ok: false; reason: string; code: DestinationRefusalCode };
+  { ok: true; url: URL; host: string; port: number } | { ok: false; reason: string; code: DestinationRefusalCode };
 
 export interface GuardOptions {
   /** Allow private, loopback and internal destinations (the local stack). Cloud metadata stays refused. */
@@ -85,10 +78,10 @@ export function findForbiddenDestinationError(err: unknown): ForbiddenDestinatio
  * https://fetch.spec.whatwg.org/#port-blocking
  */
 export const BAD_PORTS: ReadonlySet<number> = new Set([
-  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104,
-  109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526,
-  530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045,
-  4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
 ]);
 
 /** Why {@link isAllowedPort} refused `port`, for error messages. */
@@ -215,7 +208,7 @@ interface Classification {
 function classifyIpv4(value: number): Classification {
   for (const r of IPV4_RANGES) {
     const mask = r.bits === 0 ? 0 : (0xffffffff << (32 - r.bits)) >>> 0;
-    if (((value & mask) >>> 0) === r.base) return { forbidden: true, range: r.name, always: r.always === true };
+    if ((value & mask) >>> 0 === r.base) return { forbidden: true, range: r.name, always: r.always === true };
   }
   return { forbidden: false };
 }
@@ -301,7 +294,8 @@ function classifyIpv6(g: readonly number[]): Classification {
     // Deprecated since 2006 (RFC 4291); no legitimate destination uses it.
     if (g5 === 0) return no(`IPv4-compatible IPv6 (deprecated) of ${formatIpv4(v4From(g6, g7))}`);
   }
-  if (inPrefix(g, [0, 0, 0, 0, 0xffff, 0], 96)) return no(`IPv4-translated IPv6 (SIIT) of ${formatIpv4(v4From(g6, g7))}`);
+  if (inPrefix(g, [0, 0, 0, 0, 0xffff, 0], 96))
+    return no(`IPv4-translated IPv6 (SIIT) of ${formatIpv4(v4From(g6, g7))}`);
   if (inPrefix(g, [0x64, 0xff9b, 0, 0, 0, 0], 96)) return embedded('NAT64 (64:ff9b::/96)', v4From(g6, g7));
   // The local-use NAT64 prefix is private by definition and its IPv4 position is operator-chosen.
   if (inPrefix(g, [0x64, 0xff9b, 1], 48)) return no('NAT64 local-use (64:ff9b:1::/48)');
@@ -316,7 +310,8 @@ function classifyIpv6(g: readonly number[]): Classification {
   if (inPrefix(g, [0x2001, 0], 32)) return no('Teredo (2001::/32)');
   if (inPrefix(g, [0x2001, 0xdb8], 32)) return no('documentation (2001:db8::/32)');
   if (inPrefix(g, [0x2001, 0x2, 0], 48)) return no('benchmarking (2001:2::/48)');
-  if (inPrefix(g, [0x2001, 0x10], 28) || inPrefix(g, [0x2001, 0x20], 28)) return no('ORCHID (2001:10::/28, 2001:20::/28)');
+  if (inPrefix(g, [0x2001, 0x10], 28) || inPrefix(g, [0x2001, 0x20], 28))
+    return no('ORCHID (2001:10::/28, 2001:20::/28)');
   if (inPrefix(g, [0x2001, 0], 23)) return no('IETF protocol assignments (2001::/23)');
   if (inPrefix(g, [0x3fff, 0], 20)) return no('documentation (3fff::/20)');
   if (inPrefix(g, [0x2002], 16)) return embedded('6to4 (2002::/16)', v4From(g1, g2));
@@ -381,7 +376,13 @@ const INTERNAL_SUFFIXES = [
 ];
 
 /** Cloud metadata names: refused even when private targets are allowed. */
-const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
+const METADATA_NAMES = new Set([
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 
 export type HostVerdict =
   | { ok: true; host: string; kind: 'ipv4' | 'ipv6' | 'name' }
@@ -398,7 +399,8 @@ export function checkHost(rawHost: string, opts: GuardOptions): HostVerdict {
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
 
   if (host.includes(':')) {
-    if (parseIpv6(host) === null) return { ok: false, code: 'hostname', range: 'hostname', reason: `"${rawHost}" is not a valid IPv6 address` };
+    if (parseIpv6(host) === null)
+      return { ok: false, code: 'hostname', range: 'hostname', reason: `"${rawHost}" is not a valid IPv6 address` };
     return addressVerdict(host, 'ipv6', opts);
   }
 
@@ -408,7 +410,12 @@ export function checkHost(rawHost: string, opts: GuardOptions): HostVerdict {
   const ipv4 = parseIpv4Loose(host);
   if (ipv4 !== null) return addressVerdict(formatIpv4(ipv4), 'ipv4', opts);
   if (endsInNumber(host)) {
-    return { ok: false, code: 'hostname', range: 'hostname', reason: `"${rawHost}" looks like an IP address but is not a valid one` };
+    return {
+      ok: false,
+      code: 'hostname',
+      range: 'hostname',
+      reason: `"${rawHost}" looks like an IP address but is not a valid one`,
+    };
   }
 
   const labels = host.split('.');
@@ -424,7 +431,12 @@ export function checkHost(rawHost: string, opts: GuardOptions): HostVerdict {
       return { ok: false, code: 'hostname', range: `.${suffix}`, reason: `"${host}" is an internal name (.${suffix})` };
     }
     if (labels.length === 1) {
-      return { ok: false, code: 'hostname', range: 'single-label name', reason: `"${host}" is a single-label (internal) name; use a fully qualified public name` };
+      return {
+        ok: false,
+        code: 'hostname',
+        range: 'single-label name',
+        reason: `"${host}" is a single-label (internal) name; use a fully qualified public name`,
+      };
     }
   }
   return { ok: true, host, kind: 'name' };
@@ -433,7 +445,12 @@ export function checkHost(rawHost: string, opts: GuardOptions): HostVerdict {
 function addressVerdict(ip: string, kind: 'ipv4' | 'ipv6', opts: GuardOptions): HostVerdict {
   const verdict = checkAddress(ip, opts);
   if (verdict.ok) return { ok: true, host: ip, kind };
-  return { ok: false, code: 'private_address', range: verdict.range, reason: `${ip} is a forbidden address (${verdict.range})` };
+  return {
+    ok: false,
+    code: 'private_address',
+    range: verdict.range,
+    reason: `${ip} is a forbidden address (${verdict.range})`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,14 +480,22 @@ export function checkDestinationUrl(raw: string, opts: GuardOptions): Destinatio
     return { ok: false, code: 'invalid_url', reason: 'not a valid absolute URL' };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return { ok: false, code: 'scheme', reason: `scheme "${url.protocol.slice(0, -1)}" is not allowed; use https (or http)` };
+    return {
+      ok: false,
+      code: 'scheme',
+      reason: `scheme "${url.protocol.slice(0, -1)}" is not allowed; use https (or http)`,
+    };
   }
   if (url.username !== '' || url.password !== '') {
     return { ok: false, code: 'credentials', reason: 'the URL must not contain a user name or password' };
   }
   url.hash = '';
   if (url.href.length > MAX_URL_LENGTH) {
-    return { ok: false, code: 'invalid_url', reason: `the URL is longer than ${MAX_URL_LENGTH} characters once normalised` };
+    return {
+      ok: false,
+      code: 'invalid_url',
+      reason: `the URL is longer than ${MAX_URL_LENGTH} characters once normalised`,
+    };
   }
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
   if (!isAllowedPort(port)) return { ok: false, code: 'port', reason: portReason(port) };

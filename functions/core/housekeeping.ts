@@ -90,12 +90,14 @@ export function createHousekeeping(deps: HousekeepingDeps) {
           endpointId: d.endpointId,
           attempt: d.attempts + 1,
         };
-        const dueMs = d.status === 'retrying' && d.nextAttemptAt !== undefined ? Date.parse(d.nextAttemptAt) : undefined;
+        const dueMs =
+          d.status === 'retrying' && d.nextAttemptAt !== undefined ? Date.parse(d.nextAttemptAt) : undefined;
         if (dueMs !== undefined && dueMs > at.getTime()) {
           // A long wait coming due (or, in recovery, any future retry): send it with its delay.
           // Due again one lease after the attempt, in case this message is lost.
           const planned = new Date(dueMs + deps.leaseS * 1000).toISOString();
-          if (!(await deps.store.rescheduleDue(item, planned, { clearLease: opts.recover === true, planned: true }))) continue;
+          if (!(await deps.store.rescheduleDue(item, planned, { clearLease: opts.recover === true, planned: true })))
+            continue;
           message.notBefore = dueMs;
           await deps.schedule(message, Math.min(MAX_SQS_DELAY_S, Math.ceil((dueMs - at.getTime()) / 1000)));
           report.scheduled++;

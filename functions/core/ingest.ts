@@ -91,7 +91,12 @@ export function createIngestService(deps: IngestDeps) {
 
   type AppView = NonNullable<Awaited<ReturnType<IngestStore['getAppWithEndpoints']>>>;
 
-  async function ingestOne(appId: string, body: unknown, idempotencyKey?: string, preloaded?: AppView): Promise<IngestResult> {
+  async function ingestOne(
+    appId: string,
+    body: unknown,
+    idempotencyKey?: string,
+    preloaded?: AppView,
+  ): Promise<IngestResult> {
     const input = parseOrThrow(createEventSchema, body);
     const dataJson = JSON.stringify(input.data);
     if (Buffer.byteLength(dataJson) > LIMITS.eventDataBytes) {

@@ -5,9 +5,15 @@ import { feedQuerySchema, parseOrThrow } from './schemas';
 
 export interface EventQueryStore {
   /** The event with its deliveries (one read of the event's partition). */
-  getEventWithDeliveries(appId: string, eventId: string): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null>;
+  getEventWithDeliveries(
+    appId: string,
+    eventId: string,
+  ): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null>;
   /** The event with its deliveries and their attempt records (one read of the event's partition). */
-  getEventHistory(appId: string, eventId: string): Promise<{ event: StoredEvent; deliveries: Delivery[]; attempts: Attempt[] } | null>;
+  getEventHistory(
+    appId: string,
+    eventId: string,
+  ): Promise<{ event: StoredEvent; deliveries: Delivery[]; attempts: Attempt[] } | null>;
   /** Events of an app in feed order, strictly after `after` and strictly before `before`. */
   listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]>;
 }
@@ -77,7 +83,12 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
       const events = await store.listFeed(appId, after, before, q.limit);
       const last = events.at(-1);
       return {
-        items: events.map((e) => ({ id: e.id, type: e.type, timestamp: e.timestamp, data: JSON.parse(e.dataJson) as unknown })),
+        items: events.map((e) => ({
+          id: e.id,
+          type: e.type,
+          timestamp: e.timestamp,
+          data: JSON.parse(e.dataJson) as unknown,
+        })),
         nextCursor: last ? encodeFeedCursor(feedPosition(last)) : (q.after ?? null),
       };
     },

@@ -19,7 +19,12 @@ export interface ReplayStore extends Pick<EventQueryStore, 'getEventWithDeliveri
   restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
   putMissingDeliveries(deliveries: Delivery[]): Promise<Delivery[]>;
   /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
-  listFailedSince(appId: string, endpointId: string, since: string, limit: number): Promise<{ items: Delivery[]; more: boolean }>;
+  listFailedSince(
+    appId: string,
+    endpointId: string,
+    since: string,
+    limit: number,
+  ): Promise<{ items: Delivery[]; more: boolean }>;
 }
 
 export interface ReplayDeps {
@@ -38,7 +43,9 @@ export function createReplayService(deps: ReplayDeps) {
     const endpoint = await deps.getEndpoint(appId, endpointId);
     if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
     if (!endpoint.enabled) {
-      throw new ConflictError(`endpoint ${endpointId} is disabled; enable it (PATCH enabled: true) before sending to it again`);
+      throw new ConflictError(
+        `endpoint ${endpointId} is disabled; enable it (PATCH enabled: true) before sending to it again`,
+      );
     }
     return endpoint;
   }

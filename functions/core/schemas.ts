@@ -49,7 +49,12 @@ const eventType = z
 
 export const eventIdSchema = z
   .string({ error: 'must be a string' })
-  .check(z.regex(EVENT_ID_PATTERN, 'must be 1-128 characters of letters, digits and _ . : - starting with a letter or digit'));
+  .check(
+    z.regex(
+      EVENT_ID_PATTERN,
+      'must be 1-128 characters of letters, digits and _ . : - starting with a letter or digit',
+    ),
+  );
 
 const eventTypes = z
   .array(eventType, { error: 'must be an array of event types' })
@@ -84,7 +89,9 @@ export const updateEndpointSchema = z
     description: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.descriptionLength))),
     enabled: z.optional(z.boolean({ error: 'must be true or false' })),
   })
-  .check(z.refine((v) => Object.keys(v).length > 0, 'must change at least one of url, eventTypes, description, enabled'));
+  .check(
+    z.refine((v) => Object.keys(v).length > 0, 'must change at least one of url, eventTypes, description, enabled'),
+  );
 
 export const createKeySchema = z.strictObject({
   name: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.nameLength))),

@@ -41,7 +41,11 @@ function principal(e: ApiEvent): Principal {
   return e.principal;
 }
 
-const route = (method: Method, path: string, handler: (e: ApiEvent) => Promise<HttpResult>): Route<ApiEvent, HttpResult> => ({
+const route = (
+  method: Method,
+  path: string,
+  handler: (e: ApiEvent) => Promise<HttpResult>,
+): Route<ApiEvent, HttpResult> => ({
   method,
   path,
   handler,
@@ -72,7 +76,9 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
   }),
   appRoute('GET', '/v1/apps/{appId}', async (_e, appId) => json(200, await services().apps.requireApp(appId))),
 
-  appRoute('POST', '/v1/apps/{appId}/keys', async (e, appId, who) => json(201, await services().keys.create(who, appId, e.jsonBody))),
+  appRoute('POST', '/v1/apps/{appId}/keys', async (e, appId, who) =>
+    json(201, await services().keys.create(who, appId, e.jsonBody)),
+  ),
   appRoute('DELETE', '/v1/apps/{appId}/keys/{keyId}', async (e, appId, who) => {
     await services().keys.revoke(who, appId, param(e, 'keyId'));
     return json(204);
@@ -81,7 +87,9 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
   appRoute('POST', '/v1/apps/{appId}/endpoints', async (e, appId) =>
     json(201, await services().apps.createEndpoint(appId, e.jsonBody)),
   ),
-  appRoute('GET', '/v1/apps/{appId}/endpoints', async (e, appId) => json(200, await services().apps.listEndpoints(appId, query(e)))),
+  appRoute('GET', '/v1/apps/{appId}/endpoints', async (e, appId) =>
+    json(200, await services().apps.listEndpoints(appId, query(e))),
+  ),
   appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}', async (e, appId) =>
     json(200, endpointView(await services().apps.getEndpoint(appId, param(e, 'endpointId')))),
   ),
@@ -103,10 +111,17 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
   ),
 
   appRoute('POST', '/v1/apps/{appId}/events', async (e, appId) =>
-    json(202, await services().ingest.ingest({ appId, body: e.jsonBody, idempotencyKey: e.headers?.['idempotency-key'] })),
+    json(
+      202,
+      await services().ingest.ingest({ appId, body: e.jsonBody, idempotencyKey: e.headers?.['idempotency-key'] }),
+    ),
   ),
-  appRoute('POST', '/v1/apps/{appId}/events/batch', async (e, appId) => json(202, await services().ingest.ingestBatch(appId, e.jsonBody))),
-  appRoute('GET', '/v1/apps/{appId}/events', async (e, appId) => json(200, await services().queries.feed(appId, query(e)))),
+  appRoute('POST', '/v1/apps/{appId}/events/batch', async (e, appId) =>
+    json(202, await services().ingest.ingestBatch(appId, e.jsonBody)),
+  ),
+  appRoute('GET', '/v1/apps/{appId}/events', async (e, appId) =>
+    json(200, await services().queries.feed(appId, query(e))),
+  ),
   appRoute('GET', '/v1/apps/{appId}/events/{eventId}', async (e, appId) =>
     json(200, await services().queries.status(appId, param(e, 'eventId'))),
   ),
@@ -125,6 +140,8 @@ export const handler = middy<ApiEvent, HttpResult>()
   .use(logMetrics(metrics))
   .use(errorMapper(logger))
   .use(headerLimit())
-  .use(authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }))
+  .use(
+    authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }),
+  )
   .use(jsonBody())
   .handler(httpRouterHandler(routes));

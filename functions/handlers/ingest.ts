@@ -19,11 +19,21 @@ export const handler = middy<EventBridgeEvent<string, Detail>, void>()
   .handler(async (event) => {
     const detail = event.detail ?? {};
     if (typeof detail.appId !== 'string' || detail.appId === '') {
-      throw new ValidationError('EventBridge detail must name the app', [{ path: 'detail.appId', message: 'is required' }]);
+      throw new ValidationError('EventBridge detail must name the app', [
+        { path: 'detail.appId', message: 'is required' },
+      ]);
     }
     const result = await wiring().ingest.ingest({
       appId: detail.appId,
-      body: { type: event['detail-type'], data: detail.data, id: typeof detail.id === 'string' ? detail.id : `evb_${event.id}` },
+      body: {
+        type: event['detail-type'],
+        data: detail.data,
+        id: typeof detail.id === 'string' ? detail.id : `evb_${event.id}`,
+      },
     });
-    logger.debug('event accepted from EventBridge', { appId: detail.appId, eventId: result.id, deliveries: result.deliveries });
+    logger.debug('event accepted from EventBridge', {
+      appId: detail.appId,
+      eventId: result.id,
+      deliveries: result.deliveries,
+    });
   });

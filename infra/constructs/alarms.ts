@@ -32,7 +32,11 @@ export class DeliveryAlarms extends Construct {
   constructor(scope: Construct, id: string, props: DeliveryAlarmsProps) {
     super(scope, id);
 
-    const add = (alarmId: string, metric: cloudwatch.IMetric, options: Omit<cloudwatch.CreateAlarmOptions, 'metric'>) => {
+    const add = (
+      alarmId: string,
+      metric: cloudwatch.IMetric,
+      options: Omit<cloudwatch.CreateAlarmOptions, 'metric'>,
+    ) => {
       const alarm = new cloudwatch.Alarm(this, alarmId, {
         metric,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -51,39 +55,58 @@ export class DeliveryAlarms extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     };
 
-    add('DeadLetterMessages', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      period: FIVE_MINUTES,
-      statistic: cloudwatch.Stats.MAXIMUM,
-    }), {
-      ...atLeastOne,
-      alarmDescription: 'Deliveries reached the dead-letter queue (exhausted retries or poison messages). Inspect and redrive with the CLI.',
-    });
+    add(
+      'DeadLetterMessages',
+      props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      {
+        ...atLeastOne,
+        alarmDescription:
+          'Deliveries reached the dead-letter queue (exhausted retries or poison messages). Inspect and redrive with the CLI.',
+      },
+    );
 
     // SQS keeps a message's first enqueue time when it moves to a DLQ, so the age counts from
     // the original send. Warn three days before the DLQ's retention would drop the oldest one.
     const warnBeforeExpiryS = (topology.queues.dlq.retentionDays - 3) * 86_400;
-    add('DeadLetterOldestAge', props.deadLetterQueue.metricApproximateAgeOfOldestMessage({
-      period: FIVE_MINUTES,
-      statistic: cloudwatch.Stats.MAXIMUM,
-    }), {
-      threshold: warnBeforeExpiryS,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      alarmDescription: `The oldest dead-letter message is ${topology.queues.dlq.retentionDays - 3} days old: SQS deletes it at ${topology.queues.dlq.retentionDays} days. Redrive or archive it.`,
-    });
+    add(
+      'DeadLetterOldestAge',
+      props.deadLetterQueue.metricApproximateAgeOfOldestMessage({
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      {
+        threshold: warnBeforeExpiryS,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription: `The oldest dead-letter message is ${topology.queues.dlq.retentionDays - 3} days old: SQS deletes it at ${topology.queues.dlq.retentionDays} days. Redrive or archive it.`,
+      },
+    );
 
-    add('IngestDeadLetterMessages', props.ingestDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      period: FIVE_MINUTES,
-      statistic: cloudwatch.Stats.MAXIMUM,
-    }), {
-      ...atLeastOne,
-      alarmDescription: 'Events put on the bus could not be ingested. Their bodies are the events: replay them with PutEvents once fixed.',
-    });
+    add(
+      'IngestDeadLetterMessages',
+      props.ingestDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      {
+        ...atLeastOne,
+        alarmDescription:
+          'Events put on the bus could not be ingested. Their bodies are the events: replay them with PutEvents once fixed.',
+      },
+    );
 
-    add('DeliveryErrors', props.functions.delivery.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }), {
-      ...atLeastOne,
-      alarmDescription: 'The delivery function failed whole invocations (not single deliveries): its batches go back to the queue.',
-    });
+    add(
+      'DeliveryErrors',
+      props.functions.delivery.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
+      {
+        ...atLeastOne,
+        alarmDescription:
+          'The delivery function failed whole invocations (not single deliveries): its batches go back to the queue.',
+      },
+    );
 
     for (const [name, fn] of Object.entries(props.functions)) {
       const pascal = name.charAt(0).toUpperCase() + name.slice(1);
@@ -104,7 +127,8 @@ export class DeliveryAlarms extends Construct {
       evaluationPeriods: 3,
       datapointsToAlarm: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      alarmDescription: 'Housekeeping keeps finding deliveries stuck past their lease for 15 minutes: workers are failing mid-delivery.',
+      alarmDescription:
+        'Housekeeping keeps finding deliveries stuck past their lease for 15 minutes: workers are failing mid-delivery.',
     });
   }
 }

@@ -59,9 +59,7 @@ export class DeliveryDashboard extends Construct {
           deadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'dead letter' }),
           ingestDeadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'ingest dead letter' }),
         ],
-        right: [
-          retry.metricApproximateNumberOfMessagesNotVisible({ ...max, label: 'retry in flight or delayed' }),
-        ],
+        right: [retry.metricApproximateNumberOfMessagesNotVisible({ ...max, label: 'retry in flight or delayed' })],
       }),
       new cloudwatch.GraphWidget({
         title: 'Age of oldest message (s)',

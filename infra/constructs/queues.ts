@@ -27,7 +27,10 @@ export class DeliveryQueues extends Construct {
     super(scope, id);
     const q = topology.queues;
     const minVisibilityS = VISIBILITY_TO_FUNCTION_TIMEOUT * topology.delivery.functionTimeoutS;
-    for (const [name, spec] of [['work', q.work], ['retry', q.retry]] as const) {
+    for (const [name, spec] of [
+      ['work', q.work],
+      ['retry', q.retry],
+    ] as const) {
       if (spec.visibilityTimeoutS < minVisibilityS) {
         throw new Error(
           `topology.queues.${name}.visibilityTimeoutS is ${spec.visibilityTimeoutS} s; it must be at least ` +

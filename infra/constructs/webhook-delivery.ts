@@ -102,7 +102,9 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
 
   const retryScheduleS = props.retryScheduleS ?? topology.defaultRetryScheduleS;
   if (retryScheduleS.length > 20 || retryScheduleS.some((s) => !isInt(s, 0, 604_800))) {
-    problems.push(`retryScheduleS must be up to 20 whole seconds, each 0 to 604800, got [${retryScheduleS.join(', ')}]`);
+    problems.push(
+      `retryScheduleS must be up to 20 whole seconds, each 0 to 604800, got [${retryScheduleS.join(', ')}]`,
+    );
   }
   const maxTimeoutMs = topology.delivery.functionTimeoutS * 1000 - DELIVERY_TIMEOUT_MARGIN_MS;
   const deliveryTimeoutMs = props.deliveryTimeoutMs ?? 10_000;
@@ -117,12 +119,16 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
     problems.push((e as Error).message);
   }
   const retentionDays = props.retentionDays ?? topology.retention.days;
-  if (!isInt(retentionDays, 1, 3650)) problems.push(`retentionDays must be a whole number from 1 to 3650, got ${retentionDays}`);
+  if (!isInt(retentionDays, 1, 3650))
+    problems.push(`retentionDays must be a whole number from 1 to 3650, got ${retentionDays}`);
   const maxConcurrency = props.maxConcurrency ?? topology.delivery.maxConcurrency;
-  if (!isInt(maxConcurrency, 2, 1000)) problems.push(`maxConcurrency must be a whole number from 2 to 1000, got ${maxConcurrency}`);
+  if (!isInt(maxConcurrency, 2, 1000))
+    problems.push(`maxConcurrency must be a whole number from 2 to 1000, got ${maxConcurrency}`);
   const apiThrottle = props.apiThrottle ?? { rateLimit: 100, burstLimit: 200 };
   if (!(apiThrottle.rateLimit > 0) || !isInt(apiThrottle.burstLimit, 1, 5000)) {
-    problems.push(`apiThrottle needs rateLimit > 0 and a whole burstLimit from 1 to 5000, got ${JSON.stringify(apiThrottle)}`);
+    problems.push(
+      `apiThrottle needs rateLimit > 0 and a whole burstLimit from 1 to 5000, got ${JSON.stringify(apiThrottle)}`,
+    );
   }
   if (problems.length > 0) throw new Error(`invalid WebhookDelivery props: ${problems.join('; ')}`);
 

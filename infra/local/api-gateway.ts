@@ -5,11 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyResultV2,
-  APIGatewayProxyStructuredResultV2,
-} from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Log } from './log';
 import { InvocationTimeoutError, LOCAL_ACCOUNT_ID } from './lambda';
 import { BodyTooLargeError, readBody } from './net';
@@ -64,7 +60,12 @@ function newRequestId(): string {
   return randomBytes(10).toString('base64');
 }
 
-export function toEventV2(req: IncomingMessage, body: Buffer, requestId: string, now = new Date()): APIGatewayProxyEventV2 {
+export function toEventV2(
+  req: IncomingMessage,
+  body: Buffer,
+  requestId: string,
+  now = new Date(),
+): APIGatewayProxyEventV2 {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
@@ -77,7 +78,10 @@ export function toEventV2(req: IncomingMessage, body: Buffer, requestId: string,
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (!values) continue;
     if (name === 'cookie') {
-      cookies = values.flatMap((v) => v.split(';')).map((c) => c.trim()).filter(Boolean);
+      cookies = values
+        .flatMap((v) => v.split(';'))
+        .map((c) => c.trim())
+        .filter(Boolean);
     } else {
       headers[name] = values.join(',');
     }

@@ -51,7 +51,12 @@ interface Store {
 interface DynaliteDb {
   create(options: unknown): Store;
   updateIndexes(store: Store, table: Table, existing: unknown, item: unknown, cb: Callback): void;
-  getIndexActions(indexes: unknown[], existing: unknown, item: unknown, table: Table): { puts: IndexAction[]; deletes: IndexAction[] };
+  getIndexActions(
+    indexes: unknown[],
+    existing: unknown,
+    item: unknown,
+    table: Table,
+  ): { puts: IndexAction[]; deletes: IndexAction[] };
   createKey(item: unknown, table: Table): string;
   hookrelayAtomic?: true;
 }
@@ -106,8 +111,10 @@ export function makeDynaliteWritesAtomic(): void {
     const puts: BatchOp[] = [];
     for (const type of ['Local', 'Global'] as const) {
       const actions = db.getIndexActions(table[`${type}SecondaryIndexes`] ?? [], existing, item, table);
-      for (const a of actions.deletes) deletes.push({ type: 'del', key: indexKey(type, table.TableName, a.index, a.key) });
-      for (const a of actions.puts) puts.push({ type: 'put', key: indexKey(type, table.TableName, a.index, a.key), value: a.item });
+      for (const a of actions.deletes)
+        deletes.push({ type: 'del', key: indexKey(type, table.TableName, a.index, a.key) });
+      for (const a of actions.puts)
+        puts.push({ type: 'put', key: indexKey(type, table.TableName, a.index, a.key), value: a.item });
     }
     // Deletes before puts, as dynalite orders them: an entry whose key did not change is rewritten.
     if (deletes.length + puts.length > 0) {

@@ -106,8 +106,11 @@ const nameOf = (url: unknown) => (typeof url === 'string' ? url.slice(url.lastIn
 /** When each action makes messages visible (times are relative to the action's success). */
 const ACTIVITY: Record<string, (input: Input) => { queueName: string | undefined; delayMs: number }[]> = {
   'AmazonSQS.SendMessage': (i) => [{ queueName: nameOf(i.QueueUrl), delayMs: seconds(i.DelaySeconds) }],
-  'AmazonSQS.SendMessageBatch': (i) => entries(i).map((e) => ({ queueName: nameOf(i.QueueUrl), delayMs: seconds(e.DelaySeconds) })),
-  'AmazonSQS.ChangeMessageVisibility': (i) => [{ queueName: nameOf(i.QueueUrl), delayMs: seconds(i.VisibilityTimeout) }],
+  'AmazonSQS.SendMessageBatch': (i) =>
+    entries(i).map((e) => ({ queueName: nameOf(i.QueueUrl), delayMs: seconds(e.DelaySeconds) })),
+  'AmazonSQS.ChangeMessageVisibility': (i) => [
+    { queueName: nameOf(i.QueueUrl), delayMs: seconds(i.VisibilityTimeout) },
+  ],
   'AmazonSQS.ChangeMessageVisibilityBatch': (i) =>
     entries(i).map((e) => ({ queueName: nameOf(i.QueueUrl), delayMs: seconds(e.VisibilityTimeout) })),
   'AmazonSQS.StartMessageMoveTask': () => [{ queueName: undefined, delayMs: 0 }],

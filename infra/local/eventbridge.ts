@@ -129,11 +129,17 @@ type Entry = Record<string, unknown>;
 function validateRequest(input: unknown): Entry[] {
   const entries = (input as { Entries?: unknown } | null)?.Entries;
   if (!Array.isArray(entries)) {
-    throw new RequestError('ValidationException', "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null");
+    throw new RequestError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null",
+    );
   }
   if (entries.length < 1 || entries.length > MAX_ENTRIES) {
     const bound = entries.length < 1 ? 'greater than or equal to 1' : `less than or equal to ${MAX_ENTRIES}`;
-    throw new RequestError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length ${bound}`);
+    throw new RequestError(
+      'ValidationException',
+      `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length ${bound}`,
+    );
   }
   const problems: string[] = [];
   entries.forEach((e: unknown, i) => {
@@ -142,17 +148,24 @@ function validateRequest(input: unknown): Entry[] {
     const tooLong = (field: string, key: string, max: number) => {
       const v = entry[field];
       if (typeof v === 'string' && v.length > max) {
-        problems.push(`Value at 'entries.${i + 1}.member.${key}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
+        problems.push(
+          `Value at 'entries.${i + 1}.member.${key}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
+        );
       }
     };
     tooLong('Source', 'source', 256);
     tooLong('DetailType', 'detailType', 128);
     if (Array.isArray(entry.Resources) && entry.Resources.length > 100) {
-      problems.push(`Value at 'entries.${i + 1}.member.resources' failed to satisfy constraint: Member must have length less than or equal to 100`);
+      problems.push(
+        `Value at 'entries.${i + 1}.member.resources' failed to satisfy constraint: Member must have length less than or equal to 100`,
+      );
     }
   });
   if (problems.length > 0) {
-    throw new RequestError('ValidationException', `${problems.length} validation error${problems.length > 1 ? 's' : ''} detected: ${problems.join('; ')}`);
+    throw new RequestError(
+      'ValidationException',
+      `${problems.length} validation error${problems.length > 1 ? 's' : ''} detected: ${problems.join('; ')}`,
+    );
   }
   const total = (entries as Entry[]).reduce((sum, e) => sum + entrySize(e), 0);
   if (total > MAX_ENTRIES_BYTES) {
@@ -172,7 +185,10 @@ export function entrySize(e: Entry): number {
 function entryError(e: Entry): ResultEntry | undefined {
   for (const field of ['Source', 'DetailType', 'Detail'] as const) {
     if (typeof e[field] !== 'string' || e[field] === '') {
-      return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter ${field} is not valid. Reason: ${field} is a required argument.` };
+      return {
+        ErrorCode: 'InvalidArgument',
+        ErrorMessage: `Parameter ${field} is not valid. Reason: ${field} is a required argument.`,
+      };
     }
   }
   if (!isJsonObject(e.Detail as string)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };

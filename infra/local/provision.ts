@@ -65,7 +65,12 @@ export async function provision(
   }
 }
 
-function gsi(index: { name: string; partitionKey: string; sortKey: string; projection: 'KEYS_ONLY' | 'ALL' }): GlobalSecondaryIndex {
+function gsi(index: {
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+  projection: 'KEYS_ONLY' | 'ALL';
+}): GlobalSecondaryIndex {
   return {
     IndexName: index.name,
     KeySchema: [

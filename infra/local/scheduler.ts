@@ -55,12 +55,14 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
   const run = (detail?: Record<string, unknown>): Promise<unknown> => {
     const p = opts.invoke(scheduledEvent(detail));
     current = p;
-    void p.then(
-      () => {},
-      () => {},
-    ).finally(() => {
-      if (current === p) current = undefined;
-    });
+    void p
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => {
+        if (current === p) current = undefined;
+      });
     return p;
   };
 

@@ -23,7 +23,10 @@ export function resolvePort(option: number | undefined, env: Record<string, stri
   return port;
 }
 
-export function resolveDataDir(option: string | undefined, env: Record<string, string | undefined>): string | undefined {
+export function resolveDataDir(
+  option: string | undefined,
+  env: Record<string, string | undefined>,
+): string | undefined {
   const dir = option ?? env[ENV.dataDir];
   if (!dir) return undefined;
   const abs = resolve(dir);

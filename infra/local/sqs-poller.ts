@@ -141,7 +141,10 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
       }),
     );
     // The emulator's ApproximateNumberOfMessages also counts in-flight messages (not delayed ones).
-    return Math.max(0, Number(a.ApproximateNumberOfMessages ?? 0) - Number(a.ApproximateNumberOfMessagesNotVisible ?? 0));
+    return Math.max(
+      0,
+      Number(a.ApproximateNumberOfMessages ?? 0) - Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+    );
   }
 
   async function receive(max: number): Promise<Message[]> {

@@ -41,7 +41,7 @@ describe('the quick benchmark (small)', () => {
     expect(scenario('retry').requests).toBe(2 * scenario('retry').deliveries);
   });
 
-  it('adds each scenario\'s lines up to its total', () => {
+  it("adds each scenario's lines up to its total", () => {
     for (const s of res.cost!.scenarios) {
       const sum = s.lines.reduce((n, l) => n + l.usdPerMillion, 0);
       expect(s.totalPerMillion, s.id).toBeCloseTo(sum, 9);
@@ -116,7 +116,13 @@ describe('the quick benchmark (small)', () => {
 
   it('writes a report with every section it measured', () => {
     const md = renderMarkdown(res);
-    for (const heading of ['## Summary', '## 1. Cost per million deliveries', '## 2. Latency', '## 4. Cold start', '## Prices used']) {
+    for (const heading of [
+      '## Summary',
+      '## 1. Cost per million deliveries',
+      '## 2. Latency',
+      '## 4. Cold start',
+      '## Prices used',
+    ]) {
       expect(md).toContain(heading);
     }
     expect(md).not.toContain('## 3. Throughput');

@@ -38,12 +38,20 @@ describe('bad input', () => {
 
   it('answers 401 without a key, with a malformed header, and with a wrong key', async () => {
     expectError(await api.call('GET', `/v1/apps/${appId}`, undefined, { key: null }), 401, 'unauthorized');
-    expectError(await api.call('GET', `/v1/apps/${appId}`, undefined, { headers: { authorization: 'Basic abc' } }), 401, 'unauthorized');
+    expectError(
+      await api.call('GET', `/v1/apps/${appId}`, undefined, { headers: { authorization: 'Basic abc' } }),
+      401,
+      'unauthorized',
+    );
     expectError(await api.call('GET', `/v1/apps/${appId}`, undefined, { key: 'wrong' }), 401, 'unauthorized');
   });
 
   it('answers 400 naming the failing fields', async () => {
-    const e = expectError(await api.call('POST', `/v1/apps/${appId}/events`, { type: '', data: 'x', extra: 1 }), 400, 'validation_failed');
+    const e = expectError(
+      await api.call('POST', `/v1/apps/${appId}/events`, { type: '', data: 'x', extra: 1 }),
+      400,
+      'validation_failed',
+    );
     const paths = e.details?.map((d) => d.path);
     expect(paths).toEqual(expect.arrayContaining(['type', 'data', '(body)']));
     expect(e.details?.find((d) => d.path === '(body)')?.message).toContain('extra');
@@ -60,7 +68,10 @@ describe('bad input', () => {
 
   it('answers 415 for a body that is not JSON', async () => {
     const e = expectError(
-      await api.call('POST', '/v1/apps', undefined, { raw: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      await api.call('POST', '/v1/apps', undefined, {
+        raw: 'name=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
       415,
       'unsupported_media_type',
     );
@@ -93,7 +104,11 @@ describe('bad input', () => {
 
   it('answers 400 for a malformed event id or Idempotency-Key', async () => {
     expectError(await api.sendEvent(appId, { type: 'a', data: {}, id: 'has spaces' }), 400, 'validation_failed');
-    expectError(await api.sendEvent(appId, { type: 'a', data: {} }, { 'idempotency-key': 'x'.repeat(200) }), 400, 'validation_failed');
+    expectError(
+      await api.sendEvent(appId, { type: 'a', data: {} }, { 'idempotency-key': 'x'.repeat(200) }),
+      400,
+      'validation_failed',
+    );
   });
 
   it('refuses an endpoint URL that is not http(s) or carries credentials', async () => {
@@ -112,7 +127,11 @@ describe('bad input', () => {
 
   it('answers per item in a batch, in input order', async () => {
     const r = await api.call<{ items: Record<string, unknown>[] }>('POST', `/v1/apps/${appId}/events/batch`, {
-      events: [{ type: 'ok', data: {} }, { type: '', data: {} }, { type: 'ok', data: { n: 2 }, id: 'b-2' }],
+      events: [
+        { type: 'ok', data: {} },
+        { type: '', data: {} },
+        { type: 'ok', data: { n: 2 }, id: 'b-2' },
+      ],
     });
     expect(r.status).toBe(202);
     expect(r.body.items[0]).toMatchObject({ id: expect.any(String), deliveries: 0 });

@@ -34,10 +34,19 @@ describe('delivery', () => {
 
     const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(status.deliveries).toEqual([
-      expect.objectContaining({ endpointId: ep.id, status: 'succeeded', attempts: 1, lastStatusCode: 200, nextAttemptAt: null }),
+      expect.objectContaining({
+        endpointId: ep.id,
+        status: 'succeeded',
+        attempts: 1,
+        lastStatusCode: 200,
+        nextAttemptAt: null,
+      }),
     ]);
     expect(status.data).toEqual({ amount: 42 });
-    const attempts = await system.api.call<{ items: Record<string, unknown>[] }>('GET', `/v1/apps/${appId}/events/${sent.body.id}/attempts`);
+    const attempts = await system.api.call<{ items: Record<string, unknown>[] }>(
+      'GET',
+      `/v1/apps/${appId}/events/${sent.body.id}/attempts`,
+    );
     expect(attempts.status).toBe(200);
     expect(attempts.body.items).toEqual([
       expect.objectContaining({ endpointId: ep.id, attempt: 1, statusCode: 200, outcome: 'succeeded', error: null }),
@@ -77,8 +86,18 @@ describe('delivery', () => {
     const ep = await system.api.createEndpoint(appId, url);
     const sent = await system.api.sendEvent(appId, { type: 'order.created', data: { n: 2 } });
 
-    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'failed', 30_000);
-    expect(status.deliveries[0]).toMatchObject({ status: 'failed', attempts: 4, lastStatusCode: 500, nextAttemptAt: null });
+    const status = await system.api.waitForStatus(
+      appId,
+      sent.body.id,
+      (s) => s.deliveries[0]?.status === 'failed',
+      30_000,
+    );
+    expect(status.deliveries[0]).toMatchObject({
+      status: 'failed',
+      attempts: 4,
+      lastStatusCode: 500,
+      nextAttemptAt: null,
+    });
     await sleep(1500);
     expect(system.receiver.on(url)).toHaveLength(4);
 
@@ -87,13 +106,24 @@ describe('delivery', () => {
     const bodies: Record<string, unknown>[] = [];
     for (let i = 0; i < 10 && !bodies.some((b) => b.eventId === sent.body.id); i++) {
       const out = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: system.target.dlq.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 1 }),
+        new ReceiveMessageCommand({
+          QueueUrl: system.target.dlq.url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 1,
+        }),
       );
       bodies.push(...(out.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}') as Record<string, unknown>));
     }
     sqs.destroy();
     expect(bodies).toContainEqual(
-      expect.objectContaining({ appId, eventId: sent.body.id, endpointId: ep.id, attempt: 4, reason: expect.stringContaining('exhausted') }),
+      expect.objectContaining({
+        appId,
+        eventId: sent.body.id,
+        endpointId: ep.id,
+        attempt: 4,
+        reason: expect.stringContaining('exhausted'),
+      }),
     );
   });
 
@@ -131,8 +161,16 @@ describe('delivery', () => {
     expect(conflict.status).toBe(409);
     expect(conflict.body).toMatchObject({ error: { code: 'conflict' } });
 
-    const keyed = await system.api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 3 } }, { 'idempotency-key': 'key-1' });
-    const keyedAgain = await system.api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 3 } }, { 'idempotency-key': 'key-1' });
+    const keyed = await system.api.sendEvent(
+      appId,
+      { type: 'invoice.paid', data: { amount: 3 } },
+      { 'idempotency-key': 'key-1' },
+    );
+    const keyedAgain = await system.api.sendEvent(
+      appId,
+      { type: 'invoice.paid', data: { amount: 3 } },
+      { 'idempotency-key': 'key-1' },
+    );
     expect(keyed.body.id).toBe('key-1');
     expect(keyedAgain.body).toEqual(keyed.body);
 
@@ -142,7 +180,8 @@ describe('delivery', () => {
   });
 
   it('delivers an event put on EventBridge like a POST', async () => {
-    if (!system.target.eventsEndpoint && !system.target.eventBusName) throw new Error('set E2E_EVENTS_ENDPOINT or E2E_EVENT_BUS_NAME');
+    if (!system.target.eventsEndpoint && !system.target.eventBusName)
+      throw new Error('set E2E_EVENTS_ENDPOINT or E2E_EVENT_BUS_NAME');
     const appId = await system.api.createApp();
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url, { eventTypes: ['user.signed_up'] });
@@ -162,7 +201,11 @@ describe('delivery', () => {
     eb.destroy();
     expect(out.FailedEntryCount).toBe(0);
 
-    await system.receiver.waitFor(() => system.receiver.on(url).length === 1, 20_000, 'the EventBridge-sourced webhook');
+    await system.receiver.waitFor(
+      () => system.receiver.on(url).length === 1,
+      20_000,
+      'the EventBridge-sourced webhook',
+    );
     const got = system.receiver.on(url)[0]!;
     expect(got.headers['webhook-id']).toBe('signup-u_1');
     expect(new StandardWebhook(ep.secret).verify(got.body, got.headers)).toMatchObject({

@@ -51,7 +51,9 @@ describe('destination guard at registration', () => {
   });
 
   it('accepts a public https URL, stored without its fragment', async () => {
-    const r = await api.call<{ url: string }>('POST', `/v1/apps/${appId}/endpoints`, { url: 'https://hooks.example.com/in#frag' });
+    const r = await api.call<{ url: string }>('POST', `/v1/apps/${appId}/endpoints`, {
+      url: 'https://hooks.example.com/in#frag',
+    });
     expect(r.status).toBe(201);
     expect(r.body.url).toBe('https://hooks.example.com/in');
   });

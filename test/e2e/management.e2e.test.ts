@@ -79,7 +79,10 @@ describe('endpoints', () => {
     let cursor: string | null = null;
     do {
       const q: string = cursor ? `&cursor=${cursor}` : '';
-      const page = await system.api.call<{ items: { id: string }[]; nextCursor: string | null }>('GET', `/v1/apps/${appId}/endpoints?limit=3${q}`);
+      const page = await system.api.call<{ items: { id: string }[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/apps/${appId}/endpoints?limit=3${q}`,
+      );
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.body.items.map((e) => e.id));
@@ -104,7 +107,9 @@ describe('endpoints', () => {
     const sent = await system.api.sendEvent(appId, { type: 'order.created', data: {} });
     expect(sent.body.deliveries).toBe(0);
     const status = await system.api.eventStatus(appId, sent.body.id);
-    expect(status.body.deliveries).toEqual([expect.objectContaining({ endpointId: ep.id, status: 'skipped', attempts: 0 })]);
+    expect(status.body.deliveries).toEqual([
+      expect.objectContaining({ endpointId: ep.id, status: 'skipped', attempts: 0 }),
+    ]);
 
     expect((await system.api.call('DELETE', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(204);
     expect((await system.api.call('GET', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(404);
@@ -117,7 +122,10 @@ describe('endpoints', () => {
     const ep = await system.api.createEndpoint(appId, hook([410]));
     const sent = await system.api.sendEvent(appId, { type: 'x', data: {} });
     await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'failed');
-    const got = await system.api.call<{ enabled: boolean; disabledReason: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}`);
+    const got = await system.api.call<{ enabled: boolean; disabledReason: string }>(
+      'GET',
+      `/v1/apps/${appId}/endpoints/${ep.id}`,
+    );
     expect(got.body.enabled).toBe(false);
     expect(got.body.disabledReason).toContain('410');
   });
@@ -128,10 +136,15 @@ describe('secret rotation', () => {
     const appId = await system.api.createApp();
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url);
-    const rotated = await system.api.call<{ key: string }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/secret/rotate`);
+    const rotated = await system.api.call<{ key: string }>(
+      'POST',
+      `/v1/apps/${appId}/endpoints/${ep.id}/secret/rotate`,
+    );
     expect(rotated.status).toBe(200);
     expect(rotated.body.key).not.toBe(ep.secret);
-    expect((await system.api.call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}/secret`)).body.key).toBe(rotated.body.key);
+    expect(
+      (await system.api.call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}/secret`)).body.key,
+    ).toBe(rotated.body.key);
 
     await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
     await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
@@ -162,12 +175,20 @@ describe('resend and recover', () => {
     const sent = await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
     await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
 
-    const resent = await system.api.call<{ deliveries: number }>('POST', `/v1/apps/${appId}/events/${sent.body.id}/resend`, { endpointId: ep.id });
+    const resent = await system.api.call<{ deliveries: number }>(
+      'POST',
+      `/v1/apps/${appId}/events/${sent.body.id}/resend`,
+      { endpointId: ep.id },
+    );
     expect(resent.status).toBe(202);
     expect(resent.body.deliveries).toBe(1);
     await system.receiver.waitFor(() => system.receiver.on(url).length === 2);
     expect(system.receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual([sent.body.id, sent.body.id]);
-    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.attempts === 2 && s.deliveries[0].status === 'succeeded');
+    const status = await system.api.waitForStatus(
+      appId,
+      sent.body.id,
+      (s) => s.deliveries[0]?.attempts === 2 && s.deliveries[0].status === 'succeeded',
+    );
     expect(status.deliveries[0]?.attempts).toBe(2);
     const attempts = await system.api.call<{ items: { attempt: number; outcome: string; statusCode: number }[] }>(
       'GET',
@@ -185,7 +206,11 @@ describe('resend and recover', () => {
     expect(sent.body.deliveries).toBe(0);
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url);
-    const resent = await system.api.call<{ deliveries: number }>('POST', `/v1/apps/${appId}/events/${sent.body.id}/resend`, { endpointId: ep.id });
+    const resent = await system.api.call<{ deliveries: number }>(
+      'POST',
+      `/v1/apps/${appId}/events/${sent.body.id}/resend`,
+      { endpointId: ep.id },
+    );
     expect(resent.body.deliveries).toBe(1);
     await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
     expect(system.receiver.on(url)[0]!.headers['webhook-id']).toBe(sent.body.id);
@@ -204,16 +229,26 @@ describe('resend and recover', () => {
 
     expect((await system.api.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since })).status).toBe(409);
     system.receiver.script(path, [200]);
-    expect((await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, { enabled: true })).status).toBe(200);
-    const recovered = await system.api.call<{ recovered: number; more: boolean }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since });
+    expect((await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, { enabled: true })).status).toBe(
+      200,
+    );
+    const recovered = await system.api.call<{ recovered: number; more: boolean }>(
+      'POST',
+      `/v1/apps/${appId}/endpoints/${ep.id}/recover`,
+      { since },
+    );
     expect(recovered.status).toBe(202);
     expect(recovered.body).toEqual({ recovered: 2, more: false });
 
     await system.api.waitForStatus(appId, first.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
     await system.api.waitForStatus(appId, second.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
-    const again = await system.api.call<{ recovered: number }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since });
+    const again = await system.api.call<{ recovered: number }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, {
+      since,
+    });
     expect(again.body.recovered).toBe(0);
-    expect((await system.api.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since: 'yesterday' })).status).toBe(400);
+    expect(
+      (await system.api.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since: 'yesterday' })).status,
+    ).toBe(400);
   });
 });
 
@@ -221,7 +256,8 @@ describe('the catch-up feed', () => {
   it('pages through every event exactly once, oldest first, and continues from its cursor', async () => {
     const appId = await system.api.createApp();
     const sent: string[] = [];
-    for (let i = 0; i < 23; i++) sent.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i } })).body.id);
+    for (let i = 0; i < 23; i++)
+      sent.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i } })).body.id);
     await sleep(2500); // the feed's settle window
 
     async function readAll(after: string | null) {
@@ -246,7 +282,8 @@ describe('the catch-up feed', () => {
     expect(all.cursor).not.toBeNull();
 
     const more: string[] = [];
-    for (let i = 0; i < 4; i++) more.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i: 100 + i } })).body.id);
+    for (let i = 0; i < 4; i++)
+      more.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i: 100 + i } })).body.id);
     await sleep(2500);
     const next = await readAll(all.cursor);
     expect(next.ids).toEqual(more);

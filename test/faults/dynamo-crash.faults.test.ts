@@ -35,7 +35,9 @@ async function writeAndKill(dataDir: string): Promise<Map<number, number>> {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   const acked = new Map<number, number>();
   let acks = 0;
   let partial = '';
@@ -66,7 +68,12 @@ async function scanAll(db: DynamoDBDocumentClient, indexName?: string): Promise<
   let startKey: Record<string, unknown> | undefined;
   do {
     const out = await db.send(
-      new ScanCommand({ TableName: topology.table.name, IndexName: indexName, ExclusiveStartKey: startKey, ConsistentRead: !indexName }),
+      new ScanCommand({
+        TableName: topology.table.name,
+        IndexName: indexName,
+        ExclusiveStartKey: startKey,
+        ConsistentRead: !indexName,
+      }),
     );
     items.push(...(out.Items ?? []));
     startKey = out.LastEvaluatedKey;
@@ -85,7 +92,11 @@ const { ClassicLevel } = createRequire(import.meta.url)('classic-level') as {
  * leaves (each LevelDB write, a batch included, is atomic in its log).
  */
 function crashAfter(survive: number): { writes: () => number; disarm: () => void } {
-  const originals = { _put: ClassicLevel.prototype._put, _del: ClassicLevel.prototype._del, _batch: ClassicLevel.prototype._batch };
+  const originals = {
+    _put: ClassicLevel.prototype._put,
+    _del: ClassicLevel.prototype._del,
+    _batch: ClassicLevel.prototype._batch,
+  };
   let writes = 0;
   for (const name of ['_put', '_del', '_batch'] as const) {
     const original = originals[name];
@@ -112,7 +123,10 @@ const openAt = (label: string) => ({ openPk: 'OPEN#0', openSk: `2026-01-01T00:00
 
 describe('the local DynamoDB killed mid-write', () => {
   const writes: [string, (db: DynamoDBDocumentClient) => Promise<unknown>][] = [
-    ['PutItem of a new item', (db) => db.send(new PutCommand({ TableName: topology.table.name, Item: { ...KEY, n: 2, ...openAt('B') } }))],
+    [
+      'PutItem of a new item',
+      (db) => db.send(new PutCommand({ TableName: topology.table.name, Item: { ...KEY, n: 2, ...openAt('B') } })),
+    ],
     [
       'UpdateItem moving its open-index key',
       (db) =>
@@ -164,7 +178,10 @@ describe('the local DynamoDB killed mid-write', () => {
         const entries = (await scanAll(db, topology.table.indexes.open.name)).filter((i) => i.pk === KEY.pk);
         const state = item ? `item n=${String(item.n)}` : 'no item';
         const consistent = item ? entries.length === 1 && entries[0]?.openSk === item.openSk : entries.length === 0;
-        if (!consistent) outcomes.push(`crash after ${survive} write(s): ${state}, index entries ${JSON.stringify(entries.map((e) => e.openSk))}`);
+        if (!consistent)
+          outcomes.push(
+            `crash after ${survive} write(s): ${state}, index entries ${JSON.stringify(entries.map((e) => e.openSk))}`,
+          );
         // Three writes are all dynalite ever made of one item write: nothing cut, the write happened.
         if (survive === 3) expect(state).toBe(what === 'DeleteItem' ? 'no item' : 'item n=2');
       } finally {
@@ -188,21 +205,28 @@ describe('the local DynamoDB killed mid-write', () => {
         const client = dynamoClient(emulators.endpoints.dynamodb);
         const db = DynamoDBDocumentClient.from(client);
         const items = (await scanAll(db)).filter((i) => String(i.pk).startsWith('CRASH#'));
-        const entries = (await scanAll(db, topology.table.indexes.open.name)).filter((i) => String(i.pk).startsWith('CRASH#'));
+        const entries = (await scanAll(db, topology.table.indexes.open.name)).filter((i) =>
+          String(i.pk).startsWith('CRASH#'),
+        );
         client.destroy();
 
         const byPk = new Map(items.map((i) => [String(i.pk), i]));
         const indexed = new Set(entries.map((e) => `${String(e.pk)} ${String(e.openSk)}`));
         for (const [item, n] of acked) {
           const stored = byPk.get(`CRASH#${item}`);
-          if (!stored || Number(stored.n) < n) problems.push(`kill ${kill}: item ${item} acked n=${n}, stored ${String(stored?.n)}`);
+          if (!stored || Number(stored.n) < n)
+            problems.push(`kill ${kill}: item ${item} acked n=${n}, stored ${String(stored?.n)}`);
         }
         for (const i of items) {
-          if (!indexed.has(`${String(i.pk)} ${String(i.openSk)}`)) problems.push(`kill ${kill}: ${String(i.pk)} n=${String(i.n)} has no open-index entry`);
+          if (!indexed.has(`${String(i.pk)} ${String(i.openSk)}`))
+            problems.push(`kill ${kill}: ${String(i.pk)} n=${String(i.n)} has no open-index entry`);
         }
         for (const e of entries) {
           const i = byPk.get(String(e.pk));
-          if (i?.openSk !== e.openSk) problems.push(`kill ${kill}: stray open-index entry ${String(e.pk)} n=${String(e.n)} (item at n=${String(i?.n)})`);
+          if (i?.openSk !== e.openSk)
+            problems.push(
+              `kill ${kill}: stray open-index entry ${String(e.pk)} n=${String(e.n)} (item at n=${String(i?.n)})`,
+            );
         }
       } finally {
         await emulators.stop();

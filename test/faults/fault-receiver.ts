@@ -64,7 +64,8 @@ export class FaultReceiver {
   deliveredCounts(path: string): Map<string, number> {
     const counts = new Map<string, number>();
     for (const r of this.on(path)) {
-      if (typeof r.answer === 'number' && r.answer >= 200 && r.answer < 300) counts.set(r.eventId, (counts.get(r.eventId) ?? 0) + 1);
+      if (typeof r.answer === 'number' && r.answer >= 200 && r.answer < 300)
+        counts.set(r.eventId, (counts.get(r.eventId) ?? 0) + 1);
     }
     return counts;
   }
@@ -85,7 +86,8 @@ export class FaultReceiver {
     this.counts.set(key, nth);
     const script = this.routes.get(path) ?? [404];
     const b = script[Math.min(nth, script.length) - 1] ?? 404;
-    const record = (answer: FaultRequest['answer']) => this.requests.push({ path, eventId, nth, at: Date.now(), answer });
+    const record = (answer: FaultRequest['answer']) =>
+      this.requests.push({ path, eventId, nth, at: Date.now(), answer });
 
     if (typeof b === 'number') {
       record(b);

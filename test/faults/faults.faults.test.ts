@@ -72,9 +72,14 @@ async function readDlq(): Promise<Record<string, unknown>[]> {
   const sqs = new SQSClient({ endpoint: stack.endpoints.sqs });
   const bodies: Record<string, unknown>[] = [];
   try {
-    for (let empty = 0; empty < 2; ) {
+    for (let empty = 0; empty < 2;) {
       const out = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: stack.queueUrls.dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300 }),
+        new ReceiveMessageCommand({
+          QueueUrl: stack.queueUrls.dlq,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 300,
+        }),
       );
       const messages = out.Messages ?? [];
       if (messages.length === 0) empty++;
@@ -117,7 +122,14 @@ describe('faults with loss accounting', () => {
       if (Date.now() > midFlight) throw new Error('first attempts never reached every endpoint');
       await new Promise((r) => setTimeout(r, 20));
     }
-    const exhaustedBeforeRestart = [...new Set(receiver.on(endpoints.failing.path).filter((r) => r.nth >= MAX_ATTEMPTS).map((r) => r.eventId))];
+    const exhaustedBeforeRestart = [
+      ...new Set(
+        receiver
+          .on(endpoints.failing.path)
+          .filter((r) => r.nth >= MAX_ATTEMPTS)
+          .map((r) => r.eventId),
+      ),
+    ];
     const recovery = (await stack.restartSqs()) as { requeued: number; scheduled: number };
     const restartedAt = Date.now();
 
@@ -130,7 +142,11 @@ describe('faults with loss accounting', () => {
         const r = await api.eventStatus(appId, id);
         if (r.status !== 200) continue;
         statuses.set(id, r.body);
-        if (r.body.deliveries.length === Object.keys(FAULTS).length && r.body.deliveries.every((d) => TERMINAL.has(d.status))) open.delete(id);
+        if (
+          r.body.deliveries.length === Object.keys(FAULTS).length &&
+          r.body.deliveries.every((d) => TERMINAL.has(d.status))
+        )
+          open.delete(id);
       }
       if (open.size > 0) await new Promise((r) => setTimeout(r, 250));
     }
@@ -155,7 +171,8 @@ describe('faults with loss accounting', () => {
     }
     // Delivered more than once: a 2xx answered twice for one event and endpoint.
     let duplicates = 0;
-    for (const e of Object.values(endpoints)) for (const n of receiver.deliveredCounts(e.path).values()) if (n > 1) duplicates++;
+    for (const e of Object.values(endpoints))
+      for (const n of receiver.deliveredCounts(e.path).values()) if (n > 1) duplicates++;
     // Requests the stack's attempt lists do not account for: an attempt sent twice after the
     // restart's recover run re-drove a delivery whose worker was still mid-attempt.
     let repeatedAttempts = 0;
@@ -166,7 +183,9 @@ describe('faults with loss accounting', () => {
         repeatedAttempts += Math.max(0, sent - recorded);
       }
     }
-    const succeeded = [...statuses.values()].flatMap((s) => s.deliveries).filter((d) => d.status === 'succeeded').length;
+    const succeeded = [...statuses.values()]
+      .flatMap((s) => s.deliveries)
+      .filter((d) => d.status === 'succeeded').length;
     console.log(
       `faults: accepted=${accepted.length} deliveries=${deliveries} finished=${finished} lost=${lost.length} ` +
         `duplicates=${duplicates} (${((duplicates / Math.max(1, succeeded)) * 100).toFixed(1)} % of ${succeeded} succeeded) ` +
@@ -183,12 +202,21 @@ describe('faults with loss accounting', () => {
       accepted.map((id) => ({
         id,
         delivery: statuses.get(id)!.deliveries.find((d) => d.endpointId === endpoints[fault].id)!,
-        attempts: (attempts.get(id) ?? []).filter((a) => a.endpointId === endpoints[fault].id).sort((a, b) => a.attempt - b.attempt),
+        attempts: (attempts.get(id) ?? [])
+          .filter((a) => a.endpointId === endpoints[fault].id)
+          .sort((a, b) => a.attempt - b.attempt),
       }));
     const exhausted = (fault: Fault, error: string) => {
       for (const { id, delivery, attempts: list } of byFault(fault)) {
-        expect(delivery, `${fault} ${id}`).toMatchObject({ status: 'failed', attempts: MAX_ATTEMPTS, nextAttemptAt: null });
-        expect(list.map((a) => a.attempt), `${fault} ${id}`).toEqual([1, 2, 3, 4]);
+        expect(delivery, `${fault} ${id}`).toMatchObject({
+          status: 'failed',
+          attempts: MAX_ATTEMPTS,
+          nextAttemptAt: null,
+        });
+        expect(
+          list.map((a) => a.attempt),
+          `${fault} ${id}`,
+        ).toEqual([1, 2, 3, 4]);
         for (const a of list) expect(a, `${fault} ${id}`).toMatchObject({ outcome: 'retryable', error });
       }
     };
@@ -201,7 +229,8 @@ describe('faults with loss accounting', () => {
       expect(delivery, `stalling ${id}`).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 200 });
     }
     for (const { attempts: list } of byFault('stalling')) {
-      for (const a of list) expect(a).toMatchObject({ outcome: 'succeeded', responseExcerpt: 'partial [body incomplete]' });
+      for (const a of list)
+        expect(a).toMatchObject({ outcome: 'succeeded', responseExcerpt: 'partial [body incomplete]' });
     }
 
     // 429: succeeded, and no retry sooner than its Retry-After.
@@ -210,7 +239,9 @@ describe('faults with loss accounting', () => {
       expect(delivery, `429 ${id}`).toMatchObject({ status: 'succeeded', lastStatusCode: 200 });
       for (let i = 1; i < list.length; i++) {
         if (list[i - 1]!.statusCode !== 429) continue;
-        expect(Date.parse(list[i]!.at) - Date.parse(list[i - 1]!.at), `429 ${id}`).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000);
+        expect(Date.parse(list[i]!.at) - Date.parse(list[i - 1]!.at), `429 ${id}`).toBeGreaterThanOrEqual(
+          RETRY_AFTER_S * 1000,
+        );
         honoured++;
       }
     }
@@ -230,12 +261,14 @@ describe('faults with loss accounting', () => {
     const goneEndpoint = await api.call('GET', `/v1/apps/${appId}/endpoints/${endpoints.gone.id}`);
     expect(goneEndpoint.body).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('410') });
 
-    for (const { id, delivery } of byFault('healthy')) expect(delivery, `healthy ${id}`).toMatchObject({ status: 'succeeded', lastStatusCode: 200 });
+    for (const { id, delivery } of byFault('healthy'))
+      expect(delivery, `healthy ${id}`).toMatchObject({ status: 'succeeded', lastStatusCode: 200 });
 
     // Every failure whose end came after the restart is in the DLQ (the emulator's restart
     // emptied it, so earlier ones, a first 410 perhaps, are gone with it).
     const dlq = await readDlq();
-    const inDlq = (id: string, endpointId: string) => dlq.filter((m) => m.eventId === id && m.endpointId === endpointId);
+    const inDlq = (id: string, endpointId: string) =>
+      dlq.filter((m) => m.eventId === id && m.endpointId === endpointId);
     const missing: string[] = [];
     let dlqExpected = 0;
     for (const [id, s] of statuses) {
@@ -244,13 +277,17 @@ describe('faults with loss accounting', () => {
         dlqExpected++;
         const found = inDlq(id, d.endpointId);
         const fault = faultOf.get(d.endpointId);
-        const reason = fault === 'gone' ? 'HTTP 410 Gone: endpoint disabled' : `exhausted after ${MAX_ATTEMPTS} attempts`;
-        if (!found.some((m) => m.attempt === d.attempts && String(m.reason).includes(reason))) missing.push(`${id} -> /${String(fault)}`);
+        const reason =
+          fault === 'gone' ? 'HTTP 410 Gone: endpoint disabled' : `exhausted after ${MAX_ATTEMPTS} attempts`;
+        if (!found.some((m) => m.attempt === d.attempts && String(m.reason).includes(reason)))
+          missing.push(`${id} -> /${String(fault)}`);
       }
     }
     expect(missing).toEqual([]);
     // All the always-500 deliveries exhausted after the restart (unless the restart came late).
-    const failingInDlq = accepted.filter((id) => !exhaustedBeforeRestart.includes(id) && inDlq(id, endpoints.failing.id).length > 0);
+    const failingInDlq = accepted.filter(
+      (id) => !exhaustedBeforeRestart.includes(id) && inDlq(id, endpoints.failing.id).length > 0,
+    );
     expect(failingInDlq.length + exhaustedBeforeRestart.length).toBe(accepted.length);
     expect(dlqExpected).toBeGreaterThan(0);
   }, 150_000);

@@ -56,7 +56,9 @@ function freePort(): Promise<number> {
     probe.once('error', reject);
     probe.listen(0, '127.0.0.1', () => {
       const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -81,7 +83,9 @@ async function startStack(port: number): Promise<Child> {
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   const c: Child = { process: child, exited, output: () => output };
   children.push(c);
   const deadline = Date.now() + 20_000;
@@ -139,13 +143,16 @@ describe('SIGKILL in the middle of a burst', () => {
     while (pending.size > 0) {
       if (Date.now() - restartedAt > RECOVERY_DEADLINE_MS) {
         const sample = [...pending].slice(0, 3).map((id) => JSON.stringify(finished.get(id) ?? id));
-        throw new Error(`${pending.size} accepted event(s) unfinished ${RECOVERY_DEADLINE_MS} ms after the restart, e.g. ${sample.join(', ')}`);
+        throw new Error(
+          `${pending.size} accepted event(s) unfinished ${RECOVERY_DEADLINE_MS} ms after the restart, e.g. ${sample.join(', ')}`,
+        );
       }
       for (const id of [...pending]) {
         const r = await api.eventStatus(appId, id);
         expect(r.status, `event ${id} was answered 202 before the kill but is gone after the restart`).toBe(200);
         finished.set(id, r.body);
-        if (r.body.deliveries.length === 2 && r.body.deliveries.every((d) => TERMINAL.has(d.status))) pending.delete(id);
+        if (r.body.deliveries.length === 2 && r.body.deliveries.every((d) => TERMINAL.has(d.status)))
+          pending.delete(id);
       }
       if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));
     }

@@ -44,7 +44,9 @@ describe('the API over HTTP under generated requests', () => {
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const problem =
           answerProblem(fixture, table, r, res.status, res.body) ??
-          (res.status !== 204 && r.method !== 'HEAD' && !String(res.headers['content-type']).startsWith('application/json')
+          (res.status !== 204 &&
+          r.method !== 'HEAD' &&
+          !String(res.headers['content-type']).startsWith('application/json')
             ? `a ${res.status} with content-type ${String(res.headers['content-type'])}`
             : undefined);
         if (problem !== undefined) throw new Error(`${problem}\n  request: ${describeRequest(r)}`);
@@ -57,7 +59,10 @@ describe('the API over HTTP under generated requests', () => {
       throw new Error(`${err instanceof Error ? err.message : String(err)} (replay: FUZZ_SEED=${out.seed})`);
     }
     const codes = [...statuses.keys()];
-    expect(codes.some((s) => s < 300), `statuses seen: ${JSON.stringify([...statuses])}`).toBe(true);
+    expect(
+      codes.some((s) => s < 300),
+      `statuses seen: ${JSON.stringify([...statuses])}`,
+    ).toBe(true);
     expect(codes.filter((s) => s >= 400).length).toBeGreaterThanOrEqual(4);
   });
 });

@@ -48,7 +48,8 @@ function failure(err: unknown): string {
 }
 
 function asStructured(result: APIGatewayProxyResultV2): { status: number; body: string } {
-  if (typeof result === 'string' || result.statusCode === undefined) throw new Error(`unstructured result: ${JSON.stringify(result)}`);
+  if (typeof result === 'string' || result.statusCode === undefined)
+    throw new Error(`unstructured result: ${JSON.stringify(result)}`);
   return { status: result.statusCode, body: result.body ?? '' };
 }
 
@@ -77,7 +78,10 @@ describe('every API route under generated requests', () => {
       if (out.failed) throw new Error(`${failure(out.errorInstance)} (replay: FUZZ_SEED=${out.seed})`);
       // The generators reach past validation: some requests of every route succeed, some fail.
       const codes = [...statuses.keys()];
-      expect(codes.some((s) => s < 300), `statuses seen: ${JSON.stringify([...statuses])}`).toBe(true);
+      expect(
+        codes.some((s) => s < 300),
+        `statuses seen: ${JSON.stringify([...statuses])}`,
+      ).toBe(true);
       expect(codes.some((s) => s >= 400)).toBe(true);
       expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeKeys);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();

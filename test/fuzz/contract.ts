@@ -27,7 +27,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function errorShapeProblem(body: unknown): string | undefined {
   if (!isObject(body)) return 'the body is not a JSON object';
   const keys = Object.keys(body);
-  if (keys.length !== 1 || keys[0] !== 'error') return `the body has keys [${keys.join(', ')}], expected exactly [error]`;
+  if (keys.length !== 1 || keys[0] !== 'error')
+    return `the body has keys [${keys.join(', ')}], expected exactly [error]`;
   const error = body.error;
   if (!isObject(error)) return 'error is not an object';
   const extra = Object.keys(error).filter((k) => !['code', 'message', 'details'].includes(k));
@@ -40,7 +41,8 @@ export function errorShapeProblem(body: unknown): string | undefined {
       if (!isObject(d)) return `error.details[${i}] is not an object`;
       const dk = Object.keys(d).sort().join(',');
       if (dk !== 'message,path') return `error.details[${i}] has keys [${dk}], expected exactly [message, path]`;
-      if (typeof d.path !== 'string' || typeof d.message !== 'string') return `error.details[${i}] path/message are not strings`;
+      if (typeof d.path !== 'string' || typeof d.message !== 'string')
+        return `error.details[${i}] path/message are not strings`;
     }
   }
   return undefined;
@@ -62,7 +64,8 @@ export function contractProblem(res: { status: number; body: string; method: str
     return `a ${status} whose body is not JSON: ${body.slice(0, 200)}`;
   }
   if (status >= 200 && status < 300) return undefined;
-  if (!(CONTRACT_STATUSES as readonly number[]).includes(status)) return `status ${status} is not one the contract allows`;
+  if (!(CONTRACT_STATUSES as readonly number[]).includes(status))
+    return `status ${status} is not one the contract allows`;
   const shape = errorShapeProblem(parsed);
   return shape === undefined ? undefined : `a ${status} not in the error shape (${shape}): ${body.slice(0, 300)}`;
 }

@@ -8,7 +8,13 @@ import type { RecordingReceiver } from '../helpers/receiver';
 import { contractProblem } from './contract';
 import type { Fixture, FuzzRequest, RouteLike } from './requests';
 
-async function call<T>(stack: LocalStack, method: string, path: string, body?: unknown, key = stack.apiKey): Promise<T> {
+async function call<T>(
+  stack: LocalStack,
+  method: string,
+  path: string,
+  body?: unknown,
+  key = stack.apiKey,
+): Promise<T> {
   const res = await fetch(`${stack.apiUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -26,8 +32,19 @@ export async function createFixture(stack: LocalStack, receiver: RecordingReceiv
   const appB = (await call<{ id: string }>(stack, 'POST', '/v1/apps', { name: 'fuzz B' })).id;
   const key = await call<{ id: string; key: string }>(stack, 'POST', `/v1/apps/${appA}/keys`, { name: 'fuzz' });
   // Only type-filtered endpoints, so that the generated events fan out to few of them.
-  const endpointA = (await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/endpoints`, { url: receiverUrl, eventTypes: ['fuzz.type'] })).id;
-  const eventA = (await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/events`, { type: 'fuzz.type', data: { n: 1 }, id: 'evt-fuzz-1' })).id;
+  const endpointA = (
+    await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/endpoints`, {
+      url: receiverUrl,
+      eventTypes: ['fuzz.type'],
+    })
+  ).id;
+  const eventA = (
+    await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/events`, {
+      type: 'fuzz.type',
+      data: { n: 1 },
+      id: 'evt-fuzz-1',
+    })
+  ).id;
   return { adminKey: stack.apiKey, appA, appB, appKeyA: key.key, keyIdA: key.id, endpointA, eventA, receiverUrl };
 }
 
@@ -50,7 +67,10 @@ function decoded(s: string | undefined): string | undefined {
 }
 
 /** The route of `table` a request reaches, and its path parameters, matched as the router matches. */
-export function routeOf(table: readonly RouteLike[], r: FuzzRequest): { route: RouteLike; params: Record<string, string> } | undefined {
+export function routeOf(
+  table: readonly RouteLike[],
+  r: FuzzRequest,
+): { route: RouteLike; params: Record<string, string> } | undefined {
   const path = r.path.split('?')[0]!;
   for (const route of table) {
     if (route.method !== r.method) continue;
@@ -71,13 +91,23 @@ export function routeOf(table: readonly RouteLike[], r: FuzzRequest): { route: R
  * never creating apps or keys), with secrets only from the routes that hand them out. The route
  * is the one the request reaches (a generated method or path can lead to another than intended).
  */
-export function answerProblem(f: Fixture, table: readonly RouteLike[], r: FuzzRequest, status: number, body: string): string | undefined {
+export function answerProblem(
+  f: Fixture,
+  table: readonly RouteLike[],
+  r: FuzzRequest,
+  status: number,
+  body: string,
+): string | undefined {
   const shape = contractProblem({ status, body, method: r.method });
   if (shape !== undefined) return shape;
   // Headers well over API Gateway's 10 KB are refused as such, whatever else is wrong.
-  const headerBytes = Object.entries(r.headers).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 4, r.path.length + r.query.length);
+  const headerBytes = Object.entries(r.headers).reduce(
+    (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v) + 4,
+    r.path.length + r.query.length,
+  );
   // (An answer to HEAD has its body dropped on the wire: there the status is all there is.)
-  const tooLarge = status === 400 && (body.includes('"headers_too_large"') || (r.method.toUpperCase() === 'HEAD' && body === ''));
+  const tooLarge =
+    status === 400 && (body.includes('"headers_too_large"') || (r.method.toUpperCase() === 'HEAD' && body === ''));
   if (headerBytes > LIMITS.requestHeaderBytes + 512 && !tooLarge) {
     return `${headerBytes} bytes of request line and headers answered ${status}, not 400 headers_too_large`;
   }
@@ -89,12 +119,16 @@ export function answerProblem(f: Fixture, table: readonly RouteLike[], r: FuzzRe
     const who = callerOf(f, r.headers.authorization);
     if (who.kind === 'none') return `a ${status} without a valid key`;
     if (who.kind === 'app') {
-      if (reached.route.path === '/v1/apps' || reached.route.path.includes('/keys')) return `the app key got a ${status} on ${route}`;
-      if (decoded(reached.params.appId) !== f.appA) return `the app key of ${f.appA} got a ${status} for app ${reached.params.appId}`;
+      if (reached.route.path === '/v1/apps' || reached.route.path.includes('/keys'))
+        return `the app key got a ${status} on ${route}`;
+      if (decoded(reached.params.appId) !== f.appA)
+        return `the app key of ${f.appA} got a ${status} for app ${reached.params.appId}`;
     }
   }
-  if (/whsec_/.test(body) && !(ok && /\/secret(\/rotate)?$/.test(reached?.route.path ?? ''))) return `a signing secret in a ${status} of ${route}`;
-  if (/hrk_/.test(body) && !(status === 201 && route === 'POST /v1/apps/{appId}/keys')) return `an app key in a ${status} of ${route}`;
+  if (/whsec_/.test(body) && !(ok && /\/secret(\/rotate)?$/.test(reached?.route.path ?? '')))
+    return `a signing secret in a ${status} of ${route}`;
+  if (/hrk_/.test(body) && !(status === 201 && route === 'POST /v1/apps/{appId}/keys'))
+    return `an app key in a ${status} of ${route}`;
   if (body.includes(f.adminKey)) return `the admin key in a ${status} of ${route}`;
   return undefined;
 }
@@ -112,7 +146,13 @@ export function describeRequest(r: FuzzRequest): string {
  * Puts back what a generated request took away from the fixture (the key revoked, the endpoint
  * deleted), so the rest of the run still reaches deep into the handlers.
  */
-export async function restore(stack: LocalStack, f: Fixture, table: readonly RouteLike[], r: FuzzRequest, status: number): Promise<void> {
+export async function restore(
+  stack: LocalStack,
+  f: Fixture,
+  table: readonly RouteLike[],
+  r: FuzzRequest,
+  status: number,
+): Promise<void> {
   const reached = routeOf(table, r);
   if (status !== 204 || !reached || reached.route.method !== 'DELETE') return;
   if (reached.route.path.endsWith('/keys/{keyId}') && decoded(reached.params.keyId) === f.keyIdA) {
@@ -121,6 +161,11 @@ export async function restore(stack: LocalStack, f: Fixture, table: readonly Rou
     f.appKeyA = key.key;
   }
   if (reached.route.path.endsWith('/endpoints/{endpointId}') && decoded(reached.params.endpointId) === f.endpointA) {
-    f.endpointA = (await call<{ id: string }>(stack, 'POST', `/v1/apps/${f.appA}/endpoints`, { url: f.receiverUrl, eventTypes: ['fuzz.type'] })).id;
+    f.endpointA = (
+      await call<{ id: string }>(stack, 'POST', `/v1/apps/${f.appA}/endpoints`, {
+        url: f.receiverUrl,
+        eventTypes: ['fuzz.type'],
+      })
+    ).id;
   }
 }

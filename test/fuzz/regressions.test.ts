@@ -32,12 +32,22 @@ async function call(method: string, path: string, opts: { body?: string; headers
   const headers = { authorization: `Bearer ${f.adminKey}`, 'content-type': 'application/json', ...opts.headers };
   const [p, q = ''] = path.split('?');
   const event = toApiEvent(
-    { method, path: p!, query: q, headers, body: opts.body === undefined ? undefined : Buffer.from(opts.body), route: { method, path }, params: {} },
+    {
+      method,
+      path: p!,
+      query: q,
+      headers,
+      body: opts.body === undefined ? undefined : Buffer.from(opts.body),
+      route: { method, path },
+      params: {},
+    },
     randomBytes(10).toString('base64'),
   );
   const result = await invoke('api', handler, event);
   if (typeof result === 'string') throw new Error('unstructured result');
-  const body = JSON.parse(result.body || '{}') as { error?: { code: string; message: string; details?: { path: string }[] } };
+  const body = JSON.parse(result.body || '{}') as {
+    error?: { code: string; message: string; details?: { path: string }[] };
+  };
   return { status: result.statusCode, body };
 }
 
@@ -70,7 +80,11 @@ describe('deeply nested bodies', () => {
     const r = await call('POST', `/v1/apps/${f.appA}/events`, { body });
     expectError(r, 400, 'validation_failed');
     expect(r.body.error?.details?.[0]?.path).toBe('(body)');
-    expectError(await call('POST', `/v1/apps/${f.appA}/events/batch`, { body: `{"events":[${body}]}` }), 400, 'validation_failed');
+    expectError(
+      await call('POST', `/v1/apps/${f.appA}/events/batch`, { body: `{"events":[${body}]}` }),
+      400,
+      'validation_failed',
+    );
   });
 
   it('accepts data nested to the limit, and counts brackets inside strings as text', async () => {
@@ -84,10 +98,14 @@ describe('deeply nested bodies', () => {
 
 describe('"__proto__" keys', () => {
   it('refuses event data with a "__proto__" key, which was accepted and then silently dropped', async () => {
-    const r = await call('POST', `/v1/apps/${f.appA}/events`, { body: '{"type":"a","data":{"keep":1,"__proto__":{"polluted":true}}}' });
+    const r = await call('POST', `/v1/apps/${f.appA}/events`, {
+      body: '{"type":"a","data":{"keep":1,"__proto__":{"polluted":true}}}',
+    });
     expectError(r, 400, 'validation_failed');
     expect(r.body.error?.details?.[0]?.path).toBe('data.__proto__');
-    const nested = await call('POST', `/v1/apps/${f.appA}/events/batch`, { body: '{"events":[{"type":"a","data":{"a":[{"__proto__":1}]}}]}' });
+    const nested = await call('POST', `/v1/apps/${f.appA}/events/batch`, {
+      body: '{"events":[{"type":"a","data":{"a":[{"__proto__":1}]}}]}',
+    });
     expectError(nested, 400, 'validation_failed');
     expect(nested.body.error?.details?.[0]?.path).toBe('events.0.data.a.0.__proto__');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -48,7 +48,10 @@ export function bind(r: FuzzRequest, f: Fixture): FuzzRequest {
     path: sub(r.path),
     query: sub(r.query),
     headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, sub(v)])),
-    body: r.body !== undefined && text !== undefined && text.includes('@@') && Buffer.from(text).equals(r.body) ? Buffer.from(sub(text)) : r.body,
+    body:
+      r.body !== undefined && text !== undefined && text.includes('@@') && Buffer.from(text).equals(r.body)
+        ? Buffer.from(sub(text))
+        : r.body,
     params: Object.fromEntries(Object.entries(r.params).map(([k, v]) => [k, sub(v)])),
   };
 }
@@ -165,7 +168,23 @@ const queryKey = fc.oneof(
 
 const queryValue = fc.oneof(
   fc.integer({ min: -1000, max: 1000 }).map(String),
-  fc.constantFrom('0', '1', '250', '251', '1e400', '-0', '1.5', 'NaN', 'Infinity', '0x10', ' 5 ', '', '9'.repeat(400), 'null', 'true'),
+  fc.constantFrom(
+    '0',
+    '1',
+    '250',
+    '251',
+    '1e400',
+    '-0',
+    '1.5',
+    'NaN',
+    'Infinity',
+    '0x10',
+    ' 5 ',
+    '',
+    '9'.repeat(400),
+    'null',
+    'true',
+  ),
   fc.string({ unit: 'grapheme', maxLength: 60 }),
   fc.base64String({ maxLength: 80 }),
   fc.string({ maxLength: 60 }).map((s) => Buffer.from(s).toString('base64url')),
@@ -185,7 +204,10 @@ const queryString = fc.oneof(
       .array(fc.tuple(queryKey, queryValue), { maxLength: 4 })
       .map((pairs) => new URLSearchParams(pairs).toString()),
   },
-  { weight: 1, arbitrary: fc.constantFrom('limit=%', 'limit=%zz', '&&&', '=', 'a=1&a=2&a=3', 'limit=1&limit=2', '%00=%00', '?') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('limit=%', 'limit=%zz', '&&&', '=', 'a=1&a=2&a=3', 'limit=1&limit=2', '%00=%00', '?'),
+  },
 );
 
 const CONTENT_TYPES = [
@@ -212,40 +234,39 @@ const CONTENT_TYPES = [
 ];
 
 /** Which key the request carries; resolved against the fixture. */
-const authorization: fc.Arbitrary<string | undefined> =
-  fc.oneof(
-    { weight: 8, arbitrary: fc.constant(`Bearer ${P.adminKey}`) },
-    { weight: 6, arbitrary: fc.constant(`Bearer ${P.appKeyA}`) },
-    { weight: 1, arbitrary: fc.constant(undefined) },
-    {
-      weight: 3,
-      arbitrary: fc.constantFrom(
-        '',
-        'Bearer',
-        'Bearer ',
-        'Bearer  ',
-        `bearer ${P.adminKey}`,
-        `BEARER ${P.appKeyA}`,
-        `Bearer ${P.adminKey} extra`,
-        `Bearer ${P.adminKey}x`,
-        `Bearer ${DERIVED.adminKeyCut}`,
-        `Bearer ${DERIVED.appKeyACut}`,
-        `Bearer hrk_${'A'.repeat(43)}`,
-        'Bearer hrk_',
-        `Basic ${DERIVED.basicAdmin}`,
-        `Token ${P.adminKey}`,
-        P.adminKey,
-        'Bearer null',
-        'Bearer undefined',
-        'Bearer __proto__',
-        'Bearer \u00e9\u00e9',
-        `Bearer ${'x'.repeat(9000)}`,
-        `Bearer ${P.adminKey},Bearer ${P.appKeyA}`,
-      ),
-    },
-    { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 80 }).map((s) => `Bearer ${s}`) },
-    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 80 }) },
-  );
+const authorization: fc.Arbitrary<string | undefined> = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(`Bearer ${P.adminKey}`) },
+  { weight: 6, arbitrary: fc.constant(`Bearer ${P.appKeyA}`) },
+  { weight: 1, arbitrary: fc.constant(undefined) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      'Bearer',
+      'Bearer ',
+      'Bearer  ',
+      `bearer ${P.adminKey}`,
+      `BEARER ${P.appKeyA}`,
+      `Bearer ${P.adminKey} extra`,
+      `Bearer ${P.adminKey}x`,
+      `Bearer ${DERIVED.adminKeyCut}`,
+      `Bearer ${DERIVED.appKeyACut}`,
+      `Bearer hrk_${'A'.repeat(43)}`,
+      'Bearer hrk_',
+      `Basic ${DERIVED.basicAdmin}`,
+      `Token ${P.adminKey}`,
+      P.adminKey,
+      'Bearer null',
+      'Bearer undefined',
+      'Bearer __proto__',
+      'Bearer \u00e9\u00e9',
+      `Bearer ${'x'.repeat(9000)}`,
+      `Bearer ${P.adminKey},Bearer ${P.appKeyA}`,
+    ),
+  },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 80 }).map((s) => `Bearer ${s}`) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 80 }) },
+);
 
 const extraHeaders = fc.oneof(
   { weight: 6, arbitrary: fc.constant({} as Record<string, string>) },
@@ -253,7 +274,16 @@ const extraHeaders = fc.oneof(
     weight: 2,
     arbitrary: fc.dictionary(
       fc.oneof(
-        fc.constantFrom('x-forwarded-for', 'host', 'user-agent', 'content-length', 'cookie', 'x-api-key', '__proto__', 'constructor'),
+        fc.constantFrom(
+          'x-forwarded-for',
+          'host',
+          'user-agent',
+          'content-length',
+          'cookie',
+          'x-api-key',
+          '__proto__',
+          'constructor',
+        ),
         fc.stringMatching(/^[a-z][a-z0-9-]{0,30}$/),
       ),
       fc.string({ unit: 'grapheme', maxLength: 100 }),
@@ -264,12 +294,18 @@ const extraHeaders = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 8_000, max: 14_000 }).map((n) => ({ 'x-padding': 'p'.repeat(n) })) },
   {
     weight: 1,
-    arbitrary: fc.integer({ min: 20, max: 60 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v'.repeat(300)]))),
+    arbitrary: fc
+      .integer({ min: 20, max: 60 })
+      .map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v'.repeat(300)]))),
   },
 );
 
 const idempotencyKey = fc.option(
-  fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/), fc.string({ unit: 'grapheme', maxLength: 200 }), fc.constant('')),
+  fc.oneof(
+    fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/),
+    fc.string({ unit: 'grapheme', maxLength: 200 }),
+    fc.constant(''),
+  ),
   { freq: 4 },
 );
 
@@ -347,7 +383,11 @@ function validishObject(): fc.Arbitrary<Record<string, unknown>> {
     .tuple(
       fc.record(
         {
-          name: fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ minLength: 250, maxLength: 300 }), anyJson),
+          name: fc.oneof(
+            fc.string({ unit: 'grapheme', maxLength: 40 }),
+            fc.string({ minLength: 250, maxLength: 300 }),
+            anyJson,
+          ),
           url: receiverUrls,
           eventTypes: fc.oneof(
             fc.array(eventTypeish, { maxLength: 5 }),
@@ -366,8 +406,17 @@ function validishObject(): fc.Arbitrary<Record<string, unknown>> {
           ),
           endpointId: fc.oneof(fc.constant(P.endpointA), fc.string({ maxLength: 70 }), anyJson),
           since: fc.oneof(
-            fc.date({ noInvalidDate: true, min: new Date(-62_000_000_000_000), max: new Date(250_000_000_000_000) }).map((d) => d.toISOString()),
-            fc.constantFrom('2026-02-30T00:00:00Z', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59+23:59', '2026-01-01', 'yesterday', '+275760-09-13T00:00:00.000Z'),
+            fc
+              .date({ noInvalidDate: true, min: new Date(-62_000_000_000_000), max: new Date(250_000_000_000_000) })
+              .map((d) => d.toISOString()),
+            fc.constantFrom(
+              '2026-02-30T00:00:00Z',
+              '0000-01-01T00:00:00Z',
+              '9999-12-31T23:59:59+23:59',
+              '2026-01-01',
+              'yesterday',
+              '+275760-09-13T00:00:00.000Z',
+            ),
             anyJson,
           ),
         },
@@ -383,7 +432,9 @@ const hostileText = fc.oneof(
   fc.integer({ min: 1, max: 200_000 }).map((n) => '['.repeat(n) + ']'.repeat(n)),
   fc.integer({ min: 1, max: 50_000 }).map((n) => `{"type":"a","data":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`),
   fc.integer({ min: 1, max: 50_000 }).map((n) => `{"name":${'['.repeat(n)}"x"${']'.repeat(n)}}`),
-  fc.integer({ min: 1, max: 50_000 }).map((n) => `{"events":[{"type":"a","data":{"x":${'['.repeat(n)}${']'.repeat(n)}}}]}`),
+  fc
+    .integer({ min: 1, max: 50_000 })
+    .map((n) => `{"events":[{"type":"a","data":{"x":${'['.repeat(n)}${']'.repeat(n)}}}]}`),
   fc.integer({ min: 1, max: 100_000 }).map((n) => '['.repeat(n)),
   fc.constantFrom(
     '{"__proto__":{"polluted":true},"name":"x"}',
@@ -415,16 +466,27 @@ const hostileText = fc.oneof(
     'NaN',
   ),
   fc.string({ unit: 'binary', maxLength: 200 }),
-  fc.integer({ min: 1000, max: 20_000 }).map((n) => JSON.stringify({ type: 'a', data: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])) })),
+  fc
+    .integer({ min: 1000, max: 20_000 })
+    .map((n) =>
+      JSON.stringify({ type: 'a', data: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])) }),
+    ),
 );
 
 const validType = fc.constantFrom('invoice.paid', 'order.created', 'fuzz.type', 'a');
 const validEvent = fc.record(
-  { type: validType, data: fc.object({ maxDepth: 2, maxKeys: 4 }), id: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/) },
+  {
+    type: validType,
+    data: fc.object({ maxDepth: 2, maxKeys: 4 }),
+    id: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}$/),
+  },
   { requiredKeys: ['type', 'data'] },
 );
 const endpointFields = {
-  url: fc.oneof({ weight: 5, arbitrary: fc.constant(P.receiverUrl) }, { weight: 1, arbitrary: fc.webPath().map((p) => `${P.receiverUrl}${p}`) }),
+  url: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(P.receiverUrl) },
+    { weight: 1, arbitrary: fc.webPath().map((p) => `${P.receiverUrl}${p}`) },
+  ),
   // Always filtered by type, so that generated events fan out to few endpoints.
   eventTypes: fc.array(validType, { minLength: 1, maxLength: 3 }),
   description: fc.string({ unit: 'grapheme', maxLength: 40 }),
@@ -436,7 +498,9 @@ function validBody(route: RouteLike): fc.Arbitrary<unknown> {
   const key = `${route.method} ${route.path}`;
   switch (key) {
     case 'POST /v1/apps':
-      return fc.record({ name: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }).filter((n) => n.trim() !== '') });
+      return fc.record({
+        name: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }).filter((n) => n.trim() !== ''),
+      });
     case 'POST /v1/apps/{appId}/keys':
       return fc.record({ name: fc.string({ maxLength: 30 }) }, { requiredKeys: [] });
     case 'POST /v1/apps/{appId}/endpoints':
@@ -444,7 +508,9 @@ function validBody(route: RouteLike): fc.Arbitrary<unknown> {
     case 'PATCH /v1/apps/{appId}/endpoints/{endpointId}':
       return fc.record(endpointFields, { requiredKeys: [] }).filter((o) => Object.keys(o).length > 0);
     case 'POST /v1/apps/{appId}/endpoints/{endpointId}/recover':
-      return fc.date({ noInvalidDate: true, min: new Date('2020-01-01'), max: new Date('2030-01-01') }).map((d) => ({ since: d.toISOString() }));
+      return fc
+        .date({ noInvalidDate: true, min: new Date('2020-01-01'), max: new Date('2030-01-01') })
+        .map((d) => ({ since: d.toISOString() }));
     case 'POST /v1/apps/{appId}/events':
       return validEvent;
     case 'POST /v1/apps/{appId}/events/batch':
@@ -495,17 +561,20 @@ function headers(): fc.Arbitrary<Record<string, string>> {
 
 /** A request to one of `routes` (or the same path with another method). */
 export function fuzzRequest(routes: readonly RouteLike[]): fc.Arbitrary<FuzzRequest> {
-  return fc
-    .constantFrom(...routes)
-    .chain((route) =>
-      fc.record({
-        method: fc.oneof({ weight: 12, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
+  return fc.constantFrom(...routes).chain((route) =>
+    fc
+      .record({
+        method: fc.oneof(
+          { weight: 12, arbitrary: fc.constant(route.method) },
+          { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
+        ),
         target: pathOf(route),
         query: queryString,
         headers: headers(),
         body: body(route),
-      }).map(({ target, ...r }): FuzzRequest => ({ ...r, path: target.path, params: target.params, route })),
-    );
+      })
+      .map(({ target, ...r }): FuzzRequest => ({ ...r, path: target.path, params: target.params, route })),
+  );
 }
 
 /** The v2 event API Gateway (and the local shim, whose own builder this is) hands the function. */
@@ -529,13 +598,19 @@ export function toApiEvent(r: FuzzRequest, requestId: string): APIGatewayProxyEv
  * within node's 16 KB for the request line and headers together.
  */
 export function forTheWire(r: FuzzRequest): FuzzRequest {
-  const pct = (c: string) => [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+  const pct = (c: string) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
   const target = (s: string) => [...s].map((c) => (/^[\x21-\x7e]$/.test(c) && c !== '#' ? c : pct(c))).join('');
   const value = (s: string) => s.replace(/[^\t\x20-\x7e]/g, '?');
   const headersOut: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) {
     // X-Amz-Target would route the request to the PutEvents endpoint instead of the API.
-    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/i.test(k) || k.toLowerCase() === 'x-amz-target' || k.toLowerCase() === 'content-length') continue;
+    if (
+      !/^[a-z0-9!#$%&'*+.^_`|~-]+$/i.test(k) ||
+      k.toLowerCase() === 'x-amz-target' ||
+      k.toLowerCase() === 'content-length'
+    )
+      continue;
     if (k.toLowerCase() === 'host') continue;
     headersOut[k] = value(v);
   }
@@ -543,7 +618,8 @@ export function forTheWire(r: FuzzRequest): FuzzRequest {
   // the function on AWS, stops at 10 KB); stay under it, so that the API's own limit answers.
   const path = target(r.path).slice(0, 12_000);
   const query = target(r.query).slice(0, 14_000 - path.length);
-  const size = () => Object.entries(headersOut).reduce((n, [k, v]) => n + k.length + v.length + 4, path.length + query.length);
+  const size = () =>
+    Object.entries(headersOut).reduce((n, [k, v]) => n + k.length + v.length + 4, path.length + query.length);
   while (size() > 15_000) {
     const [largest] = Object.entries(headersOut).sort((a, b) => b[1].length - a[1].length)[0]!;
     delete headersOut[largest];
@@ -575,7 +651,9 @@ export function sendHttp(baseUrl: string, r: FuzzRequest): Promise<WireResponse>
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );

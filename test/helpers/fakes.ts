@@ -45,7 +45,8 @@ export class FakeDeliveryStore implements DeliveryStore, HousekeepingStore {
 
   async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}) {
     const d = item.delivery;
-    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId)) as (Delivery & { requeues?: number }) | undefined;
+    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId)) as
+      (Delivery & { requeues?: number }) | undefined;
     if (!cur || cur.dueAt !== item.dueAt) return false;
     cur.dueAt = toDueAt;
     if (!opts.planned) cur.requeues = (cur.requeues ?? 0) + 1;

@@ -66,7 +66,10 @@ export class RecordingReceiver {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.received)) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`receiver: timed out after ${timeoutMs} ms waiting for ${what} (${this.received.length} received)`);
+      if (left <= 0)
+        throw new Error(
+          `receiver: timed out after ${timeoutMs} ms waiting for ${what} (${this.received.length} received)`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 250));
         this.waiters.push(() => {
@@ -88,7 +91,8 @@ export class RecordingReceiver {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     this.received.push({ path, method: req.method ?? '', headers, body: Buffer.concat(chunks).toString('utf8'), at });
     const waiters = this.waiters;
     this.waiters = [];

@@ -138,7 +138,8 @@ export function apiClient(target: Pick<Target, 'apiUrl' | 'apiKey'>) {
       for (;;) {
         const r = await call<EventStatus>('GET', `/v1/apps/${appId}/events/${eventId}`);
         if (r.status === 200 && done(r.body)) return r.body;
-        if (Date.now() > deadline) throw new Error(`event ${eventId} did not reach the state: ${JSON.stringify(r.body)}`);
+        if (Date.now() > deadline)
+          throw new Error(`event ${eventId} did not reach the state: ${JSON.stringify(r.body)}`);
         await new Promise((res) => setTimeout(res, 100));
       }
     },

@@ -50,7 +50,8 @@ export interface Statement {
 }
 
 export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-export const resourcesOfStatement = (s: Statement): unknown[] => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
+export const resourcesOfStatement = (s: Statement): unknown[] =>
+  Array.isArray(s.Resource) ? s.Resource : [s.Resource];
 
 /** Every statement of every IAM policy in the template: identity policies and inline role policies. */
 export function identityStatements(template: Template): Array<{ owner: string; statement: Statement }> {

@@ -70,6 +70,10 @@ describe('cdk-nag AwsSolutions', () => {
   it('does catch a non-compliant resource (the check is live)', () => {
     const bad = new App({ context: SKIP_BUNDLING });
     new sqs.Queue(new Stack(bad, 'Bad'), 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
-    expect(findings(bad).map((f) => f.rule).sort()).toEqual(['AwsSolutions-SQS2', 'AwsSolutions-SQS3', 'AwsSolutions-SQS4']);
+    expect(
+      findings(bad)
+        .map((f) => f.rule)
+        .sort(),
+    ).toEqual(['AwsSolutions-SQS2', 'AwsSolutions-SQS3', 'AwsSolutions-SQS4']);
   });
 });

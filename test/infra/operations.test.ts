@@ -56,7 +56,9 @@ describe('alarms', () => {
   });
 
   it('fire on any message in the ingest DLQ', () => {
-    const ingestDlq = [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(hooks.ingest.deadLetter), 'QueueName'] } }];
+    const ingestDlq = [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(hooks.ingest.deadLetter), 'QueueName'] } },
+    ];
     expect(alarmOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible', ingestDlq)).toHaveLength(1);
   });
 
@@ -77,7 +79,11 @@ describe('alarms', () => {
     const [stuck] = alarmOn(topology.metrics.namespace, topology.metrics.names.housekeepingStuck, [
       { Name: 'service', Value: 'hookrelay' },
     ]);
-    expect(stuck).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' });
+    expect(stuck).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
   });
 
   it('notify nobody when no topic is given', () => {
@@ -124,7 +130,9 @@ describe('table encryption', () => {
     expect(Object.keys(resourcesOf(template, 'AWS::KMS::Key'))).toEqual([logicalIdOf(key!)]);
     // Every function can use the key, with the actions spelled out (CDK's grant says ReEncrypt*).
     const keyStatements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
-      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: string[]; Resource: unknown }> }).Statement)
+      .flatMap(
+        (p) => (p.Properties.PolicyDocument as { Statement: Array<{ Action: string[]; Resource: unknown }> }).Statement,
+      )
       .filter((st) => JSON.stringify(st.Resource) === JSON.stringify(arnOf(logicalIdOf(key!))));
     expect(keyStatements).toHaveLength(4);
     for (const st of keyStatements) {

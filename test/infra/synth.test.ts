@@ -14,11 +14,19 @@ const run = promisify(execFile);
 
 describe('npx cdk synth', () => {
   const outdir = mkdtempSync(path.join(tmpdir(), 'hookrelay-synth-'));
-  let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }>; Outputs: Record<string, unknown> };
+  let template: {
+    Resources: Record<
+      string,
+      { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> }
+    >;
+    Outputs: Record<string, unknown>;
+  };
 
   beforeAll(async () => {
     // No AWS_* variables at all: synth must need no credentials and no region.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('CDK_')));
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('CDK_')),
+    );
     await run('npx', ['cdk', 'synth', '--quiet', '--output', outdir], {
       cwd: REPO_ROOT,
       env: { ...env, CDK_DISABLE_VERSION_CHECK: '1' },
@@ -30,7 +38,9 @@ describe('npx cdk synth', () => {
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   it('writes the Hookrelay template with the four contract outputs', () => {
-    expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'EventBusName', 'DeadLetterQueueUrl', 'TableName']));
+    expect(Object.keys(template.Outputs)).toEqual(
+      expect.arrayContaining(['ApiUrl', 'EventBusName', 'DeadLetterQueueUrl', 'TableName']),
+    );
   });
 
   it('bundles each handler as minified ESM with the require banner, a source map, and the AWS SDK left out', () => {
@@ -42,7 +52,9 @@ describe('npx cdk synth', () => {
       expect(existsSync(bundle), bundle).toBe(true);
       expect(existsSync(`${bundle}.map`)).toBe(true);
       const code = readFileSync(bundle, 'utf8');
-      expect(code.startsWith("import { createRequire } from 'module';const require = createRequire(import.meta.url);")).toBe(true);
+      expect(
+        code.startsWith("import { createRequire } from 'module';const require = createRequire(import.meta.url);"),
+      ).toBe(true);
       // Minified: long lines (template literals keep some newlines; unminified code averages ~40).
       expect(code.length / code.split('\n').length).toBeGreaterThan(500);
       // The SDK is imported from the runtime's copy, not inlined (an inlined SDK carries its

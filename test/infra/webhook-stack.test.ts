@@ -4,7 +4,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdOf } from '../../infra/constructs/hookrelay-function';
 import { ENV, topology } from '../../infra/topology';
 import type { HookrelayStack } from '../../infra/webhook-stack';
-import { actionsOf, arnOf, identityStatements, refOf, resourcesOf, resourcesOfStatement, roleCan, synth, type Statement } from './helpers';
+import {
+  actionsOf,
+  arnOf,
+  identityStatements,
+  refOf,
+  resourcesOf,
+  resourcesOfStatement,
+  roleCan,
+  synth,
+  type Statement,
+} from './helpers';
 
 const HANDLERS = ['api', 'delivery', 'ingest', 'housekeeping'] as const;
 type Handler = (typeof HANDLERS)[number];
@@ -68,7 +78,11 @@ describe('the table', () => {
       ),
     });
     const attrs = resourcesOf(template, 'AWS::DynamoDB::Table')[ids.table]!.Properties.AttributeDefinitions;
-    expect(attrs).toEqual(expect.arrayContaining(['pk', 'sk', 'feedPk', 'feedSk', 'openPk', 'openSk'].map((n) => ({ AttributeName: n, AttributeType: 'S' }))));
+    expect(attrs).toEqual(
+      expect.arrayContaining(
+        ['pk', 'sk', 'feedPk', 'feedSk', 'openPk', 'openSk'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
+      ),
+    );
   });
 
   it('keeps point-in-time recovery on, expires items by TTL on the topology attribute, and is encrypted with its own KMS key', () => {
@@ -98,11 +112,13 @@ describe('the table', () => {
         expect(roleCan(template, ids.role[h], action, keyArn), `${h}: ${action}`).toBe(true);
       }
     }
-    const onKey = identityStatements(template).filter((s) => JSON.stringify(s.statement.Resource) === JSON.stringify(keyArn));
+    const onKey = identityStatements(template).filter(
+      (s) => JSON.stringify(s.statement.Resource) === JSON.stringify(keyArn),
+    );
     expect(new Set(onKey.map((s) => s.owner)).size).toBe(HANDLERS.length);
   });
 
-  it('deletes the key with the table when told to (after KMS\'s waiting period)', () => {
+  it("deletes the key with the table when told to (after KMS's waiting period)", () => {
     const { template: t } = synth({ hookrelay: { removalPolicy: RemovalPolicy.DESTROY } });
     const key = Object.values(resourcesOf(t, 'AWS::KMS::Key'))[0]!;
     expect(key.DeletionPolicy).toBe('Delete');
@@ -116,7 +132,10 @@ describe('the table', () => {
 describe('the queues', () => {
   it('redrive work and retry messages to the DLQ after the topology maxReceiveCount', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    for (const [id, spec] of [[ids.work, topology.queues.work], [ids.retry, topology.queues.retry]] as const) {
+    for (const [id, spec] of [
+      [ids.work, topology.queues.work],
+      [ids.retry, topology.queues.retry],
+    ] as const) {
       expect(queues[id]!.Properties.RedrivePolicy).toEqual({
         deadLetterTargetArn: arnOf(ids.dlq),
         maxReceiveCount: spec.maxReceiveCount,
@@ -151,7 +170,11 @@ describe('the queues', () => {
         Queues: [refOf(id)],
         PolicyDocument: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
           ]),
         },
       });
@@ -163,7 +186,9 @@ describe('the delivery worker', () => {
   it('consumes both the work and the retry queue, reporting per-message failures, in topology batches', () => {
     const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'));
     expect(mappings).toHaveLength(2);
-    expect(mappings.map((m) => m.Properties.EventSourceArn)).toEqual(expect.arrayContaining([arnOf(ids.work), arnOf(ids.retry)]));
+    expect(mappings.map((m) => m.Properties.EventSourceArn)).toEqual(
+      expect.arrayContaining([arnOf(ids.work), arnOf(ids.retry)]),
+    );
     for (const m of mappings) {
       expect(m.Properties).toMatchObject({
         FunctionName: refOf(ids.fn.delivery),
@@ -178,7 +203,10 @@ describe('the delivery worker', () => {
   it('caps concurrency at the maxConcurrency prop', () => {
     const { template: t } = synth({ hookrelay: { maxConcurrency: 7 } });
     const mappings = Object.values(resourcesOf(t, 'AWS::Lambda::EventSourceMapping'));
-    expect(mappings.map((m) => m.Properties.ScalingConfig)).toEqual([{ MaximumConcurrency: 7 }, { MaximumConcurrency: 7 }]);
+    expect(mappings.map((m) => m.Properties.ScalingConfig)).toEqual([
+      { MaximumConcurrency: 7 },
+      { MaximumConcurrency: 7 },
+    ]);
   });
 });
 
@@ -202,7 +230,9 @@ describe('the event bus', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       DeadLetterConfig: { TargetArn: arnOf(ids.ingestDlq) },
     });
-    const withDlq = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(([, f]) => f.Properties.DeadLetterConfig);
+    const withDlq = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(
+      ([, f]) => f.Properties.DeadLetterConfig,
+    );
     expect(withDlq.map(([id]) => id)).toEqual([ids.fn.ingest]);
   });
 });
@@ -253,11 +283,15 @@ describe('the HTTP API', () => {
   });
 
   it('gives the api function the admin key secret ARN', () => {
-    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ PasswordLength: 48 }) });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ PasswordLength: 48 }),
+    });
     const fns = resourcesOf(template, 'AWS::Lambda::Function');
-    const env = (h: Handler) => (fns[ids.fn[h]]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const env = (h: Handler) =>
+      (fns[ids.fn[h]]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env('api')[ENV.apiKeySecretArn]).toEqual(refOf(ids.secret));
-    for (const h of ['delivery', 'ingest', 'housekeeping'] as const) expect(env(h)[ENV.apiKeySecretArn]).toBeUndefined();
+    for (const h of ['delivery', 'ingest', 'housekeeping'] as const)
+      expect(env(h)[ENV.apiKeySecretArn]).toBeUndefined();
   });
 });
 
@@ -361,7 +395,8 @@ describe('IAM', () => {
   });
 
   it('lets each function send only to the queues it feeds', () => {
-    const senders = (queue: string) => HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:SendMessage', arnOf(queue)));
+    const senders = (queue: string) =>
+      HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:SendMessage', arnOf(queue)));
     expect(senders(ids.work)).toEqual(['api', 'ingest', 'housekeeping']);
     expect(senders(ids.retry)).toEqual(['delivery', 'housekeeping']);
     expect(senders(ids.dlq)).toEqual(['delivery']);
@@ -369,7 +404,8 @@ describe('IAM', () => {
   });
 
   it('lets only the delivery function consume the queues, and housekeeping read the DLQ attributes', () => {
-    const consumers = (queue: string) => HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:DeleteMessage', arnOf(queue)));
+    const consumers = (queue: string) =>
+      HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:DeleteMessage', arnOf(queue)));
     expect(consumers(ids.work)).toEqual(['delivery']);
     expect(consumers(ids.retry)).toEqual(['delivery']);
     expect(consumers(ids.dlq)).toEqual([]);

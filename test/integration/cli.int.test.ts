@@ -32,7 +32,10 @@ interface CliResult {
 async function cli(args: string[], io: Partial<CliIO> & { global?: boolean } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const globals = io.global === false ? [] : ['--endpoint-url', stack.endpoints.sqs, '--api-url', stack.apiUrl, '--api-key', stack.apiKey];
+  const globals =
+    io.global === false
+      ? []
+      : ['--endpoint-url', stack.endpoints.sqs, '--api-url', stack.apiUrl, '--api-key', stack.apiKey];
   const code = await run([...globals, ...args], {
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
@@ -51,7 +54,10 @@ async function cli(args: string[], io: Partial<CliIO> & { global?: boolean } = {
 
 async function dlqCounts() {
   const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queueUrls.dlq, AttributeNames: ['All'] }));
-  return { messages: Number(out.Attributes?.ApproximateNumberOfMessages), inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible) };
+  return {
+    messages: Number(out.Attributes?.ApproximateNumberOfMessages),
+    inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
+  };
 }
 
 const FAILING = '/always-500';
@@ -63,7 +69,11 @@ beforeAll(async () => {
   receiver = await new RecordingReceiver().start();
   stack = await startLocalStack({ port: 0, quiet: true, env: { HOOKRELAY_RETRY_SCHEDULE: '1,1,1' } });
   api = apiClient(stack);
-  sqs = new SQSClient({ endpoint: stack.endpoints.sqs, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  sqs = new SQSClient({
+    endpoint: stack.endpoints.sqs,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 
   // Three deliveries that exhaust their retries (4 attempts, 1 s apart) and end in the DLQ.
   appId = await api.createApp('cli test');
@@ -74,7 +84,9 @@ beforeAll(async () => {
     expect(r.status).toBe(202);
     sent.push(r.body.id);
   }
-  await Promise.all(sent.map((id) => api.waitForStatus(appId, id, (s) => s.deliveries[0]?.status === 'failed', 30_000)));
+  await Promise.all(
+    sent.map((id) => api.waitForStatus(appId, id, (s) => s.deliveries[0]?.status === 'failed', 30_000)),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -131,7 +143,9 @@ describe('hookrelay dlq', () => {
 
     const missing = await cli(['dlq', 'show', 'no-such-message']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe('error: message no-such-message is not in the DLQ (or another reader has it in flight right now)\n');
+    expect(missing.stderr).toBe(
+      'error: message no-such-message is not in the DLQ (or another reader has it in flight right now)\n',
+    );
     expect(await dlqCounts()).toEqual({ messages: 3, inFlight: 0 });
   });
 
@@ -159,15 +173,22 @@ describe('hookrelay dlq', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines).toEqual([expect.objectContaining({ path: 'move-task', status: 'COMPLETED', moved: 3, total: 3 })]);
     expect(r.stderr).toContain('moved 3/3');
-    console.info(`redrive via ${String(r.lines[0]?.path)}: ${String(r.lines[0]?.moved)} messages in ${String(r.lines[0]?.durationMs)} ms`);
+    console.info(
+      `redrive via ${String(r.lines[0]?.path)}: ${String(r.lines[0]?.moved)} messages in ${String(r.lines[0]?.durationMs)} ms`,
+    );
 
-    await receiver.waitFor((got) => got.filter((x) => x.path === FAILING).length >= before + 3, 20_000, 'the redriven webhooks');
+    await receiver.waitFor(
+      (got) => got.filter((x) => x.path === FAILING).length >= before + 3,
+      20_000,
+      'the redriven webhooks',
+    );
     const again = receiver.on(FAILING).slice(before);
     expect(again.map((x) => x.headers['webhook-id']).sort()).toEqual([...sent].sort());
     const statuses: EventStatus[] = await Promise.all(
       sent.map((id) => api.waitForStatus(appId, id, (s) => s.deliveries[0]?.status === 'succeeded')),
     );
-    for (const s of statuses) expect(s.deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 5, lastStatusCode: 200 });
+    for (const s of statuses)
+      expect(s.deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 5, lastStatusCode: 200 });
 
     expect(await dlqCounts()).toEqual({ messages: 0, inFlight: 0 });
     const list = await cli(['--json', 'dlq', 'list']);
@@ -182,25 +203,70 @@ describe('hookrelay events and deliveries', () => {
   it('events send posts the event and prints the 202 answer as JSON', async () => {
     okApp = await api.createApp('cli events');
     await api.createEndpoint(okApp, receiver.endpoint([200]));
-    const r = await cli(['--json', 'events', 'send', '--app', okApp, '--type', 'invoice.paid', '--data', '{"amount":42}', '--id', 'cli-inv-1']);
+    const r = await cli([
+      '--json',
+      'events',
+      'send',
+      '--app',
+      okApp,
+      '--type',
+      'invoice.paid',
+      '--data',
+      '{"amount":42}',
+      '--id',
+      'cli-inv-1',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines).toEqual([{ id: 'cli-inv-1', type: 'invoice.paid', timestamp: expect.any(String), deliveries: 1 }]);
     const stored = await api.eventStatus(okApp, 'cli-inv-1');
     expect(stored.body.data).toEqual({ amount: 42 });
 
-    const human = await cli(['events', 'send', '--app', okApp, '--type', 'invoice.paid', '--data', '{"amount":42}', '--id', 'cli-inv-1']);
+    const human = await cli([
+      'events',
+      'send',
+      '--app',
+      okApp,
+      '--type',
+      'invoice.paid',
+      '--data',
+      '{"amount":42}',
+      '--id',
+      'cli-inv-1',
+    ]);
     expect(human.code).toBe(0);
     expect(JSON.parse(human.stdout)).toEqual(r.lines[0]);
   });
 
   it('events send reports an API refusal as one line and exit 1', async () => {
-    const r = await cli(['events', 'send', '--app', okApp, '--type', 'invoice.paid', '--data', '{"amount":43}', '--id', 'cli-inv-1']);
+    const r = await cli([
+      'events',
+      'send',
+      '--app',
+      okApp,
+      '--type',
+      'invoice.paid',
+      '--data',
+      '{"amount":43}',
+      '--id',
+      'cli-inv-1',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: POST \/v1\/apps\/\S+\/events answered 409 conflict: .*\n$/);
   });
 
   it('deliveries tail exits 0 once every delivery succeeded', async () => {
-    const r = await cli(['deliveries', 'tail', '--app', okApp, '--event', 'cli-inv-1', '--interval', '200ms', '--timeout', '20s']);
+    const r = await cli([
+      'deliveries',
+      'tail',
+      '--app',
+      okApp,
+      '--event',
+      'cli-inv-1',
+      '--interval',
+      '200ms',
+      '--timeout',
+      '20s',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ep_\S+ {2}(\w+ -> )?succeeded/);
     expect(r.stdout).toContain('all 1 deliveries finished: 1 succeeded, 0 failed, 0 skipped');
@@ -210,7 +276,19 @@ describe('hookrelay events and deliveries', () => {
     const app = await api.createApp('cli tail');
     await api.createEndpoint(app, receiver.script('/tail-500', [500]));
     const event = await api.sendEvent(app, { type: 'order.created', data: {} });
-    const r = await cli(['--json', 'deliveries', 'tail', '--app', app, '--event', event.body.id, '--interval', '200ms', '--timeout', '25s']);
+    const r = await cli([
+      '--json',
+      'deliveries',
+      'tail',
+      '--app',
+      app,
+      '--event',
+      event.body.id,
+      '--interval',
+      '200ms',
+      '--timeout',
+      '25s',
+    ]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.lines.at(-2)).toMatchObject({ status: 'failed', attempts: 4, lastStatusCode: 500 });
     expect(r.lines.at(-1)).toEqual({ eventId: event.body.id, finished: true, succeeded: 0, failed: 1, skipped: 0 });
@@ -220,7 +298,9 @@ describe('hookrelay events and deliveries', () => {
     receiver.script('/tail-500', [200]);
     const redrive = await cli(['--json', 'dlq', 'redrive', '--yes', '--no-move-task']);
     expect(redrive.code, redrive.stderr).toBe(0);
-    expect(redrive.lines).toEqual([expect.objectContaining({ path: 'receive-send-delete', status: 'COMPLETED', moved: 1, total: 1 })]);
+    expect(redrive.lines).toEqual([
+      expect.objectContaining({ path: 'receive-send-delete', status: 'COMPLETED', moved: 1, total: 1 }),
+    ]);
     console.info(`redrive via receive-send-delete: 1 message in ${String(redrive.lines[0]?.durationMs)} ms`);
     const done = await api.waitForStatus(app, event.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(done.deliveries[0]).toMatchObject({ attempts: 5, lastStatusCode: 200 });
@@ -234,7 +314,13 @@ describe('hookrelay, odd messages and errors', () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrls.dlq, MessageBody: 'garbage' }));
     const r = await cli(['--json', 'dlq', 'list']);
     expect(r.code).toBe(0);
-    expect(r.lines).toEqual([expect.objectContaining({ kind: 'poison', eventId: null, reason: expect.stringContaining('not a delivery message') })]);
+    expect(r.lines).toEqual([
+      expect.objectContaining({
+        kind: 'poison',
+        eventId: null,
+        reason: expect.stringContaining('not a delivery message'),
+      }),
+    ]);
   });
 
   it('finds the DLQ from the CloudFormation stack outputs when no endpoint or URL is given', async () => {
@@ -250,7 +336,9 @@ describe('hookrelay, odd messages and errors', () => {
         res.setHeader('content-type', 'text/xml');
         if (stackName !== 'Hookrelay-test') {
           res.statusCode = 400;
-          res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${stackName} does not exist</Message></Error><RequestId>r1</RequestId></ErrorResponse>`);
+          res.end(
+            `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${stackName} does not exist</Message></Error><RequestId>r1</RequestId></ErrorResponse>`,
+          );
           return;
         }
         res.end(
@@ -273,12 +361,16 @@ describe('hookrelay, odd messages and errors', () => {
       // A redrive also needs WorkQueueUrl, which this stack does not output.
       const noWork = await cli(['--stack', 'Hookrelay-test', 'dlq', 'redrive', '--yes'], { global: false });
       expect(noWork.code).toBe(1);
-      expect(noWork.stderr).toBe('error: stack Hookrelay-test has no output WorkQueueUrl; give --dlq-url and --work-queue-url\n');
+      expect(noWork.stderr).toBe(
+        'error: stack Hookrelay-test has no output WorkQueueUrl; give --dlq-url and --work-queue-url\n',
+      );
 
       const missing = await cli(['dlq', 'list'], { global: false });
       expect(missing.code).toBe(1);
       expect(asked.at(-1)).toBe('DescribeStacks Hookrelay');
-      expect(missing.stderr).toMatch(/^error: reading the outputs of stack Hookrelay .*Stack with id Hookrelay does not exist/);
+      expect(missing.stderr).toMatch(
+        /^error: reading the outputs of stack Hookrelay .*Stack with id Hookrelay does not exist/,
+      );
     } finally {
       delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
       await new Promise((resolve) => cfn.close(resolve));
@@ -326,7 +418,9 @@ describe('hookrelay, odd messages and errors', () => {
   it('reports an unreachable SQS endpoint in one line (exit 1), with the trace only under --debug', async () => {
     const r = await cli(['--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay-dlq: cannot connect \(ECONNREFUSED\)/);
+    expect(r.stderr).toMatch(
+      /^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay-dlq: cannot connect \(ECONNREFUSED\)/,
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const debug = await cli(['--debug', '--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
     expect(debug.stderr).toMatch(/\n\s+at /);

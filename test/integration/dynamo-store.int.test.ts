@@ -23,7 +23,9 @@ const unique = (p: string) => `${p}_${Date.now().toString(36)}${(n++).toString(3
 beforeAll(async () => {
   emulators = await startEmulators();
   const { tableName } = await provision(emulators.endpoints);
-  db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), { marshallOptions: { removeUndefinedValues: true } });
+  db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
   const options = { tableName, retentionDays: 30 };
   const parts = [
     new DynamoAppStore(db, options),
@@ -123,7 +125,10 @@ describe('DynamoStore', () => {
     const ev = event(appId, 'msg_1', ['ep_1']);
     expect(await store.putEventIfAbsent(ev)).toEqual({ created: true });
     const again = await store.putEventIfAbsent({ ...ev, requestHash: 'h2' });
-    expect(again).toMatchObject({ created: false, existing: { id: 'msg_1', requestHash: 'h1', endpointIds: ['ep_1'] } });
+    expect(again).toMatchObject({
+      created: false,
+      existing: { id: 'msg_1', requestHash: 'h1', endpointIds: ['ep_1'] },
+    });
   });
 
   it('reads an event with its deliveries but without its attempts', async () => {
@@ -131,7 +136,18 @@ describe('DynamoStore', () => {
     await store.putEventIfAbsent(event(appId, 'msg_1', ['ep_1', 'ep_2']));
     await store.putNewDeliveries([pending(appId, 'msg_1', 'ep_1', '2999'), pending(appId, 'msg_1', 'ep_2', '2999')]);
     await store.recordAttempt(
-      { appId, eventId: 'msg_1', endpointId: 'ep_1', attempt: 1, at: new Date().toISOString(), statusCode: 500, durationMs: 3, outcome: 'retryable', error: 'HTTP 500', responseExcerpt: 'no' },
+      {
+        appId,
+        eventId: 'msg_1',
+        endpointId: 'ep_1',
+        attempt: 1,
+        at: new Date().toISOString(),
+        statusCode: 500,
+        durationMs: 3,
+        outcome: 'retryable',
+        error: 'HTTP 500',
+        responseExcerpt: 'no',
+      },
       30,
     );
     const found = await store.getEventWithDeliveries(appId, 'msg_1');
@@ -144,7 +160,10 @@ describe('DynamoStore', () => {
   it('creates only the missing deliveries of a half-done fan-out', async () => {
     const appId = unique('app');
     await store.putNewDeliveries([{ ...pending(appId, 'm', 'ep_1', '2999'), status: 'succeeded', attempts: 1 }]);
-    const created = await store.putMissingDeliveries([pending(appId, 'm', 'ep_1', '2999'), pending(appId, 'm', 'ep_2', '2999')]);
+    const created = await store.putMissingDeliveries([
+      pending(appId, 'm', 'ep_1', '2999'),
+      pending(appId, 'm', 'ep_2', '2999'),
+    ]);
     expect(created.map((d) => d.endpointId)).toEqual(['ep_2']);
     const ctx = await store.loadAttemptContext(appId, 'm', 'ep_1');
     expect(ctx.delivery?.status).toBe('succeeded');
@@ -159,7 +178,9 @@ describe('DynamoStore', () => {
     expect(await store.claim(d, 1, { token: 'a', until }, now)).toBe(true);
     expect(await store.claim(d, 1, { token: 'b', until }, now)).toBe(false);
     expect(await store.finish(d, 'b', { status: 'succeeded', attempts: 1, dueAt: null })).toBe(false);
-    expect(await store.finish(d, 'a', { status: 'succeeded', attempts: 1, lastStatusCode: 200, dueAt: null })).toBe(true);
+    expect(await store.finish(d, 'a', { status: 'succeeded', attempts: 1, lastStatusCode: 200, dueAt: null })).toBe(
+      true,
+    );
     const after = (await store.loadAttemptContext(appId, 'm', 'ep_1')).delivery!;
     expect(after).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 200 });
     expect(after.leaseUntil).toBeUndefined();
@@ -182,7 +203,7 @@ describe('DynamoStore', () => {
     expect(left).toHaveLength(0);
   });
 
-  it('finishes, on the producer\'s retry, a fan-out that crashed after the event was stored', async () => {
+  it("finishes, on the producer's retry, a fan-out that crashed after the event was stored", async () => {
     const appId = unique('app');
     await store.putApp({ id: appId, name: 'A', createdAt: 'x' });
     await store.putEndpoint(endpoint(appId, 'ep_1'));

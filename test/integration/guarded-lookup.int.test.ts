@@ -54,7 +54,8 @@ function stubResolver(table: Record<string, LookupAddress[]>): Resolver & { call
   const resolver = async (hostname: string): Promise<LookupAddress[]> => {
     calls.push(hostname);
     const answer = table[hostname];
-    if (answer === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    if (answer === undefined)
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
     return answer;
   };
   return Object.assign(resolver, { calls });
@@ -119,10 +120,17 @@ describe('createGuardedAgent', () => {
     const resolver = stubResolver({ 'hooks.example.com': [LOOPBACK] });
     const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(`http://hooks.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', agent: pool }));
+    const err = await rejection(
+      request(`http://hooks.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', agent: pool }),
+    );
 
     expect(err).toBeInstanceOf(ForbiddenDestinationError);
-    expect(err).toMatchObject({ host: 'hooks.example.com', address: '127.0.0.1', range: 'loopback', code: 'ERR_FORBIDDEN_DESTINATION' });
+    expect(err).toMatchObject({
+      host: 'hooks.example.com',
+      address: '127.0.0.1',
+      range: 'loopback',
+      code: 'ERR_FORBIDDEN_DESTINATION',
+    });
     expect(resolver.calls).toEqual(['hooks.example.com']);
     expect(receiver.connections).toBe(0);
   });
@@ -131,7 +139,11 @@ describe('createGuardedAgent', () => {
     const resolver = stubResolver({ 'hooks.example.com': [LOOPBACK] });
     const pool = agent({ allowPrivate: true, resolver });
 
-    const res = await request(`http://hooks.example.com:${receiver.port}/hook`, { method: 'POST', body: '{"a":1}', agent: pool });
+    const res = await request(`http://hooks.example.com:${receiver.port}/hook`, {
+      method: 'POST',
+      body: '{"a":1}',
+      agent: pool,
+    });
 
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('ok');
@@ -143,22 +155,27 @@ describe('createGuardedAgent', () => {
     ['loopback first', [LOOPBACK, PUBLIC]],
     ['IPv6 loopback among public', [PUBLIC, { address: '2606:4700::1111', family: 6 }, { address: '::1', family: 6 }]],
     ['IPv4-mapped loopback', [{ address: '::ffff:7f00:1', family: 6 }]],
-  ] as Array<[string, LookupAddress[]]>)('refuses a name with any forbidden address among its answers (%s)', async (_case, answers) => {
-    const resolver = stubResolver({ 'mixed.example.com': answers });
-    const pool = agent({ allowPrivate: false, resolver });
+  ] as Array<[string, LookupAddress[]]>)(
+    'refuses a name with any forbidden address among its answers (%s)',
+    async (_case, answers) => {
+      const resolver = stubResolver({ 'mixed.example.com': answers });
+      const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(`http://mixed.example.com:${receiver.port}/`, { agent: pool }));
+      const err = await rejection(request(`http://mixed.example.com:${receiver.port}/`, { agent: pool }));
 
-    expect(err).toBeInstanceOf(ForbiddenDestinationError);
-    expect((err as ForbiddenDestinationError).range).toContain('loopback');
-    expect(receiver.connections).toBe(0);
-  });
+      expect(err).toBeInstanceOf(ForbiddenDestinationError);
+      expect((err as ForbiddenDestinationError).range).toContain('loopback');
+      expect(receiver.connections).toBe(0);
+    },
+  );
 
   it('guards https connections too (the lookup is handed to tls.connect)', async () => {
     const resolver = stubResolver({ 'secure.example.com': [LOOPBACK] });
     const pool = agent({ allowPrivate: false, resolver });
 
-    const err = await rejection(request(`https://secure.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', agent: pool }));
+    const err = await rejection(
+      request(`https://secure.example.com:${receiver.port}/hook`, { method: 'POST', body: '{}', agent: pool }),
+    );
 
     expect(err).toMatchObject({ name: 'ForbiddenDestinationError', host: 'secure.example.com', range: 'loopback' });
     expect(resolver.calls).toEqual(['secure.example.com']);
@@ -227,7 +244,10 @@ describe('createGuardedAgent', () => {
     const url = `http://hooks.example.com:${receiver.port}/`;
 
     const err = await rejection(request(url, { method: 'POST', body: '{}', agent: pool }));
-    const result = await new HttpSender({ excerptBytes: 64, agent: pool }).send({ url, headers: {}, body: '{}' }, 5_000);
+    const result = await new HttpSender({ excerptBytes: 64, agent: pool }).send(
+      { url, headers: {}, body: '{}' },
+      5_000,
+    );
 
     expect(findForbiddenDestinationError(err)?.range).toBe('loopback');
     expect(result).toMatchObject({ kind: 'forbidden_destination' });
@@ -246,7 +266,11 @@ describe('createGuardedAgent', () => {
   it('never follows a redirect: the 3xx is the response', async () => {
     const pool = agent({ allowPrivate: true, resolver: stubResolver({ 'hooks.example.com': [LOOPBACK] }) });
 
-    const res = await request(`http://hooks.example.com:${receiver.port}/redirect`, { method: 'POST', body: '{}', agent: pool });
+    const res = await request(`http://hooks.example.com:${receiver.port}/redirect`, {
+      method: 'POST',
+      body: '{}',
+      agent: pool,
+    });
 
     expect(res.statusCode).toBe(302);
     expect(receiver.requests.map((r) => r.url)).toEqual(['/redirect']);
@@ -269,7 +293,10 @@ describe('createGuardedAgent', () => {
   });
 
   it('gives up on a receiver that does not answer within the attempt timeout', async () => {
-    const sender = new HttpSender({ excerptBytes: 64, agent: agent({ allowPrivate: true, resolver: stubResolver({}) }) });
+    const sender = new HttpSender({
+      excerptBytes: 64,
+      agent: agent({ allowPrivate: true, resolver: stubResolver({}) }),
+    });
 
     const result = await sender.send({ url: `http://127.0.0.1:${receiver.port}/silent`, headers: {}, body: '{}' }, 300);
 
@@ -278,7 +305,10 @@ describe('createGuardedAgent', () => {
   });
 
   it('keeps only the first bytes of a long answer, as the excerpt', async () => {
-    const sender = new HttpSender({ excerptBytes: 2, agent: agent({ allowPrivate: true, resolver: stubResolver({}) }) });
+    const sender = new HttpSender({
+      excerptBytes: 2,
+      agent: agent({ allowPrivate: true, resolver: stubResolver({}) }),
+    });
 
     const result = await sender.send({ url: `http://127.0.0.1:${receiver.port}/long`, headers: {}, body: '{}' }, 5_000);
 
@@ -295,13 +325,21 @@ describe('createGuardedLookup', () => {
 
   it('answers with every address when asked for all, as happy eyeballs does', async () => {
     const lookup = createGuardedLookup({ allowPrivate: false, resolver: stubResolver({ 'dual.example.com': dual }) });
-    expect(await lookupOnce(lookup, 'dual.example.com', { all: true })).toEqual({ err: null, address: dual, family: undefined });
+    expect(await lookupOnce(lookup, 'dual.example.com', { all: true })).toEqual({
+      err: null,
+      address: dual,
+      family: undefined,
+    });
   });
 
   it('answers with the first address of the asked family otherwise', async () => {
     const lookup = createGuardedLookup({ allowPrivate: false, resolver: stubResolver({ 'dual.example.com': dual }) });
     expect(await lookupOnce(lookup, 'dual.example.com', {})).toEqual({ err: null, address: PUBLIC.address, family: 4 });
-    expect(await lookupOnce(lookup, 'dual.example.com', { family: 6 })).toEqual({ err: null, address: '2606:4700::1111', family: 6 });
+    expect(await lookupOnce(lookup, 'dual.example.com', { family: 6 })).toEqual({
+      err: null,
+      address: '2606:4700::1111',
+      family: 6,
+    });
   });
 
   it('reports ENOTFOUND when no address of the asked family exists', async () => {
@@ -311,7 +349,7 @@ describe('createGuardedLookup', () => {
   });
 
   it('refuses internal names without resolving them', async () => {
-    const resolver = stubResolver({ 'localhost': [LOOPBACK] });
+    const resolver = stubResolver({ localhost: [LOOPBACK] });
     const lookup = createGuardedLookup({ allowPrivate: false, resolver });
     const { err } = await lookupOnce(lookup, 'localhost', { all: true });
     expect(err).toBeInstanceOf(ForbiddenDestinationError);
@@ -322,6 +360,8 @@ describe('createGuardedLookup', () => {
     const lookup = createGuardedLookup({ allowPrivate: true });
     const { err, address } = await lookupOnce(lookup, 'localhost', { all: true });
     expect(err).toBeNull();
-    expect((address as LookupAddress[]).map((a) => a.address)).toEqual(expect.arrayContaining([expect.stringMatching(/^(127\.0\.0\.1|::1)$/)]));
+    expect((address as LookupAddress[]).map((a) => a.address)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(127\.0\.0\.1|::1)$/)]),
+    );
   });
 });

@@ -16,12 +16,22 @@ let housekeeping: DynamoHousekeepingStore;
 beforeAll(async () => {
   emulators = await startEmulators();
   const { tableName } = await provision(emulators.endpoints);
-  db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), { marshallOptions: { removeUndefinedValues: true } });
+  db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
   const options = { tableName, retentionDays: 30 };
   housekeeping = new DynamoHousekeepingStore(db, options);
   const deliveries = Array.from({ length: OPEN }, (_, i): Delivery => {
     const dueAt = new Date(Date.UTC(2030, 0, 1) + i * 1000).toISOString();
-    return { appId: 'app_hk', eventId: `evt_${String(i).padStart(5, '0')}`, endpointId: 'ep_1', status: 'pending', attempts: 0, createdAt: dueAt, dueAt };
+    return {
+      appId: 'app_hk',
+      eventId: `evt_${String(i).padStart(5, '0')}`,
+      endpointId: 'ep_1',
+      status: 'pending',
+      attempts: 0,
+      createdAt: dueAt,
+      dueAt,
+    };
   });
   await new DynamoEventStore(db, options).putNewDeliveries(deliveries);
 }, 60_000);
@@ -42,6 +52,8 @@ describe('DynamoHousekeepingStore.listDue', () => {
   it('lists exactly the oldest `limit` items across its shards', async () => {
     const items = await housekeeping.listDue('9999', 1100);
 
-    expect(items.map((i) => i.delivery.eventId)).toEqual(Array.from({ length: 1100 }, (_, i) => `evt_${String(i).padStart(5, '0')}`));
+    expect(items.map((i) => i.delivery.eventId)).toEqual(
+      Array.from({ length: 1100 }, (_, i) => `evt_${String(i).padStart(5, '0')}`),
+    );
   });
 });

@@ -8,7 +8,10 @@ import { RecordingReceiver } from '../helpers/receiver';
 let receiver: RecordingReceiver;
 const sender = new HttpSender({ excerptBytes: 16, bodyGraceMs: 300 });
 const post = (url: string, timeoutMs = 1500) =>
-  sender.send({ url, headers: { 'content-type': 'application/json', 'webhook-id': 'msg_1' }, body: '{"a":1}' }, timeoutMs);
+  sender.send(
+    { url, headers: { 'content-type': 'application/json', 'webhook-id': 'msg_1' }, body: '{"a":1}' },
+    timeoutMs,
+  );
 
 beforeAll(async () => {
   receiver = await new RecordingReceiver().start();
@@ -50,7 +53,10 @@ describe('HttpSender', () => {
   });
 
   it('reports a connection reset before any status as a network error', async () => {
-    expect(await post(receiver.endpoint([{ fault: 'reset' }]))).toMatchObject({ kind: 'network', message: 'connection reset' });
+    expect(await post(receiver.endpoint([{ fault: 'reset' }]))).toMatchObject({
+      kind: 'network',
+      message: 'connection reset',
+    });
   });
 
   it('reports a refused connection', async () => {
@@ -59,6 +65,9 @@ describe('HttpSender', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const { port } = probe.address() as AddressInfo;
     await new Promise((r) => probe.close(r));
-    expect(await post(`http://127.0.0.1:${port}/hook`)).toMatchObject({ kind: 'network', message: 'connection refused' });
+    expect(await post(`http://127.0.0.1:${port}/hook`)).toMatchObject({
+      kind: 'network',
+      message: 'connection refused',
+    });
   });
 });

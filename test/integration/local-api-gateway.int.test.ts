@@ -42,10 +42,14 @@ function send(
 describe('local API Gateway (HTTP API, payload format 2.0)', () => {
   it('builds the v2 event: method, raw path and query, joined headers, cookies, request context', async () => {
     const res = await send('GET', '/v1/apps/app_1/events?after=c1&limit=5&tag=a&tag=b%20c', [
-      'X-Trace', 'one',
-      'X-Trace', 'two',
-      'User-Agent', 'probe/1.0',
-      'Cookie', 'a=1; b=2',
+      'X-Trace',
+      'one',
+      'X-Trace',
+      'two',
+      'User-Agent',
+      'probe/1.0',
+      'Cookie',
+      'a=1; b=2',
     ]);
 
     expect(res.status).toBe(204);
@@ -63,7 +67,13 @@ describe('local API Gateway (HTTP API, payload format 2.0)', () => {
     expect(event.body).toBeUndefined();
     expect(event.isBase64Encoded).toBe(false);
     expect(event.requestContext).toMatchObject({
-      http: { method: 'GET', path: '/v1/apps/app_1/events', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'probe/1.0' },
+      http: {
+        method: 'GET',
+        path: '/v1/apps/app_1/events',
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: 'probe/1.0',
+      },
       routeKey: '$default',
       stage: '$default',
       accountId: expect.stringMatching(/^\d{12}$/),
@@ -138,7 +148,12 @@ describe('local API Gateway (HTTP API, payload format 2.0)', () => {
   });
 
   it('accepts a body of exactly 10 MB', async () => {
-    const res = await send('POST', '/v1/apps/a/events', ['Content-Type', 'text/plain'], Buffer.alloc(10 * 1024 * 1024, 'a'));
+    const res = await send(
+      'POST',
+      '/v1/apps/a/events',
+      ['Content-Type', 'text/plain'],
+      Buffer.alloc(10 * 1024 * 1024, 'a'),
+    );
 
     expect(res.status).toBe(204);
     expect(api.calls[0]!.body).toHaveLength(10 * 1024 * 1024);

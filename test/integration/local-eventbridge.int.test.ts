@@ -1,8 +1,4 @@
-import {
-  EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsRequestEntry,
-} from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack';
@@ -74,7 +70,10 @@ describe('local EventBridge PutEvents', () => {
     await new Promise((r) => setTimeout(r, 50));
 
     expect(out.FailedEntryCount).toBe(1);
-    expect(out.Entries?.[0]).toEqual({ ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: 'Not authorized for the source.' });
+    expect(out.Entries?.[0]).toEqual({
+      ErrorCode: 'NotAuthorizedForSourceException',
+      ErrorMessage: 'Not authorized for the source.',
+    });
     expect(out.Entries?.[1]?.EventId).toEqual(expect.any(String));
     expect(ingest.calls.map((e) => e.source)).toEqual(['com.example.shop']);
   });
@@ -108,7 +107,9 @@ describe('local EventBridge PutEvents', () => {
   it('rejects a malformed request as a whole with ValidationException', async () => {
     const tooMany = events.send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry()) }));
     const none = events.send(new PutEventsCommand({ Entries: [] }));
-    const tooBig = events.send(new PutEventsCommand({ Entries: [entry({ Detail: JSON.stringify({ pad: 'x'.repeat(256 * 1024) }) })] }));
+    const tooBig = events.send(
+      new PutEventsCommand({ Entries: [entry({ Detail: JSON.stringify({ pad: 'x'.repeat(256 * 1024) }) })] }),
+    );
 
     await expect(tooMany).rejects.toMatchObject({ name: 'ValidationException' });
     await expect(none).rejects.toMatchObject({ name: 'ValidationException' });

@@ -35,7 +35,9 @@ async function start(delivery: Delivery, opts: LocalStackOptions = {}) {
 }
 
 async function queueArn(client: SQSClient, url: string): Promise<string> {
-  const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
   return Attributes?.QueueArn ?? '';
 }
 
@@ -81,7 +83,12 @@ describe('local SQS event source mapping', () => {
       },
       messageAttributes: {
         kind: { stringValue: 'test', stringListValues: [], binaryListValues: [], dataType: 'String' },
-        blob: { binaryValue: Buffer.from('hi').toString('base64'), stringListValues: [], binaryListValues: [], dataType: 'Binary' },
+        blob: {
+          binaryValue: Buffer.from('hi').toString('base64'),
+          stringListValues: [],
+          binaryListValues: [],
+          dataType: 'Binary',
+        },
       },
     });
   });
@@ -97,7 +104,9 @@ describe('local SQS event source mapping', () => {
 
   it('deletes successes, keeps batchItemFailures, and dead-letters a message after maxReceiveCount', async () => {
     const { sqs, stack, deliveriesOf } = await start(
-      (event) => ({ batchItemFailures: event.Records.filter(byBody('bad')).map((r) => ({ itemIdentifier: r.messageId })) }),
+      (event) => ({
+        batchItemFailures: event.Records.filter(byBody('bad')).map((r) => ({ itemIdentifier: r.messageId })),
+      }),
       { queueOverrides: { work: { visibilityTimeoutS: 1, maxReceiveCount: 2 } } },
     );
 

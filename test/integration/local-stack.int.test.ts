@@ -24,7 +24,11 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
-const refused = (url: string) => fetch(url).then(() => false, () => true);
+const refused = (url: string) =>
+  fetch(url).then(
+    () => false,
+    () => true,
+  );
 
 describe('local stack', () => {
   it('gives the handlers the wiring environment, read when they run', async () => {
@@ -180,7 +184,10 @@ describe('local stack', () => {
       env: { PORT: 'http', HOOKRELAY_RETRY_SCHEDULE: 'soon', HOOKRELAY_DELIVERY_TIMEOUT_MS: '-1' },
     });
 
-    const err = await attempt.then(() => undefined, (e: unknown) => e);
+    const err = await attempt.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems;
     for (const name of ['PORT', 'HOOKRELAY_RETRY_SCHEDULE', 'HOOKRELAY_DELIVERY_TIMEOUT_MS']) {

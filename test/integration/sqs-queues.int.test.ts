@@ -21,12 +21,25 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-const message = (i: number): DeliveryMessage => ({ v: 1, appId: 'app_1', eventId: `msg_${i}`, endpointId: 'ep_1', attempt: 1 });
+const message = (i: number): DeliveryMessage => ({
+  v: 1,
+  appId: 'app_1',
+  eventId: `msg_${i}`,
+  endpointId: 'ep_1',
+  attempt: 1,
+});
 
 async function drain(url: string, waitS = 0): Promise<DeliveryMessage[]> {
   const out: DeliveryMessage[] = [];
   for (;;) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: waitS, VisibilityTimeout: 60 }));
+    const r = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: waitS,
+        VisibilityTimeout: 60,
+      }),
+    );
     if (!r.Messages?.length) return out;
     out.push(...r.Messages.map((m) => JSON.parse(m.Body ?? '') as DeliveryMessage));
   }

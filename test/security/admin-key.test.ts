@@ -57,7 +57,9 @@ describe('the admin key from Secrets Manager', () => {
   });
 
   it('uses HOOKRELAY_API_KEY as given (the local stack), without asking Secrets Manager', async () => {
-    expect(await adminKey(parseConfig({ [ENV.apiKey]: 'local-key', [ENV.apiKeySecretArn]: ARN }), () => t)).toBe('local-key');
+    expect(await adminKey(parseConfig({ [ENV.apiKey]: 'local-key', [ENV.apiKeySecretArn]: ARN }), () => t)).toBe(
+      'local-key',
+    );
     expect(store.reads).toEqual([]);
   });
 });

@@ -29,7 +29,11 @@ describe('secretsEqual', () => {
   });
 
   it('decides with timingSafeEqual over two 32-byte digests, whatever the lengths given', () => {
-    for (const [a, b] of [['short', 'a much longer candidate key'], ['', 'x'.repeat(10_000)], ['same', 'same']] as const) {
+    for (const [a, b] of [
+      ['short', 'a much longer candidate key'],
+      ['', 'x'.repeat(10_000)],
+      ['same', 'same'],
+    ] as const) {
       timingSafeEqual.mockClear();
       secretsEqual(a, b);
       expect(timingSafeEqual).toHaveBeenCalledTimes(1);
@@ -67,10 +71,17 @@ describe('authenticating a key', () => {
 
   it('finds an app key by its SHA-256 hash: the key itself is neither compared nor stored', async () => {
     const { service, lookups } = deps('the-admin-key');
-    await expect(service.authenticate('Bearer hrk_good')).resolves.toEqual({ kind: 'app', appId: 'app_1', keyId: 'key_1' });
+    await expect(service.authenticate('Bearer hrk_good')).resolves.toEqual({
+      kind: 'app',
+      appId: 'app_1',
+      keyId: 'key_1',
+    });
     expect(lookups).toEqual([hashKey('hrk_good')]);
     expect(lookups[0]).not.toContain('hrk_good');
-    await expect(service.authenticate('Bearer hrk_bad')).rejects.toMatchObject({ status: 401, message: 'invalid API key' });
+    await expect(service.authenticate('Bearer hrk_bad')).rejects.toMatchObject({
+      status: 401,
+      message: 'invalid API key',
+    });
   });
 
   it('accepts no key at all when no admin key is configured and the token is not an app key', async () => {

@@ -68,7 +68,9 @@ describe('the consumer example in docs/security.md', () => {
     const secret = generateSecret();
     const req = webhook([secret]);
     const handled: unknown[] = [];
-    expect(await example.receiveWebhook(req.body, req.headers, [secret], seenSet(), async (e) => void handled.push(e))).toBe(200);
+    expect(
+      await example.receiveWebhook(req.body, req.headers, [secret], seenSet(), async (e) => void handled.push(e)),
+    ).toBe(200);
     expect(handled).toEqual([{ type: 'invoice.paid', timestamp: '2026-11-22T21:55:26.898Z', data: { amount: 4200 } }]);
   });
 
@@ -79,12 +81,16 @@ describe('the consumer example in docs/security.md', () => {
     };
     const ok = webhook([secret]);
     expect(await example.receiveWebhook(ok.body, ok.headers, [generateSecret()], seenSet(), never)).toBe(400);
-    expect(await example.receiveWebhook(ok.body.replace('4200', '4201'), ok.headers, [secret], seenSet(), never)).toBe(400);
+    expect(await example.receiveWebhook(ok.body.replace('4200', '4201'), ok.headers, [secret], seenSet(), never)).toBe(
+      400,
+    );
     const { 'webhook-signature': _dropped, ...unsigned } = ok.headers;
     expect(await example.receiveWebhook(ok.body, unsigned, [secret], seenSet(), never)).toBe(400);
     for (const offsetS of [-301, 301]) {
       const stale = webhook([secret], { at: new Date(Date.now() + offsetS * 1000) });
-      expect(await example.receiveWebhook(stale.body, stale.headers, [secret], seenSet(), never), `${offsetS} s`).toBe(400);
+      expect(await example.receiveWebhook(stale.body, stale.headers, [secret], seenSet(), never), `${offsetS} s`).toBe(
+        400,
+      );
     }
     const recent = webhook([secret], { at: new Date(Date.now() - 240_000) });
     expect(await example.receiveWebhook(recent.body, recent.headers, [secret], seenSet(), async () => {})).toBe(200);

@@ -133,7 +133,9 @@ describe('a session through the whole stack', () => {
   it('runs: apps, keys, endpoints that succeed, fail and time out, rotations, events, polling, bad requests', async () => {
     // An app and its keys; one key is revoked again.
     const appId = (await call<{ id: string }>('POST', '/v1/apps', { body: { name: 'Acme' } })).body.id;
-    const k1 = await call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, { body: { name: 'producer' } });
+    const k1 = await call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, {
+      body: { name: 'producer' },
+    });
     const k2 = await call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, { body: { name: 'old' } });
     expect([k1.status, k2.status]).toEqual([201, 201]);
     issued(k1.body.key, 'an app key', 'POST /v1/apps/{appId}/keys');
@@ -156,24 +158,49 @@ describe('a session through the whole stack', () => {
       });
       expect(r.status).toBe(201);
       ids[name] = r.body.id;
-      const secret = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`, { key: appKey });
+      const secret = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`, {
+        key: appKey,
+      });
       issued(secret.body.key, `the signing secret of ${name}`, 'GET /v1/apps/{appId}/endpoints/{endpointId}/secret');
     }
     // Rotations: the new secret signs beside the old one.
     for (const name of ['ok', 'failing']) {
       const r = await call<{ key: string }>('POST', `/v1/apps/${appId}/endpoints/${ids[name]}/secret/rotate`);
       expect(r.status).toBe(200);
-      issued(r.body.key, `the rotated signing secret of ${name}`, 'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate');
+      issued(
+        r.body.key,
+        `the rotated signing secret of ${name}`,
+        'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate',
+      );
       const again = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${ids[name]}/secret`);
-      issued(again.body.key, `the rotated signing secret of ${name}`, 'GET /v1/apps/{appId}/endpoints/{endpointId}/secret');
+      issued(
+        again.body.key,
+        `the rotated signing secret of ${name}`,
+        'GET /v1/apps/{appId}/endpoints/{endpointId}/secret',
+      );
     }
 
     // Events: one by the admin, one by the app key, a batch, and an idempotent replay.
-    const e1 = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, { body: { type: 'order.created', data: { n: 1 }, id: 'ord-1' } });
-    const e2 = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, { body: { type: 'order.created', data: { n: 2 } }, key: appKey });
-    const batch = await call('POST', `/v1/apps/${appId}/events/batch`, { body: { events: [{ type: 'order.created', data: { n: 3 } }, { type: '', data: {} }] } });
+    const e1 = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, {
+      body: { type: 'order.created', data: { n: 1 }, id: 'ord-1' },
+    });
+    const e2 = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, {
+      body: { type: 'order.created', data: { n: 2 } },
+      key: appKey,
+    });
+    const batch = await call('POST', `/v1/apps/${appId}/events/batch`, {
+      body: {
+        events: [
+          { type: 'order.created', data: { n: 3 } },
+          { type: '', data: {} },
+        ],
+      },
+    });
     expect([e1.status, e2.status, batch.status]).toEqual([202, 202, 202]);
-    expect((await call('POST', `/v1/apps/${appId}/events`, { body: { type: 'order.created', data: { n: 1 }, id: 'ord-1' } })).status).toBe(202);
+    expect(
+      (await call('POST', `/v1/apps/${appId}/events`, { body: { type: 'order.created', data: { n: 1 }, id: 'ord-1' } }))
+        .status,
+    ).toBe(202);
 
     // Wait until every delivery of the first event has finished: succeeded, failed after retries, failed on timeouts.
     const done = await waitFor(async () => {
@@ -196,9 +223,19 @@ describe('a session through the whole stack', () => {
       await call('GET', `/v1/apps/${appId}/events/${e2.body.id}`, { key });
       await call('GET', `/v1/apps/${appId}/events?limit=10`, { key });
     }
-    expect((await call('PATCH', `/v1/apps/${appId}/endpoints/${ids.slow}`, { body: { enabled: false } })).status).toBe(200);
-    expect((await call('POST', `/v1/apps/${appId}/events/${e1.body.id}/resend`, { body: { endpointId: ids.ok } })).status).toBe(202);
-    expect((await call('POST', `/v1/apps/${appId}/endpoints/${ids.failing}/recover`, { body: { since: '2020-01-01T00:00:00Z' } })).status).toBe(202);
+    expect((await call('PATCH', `/v1/apps/${appId}/endpoints/${ids.slow}`, { body: { enabled: false } })).status).toBe(
+      200,
+    );
+    expect(
+      (await call('POST', `/v1/apps/${appId}/events/${e1.body.id}/resend`, { body: { endpointId: ids.ok } })).status,
+    ).toBe(202);
+    expect(
+      (
+        await call('POST', `/v1/apps/${appId}/endpoints/${ids.failing}/recover`, {
+          body: { since: '2020-01-01T00:00:00Z' },
+        })
+      ).status,
+    ).toBe(202);
 
     // Bad requests, several carrying a secret where it does not belong.
     const [okSecret] = [...secrets].find(([, what]) => what === 'the signing secret of ok')!;
@@ -207,12 +244,18 @@ describe('a session through the whole stack', () => {
       call('GET', `/v1/apps/${appId}`, { key: appKey.slice(0, -1) }),
       call('GET', `/v1/apps/${appId}`, { key: k2.body.key }),
       call('GET', `/v1/apps/${appId}`, { key: okSecret }),
-      call('GET', `/v1/apps/${appId}`, { key: null, headers: { authorization: `Basic ${Buffer.from(`admin:${stack.apiKey}`).toString('base64')}` } }),
+      call('GET', `/v1/apps/${appId}`, {
+        key: null,
+        headers: { authorization: `Basic ${Buffer.from(`admin:${stack.apiKey}`).toString('base64')}` },
+      }),
       call('GET', `/v1/apps/${appId}`, { key: null, headers: { authorization: `Token ${stack.apiKey}` } }),
       call('POST', '/v1/apps', { key: appKey, body: { name: 'not allowed' } }),
       call('POST', `/v1/apps/${appId}/keys`, { key: appKey, body: {} }),
       call('POST', `/v1/apps/${appId}/events`, { raw: '{"type": "order.created", "data": ' }),
-      call('POST', `/v1/apps/${appId}/events`, { raw: 'type=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      call('POST', `/v1/apps/${appId}/events`, {
+        raw: 'type=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
       call('GET', `/v1/apps/${appId}`, { headers: { 'x-padding': 'p'.repeat(11_000) } }),
       call('GET', `/v1/apps/app_00000000000000000000000000`, { key: appKey }),
       call('GET', '/v1/nowhere'),
@@ -238,7 +281,11 @@ describe('a session through the whole stack', () => {
 
   it('never logs a secret, an app key or the admin key', () => {
     const logs = captured.join('');
-    const found = [...secrets].flatMap(([value, what]) => needles(value).filter((n) => logs.includes(n)).map(() => what));
+    const found = [...secrets].flatMap(([value, what]) =>
+      needles(value)
+        .filter((n) => logs.includes(n))
+        .map(() => what),
+    );
     expect(found).toEqual([]);
   });
 
@@ -257,7 +304,9 @@ describe('a session through the whole stack', () => {
   });
 
   it('lists and shows endpoints without their secrets', () => {
-    const views = exchanges.filter((x) => x.method === 'GET' && /\/endpoints(\/ep_[^/]+)?(\?.*)?$/.test(x.path) && x.status === 200);
+    const views = exchanges.filter(
+      (x) => x.method === 'GET' && /\/endpoints(\/ep_[^/]+)?(\?.*)?$/.test(x.path) && x.status === 200,
+    );
     expect(views.length).toBeGreaterThanOrEqual(10);
     for (const x of views) {
       const body = JSON.parse(x.body) as { items?: Record<string, unknown>[] } & Record<string, unknown>;
@@ -270,7 +319,11 @@ describe('a session through the whole stack', () => {
 
   it('never puts a secret in a webhook: the receiver gets signatures only', () => {
     const text = receiver.received.map((r) => JSON.stringify(r)).join('\n');
-    const found = [...secrets].flatMap(([value, what]) => needles(value).filter((n) => text.includes(n)).map(() => what));
+    const found = [...secrets].flatMap(([value, what]) =>
+      needles(value)
+        .filter((n) => text.includes(n))
+        .map(() => what),
+    );
     expect(found).toEqual([]);
     expect(receiver.received.every((r) => /^v1,/.test(r.headers['webhook-signature'] ?? ''))).toBe(true);
   });

@@ -64,7 +64,15 @@ function setup(script: SendResult[], scheduleS = [5, 300]) {
   const advance = (ms: number) => {
     clock += ms;
   };
-  return { store, sender, retryQueue, dlq, service, advance, delivery: () => store.deliveries.get('app_1/msg_1/ep_1')! };
+  return {
+    store,
+    sender,
+    retryQueue,
+    dlq,
+    service,
+    advance,
+    delivery: () => store.deliveries.get('app_1/msg_1/ep_1')!,
+  };
 }
 
 const first: DeliveryMessage = { v: 1, appId: 'app_1', eventId: 'msg_1', endpointId: 'ep_1', attempt: 1 };

@@ -21,10 +21,24 @@ const LOCAL = { allowPrivate: true };
 // Independent test oracles: the ranges as the requirement lists them, and spellings built here.
 
 const FORBIDDEN_V4_CIDRS: ReadonlyArray<[string, number]> = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16],
-  ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ['255.255.255.255', 32], ['100.100.100.200', 32], ['168.63.129.16', 32],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+  ['255.255.255.255', 32],
+  ['100.100.100.200', 32],
+  ['168.63.129.16', 32],
 ];
 const v4Oracle = new BlockList();
 for (const [net, bits] of FORBIDDEN_V4_CIDRS) v4Oracle.addSubnet(net, bits, 'ipv4');
@@ -39,8 +53,12 @@ function ipv4Spellings(n: number): Record<string, string> {
   const [a, b, c, d] = bytes(n) as [number, number, number, number];
   return {
     dotted: dotted(n),
-    octal: bytes(n).map((x) => `0${x.toString(8)}`).join('.'),
-    hex: bytes(n).map((x) => `0x${x.toString(16)}`).join('.'),
+    octal: bytes(n)
+      .map((x) => `0${x.toString(8)}`)
+      .join('.'),
+    hex: bytes(n)
+      .map((x) => `0x${x.toString(16)}`)
+      .join('.'),
     'decimal 32-bit': String(n),
     'hex 32-bit': `0x${n.toString(16).toUpperCase()}`,
     'octal 32-bit': `0${n.toString(8)}`,
@@ -91,7 +109,24 @@ const FORBIDDEN_V4: ReadonlyArray<[string, string]> = [
   ['100.100.100.200', 'cloud metadata'],
 ];
 
-const PUBLIC_V4 = ['8.8.8.8', '1.1.1.1', '93.184.215.14', '172.15.255.255', '172.32.0.0', '100.63.255.255', '100.128.0.0', '192.169.0.1', '198.17.255.255', '198.20.0.0', '223.255.255.255', '11.0.0.0', '126.255.255.255', '128.0.0.0', '169.253.255.255', '169.255.0.0'];
+const PUBLIC_V4 = [
+  '8.8.8.8',
+  '1.1.1.1',
+  '93.184.215.14',
+  '172.15.255.255',
+  '172.32.0.0',
+  '100.63.255.255',
+  '100.128.0.0',
+  '192.169.0.1',
+  '198.17.255.255',
+  '198.20.0.0',
+  '223.255.255.255',
+  '11.0.0.0',
+  '126.255.255.255',
+  '128.0.0.0',
+  '169.253.255.255',
+  '169.255.0.0',
+];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -161,19 +196,35 @@ describe('isForbiddenAddress', () => {
     expect(result.range).toContain(range);
   });
 
-  it.each(['2606:4700::1111', '2606:4700:4700::1001', '2a00:1450:4001:82b::200e', '2600:1f18::1', '2002:808:808::1', '64:ff9b::808:808', '::ffff:1.1.1.1', '2001:200::1'])(
-    'allows the public IPv6 address %s',
-    (address) => {
-      expect(isForbiddenAddress(address)).toEqual({ forbidden: false });
-    },
-  );
+  it.each([
+    '2606:4700::1111',
+    '2606:4700:4700::1001',
+    '2a00:1450:4001:82b::200e',
+    '2600:1f18::1',
+    '2002:808:808::1',
+    '64:ff9b::808:808',
+    '::ffff:1.1.1.1',
+    '2001:200::1',
+  ])('allows the public IPv6 address %s', (address) => {
+    expect(isForbiddenAddress(address)).toEqual({ forbidden: false });
+  });
 
-  it.each(['', 'example.com', '1.2.3.4.5', '256.0.0.1', '08.0.0.1', '1::2::3', '12345::', ':::', '1.2.3.4::', '::ffff:0177.0.0.1', 'g::1', '1:2:3:4:5:6:7:8:9'])(
-    'fails closed on the non-address %j',
-    (input) => {
-      expect(isForbiddenAddress(input)).toEqual({ forbidden: true, range: 'unparseable address' });
-    },
-  );
+  it.each([
+    '',
+    'example.com',
+    '1.2.3.4.5',
+    '256.0.0.1',
+    '08.0.0.1',
+    '1::2::3',
+    '12345::',
+    ':::',
+    '1.2.3.4::',
+    '::ffff:0177.0.0.1',
+    'g::1',
+    '1:2:3:4:5:6:7:8:9',
+  ])('fails closed on the non-address %j', (input) => {
+    expect(isForbiddenAddress(input)).toEqual({ forbidden: true, range: 'unparseable address' });
+  });
 });
 
 describe('checkAddress', () => {
@@ -183,14 +234,18 @@ describe('checkAddress', () => {
     expect(checkAddress('10.0.0.1', STRICT)).toEqual({ ok: false, range: 'private (RFC 1918)' });
   });
 
-  it.each(['169.254.169.254', '169.254.170.2', '100.100.100.200', 'fd00:ec2::254', '::ffff:a9fe:a9fe', '64:ff9b::169.254.169.254'])(
-    'refuses the cloud metadata address %s even when private targets are allowed',
-    (address) => {
-      const result = checkAddress(address, LOCAL);
-      expect(result.ok).toBe(false);
-      expect(!result.ok && result.range).toContain('cloud metadata');
-    },
-  );
+  it.each([
+    '169.254.169.254',
+    '169.254.170.2',
+    '100.100.100.200',
+    'fd00:ec2::254',
+    '::ffff:a9fe:a9fe',
+    '64:ff9b::169.254.169.254',
+  ])('refuses the cloud metadata address %s even when private targets are allowed', (address) => {
+    const result = checkAddress(address, LOCAL);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.range).toContain('cloud metadata');
+  });
 });
 
 describe('parseIpv4Loose', () => {
@@ -215,12 +270,27 @@ describe('parseIpv4Loose', () => {
     expect(parseIpv4Loose(input)).toBe(expected);
   });
 
-  it.each(['', '.', '1..1', '1.2.3.4.5', '256.1.1.1', '1.256.1.1', '1.2.65536', '4294967296', '08', '0x7g', '1.2.3.4..', 'example.com', '1.2.3.a', ' 1.2.3.4', '-1', '1e3', '99999999999999999999'])(
-    'refuses %j',
-    (input) => {
-      expect(parseIpv4Loose(input)).toBeNull();
-    },
-  );
+  it.each([
+    '',
+    '.',
+    '1..1',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '1.256.1.1',
+    '1.2.65536',
+    '4294967296',
+    '08',
+    '0x7g',
+    '1.2.3.4..',
+    'example.com',
+    '1.2.3.a',
+    ' 1.2.3.4',
+    '-1',
+    '1e3',
+    '99999999999999999999',
+  ])('refuses %j', (input) => {
+    expect(parseIpv4Loose(input)).toBeNull();
+  });
 });
 
 describe('parseIpv6', () => {
@@ -240,12 +310,23 @@ describe('parseIpv6', () => {
     expect(parseIpv6(input)).toEqual(groups);
   });
 
-  it.each(['', '1', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1::2::3', ':1::', '1::2:', '12345::', '::1.2.3', '::1.2.3.256', '1.2.3.4::', '::1.2.3.4:5', 'x::'])(
-    'refuses %j',
-    (input) => {
-      expect(parseIpv6(input)).toBeNull();
-    },
-  );
+  it.each([
+    '',
+    '1',
+    '1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7:8:9',
+    '1::2::3',
+    ':1::',
+    '1::2:',
+    '12345::',
+    '::1.2.3',
+    '::1.2.3.256',
+    '1.2.3.4::',
+    '::1.2.3.4:5',
+    'x::',
+  ])('refuses %j', (input) => {
+    expect(parseIpv6(input)).toBeNull();
+  });
 });
 
 describe('checkDestinationUrl', () => {
@@ -273,7 +354,10 @@ describe('checkDestinationUrl', () => {
 
   describe.each(FORBIDDEN_V4)('a URL to %s (%s)', (address, range) => {
     const n = toInt(address);
-    const spellings = { ...ipv4Spellings(n), ...Object.fromEntries(Object.entries(embeddingSpellings(n)).map(([k, v]) => [k, `[${v}]`])) };
+    const spellings = {
+      ...ipv4Spellings(n),
+      ...Object.fromEntries(Object.entries(embeddingSpellings(n)).map(([k, v]) => [k, `[${v}]`])),
+    };
     it.each(Object.entries(spellings))('is refused spelled %s (%s)', (_name, spelling) => {
       const result = checkDestinationUrl(`http://${spelling}:8080/hook`, STRICT);
       expect(result).toMatchObject({ ok: false, code: 'private_address' });
@@ -318,23 +402,34 @@ describe('checkDestinationUrl', () => {
     expect(checkDestinationUrl(raw, STRICT)).toMatchObject({ ok: false, code: 'hostname' });
   });
 
-  it.each(['08.0.0.1', '1.2.3.4.5', '256.0.0.1'])('refuses the unparseable numeric host %s as an invalid URL', (host) => {
-    expect(checkDestinationUrl(`http://${host}/`, STRICT)).toMatchObject({ ok: false, code: 'invalid_url' });
+  it.each(['08.0.0.1', '1.2.3.4.5', '256.0.0.1'])(
+    'refuses the unparseable numeric host %s as an invalid URL',
+    (host) => {
+      expect(checkDestinationUrl(`http://${host}/`, STRICT)).toMatchObject({ ok: false, code: 'invalid_url' });
+    },
+  );
+
+  it.each([
+    'http://localhost:3000/hook',
+    'http://127.0.0.1:3000/hook',
+    'http://[::1]:3000/',
+    'http://receiver/hook',
+    'http://db.internal/',
+    'http://0x7f.1/',
+    'http://10.0.0.5/',
+  ])('accepts the private destination %s when private targets are allowed', (raw) => {
+    expect(checkDestinationUrl(raw, LOCAL)).toMatchObject({ ok: true });
   });
 
-  it.each(['http://localhost:3000/hook', 'http://127.0.0.1:3000/hook', 'http://[::1]:3000/', 'http://receiver/hook', 'http://db.internal/', 'http://0x7f.1/', 'http://10.0.0.5/'])(
-    'accepts the private destination %s when private targets are allowed',
-    (raw) => {
-      expect(checkDestinationUrl(raw, LOCAL)).toMatchObject({ ok: true });
-    },
-  );
-
-  it.each(['http://169.254.169.254/latest/meta-data/', 'http://0xa9fea9fe/', 'http://[::ffff:a9fe:a9fe]/', 'http://metadata.google.internal/', 'http://100.100.100.200/'])(
-    'refuses the cloud metadata service %s even when private targets are allowed',
-    (raw) => {
-      expect(checkDestinationUrl(raw, LOCAL)).toMatchObject({ ok: false });
-    },
-  );
+  it.each([
+    'http://169.254.169.254/latest/meta-data/',
+    'http://0xa9fea9fe/',
+    'http://[::ffff:a9fe:a9fe]/',
+    'http://metadata.google.internal/',
+    'http://100.100.100.200/',
+  ])('refuses the cloud metadata service %s even when private targets are allowed', (raw) => {
+    expect(checkDestinationUrl(raw, LOCAL)).toMatchObject({ ok: false });
+  });
 
   it.each([
     ['ftp://example.com/', 'scheme'],
@@ -392,11 +487,17 @@ describe('ports', () => {
 
 describe('ForbiddenDestinationError', () => {
   it('is found through a cause chain, as fetch wraps it', () => {
-    const inner = new ForbiddenDestinationError({ host: 'rebind.example.com', address: '127.0.0.1', range: 'loopback' });
+    const inner = new ForbiddenDestinationError({
+      host: 'rebind.example.com',
+      address: '127.0.0.1',
+      range: 'loopback',
+    });
     const wrapped = new TypeError('fetch failed', { cause: new Error('connect', { cause: inner }) });
     expect(findForbiddenDestinationError(wrapped)).toBe(inner);
     expect(inner.message).toBe('destination rebind.example.com resolves to 127.0.0.1, which is forbidden (loopback)');
-    expect(findForbiddenDestinationError(new TypeError('fetch failed', { cause: new Error('ECONNREFUSED') }))).toBeUndefined();
+    expect(
+      findForbiddenDestinationError(new TypeError('fetch failed', { cause: new Error('ECONNREFUSED') })),
+    ).toBeUndefined();
   });
 });
 
@@ -411,12 +512,22 @@ const forbiddenV4 = fc
   .map(([[net, bits], r]) => (toInt(net) + (bits === 32 ? 0 : r % 2 ** (32 - bits))) >>> 0);
 
 /** Biased to land near range edges often, where off-by-one mistakes live. */
-const anyV4 = fc.oneof(uint32, forbiddenV4, forbiddenV4.map((n) => (n - 1) >>> 0), forbiddenV4.map((n) => (n + 1) >>> 0));
+const anyV4 = fc.oneof(
+  uint32,
+  forbiddenV4,
+  forbiddenV4.map((n) => (n - 1) >>> 0),
+  forbiddenV4.map((n) => (n + 1) >>> 0),
+);
 
 /** A random spelling of `n`: 1-4 parts, each part decimal, octal or hex (with zero padding), optional trailing dot. */
 const spelledV4 = (value: fc.Arbitrary<number>) =>
   fc
-    .tuple(value, fc.integer({ min: 1, max: 4 }), fc.array(fc.tuple(fc.constantFrom('dec', 'oct', 'hex', 'HEX'), fc.nat(3)), { minLength: 4, maxLength: 4 }), fc.boolean())
+    .tuple(
+      value,
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.tuple(fc.constantFrom('dec', 'oct', 'hex', 'HEX'), fc.nat(3)), { minLength: 4, maxLength: 4 }),
+      fc.boolean(),
+    )
     .map(([n, count, styles, trailingDot]) => {
       const b = bytes(n);
       const parts: number[] = [...b.slice(0, count - 1), b.slice(count - 1).reduce((acc, x) => acc * 256 + x, 0)];
@@ -464,7 +575,10 @@ describe('properties', () => {
   it('refuses any forbidden IPv4 address in any spelling through a URL', () => {
     fc.assert(
       fc.property(spelledV4(forbiddenV4), ({ spelling }) => {
-        expect(checkDestinationUrl(`http://${spelling}:8080/`, STRICT)).toMatchObject({ ok: false, code: 'private_address' });
+        expect(checkDestinationUrl(`http://${spelling}:8080/`, STRICT)).toMatchObject({
+          ok: false,
+          code: 'private_address',
+        });
       }),
       { numRuns: 1000 },
     );
@@ -522,11 +636,24 @@ describe('properties', () => {
   });
 
   const FORBIDDEN_V6_PREFIXES: ReadonlyArray<[string, number]> = [
-    ['fe80::', 10], ['fec0::', 10], ['fc00::', 7], ['ff00::', 8], ['2001:db8::', 32], ['2001::', 32],
-    ['100::', 64], ['64:ff9b:1::', 48], ['::', 96], ['3fff::', 20], ['2001:2::', 48],
+    ['fe80::', 10],
+    ['fec0::', 10],
+    ['fc00::', 7],
+    ['ff00::', 8],
+    ['2001:db8::', 32],
+    ['2001::', 32],
+    ['100::', 64],
+    ['64:ff9b:1::', 48],
+    ['::', 96],
+    ['3fff::', 20],
+    ['2001:2::', 48],
   ];
   const v6Specials = new BlockList();
-  for (const [net, bits] of [...FORBIDDEN_V6_PREFIXES, ['2001::', 23] as [string, number], ['2002::', 16] as [string, number]]) {
+  for (const [net, bits] of [
+    ...FORBIDDEN_V6_PREFIXES,
+    ['2001::', 23] as [string, number],
+    ['2002::', 16] as [string, number],
+  ]) {
     v6Specials.addSubnet(net, bits, 'ipv6');
   }
   const v6Text = (g: readonly number[]) => g.map((x) => x.toString(16)).join(':');

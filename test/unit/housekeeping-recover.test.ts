@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createHousekeeping, RUN_LIMIT, type HousekeepingStore, type OpenItem } from '../../functions/core/housekeeping';
+import {
+  createHousekeeping,
+  RUN_LIMIT,
+  type HousekeepingStore,
+  type OpenItem,
+} from '../../functions/core/housekeeping';
 import type { DeliveryMessage } from '../../functions/core/messages';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
@@ -12,13 +17,24 @@ function openIndex(n: number): HousekeepingStore & { items: Map<string, OpenItem
     const eventId = `evt_${String(i).padStart(5, '0')}`;
     items.set(eventId, {
       dueAt: iso(300),
-      delivery: { appId: 'app', eventId, endpointId: 'ep', status: 'pending', attempts: 0, createdAt: iso(-1), dueAt: iso(300) },
+      delivery: {
+        appId: 'app',
+        eventId,
+        endpointId: 'ep',
+        status: 'pending',
+        attempts: 0,
+        createdAt: iso(-1),
+        dueAt: iso(300),
+      },
     });
   }
   return {
     items,
     async listDue(cutoff, limit) {
-      return [...items.values()].filter((i) => i.dueAt < cutoff).slice(0, limit).map((i) => structuredClone(i));
+      return [...items.values()]
+        .filter((i) => i.dueAt < cutoff)
+        .slice(0, limit)
+        .map((i) => structuredClone(i));
     },
     async rescheduleDue(item, toDueAt) {
       const cur = items.get(item.delivery.eventId);

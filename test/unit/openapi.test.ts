@@ -5,11 +5,17 @@ import { routes } from '../../functions/handlers/api';
 import { renderOpenApi } from '../../scripts/openapi';
 
 const onDisk = readFileSync(new URL('../../docs/openapi.yaml', import.meta.url), 'utf8');
-const spec = parse(onDisk) as { paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>> };
+const spec = parse(onDisk) as {
+  paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
+};
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete']);
 
 const specRoutes = Object.entries(spec.paths)
-  .flatMap(([path, ops]) => Object.keys(ops).filter((m) => METHODS.has(m)).map((m) => `${m.toUpperCase()} ${path}`))
+  .flatMap(([path, ops]) =>
+    Object.keys(ops)
+      .filter((m) => METHODS.has(m))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  )
   .sort();
 const routerRoutes = routes.map((r) => `${r.method} ${r.path}`).sort();
 

@@ -21,13 +21,34 @@ describe('the default retry schedule on a virtual clock', () => {
     let clock = Date.parse('2026-11-22T00:00:00Z');
     const store = new FakeDeliveryStore();
     store.events.set('a/e', {
-      id: 'e', appId: 'a', type: 't', timestamp: new Date(clock).toISOString(), dataJson: '{}',
-      requestHash: 'h', endpointIds: ['p'], skippedEndpointIds: [],
+      id: 'e',
+      appId: 'a',
+      type: 't',
+      timestamp: new Date(clock).toISOString(),
+      dataJson: '{}',
+      requestHash: 'h',
+      endpointIds: ['p'],
+      skippedEndpointIds: [],
     });
-    store.deliveries.set('a/e/p', { appId: 'a', eventId: 'e', endpointId: 'p', status: 'pending', attempts: 0, createdAt: '' });
+    store.deliveries.set('a/e/p', {
+      appId: 'a',
+      eventId: 'e',
+      endpointId: 'p',
+      status: 'pending',
+      attempts: 0,
+      createdAt: '',
+    });
     store.endpoints.set('a/p', {
-      id: 'p', appId: 'a', url: 'https://example.com', eventTypes: [], description: '', enabled: true,
-      createdAt: '', updatedAt: '', version: 0, secrets: [{ key: generateSecret(), createdAt: '' }],
+      id: 'p',
+      appId: 'a',
+      url: 'https://example.com',
+      eventTypes: [],
+      description: '',
+      enabled: true,
+      createdAt: '',
+      updatedAt: '',
+      version: 0,
+      secrets: [{ key: generateSecret(), createdAt: '' }],
     });
 
     // The queue: messages become visible `delayS` after they were sent.
@@ -40,10 +61,17 @@ describe('the default retry schedule on a virtual clock', () => {
     };
     const sender = new ScriptedSender([status(500)]);
     const service = createDeliverService({
-      store, sender, retryQueue, deadLetters: new RecordingQueue(),
+      store,
+      sender,
+      retryQueue,
+      deadLetters: new RecordingQueue(),
       policy: new RetryPolicy({ scheduleS: topology.defaultRetryScheduleS, jitter: topology.retryJitter }),
-      timeoutMs: 10_000, leaseS: 300, retentionDays: 30, disableAfterFailingS: 30 * 86_400,
-      userAgent: 'hookrelay/test', now: () => new Date(clock),
+      timeoutMs: 10_000,
+      leaseS: 300,
+      retentionDays: 30,
+      disableAfterFailingS: 30 * 86_400,
+      userAgent: 'hookrelay/test',
+      now: () => new Date(clock),
     });
 
     const housekeeping = createHousekeeping({

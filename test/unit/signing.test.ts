@@ -31,7 +31,11 @@ describe('webhook signing', () => {
   it('produces a request both the standardwebhooks and svix verifiers accept', () => {
     const secret = generateSecret();
     const req = request([secret]);
-    const expected = { type: 'invoice.paid', timestamp: '2026-11-22T10:00:00.000Z', data: { amount: 42, currency: 'EUR' } };
+    const expected = {
+      type: 'invoice.paid',
+      timestamp: '2026-11-22T10:00:00.000Z',
+      data: { amount: 42, currency: 'EUR' },
+    };
     expect(new StandardWebhook(secret).verify(req.body, req.headers)).toEqual(expected);
     expect(new SvixWebhook(secret).verify(req.body, req.headers)).toEqual(expected);
   });
@@ -61,7 +65,9 @@ describe('webhook signing', () => {
 
   it('keeps the data exactly as the producer sent it', () => {
     const req = request([generateSecret()], '{"b":1,"a":[true,null,"é"]}');
-    expect(req.body).toBe('{"type":"invoice.paid","timestamp":"2026-11-22T10:00:00.000Z","data":{"b":1,"a":[true,null,"é"]}}');
+    expect(req.body).toBe(
+      '{"type":"invoice.paid","timestamp":"2026-11-22T10:00:00.000Z","data":{"b":1,"a":[true,null,"é"]}}',
+    );
   });
 
   it('treats a rotated-out secret as active only until it expires', () => {

@@ -25,7 +25,10 @@ export class DynamoAppStore extends DynamoTable implements AppStore, KeyStore {
 
   async putEndpoint(endpoint: Endpoint): Promise<void> {
     await this.db.send(
-      new PutCommand({ TableName: this.table, Item: { ...keys.endpoint(endpoint.appId, endpoint.id), kind: 'endpoint', ...endpoint } }),
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...keys.endpoint(endpoint.appId, endpoint.id), kind: 'endpoint', ...endpoint },
+      }),
     );
   }
 
@@ -79,7 +82,8 @@ export class DynamoAppStore extends DynamoTable implements AppStore, KeyStore {
         new PutCommand({
           TableName: this.table,
           Item: { ...keys.endpoint(endpoint.appId, endpoint.id), kind: 'endpoint', ...endpoint },
-          ConditionExpression: 'attribute_exists(pk) AND (version = :prev OR (attribute_not_exists(version) AND :prev = :zero))',
+          ConditionExpression:
+            'attribute_exists(pk) AND (version = :prev OR (attribute_not_exists(version) AND :prev = :zero))',
           ExpressionAttributeValues: { ':prev': endpoint.version - 1, ':zero': 0 },
         }),
       ),
@@ -103,19 +107,33 @@ export class DynamoAppStore extends DynamoTable implements AppStore, KeyStore {
   // (revocation by id). Revocation deletes the hash item first: from then on the key fails.
 
   async putKey(key: ApiKeyRecord): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...keys.apiKey(key.hash), kind: 'apikey', ...key } }));
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { ...keys.appKey(key.appId, key.id), kind: 'appkey', ...key } }));
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { ...keys.apiKey(key.hash), kind: 'apikey', ...key } }),
+    );
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { ...keys.appKey(key.appId, key.id), kind: 'appkey', ...key } }),
+    );
   }
 
   async findKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.apiKey(hash), ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.apiKey(hash), ConsistentRead: true }),
+    );
     if (!out.Item) return null;
     const i = out.Item;
-    return { id: i.id as string, appId: i.appId as string, name: i.name as string, hash, createdAt: i.createdAt as string };
+    return {
+      id: i.id as string,
+      appId: i.appId as string,
+      name: i.name as string,
+      hash,
+      createdAt: i.createdAt as string,
+    };
   }
 
   async deleteKey(appId: string, keyId: string): Promise<boolean> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.appKey(appId, keyId), ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: keys.appKey(appId, keyId), ConsistentRead: true }),
+    );
     if (!out.Item) return false;
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: keys.apiKey(out.Item.hash as string) }));
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: keys.appKey(appId, keyId) }));

@@ -2,13 +2,27 @@
 import { BatchGetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AttemptContext, DeliveryStore, DeliveryUpdate } from '../../core/deliver';
 import type { Attempt, Delivery } from '../../core/model';
-import { DynamoTable, epochSeconds, failedKeys, keys, openKeys, toDelivery, toEndpoint, toEvent, type Item } from './table';
+import {
+  DynamoTable,
+  epochSeconds,
+  failedKeys,
+  keys,
+  openKeys,
+  toDelivery,
+  toEndpoint,
+  toEvent,
+  type Item,
+} from './table';
 
 export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
   // ---- delivery attempts --------------------------------------------------------------------
 
   async loadAttemptContext(appId: string, eventId: string, endpointId: string): Promise<AttemptContext> {
-    const wanted = [keys.event(appId, eventId), keys.delivery(appId, eventId, endpointId), keys.endpoint(appId, endpointId)];
+    const wanted = [
+      keys.event(appId, eventId),
+      keys.delivery(appId, eventId, endpointId),
+      keys.endpoint(appId, endpointId),
+    ];
     let pending: Item[] = wanted;
     const found: Item[] = [];
     for (let round = 0; pending.length > 0; round++) {
@@ -139,14 +153,14 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
     );
   }
 
-
   async disableEndpoint(appId: string, endpointId: string, reason: string, at: string): Promise<void> {
     await this.conditional(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: keys.endpoint(appId, endpointId),
-          UpdateExpression: 'SET enabled = :f, disabledReason = :r, updatedAt = :at, version = if_not_exists(version, :zero) + :one',
+          UpdateExpression:
+            'SET enabled = :f, disabledReason = :r, updatedAt = :at, version = if_not_exists(version, :zero) + :one',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: { ':f': false, ':r': reason, ':at': at, ':zero': 0, ':one': 1 },
         }),

@@ -4,7 +4,18 @@ import type { IngestStore } from '../../core/ingest';
 import type { Delivery, StoredEvent } from '../../core/model';
 import { feedPosition, type EventQueryStore } from '../../core/queries';
 import type { ReplayStore } from '../../core/replay';
-import { DynamoTable, T, failedKeys, keys, toApp, toAttempt, toDelivery, toEndpoint, toEvent, type Item } from './table';
+import {
+  DynamoTable,
+  T,
+  failedKeys,
+  keys,
+  toApp,
+  toAttempt,
+  toDelivery,
+  toEndpoint,
+  toEvent,
+  type Item,
+} from './table';
 
 export class DynamoEventStore extends DynamoTable implements IngestStore, EventQueryStore, ReplayStore {
   async getAppWithEndpoints(appId: string) {
@@ -73,7 +84,11 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
       deliveries.map((d) =>
         this.conditional(() =>
           this.db.send(
-            new PutCommand({ TableName: this.table, Item: this.deliveryItem(d), ConditionExpression: 'attribute_not_exists(pk)' }),
+            new PutCommand({
+              TableName: this.table,
+              Item: this.deliveryItem(d),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
           ),
         ),
       ),
@@ -117,8 +132,13 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
       new QueryCommand({
         TableName: this.table,
         IndexName: T.indexes.feed.name,
-        KeyConditionExpression: after === undefined ? 'feedPk = :p AND feedSk < :hi' : 'feedPk = :p AND feedSk BETWEEN :lo AND :hi',
-        ExpressionAttributeValues: { ':p': `FEED#${appId}`, ':hi': before, ...(after === undefined ? {} : { ':lo': after }) },
+        KeyConditionExpression:
+          after === undefined ? 'feedPk = :p AND feedSk < :hi' : 'feedPk = :p AND feedSk BETWEEN :lo AND :hi',
+        ExpressionAttributeValues: {
+          ':p': `FEED#${appId}`,
+          ':hi': before,
+          ...(after === undefined ? {} : { ':lo': after }),
+        },
         Limit: after === undefined ? limit : limit + 1,
       }),
     );

@@ -30,7 +30,11 @@ export class DynamoHousekeepingStore extends DynamoTable implements Housekeeping
       .map((i): OpenItem => ({ dueAt: String(i.openSk).split('#')[0] ?? '', delivery: toDelivery(i) }));
   }
 
-  async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}): Promise<boolean> {
+  async rescheduleDue(
+    item: OpenItem,
+    toDueAt: string,
+    opts: { clearLease?: boolean; planned?: boolean } = {},
+  ): Promise<boolean> {
     const key = keys.delivery(item.delivery.appId, item.delivery.eventId, item.delivery.endpointId);
     const from = openKeys(key, item.dueAt);
     const to = openKeys(key, toDueAt);

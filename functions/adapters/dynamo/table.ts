@@ -69,7 +69,12 @@ export function decodeCursor(cursor: string | undefined, expectPk: string, skPre
   if (cursor === undefined) return undefined;
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Item;
-    if (key.pk === expectPk && typeof key.sk === 'string' && key.sk.startsWith(skPrefix) && Object.keys(key).length === 2) {
+    if (
+      key.pk === expectPk &&
+      typeof key.sk === 'string' &&
+      key.sk.startsWith(skPrefix) &&
+      Object.keys(key).length === 2
+    ) {
       return key;
     }
   } catch {
@@ -202,7 +207,9 @@ export abstract class DynamoTable {
     const byKey = new Map<string, Item>();
     const keyOf = (i: Item) => `${String(i.pk)}\u0000${String(i.sk)}`;
     for (let i = 0; i < refs.length; i += 100) {
-      let pending: Item[] = [...new Map(refs.slice(i, i + 100).map((r) => [keyOf(r), { pk: r.pk, sk: r.sk }])).values()];
+      let pending: Item[] = [
+        ...new Map(refs.slice(i, i + 100).map((r) => [keyOf(r), { pk: r.pk, sk: r.sk }])).values(),
+      ];
       for (let round = 0; pending.length > 0; round++) {
         if (round > 8) throw new Error('DynamoDB kept returning unprocessed keys');
         if (round > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
@@ -238,7 +245,12 @@ export abstract class DynamoTable {
       await this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...keys.attempt(a.appId, a.eventId, a.endpointId, a.attempt), kind: 'attempt', ...a, expiresAt: this.expiresAt(a.at) },
+          Item: {
+            ...keys.attempt(a.appId, a.eventId, a.endpointId, a.attempt),
+            kind: 'attempt',
+            ...a,
+            expiresAt: this.expiresAt(a.at),
+          },
         }),
       );
     }

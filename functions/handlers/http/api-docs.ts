@@ -32,7 +32,12 @@ export const views = {
     updatedAt: iso,
   }),
   Secret: z.object({ key: z.string().describe('whsec_ + base64 of the key bytes') }),
-  Key: z.object({ id: z.string(), key: z.string().describe('shown once; stored only as a hash'), name: z.string(), createdAt: iso }),
+  Key: z.object({
+    id: z.string(),
+    key: z.string().describe('shown once; stored only as a hash'),
+    name: z.string(),
+    createdAt: iso,
+  }),
   Accepted: z.object({
     id: z.string(),
     type: z.string(),
@@ -43,7 +48,13 @@ export const views = {
     items: z.array(
       z.union([
         z.object({ id: z.string(), deliveries: z.number().int() }),
-        z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ path: z.string(), message: z.string() })).optional() }) }),
+        z.object({
+          error: z.object({
+            code: z.string(),
+            message: z.string(),
+            details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+          }),
+        }),
       ]),
     ),
   }),
@@ -78,7 +89,9 @@ export const views = {
     ),
   }),
   Feed: z.object({
-    items: z.array(z.object({ id: z.string(), type: z.string(), timestamp: iso, data: z.record(z.string(), z.unknown()) })),
+    items: z.array(
+      z.object({ id: z.string(), type: z.string(), timestamp: iso, data: z.record(z.string(), z.unknown()) }),
+    ),
     nextCursor: z.string().nullable().describe('pass as `after` next time; null only before any event'),
   }),
   Resent: z.object({ deliveries: z.number().int().describe('deliveries put back on their way') }),
@@ -111,7 +124,13 @@ export interface RouteDoc {
 /** Keyed by `METHOD path`, exactly as the router's table. */
 export const routeDocs: Record<string, RouteDoc> = {
   'GET /health': { summary: 'Liveness', tag: 'Health', ok: { status: 200, view: 'Health' }, errors: [], open: true },
-  'POST /v1/apps': { summary: 'Create an app (admin key only)', tag: 'Apps', body: createAppSchema, ok: { status: 201, view: 'App' }, errors: [403] },
+  'POST /v1/apps': {
+    summary: 'Create an app (admin key only)',
+    tag: 'Apps',
+    body: createAppSchema,
+    ok: { status: 201, view: 'App' },
+    errors: [403],
+  },
   'GET /v1/apps/{appId}': { summary: 'Get an app', tag: 'Apps', ok: { status: 200, view: 'App' }, errors: [404] },
   'POST /v1/apps/{appId}/keys': {
     summary: 'Create an app-scoped key (admin key only); the key is shown once',
@@ -120,7 +139,12 @@ export const routeDocs: Record<string, RouteDoc> = {
     ok: { status: 201, view: 'Key' },
     errors: [403, 404],
   },
-  'DELETE /v1/apps/{appId}/keys/{keyId}': { summary: 'Revoke a key, at once (admin key only)', tag: 'Keys', ok: { status: 204 }, errors: [403, 404] },
+  'DELETE /v1/apps/{appId}/keys/{keyId}': {
+    summary: 'Revoke a key, at once (admin key only)',
+    tag: 'Keys',
+    ok: { status: 204 },
+    errors: [403, 404],
+  },
   'POST /v1/apps/{appId}/endpoints': {
     summary: 'Register an endpoint',
     tag: 'Endpoints',
@@ -135,7 +159,12 @@ export const routeDocs: Record<string, RouteDoc> = {
     ok: { status: 200, view: 'Endpoint' },
     errors: [404],
   },
-  'GET /v1/apps/{appId}/endpoints/{endpointId}': { summary: 'Get an endpoint', tag: 'Endpoints', ok: { status: 200, view: 'Endpoint' }, errors: [404] },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}': {
+    summary: 'Get an endpoint',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'Endpoint' },
+    errors: [404],
+  },
   'PATCH /v1/apps/{appId}/endpoints/{endpointId}': {
     summary: 'Change an endpoint (enabling it again clears why it was disabled)',
     tag: 'Endpoints',

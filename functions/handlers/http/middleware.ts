@@ -42,7 +42,9 @@ export function errorMapper(log: Log): Mw {
       // middy's own HTTP errors (the router's "no such route") carry a status below 500.
       const status = (err as { statusCode?: unknown } | null)?.statusCode;
       if (status === 404) {
-        const e = new NotFoundError(`no route for ${request.event.requestContext.http.method} ${request.event.rawPath}`);
+        const e = new NotFoundError(
+          `no route for ${request.event.requestContext.http.method} ${request.event.rawPath}`,
+        );
         request.response = json(e.status, { error: { code: e.code, message: e.message } });
         return;
       }
@@ -82,7 +84,10 @@ export function headerLimit(maxBytes = LIMITS.requestHeaderBytes): Mw {
       }
       if (total > maxBytes) {
         throw new HeadersTooLargeError(`the request line and headers are ${total} bytes; the limit is ${maxBytes}`, [
-          { path: largest ? `headers.${largest.name}` : 'headers', message: `is the largest header (${largest?.bytes ?? 0} bytes)` },
+          {
+            path: largest ? `headers.${largest.name}` : 'headers',
+            message: `is the largest header (${largest?.bytes ?? 0} bytes)`,
+          },
         ]);
       }
     },
@@ -131,7 +136,11 @@ export function jsonBody(): Mw {
       const proto = protoKeyPath(parsed);
       if (proto !== undefined) {
         throw new ValidationError('request body has a "__proto__" key', [
-          { path: proto, message: 'the key "__proto__" is not allowed: JavaScript code that copies the object would drop it or change its prototype' },
+          {
+            path: proto,
+            message:
+              'the key "__proto__" is not allowed: JavaScript code that copies the object would drop it or change its prototype',
+          },
         ]);
       }
       event.jsonBody = parsed;
@@ -165,7 +174,8 @@ function nestsDeeperThan(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
