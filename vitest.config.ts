@@ -2,7 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -13,5 +12,23 @@ export default defineConfig({
       CDK_DISABLE_VERSION_CHECK: '1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'main',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/iam/**'],
+          // Synthesizes the cloud assembly the local stack runs, once, before any test file.
+          globalSetup: ['test/helpers/global-setup.ts'],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // After every other test: it judges the AWS calls the end-to-end run recorded.
+        extends: true,
+        test: { name: 'iam', include: ['test/iam/**/*.test.ts'], sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -1,4 +1,4 @@
-import { Stack, Validations, type CfnElement, type Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Stack, Tags, Validations, type CfnElement, type Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -106,6 +106,10 @@ export class HookrelayFunction extends Construct {
         ...props.environment,
       },
     });
+
+    // Names the function's role in hookrelay, for people and for the local runtime, which runs
+    // the template's functions and lets tests replace one by this name (infra/local/template.ts).
+    Tags.of(this.fn).add('hookrelay:function', props.handler);
 
     // X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions:
     // AWS documents `Resource: *` as the only form. This is the one `*` resource in the role.

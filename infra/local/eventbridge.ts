@@ -30,6 +30,13 @@ export interface PutEventsOptions {
   log: Log;
   /** Waits before each retry of a failed ingest invocation (default 1 s, 2 s). */
   retryDelaysMs?: number[];
+  /**
+   * The template's rules (rules.ts): when given, every accepted event goes here, to the rules
+   * and targets the synthesized template defines, instead of the built-in rule and `invoke`.
+   */
+  publish?: (event: EventBridgeEvent<string, unknown>) => void;
+  /** The bus's name in the template, accepted besides `hookrelay` and `default`. */
+  busNames?: string[];
 }
 
 export interface PutEventsEndpoint {
@@ -95,10 +102,11 @@ export function putEventsEndpoint(opts: PutEventsOptions): PutEventsEndpoint {
     const entries = validateRequest(input);
     const now = new Date();
     const results: ResultEntry[] = entries.map((entry) => {
-      const error = entryError(entry);
+      const error = entryError(entry, opts.busNames);
       if (error) return error;
       const event = toEvent(entry, now);
-      if (matchesRule(event)) dispatch(event);
+      if (opts.publish) opts.publish(event);
+      else if (matchesRule(event)) dispatch(event);
       return { EventId: event.id };
     });
     const failed = results.filter((r) => r.ErrorCode).length;
@@ -182,7 +190,7 @@ export function entrySize(e: Entry): number {
 }
 
 /** Per-entry checks, with AWS's codes and messages. */
-function entryError(e: Entry): ResultEntry | undefined {
+function entryError(e: Entry, busNames: string[] = []): ResultEntry | undefined {
   for (const field of ['Source', 'DetailType', 'Detail'] as const) {
     if (typeof e[field] !== 'string' || e[field] === '') {
       return {
@@ -197,7 +205,7 @@ function entryError(e: Entry): ResultEntry | undefined {
     return { ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: 'Not authorized for the source.' };
   }
   const bus = busName(e.EventBusName);
-  if (bus !== undefined && !BUS_ALIASES.has(bus)) {
+  if (bus !== undefined && !BUS_ALIASES.has(bus) && !busNames.includes(bus)) {
     return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${bus} does not exist.` };
   }
   return undefined;

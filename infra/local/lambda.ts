@@ -13,7 +13,6 @@ import type {
   SQSEvent,
   ScheduledEvent,
 } from 'aws-lambda';
-import { topology } from '../topology';
 
 export const LOCAL_ACCOUNT_ID = '123456789012';
 export const LOCAL_REGION = 'us-east-1';
@@ -29,13 +28,13 @@ export interface Handlers {
 export type FunctionName = keyof Handlers;
 
 /**
- * Function settings as the local runtime sees them. Only the delivery timeout comes from the
- * topology (its queues' visibility timeout is derived from it); the others are the local
- * stand-ins for what the CDK stack configures.
+ * Stand-in settings for `invoke`, the helper tests use to call a handler directly. The local
+ * runtime itself takes each function's name, timeout and memory from the template
+ * (lambda-runtime.ts).
  */
 export const FUNCTIONS: Record<FunctionName, { name: string; timeoutMs: number; memoryMb: number }> = {
   api: { name: 'hookrelay-api', timeoutMs: 29_000, memoryMb: 1024 },
-  delivery: { name: 'hookrelay-delivery', timeoutMs: topology.delivery.functionTimeoutS * 1000, memoryMb: 1024 },
+  delivery: { name: 'hookrelay-delivery', timeoutMs: 30_000, memoryMb: 1024 },
   ingest: { name: 'hookrelay-ingest', timeoutMs: 30_000, memoryMb: 512 },
   housekeeping: { name: 'hookrelay-housekeeping', timeoutMs: 300_000, memoryMb: 512 },
 };
@@ -47,15 +46,19 @@ export class InvocationTimeoutError extends Error {
   }
 }
 
-export function lambdaContext(fn: FunctionName, deadline: number): Context {
-  const { name, memoryMb } = FUNCTIONS[fn];
+export function lambdaContext(
+  fn: FunctionName | { name: string; arn: string; memoryMb: number },
+  deadline: number,
+): Context {
+  const { name, memoryMb } = typeof fn === 'string' ? FUNCTIONS[fn] : fn;
+  const arn = typeof fn === 'string' ? `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${name}` : fn.arn;
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
   const noop = () => {};
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: name,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${name}`,
+    invokedFunctionArn: arn,
     memoryLimitInMB: String(memoryMb),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${name}`,

@@ -1,5 +1,6 @@
 /**
- * `npm start`: runs hookrelay on this machine (see stack.ts) until Ctrl-C.
+ * `npm start`: runs hookrelay on this machine (see stack.ts) until Ctrl-C: the synthesized cloud
+ * assembly's bundles by default, the TypeScript sources with HOOKRELAY_LOCAL_CODE=src.
  * Configuration is the contract's environment variables (PORT, HOOKRELAY_*).
  */
 import { ConfigError, LocalStackError, startLocalStack, type LocalStack } from './stack';
@@ -8,7 +9,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   let stack: LocalStack;
   try {
-    stack = await startLocalStack();
+    const code = process.env.HOOKRELAY_LOCAL_CODE === 'src' ? 'src' : 'assembly';
+    if (!process.env.HOOKRELAY_LOCAL_CODE || ['src', 'assembly'].includes(process.env.HOOKRELAY_LOCAL_CODE)) {
+      stack = await startLocalStack({ code });
+    } else {
+      stack = await startLocalStack();
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error('hookrelay: invalid configuration');
@@ -48,6 +54,8 @@ function banner(stack: LocalStack, ms: number): string {
     `-H 'content-type: application/json' -d '{"name":"demo"}'`;
   return [
     `hookrelay local stack ready in ${ms} ms`,
+    `  Code       ${stack.code === 'assembly' ? 'the cloud assembly' : 'the TypeScript sources'}, wired by ${stack.assembly.dir}` +
+      (stack.assembly.synthesized ? ` (synthesized in ${stack.assembly.synthMs} ms)` : ' (cached)'),
     `  API        ${stack.apiUrl}`,
     `  Admin key  ${stack.apiKey}`,
     `  PutEvents  ${stack.eventsUrl}  (point an SDK at it: AWS_ENDPOINT_URL_EVENTBRIDGE=${stack.eventsUrl})`,

@@ -1,7 +1,11 @@
 /**
- * Creates the table and queues of `topology` in the emulators, idempotently: on a restart with a
- * data dir the table already exists (and is checked), and the queues are created again because
- * the SQS emulator keeps nothing.
+ * Creates tables and queues in the emulators, idempotently: on a restart with a data dir the
+ * table already exists (and is checked), and the queues are created again because the SQS
+ * emulator keeps nothing.
+ *
+ * - `provisionStack`: the local runtime's, from the synthesized template (what deploys);
+ * - `provision`: the table and queues of `topology`, for the adapters' integration tests, which
+ *   need them without a synth.
  */
 import {
   CreateTableCommand,
@@ -21,6 +25,7 @@ import {
 import { topology } from '../topology';
 import { LocalStackError } from './errors';
 import { LOCAL_REGION } from './lambda';
+import type { StackModel, TableSpec } from './template';
 
 export type QueueKey = 'work' | 'retry' | 'dlq';
 
@@ -166,4 +171,112 @@ async function queueArn(sqs: SQSClient, url: string): Promise<string> {
   const arn = Attributes?.QueueArn;
   if (!arn) throw new Error(`no QueueArn for ${url}`);
   return arn;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stack's own resources, from its template (the local runtime's provisioning).
+
+export interface StackResources {
+  /** Local name of each table, by logical id. */
+  tables: Map<string, string>;
+  /** Local URL and ARN of each queue, by logical id. */
+  queues: Map<string, { url: string; arn: string; name: string }>;
+}
+
+/**
+ * Creates the template's tables and queues in the emulators, idempotently, with the template's
+ * keys, indexes, visibility timeouts, retention, delays and redrive policies. `names` gives each
+ * resource's local name; `overrides` changes a queue's settings by logical id (tests).
+ */
+export async function provisionStack(
+  endpoints: { sqs: string; dynamodb: string },
+  model: Pick<StackModel, 'tables' | 'queues'>,
+  names: (logicalId: string) => string,
+  overrides: Map<string, QueueSettings> = new Map(),
+): Promise<StackResources> {
+  const sqs = sqsClient(endpoints.sqs);
+  const dynamo = dynamoClient(endpoints.dynamodb);
+  try {
+    const tables = new Map<string, string>();
+    await Promise.all(
+      model.tables.map(async (t) => {
+        tables.set(t.id, await ensureTemplateTable(dynamo, t, names(t.id)));
+      }),
+    );
+    const queues: StackResources['queues'] = new Map();
+    const pending = [...model.queues];
+    // Dead-letter queues first: a redrive policy names its target's ARN.
+    while (pending.length > 0) {
+      const ready = pending.filter((q) => !q.redrive || queues.has(q.redrive.deadLetterQueueId));
+      if (ready.length === 0) throw new LocalStackError('the queues redrive to each other in a cycle');
+      await Promise.all(
+        ready.map(async (q) => {
+          const o = overrides.get(q.id) ?? {};
+          const attributes: Record<string, string> = {};
+          const visibility = o.visibilityTimeoutS ?? q.visibilityTimeoutS;
+          if (visibility !== undefined) attributes.VisibilityTimeout = String(visibility);
+          if (q.retentionS !== undefined) attributes.MessageRetentionPeriod = String(q.retentionS);
+          if (q.delayS !== undefined) attributes.DelaySeconds = String(q.delayS);
+          if (q.redrive) {
+            attributes.RedrivePolicy = JSON.stringify({
+              deadLetterTargetArn: queues.get(q.redrive.deadLetterQueueId)!.arn,
+              maxReceiveCount: o.maxReceiveCount ?? q.redrive.maxReceiveCount,
+            });
+          }
+          const name = names(q.id);
+          const url = await ensureQueue(sqs, name, attributes);
+          queues.set(q.id, { url, arn: await queueArn(sqs, url), name });
+        }),
+      );
+      for (const q of ready) pending.splice(pending.indexOf(q), 1);
+    }
+    return { tables, queues };
+  } finally {
+    sqs.destroy();
+    dynamo.destroy();
+  }
+}
+
+async function ensureTemplateTable(dynamo: DynamoDBClient, t: TableSpec, name: string): Promise<string> {
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: t.attributeDefinitions.map((a) => ({
+          AttributeName: a.AttributeName,
+          AttributeType: a.AttributeType as 'S' | 'N' | 'B',
+        })),
+        KeySchema: t.keySchema.map((k) => ({ AttributeName: k.AttributeName, KeyType: k.KeyType as 'HASH' | 'RANGE' })),
+        ...(t.globalSecondaryIndexes.length > 0
+          ? {
+              GlobalSecondaryIndexes: t.globalSecondaryIndexes.map((i) => ({
+                IndexName: i.IndexName,
+                KeySchema: i.KeySchema.map((k) => ({
+                  AttributeName: k.AttributeName,
+                  KeyType: k.KeyType as 'HASH' | 'RANGE',
+                })),
+                Projection: {
+                  ProjectionType: i.Projection.ProjectionType as 'KEYS_ONLY' | 'ALL' | 'INCLUDE',
+                  ...(i.Projection.NonKeyAttributes ? { NonKeyAttributes: i.Projection.NonKeyAttributes } : {}),
+                },
+              })),
+            }
+          : {}),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: name }));
+    const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+    const missing = t.globalSecondaryIndexes.filter((i) => !present.has(i.IndexName)).map((i) => i.IndexName);
+    if (missing.length > 0) {
+      throw new LocalStackError(
+        `table ${name} in the data dir lacks the index(es) ${missing.join(', ')}; ` +
+          'it was made by an older version: move the data dir away to start afresh',
+      );
+    }
+  }
+  // No UpdateTimeToLive: dynalite has no TTL API; items keep their TTL attribute and never expire.
+  return name;
 }

@@ -22,6 +22,8 @@ export interface SchedulerOptions {
   startDetail?: Record<string, unknown>;
   /** Periodic runs at all (default true); runNow() works either way. */
   periodic?: boolean;
+  /** The event a run sends; default a Scheduled Event of the housekeeping rule. */
+  event?: (detail: Record<string, unknown> | undefined) => unknown;
 }
 
 export interface Scheduler {
@@ -34,7 +36,11 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-export function scheduledEvent(detail: Record<string, unknown> = {}, now = new Date()): ScheduledEvent {
+export function scheduledEvent(
+  detail: Record<string, unknown> = {},
+  now = new Date(),
+  ruleArn = HOUSEKEEPING_RULE_ARN,
+): ScheduledEvent {
   return {
     version: '0',
     id: randomUUID(),
@@ -43,7 +49,7 @@ export function scheduledEvent(detail: Record<string, unknown> = {}, now = new D
     account: LOCAL_ACCOUNT_ID,
     time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     region: LOCAL_REGION,
-    resources: [HOUSEKEEPING_RULE_ARN],
+    resources: [ruleArn],
     detail,
   };
 }
@@ -53,7 +59,7 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
   let stopped = false;
 
   const run = (detail?: Record<string, unknown>): Promise<unknown> => {
-    const p = opts.invoke(scheduledEvent(detail));
+    const p = opts.invoke((opts.event ? opts.event(detail) : scheduledEvent(detail)) as ScheduledEvent);
     current = p;
     void p
       .then(

@@ -27,7 +27,6 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import { topology } from '../topology';
 import type { QueueActivity } from './emulators';
 import type { Log } from './log';
 import { LOCAL_REGION } from './lambda';
@@ -39,8 +38,16 @@ export interface SqsPollerOptions {
   /** Invokes the delivery function (Context and timeout are the caller's business). */
   invoke: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
   log: Log;
-  /** Most records per invocation; default topology.delivery.batchSize. */
+  /** Most records per invocation (the mapping's BatchSize); default 10. */
   batchSize?: number;
+  /** The mapping's MaximumBatchingWindowInSeconds: wait this long for a fuller batch; default 0. */
+  batchingWindowS?: number;
+  /**
+   * The mapping's FunctionResponseTypes includes ReportBatchItemFailures (default true): the
+   * function's batchItemFailures are honoured. Without it, Lambda ignores the response: a
+   * batch succeeds or fails whole.
+   */
+  reportBatchItemFailures?: boolean;
   /** Pollers for this queue, each with at most one batch in flight; default 2. */
   concurrency?: number;
   /** Safety-net look at an idle queue; default 5000 ms. */
@@ -67,7 +74,9 @@ const SYSTEM_ATTRIBUTES = [
 ] as const;
 
 export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
-  const batchSize = opts.batchSize ?? topology.delivery.batchSize;
+  const batchSize = opts.batchSize ?? 10;
+  const windowMs = (opts.batchingWindowS ?? 0) * 1000;
+  const partial = opts.reportBatchItemFailures !== false;
   const concurrency = opts.concurrency ?? 2;
   const idlePollMs = opts.idlePollMs ?? 5_000;
   const queueName = opts.queueUrl.slice(opts.queueUrl.lastIndexOf('/') + 1);
@@ -165,7 +174,8 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     const records = messages.map((m) => toRecord(m, opts.queueArn));
     let failed: Set<string> | 'all';
     try {
-      failed = failedIds(await opts.invoke({ Records: records }), records);
+      const response = await opts.invoke({ Records: records });
+      failed = partial ? failedIds(response, records) : new Set();
       if (failed === 'all') {
         opts.log.error(`delivery on ${queueName}: malformed batchItemFailures; the whole batch will reappear`);
       }
@@ -196,7 +206,12 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     while (!stopping) {
       const seen = generation;
       try {
-        const visible = await visibleCount();
+        let visible = await visibleCount();
+        // The batching window: a batch short of full waits (once) for more before it goes.
+        if (windowMs > 0 && visible > 0 && visible < batchSize) {
+          await new Promise((r) => setTimeout(r, windowMs));
+          visible = await visibleCount();
+        }
         const messages = visible === 0 ? [] : await receive(Math.min(visible, batchSize));
         // Taken after the receive: no earlier than the emulator started the visibility timeout.
         const receivedAt = Date.now();

@@ -17,11 +17,21 @@
  *                        (e.g. host.docker.internal for LocalStack); default 127.0.0.1
  *
  * A deployed target must run with HOOKRELAY_RETRY_SCHEDULE=1,1,1 for the retry tests.
+ *
+ * The embedded stack runs the synthesized cloud assembly (the bundles and wiring that deploy);
+ * E2E_LOCAL_CODE=src runs the TypeScript sources instead. Every AWS call its functions make is
+ * written to AWS_CALLS_DIR when the target stops, for the IAM test (test/iam).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { keyFromSecretString } from '../../functions/adapters/admin-key';
+import { REPO_ROOT } from '../../infra/local/assembly';
 import { startLocalStack } from '../../infra/local/stack';
+
+/** Where the end-to-end run leaves the AWS calls it saw, one file per embedded stack. */
+export const AWS_CALLS_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'hookrelay', 'aws-calls');
 
 export interface Target {
   apiUrl: string;
@@ -32,6 +42,8 @@ export interface Target {
   receiverHost: string;
   embedded: boolean;
   runHousekeeping?: () => Promise<unknown>;
+  /** Embedded only: the SQS emulator loses every message, then housekeeping recovers (LocalStack.restartSqs). */
+  restartSqs?: () => Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -71,7 +83,13 @@ export async function startTarget(env: Record<string, string> = {}): Promise<Tar
       stop: async () => {},
     };
   }
-  const stack = await startLocalStack({ port: 0, quiet: true, env: { HOOKRELAY_RETRY_SCHEDULE: '1,1,1', ...env } });
+  const code = process.env.E2E_LOCAL_CODE === 'src' ? 'src' : 'assembly';
+  const stack = await startLocalStack({
+    port: 0,
+    quiet: true,
+    code,
+    env: { HOOKRELAY_RETRY_SCHEDULE: '1,1,1', ...env },
+  });
   return {
     apiUrl: stack.apiUrl,
     apiKey: stack.apiKey,
@@ -81,7 +99,14 @@ export async function startTarget(env: Record<string, string> = {}): Promise<Tar
     receiverHost: '127.0.0.1',
     embedded: true,
     runHousekeeping: () => stack.runHousekeeping(),
-    stop: () => stack.stop(),
+    restartSqs: () => stack.restartSqs(),
+    stop: async () => {
+      await stack.stop();
+      if (code !== 'assembly') return;
+      mkdirSync(AWS_CALLS_DIR, { recursive: true });
+      const file = join(AWS_CALLS_DIR, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify({ assembly: stack.assembly.dir, calls: stack.awsCalls }));
+    },
   };
 }
 

@@ -47,19 +47,26 @@ describe('local stack', () => {
 
     await fetch(`${stack.apiUrl}/anything`);
 
+    // The template's environment, resolved to the local resources, with the operator's overrides.
+    const endpoint = seen.AWS_ENDPOINT_URL_SQS!;
+    const queue = (url: string) => `${endpoint}${new URL(url).pathname}`;
     expect(seen).toMatchObject({
+      ...stack.functionEnvironments.api,
       AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_SQS: stack.endpoints.sqs,
-      AWS_ENDPOINT_URL_DYNAMODB: stack.endpoints.dynamodb,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: stack.eventsUrl,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
       HOOKRELAY_TABLE_NAME: stack.tableName,
-      HOOKRELAY_WORK_QUEUE_URL: stack.queueUrls.work,
-      HOOKRELAY_RETRY_QUEUE_URL: stack.queueUrls.retry,
-      HOOKRELAY_DLQ_URL: stack.queueUrls.dlq,
-      HOOKRELAY_API_KEY: stack.apiKey,
+      HOOKRELAY_WORK_QUEUE_URL: queue(stack.queueUrls.work),
+      HOOKRELAY_RETRY_QUEUE_URL: queue(stack.queueUrls.retry),
+      HOOKRELAY_DLQ_URL: queue(stack.queueUrls.dlq),
+      HOOKRELAY_API_KEY_SECRET_ARN: expect.stringMatching(/^arn:aws:secretsmanager:us-east-1:123456789012:secret:/),
       HOOKRELAY_ALLOW_PRIVATE_TARGETS: 'true',
       HOOKRELAY_RETRY_SCHEDULE: '1,2',
+      HOOKRELAY_LEASE_S: '300',
     });
+    // The admin key is read from the stack's secret, as on AWS, never given directly.
+    expect(seen.HOOKRELAY_API_KEY).toBeUndefined();
     expect(seen.AWS_ACCESS_KEY_ID).toEqual(expect.any(String));
     expect(stack.apiKey).toMatch(/^hr_admin_[A-Za-z0-9_-]{20,}$/);
   });
@@ -73,7 +80,7 @@ describe('local stack', () => {
   it('stops cleanly: ports closed, environment restored, and a second stop() is harmless', async () => {
     const before = process.env.HOOKRELAY_WORK_QUEUE_URL;
     const stack = await startFakeStack();
-    expect(process.env.HOOKRELAY_WORK_QUEUE_URL).toBe(stack.queueUrls.work);
+    expect(new URL(process.env.HOOKRELAY_WORK_QUEUE_URL!).pathname).toBe(new URL(stack.queueUrls.work).pathname);
 
     await stack.stop();
     await stack.stop();
