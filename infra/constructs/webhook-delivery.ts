@@ -6,7 +6,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ENV, topology } from '../topology';
+import { ENV, functionTunables, topology } from '../topology';
+import { CONTRACT_DEFAULTS } from '../../functions/config';
 import { DeliveryAlarms } from './alarms';
 import { WebhookApi, type ApiShape, type ApiThrottle } from './api';
 import { defaultHandlerEntry, REPO_ROOT, type HandlerName } from './bundling';
@@ -119,7 +120,7 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
     );
   }
   const maxTimeoutMs = topology.delivery.functionTimeoutS * 1000 - DELIVERY_TIMEOUT_MARGIN_MS;
-  const deliveryTimeoutMs = props.deliveryTimeoutMs ?? 10_000;
+  const deliveryTimeoutMs = props.deliveryTimeoutMs ?? CONTRACT_DEFAULTS.deliveryTimeoutMs;
   if (!isInt(deliveryTimeoutMs, 1, maxTimeoutMs)) {
     problems.push(`deliveryTimeoutMs must be a whole number from 1 to ${maxTimeoutMs}, got ${deliveryTimeoutMs}`);
   }
@@ -215,7 +216,8 @@ export class WebhookDelivery extends Construct {
       [ENV.allowPrivateTargets]: String(s.allowPrivateTargets),
       [ENV.housekeepingRateS]: String(s.housekeepingRateMinutes * 60),
       [ENV.retentionDays]: String(s.retentionDays),
-      HOOKRELAY_VERSION: packageVersion(),
+      [ENV.version]: packageVersion(),
+      ...functionTunables(),
     };
     const common = { environment, logRetention: s.logRetention, removalPolicy: s.removalPolicy };
 
