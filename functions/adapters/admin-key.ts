@@ -21,6 +21,11 @@ export async function adminKey(cfg: Config, now: () => number = Date.now): Promi
   return value;
 }
 
+/** Forgets the cached key (the local runtime starts stacks with other keys in one process). */
+export function resetAdminKeyForTests(): void {
+  cached = undefined;
+}
+
 /** The key in a secret's value: the bare string (the stack generates one), or `{"key": "..."}`. */
 export function keyFromSecretString(raw: string): string {
   try {

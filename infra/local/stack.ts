@@ -464,6 +464,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         resetConfigForTests();
       });
       resetConfigForTests();
+      // The admin key is cached by its module, which outlives a stack in this process.
+      (await import('../../functions/adapters/admin-key')).resetAdminKeyForTests();
     }
     try {
       const unknownRole = sourceRoles.find((r) => !['api', 'delivery', 'ingest', 'housekeeping'].includes(r));

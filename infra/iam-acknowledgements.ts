@@ -1,0 +1,73 @@
+/**
+ * Grants in the functions' roles that the end-to-end run does not exercise, each with the reason
+ * it stays. test/iam/recorded-calls.test.ts fails on any other grant no recorded call used, and
+ * on any entry here that no longer matches an unused grant (a stale reason misleads).
+ *
+ * `role` is the function (its `hookrelay:function` tag), `action` an IAM action (`*` wildcards
+ * allowed), `resource` a glob over the granted resource as the template names it: the logical id
+ * of the resource, with any suffix the grant adds (`<table>/index/*`), or `*`.
+ */
+export interface GrantAcknowledgement {
+  role: string;
+  action: string;
+  resource: string;
+  reason: string;
+}
+
+const ALL = ['api', 'delivery', 'ingest', 'housekeeping'];
+const each = (roles: string[], action: string, resource: string, reason: string): GrantAcknowledgement[] =>
+  roles.map((role) => ({ role, action, resource, reason }));
+
+export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
+  ...each(
+    ALL,
+    'logs:*',
+    '*Logs*',
+    "Lambda's runtime writes the function's own log group with its role (logGroup.grantWrite); the function code never calls CloudWatch Logs.",
+  ),
+  ...each(
+    ALL,
+    'xray:*',
+    '*',
+    "Lambda's runtime sends the active-tracing segments with the function's role; X-Ray takes only Resource '*'.",
+  ),
+  ...each(
+    ALL,
+    'kms:*',
+    'HookrelayStoreTableKey*',
+    'DynamoDB uses the table key on the caller’s behalf (kms:ViaService) for every item read and write of the customer-managed-key table; no emulator shows those calls. The set is the DynamoDB guide’s list for principals of such a table.',
+  ),
+  ...each(
+    ALL,
+    'dynamodb:*',
+    'HookrelayStoreTable*',
+    'One data grant per function (WebhookStore.grantReadWriteData): the functions share the table layout and its stores, and an item operation a function does not need today grants nothing beyond its own table and indexes.',
+  ),
+  {
+    role: 'delivery',
+    action: 'sqs:ChangeMessageVisibility',
+    resource: 'HookrelayQueues*',
+    reason:
+      "The SQS event source mapping's consume grant (CDK SqsEventSource): Lambda's poller may change a message's visibility; not seen locally.",
+  },
+  {
+    role: 'delivery',
+    action: 'sqs:GetQueueUrl',
+    resource: 'HookrelayQueues*',
+    reason: "The SQS event source mapping's consume grant (CDK SqsEventSource); Lambda's poller works by queue ARN.",
+  },
+  {
+    role: 'ingest',
+    action: 'sqs:SendMessage',
+    resource: 'HookrelayIngestDeadLetter*',
+    reason:
+      "Lambda sends an asynchronous invocation that failed every retry to the function's dead-letter queue with the function's role; the end-to-end run has no ingest that fails three times.",
+  },
+  {
+    role: 'housekeeping',
+    action: 'sqs:SendMessage',
+    resource: 'HookrelayQueuesWork*',
+    reason:
+      'Housekeeping re-enqueues a first attempt whose message was lost (a fan-out cut short); the end-to-end run loses only a retry, which goes to the retry queue.',
+  },
+];
