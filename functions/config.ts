@@ -43,6 +43,26 @@ const retrySchedule = z.pipe(
   }),
 );
 
+/** "firstDelayS,maxDelayS,attempts": the ingest retry policy (topology.ingest.retry by default). */
+const ingestRetry = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    const d = topology.ingest.retry;
+    if (v === undefined || v.trim() === '') return { ...d };
+    const [first, max, attempts, ...rest] = v.split(',').map((s) => Number(s.trim()));
+    const whole = (n: number | undefined, lo: number, hi: number) => Number.isInteger(n) && n! >= lo && n! <= hi;
+    if (rest.length > 0 || !whole(first, 0, 43_200) || !whole(max, 0, 43_200) || !whole(attempts, 1, 1000)) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be "firstDelayS,maxDelayS,attempts" (delays 0..43200, attempts 1..1000), got "${v}"`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return { firstDelayS: first!, maxDelayS: max!, attempts: attempts! };
+  }),
+);
+
 const text = (fallback: string) => z._default(z.string(), fallback);
 
 const schema = z.object({
@@ -50,6 +70,9 @@ const schema = z.object({
   [ENV.workQueueUrl]: text(''),
   [ENV.retryQueueUrl]: text(''),
   [ENV.dlqUrl]: text(''),
+  [ENV.ingestQueueUrl]: text(''),
+  [ENV.ingestDlqUrl]: text(''),
+  [ENV.ingestRetry]: ingestRetry,
   [ENV.apiKey]: z.optional(z.string()),
   [ENV.apiKeySecretArn]: z.optional(z.string()),
   [ENV.retrySchedule]: retrySchedule,
@@ -67,6 +90,12 @@ export interface Config {
   readonly workQueueUrl: string;
   readonly retryQueueUrl: string;
   readonly dlqUrl: string;
+  /** The bus rule's target, drained by the ingest function (set on that function only). */
+  readonly ingestQueueUrl: string;
+  /** Events from the bus that could not be ingested, with their reason. */
+  readonly ingestDlqUrl: string;
+  /** Retries of a bus event that fails for a reason other than itself (the table down, say). */
+  readonly ingestRetry: { readonly firstDelayS: number; readonly maxDelayS: number; readonly attempts: number };
   /** The admin key given directly (local); on AWS it is read from Secrets Manager instead. */
   readonly apiKey: string | undefined;
   readonly apiKeySecretArn: string | undefined;
@@ -100,6 +129,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     workQueueUrl: e[ENV.workQueueUrl],
     retryQueueUrl: e[ENV.retryQueueUrl],
     dlqUrl: e[ENV.dlqUrl],
+    ingestQueueUrl: e[ENV.ingestQueueUrl],
+    ingestDlqUrl: e[ENV.ingestDlqUrl],
+    ingestRetry: Object.freeze(e[ENV.ingestRetry]),
     apiKey: e[ENV.apiKey],
     apiKeySecretArn: e[ENV.apiKeySecretArn],
     retryScheduleS: Object.freeze(e[ENV.retrySchedule]),

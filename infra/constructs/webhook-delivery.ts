@@ -238,6 +238,7 @@ export class WebhookDelivery extends Construct {
     this.alarms = new DeliveryAlarms(this, 'Alarms', {
       deadLetterQueue: this.queues.deadLetter,
       ingestDeadLetterQueue: this.ingest.deadLetter,
+      ingestQueue: this.ingest.queue,
       httpApi: this.api.httpApi,
       functions,
       alarmTopic: props.alarmTopic,
@@ -247,6 +248,7 @@ export class WebhookDelivery extends Construct {
         work: this.queues.work,
         retry: this.queues.retry,
         deadLetter: this.queues.deadLetter,
+        ingest: this.ingest.queue,
         ingestDeadLetter: this.ingest.deadLetter,
       },
       httpApi: this.api.httpApi,
