@@ -95,7 +95,6 @@ export class IngestBus extends Construct {
         ...props.environment,
         [ENV.ingestQueueUrl]: this.queue.queueUrl,
         [ENV.ingestDlqUrl]: this.deadLetter.queueUrl,
-        [ENV.ingestRetry]: `${ingest.retry.firstDelayS},${ingest.retry.maxDelayS},${ingest.retry.attempts}`,
       },
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
