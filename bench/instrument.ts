@@ -225,7 +225,7 @@ const realHandlers: Record<FunctionName, () => Promise<AnyHandler>> = {
 };
 
 function recordsIn(fn: FunctionName, event: unknown): number {
-  if (fn === 'delivery') return (event as { Records?: unknown[] }).Records?.length ?? 0;
+  if (fn === 'delivery' || fn === 'ingest') return (event as { Records?: unknown[] }).Records?.length ?? 0;
   return 1;
 }
 
