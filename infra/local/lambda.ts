@@ -8,7 +8,6 @@ import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyResultV2,
   Context,
-  EventBridgeEvent,
   SQSBatchResponse,
   SQSEvent,
   ScheduledEvent,
@@ -21,7 +20,8 @@ export interface Handlers {
   api(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2>;
   // A delivery handler may resolve to nothing, which Lambda reads as "whole batch succeeded".
   delivery(event: SQSEvent, context: Context): Promise<SQSBatchResponse | void>;
-  ingest(event: EventBridgeEvent<string, unknown>, context: Context): Promise<void>;
+  // The ingest queue's consumer: EventBridge events, as the bus rule puts them on SQS.
+  ingest(event: SQSEvent, context: Context): Promise<SQSBatchResponse | void>;
   housekeeping(event: ScheduledEvent, context: Context): Promise<unknown>;
 }
 
@@ -35,7 +35,7 @@ export type FunctionName = keyof Handlers;
 export const FUNCTIONS: Record<FunctionName, { name: string; timeoutMs: number; memoryMb: number }> = {
   api: { name: 'hookrelay-api', timeoutMs: 29_000, memoryMb: 1024 },
   delivery: { name: 'hookrelay-delivery', timeoutMs: 30_000, memoryMb: 1024 },
-  ingest: { name: 'hookrelay-ingest', timeoutMs: 30_000, memoryMb: 512 },
+  ingest: { name: 'hookrelay-ingest', timeoutMs: 30_000, memoryMb: 256 },
   housekeeping: { name: 'hookrelay-housekeeping', timeoutMs: 300_000, memoryMb: 512 },
 };
 

@@ -5,8 +5,9 @@
  * - a Lambda target is invoked asynchronously: Lambda retries a failed invocation as its
  *   EventInvokeConfig says (default twice), then sends the event to the function's dead-letter
  *   queue, if it has one;
- * - an SQS target receives the event as the message body (or the target's fixed Input); a send
- *   that keeps failing goes to the target's dead-letter queue.
+ * - an SQS target receives the event as the message body (or the target's fixed Input).
+ *   `publish` resolves once every SQS target has the event (what a PutEvents answer promises:
+ *   the event is kept and will reach its targets) and rejects when one could not take it.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { CallRecorder } from './aws-calls';
@@ -107,11 +108,16 @@ export interface RuleRuntimeOptions {
   log: Log;
   /** Waits before each retry of a failed asynchronous invocation; default 1 s, 2 s. */
   retryDelaysMs?: number[];
+  /** Sends a rule's event to an SQS target (default: SendMessage); the stack journals it. */
+  sendToTarget?: (queueUrl: string, body: string) => Promise<void>;
 }
 
 export interface RuleRuntime {
-  /** Routes one event put on the bus `busId` to its rules' targets (asynchronously). */
-  publish(busId: string, event: Record<string, unknown>): void;
+  /**
+   * Routes one event put on the bus `busId` to its rules' targets: resolves once the SQS targets
+   * have it (Lambda targets are invoked asynchronously, after); rejects if one could not.
+   */
+  publish(busId: string, event: Record<string, unknown>): Promise<void>;
   /** Invokes a function asynchronously (Event), with Lambda's retries and dead-letter queue. */
   invokeAsync(fn: LocalFunction, event: unknown, source: { principal: string; sourceArn?: string }): Promise<void>;
   /** Stops retrying; resolves once the invocations and sends under way are finished. */
@@ -191,38 +197,31 @@ export function ruleRuntime(opts: RuleRuntimeOptions): RuleRuntime {
       await invokeAsync(fn, JSON.parse(payload), { principal: 'service:events.amazonaws.com', sourceArn: ruleArn });
       return;
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await sendToQueue(target.resourceId, payload, 'service:events.amazonaws.com', `rule ${rule.id}`, ruleArn);
-        return;
-      } catch (err) {
-        if (attempt < Math.min(target.maxRetries, delays.length) && !draining) {
-          await wait(delays[attempt]!);
-          continue;
-        }
-        if (target.deadLetterQueueId) {
-          await sendToQueue(
-            target.deadLetterQueueId,
-            payload,
-            'service:events.amazonaws.com',
-            `rule ${rule.id} dead-letter queue`,
-            ruleArn,
-          );
-        }
-        opts.log.error(`rule ${rule.id}: delivery to ${target.resourceId} failed`, err);
-        return;
-      }
-    }
+    const q = opts.queues.get(target.resourceId);
+    if (!q) throw new Error(`rule ${rule.id} targets ${target.resourceId}, which is not provisioned`);
+    opts.recorder?.record({
+      principal: 'service:events.amazonaws.com',
+      via: `rule ${rule.id}`,
+      action: 'sqs:SendMessage',
+      resource: q.arn,
+      ...(ruleArn ? { context: { 'aws:SourceArn': ruleArn } } : {}),
+    });
+    if (opts.sendToTarget) await opts.sendToTarget(q.url, payload);
+    else await opts.sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: payload }));
   }
 
   return {
-    publish(busId, event) {
+    async publish(busId, event) {
+      const sends: Promise<void>[] = [];
       for (const rule of opts.rules) {
         if (rule.busId !== busId || !rule.pattern || !matchesPattern(rule.pattern, event)) continue;
         for (const target of rule.targets) {
-          track(deliver(rule, target, event).catch((err: unknown) => opts.log.error(`rule ${rule.id}`, err)));
+          const p = deliver(rule, target, event);
+          if (target.kind === 'sqs') sends.push(p);
+          else track(p.catch((err: unknown) => opts.log.error(`rule ${rule.id}`, err)));
         }
       }
+      await Promise.all(sends);
     },
     invokeAsync(fn, event, source) {
       const p = invokeAsync(fn, event, source);

@@ -45,7 +45,9 @@ import { LOCAL_CREDENTIALS, provisionStack, sqsClient, type QueueKey, type Queue
 import { ruleRuntime } from './rules';
 import { scheduledEvent, startScheduler, type Scheduler } from './scheduler';
 import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort } from './settings';
-import { startSqsPoller, type SqsPoller } from './sqs-poller';
+import { failedIds, startSqsPoller, type SqsPoller } from './sqs-poller';
+import { openIngestJournal } from './ingest-journal';
+import { SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import {
   deployedNaming,
   rateSeconds,
@@ -95,8 +97,8 @@ export interface LocalStackOptions {
   housekeeping?: boolean;
   /** Queue settings other than the template's (tests: a short visibility timeout). */
   queueOverrides?: QueueOverrides;
-  /** Waits before retrying a failed asynchronous invocation; default 1 s then 2 s. */
-  ingestRetryDelaysMs?: number[];
+  /** Waits before retrying a failed asynchronous invocation (a Lambda rule target); default 1 s then 2 s. */
+  asyncRetryDelaysMs?: number[];
 }
 
 export interface LocalStack {
@@ -125,6 +127,8 @@ export interface LocalStack {
    * same way: one housekeeping run with `{ recover: true }`. Resolves with that run's report.
    */
   restartSqs(): Promise<unknown>;
+  /** Fault injection for tests: the table unreachable (every connection cut) until set back. */
+  setTableAvailable(available: boolean): void;
   /** Stops everything, waiting for work in flight; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -138,6 +142,8 @@ export interface LocalStack {
 const STOP_ORDER = [
   'http',
   'ingest',
+  'rule target',
+  'journal',
   'housekeeping',
   'pollers',
   'sqs client',
@@ -154,6 +160,8 @@ const ROLE_VARS: Record<string, QueueKey | 'table'> = {
   [ENV.workQueueUrl]: 'work',
   [ENV.retryQueueUrl]: 'retry',
   [ENV.dlqUrl]: 'dlq',
+  [ENV.ingestQueueUrl]: 'ingest',
+  [ENV.ingestDlqUrl]: 'ingestDlq',
   [ENV.tableName]: 'table',
 };
 /** Variables that name resources: set from the template, never by the operator. */
@@ -162,6 +170,8 @@ const RESOURCE_VARS = new Set<string>([
   ENV.workQueueUrl,
   ENV.retryQueueUrl,
   ENV.dlqUrl,
+  ENV.ingestQueueUrl,
+  ENV.ingestDlqUrl,
   ENV.apiKeySecretArn,
 ]);
 /** Passed through to the worker threads from this process, so Node and the SDK behave as here. */
@@ -354,14 +364,50 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // The front server, listening before the functions load: requests wait for them.
     let frontReady!: (v: { api: (event: unknown) => Promise<unknown> } | Error) => void;
     const front$ = new Promise<{ api: (event: unknown) => Promise<unknown> } | Error>((r) => (frontReady = r));
+    // The EventBridge path's messages survive a crash through the data dir (ingest-journal.ts).
+    const journal = dataDir ? openIngestJournal(dataDir) : undefined;
+    const ingestDlqName = topology.queues.ingestDlq.name;
+    const toIngestDlq = (input: Record<string, unknown>) =>
+      typeof input.QueueUrl === 'string' && input.QueueUrl.endsWith(`/${ingestDlqName}`);
+    if (journal) {
+      const unsubscribe = emulators.onSqsAction((action, input) => {
+        if (!toIngestDlq(input)) return;
+        type Sent = { MessageBody?: unknown; MessageAttributes?: Record<string, MessageAttributeValue> };
+        const sent: Sent[] =
+          action === 'SendMessage'
+            ? [input as Sent]
+            : action === 'SendMessageBatch'
+              ? ((input.Entries ?? []) as Sent[])
+              : [];
+        for (const m of sent) {
+          if (typeof m.MessageBody === 'string')
+            journal.deadLettered({ body: m.MessageBody, attributes: m.MessageAttributes });
+        }
+        if (action === 'PurgeQueue') journal.purged();
+      });
+      onStop('journal', unsubscribe);
+    }
+    // A rule's SQS target (the ingest queue): journaled before PutEvents answers the entry.
+    const targetSqs = sqsClient(emulators.endpoints.sqs);
+    onStop('rule target', () => targetSqs.destroy());
+    const sendToTarget = async (queueUrl: string, body: string) => {
+      journal?.pending(body);
+      try {
+        await targetSqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+      } catch (err) {
+        journal?.forget(body);
+        throw err;
+      }
+    };
+
     // Set once the functions run: the template's rules for the bus's events.
-    const routing: { publish?: (event: Record<string, unknown>) => void } = {};
+    const routing: { publish?: (event: Record<string, unknown>) => Promise<void> } = {};
     const events = putEventsEndpoint({
       log,
-      invoke: async () => {
-        throw new LocalStackError('the template routes events; this path is unused');
+      target: async (event) => {
+        if (!routing.publish) throw new LocalStackError('the local stack is still starting');
+        await routing.publish(event as unknown as Record<string, unknown>);
       },
-      publish: (event) => routing.publish?.(event as unknown as Record<string, unknown>),
       busNames,
     });
     const api = apiGatewayListener({
@@ -518,7 +564,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       sqs,
       recorder: code === 'assembly' ? recorder : undefined,
       log,
-      retryDelaysMs: opts.ingestRetryDelaysMs,
+      retryDelaysMs: opts.asyncRetryDelaysMs,
+      sendToTarget,
     });
     const defaultBus = busIds[0];
     if (defaultBus) routing.publish = (event) => rules.publish(defaultBus, event);
@@ -528,6 +575,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     frontReady({
       api: apiInvoker(model, functions, (id) => attrs(deployed, id), code === 'assembly' ? recorder : undefined),
     });
+
+    const queueUrls = Object.fromEntries(
+      [...roles].filter(([, r]) => r !== 'table').map(([id, r]) => [r, provisioned.queues.get(id)!.url]),
+    ) as Record<QueueKey, string>;
+    const replayJournal = async () => {
+      if (!journal) return;
+      const { pending, dead } = await journal.replay(targetSqs, queueUrls);
+      if (pending + dead > 0)
+        log.info(`ingest journal: ${pending} event(s) back on the ingest queue, ${dead} on the ingest DLQ`);
+    };
+    await replayJournal();
 
     // Event source mappings: the function's role receives and deletes, as Lambda's poller does.
     const pollers: SqsPoller[] = [];
@@ -544,7 +602,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           sqs: client,
           queueUrl: viaEndpoint ? `${viaEndpoint}/${LOCAL_ACCOUNT_ID}/${queue.name}` : queue.url,
           queueArn: queue.arn,
-          invoke: async (event) => (await fn.invoke(event)) as never,
+          invoke: async (event) => {
+            // What the ingest function finished with leaves the journal.
+            if (!journal || roles.get(m.queueId) !== 'ingest') return (await fn.invoke(event)) as never;
+            const since = journal.mark();
+            const response = await fn.invoke(event);
+            const failed = failedIds(response, event.Records);
+            if (failed !== 'all') {
+              for (const r of event.Records) if (!failed.has(r.messageId)) journal.finished(r.body, since);
+            }
+            return response as never;
+          },
           log,
           batchSize: m.batchSize,
           batchingWindowS: m.batchingWindowS,
@@ -596,9 +664,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     }
     const housekeeping = schedulers.find((s) => s.role === 'housekeeping')?.scheduler ?? schedulers[0]?.scheduler;
 
-    const queueUrls = Object.fromEntries(
-      [...roles].filter(([, r]) => r !== 'table').map(([id, r]) => [r, provisioned.queues.get(id)!.url]),
-    ) as Record<QueueKey, string>;
     const tableId = [...roles].find(([, r]) => r === 'table')?.[0];
     let stopped: Promise<void> | undefined;
     return {
@@ -631,9 +696,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
             throw new Error(`the restarted SQS emulator serves another URL for ${id}: ${q.url}`);
           }
         }
+        await replayJournal();
         if (!housekeeping) throw new LocalStackError('the template schedules no function');
         return housekeeping.runNow({ recover: true });
       },
+      setTableAvailable: (available) => emulators.setDynamoAvailable(available),
       stop: () => (stopped ??= stopAll()),
     };
   } catch (err) {
