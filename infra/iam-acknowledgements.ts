@@ -37,12 +37,6 @@ export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
     'HookrelayStoreTableKey*',
     'DynamoDB uses the table key on the caller’s behalf (kms:ViaService) for every item read and write of the customer-managed-key table; no emulator shows those calls. The set is the DynamoDB guide’s list for principals of such a table.',
   ),
-  ...each(
-    ALL,
-    'dynamodb:*',
-    'HookrelayStoreTable*',
-    'One data grant per function (WebhookStore.grantReadWriteData): the functions share the table layout and its stores, and an item operation a function does not need today grants nothing beyond its own table and indexes.',
-  ),
   {
     role: 'delivery',
     action: 'sqs:ChangeMessageVisibility',
@@ -58,10 +52,30 @@ export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
   },
   {
     role: 'ingest',
+    action: 'sqs:GetQueueUrl',
+    resource: 'HookrelayIngestQueue*',
+    reason: "The SQS event source mapping's consume grant (CDK SqsEventSource); Lambda's poller works by queue ARN.",
+  },
+  {
+    role: 'ingest',
+    action: 'sqs:ChangeMessageVisibility',
+    resource: 'HookrelayIngestQueue*',
+    reason:
+      'The ingest function backs off an event it could not ingest yet by changing its message visibility (adapters/sqs-ingest-queues.ts); the end-to-end run has no failing ingest (test/integration/eventbridge-ingest.int.test.ts drives it on the sources).',
+  },
+  {
+    role: 'ingest',
     action: 'sqs:SendMessage',
     resource: 'HookrelayIngestDeadLetter*',
     reason:
-      "Lambda sends an asynchronous invocation that failed every retry to the function's dead-letter queue with the function's role; the end-to-end run has no ingest that fails three times.",
+      'The ingest function dead-letters an event it refuses (unknown app, invalid data) itself, with the reason (core/bus-intake.ts); the end-to-end run sends only valid events on the bus.',
+  },
+  {
+    role: 'ingest',
+    action: 'dynamodb:GetItem',
+    resource: 'HookrelayStoreTable*',
+    reason:
+      'A repeated event id reads the stored event to compare it (event-store putEventIfAbsent); the end-to-end run repeats ids through the API only, never on the bus.',
   },
   {
     role: 'housekeeping',

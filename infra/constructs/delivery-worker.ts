@@ -4,7 +4,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { topology } from '../topology';
-import { HookrelayFunction, logicalIdOf } from './hookrelay-function';
+import { HookrelayFunction } from './hookrelay-function';
 import type { WebhookStore } from './store';
 import type { DeliveryQueues } from './queues';
 
@@ -55,9 +55,12 @@ export class DeliveryWorker extends Construct {
       );
     }
 
-    props.store.grantReadWriteData(fn);
-    props.queues.retry.grantSendMessages(fn);
-    props.queues.deadLetter.grantSendMessages(fn);
-    this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
+    // The delivery store's own operations (adapters/dynamo/delivery-store.ts): no query, no delete.
+    props.store.grantReadWriteData(fn, ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], {
+      queryIndexes: false,
+    });
+    // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
+    props.queues.retry.grant(fn, 'sqs:SendMessage');
+    props.queues.deadLetter.grant(fn, 'sqs:SendMessage');
   }
 }

@@ -6,7 +6,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, topology } from '../topology';
-import { HookrelayFunction, logicalIdOf } from './hookrelay-function';
+import { HookrelayFunction } from './hookrelay-function';
 import { VISIBILITY_TO_FUNCTION_TIMEOUT } from './queues';
 import type { WebhookStore } from './store';
 
@@ -107,10 +107,15 @@ export class IngestBus extends Construct {
         maxConcurrency: ingest.maxConcurrency,
       }),
     );
-    props.store.grantReadWriteData(fn);
-    props.workQueue.grantSendMessages(fn);
-    this.deadLetter.grantSendMessages(fn);
-    this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
+    // The accept path's operations (core/ingest.ts over adapters/dynamo/event-store.ts).
+    props.store.grantReadWriteData(
+      fn,
+      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+      { queryIndexes: false },
+    );
+    // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
+    props.workQueue.grant(fn, 'sqs:SendMessage');
+    this.deadLetter.grant(fn, 'sqs:SendMessage');
 
     this.rule = new events.Rule(this, 'Rule', {
       description: 'hookrelay: every producer event (any source not prefixed aws.) to the ingest queue',

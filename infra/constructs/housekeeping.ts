@@ -29,8 +29,10 @@ export interface HousekeepingProps {
 }
 
 /**
- * The periodic sweep: enqueues deliveries that come due within the lookahead, re-enqueues those
- * stuck past their lease, and reports the DLQ's depth. Runs on an EventBridge schedule rule.
+ * The periodic sweep: enqueues deliveries that come due within the lookahead and re-enqueues
+ * those stuck past their lease. Runs on an EventBridge schedule rule. (The DLQ's depth is the
+ * DeadLetterMessages alarm's, from CloudWatch: the function never reads the DLQ, so its role
+ * has no grant on it.)
  */
 export class Housekeeping extends Construct {
   readonly function: HookrelayFunction;
@@ -53,10 +55,12 @@ export class Housekeeping extends Construct {
       asyncRetryAttempts: 0,
     });
     const fn = this.function.fn;
-    props.store.grantReadWriteData(fn);
-    props.queues.work.grantSendMessages(fn);
-    props.queues.retry.grantSendMessages(fn);
-    props.queues.deadLetter.grant(fn, 'sqs:GetQueueAttributes');
+    // The housekeeping store's operations (adapters/dynamo/housekeeping-store.ts): the open
+    // index's query, the items it names, and conditional updates.
+    props.store.grantReadWriteData(fn, ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], { queryIndexes: true });
+    // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
+    props.queues.work.grant(fn, 'sqs:SendMessage');
+    props.queues.retry.grant(fn, 'sqs:SendMessage');
     this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
 
     this.schedule = new events.Rule(this, 'Schedule', {

@@ -419,7 +419,8 @@ describe('hookrelay, odd messages and errors', () => {
     const r = await cli(['--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay-dlq: cannot connect \(ECONNREFUSED\)/,
+      // Either DLQ may be asked first (the delivery DLQ or the ingest DLQ): the line names the one that failed.
+      /^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay-(ingest-)?dlq: cannot connect \(ECONNREFUSED\)/,
     );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const debug = await cli(['--debug', '--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
