@@ -13,6 +13,7 @@ import { DynamoEventStore } from './adapters/dynamo/event-store';
 import { DynamoHousekeepingStore } from './adapters/dynamo/housekeeping-store';
 import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
+import { OAuth2Tokens } from './adapters/oauth2-tokens';
 import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue } from './adapters/sqs-queues';
 import { config } from './config';
 import { createAppService, type DestinationCheck } from './core/apps';
@@ -85,18 +86,23 @@ function build() {
     leaseS: topology.delivery.leaseS,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
-  const sender = new HttpSender({
-    excerptBytes: topology.delivery.responseExcerptBytes,
-    // Checks every address again at connect time, keeps connections alive, never follows redirects.
-    agent: createGuardedAgent({
-      allowPrivate: cfg.allowPrivateTargets,
-      keepAliveTimeoutMs: 30_000,
-      connections: 64,
-    }),
+  // Checks every address again at connect time, keeps connections alive, never follows redirects.
+  const agent = createGuardedAgent({
+    allowPrivate: cfg.allowPrivateTargets,
+    keepAliveTimeoutMs: 30_000,
+    connections: 64,
+  });
+  const sender = new HttpSender({ excerptBytes: topology.delivery.responseExcerptBytes, agent });
+  const userAgent = `hookrelay/${cfg.version}`;
+  // OAuth2 token requests go through the same guarded agent; a token response needs more than an excerpt.
+  const tokens = new OAuth2Tokens({
+    sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
+    userAgent,
   });
   const deliver = createDeliverService({
     store: new DynamoDeliveryStore(db, table),
     sender,
+    tokens,
     retryQueue,
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
     policy,
@@ -104,7 +110,7 @@ function build() {
     leaseS: topology.delivery.leaseS,
     retentionDays: cfg.retentionDays,
     disableAfterFailingS: cfg.disableAfterFailingS,
-    userAgent: `hookrelay/${cfg.version}`,
+    userAgent,
     observer: {
       attempted: (a) => {
         if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);

@@ -25,7 +25,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict with the current state',
   413: 'Body too large',
   415: 'Body is not JSON',
-  422: 'Refused (e.g. a forbidden destination)',
+  422: 'Refused: well-formed, but not usable (a forbidden destination, an endpoint option that cannot be used), naming the field',
 };
 
 function operation(key: string, doc: RouteDoc): Json {

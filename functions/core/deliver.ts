@@ -13,8 +13,7 @@ import type { Attempt, Delivery, DeliveryStatus, Endpoint, StoredEvent } from '.
 import { TERMINAL_STATUSES } from './model';
 import { classify, type SendResult } from './outcome';
 import { parseRetryAfter, type RetryPolicy } from './retry-policy';
-import { activeSecrets } from './signing';
-import { buildWebhookRequest, type WebhookRequest } from './webhook';
+import { sendWebhook, type AccessTokens, type WebhookRequest } from './webhook';
 
 export interface AttemptContext {
   event: StoredEvent | null;
@@ -77,6 +76,8 @@ export interface DeliveryObserver {
 export interface DeliverDeps {
   store: DeliveryStore;
   sender: WebhookSender;
+  /** OAuth2 client-credentials tokens, for endpoints whose auth needs them. */
+  tokens?: AccessTokens;
   retryQueue: RetryQueue;
   deadLetters: DeadLetterQueue;
   policy: RetryPolicy;
@@ -172,18 +173,14 @@ export function createDeliverService(deps: DeliverDeps) {
       if (!(await deps.store.claim(delivery, attemptNo, lease, start.toISOString()))) return 'contended';
 
       const at = now();
-      const secrets = activeSecrets(endpoint.secrets, at).map((s) => s.key);
-      const request = buildWebhookRequest({
-        url: endpoint.url,
-        eventId: event.id,
-        type: event.type,
-        timestamp: event.timestamp,
-        dataJson: event.dataJson,
-        secretKeys: secrets,
+      // Signature scheme, custom headers and auth are read from the endpoint as it is now, so a
+      // PATCH takes effect from the next attempt.
+      const result = await sendWebhook(
+        { sender: deps.sender, tokens: deps.tokens, userAgent: deps.userAgent, timeoutMs: deps.timeoutMs },
+        endpoint,
+        event,
         at,
-        userAgent: deps.userAgent,
-      });
-      const result = await deps.sender.send(request, deps.timeoutMs);
+      );
       const verdict = classify(result);
       const done = now();
 
