@@ -85,12 +85,16 @@ export function chosenSecretProblem(secret: string, scheme: SignatureScheme): st
     return seedOf(secret) ? undefined : 'a whsk_ key must be base64 of a 32-byte ed25519 seed';
   }
   if (secret.startsWith(SIGNING_KEY_PREFIX)) return 'a whsk_ key signs only under the standard-webhooks-v1a scheme';
-  if (scheme === 'standard-webhooks' && secret.startsWith(SECRET_PREFIX)) {
-    const bytes = decodeBase64(secret.slice(SECRET_PREFIX.length));
-    if (!bytes || bytes.length < 24 || bytes.length > 64)
-      return 'a whsec_ secret must be base64 of 24 to 64 bytes (any other string is used as its UTF-8 bytes)';
-  }
+  if (scheme === 'standard-webhooks' && secret.startsWith(SECRET_PREFIX) && !whsecBytes(secret))
+    return 'a whsec_ secret must be base64 of 24 to 64 bytes (any other string is used as its UTF-8 bytes)';
   return undefined;
+}
+
+/** The key bytes of a well-formed `whsec_` secret (base64 of 24 to 64 bytes), else undefined. */
+function whsecBytes(secret: string): Buffer | undefined {
+  if (!secret.startsWith(SECRET_PREFIX)) return undefined;
+  const bytes = decodeBase64(secret.slice(SECRET_PREFIX.length));
+  return bytes && bytes.length >= 24 && bytes.length <= 64 ? bytes : undefined;
 }
 
 /** The `whpk_` public key that verifies a `whsk_` key's signatures. */
@@ -114,9 +118,10 @@ function standardSignature(key: string, msgId: string, at: Date, body: string): 
     const signed = Buffer.from(`${msgId}.${Math.floor(at.getTime() / 1000)}.${body}`);
     return `v1a,${sign(null, signed, privateKeyOf(seedOf(key)!)).toString('base64')}`;
   }
-  // A whsec_ secret is base64 key bytes (Standard Webhooks); a chosen string is its own bytes,
-  // as `new Webhook(secret, { format: 'raw' })` verifies it. The reference library signs both.
-  const webhook = key.startsWith(SECRET_PREFIX) ? new Webhook(key) : new Webhook(key, { format: 'raw' });
+  // A whsec_ secret is base64 key bytes (Standard Webhooks); any other string (one chosen under
+  // hmac-sha256, say) is its own bytes, as `new Webhook(secret, { format: 'raw' })` verifies it.
+  const bytes = whsecBytes(key);
+  const webhook = bytes ? new Webhook(bytes, { format: 'raw' }) : new Webhook(key, { format: 'raw' });
   return webhook.sign(msgId, at, body);
 }
 
