@@ -4,7 +4,6 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { topology } from '../infra/topology';
 import { adminKey } from './adapters/admin-key';
 import { dynamoClient, sqsClient } from './adapters/aws-clients';
 import { DynamoAppStore } from './adapters/dynamo/app-store';
@@ -25,10 +24,11 @@ import { createHousekeeping } from './core/housekeeping';
 import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
 import { RetryPolicy } from './core/retry-policy';
+import { METRIC_NAMES, METRICS_NAMESPACE } from './metric-names';
 
 export const logger = new Logger({ serviceName: 'hookrelay' });
 export const metrics = new Metrics({
-  namespace: topology.metrics.namespace,
+  namespace: METRICS_NAMESPACE,
   serviceName: 'hookrelay',
   // Powertools warns on every invocation that adds no metric (most API calls): noise, and log
   // volume that CloudWatch bills. Everything else it says goes to our logger.
@@ -42,7 +42,7 @@ export const metrics = new Metrics({
     error: (...a: unknown[]) => logger.error(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
   },
 });
-const M = topology.metrics.names;
+const M = METRIC_NAMES;
 
 /**
  * The SSRF guard at registration: the URL's form and any IP literal, then, for a name, every
@@ -74,16 +74,16 @@ function build() {
   const sqs = sqsClient();
   const workQueue = new SqsWorkQueue(sqs, cfg.workQueueUrl);
   const retryQueue = new SqsRetryQueue(sqs, cfg.retryQueueUrl);
-  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: topology.retryJitter });
+  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
   const apps = createAppService({
     store: appStore,
     checkDestination: destinationCheck(cfg.allowPrivateTargets),
-    rotationOverlapS: topology.api.secretRotationOverlapS,
+    rotationOverlapS: cfg.secretRotationOverlapS,
   });
   const ingest = createIngestService({
     store: eventStore,
     queue: workQueue,
-    leaseS: topology.delivery.leaseS,
+    leaseS: cfg.leaseS,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
   // Checks every address again at connect time, keeps connections alive, never follows redirects.
@@ -92,7 +92,7 @@ function build() {
     keepAliveTimeoutMs: 30_000,
     connections: 64,
   });
-  const sender = new HttpSender({ excerptBytes: topology.delivery.responseExcerptBytes, agent });
+  const sender = new HttpSender({ excerptBytes: cfg.responseExcerptBytes, agent });
   const userAgent = `hookrelay/${cfg.version}`;
   // OAuth2 token requests go through the same guarded agent; a token response needs more than an excerpt.
   const tokens = new OAuth2Tokens({
@@ -107,7 +107,7 @@ function build() {
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
     policy,
     timeoutMs: cfg.deliveryTimeoutMs,
-    leaseS: topology.delivery.leaseS,
+    leaseS: cfg.leaseS,
     retentionDays: cfg.retentionDays,
     disableAfterFailingS: cfg.disableAfterFailingS,
     userAgent,
@@ -132,7 +132,7 @@ function build() {
     store: new DynamoHousekeepingStore(db, table),
     enqueue: (messages) => workQueue.enqueue(messages),
     schedule: (message, delayS) => retryQueue.schedule(message, delayS),
-    leaseS: topology.delivery.leaseS,
+    leaseS: cfg.leaseS,
     stuckAfterRequeues: 3,
   });
   return {
@@ -143,12 +143,12 @@ function build() {
       store: eventStore,
       queue: workQueue,
       getEndpoint: (appId, endpointId) => appStore.getEndpoint(appId, endpointId),
-      leaseS: topology.delivery.leaseS,
-      recoverMax: topology.api.recoverMaxPerCall,
+      leaseS: cfg.leaseS,
+      recoverMax: cfg.recoverMaxPerCall,
     }),
     ingest,
     deliver,
-    queries: createEventQueries(eventStore, { feedSettleMs: topology.api.feedSettleMs }),
+    queries: createEventQueries(eventStore, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,
     sender,
   };

@@ -6,9 +6,10 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ENV, topology } from '../topology';
+import { ENV, functionTunables, topology } from '../topology';
+import { CONTRACT_DEFAULTS } from '../../functions/config';
 import { DeliveryAlarms } from './alarms';
-import { WebhookApi, type ApiThrottle } from './api';
+import { WebhookApi, type ApiShape, type ApiThrottle } from './api';
 import { defaultHandlerEntry, REPO_ROOT, type HandlerName } from './bundling';
 import { DeliveryDashboard } from './dashboard';
 import { DeliveryWorker } from './delivery-worker';
@@ -64,7 +65,17 @@ export interface WebhookDeliveryProps {
    * @default topology.delivery.maxConcurrency (50)
    */
   readonly maxConcurrency?: number;
-  /** HTTP API stage throttling. @default 100 requests/s, bursts of 200 */
+  /**
+   * The API Gateway in front of the api function: an HTTP API, or a REST API for LocalStack's
+   * free image, which implements no HTTP APIs (`-c hookrelay:api=rest`). @default 'http'
+   */
+  readonly apiShape?: ApiShape;
+  /**
+   * Whether to create the CloudWatch dashboard ($3 a month; LocalStack's free image implements
+   * none: `-c hookrelay:dashboard=false`). The alarms stay either way. @default true
+   */
+  readonly dashboard?: boolean;
+  /** API stage throttling. @default 100 requests/s, bursts of 200 */
   readonly apiThrottle?: ApiThrottle;
   /** Retention of the functions' and the API's log groups. @default one month */
   readonly logRetention?: logs.RetentionDays;
@@ -90,6 +101,8 @@ export interface ResolvedWebhookDeliveryProps {
   readonly removalPolicy: RemovalPolicy;
   readonly maxConcurrency: number;
   readonly apiThrottle: ApiThrottle;
+  readonly apiShape: ApiShape;
+  readonly dashboard: boolean;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -107,7 +120,7 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
     );
   }
   const maxTimeoutMs = topology.delivery.functionTimeoutS * 1000 - DELIVERY_TIMEOUT_MARGIN_MS;
-  const deliveryTimeoutMs = props.deliveryTimeoutMs ?? 10_000;
+  const deliveryTimeoutMs = props.deliveryTimeoutMs ?? CONTRACT_DEFAULTS.deliveryTimeoutMs;
   if (!isInt(deliveryTimeoutMs, 1, maxTimeoutMs)) {
     problems.push(`deliveryTimeoutMs must be a whole number from 1 to ${maxTimeoutMs}, got ${deliveryTimeoutMs}`);
   }
@@ -130,6 +143,10 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
       `apiThrottle needs rateLimit > 0 and a whole burstLimit from 1 to 5000, got ${JSON.stringify(apiThrottle)}`,
     );
   }
+  const apiShape = props.apiShape ?? 'http';
+  if (apiShape !== 'http' && apiShape !== 'rest') {
+    problems.push(`apiShape must be http or rest, got ${JSON.stringify(apiShape)}`);
+  }
   if (problems.length > 0) throw new Error(`invalid WebhookDelivery props: ${problems.join('; ')}`);
 
   return {
@@ -141,6 +158,8 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     maxConcurrency,
     apiThrottle,
+    apiShape,
+    dashboard: props.dashboard ?? true,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
   };
 }
@@ -168,7 +187,8 @@ export class WebhookDelivery extends Construct {
   readonly ingest: IngestBus;
   readonly housekeeping: Housekeeping;
   readonly alarms: DeliveryAlarms;
-  readonly dashboard: DeliveryDashboard;
+  /** The dashboard, unless `dashboard: false` left it out. */
+  readonly dashboard: DeliveryDashboard | undefined;
 
   constructor(scope: Construct, id: string, props: WebhookDeliveryProps = {}) {
     super(scope, id);
@@ -196,7 +216,8 @@ export class WebhookDelivery extends Construct {
       [ENV.allowPrivateTargets]: String(s.allowPrivateTargets),
       [ENV.housekeepingRateS]: String(s.housekeepingRateMinutes * 60),
       [ENV.retentionDays]: String(s.retentionDays),
-      HOOKRELAY_VERSION: packageVersion(),
+      [ENV.version]: packageVersion(),
+      ...functionTunables(),
     };
     const common = { environment, logRetention: s.logRetention, removalPolicy: s.removalPolicy };
 
@@ -206,6 +227,7 @@ export class WebhookDelivery extends Construct {
       store,
       workQueue: this.queues.work,
       throttle: s.apiThrottle,
+      shape: s.apiShape,
     });
     this.worker = new DeliveryWorker(this, 'Worker', {
       ...common,
@@ -238,20 +260,22 @@ export class WebhookDelivery extends Construct {
     this.alarms = new DeliveryAlarms(this, 'Alarms', {
       deadLetterQueue: this.queues.deadLetter,
       ingestDeadLetterQueue: this.ingest.deadLetter,
-      httpApi: this.api.httpApi,
+      api: this.api.metrics,
       functions,
       alarmTopic: props.alarmTopic,
     });
-    this.dashboard = new DeliveryDashboard(this, 'Dashboard', {
-      queues: {
-        work: this.queues.work,
-        retry: this.queues.retry,
-        deadLetter: this.queues.deadLetter,
-        ingestDeadLetter: this.ingest.deadLetter,
-      },
-      httpApi: this.api.httpApi,
-      functions,
-      alarms: this.alarms.alarms,
-    });
+    this.dashboard = !s.dashboard
+      ? undefined
+      : new DeliveryDashboard(this, 'Dashboard', {
+          queues: {
+            work: this.queues.work,
+            retry: this.queues.retry,
+            deadLetter: this.queues.deadLetter,
+            ingestDeadLetter: this.ingest.deadLetter,
+          },
+          api: this.api.metrics,
+          functions,
+          alarms: this.alarms.alarms,
+        });
   }
 }
