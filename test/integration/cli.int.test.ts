@@ -498,8 +498,9 @@ describe('hookrelay, odd messages and errors', () => {
   it('reports an unreachable SQS endpoint in one line (exit 1), with the trace only under --debug', async () => {
     const r = await cli(['--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
     expect(r.code).toBe(1);
+    // `dlq list` reads both DLQs at once: whichever refusal comes first is the one reported.
     expect(r.stderr).toMatch(
-      /^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay-dlq: cannot connect \(ECONNREFUSED\)/,
+      /^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay(-ingest)?-dlq: cannot connect \(ECONNREFUSED\)/,
     );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const debug = await cli(['--debug', '--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
