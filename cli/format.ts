@@ -3,7 +3,7 @@
  * share (durations, ages).
  */
 import type { Message } from '@aws-sdk/client-sqs';
-import { isDeliveryMessage, type DeliveryMessage } from '../functions/core/messages';
+import { isDeliveryMessage, type DeliveryMessage } from '../functions/core/lifecycle';
 
 /** One DLQ message as `dlq list` shows it (and prints as a JSON line with --json). */
 export interface DlqEntry {

@@ -1,0 +1,99 @@
+/**
+ * The use cases' storage ports, each composed from the aggregate stores that hold what it needs
+ * (apps and endpoints, events, deliveries) over one table.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DeliveryStore } from '../../core/deliver';
+import type { HousekeepingStore } from '../../core/housekeeping';
+import type { IngestStore } from '../../core/ingest';
+import type { DeliveryKey } from '../../core/lifecycle';
+import type { EventQueryStore } from '../../core/queries';
+import type { ReplayStore } from '../../core/replay';
+import { DynamoAppStore, type AppStoreOptions } from './app-store';
+import { DynamoDeliveryStore } from './delivery-store';
+import { DynamoEventStore } from './event-store';
+import { DynamoTable, type DynamoStoreOptions } from './table';
+
+export function dynamoStores(db: DynamoDBDocumentClient, options: DynamoStoreOptions, appOptions?: AppStoreOptions) {
+  const table = new DynamoTable(db, options);
+  const apps = new DynamoAppStore(table, appOptions);
+  const events = new DynamoEventStore(table);
+  const deliveries = new DynamoDeliveryStore(table);
+
+  const deliveryKeys = (e: { appId: string; id: string; timestamp: string }, endpointIds: string[]): DeliveryKey[] =>
+    endpointIds.map((endpointId) => ({ appId: e.appId, eventId: e.id, endpointId, eventAt: e.timestamp }));
+
+  const ingest: IngestStore = {
+    getAppWithEndpoints: (appId) => apps.getAppWithEndpoints(appId),
+    putEventIfAbsent: (event) => events.putEventIfAbsent(event),
+    putSkippedDeliveries: (ds) => deliveries.putSkippedDeliveries(ds),
+  };
+
+  const deliver: DeliveryStore = {
+    getEvent: (appId, eventId) => events.getEvent(appId, eventId),
+    getDelivery: (k) => deliveries.getDelivery(k),
+    claim: (k, attempt, lease, now) => deliveries.claim(k, attempt, lease, now),
+    recordAttempt: (a) => deliveries.recordAttempt(a),
+    finish: (k, guard, u) => deliveries.finish(k, guard, u),
+    skip: (k, eventType) => deliveries.skip(k, eventType),
+    restartDelivery: (d, dueAt, now) => deliveries.restartDelivery(d, dueAt, now),
+  };
+
+  const queries: EventQueryStore = {
+    async getEventWithDeliveries(appId, eventId) {
+      const event = await events.getEvent(appId, eventId, false);
+      if (!event) return null;
+      const ids = [...event.endpointIds, ...event.skippedEndpointIds];
+      return { event, deliveries: await deliveries.getDeliveries(deliveryKeys(event, ids)) };
+    },
+    async getEventHistory(appId, eventId) {
+      const [event, attempts] = await Promise.all([
+        events.getEvent(appId, eventId, false),
+        deliveries.attemptsOf(appId, eventId),
+      ]);
+      if (!event) return null;
+      const ids = [...event.endpointIds, ...event.skippedEndpointIds];
+      return { event, deliveries: await deliveries.getDeliveries(deliveryKeys(event, ids)), attempts };
+    },
+    listFeed: (appId, after, before, limit) => events.listFeed(appId, after, before, limit),
+  };
+
+  const replay: ReplayStore = {
+    getEventWithDeliveries: queries.getEventWithDeliveries,
+    restartDelivery: (d, dueAt, now) => deliveries.restartDelivery(d, dueAt, now),
+    async addDelivery(d, dueAt) {
+      // The record first: the event's fan-out then names an endpoint whose delivery exists.
+      if (!(await deliveries.openPending(d, dueAt))) return false;
+      await events.addEndpoint(d.appId, d.eventId, d.endpointId);
+      return true;
+    },
+    listFailedSince: (appId, endpointId, since, limit) => deliveries.listFailedSince(appId, endpointId, since, limit),
+  };
+
+  const housekeeping: HousekeepingStore = {
+    listDue: (cutoff, limit) => deliveries.listDue(cutoff, limit),
+    rescheduleDue: (item, to, opts) => deliveries.rescheduleDue(item, to, opts),
+    async *listAccepted(from, to) {
+      for await (const appIds of apps.appIdPages()) {
+        for (const appId of appIds) {
+          for await (const page of events.acceptedPages(appId, from, to)) {
+            // Eventually consistent: a record missed here is caught by openLateDelivery's condition.
+            const recorded = await deliveries.getDeliveries(page.flatMap((e) => deliveryKeys(e, e.endpointIds)));
+            const byEvent = new Map<string, Set<string>>();
+            for (const d of recorded) {
+              const set = byEvent.get(d.eventId) ?? new Set<string>();
+              set.add(d.endpointId);
+              byEvent.set(d.eventId, set);
+            }
+            yield page.map((event) => ({ event, recorded: byEvent.get(event.id) ?? new Set<string>() }));
+          }
+        }
+      }
+    },
+    openLateDelivery: (d, dueAt) => deliveries.openPending(d, dueAt),
+    reconciledUntil: () => deliveries.reconciledUntil(),
+    setReconciledUntil: (until) => deliveries.setReconciledUntil(until),
+  };
+
+  return { table, apps, events, deliveries, ingest, deliver, queries, replay, housekeeping };
+}
