@@ -107,27 +107,7 @@ export function createHousekeeping(deps: HousekeepingDeps) {
       };
       const nextDue = life.redrivenDueAt(at);
 
-      // 1. First attempts: events a lease old (all of them, recovering) against their outcomes.
-      const from = (await store.reconciledUntil()) ?? '';
-      const to = recover ? at.toISOString() : life.firstAttemptLateBefore(at);
-      if (to > from) {
-        for await (const page of store.listAccepted(from, to)) {
-          for (const { event, recorded } of page) {
-            for (const endpointId of event.endpointIds) {
-              if (recorded.has(endpointId)) continue;
-              const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
-              const d = freshDelivery(key, event.type);
-              if (!(await store.openLateDelivery(d, nextDue))) continue;
-              await send(redriveMessage(d));
-              report.reconciled++;
-              report.requeued++;
-            }
-          }
-        }
-        await store.setReconciledUntil(to);
-      }
-
-      // 2. The open index: what is overdue, and long waits coming within the horizon.
+      // 1. The open index: what is overdue, and long waits coming within the horizon.
       const limit = opts.limit ?? (recover ? RECOVER_LIMIT : RUN_LIMIT);
       const items = await store.listDue(recover ? '9999' : at.toISOString(), limit);
       for (const item of items) {
@@ -154,6 +134,27 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         await send(redriveMessage(d));
         report.requeued++;
       }
+      // 2. First attempts: events a lease old (all of them, recovering) against their outcomes.
+      //    After the open index, so that what this step puts there is not sent twice.
+      const from = (await store.reconciledUntil()) ?? '';
+      const to = recover ? at.toISOString() : life.firstAttemptLateBefore(at);
+      if (to > from) {
+        for await (const page of store.listAccepted(from, to)) {
+          for (const { event, recorded } of page) {
+            for (const endpointId of event.endpointIds) {
+              if (recorded.has(endpointId)) continue;
+              const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
+              const d = freshDelivery(key, event.type);
+              if (!(await store.openLateDelivery(d, nextDue))) continue;
+              await send(redriveMessage(d));
+              report.reconciled++;
+              report.requeued++;
+            }
+          }
+        }
+        await store.setReconciledUntil(to);
+      }
+
       if (toSend.length > 0) await deps.scheduler.now(toSend);
       return report;
     },

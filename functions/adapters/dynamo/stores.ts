@@ -14,12 +14,39 @@ import { DynamoDeliveryStore } from './delivery-store';
 import { DynamoEventStore } from './event-store';
 import { DynamoTable, type DynamoStoreOptions } from './table';
 
+/** What the ports need of each aggregate; the in-memory fakes implement the same (test/helpers/fakes.ts). */
+export type AppRecords = Pick<DynamoAppStore, 'getAppWithEndpoints' | 'appIdPages'>;
+export type EventRecords = Pick<
+  DynamoEventStore,
+  'putEventIfAbsent' | 'getEvent' | 'addEndpoint' | 'listFeed' | 'acceptedPages'
+>;
+export type DeliveryRecords = Pick<
+  DynamoDeliveryStore,
+  | 'getDelivery'
+  | 'getDeliveries'
+  | 'attemptsOf'
+  | 'listFailedSince'
+  | 'claim'
+  | 'recordAttempt'
+  | 'finish'
+  | 'skip'
+  | 'putSkippedDeliveries'
+  | 'openPending'
+  | 'restartDelivery'
+  | 'listDue'
+  | 'rescheduleDue'
+  | 'reconciledUntil'
+  | 'setReconciledUntil'
+>;
+
 export function dynamoStores(db: DynamoDBDocumentClient, options: DynamoStoreOptions, appOptions?: AppStoreOptions) {
   const table = new DynamoTable(db, options);
   const apps = new DynamoAppStore(table, appOptions);
-  const events = new DynamoEventStore(table);
-  const deliveries = new DynamoDeliveryStore(table);
+  return { table, apps, ...composeStores(apps, new DynamoEventStore(table), new DynamoDeliveryStore(table)) };
+}
 
+/** The use cases' ports over the three aggregates. */
+export function composeStores(apps: AppRecords, events: EventRecords, deliveries: DeliveryRecords) {
   const deliveryKeys = (e: { appId: string; id: string; timestamp: string }, endpointIds: string[]): DeliveryKey[] =>
     endpointIds.map((endpointId) => ({ appId: e.appId, eventId: e.id, endpointId, eventAt: e.timestamp }));
 
@@ -95,5 +122,5 @@ export function dynamoStores(db: DynamoDBDocumentClient, options: DynamoStoreOpt
     setReconciledUntil: (until) => deliveries.setReconciledUntil(until),
   };
 
-  return { table, apps, events, deliveries, ingest, deliver, queries, replay, housekeeping };
+  return { events, deliveries, ingest, deliver, queries, replay, housekeeping };
 }
