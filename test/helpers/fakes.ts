@@ -145,6 +145,13 @@ export class InMemoryDeliveries implements DeliveryRecords {
     }
     return out;
   }
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string) {
+    return new Set(
+      [...this.records.values()]
+        .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
+        .map((d) => d.eventId),
+    );
+  }
   async attemptsOf(appId: string, eventId: string) {
     return this.attempts
       .filter((a) => a.appId === appId && a.eventId === eventId)

@@ -99,6 +99,26 @@ export class DynamoDeliveryStore {
     return (await this.t.batchGet(ks.map(keys.delivery), consistent)).map(toDelivery);
   }
 
+  /**
+   * The events, accepted in [from, to], whose delivery to this endpoint has a record: one query
+   * of the endpoint's partition, keys only (a read unit covers ~13 records, not one).
+   */
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const page of this.t.queryPages({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: {
+        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':lo': from,
+        ':hi': `${to}#\uffff`,
+      },
+      ProjectionExpression: 'pk, sk',
+    })) {
+      for (const i of page) ids.add(parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) }).eventId);
+    }
+    return ids;
+  }
+
   /** An event's failed attempts, by endpoint and number. */
   async attemptsOf(appId: string, eventId: string): Promise<Attempt[]> {
     const items = await this.t.queryAll({

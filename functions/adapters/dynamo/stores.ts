@@ -24,6 +24,7 @@ export type DeliveryRecords = Pick<
   DynamoDeliveryStore,
   | 'getDelivery'
   | 'getDeliveries'
+  | 'recordedBetween'
   | 'attemptsOf'
   | 'listFailedSince'
   | 'claim'
@@ -104,15 +105,22 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
       for await (const appIds of apps.appIdPages()) {
         for (const appId of appIds) {
           for await (const page of events.acceptedPages(appId, from, to)) {
-            // Eventually consistent: a record missed here is caught by openLateDelivery's condition.
-            const recorded = await deliveries.getDeliveries(page.flatMap((e) => deliveryKeys(e, e.endpointIds)));
-            const byEvent = new Map<string, Set<string>>();
-            for (const d of recorded) {
-              const set = byEvent.get(d.eventId) ?? new Set<string>();
-              set.add(d.endpointId);
-              byEvent.set(d.eventId, set);
-            }
-            yield page.map((event) => ({ event, recorded: byEvent.get(event.id) ?? new Set<string>() }));
+            if (page.length === 0) continue;
+            // Per endpoint, one keys-only query over the page's time span, not one read per
+            // delivery. Eventually consistent: a record missed here is caught by
+            // openLateDelivery's condition.
+            const lo = page[0]!.timestamp;
+            const hi = page.at(-1)!.timestamp;
+            const endpointIds = [...new Set(page.flatMap((e) => e.endpointIds))];
+            const recordedBy = new Map(
+              await Promise.all(
+                endpointIds.map(async (id) => [id, await deliveries.recordedBetween(appId, id, lo, hi)] as const),
+              ),
+            );
+            yield page.map((event) => ({
+              event,
+              recorded: new Set(event.endpointIds.filter((id) => recordedBy.get(id)?.has(event.id))),
+            }));
           }
         }
       }
