@@ -8,10 +8,14 @@
  *   hookrelay:allowPrivateTargets  `true` lets webhooks go to private addresses (default false)
  *   hookrelay:retrySchedule        comma-separated seconds, e.g. `1,1,1` for an end-to-end test stack
  *                                  (default: the contract's 5,300,1800,7200,18000,36000,36000)
+ *   hookrelay:api                  `http` (default) or `rest`: the API Gateway shape; LocalStack's
+ *                                  free image implements only `rest`
+ *   hookrelay:dashboard            `false` leaves the CloudWatch dashboard out (default true)
  */
 import { App, RemovalPolicy, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { pathToFileURL } from 'node:url';
+import type { ApiShape } from './constructs/api';
 import { HookrelayStack } from './webhook-stack';
 
 export const STACK_NAME = 'Hookrelay';
@@ -44,6 +48,13 @@ function scheduleContext(app: App): number[] | undefined {
   return parts;
 }
 
+function apiShapeContext(app: App): ApiShape | undefined {
+  const v: unknown = app.node.tryGetContext('hookrelay:api');
+  if (v === undefined) return undefined;
+  if (v === 'http' || v === 'rest') return v;
+  throw new Error(`context hookrelay:api must be http or rest, got ${JSON.stringify(v)}`);
+}
+
 /** The account and region the CLI resolved, when it did; otherwise an environment-agnostic stack. */
 function environmentFromCli(): Environment | undefined {
   const account = process.env.CDK_DEFAULT_ACCOUNT;
@@ -62,6 +73,8 @@ export function buildApp(app: App = new App()): { app: App; stack: HookrelayStac
       removalPolicy: removalPolicyContext(app),
       allowPrivateTargets: booleanContext(app, 'hookrelay:allowPrivateTargets'),
       retryScheduleS: scheduleContext(app),
+      apiShape: apiShapeContext(app),
+      dashboard: booleanContext(app, 'hookrelay:dashboard'),
     },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -14,6 +14,7 @@ import { authorizeApp, requireAdmin, type Principal } from '../core/keys';
 import { logger, metrics, wiring } from '../wiring';
 import { authenticate, errorMapper, headerLimit, jsonBody, type ApiEvent } from './http/middleware';
 import { json, type HttpResult } from './http/respond';
+import { restProxyEvents } from './http/rest-event';
 
 type Method = Route<ApiEvent, HttpResult>['method'];
 
@@ -134,6 +135,8 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
 ];
 
 export const handler = middy<ApiEvent, HttpResult>()
+  // A REST API (`-c hookrelay:api=rest`) sends payload format 1.0: made 2.0 before anything reads it.
+  .use(restProxyEvents())
   // Never log the API's events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: they carry the
   // caller's key in the Authorization header.
   .use(injectLambdaContext(logger, { logEvent: false }))

@@ -5,7 +5,8 @@ import { DynamoAppStore } from '../../functions/adapters/dynamo/app-store';
 import { DynamoTable } from '../../functions/adapters/dynamo/table';
 import { ValidationError } from '../../functions/core/errors';
 import type { Endpoint } from '../../functions/core/model';
-import { startEmulators, type Emulators } from '../../infra/local/emulators';
+import type { Emulators } from '../../infra/local/emulators';
+import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';
 
 let emulators: Emulators;
@@ -15,7 +16,7 @@ let n = 0;
 const unique = (p: string) => `${p}_${Date.now().toString(36)}${(n++).toString(36)}`;
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await startTestEmulators();
   const { tableName } = await provision(emulators.endpoints);
   db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
     marshallOptions: { removeUndefinedValues: true },

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoStores } from '../../functions/adapters/dynamo/stores';
 import { RECOVER_LIMIT, type HousekeepingStore } from '../../functions/core/housekeeping';
 import { freshDelivery } from '../../functions/core/lifecycle';
-import { startEmulators, type Emulators } from '../../infra/local/emulators';
+import type { Emulators } from '../../infra/local/emulators';
+import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';
 
 const OPEN = 1500;
@@ -13,7 +14,7 @@ let db: DynamoDBDocumentClient;
 let housekeeping: HousekeepingStore;
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await startTestEmulators();
   const { tableName } = await provision(emulators.endpoints);
   db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
     marshallOptions: { removeUndefinedValues: true },

@@ -10,7 +10,8 @@ import { dynamoStores } from '../../functions/adapters/dynamo/stores';
 import type { DeliveryUpdate } from '../../functions/core/deliver';
 import { freshDelivery, Status, type DeliveryKey } from '../../functions/core/lifecycle';
 import type { App, StoredEvent } from '../../functions/core/model';
-import { startEmulators, type Emulators } from '../../infra/local/emulators';
+import type { Emulators } from '../../infra/local/emulators';
+import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';
 import { fakeStores } from '../helpers/fakes';
 
@@ -25,7 +26,7 @@ let db: DynamoDBDocumentClient;
 const subjects: Record<string, Subject> = {};
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await startTestEmulators();
   const { tableName } = await provision(emulators.endpoints);
   db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
     marshallOptions: { removeUndefinedValues: true },
