@@ -9,9 +9,11 @@ import { dynamoClient, sqsClient } from './adapters/aws-clients';
 import { dynamoStores } from './adapters/dynamo/stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
+import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './adapters/sqs-ingest-queues';
 import { SqsDeadLetterQueue, SqsScheduler } from './adapters/sqs-queues';
 import { config } from './config';
 import { createAppService, type DestinationCheck } from './core/apps';
+import { createBusIntake } from './core/bus-intake';
 import { createKeyService } from './core/keys';
 import { createReplayService } from './core/replay';
 import { createDeliverService } from './core/deliver';
@@ -88,6 +90,12 @@ function build() {
     scheduler,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
+  const busIntake = createBusIntake({
+    ingest: (req) => ingest.ingest(req),
+    deadLetters: new SqsIngestDeadLetterQueue(sqs, cfg.ingestDlqUrl),
+    retry: cfg.ingestRetry,
+    onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
+  });
   const sender = new HttpSender({
     excerptBytes: cfg.responseExcerptBytes,
     // Checks every address again at connect time, keeps connections alive, never follows redirects.
@@ -143,6 +151,8 @@ function build() {
       recoverMax: cfg.recoverMaxPerCall,
     }),
     ingest,
+    busIntake,
+    ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
     queries: createEventQueries(stores.queries, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,
