@@ -39,7 +39,9 @@ if ('missing' in webhook) {
   });
 } else {
   const bin = webhook.path;
-  const system = useSystem({ HOOKRELAY_RETRY_SCHEDULE: '1,1,1,1,1,1' });
+  // Retries a second apart, and enough of them to outlast the 5 s for which a delivery worker
+  // may reuse the endpoint it read before the PATCH (events sent after a PATCH see it at once).
+  const system = useSystem({ HOOKRELAY_RETRY_SCHEDULE: '1,1,1,1,1,1,1,1,1,1,1,1' });
   let dir = '';
   let child: ChildProcess | undefined;
   let port = 0;
@@ -171,7 +173,12 @@ if ('missing' in webhook) {
       // The right secret, by PATCH: from the next attempt both sign, comma-separated.
       const patched = await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, { secret: SECRET });
       expect(patched.status).toBe(200);
-      const done = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+      const done = await system.api.waitForStatus(
+        appId,
+        sent.body.id,
+        (s) => s.deliveries[0]?.status === 'succeeded',
+        20_000,
+      );
       expect(done.deliveries[0]!.attempts).toBeGreaterThanOrEqual(3);
       await waitUntil(async () => existsSync(ran(sent.body.id)), 5_000);
       expect(JSON.parse(readFileSync(ran(sent.body.id), 'utf8'))).toMatchObject({ data: { ref: 'v2' } });
