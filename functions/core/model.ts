@@ -1,4 +1,5 @@
 /** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
+import type { DeliveryStatus } from './lifecycle';
 
 export interface App {
   id: string;
@@ -7,12 +8,36 @@ export interface App {
 }
 
 export interface EndpointSecret {
-  /** `whsec_` + base64 of the random key bytes. */
+  /**
+   * A symmetric secret: `whsec_` + base64 of random key bytes, or a string the owner chose.
+   * An ed25519 signing key (the `standard-webhooks-v1a` scheme): `whsk_` + base64 of its seed.
+   */
   key: string;
   createdAt: string;
   /** Set when a rotation replaced this secret: it keeps signing until then. */
   expiresAt?: string;
 }
+
+/** How the endpoint's webhooks are signed (absent = `standard-webhooks`). */
+export type EndpointSignature =
+  | { scheme: 'standard-webhooks' }
+  | { scheme: 'hmac-sha256'; header: string; prefix: string }
+  | { scheme: 'standard-webhooks-v1a' };
+
+export type SignatureScheme = EndpointSignature['scheme'];
+
+/** How hookrelay authenticates to the endpoint. Every secret here is write-only in the API. */
+export type EndpointAuth =
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'bearer'; token: string }
+  | {
+      type: 'oauth2-client-credentials';
+      tokenUrl: string;
+      clientId: string;
+      clientSecret: string;
+      scope?: string;
+      audience?: string;
+    };
 
 export interface Endpoint {
   id: string;
@@ -29,6 +54,11 @@ export interface Endpoint {
   createdAt: string;
   updatedAt: string;
   secrets: EndpointSecret[];
+  /** Absent = Standard Webhooks (`v1`, HMAC-SHA256 of "id.timestamp.body"). */
+  signature?: EndpointSignature;
+  /** Extra request headers, sent as given; their values are secrets (never logged or shown). */
+  headers?: Record<string, string>;
+  auth?: EndpointAuth;
   /** Bumped on every change; updates are conditional on it (optimistic concurrency). */
   version: number;
 }
@@ -49,15 +79,17 @@ export interface StoredEvent {
   skippedEndpointIds: string[];
 }
 
-export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
-
-export const TERMINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['succeeded', 'failed', 'skipped']);
-
+/**
+ * A delivery's record: written with its first outcome (a pending first attempt has none: its
+ * event stands for it), or when housekeeping or a send-again gives it one.
+ */
 export interface Delivery {
   appId: string;
   eventId: string;
   endpointId: string;
   status: DeliveryStatus;
+  /** The event's type, so an endpoint's log can be filtered by it. */
+  eventType?: string;
   /** Attempts made so far. */
   attempts: number;
   lastStatusCode?: number;
@@ -74,6 +106,9 @@ export interface Delivery {
   success?: { durationMs: number; responseExcerpt: string | null };
   /** Attempts made before the last resend: the retry schedule restarts from there. */
   retryBase?: number;
+  /** Times housekeeping re-drove it without progress. */
+  requeues?: number;
+  /** The event's accept time: deliveries date from their event (and are keyed by it). */
   createdAt: string;
 }
 
