@@ -72,6 +72,13 @@ export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
   },
   {
     role: 'ingest',
+    action: 'dynamodb:BatchWriteItem',
+    resource: 'HookrelayStoreTable*',
+    reason:
+      'A fan-out that finds disabled endpoints records their skipped deliveries in one BatchWriteItem (delivery-store putSkippedDeliveries); the end-to-end run puts bus events for enabled endpoints only.',
+  },
+  {
+    role: 'ingest',
     action: 'dynamodb:GetItem',
     resource: 'HookrelayStoreTable*',
     reason:

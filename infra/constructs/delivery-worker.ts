@@ -55,10 +55,14 @@ export class DeliveryWorker extends Construct {
       );
     }
 
-    // The delivery store's own operations (adapters/dynamo/delivery-store.ts): no query, no delete.
-    props.store.grantReadWriteData(fn, ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], {
-      queryIndexes: false,
-    });
+    // What the delivery path reads and writes (adapters/dynamo/delivery-store.ts): no query, no delete.
+    props.store.grantReadWriteData(
+      fn,
+      ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      {
+        queryIndexes: false,
+      },
+    );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
     props.queues.retry.grant(fn, 'sqs:SendMessage');
     props.queues.deadLetter.grant(fn, 'sqs:SendMessage');

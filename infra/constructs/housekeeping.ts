@@ -55,9 +55,11 @@ export class Housekeeping extends Construct {
       asyncRetryAttempts: 0,
     });
     const fn = this.function.fn;
-    // The housekeeping store's operations (adapters/dynamo/housekeeping-store.ts): the open
-    // index's query, the items it names, and conditional updates.
-    props.store.grantReadWriteData(fn, ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], { queryIndexes: true });
+    // The sweep's operations: queries (the open index, an event's partition), the items they
+    // name, and conditional updates.
+    props.store.grantReadWriteData(fn, ['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], {
+      queryIndexes: true,
+    });
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
     props.queues.work.grant(fn, 'sqs:SendMessage');
     props.queues.retry.grant(fn, 'sqs:SendMessage');
