@@ -262,6 +262,8 @@ function costSection(res: BenchResults): string[] {
     out.push(dynamoTable(single), '');
   }
 
+  out.push(...goalGaps(res), '');
+
   out.push(`### What stands between (a) and ${usd(GOAL_PER_MILLION)} per million`, '');
   const a = (['single', 'batch', 'putevents'] as const)
     .map((id) => scenario(res, id))
@@ -337,6 +339,50 @@ function costSection(res: BenchResults): string[] {
     out.push(
       `**The floor.** The cheapest measured case is ${floor.title}: ${usd(floor.totalPerMillion)} per million deliveries (${usd(floor.totalPerMillionAt2xDuration)} at 2× durations). ` +
         'Fan-out is cheapest because an event is stored, read and enqueued once for ten deliveries; the per-delivery work (context read, claim, attempt, result, and their index writes) is paid in full by every delivery.',
+      '',
+    );
+  }
+  return out;
+}
+
+/**
+ * For each goal of the lean delivery path that the run does not meet: how far off it is, and the
+ * lines that make the figure, beside the floor (what only the unavoidable requests would cost).
+ */
+function goalGaps(res: BenchResults): string[] {
+  const out: string[] = ['### What stands between each figure and its goal', ''];
+  const goals: Array<[ScenarioId, number]> = [
+    ['single', GOALS.singlePostPerMillion],
+    ['batch', GOALS.batchPostPerMillion],
+    ['retry', GOALS.oneRetryPerMillion],
+  ];
+  for (const [id, goal] of goals) {
+    const s = scenario(res, id);
+    if (!s) continue;
+    const floor = floorPerMillion(s);
+    const head = `**${s.title}**: ${usd(s.totalPerMillion)} against a goal of ${usd(goal)}; the design's floor is ${usd(floor)}.`;
+    if (s.totalPerMillion <= goal) {
+      out.push(`${head} Met.`, '');
+      continue;
+    }
+    const top = [...s.lines].sort((a, b) => b.usdPerMillion - a.usdPerMillion).filter((l) => l.usdPerMillion >= 0.1);
+    out.push(
+      `${head} ${usd(s.totalPerMillion - goal)} over; ${floor > goal ? `even the floor is ${usd(floor - goal)} over, so what stands in the way is the lines below, not DynamoDB requests above the floor` : `${usd(s.totalPerMillion - floor)} of it is DynamoDB requests above the floor`}. The lines of $0.10 or more:`,
+      '',
+      table(
+        ['line', 'per delivery', 'per million'],
+        top.map((l) => [`${l.service}: ${l.item}`, qty(l.quantity), usd(l.usdPerMillion)]),
+        ['l', 'r', 'r'],
+      ),
+      '',
+    );
+  }
+  const single = scenario(res, 'single');
+  if (single) {
+    const u = unitsPerDelivery(single);
+    const f = floorUnits(single);
+    out.push(
+      `**Units per delivery** (single POSTs): ${u.writes.toFixed(2)} write units (goal ≤ ${GOALS.writeUnitsPerDelivery}, floor ${f.writes.toFixed(2)}) and ${u.reads.toFixed(2)} read units (goal ≤ ${GOALS.readUnitsPerDelivery}, floor ${f.reads.toFixed(2)}). Request by request (table + feed-index + open-index units): ${dynamoWriteSummary(single)} The feed index entry (one unit) is what the writes have above the floor: the catch-up feed lists an app's events by accept time, and idempotency needs the event keyed by its id, so one of the two orders is an index; a write-free feed needs ids that carry their accept time (generated ids do, producers' own ids do not). The reads above the floor are housekeeping's reconcile (the event, read once a lease after it was accepted) and the worker's endpoint read when its cache is cold.`,
       '',
     );
   }

@@ -26,7 +26,13 @@ export const Status = {
   skipped: 'skipped',
 } as const;
 export type DeliveryStatus = (typeof Status)[keyof typeof Status];
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = Object.values(Status);
+export const DELIVERY_STATUSES = [
+  Status.pending,
+  Status.retrying,
+  Status.succeeded,
+  Status.failed,
+  Status.skipped,
+] as const;
 
 /** States a worker may still attempt. */
 export const ACTIVE_STATUSES: readonly DeliveryStatus[] = [Status.pending, Status.retrying];
