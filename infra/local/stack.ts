@@ -119,7 +119,7 @@ export interface LocalStack {
   /** The environment each function runs with, by its role (`api`, `delivery`, ...). */
   functionEnvironments: Record<string, Record<string, string>>;
   /** Invokes housekeeping now (after any run in progress) and returns its result. */
-  runHousekeeping(): Promise<unknown>;
+  runHousekeeping(detail?: { recover?: boolean }): Promise<unknown>;
   /**
    * Fault injection for tests: the SQS emulator dies and restarts empty on the same port (every
    * queued message, the DLQ's included, is lost), the queues are provisioned again, and the
@@ -683,9 +683,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       },
       awsCalls: recorder.calls,
       functionEnvironments: environments,
-      runHousekeeping: () => {
+      runHousekeeping: (detail) => {
         if (!housekeeping) throw new LocalStackError('the template schedules no function');
-        return housekeeping.runNow();
+        return housekeeping.runNow(detail);
       },
       async restartSqs() {
         await emulators.restartSqs();
