@@ -45,6 +45,29 @@ const retrySchedule = z.pipe(
 
 const text = (fallback: string) => z._default(z.string(), fallback);
 
+/** CSP frame-ancestors sources: 'self', 'none', or origins (wildcard hosts allowed), space-separated. */
+const FRAME_SOURCE = /^('self'|'none'|https?:|(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?)$/;
+const frameAncestors = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return "'none'";
+    const sources = v.trim().split(/\s+/);
+    const bad = sources.filter((s) => !FRAME_SOURCE.test(s));
+    if (bad.length > 0 || (sources.includes("'none'") && sources.length > 1)) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be 'none', 'self' or space-separated origins such as https://app.example.com, got "${v}"`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return sources.join(' ');
+  }),
+);
+const portalUrl = z.optional(
+  z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hooks.example.com' }),
+);
+
 const schema = z.object({
   [ENV.tableName]: z._default(z.string().check(z.minLength(1)), topology.table.name),
   [ENV.workQueueUrl]: text(''),
@@ -58,6 +81,8 @@ const schema = z.object({
   [ENV.housekeepingRateS]: positiveInt(topology.housekeeping.defaultRateS, 86_400),
   [ENV.retentionDays]: positiveInt(topology.retention.days, 3650),
   [ENV.disableAfterFailingS]: positiveInt(topology.delivery.disableAfterFailingS, 365 * 86_400),
+  HOOKRELAY_PORTAL_FRAME_ANCESTORS: frameAncestors,
+  HOOKRELAY_PORTAL_URL: portalUrl,
   AWS_REGION: text('us-east-1'),
   HOOKRELAY_VERSION: text('0.1.0'),
 });
@@ -79,6 +104,10 @@ export interface Config {
   readonly disableAfterFailingS: number;
   readonly region: string;
   readonly version: string;
+  /** Who may frame the portal: the CSP frame-ancestors sources ('none' by default). */
+  readonly portalFrameAncestors: string;
+  /** The origin portal links point to; by default the one the minting request came to. */
+  readonly portalUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -110,6 +139,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     disableAfterFailingS: e[ENV.disableAfterFailingS],
     region: e.AWS_REGION,
     version: e.HOOKRELAY_VERSION,
+    portalFrameAncestors: e.HOOKRELAY_PORTAL_FRAME_ANCESTORS,
+    portalUrl: e.HOOKRELAY_PORTAL_URL,
   });
 }
 

@@ -23,6 +23,11 @@ import { checkDestinationUrl, findForbiddenDestinationError } from './core/desti
 import { createHousekeeping } from './core/housekeeping';
 import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
+import { DynamoCatalogStore } from './adapters/dynamo/catalog-store';
+import { createEventTypeService } from './core/event-types';
+import { createPortalAccessService, PORTAL_RATE_LIMIT } from './core/portal-access';
+import { createRateLimiter } from './core/rate-limit';
+import { createTestEventService } from './core/test-events';
 import { RetryPolicy } from './core/retry-policy';
 
 export const logger = new Logger({ serviceName: 'hookrelay' });
@@ -129,10 +134,28 @@ function build() {
     leaseS: topology.delivery.leaseS,
     stuckAfterRequeues: 3,
   });
+  const catalogStore = new DynamoCatalogStore(db, table);
+  const eventTypes = createEventTypeService({ store: catalogStore });
+  const portal = createPortalAccessService({ store: catalogStore, requireApp: apps.requireApp });
   return {
     cfg,
     apps,
-    keys: createKeyService({ store: appStore, adminKey: () => adminKey(cfg), requireApp: apps.requireApp }),
+    eventTypes,
+    portal,
+    portalRateLimiter: createRateLimiter(PORTAL_RATE_LIMIT),
+    testEvents: createTestEventService({
+      store: eventStore,
+      queue: workQueue,
+      getEndpoint: (appId, endpointId) => appStore.getEndpoint(appId, endpointId),
+      getEventType: (name) => catalogStore.getEventType(name),
+      leaseS: topology.delivery.leaseS,
+    }),
+    keys: createKeyService({
+      store: appStore,
+      adminKey: () => adminKey(cfg),
+      requireApp: apps.requireApp,
+      portal,
+    }),
     replay: createReplayService({
       store: eventStore,
       queue: workQueue,

@@ -26,6 +26,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Body too large',
   415: 'Body is not JSON',
   422: 'Refused (e.g. a forbidden destination)',
+  429: 'Too many calls (portal links): wait for Retry-After seconds',
 };
 
 function operation(key: string, doc: RouteDoc): Json {
@@ -52,7 +53,7 @@ function operation(key: string, doc: RouteDoc): Json {
   }
   const responses: Json = {};
   const okView = doc.ok.view;
-  const list = method === 'GET' && key === 'GET /v1/apps/{appId}/endpoints';
+  const list = doc.ok.list === true;
   responses[String(doc.ok.status)] = {
     description: 'Success',
     ...(okView
@@ -118,11 +119,15 @@ export function buildOpenApi(): Json {
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'the local stack (npm start)' }],
     security: [{ bearer: [] }],
-    tags: ['Health', 'Apps', 'Keys', 'Endpoints', 'Events'].map((name) => ({ name })),
+    tags: ['Health', 'Apps', 'Keys', 'Endpoints', 'Events', 'Event types', 'Portal'].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'The admin key, or an app-scoped key (hrk_...)' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The admin key, an app-scoped key (hrk_...), or a portal link’s token (hrp_...)',
+        },
       },
       schemas: Object.fromEntries(Object.entries(views).map(([name, schema]) => [name, schemaOf(schema)])),
       responses,

@@ -78,6 +78,12 @@ export interface WebhookDeliveryProps {
    * @default functions/handlers/<name>.ts in this repository
    */
   readonly handlerEntries?: Partial<Record<HandlerName, string>>;
+  /**
+   * The consumer portal (docs/portal.md): who may frame it (HOOKRELAY_PORTAL_FRAME_ANCESTORS,
+   * CSP frame-ancestors sources; default 'none') and the origin its links point to
+   * (HOOKRELAY_PORTAL_URL; default the API's own).
+   */
+  readonly portal?: { readonly frameAncestors?: string; readonly url?: string };
 }
 
 /** Checked props with every default applied. */
@@ -197,6 +203,8 @@ export class WebhookDelivery extends Construct {
       [ENV.housekeepingRateS]: String(s.housekeepingRateMinutes * 60),
       [ENV.retentionDays]: String(s.retentionDays),
       HOOKRELAY_VERSION: packageVersion(),
+      ...(props.portal?.frameAncestors ? { HOOKRELAY_PORTAL_FRAME_ANCESTORS: props.portal.frameAncestors } : {}),
+      ...(props.portal?.url ? { HOOKRELAY_PORTAL_URL: props.portal.url } : {}),
     };
     const common = { environment, logRetention: s.logRetention, removalPolicy: s.removalPolicy };
 

@@ -41,8 +41,8 @@ export class DynamoEventStore extends DynamoTable implements IngestStore, EventQ
       kind: 'event',
       ...rest,
       eventType: type,
-      feedPk: `FEED#${event.appId}`,
-      feedSk: feedPosition(event),
+      // A test event goes to one endpoint only: never into the app's catch-up feed.
+      ...(event.test ? {} : { feedPk: `FEED#${event.appId}`, feedSk: feedPosition(event) }),
       expiresAt: this.expiresAt(event.timestamp),
     };
   }

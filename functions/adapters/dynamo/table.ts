@@ -106,7 +106,7 @@ export function toEndpoint(i: Item): Endpoint {
 }
 
 export function toEvent(i: Item): StoredEvent {
-  return {
+  const e: StoredEvent = {
     id: i.id as string,
     appId: i.appId as string,
     type: i.eventType as string,
@@ -116,6 +116,8 @@ export function toEvent(i: Item): StoredEvent {
     endpointIds: (i.endpointIds as string[] | undefined) ?? [],
     skippedEndpointIds: (i.skippedEndpointIds as string[] | undefined) ?? [],
   };
+  if (i.test === true) e.test = true;
+  return e;
 }
 
 export function toDelivery(i: Item): Delivery & { requeues?: number } {
