@@ -1,9 +1,56 @@
 /**
  * Configuration: `process.env` parsed and validated once (at cold start), every bad key reported
- * in one error, exported as a frozen typed object. The names are the contract's.
+ * in one error, exported as a frozen typed object.
+ *
+ * Two kinds of variable reach a function:
+ *   - the contract's (HOOKRELAY_RETRY_SCHEDULE and the others in the README), each with the
+ *     contract's default, which an operator may set;
+ *   - the deployment's: the resources a function talks to and the runtime tunables (leases,
+ *     excerpt size, jitter...). The stack sets every one of them from infra/topology.ts, and the
+ *     local runtime runs the functions with the environment the synthesized template gives them,
+ *     so these have no default here: a function started without one fails at once, naming it.
+ *
+ * This module is the one home of the variables' names (`ENV`); infra reads it from here.
  */
 import * as z from 'zod/mini';
-import { ENV, topology } from '../infra/topology';
+
+/** Environment variable names, the same on AWS and locally. */
+export const ENV = {
+  // The contract's (README, docs/openapi.yaml's companion).
+  apiKey: 'HOOKRELAY_API_KEY',
+  retrySchedule: 'HOOKRELAY_RETRY_SCHEDULE',
+  deliveryTimeoutMs: 'HOOKRELAY_DELIVERY_TIMEOUT_MS',
+  allowPrivateTargets: 'HOOKRELAY_ALLOW_PRIVATE_TARGETS',
+  housekeepingRateS: 'HOOKRELAY_HOUSEKEEPING_RATE_S',
+  dataDir: 'HOOKRELAY_DATA_DIR',
+  portalFrameAncestors: 'HOOKRELAY_PORTAL_FRAME_ANCESTORS',
+  portalUrl: 'HOOKRELAY_PORTAL_URL',
+  port: 'PORT',
+  // The deployment's: resources.
+  tableName: 'HOOKRELAY_TABLE_NAME',
+  workQueueUrl: 'HOOKRELAY_WORK_QUEUE_URL',
+  retryQueueUrl: 'HOOKRELAY_RETRY_QUEUE_URL',
+  dlqUrl: 'HOOKRELAY_DLQ_URL',
+  apiKeySecretArn: 'HOOKRELAY_API_KEY_SECRET_ARN',
+  // The deployment's: tunables.
+  retentionDays: 'HOOKRELAY_RETENTION_DAYS',
+  disableAfterFailingS: 'HOOKRELAY_DISABLE_AFTER_FAILING_S',
+  leaseS: 'HOOKRELAY_LEASE_S',
+  responseExcerptBytes: 'HOOKRELAY_RESPONSE_EXCERPT_BYTES',
+  retryJitter: 'HOOKRELAY_RETRY_JITTER',
+  secretRotationOverlapS: 'HOOKRELAY_SECRET_ROTATION_OVERLAP_S',
+  feedSettleMs: 'HOOKRELAY_FEED_SETTLE_MS',
+  recoverMaxPerCall: 'HOOKRELAY_RECOVER_MAX_PER_CALL',
+  version: 'HOOKRELAY_VERSION',
+} as const;
+
+/** The contract's defaults (README "Configuration"); the stack reads them from here too. */
+export const CONTRACT_DEFAULTS = {
+  retryScheduleS: [5, 300, 1800, 7200, 18000, 36000, 36000],
+  deliveryTimeoutMs: 10_000,
+  allowPrivateTargets: false,
+  housekeepingRateS: 60,
+} as const;
 
 const bool = (fallback: boolean) =>
   z.pipe(
@@ -11,14 +58,43 @@ const bool = (fallback: boolean) =>
     z.transform((v) => (v === undefined ? fallback : v === 'true' || v === '1')),
   );
 
-const positiveInt = (fallback: number, max: number) =>
+const MISSING = 'is not set (the stack sets it on every function)';
+
+/** A whole number in [min, max]; `fallback` undefined makes it required. */
+const wholeNumber = (fallback: number | undefined, max: number, min = 1) =>
   z.pipe(
     z.optional(z.string()),
     z.transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return fallback;
+      if (v === undefined || v.trim() === '') {
+        if (fallback !== undefined) return fallback;
+        ctx.issues.push({ code: 'custom', message: MISSING, input: v });
+        return z.NEVER;
+      }
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > max) {
-        ctx.issues.push({ code: 'custom', message: `must be a whole number from 1 to ${max}, got "${v}"`, input: v });
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `must be a whole number from ${min} to ${max}, got "${v}"`,
+          input: v,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  );
+
+/** A required fraction in [0, max]. */
+const fraction = (max: number) =>
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') {
+        ctx.issues.push({ code: 'custom', message: MISSING, input: v });
+        return z.NEVER;
+      }
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > max) {
+        ctx.issues.push({ code: 'custom', message: `must be a number from 0 to ${max}, got "${v}"`, input: v });
         return z.NEVER;
       }
       return n;
@@ -28,7 +104,7 @@ const positiveInt = (fallback: number, max: number) =>
 const retrySchedule = z.pipe(
   z.optional(z.string()),
   z.transform((v, ctx) => {
-    if (v === undefined || v.trim() === '') return [...topology.defaultRetryScheduleS];
+    if (v === undefined || v.trim() === '') return [...CONTRACT_DEFAULTS.retryScheduleS];
     const parts = v.split(',').map((s) => s.trim());
     const nums = parts.map(Number);
     if (parts.length > 20 || nums.some((n) => !Number.isInteger(n) || n < 0 || n > 7 * 86_400)) {
@@ -43,7 +119,17 @@ const retrySchedule = z.pipe(
   }),
 );
 
-const text = (fallback: string) => z._default(z.string(), fallback);
+/** A required non-empty string (a resource's name or URL). */
+const required = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') {
+      ctx.issues.push({ code: 'custom', message: MISSING, input: v });
+      return z.NEVER;
+    }
+    return v;
+  }),
+);
 
 /** CSP frame-ancestors sources: 'self', 'none', or origins (wildcard hosts allowed), space-separated. */
 const FRAME_SOURCE = /^('self'|'none'|https?:|(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?)$/;
@@ -69,22 +155,28 @@ const portalUrl = z.optional(
 );
 
 const schema = z.object({
-  [ENV.tableName]: z._default(z.string().check(z.minLength(1)), topology.table.name),
-  [ENV.workQueueUrl]: text(''),
-  [ENV.retryQueueUrl]: text(''),
-  [ENV.dlqUrl]: text(''),
+  [ENV.tableName]: required,
+  [ENV.workQueueUrl]: required,
+  [ENV.retryQueueUrl]: required,
+  [ENV.dlqUrl]: required,
   [ENV.apiKey]: z.optional(z.string()),
   [ENV.apiKeySecretArn]: z.optional(z.string()),
   [ENV.retrySchedule]: retrySchedule,
-  [ENV.deliveryTimeoutMs]: positiveInt(10_000, 900_000),
-  [ENV.allowPrivateTargets]: bool(false),
-  [ENV.housekeepingRateS]: positiveInt(topology.housekeeping.defaultRateS, 86_400),
-  [ENV.retentionDays]: positiveInt(topology.retention.days, 3650),
-  [ENV.disableAfterFailingS]: positiveInt(topology.delivery.disableAfterFailingS, 365 * 86_400),
-  HOOKRELAY_PORTAL_FRAME_ANCESTORS: frameAncestors,
-  HOOKRELAY_PORTAL_URL: portalUrl,
-  AWS_REGION: text('us-east-1'),
-  HOOKRELAY_VERSION: text('0.1.0'),
+  [ENV.deliveryTimeoutMs]: wholeNumber(CONTRACT_DEFAULTS.deliveryTimeoutMs, 900_000),
+  [ENV.allowPrivateTargets]: bool(CONTRACT_DEFAULTS.allowPrivateTargets),
+  [ENV.housekeepingRateS]: wholeNumber(CONTRACT_DEFAULTS.housekeepingRateS, 86_400),
+  [ENV.retentionDays]: wholeNumber(undefined, 3650),
+  [ENV.disableAfterFailingS]: wholeNumber(undefined, 365 * 86_400),
+  [ENV.leaseS]: wholeNumber(undefined, 43_200),
+  [ENV.responseExcerptBytes]: wholeNumber(undefined, 65_536, 0),
+  [ENV.retryJitter]: fraction(0.5),
+  [ENV.secretRotationOverlapS]: wholeNumber(undefined, 30 * 86_400, 0),
+  [ENV.feedSettleMs]: wholeNumber(undefined, 60_000, 0),
+  [ENV.recoverMaxPerCall]: wholeNumber(undefined, 100_000),
+  [ENV.version]: required,
+  [ENV.portalFrameAncestors]: frameAncestors,
+  [ENV.portalUrl]: portalUrl,
+  AWS_REGION: z._default(z.string(), 'us-east-1'),
 });
 
 export interface Config {
@@ -102,6 +194,18 @@ export interface Config {
   readonly retentionDays: number;
   /** An endpoint failing without a success for this long is disabled. */
   readonly disableAfterFailingS: number;
+  /** A delivery claimed by a worker is considered stuck after this long without a result. */
+  readonly leaseS: number;
+  /** Bytes of the receiver's response body kept with an attempt. */
+  readonly responseExcerptBytes: number;
+  /** Fraction of each retry delay added or removed at random. */
+  readonly retryJitter: number;
+  /** After a rotation the previous secret keeps signing beside the new one this long. */
+  readonly secretRotationOverlapS: number;
+  /** The catch-up feed lists events accepted at least this long ago. */
+  readonly feedSettleMs: number;
+  /** Failed deliveries one recover call re-sends. */
+  readonly recoverMaxPerCall: number;
   readonly region: string;
   readonly version: string;
   /** Who may frame the portal: the CSP frame-ancestors sources ('none' by default). */
@@ -117,7 +221,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses an environment; throws one ConfigError naming every bad variable. */
+/** Parses an environment; throws one ConfigError naming every bad or missing variable. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const result = schema.safeParse(env);
   if (!result.success) {
@@ -137,10 +241,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     housekeepingRateS: e[ENV.housekeepingRateS],
     retentionDays: e[ENV.retentionDays],
     disableAfterFailingS: e[ENV.disableAfterFailingS],
+    leaseS: e[ENV.leaseS],
+    responseExcerptBytes: e[ENV.responseExcerptBytes],
+    retryJitter: e[ENV.retryJitter],
+    secretRotationOverlapS: e[ENV.secretRotationOverlapS],
+    feedSettleMs: e[ENV.feedSettleMs],
+    recoverMaxPerCall: e[ENV.recoverMaxPerCall],
     region: e.AWS_REGION,
-    version: e.HOOKRELAY_VERSION,
-    portalFrameAncestors: e.HOOKRELAY_PORTAL_FRAME_ANCESTORS,
-    portalUrl: e.HOOKRELAY_PORTAL_URL,
+    version: e[ENV.version],
+    portalFrameAncestors: e[ENV.portalFrameAncestors],
+    portalUrl: e[ENV.portalUrl],
   });
 }
 

@@ -4,7 +4,6 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { topology } from '../infra/topology';
 import { adminKey } from './adapters/admin-key';
 import { dynamoClient, sqsClient } from './adapters/aws-clients';
 import { DynamoAppStore } from './adapters/dynamo/app-store';
@@ -29,10 +28,11 @@ import { createPortalAccessService, PORTAL_RATE_LIMIT } from './core/portal-acce
 import { createRateLimiter } from './core/rate-limit';
 import { createTestEventService } from './core/test-events';
 import { RetryPolicy } from './core/retry-policy';
+import { METRIC_NAMES, METRICS_NAMESPACE } from './metric-names';
 
 export const logger = new Logger({ serviceName: 'hookrelay' });
 export const metrics = new Metrics({
-  namespace: topology.metrics.namespace,
+  namespace: METRICS_NAMESPACE,
   serviceName: 'hookrelay',
   // Powertools warns on every invocation that adds no metric (most API calls): noise, and log
   // volume that CloudWatch bills. Everything else it says goes to our logger.
@@ -46,7 +46,7 @@ export const metrics = new Metrics({
     error: (...a: unknown[]) => logger.error(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
   },
 });
-const M = topology.metrics.names;
+const M = METRIC_NAMES;
 
 /**
  * The SSRF guard at registration: the URL's form and any IP literal, then, for a name, every
@@ -78,20 +78,20 @@ function build() {
   const sqs = sqsClient();
   const workQueue = new SqsWorkQueue(sqs, cfg.workQueueUrl);
   const retryQueue = new SqsRetryQueue(sqs, cfg.retryQueueUrl);
-  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: topology.retryJitter });
+  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
   const apps = createAppService({
     store: appStore,
     checkDestination: destinationCheck(cfg.allowPrivateTargets),
-    rotationOverlapS: topology.api.secretRotationOverlapS,
+    rotationOverlapS: cfg.secretRotationOverlapS,
   });
   const ingest = createIngestService({
     store: eventStore,
     queue: workQueue,
-    leaseS: topology.delivery.leaseS,
+    leaseS: cfg.leaseS,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
   const sender = new HttpSender({
-    excerptBytes: topology.delivery.responseExcerptBytes,
+    excerptBytes: cfg.responseExcerptBytes,
     // Checks every address again at connect time, keeps connections alive, never follows redirects.
     agent: createGuardedAgent({
       allowPrivate: cfg.allowPrivateTargets,
@@ -106,7 +106,7 @@ function build() {
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
     policy,
     timeoutMs: cfg.deliveryTimeoutMs,
-    leaseS: topology.delivery.leaseS,
+    leaseS: cfg.leaseS,
     retentionDays: cfg.retentionDays,
     disableAfterFailingS: cfg.disableAfterFailingS,
     userAgent: `hookrelay/${cfg.version}`,
@@ -131,7 +131,7 @@ function build() {
     store: new DynamoHousekeepingStore(db, table),
     enqueue: (messages) => workQueue.enqueue(messages),
     schedule: (message, delayS) => retryQueue.schedule(message, delayS),
-    leaseS: topology.delivery.leaseS,
+    leaseS: cfg.leaseS,
     stuckAfterRequeues: 3,
   });
   const catalogStore = new DynamoCatalogStore(db, table);
@@ -148,7 +148,7 @@ function build() {
       queue: workQueue,
       getEndpoint: (appId, endpointId) => appStore.getEndpoint(appId, endpointId),
       getEventType: (name) => catalogStore.getEventType(name),
-      leaseS: topology.delivery.leaseS,
+      leaseS: cfg.leaseS,
     }),
     keys: createKeyService({
       store: appStore,
@@ -160,12 +160,12 @@ function build() {
       store: eventStore,
       queue: workQueue,
       getEndpoint: (appId, endpointId) => appStore.getEndpoint(appId, endpointId),
-      leaseS: topology.delivery.leaseS,
-      recoverMax: topology.api.recoverMaxPerCall,
+      leaseS: cfg.leaseS,
+      recoverMax: cfg.recoverMaxPerCall,
     }),
     ingest,
     deliver,
-    queries: createEventQueries(eventStore, { feedSettleMs: topology.api.feedSettleMs }),
+    queries: createEventQueries(eventStore, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,
     sender,
   };

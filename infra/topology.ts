@@ -1,44 +1,28 @@
 /**
- * The one source of truth for hookrelay's runtime topology: tables, queues, retry tiers, batch
- * sizes and schedules. The CDK stack (infra/constructs) and the embedded local stack
- * (infra/local) both read this module, so what runs on a laptop is what deploys.
+ * The one source of truth for hookrelay's deployment: queues, batch sizes, schedules and the
+ * runtime tunables the stack hands every function through its environment
+ * (`functionTunables`). The CDK stack (infra/constructs) reads it; the local runtime runs what
+ * the stack synthesizes, so what runs on a laptop is what deploys.
  *
- * Nothing here imports aws-cdk-lib or the AWS SDK: it is plain data, safe to load in a Lambda.
+ * Dependencies run one way: infra reads functions/ (the variables' names and the contract's
+ * defaults in functions/config.ts, the table layout, the metric names), never the reverse.
  */
+import { CONTRACT_DEFAULTS, ENV } from '../functions/config';
+import { TABLE_LAYOUT } from '../functions/adapters/dynamo/table-layout';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../functions/metric-names';
 
-/** SQS caps a message's DelaySeconds at 15 minutes; longer waits are carried in hops. */
-export const MAX_SQS_DELAY_S = 900;
+export { ENV };
 
 export const topology = {
   table: {
     /** Physical name locally; on AWS the stack lets CloudFormation name it and passes it in. */
     name: 'hookrelay',
-    partitionKey: 'pk',
-    sortKey: 'sk',
-    /** Epoch seconds after which DynamoDB TTL may delete an item (events, attempts). */
-    ttlAttribute: 'expiresAt',
-    /**
-     * Both indexes project keys only: an index entry then costs one write unit whatever the
-     * item's size, and updates to other attributes (a delivery's status, an event's fan-out flag)
-     * do not rewrite it. Readers fetch the items they find with one BatchGetItem.
-     */
-    indexes: {
-      /** Catch-up feed (an app's events, oldest first) and an endpoint's failed deliveries. */
-      feed: { name: 'feed', partitionKey: 'feedPk', sortKey: 'feedSk', projection: 'KEYS_ONLY' },
-      /** Sparse index of work that is not finished yet, by due time, swept by housekeeping. */
-      open: { name: 'open', partitionKey: 'openPk', sortKey: 'openSk', projection: 'KEYS_ONLY' },
-    },
-    /**
-     * Shards of the open-deliveries index, so that its writes spread over partitions: each takes
-     * ~1,000 writes/s and a delivery writes its entry twice, so 32 shards carry ~16,000
-     * deliveries/s (docs/performance.md). Housekeeping reads every shard once a run.
-     */
-    openShards: 32,
+    ...TABLE_LAYOUT,
   },
   queues: {
     /** First attempts of every delivery. */
     work: { name: 'hookrelay-deliveries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
-    /** Retries, each sent with its own DelaySeconds (up to MAX_SQS_DELAY_S, longer waits hop). */
+    /** Retries, each sent with its own DelaySeconds (up to SQS's 15 minutes, longer waits hop). */
     retry: { name: 'hookrelay-retries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
     /** Exhausted deliveries and poison messages. Kept long enough to inspect and redrive. */
     dlq: { name: 'hookrelay-dlq', retentionDays: 14 },
@@ -76,7 +60,7 @@ export const topology = {
   },
   housekeeping: {
     /** Default period; HOOKRELAY_HOUSEKEEPING_RATE_S overrides it (rounded up to minutes on AWS). */
-    defaultRateS: 60,
+    defaultRateS: CONTRACT_DEFAULTS.housekeepingRateS,
     /** Deliveries due within this horizon are enqueued by a sweep (with the remaining delay). */
     lookaheadS: 900,
   },
@@ -85,22 +69,9 @@ export const topology = {
     days: 30,
   },
   /** CloudWatch metrics the functions emit (Powertools, embedded metric format). */
-  metrics: {
-    namespace: 'hookrelay',
-    names: {
-      eventsAccepted: 'EventsAccepted',
-      deliveriesSucceeded: 'DeliveriesSucceeded',
-      attemptsFailed: 'AttemptsFailed',
-      deliveriesRetried: 'DeliveriesRetried',
-      deliveriesFailed: 'DeliveriesFailed',
-      deliveriesSkipped: 'DeliveriesSkipped',
-      deliveryLatencyMs: 'DeliveryLatencyMs',
-      housekeepingRequeued: 'HousekeepingRequeued',
-      housekeepingStuck: 'HousekeepingStuck',
-    },
-  },
+  metrics: { namespace: METRICS_NAMESPACE, names: METRIC_NAMES },
   /** Seconds before each retry; HOOKRELAY_RETRY_SCHEDULE overrides it. */
-  defaultRetryScheduleS: [5, 300, 1800, 7200, 18000, 36000, 36000],
+  defaultRetryScheduleS: CONTRACT_DEFAULTS.retryScheduleS,
   /** Fraction of each delay added or removed at random, so retries of a burst do not stampede. */
   retryJitter: 0.1,
 } as const;
@@ -108,22 +79,17 @@ export const topology = {
 export type Topology = typeof topology;
 
 /**
- * Environment variable names the stack and the local runtime set on every function.
- * The user-facing ones (HOOKRELAY_*) are the contract's; the wiring ones name resources.
+ * The runtime tunables every function gets in its environment (functions/config.ts requires
+ * each). The stack sets them; the local runtime gets them from the synthesized template.
  */
-export const ENV = {
-  tableName: 'HOOKRELAY_TABLE_NAME',
-  workQueueUrl: 'HOOKRELAY_WORK_QUEUE_URL',
-  retryQueueUrl: 'HOOKRELAY_RETRY_QUEUE_URL',
-  dlqUrl: 'HOOKRELAY_DLQ_URL',
-  apiKey: 'HOOKRELAY_API_KEY',
-  apiKeySecretArn: 'HOOKRELAY_API_KEY_SECRET_ARN',
-  retrySchedule: 'HOOKRELAY_RETRY_SCHEDULE',
-  deliveryTimeoutMs: 'HOOKRELAY_DELIVERY_TIMEOUT_MS',
-  allowPrivateTargets: 'HOOKRELAY_ALLOW_PRIVATE_TARGETS',
-  housekeepingRateS: 'HOOKRELAY_HOUSEKEEPING_RATE_S',
-  retentionDays: 'HOOKRELAY_RETENTION_DAYS',
-  disableAfterFailingS: 'HOOKRELAY_DISABLE_AFTER_FAILING_S',
-  dataDir: 'HOOKRELAY_DATA_DIR',
-  port: 'PORT',
-} as const;
+export function functionTunables(): Record<string, string> {
+  return {
+    [ENV.leaseS]: String(topology.delivery.leaseS),
+    [ENV.responseExcerptBytes]: String(topology.delivery.responseExcerptBytes),
+    [ENV.retryJitter]: String(topology.retryJitter),
+    [ENV.secretRotationOverlapS]: String(topology.api.secretRotationOverlapS),
+    [ENV.feedSettleMs]: String(topology.api.feedSettleMs),
+    [ENV.recoverMaxPerCall]: String(topology.api.recoverMaxPerCall),
+    [ENV.disableAfterFailingS]: String(topology.delivery.disableAfterFailingS),
+  };
+}

@@ -1,10 +1,12 @@
 /** SQS: the work queue (first attempts), the retry queue (delayed attempts) and the DLQ. */
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import { MAX_SQS_DELAY_S } from '../../infra/topology';
 import type { DeadLetterQueue, RetryQueue } from '../core/deliver';
 import type { WorkQueue } from '../core/ingest';
 import type { DeliveryMessage } from '../core/messages';
+
+/** SQS caps a message's DelaySeconds at 15 minutes; longer waits are carried in hops. */
+export const MAX_SQS_DELAY_S = 900;
 
 /** Sends messages in batches of ten, re-sending any entry SQS reports as failed. */
 async function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]): Promise<void> {

@@ -7,7 +7,7 @@
  * must have happened to it, so a lost message is found by housekeeping rather than lost.
  */
 import { randomUUID } from 'node:crypto';
-import { MAX_SQS_DELAY_S } from '../../infra/topology';
+import { MAX_SQS_DELAY_S } from '../adapters/sqs-queues';
 import type { DeliveryMessage } from './messages';
 import type { Attempt, Delivery, DeliveryStatus, Endpoint, StoredEvent } from './model';
 import { TERMINAL_STATUSES } from './model';

@@ -9,7 +9,7 @@
  * Each re-drive first moves the due time forward with a conditional write, so that concurrent
  * runs never enqueue the same item twice, and duplicates that do reach a worker are dropped there.
  */
-import { MAX_SQS_DELAY_S } from '../../infra/topology';
+import { MAX_SQS_DELAY_S } from '../adapters/sqs-queues';
 import type { DeliveryMessage } from './messages';
 import type { Delivery } from './model';
 

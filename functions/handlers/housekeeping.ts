@@ -8,8 +8,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
-import { topology } from '../../infra/topology';
 import type { HousekeepingReport } from '../core/housekeeping';
+import { METRIC_NAMES } from '../metric-names';
 import { logger, metrics, wiring } from '../wiring';
 
 export const handler = middy<ScheduledEvent<{ recover?: boolean } | undefined>, HousekeepingReport>()
@@ -17,8 +17,8 @@ export const handler = middy<ScheduledEvent<{ recover?: boolean } | undefined>, 
   .use(logMetrics(metrics))
   .handler(async (event) => {
     const report = await wiring().housekeeping.run({ recover: event.detail?.recover === true });
-    metrics.addMetric(topology.metrics.names.housekeepingRequeued, MetricUnit.Count, report.requeued);
-    metrics.addMetric(topology.metrics.names.housekeepingStuck, MetricUnit.Count, report.stuck);
+    metrics.addMetric(METRIC_NAMES.housekeepingRequeued, MetricUnit.Count, report.requeued);
+    metrics.addMetric(METRIC_NAMES.housekeepingStuck, MetricUnit.Count, report.stuck);
     if (report.stuck > 0) logger.warn('deliveries stuck past their deadline', { ...report });
     else if (report.requeued + report.scheduled > 0) logger.info('housekeeping re-drove work', { ...report });
     return report;

@@ -6,7 +6,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ENV, topology } from '../topology';
+import { ENV, functionTunables, topology } from '../topology';
+import { CONTRACT_DEFAULTS } from '../../functions/config';
 import { DeliveryAlarms } from './alarms';
 import { WebhookApi, type ApiThrottle } from './api';
 import { defaultHandlerEntry, REPO_ROOT, type HandlerName } from './bundling';
@@ -113,7 +114,7 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
     );
   }
   const maxTimeoutMs = topology.delivery.functionTimeoutS * 1000 - DELIVERY_TIMEOUT_MARGIN_MS;
-  const deliveryTimeoutMs = props.deliveryTimeoutMs ?? 10_000;
+  const deliveryTimeoutMs = props.deliveryTimeoutMs ?? CONTRACT_DEFAULTS.deliveryTimeoutMs;
   if (!isInt(deliveryTimeoutMs, 1, maxTimeoutMs)) {
     problems.push(`deliveryTimeoutMs must be a whole number from 1 to ${maxTimeoutMs}, got ${deliveryTimeoutMs}`);
   }
@@ -202,9 +203,10 @@ export class WebhookDelivery extends Construct {
       [ENV.allowPrivateTargets]: String(s.allowPrivateTargets),
       [ENV.housekeepingRateS]: String(s.housekeepingRateMinutes * 60),
       [ENV.retentionDays]: String(s.retentionDays),
-      HOOKRELAY_VERSION: packageVersion(),
-      ...(props.portal?.frameAncestors ? { HOOKRELAY_PORTAL_FRAME_ANCESTORS: props.portal.frameAncestors } : {}),
-      ...(props.portal?.url ? { HOOKRELAY_PORTAL_URL: props.portal.url } : {}),
+      [ENV.version]: packageVersion(),
+      ...functionTunables(),
+      ...(props.portal?.frameAncestors ? { [ENV.portalFrameAncestors]: props.portal.frameAncestors } : {}),
+      ...(props.portal?.url ? { [ENV.portalUrl]: props.portal.url } : {}),
     };
     const common = { environment, logRetention: s.logRetention, removalPolicy: s.removalPolicy };
 

@@ -17,9 +17,10 @@
  * await fetch(`${stack.apiUrl}/health`);
  * await stack.stop();
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { config, ConfigError, parseConfig, resetConfigForTests } from '../../functions/config';
-import { topology, ENV } from '../topology';
+import { functionTunables, topology, ENV } from '../topology';
 import { apiGatewayListener } from './api-gateway';
 import { startEmulators, type Emulators } from './emulators';
 import { putEventsEndpoint } from './eventbridge';
@@ -100,6 +101,22 @@ const STOP_ORDER = [
 ] as const;
 type Part = (typeof STOP_ORDER)[number];
 
+/**
+ * What the stack sets on every function besides the resources (webhook-delivery.ts); a variable
+ * the operator set wins.
+ */
+function deploymentEnv(): Record<string, string | undefined> {
+  const base: Record<string, string> = {
+    ...functionTunables(),
+    [ENV.retentionDays]: String(topology.retention.days),
+    [ENV.version]: PACKAGE_VERSION,
+  };
+  return Object.fromEntries(Object.entries(base).map(([k, v]) => [k, process.env[k] ?? v]));
+}
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const log = createLog(opts.quiet);
   const userEnv: Record<string, string | undefined> = { ...process.env, ...opts.env };
@@ -115,7 +132,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     }
   };
   const port = collect(() => resolvePort(opts.port, userEnv), 0);
-  collect(() => parseConfig(userEnv), undefined);
+  // The resources do not exist yet: stand-ins, so that only the operator's variables are judged.
+  const pending = { [ENV.tableName]: '-', [ENV.workQueueUrl]: '-', [ENV.retryQueueUrl]: '-', [ENV.dlqUrl]: '-' };
+  collect(() => parseConfig({ ...deploymentEnv(), ...userEnv, ...pending }), undefined);
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = resolveDataDir(opts.dataDir, userEnv);
 
@@ -174,6 +193,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     const apiKey = resolveApiKey(userEnv, dataDir);
     const restoreEnv = applyEnv({
+      ...deploymentEnv(),
       ...opts.env,
       // The SDK inside the handlers: fixed region, fake credentials, emulator endpoints.
       AWS_REGION: LOCAL_REGION,

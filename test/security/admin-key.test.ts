@@ -4,8 +4,8 @@
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { parseConfig } from '../../functions/config';
-import { ENV } from '../../infra/topology';
+import { ENV, parseConfig } from '../../functions/config';
+import { functionTunables } from '../../infra/topology';
 
 const store = vi.hoisted(() => ({ value: '', reads: [] as string[] }));
 
@@ -21,7 +21,16 @@ vi.mock('../../functions/adapters/aws-clients', () => ({
 const { adminKey } = await import('../../functions/adapters/admin-key');
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hookrelay-admin-key';
-const cfg = parseConfig({ [ENV.apiKeySecretArn]: ARN });
+const deployment = {
+  ...functionTunables(),
+  [ENV.tableName]: 'hookrelay',
+  [ENV.workQueueUrl]: 'http://sqs/work',
+  [ENV.retryQueueUrl]: 'http://sqs/retry',
+  [ENV.dlqUrl]: 'http://sqs/dlq',
+  [ENV.retentionDays]: '30',
+  [ENV.version]: '0.1.0',
+};
+const cfg = parseConfig({ ...deployment, [ENV.apiKeySecretArn]: ARN });
 const MINUTE = 60_000;
 // The cache lives in the module; each test starts far past the previous test's window.
 let t = 0;
@@ -57,9 +66,9 @@ describe('the admin key from Secrets Manager', () => {
   });
 
   it('uses HOOKRELAY_API_KEY as given (the local stack), without asking Secrets Manager', async () => {
-    expect(await adminKey(parseConfig({ [ENV.apiKey]: 'local-key', [ENV.apiKeySecretArn]: ARN }), () => t)).toBe(
-      'local-key',
-    );
+    expect(
+      await adminKey(parseConfig({ ...deployment, [ENV.apiKey]: 'local-key', [ENV.apiKeySecretArn]: ARN }), () => t),
+    ).toBe('local-key');
     expect(store.reads).toEqual([]);
   });
 });

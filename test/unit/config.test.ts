@@ -1,9 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../functions/config';
+import { ConfigError, ENV, parseConfig } from '../../functions/config';
+
+/** What the stack sets on every function (resources and tunables), with stand-in values. */
+const DEPLOYMENT = {
+  [ENV.tableName]: 'hookrelay',
+  [ENV.workQueueUrl]: 'http://sqs/work',
+  [ENV.retryQueueUrl]: 'http://sqs/retry',
+  [ENV.dlqUrl]: 'http://sqs/dlq',
+  [ENV.retentionDays]: '30',
+  [ENV.disableAfterFailingS]: '432000',
+  [ENV.leaseS]: '300',
+  [ENV.responseExcerptBytes]: '1024',
+  [ENV.retryJitter]: '0.1',
+  [ENV.secretRotationOverlapS]: '86400',
+  [ENV.feedSettleMs]: '2000',
+  [ENV.recoverMaxPerCall]: '2000',
+  [ENV.version]: '0.1.0',
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
 
 describe('configuration', () => {
-  it('applies the contract defaults when nothing is set', () => {
-    const cfg = parseConfig({});
+  it('applies the contract defaults when the operator sets nothing', () => {
+    const cfg = parseConfig(DEPLOYMENT);
     expect(cfg.retryScheduleS).toEqual([5, 300, 1800, 7200, 18000, 36000, 36000]);
     expect(cfg.deliveryTimeoutMs).toBe(10_000);
     expect(cfg.allowPrivateTargets).toBe(false);
@@ -13,6 +40,7 @@ describe('configuration', () => {
 
   it('reads every variable', () => {
     const cfg = parseConfig({
+      ...DEPLOYMENT,
       HOOKRELAY_RETRY_SCHEDULE: '1, 1,1',
       HOOKRELAY_DELIVERY_TIMEOUT_MS: '2500',
       HOOKRELAY_ALLOW_PRIVATE_TARGETS: 'true',
@@ -25,28 +53,50 @@ describe('configuration', () => {
       allowPrivateTargets: true,
       housekeepingRateS: 5,
       apiKey: 'k',
+      tableName: 'hookrelay',
+      workQueueUrl: 'http://sqs/work',
+      retentionDays: 30,
+      disableAfterFailingS: 432_000,
+      leaseS: 300,
+      responseExcerptBytes: 1024,
+      retryJitter: 0.1,
+      secretRotationOverlapS: 86_400,
+      feedSettleMs: 2000,
+      recoverMaxPerCall: 2000,
+      version: '0.1.0',
     });
   });
 
   it('reports every bad variable in one error', () => {
-    let error: unknown;
-    try {
-      parseConfig({
-        HOOKRELAY_RETRY_SCHEDULE: '5,soon',
-        HOOKRELAY_DELIVERY_TIMEOUT_MS: '-1',
-        HOOKRELAY_ALLOW_PRIVATE_TARGETS: 'maybe',
-      });
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const problems = (error as ConfigError).problems.join('\n');
+    const problems = problemsOf({
+      ...DEPLOYMENT,
+      HOOKRELAY_RETRY_SCHEDULE: '5,soon',
+      HOOKRELAY_DELIVERY_TIMEOUT_MS: '-1',
+      HOOKRELAY_ALLOW_PRIVATE_TARGETS: 'maybe',
+      [ENV.retryJitter]: '2',
+      [ENV.leaseS]: '1.5',
+    }).join('\n');
     expect(problems).toContain('HOOKRELAY_RETRY_SCHEDULE');
     expect(problems).toContain('HOOKRELAY_DELIVERY_TIMEOUT_MS');
     expect(problems).toContain('HOOKRELAY_ALLOW_PRIVATE_TARGETS');
+    expect(problems).toContain(`${ENV.retryJitter} must be a number from 0 to 0.5`);
+    expect(problems).toContain(`${ENV.leaseS} must be a whole number`);
+  });
+
+  it('names every deployment variable that is missing, none of the contract ones', () => {
+    const problems = problemsOf({});
+    const missing = problems.filter((p) => p.endsWith('is not set (the stack sets it on every function)'));
+    expect(missing.map((p) => p.split(' ')[0]).sort()).toEqual(Object.keys(DEPLOYMENT).sort());
+    expect(problems).toHaveLength(missing.length);
+  });
+
+  it('treats an empty deployment variable as missing', () => {
+    expect(problemsOf({ ...DEPLOYMENT, [ENV.workQueueUrl]: ' ' })).toEqual([
+      `${ENV.workQueueUrl} is not set (the stack sets it on every function)`,
+    ]);
   });
 
   it('returns a frozen object', () => {
-    expect(Object.isFrozen(parseConfig({}))).toBe(true);
+    expect(Object.isFrozen(parseConfig(DEPLOYMENT))).toBe(true);
   });
 });

@@ -10,7 +10,8 @@ import { createHousekeeping } from '../../functions/core/housekeeping';
 import type { DeliveryMessage } from '../../functions/core/messages';
 import { RetryPolicy } from '../../functions/core/retry-policy';
 import { generateSecret } from '../../functions/core/signing';
-import { MAX_SQS_DELAY_S, topology } from '../../infra/topology';
+import { MAX_SQS_DELAY_S } from '../../functions/adapters/sqs-queues';
+import { topology } from '../../infra/topology';
 import { FakeDeliveryStore, RecordingQueue, ScriptedSender, status } from '../helpers/fakes';
 
 /** Lateness allowed by the design: delays are rounded up to SQS's whole seconds. */

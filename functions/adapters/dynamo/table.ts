@@ -19,14 +19,14 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
-import { topology } from '../../../infra/topology';
 import { ValidationError } from '../../core/errors';
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../core/model';
 import { successAttempt } from '../../core/queries';
+import { TABLE_LAYOUT } from './table-layout';
 
 export type Item = Record<string, unknown>;
 
-export const T = topology.table;
+export const T = TABLE_LAYOUT;
 
 /**
  * Failed and skipped deliveries of an endpoint, by event time, on the `feed` index (overloaded:
