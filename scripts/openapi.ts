@@ -1,5 +1,5 @@
 /**
- * Generates docs/openapi.yaml from the route docs (functions/handlers/http/api-docs.ts), whose
+ * Generates docs/openapi.yaml (and from it the typed client's client/openapi.d.ts) from the route docs (functions/handlers/http/api-docs.ts), whose
  * request schemas are the ones the API validates with. `npm run openapi` rewrites the file;
  * test/unit/openapi.test.ts fails when the file is stale or disagrees with the router.
  */
@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { renderClientTypes } from '../client/generate';
 import { routeDocs, views, type RouteDoc } from '../functions/handlers/http/api-docs';
 
 type Json = Record<string, unknown>;
@@ -140,6 +141,8 @@ export function renderOpenApi(): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  writeFileSync(new URL('../docs/openapi.yaml', import.meta.url), renderOpenApi());
-  console.log('wrote docs/openapi.yaml');
+  const yaml = renderOpenApi();
+  writeFileSync(new URL('../docs/openapi.yaml', import.meta.url), yaml);
+  writeFileSync(new URL('../client/openapi.d.ts', import.meta.url), await renderClientTypes(yaml));
+  console.log('wrote docs/openapi.yaml and client/openapi.d.ts');
 }

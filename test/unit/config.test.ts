@@ -100,3 +100,20 @@ describe('configuration', () => {
     expect(Object.isFrozen(parseConfig(DEPLOYMENT))).toBe(true);
   });
 });
+
+describe('HOOKRELAY_PORTAL_FRAME_ANCESTORS', () => {
+  it("defaults to 'none', takes origins, and refuses anything that would smuggle in a directive", () => {
+    expect(parseConfig(DEPLOYMENT).portalFrameAncestors).toBe("'none'");
+    expect(
+      parseConfig({
+        ...DEPLOYMENT,
+        HOOKRELAY_PORTAL_FRAME_ANCESTORS: " 'self'  https://app.example.com https://*.acme.io:8443 ",
+      }).portalFrameAncestors,
+    ).toBe("'self' https://app.example.com https://*.acme.io:8443");
+    for (const bad of ['https://a.com; script-src *', "'unsafe-inline'", "'none' https://a.com", 'a,b']) {
+      expect(() => parseConfig({ ...DEPLOYMENT, HOOKRELAY_PORTAL_FRAME_ANCESTORS: bad }), bad).toThrow(
+        /FRAME_ANCESTORS/,
+      );
+    }
+  });
+});

@@ -109,17 +109,3 @@ describe('JSON Schema checks', () => {
     expect(problems).toEqual([{ path: 'examples.1.n', message: 'must be number' }]);
   });
 });
-
-describe('HOOKRELAY_PORTAL_FRAME_ANCESTORS', () => {
-  it("defaults to 'none', takes origins, and refuses anything that would smuggle in a directive", async () => {
-    const { parseConfig } = await import('../../functions/config');
-    expect(parseConfig({}).portalFrameAncestors).toBe("'none'");
-    expect(
-      parseConfig({ HOOKRELAY_PORTAL_FRAME_ANCESTORS: " 'self'  https://app.example.com https://*.acme.io:8443 " })
-        .portalFrameAncestors,
-    ).toBe("'self' https://app.example.com https://*.acme.io:8443");
-    for (const bad of ['https://a.com; script-src *', "'unsafe-inline'", "'none' https://a.com", 'a,b']) {
-      expect(() => parseConfig({ HOOKRELAY_PORTAL_FRAME_ANCESTORS: bad }), bad).toThrow(/FRAME_ANCESTORS/);
-    }
-  });
-});
