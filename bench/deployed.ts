@@ -72,9 +72,9 @@ export function readDeployedConfig(): DeployedConfig {
         batchingWindowS: m.maximumBatchingWindowInSeconds ?? 0,
       };
     });
-  const stage = h.api.stage.node.defaultChild as CfnStage;
-  const logs = stage.accessLogSettings as { format?: string } | undefined;
-  const route = stage.defaultRouteSettings as { throttlingRateLimit?: number } | undefined;
+  const stage = h.api.httpStage?.node.defaultChild as CfnStage | undefined;
+  const logs = stage?.accessLogSettings as { format?: string } | undefined;
+  const route = stage?.defaultRouteSettings as { throttlingRateLimit?: number } | undefined;
   const env = (fns.delivery.fn.node.defaultChild as CfnFunction).environment as
     { variables?: Record<string, string> } | undefined;
   return {

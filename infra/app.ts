@@ -11,10 +11,14 @@
  *   hookrelay:portalFrameAncestors who may embed the portal in a frame, e.g. `https://app.example.com`
  *                                  (CSP frame-ancestors; default 'none')
  *   hookrelay:portalUrl            the origin portal links point to (default: the API's own)
+ *   hookrelay:api                  `http` (default) or `rest`: the API Gateway shape; LocalStack's
+ *                                  free image implements only `rest`
+ *   hookrelay:dashboard            `false` leaves the CloudWatch dashboard out (default true)
  */
 import { App, RemovalPolicy, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { pathToFileURL } from 'node:url';
+import type { ApiShape } from './constructs/api';
 import { HookrelayStack } from './webhook-stack';
 
 export const STACK_NAME = 'Hookrelay';
@@ -52,6 +56,13 @@ function scheduleContext(app: App): number[] | undefined {
   return parts;
 }
 
+function apiShapeContext(app: App): ApiShape | undefined {
+  const v: unknown = app.node.tryGetContext('hookrelay:api');
+  if (v === undefined) return undefined;
+  if (v === 'http' || v === 'rest') return v;
+  throw new Error(`context hookrelay:api must be http or rest, got ${JSON.stringify(v)}`);
+}
+
 /** The account and region the CLI resolved, when it did; otherwise an environment-agnostic stack. */
 function environmentFromCli(): Environment | undefined {
   const account = process.env.CDK_DEFAULT_ACCOUNT;
@@ -74,6 +85,8 @@ export function buildApp(app: App = new App()): { app: App; stack: HookrelayStac
         frameAncestors: stringContext(app, 'hookrelay:portalFrameAncestors'),
         url: stringContext(app, 'hookrelay:portalUrl'),
       },
+      apiShape: apiShapeContext(app),
+      dashboard: booleanContext(app, 'hookrelay:dashboard'),
     },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

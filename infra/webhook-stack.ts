@@ -31,7 +31,7 @@ export class HookrelayStack extends Stack {
     this.hookrelay = h;
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
-    output('ApiUrl', h.api.url, 'Base URL of the HTTP API (append /v1/...)');
+    output('ApiUrl', h.api.url, `Base URL of the ${h.api.shape === 'rest' ? 'REST' : 'HTTP'} API (append /v1/...)`);
     output('EventBusName', h.ingest.bus.eventBusName, 'EventBridge bus producers PutEvents to');
     output('DeadLetterQueueUrl', h.queues.deadLetter.queueUrl, 'Dead-letter queue of exhausted deliveries');
     output('TableName', h.store.table.tableName, 'DynamoDB table');
@@ -39,6 +39,6 @@ export class HookrelayStack extends Stack {
     output('WorkQueueUrl', h.queues.work.queueUrl, 'Queue of first delivery attempts (DLQ redrive target)');
     output('RetryQueueUrl', h.queues.retry.queueUrl, 'Queue of delivery retries');
     output('IngestDeadLetterQueueUrl', h.ingest.deadLetter.queueUrl, 'Events from the bus that could not be ingested');
-    output('DashboardName', h.dashboard.dashboard.dashboardName, 'CloudWatch dashboard');
+    if (h.dashboard) output('DashboardName', h.dashboard.dashboard.dashboardName, 'CloudWatch dashboard');
   }
 }

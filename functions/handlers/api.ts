@@ -18,6 +18,7 @@ import type { Context } from 'aws-lambda';
 import { authenticate, errorMapper, headerLimit, jsonBody, rateLimit, type ApiEvent } from './http/middleware';
 import { portalAsset } from './http/portal';
 import { json, type HttpResult } from './http/respond';
+import { isRestProxyEvent, restProxyEvents, restToHttpApiEvent } from './http/rest-event';
 
 type Method = Route<ApiEvent, HttpResult>['method'];
 
@@ -57,7 +58,9 @@ function portalBase(e: ApiEvent): string {
   const configured = services().cfg.portalUrl;
   if (configured) return configured;
   const proto = e.headers?.['x-forwarded-proto']?.split(',')[0]?.trim() || 'https';
-  return `${proto}://${e.headers?.host ?? e.requestContext.domainName}`;
+  // A REST API serves under its stage's name (/prod/...); an HTTP API's $default stage has none.
+  const stage = e.requestContext.stage && e.requestContext.stage !== '$default' ? `/${e.requestContext.stage}` : '';
+  return `${proto}://${e.headers?.host ?? e.requestContext.domainName}${stage}`;
 }
 
 const query = (e: ApiEvent) => e.queryStringParameters ?? {};
@@ -223,6 +226,8 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
 ];
 
 const api = middy<ApiEvent, HttpResult>()
+  // A REST API (`-c hookrelay:api=rest`) sends payload format 1.0: made 2.0 before anything reads it.
+  .use(restProxyEvents())
   // Never log the API's events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: they carry the
   // caller's key in the Authorization header.
   .use(injectLambdaContext(logger, { logEvent: false }))
@@ -243,4 +248,5 @@ const api = middy<ApiEvent, HttpResult>()
 
 /** The API, and the portal's static files at /portal (no key: the page asks for its link's token). */
 export const handler = async (event: ApiEvent, context: Context): Promise<HttpResult> =>
-  portalAsset(event, services().cfg.portalFrameAncestors) ?? api(event, context);
+  portalAsset(isRestProxyEvent(event) ? restToHttpApiEvent(event) : event, services().cfg.portalFrameAncestors) ??
+  api(event, context);

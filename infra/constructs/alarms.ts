@@ -1,19 +1,19 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { topology } from '../topology';
+import type { ApiMetrics } from './api';
 import type { HandlerName } from './bundling';
 import { hookrelayMetric } from './metrics';
 
 export interface DeliveryAlarmsProps {
   readonly deadLetterQueue: sqs.IQueue;
   readonly ingestDeadLetterQueue: sqs.IQueue;
-  readonly httpApi: apigw.IHttpApi;
+  readonly api: ApiMetrics;
   readonly functions: Record<HandlerName, lambda.IFunction>;
   /** Every alarm notifies this topic when it fires and when it clears. */
   readonly alarmTopic?: sns.ITopic;
@@ -116,9 +116,9 @@ export class DeliveryAlarms extends Construct {
       });
     }
 
-    add('Api5xx', props.httpApi.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }), {
+    add('Api5xx', props.api.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }), {
       ...atLeastOne,
-      alarmDescription: 'The HTTP API answered 5xx: the api function failed or timed out.',
+      alarmDescription: 'The API answered 5xx: the api function failed or timed out.',
     });
 
     // One sweep may see a delivery whose worker just died; three periods in a row is a pattern.

@@ -1,15 +1,15 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { ApiMetrics } from './api';
 import type { HandlerName } from './bundling';
 import { hookrelayMetric } from './metrics';
 
 export interface DeliveryDashboardProps {
   readonly queues: { work: sqs.IQueue; retry: sqs.IQueue; deadLetter: sqs.IQueue; ingestDeadLetter: sqs.IQueue };
-  readonly httpApi: apigw.IHttpApi;
+  readonly api: ApiMetrics;
   readonly functions: Record<HandlerName, lambda.IFunction>;
   readonly alarms: cloudwatch.IAlarm[];
 }
@@ -83,14 +83,14 @@ export class DeliveryDashboard extends Construct {
         left: fns.map(([name, fn]) => fn.metricThrottles({ ...sum, label: name })),
       }),
       new cloudwatch.GraphWidget({
-        title: 'HTTP API',
+        title: 'API',
         width: 8,
         left: [
-          props.httpApi.metricCount({ ...sum, label: 'requests' }),
-          props.httpApi.metricClientError({ ...sum, label: '4xx' }),
-          props.httpApi.metricServerError({ ...sum, label: '5xx' }),
+          props.api.metricCount({ ...sum, label: 'requests' }),
+          props.api.metricClientError({ ...sum, label: '4xx' }),
+          props.api.metricServerError({ ...sum, label: '5xx' }),
         ],
-        right: [props.httpApi.metricLatency({ period: PERIOD, statistic: 'p90', label: 'latency p90 (ms)' })],
+        right: [props.api.metricLatency({ period: PERIOD, statistic: 'p90', label: 'latency p90 (ms)' })],
       }),
     );
     this.dashboard.addWidgets(

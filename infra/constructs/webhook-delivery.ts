@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ENV, functionTunables, topology } from '../topology';
 import { CONTRACT_DEFAULTS } from '../../functions/config';
 import { DeliveryAlarms } from './alarms';
-import { WebhookApi, type ApiThrottle } from './api';
+import { WebhookApi, type ApiShape, type ApiThrottle } from './api';
 import { defaultHandlerEntry, REPO_ROOT, type HandlerName } from './bundling';
 import { DeliveryDashboard } from './dashboard';
 import { DeliveryWorker } from './delivery-worker';
@@ -65,7 +65,17 @@ export interface WebhookDeliveryProps {
    * @default topology.delivery.maxConcurrency (50)
    */
   readonly maxConcurrency?: number;
-  /** HTTP API stage throttling. @default 100 requests/s, bursts of 200 */
+  /**
+   * The API Gateway in front of the api function: an HTTP API, or a REST API for LocalStack's
+   * free image, which implements no HTTP APIs (`-c hookrelay:api=rest`). @default 'http'
+   */
+  readonly apiShape?: ApiShape;
+  /**
+   * Whether to create the CloudWatch dashboard ($3 a month; LocalStack's free image implements
+   * none: `-c hookrelay:dashboard=false`). The alarms stay either way. @default true
+   */
+  readonly dashboard?: boolean;
+  /** API stage throttling. @default 100 requests/s, bursts of 200 */
   readonly apiThrottle?: ApiThrottle;
   /** Retention of the functions' and the API's log groups. @default one month */
   readonly logRetention?: logs.RetentionDays;
@@ -97,6 +107,8 @@ export interface ResolvedWebhookDeliveryProps {
   readonly removalPolicy: RemovalPolicy;
   readonly maxConcurrency: number;
   readonly apiThrottle: ApiThrottle;
+  readonly apiShape: ApiShape;
+  readonly dashboard: boolean;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -137,6 +149,10 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
       `apiThrottle needs rateLimit > 0 and a whole burstLimit from 1 to 5000, got ${JSON.stringify(apiThrottle)}`,
     );
   }
+  const apiShape = props.apiShape ?? 'http';
+  if (apiShape !== 'http' && apiShape !== 'rest') {
+    problems.push(`apiShape must be http or rest, got ${JSON.stringify(apiShape)}`);
+  }
   if (problems.length > 0) throw new Error(`invalid WebhookDelivery props: ${problems.join('; ')}`);
 
   return {
@@ -148,6 +164,8 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     maxConcurrency,
     apiThrottle,
+    apiShape,
+    dashboard: props.dashboard ?? true,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
   };
 }
@@ -175,7 +193,8 @@ export class WebhookDelivery extends Construct {
   readonly ingest: IngestBus;
   readonly housekeeping: Housekeeping;
   readonly alarms: DeliveryAlarms;
-  readonly dashboard: DeliveryDashboard;
+  /** The dashboard, unless `dashboard: false` left it out. */
+  readonly dashboard: DeliveryDashboard | undefined;
 
   constructor(scope: Construct, id: string, props: WebhookDeliveryProps = {}) {
     super(scope, id);
@@ -216,6 +235,7 @@ export class WebhookDelivery extends Construct {
       store,
       workQueue: this.queues.work,
       throttle: s.apiThrottle,
+      shape: s.apiShape,
     });
     this.worker = new DeliveryWorker(this, 'Worker', {
       ...common,
@@ -248,20 +268,22 @@ export class WebhookDelivery extends Construct {
     this.alarms = new DeliveryAlarms(this, 'Alarms', {
       deadLetterQueue: this.queues.deadLetter,
       ingestDeadLetterQueue: this.ingest.deadLetter,
-      httpApi: this.api.httpApi,
+      api: this.api.metrics,
       functions,
       alarmTopic: props.alarmTopic,
     });
-    this.dashboard = new DeliveryDashboard(this, 'Dashboard', {
-      queues: {
-        work: this.queues.work,
-        retry: this.queues.retry,
-        deadLetter: this.queues.deadLetter,
-        ingestDeadLetter: this.ingest.deadLetter,
-      },
-      httpApi: this.api.httpApi,
-      functions,
-      alarms: this.alarms.alarms,
-    });
+    this.dashboard = !s.dashboard
+      ? undefined
+      : new DeliveryDashboard(this, 'Dashboard', {
+          queues: {
+            work: this.queues.work,
+            retry: this.queues.retry,
+            deadLetter: this.queues.deadLetter,
+            ingestDeadLetter: this.ingest.deadLetter,
+          },
+          api: this.api.metrics,
+          functions,
+          alarms: this.alarms.alarms,
+        });
   }
 }

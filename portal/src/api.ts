@@ -19,8 +19,11 @@ export function whenRefused(handler: (message: string) => void): void {
   onRefused = handler;
 }
 
+/** Where the API is: this page's origin, under the same stage prefix as /portal (a REST API's /prod). */
+export const apiBase = () => `${location.origin}${location.pathname.replace(/\/portal(\/.*)?$/, '')}`;
+
 export function portalClient(token: string): HookrelayClient {
-  return hookrelayClient({ baseUrl: location.origin, key: token });
+  return hookrelayClient({ baseUrl: apiBase(), key: token });
 }
 
 /** The answer's data, or an ApiFailure naming what the API said. */

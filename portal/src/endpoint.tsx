@@ -4,7 +4,7 @@
  * from the catalog, and recovering what failed since a time.
  */
 import { useState } from 'preact/hooks';
-import { must, type Schemas } from './api';
+import { apiBase, must, type Schemas } from './api';
 import { errorText, href, NoticeLine, StatusBadge, Title, useLoad, usePortal, when, type Notice } from './ui';
 
 const STATUSES = ['pending', 'retrying', 'succeeded', 'failed', 'skipped'] as const;
@@ -174,7 +174,7 @@ interface DeliveryRow {
 
 /** The two reads keyed on the delivery layout (step 4 of issue 13), fetched by path. */
 async function getJson<T>(token: string, path: string): Promise<T> {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${apiBase()}${path}`, { headers: { authorization: `Bearer ${token}` } });
   return must(
     Promise.resolve({
       data: res.ok ? ((await res.json()) as T) : undefined,

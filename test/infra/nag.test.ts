@@ -39,11 +39,17 @@ function acknowledgements(root: IConstruct): Array<{ path: string; id: string; r
   return out;
 }
 
-describe('cdk-nag AwsSolutions', () => {
+/** The two deploy shapes: the default, and the one LocalStack's free image deploys. */
+const SHAPES: Array<[string, Record<string, string>]> = [
+  ['the default shape (HTTP API, dashboard)', {}],
+  ['the LocalStack shape (REST API, no dashboard)', { 'hookrelay:api': 'rest', 'hookrelay:dashboard': 'false' }],
+];
+
+describe.each(SHAPES)('cdk-nag AwsSolutions on %s', (_name, context) => {
   let app: App;
 
   beforeAll(() => {
-    ({ app } = buildApp(new App({ context: SKIP_BUNDLING })));
+    ({ app } = buildApp(new App({ context: { ...SKIP_BUNDLING, ...context } })));
     // The app registers the checks itself: synth fails on any unacknowledged error or warning.
     app.synth();
   });
@@ -66,7 +72,9 @@ describe('cdk-nag AwsSolutions', () => {
     // Wildcard findings are acknowledged one by one, never the whole rule.
     expect(acks.filter((a) => a.id === 'AwsSolutions-IAM5')).toEqual([]);
   });
+});
 
+describe('cdk-nag AwsSolutions', () => {
   it('does catch a non-compliant resource (the check is live)', () => {
     const bad = new App({ context: SKIP_BUNDLING });
     new sqs.Queue(new Stack(bad, 'Bad'), 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });

@@ -71,7 +71,7 @@ describe('alarms', () => {
   });
 
   it('fire on API 5xx answers', () => {
-    const api = [{ Name: 'ApiId', Value: refOf(logicalIdOf(hooks.api.httpApi)) }];
+    const api = [{ Name: 'ApiId', Value: refOf(logicalIdOf(hooks.api.httpApi!)) }];
     expect(alarmOn('AWS/ApiGateway', '5xx', api)).toHaveLength(1);
   });
 

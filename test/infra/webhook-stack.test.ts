@@ -52,7 +52,7 @@ beforeAll(() => {
     ingestDlq: logicalIdOf(h.ingest.deadLetter),
     bus: logicalIdOf(h.ingest.bus),
     secret: logicalIdOf(h.api.adminKey),
-    httpApi: logicalIdOf(h.api.httpApi),
+    httpApi: logicalIdOf(h.api.httpApi!),
     fn: Object.fromEntries(HANDLERS.map((n) => [n, logicalIdOf(fns[n].fn)])) as Record<Handler, string>,
     role: Object.fromEntries(HANDLERS.map((n) => [n, logicalIdOf(fns[n].role)])) as Record<Handler, string>,
   };

@@ -10,7 +10,8 @@ import { createHousekeeping } from '../../functions/core/housekeeping';
 import { createIngestService } from '../../functions/core/ingest';
 import type { DeliveryMessage } from '../../functions/core/messages';
 import type { Delivery, Endpoint, StoredEvent } from '../../functions/core/model';
-import { startEmulators, type Emulators } from '../../infra/local/emulators';
+import type { Emulators } from '../../infra/local/emulators';
+import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';
 
 let emulators: Emulators;
@@ -21,7 +22,7 @@ let n = 0;
 const unique = (p: string) => `${p}_${Date.now().toString(36)}${(n++).toString(36)}`;
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await startTestEmulators();
   const { tableName } = await provision(emulators.endpoints);
   db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
     marshallOptions: { removeUndefinedValues: true },

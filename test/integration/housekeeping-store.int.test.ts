@@ -5,7 +5,8 @@ import { DynamoEventStore } from '../../functions/adapters/dynamo/event-store';
 import { DynamoHousekeepingStore } from '../../functions/adapters/dynamo/housekeeping-store';
 import { RECOVER_LIMIT } from '../../functions/core/housekeeping';
 import type { Delivery } from '../../functions/core/model';
-import { startEmulators, type Emulators } from '../../infra/local/emulators';
+import type { Emulators } from '../../infra/local/emulators';
+import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';
 
 const OPEN = 1500;
@@ -14,7 +15,7 @@ let db: DynamoDBDocumentClient;
 let housekeeping: DynamoHousekeepingStore;
 
 beforeAll(async () => {
-  emulators = await startEmulators();
+  emulators = await startTestEmulators();
   const { tableName } = await provision(emulators.endpoints);
   db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
     marshallOptions: { removeUndefinedValues: true },

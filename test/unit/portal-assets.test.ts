@@ -15,7 +15,7 @@ describe('the portal’s assets', () => {
     const page = portalAsset(event('/portal'), "'self' https://app.example.com")!;
     expect(page.statusCode).toBe(200);
     expect(page.headers?.['content-type']).toMatch(/^text\/html/);
-    expect(page.body).toContain('<script type="module" src="/portal/app.js"></script>');
+    expect(page.body).toContain('<script type="module" src="portal/app.js"></script>');
     expect(page.body).not.toMatch(/<script>|<script type="module">|\son\w+=|style=/);
     const csp = String(page.headers?.['content-security-policy']);
     expect(csp).toBe(portalCsp("'self' https://app.example.com"));
@@ -23,6 +23,8 @@ describe('the portal’s assets', () => {
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
     expect(portalAsset(event('/portal/app.js'), "'none'")!.headers?.['content-type']).toMatch(/javascript/);
     expect(portalAsset(event('/portal/nope.js'), "'none'")!.statusCode).toBe(404);
+    // The page asks relative to itself: /portal/ (trailing slash) makes that /portal/portal/app.js.
+    expect(portalAsset(event('/portal/portal/app.js'), "'none'")!.statusCode).toBe(200);
     expect(portalAsset(event('/portal/__proto__'), "'none'")!.statusCode).toBe(404);
   });
 

@@ -38,7 +38,9 @@ export function portalAsset(event: APIGatewayProxyEventV2, frameAncestors: strin
   if (path !== '/portal' && !path.startsWith('/portal/')) return undefined;
   const method = event.requestContext?.http?.method?.toUpperCase();
   if (method !== 'GET' && method !== 'HEAD') return undefined;
-  const name = path === '/portal' || path === '/portal/' ? 'index.html' : path.slice('/portal/'.length);
+  // By the last segment: the page asks for its files relative to itself, so that it works under a
+  // REST API's stage (/prod/portal) and at /portal/ alike.
+  const name = path === '/portal' || path === '/portal/' ? 'index.html' : (path.split('/').at(-1) ?? '');
   const asset = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
   const headers: Record<string, string> = {
     'content-security-policy': portalCsp(frameAncestors),
