@@ -1,30 +1,13 @@
 /**
- * The few API calls the CLI makes, with the API's error shape turned into one readable line.
+ * The few API calls the CLI makes, through the typed client generated from docs/openapi.yaml
+ * (client/), with the API's error shape turned into one readable line.
  */
+import { describeApiError, hookrelayClient, type Schemas } from '../client';
 import { OperationError } from './io';
 
-export interface EventAccepted {
-  id: string;
-  type: string;
-  timestamp: string;
-  deliveries: number;
-}
-
-export interface DeliveryState {
-  endpointId: string;
-  status: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastAttemptAt: string | null;
-  nextAttemptAt: string | null;
-}
-
-export interface EventState {
-  id: string;
-  type: string;
-  timestamp: string;
-  deliveries: DeliveryState[];
-}
+export type EventAccepted = Schemas['Accepted'];
+export type EventState = Schemas['EventStatus'];
+export type DeliveryState = EventState['deliveries'][number];
 
 /** An API answer other than the one expected: `status` is the HTTP status, `code` the API's error code. */
 export class ApiError extends OperationError {
@@ -37,55 +20,53 @@ export class ApiError extends OperationError {
   }
 }
 
+type Answer<T> = { data?: T; error?: unknown; response: Response };
+
 export function apiClient(api: { url: string; key: string }) {
-  async function call<T>(method: string, path: string, expected: number, body?: unknown): Promise<T> {
-    const url = `${api.url}${path}`;
-    let res: Response;
+  const client = hookrelayClient({
+    baseUrl: api.url,
+    key: api.key,
+    fetch: (request: Request) => fetch(request, { signal: AbortSignal.timeout(30_000) }),
+  });
+
+  async function call<T>(what: string, expected: number, send: () => Promise<Answer<T>>): Promise<T> {
+    let answer: Answer<T>;
     try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${api.key}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
+      answer = await send();
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
       const why = cause instanceof Error ? ((cause as { code?: string }).code ?? cause.message) : String(cause);
       throw new OperationError(`cannot reach the API at ${api.url} (${why})`, { cause: err });
     }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
+    const { status, statusText } = answer.response;
+    if (status !== expected) {
+      const error = answer.error as Schemas['Error'] | string | undefined;
+      const what2 =
+        typeof error === 'object' && error?.error
+          ? describeApiError(status, error)
+          : (typeof error === 'string' ? error.slice(0, 200) : '') || statusText;
+      throw new ApiError(
+        status,
+        typeof error === 'object' ? error?.error?.code : undefined,
+        `${what} answered ${status} ${what2}`,
+      );
     }
-    if (res.status !== expected) {
-      const error = (
-        json as
-          { error?: { code?: string; message?: string; details?: { path?: string; message?: string }[] } } | undefined
-      )?.error;
-      const details = (error?.details ?? []).map((d) => `${d.path ?? ''}: ${d.message ?? ''}`).join('; ');
-      const what = error
-        ? `${error.code ?? 'error'}: ${error.message ?? ''}${details ? ` (${details})` : ''}`
-        : text.slice(0, 200) || res.statusText;
-      throw new ApiError(res.status, error?.code, `${method} ${path} answered ${res.status} ${what}`);
-    }
-    return json as T;
+    return answer.data as T;
   }
 
   return {
+    /** `data` is sent as given: the API, not the CLI, says whether it is a valid event. */
     sendEvent(appId: string, event: { type: string; data: unknown; id?: string }) {
-      return call<EventAccepted>('POST', `/v1/apps/${encodeURIComponent(appId)}/events`, 202, event);
+      return call(`POST /v1/apps/${encodeURIComponent(appId)}/events`, 202, () =>
+        client.POST('/v1/apps/{appId}/events', {
+          params: { path: { appId } },
+          body: { ...event, data: event.data as Record<string, unknown> },
+        }),
+      );
     },
     getEvent(appId: string, eventId: string) {
-      return call<EventState>(
-        'GET',
-        `/v1/apps/${encodeURIComponent(appId)}/events/${encodeURIComponent(eventId)}`,
-        200,
+      return call(`GET /v1/apps/${encodeURIComponent(appId)}/events/${encodeURIComponent(eventId)}`, 200, () =>
+        client.GET('/v1/apps/{appId}/events/{eventId}', { params: { path: { appId, eventId } } }),
       );
     },
   };

@@ -25,6 +25,7 @@ export const ENV = {
   dataDir: 'HOOKRELAY_DATA_DIR',
   portalFrameAncestors: 'HOOKRELAY_PORTAL_FRAME_ANCESTORS',
   portalUrl: 'HOOKRELAY_PORTAL_URL',
+  portalRateLimit: 'HOOKRELAY_PORTAL_RATE_LIMIT',
   port: 'PORT',
   // The deployment's: resources.
   tableName: 'HOOKRELAY_TABLE_NAME',
@@ -50,6 +51,8 @@ export const CONTRACT_DEFAULTS = {
   deliveryTimeoutMs: 10_000,
   allowPrivateTargets: false,
   housekeepingRateS: 60,
+  /** Per portal link and api container: a burst of 120 calls, then 20 a second. */
+  portalRateLimit: { capacity: 120, refillPerS: 20 },
 } as const;
 
 const bool = (fallback: boolean) =>
@@ -150,6 +153,24 @@ const frameAncestors = z.pipe(
     return sources.join(' ');
   }),
 );
+/** `<burst>,<per second>`: the token bucket of each portal link. */
+const portalRateLimit = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return { ...CONTRACT_DEFAULTS.portalRateLimit };
+    const [capacity, refillPerS, ...rest] = v.split(',').map((s) => Number(s.trim()));
+    const ok = (n: number | undefined): n is number => n !== undefined && Number.isFinite(n) && n > 0 && n <= 100_000;
+    if (rest.length > 0 || !ok(capacity) || !ok(refillPerS) || !Number.isInteger(capacity)) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be "<burst>,<calls per second>" such as 120,20, got "${v}"`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return { capacity, refillPerS };
+  }),
+);
 const portalUrl = z.optional(
   z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hooks.example.com' }),
 );
@@ -176,6 +197,7 @@ const schema = z.object({
   [ENV.version]: required,
   [ENV.portalFrameAncestors]: frameAncestors,
   [ENV.portalUrl]: portalUrl,
+  [ENV.portalRateLimit]: portalRateLimit,
   AWS_REGION: z._default(z.string(), 'us-east-1'),
 });
 
@@ -212,6 +234,8 @@ export interface Config {
   readonly portalFrameAncestors: string;
   /** The origin portal links point to; by default the one the minting request came to. */
   readonly portalUrl: string | undefined;
+  /** Each portal link's token bucket (per api container). */
+  readonly portalRateLimit: { readonly capacity: number; readonly refillPerS: number };
 }
 
 export class ConfigError extends Error {
@@ -251,6 +275,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     version: e[ENV.version],
     portalFrameAncestors: e[ENV.portalFrameAncestors],
     portalUrl: e[ENV.portalUrl],
+    portalRateLimit: e[ENV.portalRateLimit],
   });
 }
 

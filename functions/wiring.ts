@@ -24,7 +24,7 @@ import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
 import { DynamoCatalogStore } from './adapters/dynamo/catalog-store';
 import { createEventTypeService } from './core/event-types';
-import { createPortalAccessService, PORTAL_RATE_LIMIT } from './core/portal-access';
+import { createPortalAccessService } from './core/portal-access';
 import { createRateLimiter } from './core/rate-limit';
 import { createTestEventService } from './core/test-events';
 import { RetryPolicy } from './core/retry-policy';
@@ -142,7 +142,7 @@ function build() {
     apps,
     eventTypes,
     portal,
-    portalRateLimiter: createRateLimiter(PORTAL_RATE_LIMIT),
+    portalRateLimiter: createRateLimiter(cfg.portalRateLimit),
     testEvents: createTestEventService({
       store: eventStore,
       queue: workQueue,

@@ -32,9 +32,6 @@ export interface PortalStore {
 
 export const PORTAL_TOKEN_PREFIX = 'hrp_';
 
-/** What the portal's own calls may spend: a burst of 120, then 20 a second, per link. */
-export const PORTAL_RATE_LIMIT = { capacity: 120, refillPerS: 20 } as const;
-
 export interface PortalDeps {
   store: PortalStore;
   requireApp: (appId: string) => Promise<unknown>;

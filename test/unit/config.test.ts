@@ -117,3 +117,18 @@ describe('HOOKRELAY_PORTAL_FRAME_ANCESTORS', () => {
     }
   });
 });
+
+describe('HOOKRELAY_PORTAL_RATE_LIMIT', () => {
+  it('is a burst and a rate, 120,20 by default', () => {
+    expect(parseConfig(DEPLOYMENT).portalRateLimit).toEqual({ capacity: 120, refillPerS: 20 });
+    expect(parseConfig({ ...DEPLOYMENT, HOOKRELAY_PORTAL_RATE_LIMIT: '30, 0.5' }).portalRateLimit).toEqual({
+      capacity: 30,
+      refillPerS: 0.5,
+    });
+    for (const bad of ['30', '0,1', '1.5,1', '30,1,2', 'x,y', '30,-1']) {
+      expect(problemsOf({ ...DEPLOYMENT, HOOKRELAY_PORTAL_RATE_LIMIT: bad }), bad).toEqual([
+        expect.stringMatching(/HOOKRELAY_PORTAL_RATE_LIMIT must be/),
+      ]);
+    }
+  });
+});
