@@ -95,6 +95,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
           Math.ceil(entrySize(e as Record<string, unknown>) / BILLING_CHUNKS.eventBridgeBytes),
         );
       }
+      // The rule puts each event on the ingest queue: one SendMessage each, billed by SQS (the
+      // EventBridge event is the entry plus ~300 bytes of envelope).
+      for (const e of entries) {
+        meter.sqsCall('rule target', 'SendMessage', 1, entrySize(e as Record<string, unknown>) + 300);
+      }
       if (out.FailedEntryCount)
         throw new Error(`PutEvents: ${out.FailedEntryCount} entries failed: ${JSON.stringify(out.Entries)}`);
     },

@@ -35,7 +35,8 @@ import {
 } from './dynamo-capacity';
 import { BILLING_CHUNKS } from './prices';
 
-export type Origin = FunctionName | 'event source' | 'bench';
+/** `rule target`: EventBridge putting each matched event on the SQS ingest queue (a billed SendMessage). */
+export type Origin = FunctionName | 'event source' | 'rule target' | 'bench';
 
 /** The function whose invocation is running, for attributing SDK calls and log lines. */
 export const origin = new AsyncLocalStorage<FunctionName>();
@@ -224,7 +225,7 @@ const realHandlers: Record<FunctionName, () => Promise<AnyHandler>> = {
 };
 
 function recordsIn(fn: FunctionName, event: unknown): number {
-  if (fn === 'delivery') return (event as { Records?: unknown[] }).Records?.length ?? 0;
+  if (fn === 'delivery' || fn === 'ingest') return (event as { Records?: unknown[] }).Records?.length ?? 0;
   return 1;
 }
 
@@ -262,7 +263,8 @@ export function instrumentedHandlers(meter: Meter, opts: { oneAtATime?: boolean 
         meter.invocationEnded(fn, performance.now() - started, recordsIn(fn, event));
         release();
       }
-      if (fn === 'delivery') countEventSourceCalls(meter, event, result);
+      // The delivery and ingest functions both drain SQS queues through event source mappings.
+      if (fn === 'delivery' || fn === 'ingest') countEventSourceCalls(meter, event, result);
       return result;
     };
   };

@@ -15,6 +15,8 @@ export interface GlobalOptions {
   stack: string;
   dlqUrl?: string;
   workQueueUrl?: string;
+  ingestDlqUrl?: string;
+  ingestQueueUrl?: string;
   apiUrl?: string;
   apiKey?: string;
   json?: boolean;
@@ -31,6 +33,11 @@ export interface OptionSources {
 export interface QueueTargets {
   dlq: string;
   work: string;
+  /**
+   * The EventBridge path's queues, when they could be found: the ingest DLQ (failed ingests) and
+   * the ingest queue (their redrive target). Absent when only the delivery queues were given.
+   */
+  ingest?: { dlq: string; queue: string | undefined };
   /** Where the URLs came from, for messages: "--dlq-url", "the local stack convention", "stack Hookrelay". */
   source: string;
 }
@@ -87,14 +94,16 @@ export function sqsClient(opts: GlobalOptions, env?: Record<string, string | und
  * topology's names, so its queue URLs follow from its SQS endpoint alone:
  * `<endpoint>/123456789012/hookrelay-dlq`.
  */
-export function localQueueUrl(endpointUrl: string, key: 'work' | 'dlq'): string {
+export function localQueueUrl(endpointUrl: string, key: 'work' | 'dlq' | 'ingest' | 'ingestDlq'): string {
   return `${endpointUrl.replace(/\/+$/, '')}/${LOCAL_ACCOUNT_ID}/${topology.queues[key].name}`;
 }
 
 /**
  * Finds the queues a command needs: explicit URLs win; else, with `--endpoint-url` and no explicit
  * `--stack`, the local stack's convention; else the CloudFormation stack's outputs
- * `DeadLetterQueueUrl` and `WorkQueueUrl`.
+ * `DeadLetterQueueUrl` and `WorkQueueUrl`, and `IngestDeadLetterQueueUrl` and `IngestQueueUrl`
+ * for failed ingests. With the delivery queues given as options and no `--ingest-dlq-url`, the
+ * ingest DLQ is left out.
  */
 export async function resolveQueues(
   opts: GlobalOptions,
@@ -104,15 +113,27 @@ export async function resolveQueues(
   const explicit = {
     dlq: opts.dlqUrl ? checkUrl('--dlq-url', opts.dlqUrl) : undefined,
     work: opts.workQueueUrl ? checkUrl('--work-queue-url', opts.workQueueUrl) : undefined,
+    ingestDlq: opts.ingestDlqUrl ? checkUrl('--ingest-dlq-url', opts.ingestDlqUrl) : undefined,
+    ingest: opts.ingestQueueUrl ? checkUrl('--ingest-queue-url', opts.ingestQueueUrl) : undefined,
   };
+  const ingestOf = (dlq: string | undefined, queue: string | undefined) => (dlq ? { dlq, queue } : undefined);
   if (need.every((k) => explicit[k])) {
-    return { dlq: explicit.dlq ?? '', work: explicit.work ?? '', source: 'the queue URL options' };
+    return {
+      dlq: explicit.dlq ?? '',
+      work: explicit.work ?? '',
+      ingest: ingestOf(explicit.ingestDlq, explicit.ingest),
+      source: 'the queue URL options',
+    };
   }
   if (opts.endpointUrl && !sources.stackExplicit) {
     const endpoint = checkUrl('--endpoint-url', opts.endpointUrl);
     return {
       dlq: explicit.dlq ?? localQueueUrl(endpoint, 'dlq'),
       work: explicit.work ?? localQueueUrl(endpoint, 'work'),
+      ingest: ingestOf(
+        explicit.ingestDlq ?? localQueueUrl(endpoint, 'ingestDlq'),
+        explicit.ingest ?? localQueueUrl(endpoint, 'ingest'),
+      ),
       source: `the local stack at ${endpoint}`,
     };
   }
@@ -125,7 +146,12 @@ export async function resolveQueues(
       `stack ${opts.stack} has no output ${missing.join(' or ')}; give --dlq-url and --work-queue-url`,
     );
   }
-  return { dlq: found.dlq ?? '', work: found.work ?? '', source: `stack ${opts.stack}` };
+  return {
+    dlq: found.dlq ?? '',
+    work: found.work ?? '',
+    ingest: ingestOf(explicit.ingestDlq ?? outputs.IngestDeadLetterQueueUrl, explicit.ingest ?? outputs.IngestQueueUrl),
+    source: `stack ${opts.stack}`,
+  };
 }
 
 async function stackOutputs(opts: GlobalOptions): Promise<Record<string, string>> {

@@ -35,6 +35,14 @@ export function buildProgram(io: CliIO): Command {
     )
     .option('--dlq-url <url>', 'dead-letter queue URL (instead of the stack output DeadLetterQueueUrl)')
     .option('--work-queue-url <url>', 'work queue URL, the redrive target (instead of the stack output WorkQueueUrl)')
+    .option(
+      '--ingest-dlq-url <url>',
+      'ingest DLQ URL: failed ingests from EventBridge (instead of the stack output IngestDeadLetterQueueUrl)',
+    )
+    .option(
+      '--ingest-queue-url <url>',
+      'ingest queue URL, their redrive target (instead of the stack output IngestQueueUrl)',
+    )
     .option('--api-url <url>', 'API base URL (default: HOOKRELAY_API_URL)')
     .option('--api-key <key>', 'API key (default: HOOKRELAY_API_KEY)')
     .option('--json', 'machine-readable output: JSON (one document per line)')
@@ -48,8 +56,8 @@ export function buildProgram(io: CliIO): Command {
     .addHelpText(
       'after',
       `
-Local stack (npm start): its SQS queues are <sqs endpoint>/123456789012/hookrelay-dlq and
-hookrelay-deliveries, so --endpoint-url alone finds them. AWS: the queues come from the outputs of
+Local stack (npm start): its SQS queues are <sqs endpoint>/123456789012/hookrelay-dlq,
+hookrelay-deliveries, hookrelay-ingest-dlq and hookrelay-ingest, so --endpoint-url alone finds them. AWS: the queues come from the outputs of
 the stack (--stack, default ${DEFAULT_STACK}); or give --dlq-url and --work-queue-url.
 
 Examples:

@@ -32,6 +32,9 @@ export const ENV = {
   workQueueUrl: 'HOOKRELAY_WORK_QUEUE_URL',
   retryQueueUrl: 'HOOKRELAY_RETRY_QUEUE_URL',
   dlqUrl: 'HOOKRELAY_DLQ_URL',
+  /** The bus rule's target and its DLQ: set on the ingest function only (the others never use them). */
+  ingestQueueUrl: 'HOOKRELAY_INGEST_QUEUE_URL',
+  ingestDlqUrl: 'HOOKRELAY_INGEST_DLQ_URL',
   apiKeySecretArn: 'HOOKRELAY_API_KEY_SECRET_ARN',
   // The deployment's: tunables.
   retentionDays: 'HOOKRELAY_RETENTION_DAYS',
@@ -42,6 +45,8 @@ export const ENV = {
   secretRotationOverlapS: 'HOOKRELAY_SECRET_ROTATION_OVERLAP_S',
   feedSettleMs: 'HOOKRELAY_FEED_SETTLE_MS',
   recoverMaxPerCall: 'HOOKRELAY_RECOVER_MAX_PER_CALL',
+  /** "firstDelayS,maxDelayS,attempts": how a bus event failing for now is retried. */
+  ingestRetry: 'HOOKRELAY_INGEST_RETRY',
   version: 'HOOKRELAY_VERSION',
 } as const;
 
@@ -122,6 +127,28 @@ const retrySchedule = z.pipe(
   }),
 );
 
+/** "firstDelayS,maxDelayS,attempts": the ingest retry policy (required, like every tunable). */
+const ingestRetry = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') {
+      ctx.issues.push({ code: 'custom', message: MISSING, input: v });
+      return z.NEVER;
+    }
+    const [first, max, attempts, ...rest] = v.split(',').map((s) => Number(s.trim()));
+    const whole = (n: number | undefined, lo: number, hi: number) => Number.isInteger(n) && n! >= lo && n! <= hi;
+    if (rest.length > 0 || !whole(first, 0, 43_200) || !whole(max, 0, 43_200) || !whole(attempts, 1, 1000)) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be "firstDelayS,maxDelayS,attempts" (delays 0..43200, attempts 1..1000), got "${v}"`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return { firstDelayS: first!, maxDelayS: max!, attempts: attempts! };
+  }),
+);
+
 /** A required non-empty string (a resource's name or URL). */
 const required = z.pipe(
   z.optional(z.string()),
@@ -180,6 +207,9 @@ const schema = z.object({
   [ENV.workQueueUrl]: required,
   [ENV.retryQueueUrl]: required,
   [ENV.dlqUrl]: required,
+  [ENV.ingestQueueUrl]: z._default(z.string(), ''),
+  [ENV.ingestDlqUrl]: z._default(z.string(), ''),
+  [ENV.ingestRetry]: ingestRetry,
   [ENV.apiKey]: z.optional(z.string()),
   [ENV.apiKeySecretArn]: z.optional(z.string()),
   [ENV.retrySchedule]: retrySchedule,
@@ -206,6 +236,12 @@ export interface Config {
   readonly workQueueUrl: string;
   readonly retryQueueUrl: string;
   readonly dlqUrl: string;
+  /** The bus rule's target, drained by the ingest function ('' on the other functions). */
+  readonly ingestQueueUrl: string;
+  /** Events from the bus that could not be ingested, with their reason ('' on the other functions). */
+  readonly ingestDlqUrl: string;
+  /** Retries of a bus event that fails for a reason other than itself (the table down, say). */
+  readonly ingestRetry: { readonly firstDelayS: number; readonly maxDelayS: number; readonly attempts: number };
   /** The admin key given directly (local); on AWS it is read from Secrets Manager instead. */
   readonly apiKey: string | undefined;
   readonly apiKeySecretArn: string | undefined;
@@ -257,6 +293,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     workQueueUrl: e[ENV.workQueueUrl],
     retryQueueUrl: e[ENV.retryQueueUrl],
     dlqUrl: e[ENV.dlqUrl],
+    ingestQueueUrl: e[ENV.ingestQueueUrl],
+    ingestDlqUrl: e[ENV.ingestDlqUrl],
+    ingestRetry: Object.freeze(e[ENV.ingestRetry]),
     apiKey: e[ENV.apiKey],
     apiKeySecretArn: e[ENV.apiKeySecretArn],
     retryScheduleS: Object.freeze(e[ENV.retrySchedule]),

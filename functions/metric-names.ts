@@ -14,4 +14,6 @@ export const METRIC_NAMES = {
   deliveryLatencyMs: 'DeliveryLatencyMs',
   housekeepingRequeued: 'HousekeepingRequeued',
   housekeepingStuck: 'HousekeepingStuck',
+  /** Bus events the ingest function sent to the ingest DLQ (refused, or out of retries). */
+  ingestsDeadLettered: 'IngestsDeadLettered',
 } as const;

@@ -12,9 +12,11 @@ import { DynamoEventStore } from './adapters/dynamo/event-store';
 import { DynamoHousekeepingStore } from './adapters/dynamo/housekeeping-store';
 import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
+import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './adapters/sqs-ingest-queues';
 import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue } from './adapters/sqs-queues';
 import { config } from './config';
 import { createAppService, type DestinationCheck } from './core/apps';
+import { createBusIntake } from './core/bus-intake';
 import { createKeyService } from './core/keys';
 import { createReplayService } from './core/replay';
 import { createDeliverService } from './core/deliver';
@@ -90,6 +92,12 @@ function build() {
     leaseS: cfg.leaseS,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
+  const busIntake = createBusIntake({
+    ingest: (req) => ingest.ingest(req),
+    deadLetters: new SqsIngestDeadLetterQueue(sqs, cfg.ingestDlqUrl),
+    retry: cfg.ingestRetry,
+    onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
+  });
   const sender = new HttpSender({
     excerptBytes: cfg.responseExcerptBytes,
     // Checks every address again at connect time, keeps connections alive, never follows redirects.
@@ -164,6 +172,8 @@ function build() {
       recoverMax: cfg.recoverMaxPerCall,
     }),
     ingest,
+    busIntake,
+    ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
     queries: createEventQueries(eventStore, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,

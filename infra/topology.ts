@@ -26,6 +26,26 @@ export const topology = {
     retry: { name: 'hookrelay-retries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
     /** Exhausted deliveries and poison messages. Kept long enough to inspect and redrive. */
     dlq: { name: 'hookrelay-dlq', retentionDays: 14 },
+    /**
+     * Events from the bus, as EventBridge puts them (the rule's target), drained by the ingest
+     * function. Kept longer than the whole ingest retry horizon (topology.ingest.retry). Its
+     * redrive policy is a backstop for a function that crashes or times out on a message:
+     * ordinary failures are dead-lettered by the function itself, with their reason, on
+     * receive `retry.attempts`, before the policy's `maxReceiveCount`.
+     */
+    ingest: {
+      name: 'hookrelay-ingest',
+      visibilityTimeoutS: 180,
+      maxReceiveCount: 32,
+      retentionDays: 4,
+      /** SQS's limit, so that any event EventBridge accepts (an entry of up to 1 MiB) fits. */
+      maxMessageBytes: 1024 * 1024,
+    },
+    /**
+     * Events that could not be ingested: refused (validation, unknown app, oversized: at once,
+     * with their reason), out of retries, or undeliverable to the ingest queue by EventBridge.
+     */
+    ingestDlq: { name: 'hookrelay-ingest-dlq', retentionDays: 14, maxMessageBytes: 1024 * 1024 },
   },
   delivery: {
     /** Messages per delivery Lambda invocation; each is sent concurrently within the batch. */
@@ -45,6 +65,19 @@ export const topology = {
   ingest: {
     /** Events in one POST /events/batch. */
     maxBatchEvents: 100,
+    /** Records of the ingest queue per ingest invocation. */
+    batchSize: 10,
+    /** Cap on concurrent ingest invocations (the event source's maximumConcurrency). */
+    maxConcurrency: 20,
+    /** Lambda timeout of the ingest function; the ingest queue's visibility timeout is 6x it. */
+    functionTimeoutS: 30,
+    /**
+     * Transient failures (the table throttled or unreachable, anything not a refusal) are
+     * retried by hiding the message again for a growing delay: firstDelayS, doubled at each
+     * receive, at most maxDelayS. On receive `attempts` the function dead-letters it instead,
+     * with the last error: about 23 hours after it arrived (docs/operations.md).
+     */
+    retry: { firstDelayS: 30, maxDelayS: 3600, attempts: 30 },
   },
   api: {
     /** After a rotation the previous secret keeps signing beside the new one this long. */
@@ -91,5 +124,6 @@ export function functionTunables(): Record<string, string> {
     [ENV.feedSettleMs]: String(topology.api.feedSettleMs),
     [ENV.recoverMaxPerCall]: String(topology.api.recoverMaxPerCall),
     [ENV.disableAfterFailingS]: String(topology.delivery.disableAfterFailingS),
+    [ENV.ingestRetry]: `${topology.ingest.retry.firstDelayS},${topology.ingest.retry.maxDelayS},${topology.ingest.retry.attempts}`,
   };
 }

@@ -38,6 +38,11 @@ export class HookrelayStack extends Stack {
     output('AdminKeySecretArn', h.api.adminKey.secretArn, 'Secrets Manager secret holding the admin API key');
     output('WorkQueueUrl', h.queues.work.queueUrl, 'Queue of first delivery attempts (DLQ redrive target)');
     output('RetryQueueUrl', h.queues.retry.queueUrl, 'Queue of delivery retries');
+    output(
+      'IngestQueueUrl',
+      h.ingest.queue.queueUrl,
+      'Events from the bus waiting to be ingested (ingest DLQ redrive target)',
+    );
     output('IngestDeadLetterQueueUrl', h.ingest.deadLetter.queueUrl, 'Events from the bus that could not be ingested');
     if (h.dashboard) output('DashboardName', h.dashboard.dashboard.dashboardName, 'CloudWatch dashboard');
   }

@@ -1,39 +1,48 @@
 /**
- * EventBridge rule target: a producer's PutEvents entry becomes an event, exactly like a POST.
- * `DetailType` is the event type, `Detail` is `{"appId", "data", "id"?}`. Without an `id`, the
- * EventBridge event id is used, so that EventBridge's own retries of the target stay idempotent.
- * Any failure is thrown: EventBridge retries, then the rule target's DLQ keeps the event.
+ * The ingest queue's consumer: each SQS record is one EventBridge event the bus rule put there
+ * (functions/core/bus-intake.ts says what becomes of it). A record ingested or dead-lettered
+ * with its reason is done, and deleted. A record that failed for now is hidden again for the
+ * retry policy's delay, then reported as a batch item failure, so that SQS gives it back later.
  */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { EventBridgeEvent } from 'aws-lambda';
-import { ValidationError } from '../core/errors';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger, metrics, wiring } from '../wiring';
 
-type Detail = { appId?: unknown; data?: unknown; id?: unknown };
+const processor = new BatchProcessor(EventType.SQS);
 
-export const handler = middy<EventBridgeEvent<string, Detail>, void>()
+class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+}
+
+async function recordHandler(record: SQSRecord): Promise<void> {
+  const { busIntake, ingestQueue } = wiring();
+  const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const verdict = await busIntake.handle({ body: record.body, receives });
+  const ids = { messageId: record.messageId, receives };
+  switch (verdict.outcome) {
+    case 'ingested':
+      logger.debug('event from the bus ingested', { ...ids, eventId: verdict.result.id });
+      return;
+    case 'dead-lettered':
+      logger.warn('event from the bus dead-lettered', { ...ids, code: verdict.code, reason: verdict.reason });
+      return;
+    case 'retry':
+      logger.warn('event from the bus not ingested yet; retrying later', {
+        ...ids,
+        delayS: verdict.delayS,
+        error: verdict.error as Error,
+      });
+      await ingestQueue.retryAfter(record.receiptHandle, verdict.delayS);
+      throw new RetryLaterError(`message ${record.messageId}: retry in ${verdict.delayS} s`, { cause: verdict.error });
+  }
+}
+
+export const handler = middy<SQSEvent, SQSBatchResponse>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
-  .handler(async (event) => {
-    const detail = event.detail ?? {};
-    if (typeof detail.appId !== 'string' || detail.appId === '') {
-      throw new ValidationError('EventBridge detail must name the app', [
-        { path: 'detail.appId', message: 'is required' },
-      ]);
-    }
-    const result = await wiring().ingest.ingest({
-      appId: detail.appId,
-      body: {
-        type: event['detail-type'],
-        data: detail.data,
-        id: typeof detail.id === 'string' ? detail.id : `evb_${event.id}`,
-      },
-    });
-    logger.debug('event accepted from EventBridge', {
-      appId: detail.appId,
-      eventId: result.id,
-      deliveries: result.deliveries,
-    });
-  });
+  .handler((event, context) =>
+    processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false }),
+  );

@@ -13,6 +13,8 @@ import { hookrelayMetric } from './metrics';
 export interface DeliveryAlarmsProps {
   readonly deadLetterQueue: sqs.IQueue;
   readonly ingestDeadLetterQueue: sqs.IQueue;
+  /** The bus rule's target, drained by the ingest function. */
+  readonly ingestQueue: sqs.IQueue;
   readonly api: ApiMetrics;
   readonly functions: Record<HandlerName, lambda.IFunction>;
   /** Every alarm notifies this topic when it fires and when it clears. */
@@ -23,6 +25,7 @@ const FIVE_MINUTES = Duration.minutes(5);
 
 /**
  * Alarms on what an operator must act on: messages in either DLQ, a DLQ message close to expiry,
+ * bus events waiting over an hour to be ingested,
  * the delivery function failing, any function throttled, the API answering 5xx, and housekeeping
  * finding deliveries stuck past their lease. Each is a standard-resolution alarm ($0.10/month).
  */
@@ -94,7 +97,35 @@ export class DeliveryAlarms extends Construct {
       {
         ...atLeastOne,
         alarmDescription:
-          'Events put on the bus could not be ingested. Their bodies are the events: replay them with PutEvents once fixed.',
+          'Events put on the bus could not be ingested (refused, or out of retries). `hookrelay dlq list` shows each with its reason; fix the cause, then `hookrelay dlq redrive`.',
+      },
+    );
+    add(
+      'IngestDeadLetterOldestAge',
+      props.ingestDeadLetterQueue.metricApproximateAgeOfOldestMessage({
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      {
+        threshold: (topology.queues.ingestDlq.retentionDays - 3) * 86_400,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription: `The oldest failed ingest is ${topology.queues.ingestDlq.retentionDays - 3} days old: SQS deletes it at ${topology.queues.ingestDlq.retentionDays} days. Redrive or archive it.`,
+      },
+    );
+    // An event still waiting after an hour is being retried: the table or a queue keeps failing.
+    add(
+      'IngestQueueOldestAge',
+      props.ingestQueue.metricApproximateAgeOfOldestMessage({
+        period: FIVE_MINUTES,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      {
+        threshold: 3600,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription:
+          'An event put on the bus has waited an hour to be ingested: the ingest function keeps failing for a reason other than the event (its logs say why). It is retried for about a day, then dead-lettered.',
       },
     );
 

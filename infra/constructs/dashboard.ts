@@ -8,7 +8,13 @@ import type { HandlerName } from './bundling';
 import { hookrelayMetric } from './metrics';
 
 export interface DeliveryDashboardProps {
-  readonly queues: { work: sqs.IQueue; retry: sqs.IQueue; deadLetter: sqs.IQueue; ingestDeadLetter: sqs.IQueue };
+  readonly queues: {
+    work: sqs.IQueue;
+    retry: sqs.IQueue;
+    deadLetter: sqs.IQueue;
+    ingest: sqs.IQueue;
+    ingestDeadLetter: sqs.IQueue;
+  };
   readonly api: ApiMetrics;
   readonly functions: Record<HandlerName, lambda.IFunction>;
   readonly alarms: cloudwatch.IAlarm[];
@@ -23,7 +29,7 @@ export class DeliveryDashboard extends Construct {
   constructor(scope: Construct, id: string, props: DeliveryDashboardProps) {
     super(scope, id);
     const fns = Object.entries(props.functions);
-    const { work, retry, deadLetter, ingestDeadLetter } = props.queues;
+    const { work, retry, deadLetter, ingest, ingestDeadLetter } = props.queues;
     const max = { period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM };
     const sum = { period: PERIOD, statistic: cloudwatch.Stats.SUM };
 
@@ -57,7 +63,8 @@ export class DeliveryDashboard extends Construct {
           work.metricApproximateNumberOfMessagesVisible({ ...max, label: 'work' }),
           retry.metricApproximateNumberOfMessagesVisible({ ...max, label: 'retry' }),
           deadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'dead letter' }),
-          ingestDeadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'ingest dead letter' }),
+          ingest.metricApproximateNumberOfMessagesVisible({ ...max, label: 'ingest' }),
+          ingestDeadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'failed ingests' }),
         ],
         right: [retry.metricApproximateNumberOfMessagesNotVisible({ ...max, label: 'retry in flight or delayed' })],
       }),
@@ -68,6 +75,7 @@ export class DeliveryDashboard extends Construct {
           work.metricApproximateAgeOfOldestMessage({ ...max, label: 'work' }),
           retry.metricApproximateAgeOfOldestMessage({ ...max, label: 'retry' }),
           deadLetter.metricApproximateAgeOfOldestMessage({ ...max, label: 'dead letter' }),
+          ingest.metricApproximateAgeOfOldestMessage({ ...max, label: 'ingest' }),
         ],
       }),
     );
@@ -102,7 +110,17 @@ export class DeliveryDashboard extends Construct {
           hookrelayMetric('housekeepingStuck', { statistic: cloudwatch.Stats.MAXIMUM, label: 'stuck' }),
         ],
       }),
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 12, alarms: props.alarms }),
+      new cloudwatch.SingleValueWidget({
+        title: 'Failed ingests (events from the bus in the ingest DLQ)',
+        width: 6,
+        metrics: [ingestDeadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'failed ingests' })],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Bus events dead-lettered by the ingest function',
+        width: 6,
+        left: [hookrelayMetric('ingestsDeadLettered', { label: 'dead-lettered' })],
+      }),
     );
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: props.alarms }));
   }
 }

@@ -268,6 +268,7 @@ export class WebhookDelivery extends Construct {
     this.alarms = new DeliveryAlarms(this, 'Alarms', {
       deadLetterQueue: this.queues.deadLetter,
       ingestDeadLetterQueue: this.ingest.deadLetter,
+      ingestQueue: this.ingest.queue,
       api: this.api.metrics,
       functions,
       alarmTopic: props.alarmTopic,
@@ -279,6 +280,7 @@ export class WebhookDelivery extends Construct {
             work: this.queues.work,
             retry: this.queues.retry,
             deadLetter: this.queues.deadLetter,
+            ingest: this.ingest.queue,
             ingestDeadLetter: this.ingest.deadLetter,
           },
           api: this.api.metrics,

@@ -35,10 +35,20 @@ export interface Emulators {
   /** Lets the pollers sleep while their queue is idle and still react at once (see sqs-poller.ts). */
   onQueueActivity(listener: (activity: QueueActivity) => void): () => void;
   /**
+   * Each SendMessage, SendMessageBatch or PurgeQueue the SQS emulator accepted, with its input,
+   * called before the caller can have the answer (the ingest journal writes here).
+   */
+  onSqsAction(listener: (action: string, input: Record<string, unknown>) => void): () => void;
+  /**
    * Fault injection for tests: the SQS emulator dies (its connections cut, every queue and
    * message lost) and a fresh one starts on the same port, with no queues yet.
    */
   restartSqs(): Promise<void>;
+  /**
+   * Fault injection for tests: while unavailable, DynamoDB cuts every connection at once, as an
+   * unreachable endpoint does; its data is untouched.
+   */
+  setDynamoAvailable(available: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -55,13 +65,18 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
       // Off: AWS's 60 s wait before re-creating a deleted queue only slows tests down.
       emulateQueueCreationLifecycle: false,
     });
-    observeSqsRequests(server, (a) => activity.emit('activity', a));
+    observeSqsRequests(
+      server,
+      (a) => activity.emit('activity', a),
+      (action, input) => activity.emit('action', action, input),
+    );
     return server;
   };
   let sqs = await startSqs(0);
   const sqsPort = (sqs.address() as AddressInfo).port;
 
   let dynamo: Server;
+  let dynamoAvailable = true;
   try {
     const path = opts.dataDir ? join(opts.dataDir, 'dynamodb') : undefined;
     if (path) mkdirSync(path, { recursive: true });
@@ -70,6 +85,7 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
     // Zero delays: tables are ACTIVE as soon as they are created, so startup does not wait.
     dynamo = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await listen(dynamo, 0);
+    cutWhileUnavailable(dynamo, () => dynamoAvailable);
   } catch (err) {
     await closeServer(sqs);
     throw err;
@@ -82,11 +98,20 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
       activity.on('activity', listener);
       return () => activity.off('activity', listener);
     },
+    onSqsAction(listener) {
+      activity.on('action', listener);
+      return () => activity.off('action', listener);
+    },
     async restartSqs() {
       if (stopped) throw new Error('the emulators are stopped');
       // As if its process died: connections cut at once, every message gone.
       await closeServer(sqs, 0);
       sqs = await startSqs(sqsPort);
+    },
+    setDynamoAvailable(available) {
+      dynamoAvailable = available;
+      // Connections kept alive from before would still get through: cut them too.
+      if (!available) dynamo.closeAllConnections();
     },
     stop() {
       // dynalite's close() also closes its LevelDB store, which flushes it to disk.
@@ -121,31 +146,67 @@ const ACTIVITY: Record<string, (input: Input) => { queueName: string | undefined
  * messages visible, which queue and when. The JSON protocol names the action in X-Amz-Target; the
  * body is read alongside the emulator (a second 'data' listener, attached in the same tick).
  */
-function observeSqsRequests(server: Server, onActivity: (a: QueueActivity) => void): void {
+/** Destroys each connection's requests while `available()` says no. */
+function cutWhileUnavailable(server: Server, available: () => boolean): void {
+  const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  if (!original) throw new Error('dynalite: no request listener to wrap');
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!available()) {
+      req.socket.destroy();
+      return;
+    }
+    original.call(server, req, res);
+  });
+}
+
+/** Actions reported to onSqsAction, synchronously, just before their answer is sent. */
+const REPORTED = new Set(['AmazonSQS.SendMessage', 'AmazonSQS.SendMessageBatch', 'AmazonSQS.PurgeQueue']);
+
+function observeSqsRequests(
+  server: Server,
+  onActivity: (a: QueueActivity) => void,
+  onAction: (action: string, input: Input) => void,
+): void {
   const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   if (!original) throw new Error('local-aws-sqs: no request listener to observe');
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const activityOf = ACTIVITY[String(req.headers['x-amz-target'])];
-    if (activityOf) {
+    const target = String(req.headers['x-amz-target']);
+    const activityOf = ACTIVITY[target];
+    if (activityOf || REPORTED.has(target)) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      res.once('finish', () => {
-        if (res.statusCode >= 300) return;
-        let input: Input;
+      const parsed = () => {
         try {
-          input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Input;
+          return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Input;
         } catch {
-          return;
+          return undefined;
         }
-        const now = Date.now();
-        const seen = new Set<string>();
-        for (const { queueName, delayMs } of activityOf(input)) {
-          const key = `${queueName ?? ''} ${delayMs}`;
-          if (!seen.has(key)) onActivity({ queueName, visibleAt: now + delayMs });
-          seen.add(key);
-        }
-      });
+      };
+      if (REPORTED.has(target)) {
+        // Before the answer leaves: whoever journals an accepted message does so before its sender knows.
+        const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+        res.end = ((...args: unknown[]) => {
+          const input = res.statusCode < 300 ? parsed() : undefined;
+          if (input) onAction(target.slice('AmazonSQS.'.length), input);
+          return end(...args);
+        }) as typeof res.end;
+      }
+      if (activityOf) {
+        res.once('finish', () => {
+          if (res.statusCode >= 300) return;
+          const input = parsed();
+          if (!input) return;
+          const now = Date.now();
+          const seen = new Set<string>();
+          for (const { queueName, delayMs } of activityOf(input)) {
+            const key = `${queueName ?? ''} ${delayMs}`;
+            if (!seen.has(key)) onActivity({ queueName, visibleAt: now + delayMs });
+            seen.add(key);
+          }
+        });
+      }
     }
     original.call(server, req, res);
   });

@@ -1,8 +1,13 @@
 /**
  * A PutEvents endpoint speaking the AWS JSON 1.1 protocol, so an unmodified EventBridge client
  * (AWS_ENDPOINT_URL_EVENTBRIDGE pointed here) publishes to the local stack, plus the one rule the
- * stack has: custom events (any Source not starting with `aws.`) go to the ingest function,
- * invoked asynchronously with retries, as Lambda does for EventBridge targets.
+ * stack has: custom events (any Source not starting with `aws.`) go to its target, the ingest
+ * queue, as the EventBridge event JSON, as EventBridge puts them on an SQS target.
+ *
+ * An entry is answered with its EventId only once its event is on the target queue (and
+ * journaled, with a data dir): that is what EventBridge promises once PutEvents answers, that
+ * the event is kept and will reach the target. Where the queue cannot take it, the entry fails
+ * with `InternalFailure`, which AWS SDK users already retry (FailedEntryCount > 0).
  *
  * The local endpoint has one bus, `hookrelay`. `default`, or no EventBusName at all, is taken as
  * that bus too, so producers work without configuration; any other name is refused per entry,
@@ -18,23 +23,26 @@ import { BodyTooLargeError, readBody } from './net';
 export const LOCAL_EVENT_BUS_NAME = 'hookrelay';
 const BUS_ALIASES = new Set([LOCAL_EVENT_BUS_NAME, 'default']);
 const MAX_ENTRIES = 10;
-/** AWS's limit on the summed size of a request's entries (computed as AWS documents it). */
-export const MAX_ENTRIES_BYTES = 256 * 1024;
-/** Lambda retries a failed asynchronous invocation twice (after ~1 and ~2 minutes on AWS). */
-const DEFAULT_RETRY_DELAYS_MS = [1_000, 2_000];
+/**
+ * AWS's limit on the summed size of a request's entries (computed as AWS documents it): 1 MiB
+ * since EventBridge raised it from 256 KB. An event may therefore carry more `data` than
+ * hookrelay accepts (256 KB), and it is the ingest that refuses it, to the ingest DLQ.
+ */
+export const MAX_ENTRIES_BYTES = 1024 * 1024;
+/** Room for JSON escaping around 1 MiB of entries. */
+const MAX_REQUEST_BYTES = 4 * MAX_ENTRIES_BYTES;
 
-type IngestInvoker = (event: EventBridgeEvent<string, unknown>) => Promise<void>;
+/** Puts one event on the rule's target (the ingest queue); rejects when it could not. */
+export type RuleTarget = (event: EventBridgeEvent<string, unknown>) => Promise<void>;
 
 export interface PutEventsOptions {
-  invoke: IngestInvoker;
+  target: RuleTarget;
   log: Log;
-  /** Waits before each retry of a failed ingest invocation (default 1 s, 2 s). */
-  retryDelaysMs?: number[];
 }
 
 export interface PutEventsEndpoint {
   listener(req: IncomingMessage, res: ServerResponse): void;
-  /** Stops retrying, and resolves once the ingest invocations running now are finished. */
+  /** Resolves once the PutEvents requests being answered now are answered. */
   drain(): Promise<void>;
 }
 
@@ -54,30 +62,17 @@ class RequestError extends Error {
 }
 
 export function putEventsEndpoint(opts: PutEventsOptions): PutEventsEndpoint {
-  const retryDelays = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   const running = new Set<Promise<void>>();
-  let draining = false;
 
-  /** Async invocation: the caller already has its EventId; failures are retried, then logged. */
-  function dispatch(event: EventBridgeEvent<string, unknown>): void {
-    const run = (async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await opts.invoke(event);
-          return;
-        } catch (err) {
-          const delay = retryDelays[attempt];
-          if (delay === undefined || draining) {
-            opts.log.error(`ingest of event ${event.id} failed after ${attempt + 1} attempt(s); dropped`, err);
-            return;
-          }
-          opts.log.warn(`ingest of event ${event.id} failed; retrying in ${delay} ms`, err);
-          await new Promise((r) => setTimeout(r, delay));
-        }
-      }
-    })();
-    running.add(run);
-    void run.finally(() => running.delete(run));
+  async function route(event: EventBridgeEvent<string, unknown>): Promise<ResultEntry> {
+    if (!matchesRule(event)) return { EventId: event.id };
+    try {
+      await opts.target(event);
+      return { EventId: event.id };
+    } catch (err) {
+      opts.log.error(`PutEvents: event ${event.id} could not be put on the ingest queue; the entry fails`, err);
+      return { ErrorCode: 'InternalFailure', ErrorMessage: 'The event could not be delivered to its target; retry.' };
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -87,27 +82,26 @@ export function putEventsEndpoint(opts: PutEventsOptions): PutEventsEndpoint {
     }
     let input: unknown;
     try {
-      input = JSON.parse((await readBody(req, 1024 * 1024)).toString('utf8'));
+      input = JSON.parse((await readBody(req, MAX_REQUEST_BYTES)).toString('utf8'));
     } catch (err) {
       if (err instanceof BodyTooLargeError) throw new RequestError('ValidationException', 'request is too large');
       throw new RequestError('SerializationException', 'request body is not valid JSON');
     }
     const entries = validateRequest(input);
     const now = new Date();
-    const results: ResultEntry[] = entries.map((entry) => {
-      const error = entryError(entry);
-      if (error) return error;
-      const event = toEvent(entry, now);
-      if (matchesRule(event)) dispatch(event);
-      return { EventId: event.id };
-    });
+    const results: ResultEntry[] = await Promise.all(
+      entries.map((entry) => {
+        const error = entryError(entry);
+        return error ? error : route(toEvent(entry, now));
+      }),
+    );
     const failed = results.filter((r) => r.ErrorCode).length;
     sendJson(res, 200, { FailedEntryCount: failed, Entries: results });
   }
 
   return {
     listener(req, res) {
-      void handle(req, res).catch((err: unknown) => {
+      const run = handle(req, res).catch((err: unknown) => {
         if (err instanceof RequestError) {
           sendJson(res, 400, { __type: err.type, message: err.message });
           return;
@@ -115,9 +109,10 @@ export function putEventsEndpoint(opts: PutEventsOptions): PutEventsEndpoint {
         opts.log.error('PutEvents failed', err);
         sendJson(res, 500, { __type: 'InternalException', message: 'internal error' });
       });
+      running.add(run);
+      void run.finally(() => running.delete(run));
     },
     async drain() {
-      draining = true;
       while (running.size > 0) await Promise.allSettled([...running]);
     },
   };

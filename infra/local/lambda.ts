@@ -8,7 +8,6 @@ import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyResultV2,
   Context,
-  EventBridgeEvent,
   SQSBatchResponse,
   SQSEvent,
   ScheduledEvent,
@@ -22,21 +21,22 @@ export interface Handlers {
   api(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2>;
   // A delivery handler may resolve to nothing, which Lambda reads as "whole batch succeeded".
   delivery(event: SQSEvent, context: Context): Promise<SQSBatchResponse | void>;
-  ingest(event: EventBridgeEvent<string, unknown>, context: Context): Promise<void>;
+  // The ingest queue's consumer: EventBridge events, as the bus rule puts them on SQS.
+  ingest(event: SQSEvent, context: Context): Promise<SQSBatchResponse | void>;
   housekeeping(event: ScheduledEvent, context: Context): Promise<unknown>;
 }
 
 export type FunctionName = keyof Handlers;
 
 /**
- * Function settings as the local runtime sees them. Only the delivery timeout comes from the
- * topology (its queues' visibility timeout is derived from it); the others are the local
- * stand-ins for what the CDK stack configures.
+ * Function settings as the local runtime sees them. The delivery and ingest timeouts come from
+ * the topology (their queues' visibility timeouts are derived from them); the others are the
+ * local stand-ins for what the CDK stack configures.
  */
 export const FUNCTIONS: Record<FunctionName, { name: string; timeoutMs: number; memoryMb: number }> = {
   api: { name: 'hookrelay-api', timeoutMs: 29_000, memoryMb: 1024 },
   delivery: { name: 'hookrelay-delivery', timeoutMs: topology.delivery.functionTimeoutS * 1000, memoryMb: 1024 },
-  ingest: { name: 'hookrelay-ingest', timeoutMs: 30_000, memoryMb: 512 },
+  ingest: { name: 'hookrelay-ingest', timeoutMs: topology.ingest.functionTimeoutS * 1000, memoryMb: 256 },
   housekeeping: { name: 'hookrelay-housekeeping', timeoutMs: 300_000, memoryMb: 512 },
 };
 

@@ -22,7 +22,7 @@ import { topology } from '../topology';
 import { LocalStackError } from './errors';
 import { LOCAL_REGION } from './lambda';
 
-export type QueueKey = 'work' | 'retry' | 'dlq';
+export type QueueKey = 'work' | 'retry' | 'dlq' | 'ingest' | 'ingestDlq';
 
 export interface QueueSettings {
   visibilityTimeoutS?: number;
@@ -139,10 +139,30 @@ async function ensureQueues(
     });
     return [url, await queueArn(sqs, url)] as const;
   };
+  const ingestDlqUrl = await ensureQueue(sqs, q.ingestDlq.name, {
+    MessageRetentionPeriod: String(q.ingestDlq.retentionDays * DAY_S),
+    MaximumMessageSize: String(q.ingestDlq.maxMessageBytes),
+    ...(overrides.ingestDlq?.visibilityTimeoutS === undefined
+      ? {}
+      : { VisibilityTimeout: String(overrides.ingestDlq.visibilityTimeoutS) }),
+  });
+  const ingestDlqArn = await queueArn(sqs, ingestDlqUrl);
+  const ingestSettings = { ...q.ingest, ...overrides.ingest };
+  const ingestUrl = await ensureQueue(sqs, q.ingest.name, {
+    VisibilityTimeout: String(ingestSettings.visibilityTimeoutS),
+    MessageRetentionPeriod: String(ingestSettings.retentionDays * DAY_S),
+    MaximumMessageSize: String(ingestSettings.maxMessageBytes),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: ingestDlqArn,
+      maxReceiveCount: ingestSettings.maxReceiveCount,
+    }),
+  });
+  const ingestArn = await queueArn(sqs, ingestUrl);
+
   const [[workUrl, workArn], [retryUrl, retryArn]] = await Promise.all([source('work'), source('retry')]);
   return {
-    queueUrls: { work: workUrl, retry: retryUrl, dlq: dlqUrl },
-    queueArns: { work: workArn, retry: retryArn, dlq: dlqArn },
+    queueUrls: { work: workUrl, retry: retryUrl, dlq: dlqUrl, ingest: ingestUrl, ingestDlq: ingestDlqUrl },
+    queueArns: { work: workArn, retry: retryArn, dlq: dlqArn, ingest: ingestArn, ingestDlq: ingestDlqArn },
   };
 }
 

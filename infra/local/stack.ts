@@ -3,7 +3,8 @@
  * handlers the real event shapes, all in this process on 127.0.0.1.
  *
  *   HTTP request  -> API Gateway v2 event -> api handler           (api-gateway.ts)
- *   PutEvents     -> EventBridge event    -> ingest handler, async (eventbridge.ts)
+ *   PutEvents     -> rule -> SQS ingest queue (EventBridge event JSON)   (eventbridge.ts)
+ *   SQS ingest queue     -> SQSEvent      -> ingest handler        (sqs-poller.ts)
  *   SQS work/retry queue -> SQSEvent      -> delivery handler      (sqs-poller.ts)
  *   timer         -> ScheduledEvent       -> housekeeping handler  (scheduler.ts)
  *
@@ -19,6 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { config, ConfigError, parseConfig, resetConfigForTests } from '../../functions/config';
 import { functionTunables, topology, ENV } from '../topology';
 import { apiGatewayListener } from './api-gateway';
@@ -31,7 +33,8 @@ import { closeServer, listen } from './net';
 import { LOCAL_CREDENTIALS, provision, sqsClient, type QueueKey, type QueueOverrides } from './provision';
 import { startScheduler, type Scheduler } from './scheduler';
 import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort } from './settings';
-import { startSqsPoller, type SqsPoller } from './sqs-poller';
+import { failedIds, startSqsPoller, type SqsPoller } from './sqs-poller';
+import { openIngestJournal } from './ingest-journal';
 
 export type { Handlers } from './lambda';
 export { ConfigError };
@@ -56,8 +59,6 @@ export interface LocalStackOptions {
   housekeeping?: boolean;
   /** Queue settings other than the topology's (tests: a short visibility timeout). */
   queueOverrides?: QueueOverrides;
-  /** Waits before retrying a failed ingest invocation; default 1 s then 2 s. */
-  ingestRetryDelaysMs?: number[];
 }
 
 export interface LocalStack {
@@ -79,6 +80,8 @@ export interface LocalStack {
    * same way: one housekeeping run with `{ recover: true }`. Resolves with that run's report.
    */
   restartSqs(): Promise<unknown>;
+  /** Fault injection for tests: the table unreachable (every connection cut) until set back. */
+  setTableAvailable(available: boolean): void;
   /** Stops everything, waiting for work in flight; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -91,6 +94,8 @@ export interface LocalStack {
 const STOP_ORDER = [
   'http',
   'ingest',
+  'rule target',
+  'journal',
   'housekeeping',
   'pollers',
   'sqs client',
@@ -167,11 +172,52 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     handlers.catch(() => {});
 
+    // The EventBridge path's messages survive a crash through the data dir (ingest-journal.ts).
+    const journal = dataDir ? openIngestJournal(dataDir) : undefined;
+    const ingestDlqName = topology.queues.ingestDlq.name;
+    const toIngestDlq = (input: Record<string, unknown>) =>
+      typeof input.QueueUrl === 'string' && input.QueueUrl.endsWith(`/${ingestDlqName}`);
+    if (journal) {
+      const unsubscribe = emulators.onSqsAction((action, input) => {
+        if (!toIngestDlq(input)) return;
+        type Sent = { MessageBody?: unknown; MessageAttributes?: Record<string, MessageAttributeValue> };
+        const sent: Sent[] =
+          action === 'SendMessage'
+            ? [input as Sent]
+            : action === 'SendMessageBatch'
+              ? ((input.Entries ?? []) as Sent[])
+              : [];
+        for (const m of sent) {
+          if (typeof m.MessageBody === 'string')
+            journal.deadLettered({ body: m.MessageBody, attributes: m.MessageAttributes });
+        }
+        if (action === 'PurgeQueue') journal.purged();
+      });
+      running.set('journal', unsubscribe);
+    }
+
+    // The rule's target: the ingest queue, as EventBridge puts an event on an SQS target.
+    const targetSqs = sqsClient(emulators.endpoints.sqs);
+    running.set('rule target', () => targetSqs.destroy());
     const events = putEventsEndpoint({
       log,
-      invoke: async (event) => invoke('ingest', (await handlers).ingest, event),
-      retryDelaysMs: opts.ingestRetryDelaysMs,
+      target: async (event) => {
+        const body = JSON.stringify(event);
+        journal?.pending(body);
+        try {
+          await targetSqs.send(new SendMessageCommand({ QueueUrl: resources.queueUrls.ingest, MessageBody: body }));
+        } catch (err) {
+          journal?.forget(body);
+          throw err;
+        }
+      },
     });
+    const replayJournal = async () => {
+      if (!journal) return;
+      const { pending, dead } = await journal.replay(targetSqs, resources.queueUrls);
+      if (pending + dead > 0)
+        log.info(`ingest journal: ${pending} event(s) back on the ingest queue, ${dead} on the ingest DLQ`);
+    };
     const api = apiGatewayListener({ log, invoke: async (event) => invoke('api', (await handlers).api, event) });
     const separateEvents = opts.eventsPort !== undefined;
     const front = createServer((req, res) => {
@@ -209,6 +255,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       [ENV.workQueueUrl]: resources.queueUrls.work,
       [ENV.retryQueueUrl]: resources.queueUrls.retry,
       [ENV.dlqUrl]: resources.queueUrls.dlq,
+      [ENV.ingestQueueUrl]: resources.queueUrls.ingest,
+      [ENV.ingestDlqUrl]: resources.queueUrls.ingestDlq,
       // Locally the key is given directly, never read from Secrets Manager.
       [ENV.apiKey]: apiKey,
       [ENV.apiKeySecretArn]: undefined,
@@ -250,6 +298,28 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         onActivity: emulators.onQueueActivity,
       }),
     );
+    // The ingest function's event source mapping; what it finished leaves the journal.
+    await replayJournal();
+    pollers.push(
+      startSqsPoller({
+        sqs,
+        queueUrl: resources.queueUrls.ingest,
+        queueArn: resources.queueArns.ingest,
+        invoke: async (event) => {
+          const since = journal?.mark() ?? 0;
+          const response = await invoke('ingest', (await handlers).ingest, event);
+          const failed = failedIds(response, event.Records);
+          if (journal && failed !== 'all') {
+            for (const r of event.Records) if (!failed.has(r.messageId)) journal.finished(r.body, since);
+          }
+          return response;
+        },
+        log,
+        batchSize: topology.ingest.batchSize,
+        concurrency: opts.pollerConcurrency,
+        onActivity: emulators.onQueueActivity,
+      }),
+    );
     running.set('pollers', async () => {
       await Promise.all(pollers.map((p) => p.stop()));
     });
@@ -280,8 +350,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         if (JSON.stringify(again.queueUrls) !== JSON.stringify(resources.queueUrls)) {
           throw new Error(`the restarted SQS emulator serves other queue URLs: ${JSON.stringify(again.queueUrls)}`);
         }
+        await replayJournal();
         return scheduler.runNow({ recover: true });
       },
+      setTableAvailable: (available) => emulators.setDynamoAvailable(available),
       stop: () => (stopped ??= stopAll()),
     };
   } catch (err) {

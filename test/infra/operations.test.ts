@@ -55,11 +55,18 @@ describe('alarms', () => {
     expect(age!.Threshold as number).toBeGreaterThan(0);
   });
 
-  it('fire on any message in the ingest DLQ', () => {
-    const ingestDlq = [
-      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(hooks.ingest.deadLetter), 'QueueName'] } },
+  it('fire on any message in the ingest DLQ (a failed ingest), before the oldest expires, and on an event waiting an hour', () => {
+    const queueDims = (q: unknown) => [
+      { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(q as never), 'QueueName'] } },
     ];
-    expect(alarmOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible', ingestDlq)).toHaveLength(1);
+    const ingestDlq = queueDims(hooks.ingest.deadLetter);
+    const [visible, ...more] = alarmOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible', ingestDlq);
+    expect(more).toEqual([]);
+    expect(visible).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    const [age] = alarmOn('AWS/SQS', 'ApproximateAgeOfOldestMessage', ingestDlq);
+    expect(age!.Threshold as number).toBeLessThan(topology.queues.ingestDlq.retentionDays * 86_400);
+    const [waiting] = alarmOn('AWS/SQS', 'ApproximateAgeOfOldestMessage', queueDims(hooks.ingest.queue));
+    expect(waiting).toMatchObject({ Threshold: 3600, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
   });
 
   it('fire on delivery function errors and on throttles of each function', () => {
@@ -113,6 +120,16 @@ describe('the dashboard', () => {
     for (const p of ['p50', 'p90', 'p99']) expect(body).toContain(`\\"stat\\":\\"${p}\\"`);
     expect(body).toContain('ApproximateNumberOfMessagesVisible');
     expect(body.match(/\\"AWS\/Lambda\\",\\"Errors\\"/g)).toHaveLength(4);
+  });
+
+  it('shows how many failed ingests the ingest DLQ holds', () => {
+    const { template, hooks } = synthConstruct(() => ({}));
+    const [dashboard] = Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+    // The single-value widget: its title, then the ingest DLQ's visible messages.
+    const widget = /Failed ingests \(events from the bus in the ingest DLQ\).*?\]\]/.exec(body)?.[0] ?? '';
+    expect(widget).toContain('ApproximateNumberOfMessagesVisible');
+    expect(widget).toContain(logicalIdOf(hooks.ingest.deadLetter));
   });
 });
 

@@ -28,6 +28,7 @@ let ids: {
   retry: string;
   dlq: string;
   ingestDlq: string;
+  ingestQueue: string;
   bus: string;
   secret: string;
   httpApi: string;
@@ -50,6 +51,7 @@ beforeAll(() => {
     retry: logicalIdOf(h.queues.retry),
     dlq: logicalIdOf(h.queues.deadLetter),
     ingestDlq: logicalIdOf(h.ingest.deadLetter),
+    ingestQueue: logicalIdOf(h.ingest.queue),
     bus: logicalIdOf(h.ingest.bus),
     secret: logicalIdOf(h.api.adminKey),
     httpApi: logicalIdOf(h.api.httpApi!),
@@ -156,14 +158,14 @@ describe('the queues', () => {
   it('keep dead letters for the topology retention, and the DLQs themselves redrive nowhere', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
     for (const id of [ids.dlq, ids.ingestDlq]) {
-      expect(queues[id]!.Properties.MessageRetentionPeriod).toBe(topology.queues.dlq.retentionDays * 86_400);
+      expect(queues[id]!.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
       expect(queues[id]!.Properties.RedrivePolicy).toBeUndefined();
     }
   });
 
   it('are all encrypted at rest and refuse requests that are not over TLS', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    expect(Object.keys(queues)).toHaveLength(4);
+    expect(Object.keys(queues)).toHaveLength(5);
     for (const q of Object.values(queues)) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     for (const id of Object.keys(queues)) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -184,7 +186,9 @@ describe('the queues', () => {
 
 describe('the delivery worker', () => {
   it('consumes both the work and the retry queue, reporting per-message failures, in topology batches', () => {
-    const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'));
+    const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify(refOf(ids.fn.delivery)),
+    );
     expect(mappings).toHaveLength(2);
     expect(mappings.map((m) => m.Properties.EventSourceArn)).toEqual(
       expect.arrayContaining([arnOf(ids.work), arnOf(ids.retry)]),
@@ -206,19 +210,21 @@ describe('the delivery worker', () => {
     expect(mappings.map((m) => m.Properties.ScalingConfig)).toEqual([
       { MaximumConcurrency: 7 },
       { MaximumConcurrency: 7 },
+      // The ingest function's own cap, from the topology.
+      { MaximumConcurrency: topology.ingest.maxConcurrency },
     ]);
   });
 });
 
 describe('the event bus', () => {
-  it('sends every event whose source is not prefixed aws. to the ingest function, with retries and a DLQ', () => {
+  it('puts every event whose source is not prefixed aws. on the ingest queue, with retries and a DLQ', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: refOf(ids.bus),
       EventPattern: { source: [{ 'anything-but': { prefix: 'aws.' } }] },
       State: 'ENABLED',
       Targets: [
         Match.objectLike({
-          Arn: arnOf(ids.fn.ingest),
+          Arn: arnOf(ids.ingestQueue),
           DeadLetterConfig: { Arn: arnOf(ids.ingestDlq) },
           RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
         }),
@@ -226,14 +232,79 @@ describe('the event bus', () => {
     });
   });
 
-  it('dead-letters ingest invocations that keep failing into the same ingest DLQ', () => {
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      DeadLetterConfig: { TargetArn: arnOf(ids.ingestDlq) },
+  it('lets only the rule send to the ingest queue, and EventBridge dead-letter to the ingest DLQ', () => {
+    const ruleId = logicalIdOf(stack.hookrelay.ingest.rule);
+    for (const queue of [ids.ingestQueue, ids.ingestDlq]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [refOf(queue)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: Match.anyValue(),
+              Condition: { ArnEquals: { 'aws:SourceArn': arnOf(ruleId) } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('keeps events in the ingest queue longer than the retry horizon, and redrives to the ingest DLQ after the function gave up', () => {
+    const q = resourcesOf(template, 'AWS::SQS::Queue')[ids.ingestQueue]!.Properties;
+    const spec = topology.queues.ingest;
+    expect(q.RedrivePolicy).toEqual({
+      deadLetterTargetArn: arnOf(ids.ingestDlq),
+      maxReceiveCount: spec.maxReceiveCount,
     });
+    expect(spec.maxReceiveCount).toBeGreaterThan(topology.ingest.retry.attempts);
+    expect(q.MessageRetentionPeriod).toBe(spec.retentionDays * 86_400);
+    expect(q.MaximumMessageSize).toBe(1024 * 1024);
+    const fnTimeout = resourcesOf(template, 'AWS::Lambda::Function')[ids.fn.ingest]!.Properties.Timeout as number;
+    expect(q.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * fnTimeout);
+    // The whole horizon, as the function computes it, within the queue's retention.
+    const r = topology.ingest.retry;
+    let horizon = 0;
+    for (let n = 1; n < r.attempts; n++) horizon += Math.min(r.maxDelayS, r.firstDelayS * 2 ** (n - 1));
+    expect(horizon).toBeGreaterThan(20 * 3600);
+    expect(horizon).toBeLessThan(spec.retentionDays * 86_400);
+  });
+
+  it('drains the ingest queue with the ingest function, reporting per-message failures', () => {
+    const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify(refOf(ids.fn.ingest)),
+    );
+    expect(mappings).toEqual([
+      expect.objectContaining({
+        Properties: expect.objectContaining({
+          EventSourceArn: arnOf(ids.ingestQueue),
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          BatchSize: topology.ingest.batchSize,
+          ScalingConfig: { MaximumConcurrency: topology.ingest.maxConcurrency },
+        }),
+      }),
+    ]);
+    const env = (
+      resourcesOf(template, 'AWS::Lambda::Function')[ids.fn.ingest]!.Properties.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect(env[ENV.ingestQueueUrl]).toEqual(refOf(ids.ingestQueue));
+    expect(env[ENV.ingestDlqUrl]).toEqual(refOf(ids.ingestDlq));
+    const r = topology.ingest.retry;
+    expect(env[ENV.ingestRetry]).toBe(`${r.firstDelayS},${r.maxDelayS},${r.attempts}`);
+  });
+
+  it('no longer invokes the ingest function asynchronously: no function has a Lambda DLQ', () => {
     const withDlq = Object.entries(resourcesOf(template, 'AWS::Lambda::Function')).filter(
       ([, f]) => f.Properties.DeadLetterConfig,
     );
-    expect(withDlq.map(([id]) => id)).toEqual([ids.fn.ingest]);
+    expect(withDlq).toEqual([]);
+    const ingestPermissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission')).filter((p) =>
+      JSON.stringify(p.Properties.FunctionName).includes(ids.fn.ingest),
+    );
+    expect(ingestPermissions).toEqual([]);
   });
 });
 
@@ -401,14 +472,17 @@ describe('IAM', () => {
     expect(senders(ids.retry)).toEqual(['delivery', 'housekeeping']);
     expect(senders(ids.dlq)).toEqual(['delivery']);
     expect(senders(ids.ingestDlq)).toEqual(['ingest']);
+    expect(senders(ids.ingestQueue)).toEqual([]);
   });
 
-  it('lets only the delivery function consume the queues, and housekeeping read the DLQ attributes', () => {
+  it('lets only the delivery function consume the delivery queues, the ingest function the ingest queue', () => {
     const consumers = (queue: string) =>
       HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:DeleteMessage', arnOf(queue)));
     expect(consumers(ids.work)).toEqual(['delivery']);
     expect(consumers(ids.retry)).toEqual(['delivery']);
     expect(consumers(ids.dlq)).toEqual([]);
+    expect(consumers(ids.ingestQueue)).toEqual(['ingest']);
+    expect(roleCan(template, ids.role.ingest, 'sqs:ChangeMessageVisibility', arnOf(ids.ingestQueue))).toBe(true);
     expect(roleCan(template, ids.role.housekeeping, 'sqs:GetQueueAttributes', arnOf(ids.dlq))).toBe(true);
   });
 });

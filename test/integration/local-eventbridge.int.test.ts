@@ -1,18 +1,24 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import type { EventBridgeEvent } from 'aws-lambda';
+import type { EventBridgeEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/stack';
 import { recorder, startFakeStack, waitFor } from '../helpers/local-stack';
 
 type Event = EventBridgeEvent<string, unknown>;
-/** Set per test: what the fake ingest function does with an event. */
-let ingestImpl: (event: Event, call: number) => void | Promise<void>;
-const ingest = recorder<Event, void>((event, call) => ingestImpl(event, call));
+/** Set per test: what the fake ingest function answers for a batch of the ingest queue. */
+let ingestImpl: (event: SQSEvent, call: number) => SQSBatchResponse | void | Promise<SQSBatchResponse | void>;
+const ingest = recorder<SQSEvent, SQSBatchResponse | void>((event, call) => ingestImpl(event, call));
+/** The EventBridge events the ingest function was given, in order (one per SQS record). */
+const delivered = () => ingest.calls.flatMap((e) => e.Records.map((r) => JSON.parse(r.body) as Event));
 let stack: LocalStack;
 let events: EventBridgeClient;
 
 beforeAll(async () => {
-  stack = await startFakeStack({ handlers: { ingest: ingest.handler }, ingestRetryDelaysMs: [10, 10] });
+  // A short visibility timeout, so that a record reported as failed comes back within the test.
+  stack = await startFakeStack({
+    handlers: { ingest: ingest.handler },
+    queueOverrides: { ingest: { visibilityTimeoutS: 1 } },
+  });
   // An unmodified SDK client: only the endpoint points at the local stack.
   events = new EventBridgeClient({
     region: 'us-east-1',
@@ -41,7 +47,7 @@ const entry = (over: Partial<PutEventsRequestEntry> = {}): PutEventsRequestEntry
 });
 
 describe('local EventBridge PutEvents', () => {
-  it('routes a custom event to the ingest function as an EventBridgeEvent, and returns its EventId', async () => {
+  it('puts a custom event on the ingest queue as EventBridge does, and the ingest function gets it as an SQS record', async () => {
     const time = new Date('2026-01-02T03:04:05Z');
 
     const out = await events.send(new PutEventsCommand({ Entries: [entry({ Time: time, Resources: ['arn:x'] })] }));
@@ -50,7 +56,13 @@ describe('local EventBridge PutEvents', () => {
     expect(out.FailedEntryCount).toBe(0);
     const eventId = out.Entries?.[0]?.EventId;
     expect(eventId).toEqual(expect.any(String));
-    expect(ingest.calls[0]).toEqual({
+    const record = ingest.calls[0]?.Records[0];
+    expect(record).toMatchObject({
+      eventSource: 'aws:sqs',
+      eventSourceARN: expect.stringMatching(/:hookrelay-ingest$/),
+      attributes: { ApproximateReceiveCount: '1' },
+    });
+    expect(delivered()[0]).toEqual({
       version: '0',
       id: eventId,
       'detail-type': 'order.placed',
@@ -66,7 +78,7 @@ describe('local EventBridge PutEvents', () => {
 
   it('refuses an aws.* source per entry and does not route it', async () => {
     const out = await events.send(new PutEventsCommand({ Entries: [entry({ Source: 'aws.events' }), entry()] }));
-    await waitFor(() => ingest.calls.length === 1, 'the valid entry to be routed');
+    await waitFor(() => delivered().length === 1, 'the valid entry to be routed');
     await new Promise((r) => setTimeout(r, 50));
 
     expect(out.FailedEntryCount).toBe(1);
@@ -75,7 +87,7 @@ describe('local EventBridge PutEvents', () => {
       ErrorMessage: 'Not authorized for the source.',
     });
     expect(out.Entries?.[1]?.EventId).toEqual(expect.any(String));
-    expect(ingest.calls.map((e) => e.source)).toEqual(['com.example.shop']);
+    expect(delivered().map((e) => e.source)).toEqual(['com.example.shop']);
   });
 
   it('answers bad entries one by one, with AWS error codes', async () => {
@@ -101,14 +113,14 @@ describe('local EventBridge PutEvents', () => {
       undefined,
       undefined,
     ]);
-    await waitFor(() => ingest.calls.length === 2, 'the two valid entries');
+    await waitFor(() => delivered().length === 2, 'the two valid entries');
   });
 
   it('rejects a malformed request as a whole with ValidationException', async () => {
     const tooMany = events.send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry()) }));
     const none = events.send(new PutEventsCommand({ Entries: [] }));
     const tooBig = events.send(
-      new PutEventsCommand({ Entries: [entry({ Detail: JSON.stringify({ pad: 'x'.repeat(256 * 1024) }) })] }),
+      new PutEventsCommand({ Entries: [entry({ Detail: JSON.stringify({ pad: 'x'.repeat(1024 * 1024) }) })] }),
     );
 
     await expect(tooMany).rejects.toMatchObject({ name: 'ValidationException' });
@@ -134,28 +146,28 @@ describe('local EventBridge PutEvents', () => {
     expect(await garbled.json()).toMatchObject({ __type: 'SerializationException' });
   });
 
-  it('retries a failing ingest invocation, like Lambda async invocation', async () => {
-    ingestImpl = (_event, call) => {
-      if (call < 3) throw new Error('table unavailable');
-    };
-
-    const out = await events.send(new PutEventsCommand({ Entries: [entry()] }));
-    await waitFor(() => ingest.calls.length === 3, 'three attempts');
+  it("accepts an entry of up to 1 MiB (EventBridge's limit), larger than hookrelay's data limit", async () => {
+    const out = await events.send(
+      new PutEventsCommand({ Entries: [entry({ Detail: JSON.stringify({ appId: 'a', data: 'x'.repeat(600_000) }) })] }),
+    );
+    await waitFor(() => delivered().length === 1, 'the large event');
 
     expect(out.FailedEntryCount).toBe(0);
-    expect(new Set(ingest.calls.map((e) => e.id))).toEqual(new Set([out.Entries?.[0]?.EventId]));
+    expect((delivered()[0]?.detail as { data: string }).data).toHaveLength(600_000);
   });
 
-  it('gives up after two retries', async () => {
-    ingestImpl = () => {
-      throw new Error('always');
-    };
+  it('gives a record the ingest function reports as failed back, with its receive count, until it succeeds', async () => {
+    ingestImpl = (event, call) =>
+      call < 3 ? { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) } : undefined;
 
-    await events.send(new PutEventsCommand({ Entries: [entry()] }));
-    await waitFor(() => ingest.calls.length === 3, 'three attempts');
-    await new Promise((r) => setTimeout(r, 100));
+    const out = await events.send(new PutEventsCommand({ Entries: [entry()] }));
+    await waitFor(() => ingest.calls.length === 3, 'three receives', 10_000);
+    await new Promise((r) => setTimeout(r, 1_200));
 
+    expect(out.FailedEntryCount).toBe(0);
     expect(ingest.calls).toHaveLength(3);
+    expect(delivered().map((e) => e.id)).toEqual(Array(3).fill(out.Entries?.[0]?.EventId));
+    expect(ingest.calls.map((e) => e.Records[0]?.attributes.ApproximateReceiveCount)).toEqual(['1', '2', '3']);
   });
 
   it('shares the API port: requests without X-Amz-Target still reach the API', async () => {
@@ -168,7 +180,7 @@ describe('local EventBridge PutEvents', () => {
 
 describe('local EventBridge on a port of its own', () => {
   it('serves PutEvents on eventsPort', async () => {
-    const rec = recorder<Event, void>(() => {});
+    const rec = recorder<SQSEvent, void>(() => {});
     const own = await startFakeStack({ eventsPort: 0, handlers: { ingest: rec.handler } });
     const client = new EventBridgeClient({
       region: 'us-east-1',
@@ -180,7 +192,7 @@ describe('local EventBridge on a port of its own', () => {
       await waitFor(() => rec.calls.length === 1, 'the ingest invocation');
 
       expect(own.eventsUrl).not.toBe(own.apiUrl);
-      expect(out.Entries?.[0]?.EventId).toBe(rec.calls[0]?.id);
+      expect(out.Entries?.[0]?.EventId).toBe((JSON.parse(rec.calls[0]?.Records[0]?.body ?? '{}') as Event).id);
     } finally {
       client.destroy();
       await own.stop();

@@ -15,6 +15,7 @@ const DEPLOYMENT = {
   [ENV.secretRotationOverlapS]: '86400',
   [ENV.feedSettleMs]: '2000',
   [ENV.recoverMaxPerCall]: '2000',
+  [ENV.ingestRetry]: '30,3600,30',
   [ENV.version]: '0.1.0',
 };
 
@@ -63,8 +64,15 @@ describe('configuration', () => {
       secretRotationOverlapS: 86_400,
       feedSettleMs: 2000,
       recoverMaxPerCall: 2000,
+      ingestRetry: { firstDelayS: 30, maxDelayS: 3600, attempts: 30 },
       version: '0.1.0',
     });
+  });
+
+  it('refuses an ingest retry policy that is not three whole numbers', () => {
+    expect(problemsOf({ ...DEPLOYMENT, [ENV.ingestRetry]: '30,3600' })).toEqual([
+      `${ENV.ingestRetry} must be "firstDelayS,maxDelayS,attempts" (delays 0..43200, attempts 1..1000), got "30,3600"`,
+    ]);
   });
 
   it('reports every bad variable in one error', () => {

@@ -1,0 +1,175 @@
+/**
+ * An event accepted by PutEvents while the table is unreachable is not lost: it waits in the
+ * ingest queue, retried, and is ingested and delivered once the table is back. A SIGKILL of the
+ * local stack while it waits changes nothing: restarted on the same data dir, the stack puts it
+ * back on the ingest queue (infra/local/ingest-journal.ts), and it is delivered, once.
+ *
+ * The stack runs as a child process (test/faults/fixtures/bus-stack.ts) with the real handlers
+ * and a short ingest retry policy (HOOKRELAY_INGEST_RETRY=1,2,30: 1 s, then 2 s between tries).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecordingReceiver } from '../helpers/receiver';
+import { apiClient } from '../helpers/target';
+
+const API_KEY = 'hr_admin_bus_faults';
+const RETRYING = 'event from the bus not ingested yet; retrying later';
+
+interface Child {
+  process: ChildProcess;
+  exited: Promise<NodeJS.Signals | number | null>;
+  output: () => string;
+  /** Resolves once the output holds `text` `times` times (counted from the start). */
+  waitFor(text: string, what: string, times?: number, timeoutMs?: number): Promise<void>;
+  send(line: string): void;
+}
+
+const children: Child[] = [];
+let receiver: RecordingReceiver;
+let dataDir: string;
+
+beforeAll(async () => {
+  receiver = await new RecordingReceiver().start();
+  dataDir = mkdtempSync(join(tmpdir(), 'hookrelay-bus-faults-'));
+});
+afterAll(async () => {
+  for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+  await Promise.all(children.map((c) => c.exited));
+  await receiver?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+async function startStack(port: number): Promise<Child> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/faults/fixtures/bus-stack.ts', dataDir, String(port)],
+    {
+      env: {
+        ...process.env,
+        HOOKRELAY_API_KEY: API_KEY,
+        HOOKRELAY_INGEST_RETRY: '1,2,30',
+        HOOKRELAY_HOUSEKEEPING_RATE_S: '1',
+        POWERTOOLS_LOG_LEVEL: 'WARN',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
+  const c: Child = {
+    process: child,
+    exited,
+    output: () => output,
+    async waitFor(text, what, times = 1, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (output.split(text).length - 1 < times) {
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error(`the stack did not show ${what}:\n${output.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    send: (line) => child.stdin?.write(`${line}\n`),
+  };
+  children.push(c);
+  await c.waitFor('ready http', 'that it started');
+  return c;
+}
+
+async function putEvent(port: number, detail: Record<string, unknown>): Promise<string> {
+  const eb = new EventBridgeClient({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
+  });
+  try {
+    const out = await eb.send(
+      new PutEventsCommand({
+        Entries: [{ Source: 'com.example.billing', DetailType: 'invoice.paid', Detail: JSON.stringify(detail) }],
+      }),
+    );
+    expect(out.FailedEntryCount).toBe(0);
+    return out.Entries?.[0]?.EventId ?? '';
+  } finally {
+    eb.destroy();
+  }
+}
+
+describe('PutEvents while the table is unreachable', () => {
+  it('is ingested once the table is back, and a SIGKILL while it waits changes nothing', async () => {
+    const port = await freePort();
+    const api = apiClient({ apiUrl: `http://127.0.0.1:${port}`, apiKey: API_KEY });
+    let stack = await startStack(port);
+    const appId = await api.createApp('bus-faults');
+    const hook = receiver.endpoint([200]);
+    await api.createEndpoint(appId, hook);
+
+    // 1. The table goes away, an event arrives, fails for now, is retried, and the table comes back.
+    stack.send('table down');
+    await stack.waitFor('table is down', 'the table going down');
+    const startedAt = Date.now();
+    await putEvent(port, { appId, id: 'inv_outage_1', data: { amount: 1 } });
+    await stack.waitFor(RETRYING, 'two failed tries of the first event', 2);
+    expect(receiver.on(hook)).toHaveLength(0);
+    stack.send('table up');
+    await receiver.waitFor((r) => r.some((x) => x.headers['webhook-id'] === 'inv_outage_1'), 20_000, 'the first event');
+    const outageMs = Date.now() - startedAt;
+    // Its delivery recorded as succeeded before the table goes again (else it is, rightly, redone).
+    await api.waitForStatus(appId, 'inv_outage_1', (s) => s.deliveries[0]?.status === 'succeeded');
+
+    // 2. The table goes away again; an event waits in the ingest queue; the stack is SIGKILLed.
+    stack.send('table down');
+    await stack.waitFor('table is down', 'the table going down again', 2);
+    const retriesBefore = stack.output().split(RETRYING).length - 1;
+    await putEvent(port, { appId, id: 'inv_outage_2', data: { amount: 2 } });
+    await stack.waitFor(RETRYING, 'a failed try of the second event', retriesBefore + 1);
+    expect(readdirSync(join(dataDir, 'ingest', 'pending'))).toHaveLength(1);
+    stack.process.kill('SIGKILL');
+    expect(await stack.exited).toBe('SIGKILL');
+    expect(receiver.received.filter((x) => x.headers['webhook-id'] === 'inv_outage_2')).toHaveLength(0);
+
+    // 3. Restarted on the same data dir, the table reachable: the waiting event is delivered, once.
+    const restartedAt = Date.now();
+    stack = await startStack(port);
+    await receiver.waitFor(
+      (r) => r.some((x) => x.headers['webhook-id'] === 'inv_outage_2'),
+      20_000,
+      'the second event',
+    );
+    const recoveryMs = Date.now() - restartedAt;
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    const webhooks = (id: string) => receiver.received.filter((x) => x.headers['webhook-id'] === id);
+    expect(webhooks('inv_outage_1')).toHaveLength(1);
+    expect(webhooks('inv_outage_2')).toHaveLength(1);
+    expect(JSON.parse(webhooks('inv_outage_2')[0]?.body ?? '{}')).toMatchObject({ data: { amount: 2 } });
+    const status = await api.eventStatus(appId, 'inv_outage_2');
+    expect(status.body.deliveries).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+    // The journal is empty again: nothing left to replay at the next start.
+    expect(existsSync(join(dataDir, 'ingest', 'pending')) && readdirSync(join(dataDir, 'ingest', 'pending'))).toEqual(
+      [],
+    );
+    console.log(`bus faults: outage_to_delivery_ms=${outageMs} restart_to_delivery_ms=${recoveryMs}`);
+  }, 90_000);
+});
