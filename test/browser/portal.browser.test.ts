@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../functions/core/keys';
 import { useSystem } from '../helpers/e2e';
 
@@ -35,7 +35,7 @@ let skipped: string | undefined;
 const shots = process.env.PORTAL_SCREENSHOTS ?? mkdtempSync(path.join(tmpdir(), 'portal-shots-'));
 const ids: Record<string, string> = {};
 /** How long a screen may take to show what a step expects (the machine may be busy). */
-const WAIT = { timeout: 10_000, interval: 100 };
+const WAIT = { timeout: 20_000, interval: 100 };
 
 /** The browser, or a plain notice that these tests did not run (a failure under .ci/run). */
 async function ready(): Promise<Browser | undefined> {
@@ -59,6 +59,23 @@ async function mint(appId: string, capabilities: string[]) {
   return r.body;
 }
 
+/** What a page shows, for a failure's message. */
+const pages = new Set<Page>();
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') {
+    for (const p of pages)
+      console.error(
+        `page ${p.url()} shows: ${(
+          await p
+            .locator('body')
+            .innerText()
+            .catch(() => '?')
+        ).slice(0, 800)}`,
+      );
+  }
+  pages.clear();
+});
+
 /** A new manage link of app A (each test its own: a link's calls are rate-limited). */
 async function manageLink(): Promise<string> {
   return (await mint(ids.appA!, ['read', 'manage'])).url;
@@ -66,9 +83,10 @@ async function manageLink(): Promise<string> {
 
 /** A fresh context (no session storage) on `url`, with CSP violations collected. */
 async function open(url: string): Promise<{ context: BrowserContext; page: Page; violations: string[] }> {
-  const context = await browser!.newContext({ viewport: { width: 1100, height: 760 } });
+  const context = await browser!.newContext({ viewport: { width: 1000, height: 700 } });
   const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  page.setDefaultTimeout(20_000);
+  pages.add(page);
   const violations: string[] = [];
   page.on('console', (m) => {
     if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text());
@@ -124,7 +142,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe('the portal, in Chromium', () => {
+describe('the portal, in Chromium', { timeout: 90_000 }, () => {
   it('opens the app’s endpoints from a link, wipes the token from the address bar, with a strict CSP', async () => {
     if (!(await ready())) return;
     const link = await mint(ids.appA!, ['read', 'manage']);
@@ -184,7 +202,7 @@ describe('the portal, in Chromium', () => {
     await page.getByLabel('Event type', { exact: true }).first().waitFor();
     await page.locator('#test-type').selectOption('order.created');
     await page.getByRole('button', { name: 'Send test event' }).click();
-    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 1, 20_000, 'the test event');
+    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 1, 30_000, 'the test event');
     const got = JSON.parse(system.receiver.on(ids.hook!)[0]!.body) as { data: unknown };
     expect(got.data).toEqual({ orderId: 'ord_1001', total: 42.5 });
 
@@ -195,7 +213,7 @@ describe('the portal, in Chromium', () => {
           await page.getByRole('button', { name: 'Refresh' }).click();
           return page.getByTestId('delivery-status').textContent();
         },
-        { timeout: 15_000, interval: 500 },
+        { timeout: 30_000, interval: 500 },
       )
       .toBe('succeeded');
     const attemptRows = page.locator('section[aria-labelledby="attempts-title"] tbody tr');
@@ -204,7 +222,7 @@ describe('the portal, in Chromium', () => {
     await shot(page, 'delivery');
 
     await page.getByRole('button', { name: 'Resend' }).click();
-    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 2, 20_000, 'the resent event');
+    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 2, 30_000, 'the resent event');
     const [first, second] = system.receiver.on(ids.hook!);
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     await expect
@@ -213,7 +231,7 @@ describe('the portal, in Chromium', () => {
           await page.getByRole('button', { name: 'Refresh' }).click();
           return attemptRows.count();
         },
-        { timeout: 15_000, interval: 500 },
+        { timeout: 30_000, interval: 500 },
       )
       .toBe(2);
     ids.eventA = first!.headers['webhook-id']!;
@@ -244,7 +262,7 @@ describe('the portal, in Chromium', () => {
 
     await page.locator('#test-type').selectOption('order.created');
     await page.getByRole('button', { name: 'Send test event' }).click();
-    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 3, 20_000, 'a webhook after rotation');
+    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 3, 30_000, 'a webhook after rotation');
     const third = system.receiver.on(ids.hook!)[2]!;
     const signatures = third.headers['webhook-signature']!.split(' ');
     expect(signatures).toHaveLength(2); // the old and the new secret, during the overlap
