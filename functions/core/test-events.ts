@@ -7,16 +7,16 @@
 import { ConflictError, NotFoundError, UnprocessableError } from './errors';
 import type { EventType } from './event-types';
 import { newId } from './ids';
-import { deliveriesOf, firstAttempt, requestHash, type IngestStore, type WorkQueue } from './ingest';
+import { requestHash, type IngestStore } from './ingest';
+import { firstAttemptMessage, type DeliveryScheduler } from './lifecycle';
 import type { Endpoint, StoredEvent } from './model';
 import { parseOrThrow, sendExampleSchema } from './schemas';
 
 export interface TestEventDeps {
-  store: Pick<IngestStore, 'putEventIfAbsent' | 'putNewDeliveries'>;
-  queue: WorkQueue;
+  store: Pick<IngestStore, 'putEventIfAbsent'>;
+  scheduler: Pick<DeliveryScheduler, 'now'>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
   getEventType(name: string): Promise<EventType | null>;
-  leaseS: number;
   now?: () => Date;
 }
 
@@ -57,10 +57,10 @@ export function createTestEventService(deps: TestEventDeps) {
         skippedEndpointIds: [],
         test: true,
       };
+      // As ingest does: the event stands for its pending delivery, stored before its message is
+      // sent (housekeeping's reconcile re-sends a first attempt whose message was lost).
       await deps.store.putEventIfAbsent(event);
-      const dueAt = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
-      await deps.store.putNewDeliveries(deliveriesOf(event, event.timestamp, dueAt));
-      await deps.queue.enqueue([firstAttempt({ appId, eventId: event.id, endpointId: endpoint.id })]);
+      await deps.scheduler.now([firstAttemptMessage(event, endpoint)]);
       return { id: event.id };
     },
   };

@@ -351,11 +351,14 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
     const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
     const { DynamoCatalogStore } = await import('../../functions/adapters/dynamo/catalog-store');
+    const { DynamoTable } = await import('../../functions/adapters/dynamo/table');
     const stack = system.target as unknown as { embedded: boolean };
     expect(stack.embedded).toBe(true);
     const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
     const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1' }));
-    const store = new DynamoCatalogStore(db, { tableName: process.env.HOOKRELAY_TABLE_NAME!, retentionDays: 30 });
+    const store = new DynamoCatalogStore(
+      new DynamoTable(db, { tableName: process.env.HOOKRELAY_TABLE_NAME!, retentionDays: 30 }),
+    );
     const expired = `hrp_${'e'.repeat(43)}`;
     await store.putPortalToken({
       hash: hashKey(expired),

@@ -13,7 +13,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { EventType, EventTypeStore } from '../../core/event-types';
 import type { Capability, PortalStore, PortalTokenRecord } from '../../core/portal-access';
-import { DynamoTable, decodeCursor, encodeCursor, epochSeconds, type Item } from './table';
+import { decodeCursor, encodeCursor, epochSeconds, type DynamoTable, type Item } from './table';
 
 const CATALOG_PK = 'CATALOG';
 const typeKey = (name: string) => ({ pk: CATALOG_PK, sk: `TYPE#${name}` });
@@ -48,14 +48,16 @@ function eventTypeItem(t: EventType): Item {
   };
 }
 
-export class DynamoCatalogStore extends DynamoTable implements EventTypeStore, PortalStore {
+export class DynamoCatalogStore implements EventTypeStore, PortalStore {
+  constructor(private readonly t: DynamoTable) {}
+
   // ---- event types ----------------------------------------------------------------------------
 
   async createEventType(t: EventType): Promise<boolean> {
-    return this.conditional(() =>
-      this.db.send(
+    return this.t.conditional(() =>
+      this.t.db.send(
         new PutCommand({
-          TableName: this.table,
+          TableName: this.t.name,
           Item: eventTypeItem(t),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -64,15 +66,17 @@ export class DynamoCatalogStore extends DynamoTable implements EventTypeStore, P
   }
 
   async getEventType(name: string): Promise<EventType | null> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: typeKey(name), ConsistentRead: true }));
+    const out = await this.t.db.send(
+      new GetCommand({ TableName: this.t.name, Key: typeKey(name), ConsistentRead: true }),
+    );
     return out.Item ? toEventType(out.Item) : null;
   }
 
   async replaceEventType(t: EventType, prevUpdatedAt: string): Promise<boolean> {
-    return this.conditional(() =>
-      this.db.send(
+    return this.t.conditional(() =>
+      this.t.db.send(
         new PutCommand({
-          TableName: this.table,
+          TableName: this.t.name,
           Item: eventTypeItem(t),
           ConditionExpression: 'attribute_exists(pk) AND updatedAt = :prev',
           ExpressionAttributeValues: { ':prev': prevUpdatedAt },
@@ -82,17 +86,17 @@ export class DynamoCatalogStore extends DynamoTable implements EventTypeStore, P
   }
 
   async deleteEventType(name: string): Promise<boolean> {
-    return this.conditional(() =>
-      this.db.send(
-        new DeleteCommand({ TableName: this.table, Key: typeKey(name), ConditionExpression: 'attribute_exists(pk)' }),
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new DeleteCommand({ TableName: this.t.name, Key: typeKey(name), ConditionExpression: 'attribute_exists(pk)' }),
       ),
     );
   }
 
   async listEventTypes(limit: number, cursor?: string) {
-    const out = await this.db.send(
+    const out = await this.t.db.send(
       new QueryCommand({
-        TableName: this.table,
+        TableName: this.t.name,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :t)',
         ExpressionAttributeValues: { ':pk': CATALOG_PK, ':t': 'TYPE#' },
         Limit: limit,
@@ -108,9 +112,9 @@ export class DynamoCatalogStore extends DynamoTable implements EventTypeStore, P
   // ---- portal links ---------------------------------------------------------------------------
 
   async putPortalToken(r: PortalTokenRecord): Promise<void> {
-    await this.db.send(
+    await this.t.db.send(
       new PutCommand({
-        TableName: this.table,
+        TableName: this.t.name,
         Item: {
           ...portalTokenKey(r.hash),
           kind: 'portaltoken',
@@ -126,8 +130,8 @@ export class DynamoCatalogStore extends DynamoTable implements EventTypeStore, P
   }
 
   async findPortalToken(hash: string): Promise<PortalTokenRecord | null> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: portalTokenKey(hash), ConsistentRead: true }),
+    const out = await this.t.db.send(
+      new GetCommand({ TableName: this.t.name, Key: portalTokenKey(hash), ConsistentRead: true }),
     );
     const i = out.Item;
     if (!i) return null;
@@ -142,16 +146,16 @@ export class DynamoCatalogStore extends DynamoTable implements EventTypeStore, P
   }
 
   async portalGeneration(appId: string): Promise<number> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: portalGenKey(appId), ConsistentRead: true }),
+    const out = await this.t.db.send(
+      new GetCommand({ TableName: this.t.name, Key: portalGenKey(appId), ConsistentRead: true }),
     );
     return (out.Item?.generation as number | undefined) ?? 0;
   }
 
   async bumpPortalGeneration(appId: string): Promise<number> {
-    const out = await this.db.send(
+    const out = await this.t.db.send(
       new UpdateCommand({
-        TableName: this.table,
+        TableName: this.t.name,
         Key: portalGenKey(appId),
         UpdateExpression: 'SET kind = :kind ADD generation :one',
         ExpressionAttributeValues: { ':kind': 'portalgen', ':one': 1 },
