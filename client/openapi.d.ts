@@ -118,7 +118,7 @@ export interface paths {
         delete: operations["deleteV1AppsByAppIdEndpointsByEndpointId"];
         options?: never;
         head?: never;
-        /** Change an endpoint (enabling it again clears why it was disabled) */
+        /** Change an endpoint (enabling it again clears why it was disabled); a new secret or scheme signs from the next attempt, the previous secret beside it for 24 h */
         patch: operations["patchV1AppsByAppIdEndpointsByEndpointId"];
         trace?: never;
     };
@@ -129,7 +129,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s current signing secret */
+        /** The endpoint’s current signing secret (for standard-webhooks-v1a: its public key) */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdSecret"];
         put?: never;
         post?: never;
@@ -148,7 +148,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate the signing secret; the previous one keeps signing beside the new one for 24 h */
+        /** Rotate the signing secret (or key pair); the previous one keeps signing beside the new one for 24 h */
         post: operations["postV1AppsByAppIdEndpointsByEndpointIdSecretRotate"];
         delete?: never;
         options?: never;
@@ -313,6 +313,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/endpoints/{endpointId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95 */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{appId}/portal-access": {
         parameters: {
             query?: never;
@@ -367,13 +401,52 @@ export interface components {
             enabled: boolean;
             /** @description why the service disabled it, e.g. after a 410 Gone */
             disabledReason?: string;
+            /** @description how its webhooks are signed */
+            signature: {
+                /** @constant */
+                scheme: "standard-webhooks";
+            } | {
+                /** @constant */
+                scheme: "hmac-sha256";
+                header: string;
+                prefix: string;
+            } | {
+                /** @constant */
+                scheme: "standard-webhooks-v1a";
+                /** @description whpk_ + base64 of the ed25519 public key that verifies the v1a signatures */
+                publicKey: string;
+            };
+            /** @description the custom headers sent with every webhook; their values are write-only */
+            headerNames: string[];
+            /** @description how hookrelay authenticates to it; secrets are write-only, shown only as set */
+            auth?: {
+                /** @constant */
+                type: "basic";
+                username: string;
+                /** @constant */
+                passwordSet: true;
+            } | {
+                /** @constant */
+                type: "bearer";
+                /** @constant */
+                tokenSet: true;
+            } | {
+                /** @constant */
+                type: "oauth2-client-credentials";
+                tokenUrl: string;
+                clientId: string;
+                scope?: string;
+                audience?: string;
+                /** @constant */
+                clientSecretSet: true;
+            };
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
             updatedAt: string;
         };
         Secret: {
-            /** @description whsec_ + base64 of the key bytes */
+            /** @description what a receiver verifies with: the secret (whsec_ + base64 of the key bytes, or the chosen secret), or for standard-webhooks-v1a the whpk_ public key */
             key: string;
         };
         Key: {
@@ -484,6 +557,45 @@ export interface components {
             /** @description ISO 8601 date-time */
             updatedAt: string;
         };
+        EndpointDelivery: {
+            eventId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+            attempts: number;
+            lastStatusCode: number | null;
+            lastAttemptAt: string | null;
+            nextAttemptAt: string | null;
+            /** @description the event’s time: the log is sorted and windowed by it */
+            createdAt: string;
+        };
+        EndpointStats: {
+            /** @description ISO 8601 date-time */
+            since: string;
+            /** @description ISO 8601 date-time */
+            until: string;
+            total: number;
+            byStatus: {
+                pending: number;
+                retrying: number;
+                succeeded: number;
+                failed: number;
+                skipped: number;
+            };
+            /** @description last HTTP status of each delivery that got one */
+            byStatusCode: {
+                [key: string]: number;
+            };
+            /** @description succeeded / (succeeded + failed); null when none finished */
+            successRate: number | null;
+            /** @description response time of the successful attempts */
+            latencyMs: {
+                p50: number | null;
+                p95: number | null;
+            };
+            /** @description more than 10,000 deliveries in the window: the figures cover the newest 10,000 */
+            truncated: boolean;
+        };
         TestSent: {
             /** @description the test event’s id: poll GET /v1/apps/{appId}/events/{id} */
             id: string;
@@ -582,7 +694,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Refused (e.g. a forbidden destination) */
+        /** @description Refused: well-formed, but not usable (a forbidden destination, an endpoint option that cannot be used), naming the field */
         E422: {
             headers: {
                 [name: string]: unknown;
@@ -786,6 +898,40 @@ export interface operations {
                     eventTypes?: string[];
                     description?: string;
                     enabled?: boolean;
+                    signature?: {
+                        /** @constant */
+                        scheme: "standard-webhooks";
+                    } | {
+                        /** @constant */
+                        scheme: "hmac-sha256";
+                        header?: string;
+                        prefix?: string;
+                    } | {
+                        /** @constant */
+                        scheme: "standard-webhooks-v1a";
+                    };
+                    secret?: string;
+                    headers?: {
+                        [key: string]: string;
+                    };
+                    auth?: {
+                        /** @constant */
+                        type: "basic";
+                        username: string;
+                        password: string;
+                    } | {
+                        /** @constant */
+                        type: "bearer";
+                        token: string;
+                    } | {
+                        /** @constant */
+                        type: "oauth2-client-credentials";
+                        tokenUrl: string;
+                        clientId: string;
+                        clientSecret: string;
+                        scope?: string;
+                        audience?: string;
+                    };
                 };
             };
         };
@@ -872,6 +1018,40 @@ export interface operations {
                     eventTypes?: string[];
                     description?: string;
                     enabled?: boolean;
+                    signature?: {
+                        /** @constant */
+                        scheme: "standard-webhooks";
+                    } | {
+                        /** @constant */
+                        scheme: "hmac-sha256";
+                        header?: string;
+                        prefix?: string;
+                    } | {
+                        /** @constant */
+                        scheme: "standard-webhooks-v1a";
+                    };
+                    secret?: string;
+                    headers?: {
+                        [key: string]: string;
+                    } | null;
+                    auth?: ({
+                        /** @constant */
+                        type: "basic";
+                        username: string;
+                        password: string;
+                    } | {
+                        /** @constant */
+                        type: "bearer";
+                        token: string;
+                    } | {
+                        /** @constant */
+                        type: "oauth2-client-credentials";
+                        tokenUrl: string;
+                        clientId: string;
+                        clientSecret: string;
+                        scope?: string;
+                        audience?: string;
+                    }) | null;
                 };
             };
         };
@@ -1358,6 +1538,72 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             422: components["responses"]["E422"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdDeliveries: {
+        parameters: {
+            query?: {
+                status?: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+                eventType?: string;
+                since?: string;
+                until?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["EndpointDelivery"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdStats: {
+        parameters: {
+            query?: {
+                since?: string;
+            };
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointStats"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
             429: components["responses"]["E429"];
         };
     };

@@ -9,6 +9,7 @@ import { dynamoClient, sqsClient } from './adapters/aws-clients';
 import { dynamoStores } from './adapters/dynamo/stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
+import { OAuth2Tokens } from './adapters/oauth2-tokens';
 import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './adapters/sqs-ingest-queues';
 import { SqsDeadLetterQueue, SqsScheduler } from './adapters/sqs-queues';
 import { config } from './config';
@@ -24,6 +25,8 @@ import { createHousekeeping } from './core/housekeeping';
 import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
 import { DynamoCatalogStore } from './adapters/dynamo/catalog-store';
+import { DynamoEndpointLogStore } from './adapters/dynamo/endpoint-log-store';
+import { createEndpointLog } from './core/endpoint-log';
 import { createEventTypeService } from './core/event-types';
 import { createPortalAccessService } from './core/portal-access';
 import { createRateLimiter } from './core/rate-limit';
@@ -101,26 +104,31 @@ function build() {
     retry: cfg.ingestRetry,
     onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
   });
-  const sender = new HttpSender({
-    excerptBytes: cfg.responseExcerptBytes,
-    // Checks every address again at connect time, keeps connections alive, never follows redirects.
-    agent: createGuardedAgent({
-      allowPrivate: cfg.allowPrivateTargets,
-      keepAliveTimeoutMs: 30_000,
-      connections: 64,
-    }),
+  // Checks every address again at connect time, keeps connections alive, never follows redirects.
+  const agent = createGuardedAgent({
+    allowPrivate: cfg.allowPrivateTargets,
+    keepAliveTimeoutMs: 30_000,
+    connections: 64,
+  });
+  const sender = new HttpSender({ excerptBytes: cfg.responseExcerptBytes, agent });
+  const userAgent = `hookrelay/${cfg.version}`;
+  // OAuth2 token requests go through the same guarded agent; a token response needs more than an excerpt.
+  const tokens = new OAuth2Tokens({
+    sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
+    userAgent,
   });
   const deliver = createDeliverService({
     store: stores.deliver,
     endpoints: stores.apps,
     health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
     sender,
+    tokens,
     scheduler,
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
     policy,
     life,
     timeoutMs: cfg.deliveryTimeoutMs,
-    userAgent: `hookrelay/${cfg.version}`,
+    userAgent,
     observer: {
       attempted: (a) => {
         if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
@@ -153,6 +161,11 @@ function build() {
     eventTypes,
     portal,
     portalRateLimiter: createRateLimiter(cfg.portalRateLimit),
+    endpointLog: createEndpointLog({
+      store: new DynamoEndpointLogStore(stores.table),
+      requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
+      statsMax: 10_000,
+    }),
     testEvents: createTestEventService({
       store: stores.ingest,
       scheduler,

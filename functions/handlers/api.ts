@@ -211,6 +211,12 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
   appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/send-example', async (e, appId) =>
     json(202, await services().testEvents.sendExample(appId, param(e, 'endpointId'), e.jsonBody)),
   ),
+  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/deliveries', async (e, appId) =>
+    json(200, await services().endpointLog.deliveries(appId, param(e, 'endpointId'), query(e))),
+  ),
+  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/stats', async (e, appId) =>
+    json(200, await services().endpointLog.stats(appId, param(e, 'endpointId'), query(e))),
+  ),
   appRoute('POST', '/v1/apps/{appId}/portal-access', async (e, appId, who) =>
     json(201, await services().portal.mint(who, appId, e.jsonBody, portalBase(e))),
   ),

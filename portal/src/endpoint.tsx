@@ -4,7 +4,8 @@
  * from the catalog, and recovering what failed since a time.
  */
 import { useState } from 'preact/hooks';
-import { apiBase, must, type Schemas } from './api';
+import type { paths } from '../../client';
+import { must, type Schemas } from './api';
 import { errorText, href, NoticeLine, StatusBadge, Title, useLoad, usePortal, when, type Notice } from './ui';
 
 const STATUSES = ['pending', 'retrying', 'succeeded', 'failed', 'skipped'] as const;
@@ -152,47 +153,19 @@ function SecretPanel({ endpointId }: { endpointId: string }) {
   );
 }
 
-interface Stats {
-  since: string;
-  total: number;
-  byStatus: Record<string, number>;
-  byStatusCode: Record<string, number>;
-  successRate: number | null;
-  latencyMs: { p50: number | null; p95: number | null };
-}
-
-interface DeliveryRow {
-  eventId: string;
-  eventType: string;
-  status: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastAttemptAt: string | null;
-  createdAt: string;
-  test?: boolean;
-}
-
-/** The two reads keyed on the delivery layout (step 4 of issue 13), fetched by path. */
-async function getJson<T>(token: string, path: string): Promise<T> {
-  const res = await fetch(`${apiBase()}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  return must(
-    Promise.resolve({
-      data: res.ok ? ((await res.json()) as T) : undefined,
-      error: res.ok ? undefined : await res.json().catch(() => undefined),
-      response: res,
-    }),
-  );
-}
+type Status = (typeof STATUSES)[number];
+type LogQuery = paths['/v1/apps/{appId}/endpoints/{endpointId}/deliveries']['get']['parameters']['query'];
 
 function StatsPanel({ endpointId }: { endpointId: string }) {
-  const { token, session } = usePortal();
+  const { client, session } = usePortal();
   const [span, setSpan] = useState('24h');
   const since = new Date(Date.now() - (WINDOWS.find((w) => w.value === span)?.ms ?? 86_400_000)).toISOString();
   const stats = useLoad(
     () =>
-      getJson<Stats>(
-        token,
-        `/v1/apps/${session.appId}/endpoints/${endpointId}/stats?since=${encodeURIComponent(since)}`,
+      must(
+        client.GET('/v1/apps/{appId}/endpoints/{endpointId}/stats', {
+          params: { path: { appId: session.appId, endpointId }, query: { since } },
+        }),
       ),
     [endpointId, span],
   );
@@ -221,11 +194,11 @@ function StatsPanel({ endpointId }: { endpointId: string }) {
           </div>
           <div>
             <dt>Latency p50</dt>
-            <dd>{s.latencyMs.p50 === null ? '—' : `${s.latencyMs.p50} ms`}</dd>
+            <dd>{s.latencyMs.p50 === null ? '—' : `${Math.round(s.latencyMs.p50)} ms`}</dd>
           </div>
           <div>
             <dt>Latency p95</dt>
-            <dd>{s.latencyMs.p95 === null ? '—' : `${s.latencyMs.p95} ms`}</dd>
+            <dd>{s.latencyMs.p95 === null ? '—' : `${Math.round(s.latencyMs.p95)} ms`}</dd>
           </div>
           {Object.entries(s.byStatus).map(([k, v]) => (
             <div key={k}>
@@ -246,7 +219,7 @@ function StatsPanel({ endpointId }: { endpointId: string }) {
 }
 
 function DeliveryLog({ endpointId }: { endpointId: string }) {
-  const { token, session, catalog } = usePortal();
+  const { client, session, catalog } = usePortal();
   const [status, setStatus] = useState('');
   const [eventType, setEventType] = useState('');
   const [span, setSpan] = useState('24h');
@@ -254,26 +227,28 @@ function DeliveryLog({ endpointId }: { endpointId: string }) {
   const [to, setTo] = useState('');
   const [pages, setPages] = useState<string[]>([]);
 
-  const query = new URLSearchParams({ limit: '25' });
-  if (status) query.set('status', status);
-  if (eventType) query.set('eventType', eventType);
+  const query: NonNullable<LogQuery> = { limit: 25 };
+  if (status) query.status = status as Status;
+  if (eventType) query.eventType = eventType;
   if (span === 'custom') {
     const since = toIso(from);
     const until = toIso(to);
-    if (since) query.set('since', since);
-    if (until) query.set('until', until);
+    if (since) query.since = since;
+    if (until) query.until = until;
   } else {
     const ms = WINDOWS.find((w) => w.value === span)?.ms ?? 86_400_000;
-    query.set('since', new Date(Date.now() - ms).toISOString());
+    query.since = new Date(Date.now() - ms).toISOString();
   }
   const cursor = pages.at(-1);
-  if (cursor) query.set('cursor', cursor);
-  const key = query.toString();
+  if (cursor) query.cursor = cursor;
+  // The window's start moves with the clock: the key leaves it out, so a render does not reload.
+  const key = JSON.stringify({ ...query, since: span === 'custom' ? query.since : span });
   const log = useLoad(
     () =>
-      getJson<{ items: DeliveryRow[]; nextCursor: string | null }>(
-        token,
-        `/v1/apps/${session.appId}/endpoints/${endpointId}/deliveries?${key}`,
+      must(
+        client.GET('/v1/apps/{appId}/endpoints/{endpointId}/deliveries', {
+          params: { path: { appId: session.appId, endpointId }, query },
+        }),
       ),
     [endpointId, key],
   );
@@ -368,7 +343,6 @@ function DeliveryLog({ endpointId }: { endpointId: string }) {
               <tr key={d.eventId}>
                 <td>
                   <a href={href('endpoints', endpointId, 'deliveries', d.eventId)}>{d.eventId}</a>
-                  {d.test && <span class="badge badge-test">test</span>}
                 </td>
                 <td>{d.eventType}</td>
                 <td>

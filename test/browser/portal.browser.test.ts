@@ -235,6 +235,28 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
       )
       .toBe(2);
     ids.eventA = first!.headers['webhook-id']!;
+
+    // The endpoint's log: the delivery, newest first, with its status; filters narrow it.
+    await page.getByRole('link', { name: '← Endpoint' }).click();
+    const log = page.locator('section[aria-labelledby="log-title"]');
+    const row = log.locator('tbody tr').filter({ hasText: ids.eventA });
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    await expect.poll(() => row.textContent(), WAIT).toContain('succeeded');
+    expect(await row.textContent()).toContain('order.created');
+    await page.getByLabel('Status').selectOption('failed');
+    await log.getByText('No deliveries match.').waitFor();
+    await page.getByLabel('Status').selectOption('succeeded');
+    await page.getByLabel('Time window').selectOption('custom');
+    await page.getByLabel('From').fill('2020-01-01T00:00');
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    await page.getByLabel('Until').fill('2021-01-01T00:00');
+    await log.getByText('No deliveries match.').waitFor();
+    await page.getByLabel('Time window').selectOption('24h');
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    // Its statistics count it, and its row opens it with its attempts.
+    expect(Number(await page.getByTestId('stat-total').textContent())).toBeGreaterThanOrEqual(1);
+    await row.getByRole('link', { name: ids.eventA }).click();
+    await expect.poll(() => attemptRows.count(), WAIT).toBe(2);
     await context.close();
   });
 

@@ -105,6 +105,68 @@ describe('test events', () => {
   });
 });
 
+describe('an endpoint’s log and statistics', () => {
+  it('lists its deliveries newest first, filtered, a page at a time, and counts them', async () => {
+    const appId = await system.api.createApp();
+    const ok = await system.api.createEndpoint(appId, system.hook([200]));
+    const other = await system.api.createEndpoint(appId, system.hook([410]));
+    const sent: string[] = [];
+    for (const type of ['a.one', 'a.two', 'a.one']) {
+      const r = await system.api.sendEvent(appId, { type, data: { type } });
+      sent.push(r.body.id);
+      await system.api.waitForStatus(appId, r.body.id, (s) => s.deliveries.every((d) => d.status !== 'pending'));
+    }
+    type Page = {
+      items: { eventId: string; eventType: string; status: string; lastStatusCode: number }[];
+      nextCursor: string | null;
+    };
+    const path = `/v1/apps/${appId}/endpoints/${ok.id}`;
+    const all = await system.api.call<Page>('GET', `${path}/deliveries`);
+    expect(all.status).toBe(200);
+    expect(all.body.items.map((d) => d.eventId)).toEqual([...sent].reverse());
+    expect(all.body.items[0]).toMatchObject({ status: 'succeeded', lastStatusCode: 200, eventType: 'a.one' });
+
+    const ones = await system.api.call<Page>('GET', `${path}/deliveries?eventType=a.one&status=succeeded`);
+    expect(ones.body.items.map((d) => d.eventId)).toEqual([sent[2], sent[0]]);
+    expect((await system.api.call<Page>('GET', `${path}/deliveries?status=failed`)).body.items).toEqual([]);
+    const before = await system.api.call<Page>(
+      'GET',
+      `${path}/deliveries?until=2020-01-01T00:00:00Z&since=2019-01-01T00:00:00Z`,
+    );
+    expect(before.body.items).toEqual([]);
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: Page } = await system.api.call<Page>(
+        'GET',
+        `${path}/deliveries?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((d) => d.eventId));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([...sent].reverse());
+
+    const stats = await system.api.call<Record<string, unknown>>('GET', `${path}/stats`);
+    expect(stats.body).toMatchObject({
+      total: 3,
+      byStatus: { succeeded: 3, failed: 0 },
+      byStatusCode: { '200': 3 },
+      successRate: 1,
+      truncated: false,
+    });
+    expect((stats.body.latencyMs as { p50: number }).p50).toBeGreaterThanOrEqual(0);
+    const gone = await system.api.call<Record<string, unknown>>('GET', `/v1/apps/${appId}/endpoints/${other.id}/stats`);
+    expect(gone.body).toMatchObject({ byStatusCode: { '410': 1 } });
+
+    expect((await system.api.call('GET', `${path}/deliveries?status=nope`)).status).toBe(400);
+    expect((await system.api.call('GET', `${path}/deliveries?since=yesterday`)).status).toBe(400);
+    expect((await system.api.call('GET', `${path}/deliveries?cursor=abc`)).status).toBe(400);
+    expect((await system.api.call('GET', `/v1/apps/${appId}/endpoints/ep_missing/stats`)).status).toBe(404);
+  });
+});
+
 describe('portal links', () => {
   let appA: string;
   let appB: string;

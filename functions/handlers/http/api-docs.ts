@@ -12,6 +12,8 @@ import {
   createEventSchema,
   createEventTypeSchema,
   createKeySchema,
+  deliveriesQuerySchema,
+  statsQuerySchema,
   feedQuerySchema,
   pageQuerySchema,
   portalAccessSchema,
@@ -32,10 +34,44 @@ export const views = {
     description: z.string(),
     enabled: z.boolean(),
     disabledReason: z.string().optional().describe('why the service disabled it, e.g. after a 410 Gone'),
+    signature: z
+      .union([
+        z.object({ scheme: z.literal('standard-webhooks') }),
+        z.object({ scheme: z.literal('hmac-sha256'), header: z.string(), prefix: z.string() }),
+        z.object({
+          scheme: z.literal('standard-webhooks-v1a'),
+          publicKey: z.string().describe('whpk_ + base64 of the ed25519 public key that verifies the v1a signatures'),
+        }),
+      ])
+      .describe('how its webhooks are signed'),
+    headerNames: z
+      .array(z.string())
+      .describe('the custom headers sent with every webhook; their values are write-only'),
+    auth: z
+      .union([
+        z.object({ type: z.literal('basic'), username: z.string(), passwordSet: z.literal(true) }),
+        z.object({ type: z.literal('bearer'), tokenSet: z.literal(true) }),
+        z.object({
+          type: z.literal('oauth2-client-credentials'),
+          tokenUrl: z.string(),
+          clientId: z.string(),
+          scope: z.string().optional(),
+          audience: z.string().optional(),
+          clientSecretSet: z.literal(true),
+        }),
+      ])
+      .optional()
+      .describe('how hookrelay authenticates to it; secrets are write-only, shown only as set'),
     createdAt: iso,
     updatedAt: iso,
   }),
-  Secret: z.object({ key: z.string().describe('whsec_ + base64 of the key bytes') }),
+  Secret: z.object({
+    key: z
+      .string()
+      .describe(
+        'what a receiver verifies with: the secret (whsec_ + base64 of the key bytes, or the chosen secret), or for standard-webhooks-v1a the whpk_ public key',
+      ),
+  }),
   Key: z.object({
     id: z.string(),
     key: z.string().describe('shown once; stored only as a hash'),
@@ -112,6 +148,34 @@ export const views = {
     deprecated: z.boolean(),
     createdAt: iso,
     updatedAt: iso,
+  }),
+  EndpointDelivery: z.object({
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped']),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastAttemptAt: iso.nullable(),
+    nextAttemptAt: iso.nullable(),
+    createdAt: iso.describe('the event’s time: the log is sorted and windowed by it'),
+  }),
+  EndpointStats: z.object({
+    since: iso,
+    until: iso,
+    total: z.number().int(),
+    byStatus: z.object({
+      pending: z.number().int(),
+      retrying: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      skipped: z.number().int(),
+    }),
+    byStatusCode: z.record(z.string(), z.number().int()).describe('last HTTP status of each delivery that got one'),
+    successRate: z.number().nullable().describe('succeeded / (succeeded + failed); null when none finished'),
+    latencyMs: z
+      .object({ p50: z.number().nullable(), p95: z.number().nullable() })
+      .describe('response time of the successful attempts'),
+    truncated: z.boolean().describe('more than 10,000 deliveries in the window: the figures cover the newest 10,000'),
   }),
   TestSent: z.object({ id: z.string().describe('the test event’s id: poll GET /v1/apps/{appId}/events/{id}') }),
   PortalAccess: z.object({
@@ -195,7 +259,8 @@ export const routeDocs: Record<string, RouteDoc> = {
     errors: [404],
   },
   'PATCH /v1/apps/{appId}/endpoints/{endpointId}': {
-    summary: 'Change an endpoint (enabling it again clears why it was disabled)',
+    summary:
+      'Change an endpoint (enabling it again clears why it was disabled); a new secret or scheme signs from the next attempt, the previous secret beside it for 24 h',
     tag: 'Endpoints',
     body: updateEndpointSchema,
     ok: { status: 200, view: 'Endpoint' },
@@ -208,13 +273,13 @@ export const routeDocs: Record<string, RouteDoc> = {
     errors: [404],
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/secret': {
-    summary: 'The endpoint’s current signing secret',
+    summary: 'The endpoint’s current signing secret (for standard-webhooks-v1a: its public key)',
     tag: 'Endpoints',
     ok: { status: 200, view: 'Secret' },
     errors: [404],
   },
   'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate': {
-    summary: 'Rotate the signing secret; the previous one keeps signing beside the new one for 24 h',
+    summary: 'Rotate the signing secret (or key pair); the previous one keeps signing beside the new one for 24 h',
     tag: 'Endpoints',
     ok: { status: 200, view: 'Secret' },
     errors: [404, 409],
@@ -306,6 +371,21 @@ export const routeDocs: Record<string, RouteDoc> = {
     body: sendExampleSchema,
     ok: { status: 202, view: 'TestSent' },
     errors: [403, 404, 409, 422, 429],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': {
+    summary:
+      'The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome',
+    tag: 'Endpoints',
+    query: deliveriesQuerySchema,
+    ok: { status: 200, view: 'EndpointDelivery', list: true },
+    errors: [404, 429],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': {
+    summary: 'The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95',
+    tag: 'Endpoints',
+    query: statsQuerySchema,
+    ok: { status: 200, view: 'EndpointStats' },
+    errors: [404, 429],
   },
   'POST /v1/apps/{appId}/portal-access': {
     summary: 'Mint a portal link for the app (admin key or the app’s key); the token is shown once',
