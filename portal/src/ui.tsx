@@ -31,6 +31,9 @@ export function useRoute(): string[] {
   const [route, setRoute] = useState(read);
   useEffect(() => {
     const on = () => setRoute(read());
+    // The fragment may have changed between the first render and this effect (a link followed
+    // while the page was starting): read it again now, not only on the next change.
+    on();
     window.addEventListener('hashchange', on);
     return () => window.removeEventListener('hashchange', on);
   }, []);
