@@ -376,10 +376,11 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     const { DynamoTable } = await import('../../functions/adapters/dynamo/table');
     const stack = system.target as unknown as { embedded: boolean };
     expect(stack.embedded).toBe(true);
-    const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
+    // The embedded stack's emulator (its functions run with their own environment, not this process's).
+    const endpoint = system.target.local!.dynamodb;
     const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1' }));
     const store = new DynamoCatalogStore(
-      new DynamoTable(db, { tableName: process.env.HOOKRELAY_TABLE_NAME!, retentionDays: 30 }),
+      new DynamoTable(db, { tableName: system.target.local!.tableName, retentionDays: 30 }),
     );
     const expired = `hrp_${'e'.repeat(43)}`;
     await store.putPortalToken({

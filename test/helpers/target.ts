@@ -43,6 +43,8 @@ export interface Target {
   receiverHost: string;
   embedded: boolean;
   runHousekeeping?: () => Promise<unknown>;
+  /** Embedded only: the emulators' DynamoDB endpoint and the table's local name. */
+  local?: { dynamodb: string; tableName: string };
   /** Embedded only: the SQS emulator loses every message, then housekeeping recovers (LocalStack.restartSqs). */
   restartSqs?: () => Promise<unknown>;
   stop(): Promise<void>;
@@ -101,6 +103,7 @@ export async function startTarget(env: Record<string, string> = {}): Promise<Tar
     embedded: true,
     runHousekeeping: () => stack.runHousekeeping(),
     restartSqs: () => stack.restartSqs(),
+    local: { dynamodb: stack.endpoints.dynamodb, tableName: stack.tableName },
     stop: async () => {
       await stack.stop();
       if (code !== 'assembly') return;
