@@ -4,7 +4,8 @@
  * every invocation has ended, and prices what the meter counted in that window at the list prices
  * of bench/prices.ts, with the memory sizes the CDK stack configures (bench/deployed.ts).
  *
- * Scenarios (all with a 1 KB event, `data` serializing to exactly 1,024 bytes):
+ * Scenarios (all with a 1 KB event: an invoice with random ids, amounts and times, `data`
+ * serializing to exactly 1,024 bytes; see eventData):
  *   single     one endpoint, first-try success, one event per POST /events
  *   batch      the same, 100 events per POST /events/batch
  *   putevents  the same, 10 entries per EventBridge PutEvents call
@@ -36,11 +37,88 @@ const DAYS_PER_MONTH = 365.25 / 12;
 /** CloudWatch Logs counts 26 bytes of overhead with every log event. */
 const LOG_EVENT_OVERHEAD_BYTES = 26;
 
-/** `data` whose JSON is exactly `bytes` long. */
-export function eventData(bytes = EVENT_DATA_BYTES): Record<string, unknown> {
-  const base = { invoice: 'inv_000001', amount: 4200, currency: 'EUR', note: '' };
+/** A small seeded PRNG (mulberry32), so a run's payloads are random but reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const PRODUCTS = ['Team plan seat', 'API calls (1k)', 'Priority support', 'Storage (GB-month)', 'SSO add-on'];
+const NOTES =
+  'Thank you for your business. Payment received by card; no further action is needed. Questions about ' +
+  'this invoice? Reply to this email or call +33 1 84 88 00 00 (9:00-18:00 CET, Monday to Friday). VAT FR40303265045.';
+
+let nextSeed = 1;
+
+/**
+ * A realistic event: an invoice-paid payload (customer, line items, amounts, tax, a payment with
+ * its card and timestamps), with random ids, amounts and times, whose JSON is exactly `bytes`
+ * long (a note field takes up the rest). Random ids compress as badly as real ones, so a
+ * compression saving is a real one.
+ */
+export function eventData(bytes = EVENT_DATA_BYTES, seed = nextSeed++): Record<string, unknown> {
+  const rnd = prng(seed);
+  const id = (prefix: string, n: number) =>
+    `${prefix}_${Array.from({ length: n }, () => ALPHANUMERIC[Math.floor(rnd() * ALPHANUMERIC.length)]).join('')}`;
+  const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+  const created = 1_790_000_000 + int(0, 10_000_000);
+  const line = () => {
+    const quantity = int(1, 20);
+    const unitAmount = int(100, 9_999);
+    return {
+      id: id('il', 14),
+      description: PRODUCTS[int(0, PRODUCTS.length - 1)],
+      quantity,
+      unit_amount: unitAmount,
+      amount: quantity * unitAmount,
+      period: { start: created, end: created + int(28, 31) * 86_400 },
+    };
+  };
+  const invoice = (lines: ReturnType<typeof line>[]) => {
+    const subtotal = lines.reduce((n, l) => n + l.amount, 0);
+    const tax = Math.round(subtotal * 0.2);
+    const base = {
+      id: id('in', 24),
+      object: 'invoice',
+      number: `INV-${int(100_000, 999_999)}`,
+      customer: { id: id('cus', 14), email: `${id('user', 6).slice(5).toLowerCase()}@example.com`, country: 'FR' },
+      currency: 'eur',
+      lines,
+      subtotal,
+      tax,
+      total: subtotal + tax,
+      status: 'paid',
+      created,
+      due_date: created + 30 * 86_400,
+      payment: {
+        id: id('pi', 24),
+        method: 'card',
+        card: { brand: 'visa', last4: String(int(0, 9999)).padStart(4, '0'), exp: `${int(1, 12)}/${int(27, 31)}` },
+        paid_at: new Date((created + int(60, 86_400)) * 1000).toISOString(),
+      },
+      note: '',
+    };
+    return base;
+  };
+  // Line items until the invoice nearly fills `bytes`; a note of at most NOTES fills the rest.
+  const lines = [line()];
+  for (;;) {
+    const more = [...lines, line()];
+    if (Buffer.byteLength(JSON.stringify(invoice(more))) > bytes - 20) break;
+    lines.push(more.at(-1)!);
+  }
+  const base = invoice(lines);
   const pad = bytes - Buffer.byteLength(JSON.stringify(base));
-  return { ...base, note: 'x'.repeat(pad) };
+  if (pad < 0) throw new Error(`an invoice does not fit in ${bytes} bytes`);
+  if (pad > NOTES.length) throw new Error(`an invoice leaves ${pad} bytes to fill, more than its note`);
+  return { ...base, note: NOTES.slice(0, pad) };
 }
 
 export interface CostLine {
@@ -148,14 +226,13 @@ async function createEndpoints(
 }
 
 async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: string): Promise<Plan> {
-  const data = eventData();
   const type = 'invoice.paid';
   const eventId = (n: number) => `${runId}-${id}-${n}`;
   const single = async (apps: Plan['apps'], events: number, appOf: (n: number) => string) => {
     const accepted: Array<{ appId: string; eventId: string }> = [];
     for (let n = 0; n < events; n++) {
       const appId = appOf(n);
-      const r = await h.api.sendEvent(appId, { type, data, id: eventId(n) });
+      const r = await h.api.sendEvent(appId, { type, data: eventData(), id: eventId(n) });
       if (r.status !== 202) throw new Error(`POST /events: ${r.status} ${JSON.stringify(r.body)}`);
       accepted.push({ appId, eventId: r.body.id });
     }
@@ -191,7 +268,7 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
           for (let n = 0; n < deliveries; n += 100) {
             const events = Array.from({ length: Math.min(100, deliveries - n) }, (_, i) => ({
               type,
-              data,
+              data: eventData(),
               id: eventId(n + i),
             }));
             const r = await h.api.call<{ items: Array<{ id?: string; error?: unknown }> }>(
@@ -221,7 +298,7 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
               ids.map((id) => ({
                 Source: 'com.example.billing',
                 DetailType: type,
-                Detail: JSON.stringify({ appId, id, data }),
+                Detail: JSON.stringify({ appId, id, data: eventData() }),
               })),
             );
             accepted.push(...ids.map((id) => ({ appId, eventId: id })));

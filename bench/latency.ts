@@ -38,7 +38,6 @@ export async function runLatency(
   await h.settle(5);
   h.receiver.received.length = 0;
 
-  const data = eventData();
   const acceptedAt = new Map<string, number>();
   const started = performance.now();
   const sends: Array<Promise<void>> = [];
@@ -48,7 +47,7 @@ export async function runLatency(
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const id = `${runId}-lat-${n}`;
     sends.push(
-      h.api.sendEvent(appId, { type: 'invoice.paid', data, id }).then((r) => {
+      h.api.sendEvent(appId, { type: 'invoice.paid', data: eventData(), id }).then((r) => {
         if (r.status !== 202) throw new Error(`POST /events: ${r.status} ${JSON.stringify(r.body)}`);
         acceptedAt.set(id, Date.now());
       }),

@@ -170,8 +170,8 @@ export async function runThroughput(settings: ThroughputSettings, runId: string)
     const url = h.receiver.endpoint([200]);
     const ep = await h.api.call('POST', `/v1/apps/${appId}/endpoints`, { url });
     if (ep.status !== 201) throw new Error(`create endpoint: ${ep.status}`);
-    const data = eventData();
-    for (let i = 0; i < 5; i++) await h.api.sendEvent(appId, { type: 'warm.up', data, id: `${runId}-warm-${i}` });
+    for (let i = 0; i < 5; i++)
+      await h.api.sendEvent(appId, { type: 'warm.up', data: eventData(), id: `${runId}-warm-${i}` });
     await h.settle(5);
     h.receiver.received.length = 0;
 
@@ -185,7 +185,11 @@ export async function runThroughput(settings: ThroughputSettings, runId: string)
           url,
           receiver: h.receiver,
           async send(n) {
-            const res = await h.api.sendEvent(appId, { type: 'invoice.paid', data, id: `${runId}-tp${r}-${n}` });
+            const res = await h.api.sendEvent(appId, {
+              type: 'invoice.paid',
+              data: eventData(),
+              id: `${runId}-tp${r}-${n}`,
+            });
             if (res.status !== 202) throw new Error(`POST /events: ${res.status} ${JSON.stringify(res.body)}`);
             return res.body.id;
           },
@@ -408,7 +412,6 @@ async function withBaseline<T>(
       );
     }
 
-    const data = eventData();
     const result = await body({
       appId,
       url,
@@ -418,7 +421,7 @@ async function withBaseline<T>(
         const res = await fetch(ingestUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ type: 'invoice.paid', data, id }),
+          body: JSON.stringify({ type: 'invoice.paid', data: eventData(), id }),
         });
         if (res.status !== 202) throw new Error(`baseline ingest: ${res.status} ${await res.text()}`);
         await res.text();

@@ -6,26 +6,28 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { adminKey } from './adapters/admin-key';
 import { dynamoClient, sqsClient } from './adapters/aws-clients';
-import { DynamoAppStore } from './adapters/dynamo/app-store';
-import { DynamoDeliveryStore } from './adapters/dynamo/delivery-store';
-import { DynamoEventStore } from './adapters/dynamo/event-store';
-import { DynamoHousekeepingStore } from './adapters/dynamo/housekeeping-store';
+import { dynamoStores } from './adapters/dynamo/stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
 import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './adapters/sqs-ingest-queues';
-import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue } from './adapters/sqs-queues';
+import { SqsDeadLetterQueue, SqsScheduler } from './adapters/sqs-queues';
 import { config } from './config';
 import { createAppService, type DestinationCheck } from './core/apps';
 import { createBusIntake } from './core/bus-intake';
 import { createKeyService } from './core/keys';
 import { createReplayService } from './core/replay';
 import { createDeliverService } from './core/deliver';
+import { createEndpointHealth } from './core/endpoint-health';
+import { lifecycle, Status } from './core/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './core/destination-guard';
 import { createHousekeeping } from './core/housekeeping';
 import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
 import { RetryPolicy } from './core/retry-policy';
 import { METRIC_NAMES, METRICS_NAMESPACE } from './metric-names';
+
+/** How long a delivery worker reuses an endpoint it read (see DynamoAppStore.endpointForDelivery). */
+const ENDPOINT_CACHE_MS = 5000;
 
 export const logger = new Logger({ serviceName: 'hookrelay' });
 export const metrics = new Metrics({
@@ -68,23 +70,24 @@ function destinationCheck(allowPrivate: boolean): DestinationCheck {
 
 function build() {
   const cfg = config();
-  const table = { tableName: cfg.tableName, retentionDays: cfg.retentionDays };
-  const db = dynamoClient();
-  const appStore = new DynamoAppStore(db, table);
-  const eventStore = new DynamoEventStore(db, table);
+  const stores = dynamoStores(
+    dynamoClient(),
+    { tableName: cfg.tableName, retentionDays: cfg.retentionDays },
+    // A worker reuses an endpoint it read for a few seconds (never one older than its message's).
+    { endpointCacheMs: ENDPOINT_CACHE_MS },
+  );
   const sqs = sqsClient();
-  const workQueue = new SqsWorkQueue(sqs, cfg.workQueueUrl);
-  const retryQueue = new SqsRetryQueue(sqs, cfg.retryQueueUrl);
+  const scheduler = new SqsScheduler(sqs, { work: cfg.workQueueUrl, retry: cfg.retryQueueUrl });
+  const life = lifecycle({ leaseS: cfg.leaseS });
   const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
   const apps = createAppService({
-    store: appStore,
+    store: stores.apps,
     checkDestination: destinationCheck(cfg.allowPrivateTargets),
     rotationOverlapS: cfg.secretRotationOverlapS,
   });
   const ingest = createIngestService({
-    store: eventStore,
-    queue: workQueue,
-    leaseS: cfg.leaseS,
+    store: stores.ingest,
+    scheduler,
     onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
   const busIntake = createBusIntake({
@@ -103,15 +106,15 @@ function build() {
     }),
   });
   const deliver = createDeliverService({
-    store: new DynamoDeliveryStore(db, table),
+    store: stores.deliver,
+    endpoints: stores.apps,
+    health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
     sender,
-    retryQueue,
+    scheduler,
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
     policy,
+    life,
     timeoutMs: cfg.deliveryTimeoutMs,
-    leaseS: cfg.leaseS,
-    retentionDays: cfg.retentionDays,
-    disableAfterFailingS: cfg.disableAfterFailingS,
     userAgent: `hookrelay/${cfg.version}`,
     observer: {
       attempted: (a) => {
@@ -119,40 +122,39 @@ function build() {
       },
       retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
       finished: (status, { event, at }) => {
-        if (status === 'succeeded') {
+        if (status === Status.succeeded) {
           metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
           metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
-        } else if (status === 'failed') {
+        } else if (status === Status.failed) {
           metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
-        } else if (status === 'skipped') {
+        } else if (status === Status.skipped) {
           metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
         }
       },
     },
   });
   const housekeeping = createHousekeeping({
-    store: new DynamoHousekeepingStore(db, table),
-    enqueue: (messages) => workQueue.enqueue(messages),
-    schedule: (message, delayS) => retryQueue.schedule(message, delayS),
-    leaseS: cfg.leaseS,
+    store: stores.housekeeping,
+    scheduler,
+    life,
     stuckAfterRequeues: 3,
   });
   return {
     cfg,
     apps,
-    keys: createKeyService({ store: appStore, adminKey: () => adminKey(cfg), requireApp: apps.requireApp }),
+    keys: createKeyService({ store: stores.apps, adminKey: () => adminKey(cfg), requireApp: apps.requireApp }),
     replay: createReplayService({
-      store: eventStore,
-      queue: workQueue,
-      getEndpoint: (appId, endpointId) => appStore.getEndpoint(appId, endpointId),
-      leaseS: cfg.leaseS,
+      store: stores.replay,
+      scheduler,
+      getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+      life,
       recoverMax: cfg.recoverMaxPerCall,
     }),
     ingest,
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
-    queries: createEventQueries(eventStore, { feedSettleMs: cfg.feedSettleMs }),
+    queries: createEventQueries(stores.queries, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,
     sender,
   };

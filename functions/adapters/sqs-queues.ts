@@ -1,51 +1,50 @@
-/** SQS: the work queue (first attempts), the retry queue (delayed attempts) and the DLQ. */
+/**
+ * SQS: the work queue (attempts to run now), the retry queue (attempts at a later time) and the
+ * DLQ. SQS's own limit lives here: a message is delayed by at most MAX_SQS_DELAY_S; a later one
+ * arrives early with its `notBefore`, and the worker hands it back for the rest (a hop).
+ */
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
-import type { DeadLetterQueue, RetryQueue } from '../core/deliver';
-import type { WorkQueue } from '../core/ingest';
-import type { DeliveryMessage } from '../core/messages';
+import { sendInBatches } from './batches';
+import type { DeadLetterQueue, DeliveryMessage, DeliveryScheduler } from '../core/lifecycle';
 
-/** SQS caps a message's DelaySeconds at 15 minutes; longer waits are carried in hops. */
+/** SQS caps a message's DelaySeconds at 15 minutes. */
 export const MAX_SQS_DELAY_S = 900;
 
-/** Sends messages in batches of ten, re-sending any entry SQS reports as failed. */
-async function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 10) {
-    let entries = messages.slice(i, i + 10).map((m) => ({
-      Id: randomUUID(),
-      MessageBody: JSON.stringify(m),
-    }));
-    for (let round = 0; entries.length > 0; round++) {
-      if (round > 4) throw new Error(`SQS kept failing ${entries.length} message(s) to ${queueUrl}`);
-      if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
-      const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-      const failed = new Set((out.Failed ?? []).map((f) => f.Id));
-      entries = entries.filter((e) => failed.has(e.Id));
-    }
-  }
+/** Sends messages ten a request, re-sending any entry SQS reports as failed. */
+function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]): Promise<void> {
+  const entries = messages.map((m) => ({ Id: randomUUID(), MessageBody: JSON.stringify(m) }));
+  return sendInBatches(entries, { size: 10, rounds: 5, backoffMs: 50, what: `SQS ${queueUrl}` }, async (chunk) => {
+    const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk }));
+    const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+    return chunk.filter((e) => failed.has(e.Id));
+  });
 }
 
-export class SqsWorkQueue implements WorkQueue {
-  constructor(
-    private readonly sqs: SQSClient,
-    private readonly queueUrl: string,
-  ) {}
-
-  enqueue(messages: DeliveryMessage[]): Promise<void> {
-    return sendAll(this.sqs, this.queueUrl, messages);
-  }
+/** The delay SQS is asked for: whole seconds, rounded up, within its limit. */
+export function delaySeconds(at: Date, now: Date): number {
+  return Math.max(0, Math.min(MAX_SQS_DELAY_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
 }
 
-export class SqsRetryQueue implements RetryQueue {
+export class SqsScheduler implements DeliveryScheduler {
   constructor(
     private readonly sqs: SQSClient,
-    private readonly queueUrl: string,
+    private readonly queues: { work: string; retry: string },
+    private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async schedule(message: DeliveryMessage, delayS: number): Promise<void> {
-    const DelaySeconds = Math.max(0, Math.min(MAX_SQS_DELAY_S, Math.ceil(delayS)));
+  now(messages: DeliveryMessage[]): Promise<void> {
+    return sendAll(this.sqs, this.queues.work, messages);
+  }
+
+  async at(message: DeliveryMessage, at: Date): Promise<void> {
+    const body: DeliveryMessage = { ...message, notBefore: at.getTime() };
     await this.sqs.send(
-      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message), DelaySeconds }),
+      new SendMessageCommand({
+        QueueUrl: this.queues.retry,
+        MessageBody: JSON.stringify(body),
+        DelaySeconds: delaySeconds(at, this.clock()),
+      }),
     );
   }
 }

@@ -1,71 +1,88 @@
 /**
- * One delivery attempt, from a queue message to a recorded outcome:
- * load -> dedupe -> claim -> sign and send -> record the attempt -> succeed, retry, or give up.
+ * One delivery attempt, from a queue message to a recorded outcome, in four steps:
+ *   prepare  what to send and to whom (the event from the message, the endpoint from a short
+ *            cache), and whether this receive may send at all (dedupe; a lease unless nothing
+ *            else can hold the delivery);
+ *   attempt  sign and send the webhook, and classify what came back;
+ *   decide   succeeded, retry at a time, or failed (pure: the retry policy);
+ *   apply    record it: the attempt, the endpoint's health, the outcome (conditional, so a
+ *            duplicate never records twice), then the retry or the dead letter.
  *
- * The table is the truth. Every state change is written before the message that follows from it
- * is sent, and every unfinished delivery stays on the open index with the time by which something
- * must have happened to it, so a lost message is found by housekeeping rather than lost.
+ * The table is the truth: an outcome is written before the message that follows from it is
+ * sent, and every unfinished delivery is either waiting on the open index or, before its first
+ * outcome, stood for by its event, which housekeeping reconciles once it is late.
  */
 import { randomUUID } from 'node:crypto';
-import { MAX_SQS_DELAY_S } from '../adapters/sqs-queues';
-import type { DeliveryMessage } from './messages';
-import type { Attempt, Delivery, DeliveryStatus, Endpoint, StoredEvent } from './model';
-import { TERMINAL_STATUSES } from './model';
-import { classify, type SendResult } from './outcome';
+import type { EndpointHealth } from './endpoint-health';
+import {
+  deadLetterMessage,
+  deliveryAsSent,
+  freshDelivery,
+  isDeadLetterRedrive,
+  isFinished,
+  restarted,
+  Status,
+  nextAttemptMessage,
+  redriveMessage,
+  type DeadLetterQueue,
+  type DeliveryKey,
+  type DeliveryMessage,
+  type DeliveryScheduler,
+  type DeliveryStatus,
+  type Lifecycle,
+} from './lifecycle';
+import type { Attempt, Delivery, Endpoint, StoredEvent } from './model';
+import { classify, type Classified, type SendResult } from './outcome';
 import { parseRetryAfter, type RetryPolicy } from './retry-policy';
 import { activeSecrets } from './signing';
 import { buildWebhookRequest, type WebhookRequest } from './webhook';
 
-export interface AttemptContext {
-  event: StoredEvent | null;
-  delivery: Delivery | null;
-  endpoint: Endpoint | null;
-}
-
 export interface DeliveryUpdate {
   status: DeliveryStatus;
+  eventType: string;
   attempts: number;
-  lastStatusCode?: number | null;
-  lastAttemptAt?: string;
-  nextAttemptAt?: string | null;
+  lastStatusCode: number | null;
+  lastAttemptAt: string;
+  nextAttemptAt: string | null;
   /** The successful attempt's details (it has no attempt record of its own). */
   success?: { durationMs: number; responseExcerpt: string | null };
-  /** When housekeeping should look again; null once the delivery is finished. */
+  /** When housekeeping should look again (on the open index); null once finished. */
   dueAt: string | null;
 }
 
+/**
+ * How an outcome write proves it is the one that may record: the lease it took, or (a receive
+ * that took none) that the delivery is still where the message found it: `attempt - 1` attempts
+ * made, still active, and no one holding a live lease.
+ */
+export type FinishGuard = { leaseToken: string } | { unleased: { attempt: number; now: string } };
+
 export interface DeliveryStore {
-  loadAttemptContext(appId: string, eventId: string, endpointId: string): Promise<AttemptContext>;
+  /** The event, strongly consistent (for messages that do not carry it). */
+  getEvent(appId: string, eventId: string): Promise<StoredEvent | null>;
+  /** The delivery's record, strongly consistent; null when it has none yet. */
+  getDelivery(key: DeliveryKey): Promise<Delivery | null>;
   /**
-   * Takes the lease on attempt `attempt` (attempts so far must be attempt-1, no live lease);
-   * false when another worker has it or it already happened.
+   * Takes the lease on attempt `attempt` (creating the record of a first attempt that has none);
+   * false when another worker holds it or the attempt already happened.
    */
-  claim(d: Delivery, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean>;
-  recordAttempt(attempt: Attempt, retentionDays: number): Promise<void>;
-  /** Applies the attempt's result if the lease is still ours; false when it was lost. */
-  finish(d: Delivery, leaseToken: string, update: DeliveryUpdate): Promise<boolean>;
-  /** Marks a delivery skipped without an attempt (its endpoint is disabled or deleted). */
-  skip(d: Delivery): Promise<void>;
-  disableEndpoint(appId: string, endpointId: string, reason: string, at: string): Promise<void>;
-  /** Records that the endpoint started failing at `at` (if it was not failing already). */
-  markEndpointFailing(appId: string, endpointId: string, at: string): Promise<void>;
-  /** Clears the endpoint's failing streak after a success. */
-  markEndpointHealthy(appId: string, endpointId: string): Promise<void>;
-  /** Puts a finished delivery back to pending for a new attempt cycle; false if it is not finished. */
+  claim(key: DeliveryKey, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean>;
+  recordAttempt(attempt: Attempt): Promise<void>;
+  /** Writes the attempt's outcome if the guard holds; false otherwise (nothing written). */
+  finish(key: DeliveryKey, guard: FinishGuard, update: DeliveryUpdate): Promise<boolean>;
+  /** Records the delivery skipped without an attempt (its endpoint is disabled or deleted). */
+  skip(key: DeliveryKey, eventType: string): Promise<void>;
+  /** Puts a finished (or waiting, unleased) delivery back to pending; false if it may not restart. */
   restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
+}
+
+export interface EndpointSource {
+  /** The endpoint, no older than `minVersion` when given (a short per-container cache may answer). */
+  endpointForDelivery(appId: string, endpointId: string, minVersion?: number): Promise<Endpoint | null>;
 }
 
 export interface WebhookSender {
   send(request: WebhookRequest, timeoutMs: number): Promise<SendResult>;
-}
-
-export interface RetryQueue {
-  /** Sends the message back with a delay of at most MAX_SQS_DELAY_S seconds. */
-  schedule(message: DeliveryMessage, delayS: number): Promise<void>;
-}
-
-export interface DeadLetterQueue {
-  send(message: DeliveryMessage): Promise<void>;
 }
 
 export interface DeliveryObserver {
@@ -76,15 +93,14 @@ export interface DeliveryObserver {
 
 export interface DeliverDeps {
   store: DeliveryStore;
+  endpoints: EndpointSource;
+  health: EndpointHealth;
   sender: WebhookSender;
-  retryQueue: RetryQueue;
+  scheduler: DeliveryScheduler;
   deadLetters: DeadLetterQueue;
   policy: RetryPolicy;
+  life: Lifecycle;
   timeoutMs: number;
-  leaseS: number;
-  retentionDays: number;
-  /** An endpoint failing without a single success for this long is disabled (Svix: 5 days). */
-  disableAfterFailingS: number;
   userAgent: string;
   now?: () => Date;
   observer?: DeliveryObserver;
@@ -92,195 +108,224 @@ export interface DeliverDeps {
 
 /** Why a message produced no attempt, or what the attempt led to; for logs and tests. */
 export type DeliverOutcome =
-  'hopped' | 'missing' | 'duplicate' | 'contended' | 'skipped' | 'succeeded' | 'retrying' | 'failed' | 'lease_lost';
+  | 'hopped'
+  | 'missing'
+  | 'duplicate'
+  | 'contended'
+  | 'lease_lost'
+  | typeof Status.skipped
+  | typeof Status.succeeded
+  | typeof Status.retrying
+  | typeof Status.failed;
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** Everything an attempt needs, once prepare has decided it may go ahead. */
+interface Prepared {
+  message: DeliveryMessage;
+  event: StoredEvent;
+  endpoint: Endpoint;
+  delivery: Delivery;
+  key: DeliveryKey;
+  attemptNo: number;
+  guard: FinishGuard;
+  at: Date;
+}
+
+interface Tried {
+  attempt: Attempt;
+  verdict: Classified;
+  done: Date;
+}
+
+/** What an attempt leads to: done, another attempt at a time, or giving up. */
+type Decision =
+  { kind: 'done' } | { kind: 'retry'; dueMs: number; delayMs: number } | { kind: 'give_up'; reason: string };
+
+/** The event a message carries, or null when the worker has to read it. */
+function carriedEvent(m: DeliveryMessage): StoredEvent | null {
+  if (!m.event || m.eventAt === undefined) return null;
+  return {
+    id: m.eventId,
+    appId: m.appId,
+    type: m.event.type,
+    timestamp: m.eventAt,
+    dataJson: m.event.dataJson,
+    requestHash: '',
+    endpointIds: [m.endpointId],
+    skippedEndpointIds: [],
+  };
+}
 
 export function createDeliverService(deps: DeliverDeps) {
   const now = deps.now ?? (() => new Date());
+  const { store, life } = deps;
 
-  /**
-   * Endpoint health: a success clears the failing streak; the first failure starts it; a streak
-   * older than `disableAfterFailingS` disables the endpoint. Writes only when the state changes.
-   */
-  async function trackHealth(endpoint: Endpoint, outcome: Attempt['outcome'], at: Date): Promise<void> {
-    if (outcome === 'succeeded') {
-      if (endpoint.failingSince !== undefined) await deps.store.markEndpointHealthy(endpoint.appId, endpoint.id);
-      return;
+  async function prepare(
+    incoming: DeliveryMessage,
+    receiveCount: number,
+    start: Date,
+  ): Promise<Prepared | DeliverOutcome> {
+    let message = incoming;
+    const event = carriedEvent(message) ?? (await store.getEvent(message.appId, message.eventId));
+    if (!event) return 'missing';
+    const key: DeliveryKey = {
+      appId: message.appId,
+      eventId: message.eventId,
+      endpointId: message.endpointId,
+      eventAt: event.timestamp,
+    };
+    const endpointP = deps.endpoints.endpointForDelivery(message.appId, message.endpointId, message.endpointVersion);
+
+    let delivery: Delivery;
+    let unleased = life.mayAttemptWithoutLease(message, receiveCount, start);
+    if (unleased) {
+      delivery = deliveryAsSent(message, key);
+    } else {
+      const stored = await store.getDelivery(key);
+      // A first attempt has no record until its outcome (its event stands for it).
+      if (!stored && message.attempt !== 1) return 'missing';
+      delivery = stored ?? freshDelivery(key, event.type);
+      // Only the worker's own dead-letter messages carry a reason: one coming back means an
+      // operator redrove the DLQ, which asks for the failed delivery to be tried again.
+      if (isDeadLetterRedrive(message, delivery)) {
+        const dueAt = life.redrivenDueAt(start);
+        if (!(await store.restartDelivery(delivery, dueAt, start.toISOString()))) return 'duplicate';
+        delivery = restarted(delivery, dueAt);
+        message = { ...redriveMessage(delivery), endpointVersion: message.endpointVersion };
+        unleased = false;
+      }
+      if (isFinished(delivery.status) || delivery.attempts >= message.attempt) return 'duplicate';
     }
-    if (outcome !== 'retryable') return;
-    if (endpoint.failingSince === undefined) {
-      await deps.store.markEndpointFailing(endpoint.appId, endpoint.id, at.toISOString());
-      return;
+
+    const endpoint = await endpointP;
+    if (!endpoint || !endpoint.enabled) {
+      await store.skip(key, event.type);
+      deps.observer?.finished?.(Status.skipped, { event, attempts: delivery.attempts, at: start });
+      return Status.skipped;
     }
-    const failingForS = (at.getTime() - Date.parse(endpoint.failingSince)) / 1000;
-    if (failingForS >= deps.disableAfterFailingS) {
-      const days = Math.round((failingForS / 86_400) * 10) / 10;
-      await deps.store.disableEndpoint(
-        endpoint.appId,
-        endpoint.id,
-        `every attempt failed for ${days} days (since ${endpoint.failingSince})`,
-        at.toISOString(),
+
+    const attemptNo = delivery.attempts + 1;
+    let guard: FinishGuard;
+    if (unleased) {
+      guard = { unleased: { attempt: attemptNo, now: start.toISOString() } };
+    } else {
+      const lease = { token: randomUUID(), until: life.leaseUntil(start) };
+      if (!(await store.claim(key, attemptNo, lease, start.toISOString()))) return 'contended';
+      guard = { leaseToken: lease.token };
+    }
+    return { message, event, endpoint, delivery, key, attemptNo, guard, at: now() };
+  }
+
+  async function attempt(p: Prepared): Promise<Tried> {
+    const request = buildWebhookRequest({
+      url: p.endpoint.url,
+      eventId: p.event.id,
+      type: p.event.type,
+      timestamp: p.event.timestamp,
+      dataJson: p.event.dataJson,
+      secretKeys: activeSecrets(p.endpoint.secrets, p.at).map((s) => s.key),
+      at: p.at,
+      userAgent: deps.userAgent,
+    });
+    const result = await deps.sender.send(request, deps.timeoutMs);
+    const verdict = classify(result);
+    const attempt: Attempt = {
+      appId: p.event.appId,
+      eventId: p.event.id,
+      endpointId: p.endpoint.id,
+      attempt: p.attemptNo,
+      at: p.at.toISOString(),
+      statusCode: verdict.statusCode,
+      durationMs: result.durationMs,
+      outcome: verdict.outcome,
+      error: verdict.error,
+      responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
+    };
+    return { attempt, verdict, done: now() };
+  }
+
+  function decide(p: Prepared, t: Tried): Decision {
+    const { verdict, done } = t;
+    if (verdict.outcome === 'succeeded') return { kind: 'done' };
+    if (verdict.outcome === 'retryable') {
+      // A send-again restarts the schedule: count attempts from the last one.
+      const d = deps.policy.afterFailure(
+        p.attemptNo - (p.delivery.retryBase ?? 0),
+        parseRetryAfter(verdict.retryAfterHeader, done),
       );
+      if (d.retry) return { kind: 'retry', dueMs: done.getTime() + d.delayMs, delayMs: d.delayMs };
+      return {
+        kind: 'give_up',
+        reason: `exhausted after ${p.attemptNo} attempts; last: ${verdict.error ?? 'unknown'}`,
+      };
+    }
+    return { kind: 'give_up', reason: verdict.error ?? verdict.outcome };
+  }
+
+  async function apply(p: Prepared, t: Tried, decision: Decision): Promise<DeliverOutcome> {
+    const { attempt, verdict, done } = t;
+    // A failed attempt gets its own record; a successful one is kept on the delivery's outcome.
+    if (verdict.outcome !== 'succeeded') await store.recordAttempt(attempt);
+    deps.observer?.attempted?.(attempt, { event: p.event });
+    await deps.health.track(p.endpoint, verdict.outcome, done);
+
+    const base = {
+      eventType: p.event.type,
+      attempts: p.attemptNo,
+      lastStatusCode: verdict.statusCode,
+      lastAttemptAt: attempt.at,
+    };
+    const lost: DeliverOutcome = 'leaseToken' in p.guard ? 'lease_lost' : 'duplicate';
+    switch (decision.kind) {
+      case 'done': {
+        const success = { durationMs: attempt.durationMs, responseExcerpt: attempt.responseExcerpt };
+        const update = { ...base, status: Status.succeeded, success, nextAttemptAt: null, dueAt: null };
+        if (!(await store.finish(p.key, p.guard, update))) return lost;
+        deps.observer?.finished?.(Status.succeeded, { event: p.event, attempts: p.attemptNo, at: done });
+        return Status.succeeded;
+      }
+      case 'retry': {
+        const wait = life.retryWait(done, decision.dueMs);
+        const update = {
+          ...base,
+          status: Status.retrying,
+          nextAttemptAt: new Date(decision.dueMs).toISOString(),
+          dueAt: wait.dueAt,
+        };
+        if (!(await store.finish(p.key, p.guard, update))) return lost;
+        if (wait.scheduleNow) {
+          const next = nextAttemptMessage(p.message, p.delivery, p.attemptNo + 1, decision.dueMs);
+          await deps.scheduler.at(next, new Date(decision.dueMs));
+        }
+        deps.observer?.retried?.(decision.delayMs);
+        return Status.retrying;
+      }
+      case 'give_up': {
+        // Dead-letter first: if the table write then fails, the message is retried and at worst
+        // the DLQ holds a duplicate; the other order could lose the DLQ copy on a transient error.
+        await deps.deadLetters.send(deadLetterMessage(p.message, p.attemptNo, decision.reason));
+        const update = { ...base, status: Status.failed, nextAttemptAt: null, dueAt: null };
+        if (!(await store.finish(p.key, p.guard, update))) return lost;
+        deps.observer?.finished?.(Status.failed, { event: p.event, attempts: p.attemptNo, at: done });
+        return Status.failed;
+      }
     }
   }
 
   return {
     /**
-     * Handles one queue message. Resolves when the message can be deleted; throws on an
-     * infrastructure error so that the message is retried by the queue (a batch item failure).
+     * Handles one queue message (`receiveCount`: SQS's ApproximateReceiveCount). Resolves when
+     * the message can be deleted; throws on an infrastructure error so that the queue retries it.
      */
-    async handle(incoming: DeliveryMessage): Promise<DeliverOutcome> {
-      let message = incoming;
+    async handle(message: DeliveryMessage, receiveCount = 1): Promise<DeliverOutcome> {
       const start = now();
-      // A wait longer than SQS allows travels as hops of at most 900 s.
       if (message.notBefore !== undefined && message.notBefore - start.getTime() > 1000) {
-        const remainingS = Math.ceil((message.notBefore - start.getTime()) / 1000);
-        await deps.retryQueue.schedule(message, Math.min(MAX_SQS_DELAY_S, remainingS));
+        await deps.scheduler.at(message, new Date(message.notBefore));
         return 'hopped';
       }
-
-      const loaded = await deps.store.loadAttemptContext(message.appId, message.eventId, message.endpointId);
-      const { event, endpoint } = loaded;
-      let delivery = loaded.delivery;
-      if (!event || !delivery) return 'missing';
-
-      // Only the worker's own dead-letter messages carry a reason: one coming back means an
-      // operator redrove the DLQ, which asks for the failed delivery to be tried again.
-      if (message.reason !== undefined && delivery.status === 'failed' && delivery.attempts === message.attempt) {
-        const dueAt = iso(start.getTime() + deps.leaseS * 1000);
-        if (!(await deps.store.restartDelivery(delivery, dueAt, start.toISOString()))) return 'duplicate';
-        delivery = { ...delivery, status: 'pending', retryBase: delivery.attempts, dueAt };
-        message = {
-          v: 1,
-          appId: message.appId,
-          eventId: message.eventId,
-          endpointId: message.endpointId,
-          attempt: delivery.attempts + 1,
-        };
-      }
-      if (TERMINAL_STATUSES.has(delivery.status) || delivery.attempts >= message.attempt) return 'duplicate';
-
-      if (!endpoint || !endpoint.enabled) {
-        await deps.store.skip(delivery);
-        deps.observer?.finished?.('skipped', { event, attempts: delivery.attempts, at: start });
-        return 'skipped';
-      }
-
-      const attemptNo = delivery.attempts + 1;
-      const lease = { token: randomUUID(), until: iso(start.getTime() + deps.leaseS * 1000) };
-      if (!(await deps.store.claim(delivery, attemptNo, lease, start.toISOString()))) return 'contended';
-
-      const at = now();
-      const secrets = activeSecrets(endpoint.secrets, at).map((s) => s.key);
-      const request = buildWebhookRequest({
-        url: endpoint.url,
-        eventId: event.id,
-        type: event.type,
-        timestamp: event.timestamp,
-        dataJson: event.dataJson,
-        secretKeys: secrets,
-        at,
-        userAgent: deps.userAgent,
-      });
-      const result = await deps.sender.send(request, deps.timeoutMs);
-      const verdict = classify(result);
-      const done = now();
-
-      const attempt: Attempt = {
-        appId: event.appId,
-        eventId: event.id,
-        endpointId: endpoint.id,
-        attempt: attemptNo,
-        at: at.toISOString(),
-        statusCode: verdict.statusCode,
-        durationMs: result.durationMs,
-        outcome: verdict.outcome,
-        error: verdict.error,
-        responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
-      };
-      // A failed attempt gets its own record; a successful one is kept on the delivery by finish().
-      if (verdict.outcome !== 'succeeded') await deps.store.recordAttempt(attempt, deps.retentionDays);
-      deps.observer?.attempted?.(attempt, { event });
-
-      const base = { attempts: attemptNo, lastStatusCode: verdict.statusCode, lastAttemptAt: at.toISOString() };
-
-      await trackHealth(endpoint, verdict.outcome, done);
-
-      if (verdict.outcome === 'succeeded') {
-        const success = { durationMs: attempt.durationMs, responseExcerpt: attempt.responseExcerpt };
-        if (
-          !(await deps.store.finish(delivery, lease.token, {
-            ...base,
-            status: 'succeeded',
-            success,
-            nextAttemptAt: null,
-            dueAt: null,
-          }))
-        ) {
-          return 'lease_lost';
-        }
-        deps.observer?.finished?.('succeeded', { event, attempts: attemptNo, at: done });
-        return 'succeeded';
-      }
-
-      if (verdict.outcome === 'gone') {
-        await deps.store.disableEndpoint(
-          endpoint.appId,
-          endpoint.id,
-          'the endpoint answered 410 Gone',
-          done.toISOString(),
-        );
-      }
-
-      const decision =
-        verdict.outcome === 'retryable'
-          ? // A resend restarts the schedule: count attempts from the last resend.
-            deps.policy.afterFailure(
-              attemptNo - (delivery.retryBase ?? 0),
-              parseRetryAfter(verdict.retryAfterHeader, done),
-            )
-          : ({ retry: false } as const);
-
-      if (decision.retry) {
-        const dueMs = done.getTime() + decision.delayMs;
-        const next: DeliveryMessage = { ...message, attempt: attemptNo + 1, notBefore: dueMs };
-        delete next.reason;
-        // A wait SQS can carry is sent now with its delay; a longer one waits on the open index
-        // and housekeeping sends it, with the exact remaining delay, 15 minutes before it is due.
-        const viaQueue = decision.delayMs <= MAX_SQS_DELAY_S * 1000;
-        const update: DeliveryUpdate = {
-          ...base,
-          status: 'retrying',
-          nextAttemptAt: iso(dueMs),
-          // Via the queue: if its message is lost, housekeeping finds it one lease after it was due.
-          dueAt: iso(viaQueue ? dueMs + deps.leaseS * 1000 : dueMs - MAX_SQS_DELAY_S * 1000),
-        };
-        if (!(await deps.store.finish(delivery, lease.token, update))) return 'lease_lost';
-        if (viaQueue) await deps.retryQueue.schedule(next, Math.ceil(decision.delayMs / 1000));
-        deps.observer?.retried?.(decision.delayMs);
-        return 'retrying';
-      }
-
-      const reason =
-        verdict.outcome === 'retryable'
-          ? `exhausted after ${attemptNo} attempts; last: ${verdict.error ?? 'unknown'}`
-          : (verdict.error ?? verdict.outcome);
-      // Dead-letter first: if the table write then fails, the message is retried and at worst the
-      // DLQ holds a duplicate; the other order could lose the DLQ copy on a transient error.
-      await deps.deadLetters.send({ ...message, attempt: attemptNo, reason });
-      if (
-        !(await deps.store.finish(delivery, lease.token, {
-          ...base,
-          status: 'failed',
-          nextAttemptAt: null,
-          dueAt: null,
-        }))
-      ) {
-        return 'lease_lost';
-      }
-      deps.observer?.finished?.('failed', { event, attempts: attemptNo, at: done });
-      return 'failed';
+      const prepared = await prepare(message, receiveCount, start);
+      if (typeof prepared === 'string') return prepared;
+      const tried = await attempt(prepared);
+      return apply(prepared, tried, decide(prepared, tried));
     },
   };
 }

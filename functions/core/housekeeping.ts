@@ -1,21 +1,37 @@
 /**
- * Housekeeping: reconcile the table (the truth) against the queues. Every unfinished delivery
- * sits on the open index with a due time; anything past due is re-driven:
- * - a delivery whose message never left or is lost (a crash between the table write and the
- *   queue send, a queue that lost state, a worker that died mid-attempt past its lease) is
- *   enqueued again for its next attempt;
- * - a retry waiting longer than SQS can delay is sent, with its exact remaining delay, once it
- *   is within 15 minutes of its due time.
- * Each re-drive first moves the due time forward with a conditional write, so that concurrent
- * runs never enqueue the same item twice, and duplicates that do reach a worker are dropped there.
+ * Housekeeping: reconcile the table (the truth) against the queues. Two kinds of unfinished work:
+ * - first attempts, which have no record until their outcome: each event is read once, when it
+ *   is a lease old, against the outcomes recorded for it; a delivery with none is late (a crash
+ *   between the event write and its message, a lost message, a dead worker), gets a pending
+ *   record on the open index, and is sent again. Reading costs a fifth of the write an index
+ *   entry for every first attempt would;
+ * - everything else that is unfinished sits on the open index with a due time: a delivery past
+ *   it is sent again, and a retry waiting longer than the scheduler's horizon is handed to it
+ *   once it comes within it.
+ * Each re-drive first moves the due time (or creates the record) with a conditional write, so
+ * concurrent runs never send the same item twice; duplicates that do reach a worker are dropped
+ * there.
  */
-import { MAX_SQS_DELAY_S } from '../adapters/sqs-queues';
-import type { DeliveryMessage } from './messages';
-import type { Delivery } from './model';
+import {
+  freshDelivery,
+  isActive,
+  redriveMessage,
+  retryDueMs,
+  type DeliveryMessage,
+  type DeliveryScheduler,
+  type Lifecycle,
+} from './lifecycle';
+import type { Delivery, StoredEvent } from './model';
 
 export interface OpenItem {
   dueAt: string;
-  delivery: Delivery & { requeues?: number };
+  delivery: Delivery;
+}
+
+/** An event, and the endpoints whose deliveries of it have a record. */
+export interface AcceptedEvent {
+  event: StoredEvent;
+  recorded: ReadonlySet<string>;
 }
 
 export interface HousekeepingStore {
@@ -27,14 +43,19 @@ export interface HousekeepingStore {
    * someone else moved it first.
    */
   rescheduleDue(item: OpenItem, toDueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
+  /** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
+  listAccepted(from: string, to: string): AsyncIterable<AcceptedEvent[]>;
+  /** Gives a late first attempt a pending record on the open index; false if it has a record. */
+  openLateDelivery(d: Delivery, dueAt: string): Promise<boolean>;
+  /** Up to when every event has been reconciled (null: never). */
+  reconciledUntil(): Promise<string | null>;
+  setReconciledUntil(until: string): Promise<void>;
 }
 
 export interface HousekeepingDeps {
   store: HousekeepingStore;
-  enqueue(messages: DeliveryMessage[]): Promise<void>;
-  /** Sends one message with a delay of at most 900 s (the retry queue). */
-  schedule(message: DeliveryMessage, delayS: number): Promise<void>;
-  leaseS: number;
+  scheduler: DeliveryScheduler;
+  life: Lifecycle;
   /** A delivery re-driven this many times without progress is reported as stuck. */
   stuckAfterRequeues: number;
   now?: () => Date;
@@ -42,9 +63,11 @@ export interface HousekeepingDeps {
 
 export interface HousekeepingReport {
   examined: number;
-  /** Retries waiting longer than SQS can delay, sent now that they are within 15 minutes. */
+  /** Retries waiting longer than the scheduler's horizon, handed to it now that they are within it. */
   scheduled: number;
   requeued: number;
+  /** First attempts found late by reading their events (included in `requeued`). */
+  reconciled: number;
   stuck: number;
   skippedInFlight: number;
 }
@@ -58,58 +81,81 @@ const SEND_CHUNK = 100;
 
 export function createHousekeeping(deps: HousekeepingDeps) {
   const now = deps.now ?? (() => new Date());
+  const { store, life } = deps;
 
   return {
     /**
-     * One pass. With `recover`, every open item counts as due and leases are ignored: for a
-     * restart after a crash, when queue state may be gone and no worker is alive. A recover pass
-     * takes every open item (RECOVER_LIMIT), not RUN_LIMIT of them: the others would wait minutes
-     * for their due times (a dead worker's lease, a lost retry's time plus a lease).
+     * One pass. With `recover`, every open item counts as due, leases are ignored and every event
+     * not reconciled yet is reconciled at once: for a restart after a crash, when queue state may
+     * be gone and no worker is alive. A recover pass takes every open item (RECOVER_LIMIT).
      */
     async run(opts: { recover?: boolean; limit?: number } = {}): Promise<HousekeepingReport> {
       const at = now();
-      const cutoff = opts.recover ? '9999' : at.toISOString();
-      const report: HousekeepingReport = { examined: 0, scheduled: 0, requeued: 0, stuck: 0, skippedInFlight: 0 };
-      const limit = opts.limit ?? (opts.recover ? RECOVER_LIMIT : RUN_LIMIT);
-      const items = await deps.store.listDue(cutoff, limit);
-      const nextDue = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
+      const recover = opts.recover === true;
+      const report: HousekeepingReport = {
+        examined: 0,
+        scheduled: 0,
+        requeued: 0,
+        reconciled: 0,
+        stuck: 0,
+        skippedInFlight: 0,
+      };
       const toSend: DeliveryMessage[] = [];
+      const send = async (m: DeliveryMessage) => {
+        toSend.push(m);
+        if (toSend.length >= SEND_CHUNK) await deps.scheduler.now(toSend.splice(0));
+      };
+      const nextDue = life.redrivenDueAt(at);
 
+      // 1. The open index: what is overdue, and long waits coming within the horizon.
+      const limit = opts.limit ?? (recover ? RECOVER_LIMIT : RUN_LIMIT);
+      const items = await store.listDue(recover ? '9999' : at.toISOString(), limit);
       for (const item of items) {
         report.examined++;
         const d = item.delivery;
-        if (d.status !== 'pending' && d.status !== 'retrying') continue;
-        if (!opts.recover && d.leaseUntil !== undefined && d.leaseUntil > at.toISOString()) {
+        if (!isActive(d.status)) continue;
+        if (!recover && d.leaseUntil !== undefined && d.leaseUntil > at.toISOString()) {
           report.skippedInFlight++;
           continue;
         }
-        const message: DeliveryMessage = {
-          v: 1,
-          appId: d.appId,
-          eventId: d.eventId,
-          endpointId: d.endpointId,
-          attempt: d.attempts + 1,
-        };
-        const dueMs =
-          d.status === 'retrying' && d.nextAttemptAt !== undefined ? Date.parse(d.nextAttemptAt) : undefined;
+        const dueMs = retryDueMs(d);
         if (dueMs !== undefined && dueMs > at.getTime()) {
-          // A long wait coming due (or, in recovery, any future retry): send it with its delay.
+          // A long wait coming due (or, recovering, any future retry): hand it over with its time.
           // Due again one lease after the attempt, in case this message is lost.
-          const planned = new Date(dueMs + deps.leaseS * 1000).toISOString();
-          if (!(await deps.store.rescheduleDue(item, planned, { clearLease: opts.recover === true, planned: true })))
-            continue;
-          message.notBefore = dueMs;
-          await deps.schedule(message, Math.min(MAX_SQS_DELAY_S, Math.ceil((dueMs - at.getTime()) / 1000)));
+          if (!recover && !life.withinHorizon(at, dueMs)) continue;
+          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          if (!(await store.rescheduleDue(item, planned, { clearLease: recover, planned: true }))) continue;
+          await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
           report.scheduled++;
           continue;
         }
-        if (!(await deps.store.rescheduleDue(item, nextDue, { clearLease: opts.recover === true }))) continue;
+        if (!(await store.rescheduleDue(item, nextDue, { clearLease: recover }))) continue;
         if ((d.requeues ?? 0) + 1 >= deps.stuckAfterRequeues) report.stuck++;
-        toSend.push(message);
+        await send(redriveMessage(d));
         report.requeued++;
-        if (toSend.length >= SEND_CHUNK) await deps.enqueue(toSend.splice(0));
       }
-      if (toSend.length > 0) await deps.enqueue(toSend);
+      // 2. First attempts: events a lease old (all of them, recovering) against their outcomes.
+      //    After the open index, so that what this step puts there is not sent twice.
+      const from = (await store.reconciledUntil()) ?? '';
+      const to = recover ? at.toISOString() : life.firstAttemptLateBefore(at);
+      if (to > from) {
+        for await (const page of store.listAccepted(from, to)) {
+          for (const { event, recorded } of page) {
+            for (const endpointId of event.endpointIds) {
+              if (recorded.has(endpointId)) continue;
+              const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
+              const d = freshDelivery(key, event.type);
+              if (!(await store.openLateDelivery(d, nextDue))) continue;
+              await send(redriveMessage(d));
+              report.reconciled++;
+              report.requeued++;
+            }
+          }
+        }
+        await store.setReconciledUntil(to);
+      }
+
+      if (toSend.length > 0) await deps.scheduler.now(toSend);
       return report;
     },
   };

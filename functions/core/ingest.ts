@@ -1,16 +1,18 @@
 /**
- * Accepting an event: validate, store it once (idempotently), fan it out to every subscribed
- * endpoint as one delivery each, and enqueue the first attempts; then answer 202.
+ * Accepting an event: validate, store it once (idempotently), and send one first attempt per
+ * subscribed endpoint; then answer 202.
  *
- * Crash safety without transactions: each delivery is stored, on the open index, before its
- * message is sent, so housekeeping re-drives any delivery whose message never left. A crash
- * between the event and its deliveries happens before the 202, so the producer retries, and the
- * idempotent replay records and sends whatever part of the fan-out is missing.
+ * The event is the only record written: it stands for its pending deliveries until each has an
+ * outcome, so a first-try success costs one event write and one outcome write. Crash safety
+ * without transactions: the event is stored before its messages are sent, and housekeeping
+ * reconciles every event against its outcomes once it is a lease old, re-sending any first
+ * attempt that has none (a crash between the two, a lost message). A crash before the 202 makes
+ * the producer retry; the replay answers the original response and sends nothing twice.
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from './errors';
 import { newId } from './ids';
-import type { DeliveryMessage } from './messages';
+import { firstAttemptMessage, freshDelivery, type DeliveryMessage, type DeliveryScheduler } from './lifecycle';
 import type { App, Delivery, Endpoint, StoredEvent } from './model';
 import { LIMITS, createEventBatchSchema, createEventSchema, eventIdSchema, parseOrThrow } from './schemas';
 
@@ -19,21 +21,13 @@ export interface IngestStore {
   getAppWithEndpoints(appId: string): Promise<{ app: App; endpoints: Endpoint[] } | null>;
   /** Stores a new event; returns the existing one if the id is taken. */
   putEventIfAbsent(event: StoredEvent): Promise<{ created: true } | { created: false; existing: StoredEvent }>;
-  /** Stores deliveries of a freshly created event (none can exist yet). */
-  putNewDeliveries(deliveries: Delivery[]): Promise<void>;
-  /** Stores the deliveries that do not exist yet; returns those it created. */
-  putMissingDeliveries(deliveries: Delivery[]): Promise<Delivery[]>;
-}
-
-export interface WorkQueue {
-  enqueue(messages: DeliveryMessage[]): Promise<void>;
+  /** Records deliveries that are finished at accept time (endpoints disabled then): rare. */
+  putSkippedDeliveries(deliveries: Delivery[]): Promise<void>;
 }
 
 export interface IngestDeps {
   store: IngestStore;
-  queue: WorkQueue;
-  /** How long a delivery may wait in the queue before housekeeping re-enqueues it. */
-  leaseS: number;
+  scheduler: Pick<DeliveryScheduler, 'now'>;
   now?: () => Date;
   onAccepted?: (event: StoredEvent) => void;
 }
@@ -63,40 +57,19 @@ function resultOf(event: StoredEvent): IngestResult {
   return { id: event.id, type: event.type, timestamp: event.timestamp, deliveries: event.endpointIds.length };
 }
 
-export function deliveriesOf(event: StoredEvent, createdAt: string, dueAt: string): Delivery[] {
-  const base = { appId: event.appId, eventId: event.id, attempts: 0, createdAt };
-  return [
-    ...event.endpointIds.map((endpointId): Delivery => ({ ...base, endpointId, status: 'pending', dueAt })),
-    ...event.skippedEndpointIds.map((endpointId): Delivery => ({ ...base, endpointId, status: 'skipped' })),
-  ];
-}
-
-export function firstAttempt(d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId'>): DeliveryMessage {
-  return { v: 1, appId: d.appId, eventId: d.eventId, endpointId: d.endpointId, attempt: 1 };
+/** The deliveries of an event that are skipped from the start (their endpoints were disabled). */
+function skippedAtAccept(event: StoredEvent): Delivery[] {
+  return event.skippedEndpointIds.map((endpointId) =>
+    freshDelivery({ appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp }, event.type, true),
+  );
 }
 
 export function createIngestService(deps: IngestDeps) {
   const now = deps.now ?? (() => new Date());
 
-  /** Records and enqueues whatever part of the fan-out is missing (a replay after a crash). */
-  async function completeFanOut(event: StoredEvent): Promise<number> {
-    const at = now();
-    const dueAt = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
-    // Deliveries date from their event (recover's `since` and retention count from there).
-    const created = await deps.store.putMissingDeliveries(deliveriesOf(event, event.timestamp, dueAt));
-    const toSend = created.filter((d) => d.status === 'pending').map(firstAttempt);
-    if (toSend.length > 0) await deps.queue.enqueue(toSend);
-    return toSend.length;
-  }
-
   type AppView = NonNullable<Awaited<ReturnType<IngestStore['getAppWithEndpoints']>>>;
 
-  async function ingestOne(
-    appId: string,
-    body: unknown,
-    idempotencyKey?: string,
-    preloaded?: AppView,
-  ): Promise<IngestResult> {
+  function validate(body: unknown, idempotencyKey?: string) {
     const input = parseOrThrow(createEventSchema, body);
     const dataJson = JSON.stringify(input.data);
     if (Buffer.byteLength(dataJson) > LIMITS.eventDataBytes) {
@@ -105,12 +78,19 @@ export function createIngestService(deps: IngestDeps) {
       ]);
     }
     if (idempotencyKey !== undefined) parseOrThrow(eventIdSchema, idempotencyKey, 'Idempotency-Key header');
+    return { input, dataJson };
+  }
 
-    const found = preloaded ?? (await deps.store.getAppWithEndpoints(appId));
-    if (!found) throw new NotFoundError(`app ${appId} not found`);
-
+  /** Stores one event; returns its answer and the first attempts to send (none for a replay). */
+  async function accept(
+    appId: string,
+    { input, dataJson }: ReturnType<typeof validate>,
+    found: AppView,
+    idempotencyKey?: string,
+  ): Promise<{ result: IngestResult; messages: DeliveryMessage[]; event?: StoredEvent }> {
     const at = now();
     const subscribed = found.endpoints.filter((e) => subscribes(e, input.type));
+    const enabled = subscribed.filter((e) => e.enabled);
     const event: StoredEvent = {
       id: input.id ?? idempotencyKey ?? newId('msg', at.getTime()),
       appId,
@@ -118,10 +98,9 @@ export function createIngestService(deps: IngestDeps) {
       timestamp: at.toISOString(),
       dataJson,
       requestHash: requestHash(input.type, dataJson),
-      endpointIds: subscribed.filter((e) => e.enabled).map((e) => e.id),
+      endpointIds: enabled.map((e) => e.id),
       skippedEndpointIds: subscribed.filter((e) => !e.enabled).map((e) => e.id),
     };
-    const dueAt = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
     const put = await deps.store.putEventIfAbsent(event);
     if (!put.created) {
       const existing = put.existing;
@@ -130,36 +109,40 @@ export function createIngestService(deps: IngestDeps) {
           { path: input.id !== undefined ? 'id' : 'Idempotency-Key', message: 'was used before for another event' },
         ]);
       }
-      // A replay of a request whose first try may have died half-way: finish it, send nothing new.
-      await completeFanOut(existing);
-      return resultOf(existing);
+      // A replay: its first attempts were sent, or (a crash before the 202) housekeeping's
+      // reconcile sends them once they are late. Sending them again here would POST twice.
+      return { result: resultOf(existing), messages: [] };
     }
-
-    await deps.store.putNewDeliveries(deliveriesOf(event, event.timestamp, dueAt));
-    const messages = event.endpointIds.map((endpointId) => firstAttempt({ appId, eventId: event.id, endpointId }));
-    if (messages.length > 0) await deps.queue.enqueue(messages);
-    deps.onAccepted?.(event);
-    return resultOf(event);
+    const skipped = skippedAtAccept(event);
+    if (skipped.length > 0) await deps.store.putSkippedDeliveries(skipped);
+    return { result: resultOf(event), messages: enabled.map((e) => firstAttemptMessage(event, e)), event };
   }
 
   return {
-    ingest(req: IngestRequest): Promise<IngestResult> {
-      return ingestOne(req.appId, req.body, req.idempotencyKey);
+    async ingest(req: IngestRequest): Promise<IngestResult> {
+      const valid = validate(req.body, req.idempotencyKey);
+      const found = await deps.store.getAppWithEndpoints(req.appId);
+      if (!found) throw new NotFoundError(`app ${req.appId} not found`);
+      const { result, messages, event } = await accept(req.appId, valid, found, req.idempotencyKey);
+      if (messages.length > 0) await deps.scheduler.now(messages);
+      if (event) deps.onAccepted?.(event);
+      return result;
     },
 
-    /** Up to 100 events; each succeeds or fails on its own, answered in input order. */
+    /**
+     * Up to 100 events; each succeeds or fails on its own, answered in input order. Their first
+     * attempts go out together, ten messages a request, once every event is stored.
+     */
     async ingestBatch(appId: string, body: unknown) {
       const { events } = parseOrThrow(createEventBatchSchema, body);
       // One read of the app and its endpoints serves the whole batch.
       const found = await deps.store.getAppWithEndpoints(appId);
       if (!found) throw new NotFoundError(`app ${appId} not found`);
-      const items = await Promise.all(
+      const accepted = await Promise.all(
         events.map(async (item, index) => {
           try {
-            const r = await ingestOne(appId, item, undefined, found);
-            return { id: r.id, deliveries: r.deliveries };
+            return await accept(appId, validate(item), found);
           } catch (err) {
-            if (err instanceof NotFoundError) throw err;
             if (err instanceof ValidationError || err instanceof ConflictError) {
               return {
                 error: {
@@ -173,7 +156,12 @@ export function createIngestService(deps: IngestDeps) {
           }
         }),
       );
-      return { items };
+      const messages = accepted.flatMap((a) => ('messages' in a ? a.messages : []));
+      if (messages.length > 0) await deps.scheduler.now(messages);
+      for (const a of accepted) if ('event' in a && a.event) deps.onAccepted?.(a.event);
+      return {
+        items: accepted.map((a) => ('result' in a ? { id: a.result.id, deliveries: a.result.deliveries } : a)),
+      };
     },
   };
 }

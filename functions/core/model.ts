@@ -1,4 +1,5 @@
 /** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
+import type { DeliveryStatus } from './lifecycle';
 
 export interface App {
   id: string;
@@ -49,15 +50,17 @@ export interface StoredEvent {
   skippedEndpointIds: string[];
 }
 
-export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
-
-export const TERMINAL_STATUSES: ReadonlySet<DeliveryStatus> = new Set(['succeeded', 'failed', 'skipped']);
-
+/**
+ * A delivery's record: written with its first outcome (a pending first attempt has none: its
+ * event stands for it), or when housekeeping or a send-again gives it one.
+ */
 export interface Delivery {
   appId: string;
   eventId: string;
   endpointId: string;
   status: DeliveryStatus;
+  /** The event's type, so an endpoint's log can be filtered by it. */
+  eventType?: string;
   /** Attempts made so far. */
   attempts: number;
   lastStatusCode?: number;
@@ -74,6 +77,9 @@ export interface Delivery {
   success?: { durationMs: number; responseExcerpt: string | null };
   /** Attempts made before the last resend: the retry schedule restarts from there. */
   retryBase?: number;
+  /** Times housekeeping re-drove it without progress. */
+  requeues?: number;
+  /** The event's accept time: deliveries date from their event (and are keyed by it). */
   createdAt: string;
 }
 

@@ -1,15 +1,16 @@
 /** The polling fallback: what happened to an event, delivery by delivery and attempt by attempt. */
 import { NotFoundError, ValidationError } from './errors';
+import { freshDelivery, shownNextAttempt, Status } from './lifecycle';
 import type { Attempt, Delivery, StoredEvent } from './model';
 import { feedQuerySchema, parseOrThrow } from './schemas';
 
 export interface EventQueryStore {
-  /** The event with its deliveries (one read of the event's partition). */
+  /** The event with the deliveries that have a record (a pending first attempt has none). */
   getEventWithDeliveries(
     appId: string,
     eventId: string,
   ): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null>;
-  /** The event with its deliveries and their attempt records (one read of the event's partition). */
+  /** The event with its recorded deliveries and their attempt records. */
   getEventHistory(
     appId: string,
     eventId: string,
@@ -18,9 +19,27 @@ export interface EventQueryStore {
   listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]>;
 }
 
+/**
+ * Every delivery of an event: those with a record, and for each endpoint it fans out to without
+ * one, the pending first attempt the event stands for (or, for an endpoint disabled at accept
+ * time, its skip).
+ */
+export function withPending(event: StoredEvent, recorded: Delivery[]): Delivery[] {
+  const byEndpoint = new Map(recorded.map((d) => [d.endpointId, d]));
+  const implied = (endpointId: string, skipped: boolean): Delivery =>
+    byEndpoint.get(endpointId) ??
+    freshDelivery({ appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp }, event.type, skipped);
+  const listed = new Set([...event.endpointIds, ...event.skippedEndpointIds]);
+  return [
+    ...event.endpointIds.map((id) => implied(id, false)),
+    ...event.skippedEndpointIds.map((id) => implied(id, true)),
+    ...recorded.filter((d) => !listed.has(d.endpointId)),
+  ];
+}
+
 /** A delivery's successful attempt, which is kept on the delivery rather than as a record. */
 export function successAttempt(d: Delivery): Attempt[] {
-  if (d.status !== 'succeeded' || !d.success || d.lastAttemptAt === undefined) return [];
+  if (d.status !== Status.succeeded || !d.success || d.lastAttemptAt === undefined) return [];
   return [
     {
       appId: d.appId,
@@ -96,7 +115,8 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
     async status(appId: string, eventId: string): Promise<EventStatusView> {
       const found = await store.getEventWithDeliveries(appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
-      const { event, deliveries } = found;
+      const { event } = found;
+      const deliveries = withPending(event, found.deliveries);
       return {
         id: event.id,
         type: event.type,
@@ -108,7 +128,7 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
           attempts: d.attempts,
           lastStatusCode: d.lastStatusCode ?? null,
           lastAttemptAt: d.lastAttemptAt ?? null,
-          nextAttemptAt: d.status === 'retrying' ? (d.nextAttemptAt ?? null) : null,
+          nextAttemptAt: shownNextAttempt(d),
         })),
       };
     },

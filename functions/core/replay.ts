@@ -5,10 +5,9 @@
  * gets a fresh retry schedule.
  */
 import { ConflictError, NotFoundError } from './errors';
-import { firstAttempt, type WorkQueue } from './ingest';
-import type { DeliveryMessage } from './messages';
+import { freshDelivery, mayRestart, redriveMessage, type DeliveryScheduler, type Lifecycle } from './lifecycle';
 import type { Delivery, Endpoint } from './model';
-import type { EventQueryStore } from './queries';
+import { withPending, type EventQueryStore } from './queries';
 import { parseOrThrow, recoverSchema, resendSchema } from './schemas';
 
 export interface ReplayStore extends Pick<EventQueryStore, 'getEventWithDeliveries'> {
@@ -17,7 +16,11 @@ export interface ReplayStore extends Pick<EventQueryStore, 'getEventWithDeliveri
    * false when it is already pending or in flight.
    */
   restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
-  putMissingDeliveries(deliveries: Delivery[]): Promise<Delivery[]>;
+  /**
+   * Adds an endpoint to an event's fan-out, with a pending record for its delivery on the open
+   * index; false when that delivery exists already.
+   */
+  addDelivery(d: Delivery, dueAt: string): Promise<boolean>;
   /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
   listFailedSince(
     appId: string,
@@ -29,9 +32,9 @@ export interface ReplayStore extends Pick<EventQueryStore, 'getEventWithDeliveri
 
 export interface ReplayDeps {
   store: ReplayStore;
-  queue: WorkQueue;
+  scheduler: Pick<DeliveryScheduler, 'now'>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
-  leaseS: number;
+  life: Lifecycle;
   recoverMax: number;
   now?: () => Date;
 }
@@ -53,12 +56,11 @@ export function createReplayService(deps: ReplayDeps) {
   /** Restarts what can be restarted and enqueues one attempt for each; returns how many. */
   async function restartAll(deliveries: Delivery[]): Promise<number> {
     const at = now();
-    const dueAt = new Date(at.getTime() + deps.leaseS * 1000).toISOString();
-    const restarted = await Promise.all(deliveries.map((d) => deps.store.restartDelivery(d, dueAt, at.toISOString())));
-    const messages: DeliveryMessage[] = deliveries
-      .filter((_, i) => restarted[i])
-      .map((d) => ({ ...firstAttempt(d), attempt: d.attempts + 1 }));
-    if (messages.length > 0) await deps.queue.enqueue(messages);
+    const dueAt = deps.life.redrivenDueAt(at);
+    const candidates = deliveries.filter((d) => mayRestart(d, at));
+    const restarted = await Promise.all(candidates.map((d) => deps.store.restartDelivery(d, dueAt, at.toISOString())));
+    const messages = candidates.filter((_, i) => restarted[i]).map((d) => redriveMessage(d));
+    if (messages.length > 0) await deps.scheduler.now(messages);
     return messages.length;
   }
 
@@ -68,27 +70,20 @@ export function createReplayService(deps: ReplayDeps) {
       const found = await deps.store.getEventWithDeliveries(appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
 
+      const deliveries = withPending(found.event, found.deliveries);
       if (input.endpointId === undefined) {
-        return { deliveries: await restartAll(found.deliveries) };
+        return { deliveries: await restartAll(deliveries) };
       }
       await requireEnabledEndpoint(appId, input.endpointId);
-      const existing = found.deliveries.find((d) => d.endpointId === input.endpointId);
+      const existing = deliveries.find((d) => d.endpointId === input.endpointId);
       if (existing) return { deliveries: await restartAll([existing]) };
 
       // An endpoint the event never went to (created later, or filtered out): a first delivery.
-      const at = now().toISOString();
-      const fresh: Delivery = {
-        appId,
-        eventId,
-        endpointId: input.endpointId,
-        status: 'pending',
-        attempts: 0,
-        createdAt: found.event.timestamp,
-        dueAt: new Date(Date.parse(at) + deps.leaseS * 1000).toISOString(),
-      };
-      const created = await deps.store.putMissingDeliveries([fresh]);
-      if (created.length > 0) await deps.queue.enqueue([firstAttempt(fresh)]);
-      return { deliveries: created.length };
+      const key = { appId, eventId, endpointId: input.endpointId, eventAt: found.event.timestamp };
+      const fresh = freshDelivery(key, found.event.type);
+      if (!(await deps.store.addDelivery(fresh, deps.life.redrivenDueAt(now())))) return { deliveries: 0 };
+      await deps.scheduler.now([redriveMessage(fresh)]);
+      return { deliveries: 1 };
     },
 
     async recover(appId: string, endpointId: string, body: unknown): Promise<{ recovered: number; more: boolean }> {

@@ -8,7 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { isDeliveryMessage } from '../core/messages';
+import { isDeliveryMessage } from '../core/lifecycle';
 import { logger, metrics, wiring } from '../wiring';
 
 const processor = new BatchProcessor(EventType.SQS);
@@ -25,7 +25,9 @@ async function recordHandler(record: SQSRecord): Promise<void> {
     logger.error('unreadable delivery message', { messageId: record.messageId });
     throw new Error(`message ${record.messageId} is not a delivery message`);
   }
-  const outcome = await wiring().deliver.handle(message);
+  // The receive count tells a first receive (which may skip the lease) from a redelivery.
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
+  const outcome = await wiring().deliver.handle(message, receiveCount);
   logger.debug('delivery message handled', { messageId: record.messageId, ...message, outcome });
 }
 

@@ -1,114 +1,297 @@
-/** In-memory fakes of the core's ports, for unit tests of the use cases. */
-import type { AttemptContext, DeliveryStore, DeliveryUpdate, WebhookSender } from '../../functions/core/deliver';
-import type { HousekeepingStore, OpenItem } from '../../functions/core/housekeeping';
-import type { DeliveryMessage } from '../../functions/core/messages';
-import type { Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/core/model';
+/**
+ * In-memory fakes of the core's ports. The stores are in-memory versions of the three DynamoDB
+ * aggregates (apps and endpoints, events, deliveries), composed into the use cases' ports by the
+ * same composeStores the real ones go through, and checked by the same contract test
+ * (test/integration/store-contract.int.test.ts), so that they cannot drift.
+ */
+import {
+  composeStores,
+  type AppRecords,
+  type DeliveryRecords,
+  type EventRecords,
+} from '../../functions/adapters/dynamo/stores';
+import type { DeliveryUpdate, EndpointSource, FinishGuard, WebhookSender } from '../../functions/core/deliver';
+import type { EndpointHealthStore } from '../../functions/core/endpoint-health';
+import type { OpenItem } from '../../functions/core/housekeeping';
+import {
+  isActive,
+  isFinished,
+  RECOVERABLE_STATUSES,
+  Status,
+  type DeliveryKey,
+  type DeliveryMessage,
+} from '../../functions/core/lifecycle';
+import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/core/model';
 import type { SendResult } from '../../functions/core/outcome';
+import { successAttempt } from '../../functions/core/queries';
 import type { WebhookRequest } from '../../functions/core/webhook';
 
-export class FakeDeliveryStore implements DeliveryStore, HousekeepingStore {
-  events = new Map<string, StoredEvent>();
-  deliveries = new Map<string, Delivery & { leaseToken?: string }>();
+const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
+  `${k.appId}/${k.endpointId}/${k.eventAt}/${k.eventId}`;
+const recordKey = (d: Delivery) =>
+  dkey({ appId: d.appId, endpointId: d.endpointId, eventAt: d.createdAt, eventId: d.eventId });
+
+type Stored = Delivery & { leaseToken?: string };
+
+export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthStore {
+  apps = new Map<string, App>();
   endpoints = new Map<string, Endpoint>();
-  attempts: Attempt[] = [];
   disabled: { endpointId: string; reason: string }[] = [];
 
-  static key(...parts: string[]) {
-    return parts.join('/');
+  putApp(app: App) {
+    this.apps.set(app.id, structuredClone(app));
+  }
+  putEndpoint(e: Endpoint) {
+    this.endpoints.set(`${e.appId}/${e.id}`, structuredClone(e));
+  }
+  endpoint(appId: string, endpointId: string) {
+    return this.endpoints.get(`${appId}/${endpointId}`);
   }
 
-  async loadAttemptContext(appId: string, eventId: string, endpointId: string): Promise<AttemptContext> {
-    const k = FakeDeliveryStore.key;
-    return {
-      event: this.events.get(k(appId, eventId)) ?? null,
-      delivery: structuredClone(this.deliveries.get(k(appId, eventId, endpointId)) ?? null),
-      endpoint: this.endpoints.get(k(appId, endpointId)) ?? null,
+  async getAppWithEndpoints(appId: string) {
+    const app = this.apps.get(appId);
+    if (!app) return null;
+    const endpoints = [...this.endpoints.values()].filter((e) => e.appId === appId).map((e) => structuredClone(e));
+    return { app: structuredClone(app), endpoints };
+  }
+
+  async *appIdPages() {
+    yield [...this.apps.keys()];
+  }
+
+  async endpointForDelivery(appId: string, endpointId: string, minVersion?: number) {
+    const e = this.endpoint(appId, endpointId);
+    if (e && minVersion !== undefined && e.version < minVersion) throw new Error('the fake holds an older endpoint');
+    return e ? structuredClone(e) : null;
+  }
+
+  async disableEndpoint(appId: string, endpointId: string, reason: string, at: string) {
+    const e = this.endpoint(appId, endpointId);
+    if (!e) return;
+    Object.assign(e, { enabled: false, disabledReason: reason, updatedAt: at, version: e.version + 1 });
+    this.disabled.push({ endpointId, reason });
+  }
+  async markEndpointFailing(appId: string, endpointId: string, at: string) {
+    const e = this.endpoint(appId, endpointId);
+    if (e && e.failingSince === undefined) e.failingSince = at;
+  }
+  async markEndpointHealthy(appId: string, endpointId: string) {
+    const e = this.endpoint(appId, endpointId);
+    if (e) delete e.failingSince;
+  }
+}
+
+export class InMemoryEvents implements EventRecords {
+  events = new Map<string, StoredEvent>();
+
+  put(e: StoredEvent) {
+    this.events.set(`${e.appId}/${e.id}`, structuredClone(e));
+  }
+
+  async putEventIfAbsent(event: StoredEvent) {
+    const existing = this.events.get(`${event.appId}/${event.id}`);
+    if (existing) return { created: false as const, existing: structuredClone(existing) };
+    this.put(event);
+    return { created: true as const };
+  }
+  async getEvent(appId: string, eventId: string) {
+    const e = this.events.get(`${appId}/${eventId}`);
+    return e ? structuredClone(e) : null;
+  }
+  async addEndpoint(appId: string, eventId: string, endpointId: string) {
+    const e = this.events.get(`${appId}/${eventId}`);
+    if (e && !e.endpointIds.includes(endpointId)) e.endpointIds.push(endpointId);
+  }
+  private inFeedOrder(appId: string) {
+    return [...this.events.values()]
+      .filter((e) => e.appId === appId)
+      .map((e) => ({ e, pos: `${e.timestamp}#${e.id}` }))
+      .sort((a, b) => a.pos.localeCompare(b.pos));
+  }
+  async listFeed(appId: string, after: string | undefined, before: string, limit: number) {
+    return this.inFeedOrder(appId)
+      .filter(({ pos }) => (after === undefined || pos > after) && pos < before)
+      .slice(0, limit)
+      .map(({ e }) => structuredClone(e));
+  }
+  async *acceptedPages(appId: string, from: string, to: string) {
+    const page = this.inFeedOrder(appId)
+      .filter(({ pos }) => pos >= from && pos < to)
+      .map(({ e }) => structuredClone(e));
+    if (page.length > 0) yield page;
+  }
+}
+
+export class InMemoryDeliveries implements DeliveryRecords {
+  records = new Map<string, Stored>();
+  attempts: Attempt[] = [];
+  checkpoint: string | null = null;
+
+  record(k: DeliveryKey) {
+    return this.records.get(dkey(k));
+  }
+
+  async getDelivery(k: DeliveryKey) {
+    const d = this.records.get(dkey(k));
+    if (!d) return null;
+    const { leaseToken: _t, ...rest } = structuredClone(d);
+    return rest;
+  }
+  async getDeliveries(ks: DeliveryKey[]) {
+    const out: Delivery[] = [];
+    for (const k of ks) {
+      const d = await this.getDelivery(k);
+      if (d) out.push(d);
+    }
+    return out;
+  }
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string) {
+    return new Set(
+      [...this.records.values()]
+        .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
+        .map((d) => d.eventId),
+    );
+  }
+  async attemptsOf(appId: string, eventId: string) {
+    return this.attempts
+      .filter((a) => a.appId === appId && a.eventId === eventId)
+      .sort((a, b) => a.endpointId.localeCompare(b.endpointId) || a.attempt - b.attempt)
+      .map((a) => structuredClone(a));
+  }
+  async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
+    const items = [...this.records.values()]
+      .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= since)
+      .filter((d) => RECOVERABLE_STATUSES.includes(d.status))
+      .sort((a, b) => `${a.createdAt}#${a.eventId}`.localeCompare(`${b.createdAt}#${b.eventId}`));
+    return { items: items.slice(0, limit).map((d) => structuredClone(d)), more: items.length > limit };
+  }
+
+  /** The condition every unleased or leasing write checks: `prev` attempts made, active, unheld. */
+  private mayTake(cur: Stored | undefined, prev: number, now: string) {
+    if (!cur) return prev === 0;
+    return cur.attempts === prev && isActive(cur.status) && (cur.leaseUntil === undefined || cur.leaseUntil < now);
+  }
+
+  async claim(k: DeliveryKey, attempt: number, lease: { token: string; until: string }, now: string) {
+    const cur = this.records.get(dkey(k));
+    if (!this.mayTake(cur, attempt - 1, now)) return false;
+    const d: Stored = cur ?? {
+      appId: k.appId,
+      eventId: k.eventId,
+      endpointId: k.endpointId,
+      createdAt: k.eventAt,
+      status: Status.pending,
+      attempts: 0,
     };
-  }
-
-  async claim(d: Delivery, attempt: number, lease: { token: string; until: string }, now: string) {
-    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId));
-    if (!cur || cur.attempts !== attempt - 1 || !['pending', 'retrying'].includes(cur.status)) return false;
-    if (cur.leaseUntil !== undefined && cur.leaseUntil >= now) return false;
-    cur.leaseToken = lease.token;
-    cur.leaseUntil = lease.until;
+    Object.assign(d, { leaseToken: lease.token, leaseUntil: lease.until });
+    this.records.set(dkey(k), d);
     return true;
   }
-
+  async recordAttempt(a: Attempt) {
+    this.attempts.push(structuredClone(a));
+  }
+  async finish(k: DeliveryKey, guard: FinishGuard, u: DeliveryUpdate) {
+    const cur = this.records.get(dkey(k));
+    const ok =
+      'leaseToken' in guard
+        ? cur?.leaseToken === guard.leaseToken
+        : this.mayTake(cur, guard.unleased.attempt - 1, guard.unleased.now);
+    if (!ok) return false;
+    const d: Stored = cur ?? {
+      appId: k.appId,
+      eventId: k.eventId,
+      endpointId: k.endpointId,
+      createdAt: k.eventAt,
+      status: Status.pending,
+      attempts: 0,
+    };
+    Object.assign(d, {
+      status: u.status,
+      attempts: u.attempts,
+      eventType: u.eventType,
+      lastAttemptAt: u.lastAttemptAt,
+    });
+    if (u.lastStatusCode !== null) d.lastStatusCode = u.lastStatusCode;
+    else delete d.lastStatusCode;
+    if (u.success) d.success = u.success;
+    if (u.nextAttemptAt) d.nextAttemptAt = u.nextAttemptAt;
+    else delete d.nextAttemptAt;
+    if (u.dueAt) d.dueAt = u.dueAt;
+    else delete d.dueAt;
+    delete d.leaseToken;
+    delete d.leaseUntil;
+    delete d.requeues;
+    this.records.set(dkey(k), d);
+    return true;
+  }
+  async skip(k: DeliveryKey, eventType: string) {
+    const cur = this.records.get(dkey(k));
+    if (cur && !isActive(cur.status)) return;
+    const d: Stored = cur ?? {
+      appId: k.appId,
+      eventId: k.eventId,
+      endpointId: k.endpointId,
+      createdAt: k.eventAt,
+      status: Status.skipped,
+      attempts: 0,
+    };
+    Object.assign(d, { status: Status.skipped, eventType });
+    for (const f of ['dueAt', 'nextAttemptAt', 'leaseToken', 'leaseUntil'] as const) delete d[f];
+    this.records.set(dkey(k), d);
+  }
+  async putSkippedDeliveries(ds: Delivery[]) {
+    for (const d of ds) this.records.set(recordKey(d), structuredClone(d));
+  }
+  async openPending(d: Delivery, dueAt: string) {
+    if (this.records.has(recordKey(d))) return false;
+    this.records.set(recordKey(d), { ...structuredClone(d), dueAt });
+    return true;
+  }
+  async restartDelivery(d: Delivery, dueAt: string, now: string) {
+    const cur = this.records.get(recordKey(d));
+    if (!cur || cur.attempts !== d.attempts) return false;
+    const waiting = cur.status === Status.retrying && (cur.leaseUntil === undefined || cur.leaseUntil < now);
+    if (!isFinished(cur.status) && !waiting) return false;
+    for (const a of successAttempt(cur)) this.attempts.push(a);
+    Object.assign(cur, { status: Status.pending, retryBase: cur.attempts, requeues: 0, dueAt });
+    for (const f of ['nextAttemptAt', 'leaseToken', 'leaseUntil', 'success'] as const) delete cur[f];
+    return true;
+  }
   async listDue(cutoff: string, limit: number): Promise<OpenItem[]> {
-    return [...this.deliveries.values()]
+    return [...this.records.values()]
       .filter((d) => d.dueAt !== undefined && d.dueAt < cutoff)
       .sort((a, b) => a.dueAt!.localeCompare(b.dueAt!))
       .slice(0, limit)
-      .map((d) => ({ dueAt: d.dueAt!, delivery: structuredClone(d) }));
+      .map((d) => {
+        const { leaseToken: _t, ...rest } = structuredClone(d);
+        return { dueAt: d.dueAt!, delivery: rest };
+      });
   }
-
   async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}) {
-    const d = item.delivery;
-    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId)) as
-      (Delivery & { requeues?: number }) | undefined;
+    const cur = this.records.get(recordKey(item.delivery));
     if (!cur || cur.dueAt !== item.dueAt) return false;
     cur.dueAt = toDueAt;
     if (!opts.planned) cur.requeues = (cur.requeues ?? 0) + 1;
-    if (opts.clearLease) delete cur.leaseUntil;
-    return true;
-  }
-
-  async recordAttempt(a: Attempt) {
-    this.attempts.push(a);
-  }
-
-  async finish(d: Delivery, token: string, u: DeliveryUpdate) {
-    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId));
-    if (!cur || cur.leaseToken !== token) return false;
-    cur.status = u.status;
-    cur.attempts = u.attempts;
-    if (u.lastStatusCode !== undefined && u.lastStatusCode !== null) cur.lastStatusCode = u.lastStatusCode;
-    if (u.lastAttemptAt !== undefined) cur.lastAttemptAt = u.lastAttemptAt;
-    if (u.success) cur.success = u.success;
-    if (u.nextAttemptAt) cur.nextAttemptAt = u.nextAttemptAt;
-    else delete cur.nextAttemptAt;
-    if (u.dueAt) cur.dueAt = u.dueAt;
-    else delete cur.dueAt;
-    delete cur.leaseToken;
-    delete cur.leaseUntil;
-    return true;
-  }
-
-  async skip(d: Delivery) {
-    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId));
-    if (cur && ['pending', 'retrying'].includes(cur.status)) {
-      cur.status = 'skipped';
-      delete cur.dueAt;
+    if (opts.clearLease) {
+      delete cur.leaseToken;
+      delete cur.leaseUntil;
     }
-  }
-
-  async restartDelivery(d: Delivery, dueAt: string) {
-    const cur = this.deliveries.get(FakeDeliveryStore.key(d.appId, d.eventId, d.endpointId));
-    if (!cur || cur.attempts !== d.attempts || !['succeeded', 'failed', 'skipped'].includes(cur.status)) return false;
-    Object.assign(cur, { status: 'pending', retryBase: cur.attempts, dueAt });
-    delete cur.nextAttemptAt;
     return true;
   }
-
-  async markEndpointFailing(appId: string, endpointId: string, at: string) {
-    const ep = this.endpoints.get(FakeDeliveryStore.key(appId, endpointId));
-    if (ep && ep.failingSince === undefined) ep.failingSince = at;
+  async reconciledUntil() {
+    return this.checkpoint;
   }
-
-  async markEndpointHealthy(appId: string, endpointId: string) {
-    const ep = this.endpoints.get(FakeDeliveryStore.key(appId, endpointId));
-    if (ep) delete ep.failingSince;
+  async setReconciledUntil(until: string) {
+    if (this.checkpoint === null || this.checkpoint < until) this.checkpoint = until;
   }
+}
 
-  async disableEndpoint(appId: string, endpointId: string, reason: string) {
-    const ep = this.endpoints.get(FakeDeliveryStore.key(appId, endpointId));
-    if (ep) {
-      ep.enabled = false;
-      ep.disabledReason = reason;
-    }
-    this.disabled.push({ endpointId, reason });
-  }
+/** The fakes of every store, composed into the ports as the real ones are. */
+export function fakeStores() {
+  const apps = new InMemoryApps();
+  const events = new InMemoryEvents();
+  const deliveries = new InMemoryDeliveries();
+  return { apps, ...composeStores(apps, events, deliveries), events, deliveries };
 }
 
 /** A sender that answers from a script, one result per call (the last one repeats). */
@@ -130,15 +313,23 @@ export const status = (statusCode: number, headers: Record<string, string> = {})
   durationMs: 3,
 });
 
-export class RecordingQueue {
+/**
+ * A scheduler (and DLQ) that records what it is given: `now` messages with delay 0, `at`
+ * messages with the whole seconds until their time (by `clock`), as SQS would be asked.
+ */
+export class RecordingScheduler {
   sent: { message: DeliveryMessage; delayS: number }[] = [];
-  async schedule(message: DeliveryMessage, delayS: number) {
-    this.sent.push({ message, delayS });
+  constructor(private readonly clock: () => number = Date.now) {}
+  async now(messages: DeliveryMessage[]) {
+    for (const message of messages) this.sent.push({ message, delayS: 0 });
+  }
+  async at(message: DeliveryMessage, at: Date) {
+    this.sent.push({
+      message: { ...message, notBefore: at.getTime() },
+      delayS: Math.max(0, Math.ceil((at.getTime() - this.clock()) / 1000)),
+    });
   }
   async send(message: DeliveryMessage) {
     this.sent.push({ message, delayS: 0 });
-  }
-  async enqueue(messages: DeliveryMessage[]) {
-    for (const message of messages) this.sent.push({ message, delayS: 0 });
   }
 }

@@ -137,7 +137,7 @@ describe('hookrelay dlq', () => {
     expect(json.lines).toHaveLength(1);
     expect(json.lines[0]).toMatchObject({
       messageId,
-      body: { v: 1, appId, eventId: first?.eventId, endpointId, attempt: 4, reason: first?.reason },
+      body: { v: 2, appId, eventId: first?.eventId, endpointId, attempt: 4, reason: first?.reason },
       attributes: { SentTimestamp: expect.any(String) },
     });
 

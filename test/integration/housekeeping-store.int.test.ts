@@ -1,10 +1,9 @@
 /** The open index read by housekeeping, at the sizes a recover run after a crash can meet. */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoEventStore } from '../../functions/adapters/dynamo/event-store';
-import { DynamoHousekeepingStore } from '../../functions/adapters/dynamo/housekeeping-store';
-import { RECOVER_LIMIT } from '../../functions/core/housekeeping';
-import type { Delivery } from '../../functions/core/model';
+import { dynamoStores } from '../../functions/adapters/dynamo/stores';
+import { RECOVER_LIMIT, type HousekeepingStore } from '../../functions/core/housekeeping';
+import { freshDelivery } from '../../functions/core/lifecycle';
 import type { Emulators } from '../../infra/local/emulators';
 import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';
@@ -12,7 +11,7 @@ import { dynamoClient, provision } from '../../infra/local/provision';
 const OPEN = 1500;
 let emulators: Emulators;
 let db: DynamoDBDocumentClient;
-let housekeeping: DynamoHousekeepingStore;
+let housekeeping: HousekeepingStore;
 
 beforeAll(async () => {
   emulators = await startTestEmulators();
@@ -21,20 +20,22 @@ beforeAll(async () => {
     marshallOptions: { removeUndefinedValues: true },
   });
   const options = { tableName, retentionDays: 30 };
-  housekeeping = new DynamoHousekeepingStore(db, options);
-  const deliveries = Array.from({ length: OPEN }, (_, i): Delivery => {
-    const dueAt = new Date(Date.UTC(2030, 0, 1) + i * 1000).toISOString();
-    return {
-      appId: 'app_hk',
-      eventId: `evt_${String(i).padStart(5, '0')}`,
-      endpointId: 'ep_1',
-      status: 'pending',
-      attempts: 0,
-      createdAt: dueAt,
-      dueAt,
-    };
-  });
-  await new DynamoEventStore(db, options).putNewDeliveries(deliveries);
+  const stores = dynamoStores(db, options);
+  housekeeping = stores.housekeeping;
+  for (let i = 0; i < OPEN; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, OPEN - i) }, (_, j) => {
+        const dueAt = new Date(Date.UTC(2030, 0, 1) + (i + j) * 1000).toISOString();
+        const key = {
+          appId: 'app_hk',
+          eventId: `evt_${String(i + j).padStart(5, '0')}`,
+          endpointId: 'ep_1',
+          eventAt: dueAt,
+        };
+        return stores.deliveries.openPending(freshDelivery(key, 't'), dueAt);
+      }),
+    );
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -42,7 +43,7 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-describe('DynamoHousekeepingStore.listDue', () => {
+describe('the open index, read by housekeeping', () => {
   it('lists every open item, oldest first, when asked for all of them (a recover run)', async () => {
     const items = await housekeeping.listDue('9999', RECOVER_LIMIT);
 

@@ -1,8 +1,8 @@
 /** The SQS adapters against the real-protocol emulator, on queues the topology defines. */
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqsDeadLetterQueue, SqsRetryQueue, SqsWorkQueue } from '../../functions/adapters/sqs-queues';
-import type { DeliveryMessage } from '../../functions/core/messages';
+import { delaySeconds, MAX_SQS_DELAY_S, SqsDeadLetterQueue, SqsScheduler } from '../../functions/adapters/sqs-queues';
+import type { DeliveryMessage } from '../../functions/core/lifecycle';
 import { startEmulators, type Emulators } from '../../infra/local/emulators';
 import { provision, sqsClient, type Provisioned } from '../../infra/local/provision';
 
@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 const message = (i: number): DeliveryMessage => ({
-  v: 1,
+  v: 2,
   appId: 'app_1',
   eventId: `msg_${i}`,
   endpointId: 'ep_1',
@@ -47,16 +47,23 @@ async function drain(url: string, waitS = 0): Promise<DeliveryMessage[]> {
 
 describe('SQS queues', () => {
   it('enqueues any number of messages in batches of ten', async () => {
-    await new SqsWorkQueue(sqs, queues.work).enqueue(Array.from({ length: 23 }, (_, i) => message(i)));
+    await new SqsScheduler(sqs, queues).now(Array.from({ length: 23 }, (_, i) => message(i)));
     const got = await drain(queues.work);
     expect(got.map((m) => m.eventId).sort()).toEqual(Array.from({ length: 23 }, (_, i) => `msg_${i}`).sort());
   });
 
   it('holds a retry back for its delay', async () => {
-    await new SqsRetryQueue(sqs, queues.retry).schedule({ ...message(1), attempt: 2 }, 2);
+    await new SqsScheduler(sqs, queues).at({ ...message(1), attempt: 2 }, new Date(Date.now() + 1500));
     expect(await drain(queues.retry)).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 2200));
     expect(await drain(queues.retry)).toMatchObject([{ eventId: 'msg_1', attempt: 2 }]);
+  });
+
+  it('asks SQS for at most its 900 s, carrying the rest in notBefore for the worker', () => {
+    const now = new Date('2026-01-01T00:00:00Z');
+    expect(delaySeconds(new Date(now.getTime() + 3_600_000), now)).toBe(MAX_SQS_DELAY_S);
+    expect(delaySeconds(new Date(now.getTime() + 4_001), now)).toBe(5);
+    expect(delaySeconds(new Date(now.getTime() - 10), now)).toBe(0);
   });
 
   it('dead-letters a message with its reason', async () => {

@@ -2,37 +2,32 @@ import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeliverService } from '../../functions/core/deliver';
-import type { DeliveryMessage } from '../../functions/core/messages';
+import { createEndpointHealth } from '../../functions/core/endpoint-health';
+import { firstAttemptMessage, lifecycle, type DeliveryMessage } from '../../functions/core/lifecycle';
 import type { SendResult } from '../../functions/core/outcome';
 import { RetryPolicy } from '../../functions/core/retry-policy';
 import { generateSecret } from '../../functions/core/signing';
-import { FakeDeliveryStore, RecordingQueue, ScriptedSender, status } from '../helpers/fakes';
+import { fakeStores, RecordingScheduler, ScriptedSender, status } from '../helpers/fakes';
 
 // Now, so that the verifier's timestamp tolerance (5 minutes) accepts the signature.
 const T0 = Date.now();
 const secret = generateSecret();
+const EVENT = {
+  id: 'msg_1',
+  appId: 'app_1',
+  type: 'invoice.paid',
+  timestamp: new Date(T0).toISOString(),
+  dataJson: '{"n":1}',
+  requestHash: 'h',
+  endpointIds: ['ep_1'],
+  skippedEndpointIds: [],
+};
+const KEY = { appId: 'app_1', eventId: 'msg_1', endpointId: 'ep_1', eventAt: EVENT.timestamp };
 
 function setup(script: SendResult[], scheduleS = [5, 300]) {
-  const store = new FakeDeliveryStore();
-  store.events.set('app_1/msg_1', {
-    id: 'msg_1',
-    appId: 'app_1',
-    type: 'invoice.paid',
-    timestamp: new Date(T0).toISOString(),
-    dataJson: '{"n":1}',
-    requestHash: 'h',
-    endpointIds: ['ep_1'],
-    skippedEndpointIds: [],
-  });
-  store.deliveries.set('app_1/msg_1/ep_1', {
-    appId: 'app_1',
-    eventId: 'msg_1',
-    endpointId: 'ep_1',
-    status: 'pending',
-    attempts: 0,
-    createdAt: new Date(T0).toISOString(),
-  });
-  store.endpoints.set('app_1/ep_1', {
+  const stores = fakeStores();
+  stores.events.put(EVENT);
+  stores.apps.putEndpoint({
     id: 'ep_1',
     appId: 'app_1',
     url: 'https://example.com/hook',
@@ -44,20 +39,20 @@ function setup(script: SendResult[], scheduleS = [5, 300]) {
     secrets: [{ key: secret, createdAt: '' }],
     version: 0,
   });
-  const sender = new ScriptedSender(script);
-  const retryQueue = new RecordingQueue();
-  const dlq = new RecordingQueue();
   let clock = T0;
+  const sender = new ScriptedSender(script);
+  const retryQueue = new RecordingScheduler(() => clock);
+  const dlq = new RecordingScheduler(() => clock);
   const service = createDeliverService({
-    store,
+    store: stores.deliver,
+    endpoints: stores.apps,
+    health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: 5 * 86_400 }),
     sender,
-    retryQueue,
+    scheduler: retryQueue,
     deadLetters: dlq,
     policy: new RetryPolicy({ scheduleS, jitter: 0, random: () => 0.5 }),
+    life: lifecycle({ leaseS: 300 }),
     timeoutMs: 1000,
-    leaseS: 300,
-    retentionDays: 30,
-    disableAfterFailingS: 5 * 86_400,
     userAgent: 'hookrelay/test',
     now: () => new Date(clock),
   });
@@ -65,17 +60,18 @@ function setup(script: SendResult[], scheduleS = [5, 300]) {
     clock += ms;
   };
   return {
-    store,
+    stores,
     sender,
     retryQueue,
     dlq,
     service,
     advance,
-    delivery: () => store.deliveries.get('app_1/msg_1/ep_1')!,
+    endpoint: () => stores.apps.endpoint('app_1', 'ep_1')!,
+    delivery: () => stores.deliveries.record(KEY)!,
   };
 }
 
-const first: DeliveryMessage = { v: 1, appId: 'app_1', eventId: 'msg_1', endpointId: 'ep_1', attempt: 1 };
+const first: DeliveryMessage = firstAttemptMessage(EVENT, { id: 'ep_1', version: 0 });
 
 describe('a delivery attempt', () => {
   let s: ReturnType<typeof setup>;
@@ -94,7 +90,7 @@ describe('a delivery attempt', () => {
     });
 
     it('keeps the successful attempt on the delivery, marked succeeded and off the open index', () => {
-      expect(s.store.attempts).toEqual([]);
+      expect(s.stores.deliveries.attempts).toEqual([]);
       expect(s.delivery()).toMatchObject({
         status: 'succeeded',
         attempts: 1,
@@ -105,9 +101,20 @@ describe('a delivery attempt', () => {
       expect(s.retryQueue.sent).toHaveLength(0);
     });
 
-    it('ignores a duplicate of the same message', async () => {
-      expect(await s.service.handle(first)).toBe('duplicate');
+    it('takes no lease on the first receive: the outcome is the one write', () => {
+      expect(s.delivery().leaseUntil).toBeUndefined();
+      expect(s.stores.deliveries.records.size).toBe(1);
+    });
+
+    it('ignores a redelivery of the same message without sending', async () => {
+      expect(await s.service.handle(first, 2)).toBe('duplicate');
       expect(s.sender.requests).toHaveLength(1);
+    });
+
+    it('records nothing twice when SQS hands out one message twice as a first receive (the window)', async () => {
+      expect(await s.service.handle(first, 1)).toBe('duplicate');
+      expect(s.sender.requests).toHaveLength(2);
+      expect(s.delivery()).toMatchObject({ status: 'succeeded', attempts: 1 });
     });
   });
 
@@ -117,6 +124,7 @@ describe('a delivery attempt', () => {
     expect(s.delivery()).toMatchObject({ status: 'retrying', attempts: 1, lastStatusCode: 500 });
     expect(s.delivery().nextAttemptAt).toBe(new Date(T0 + 5000).toISOString());
     expect(s.retryQueue.sent).toEqual([{ message: { ...first, attempt: 2, notBefore: T0 + 5000 }, delayS: 5 }]);
+    expect(s.stores.deliveries.attempts).toMatchObject([{ attempt: 1, statusCode: 500, outcome: 'retryable' }]);
   });
 
   it('keeps one webhook-id across attempts and succeeds on the third', async () => {
@@ -141,7 +149,7 @@ describe('a delivery attempt', () => {
     expect(s.dlq.sent).toHaveLength(1);
     expect(s.dlq.sent[0]!.message).toMatchObject({ eventId: 'msg_1', attempt: 3 });
     expect(s.dlq.sent[0]!.message.reason).toContain('exhausted after 3 attempts');
-    expect(s.store.attempts).toHaveLength(3);
+    expect(s.stores.deliveries.attempts).toHaveLength(3);
   });
 
   it('leaves a wait longer than 15 minutes to housekeeping, due 15 minutes before the attempt', async () => {
@@ -155,18 +163,18 @@ describe('a delivery attempt', () => {
     });
   });
 
-  it('sends back, in a hop of at most 900 s, a message that arrives with more than that left to wait', async () => {
+  it('hands back to the scheduler, for the rest of its wait, a message that arrives early', async () => {
     s = setup([status(200)]);
     const early = { ...first, notBefore: T0 + 3_600_000 };
     expect(await s.service.handle(early)).toBe('hopped');
-    expect(s.retryQueue.sent).toEqual([{ message: early, delayS: 900 }]);
+    expect(s.retryQueue.sent).toEqual([{ message: early, delayS: 3600 }]);
     expect(s.sender.requests).toHaveLength(0);
   });
 
   it('disables the endpoint on 410 Gone and does not retry', async () => {
     s = setup([status(410)]);
     expect(await s.service.handle(first)).toBe('failed');
-    expect(s.store.disabled).toEqual([{ endpointId: 'ep_1', reason: 'the endpoint answered 410 Gone' }]);
+    expect(s.stores.apps.disabled).toEqual([{ endpointId: 'ep_1', reason: 'the endpoint answered 410 Gone' }]);
     expect(s.retryQueue.sent).toHaveLength(0);
   });
 
@@ -178,17 +186,36 @@ describe('a delivery attempt', () => {
 
   it('skips, without sending, a delivery whose endpoint is disabled', async () => {
     s = setup([status(200)]);
-    s.store.endpoints.get('app_1/ep_1')!.enabled = false;
+    s.endpoint().enabled = false;
     expect(await s.service.handle(first)).toBe('skipped');
     expect(s.sender.requests).toHaveLength(0);
     expect(s.delivery().status).toBe('skipped');
   });
 
-  it('does not send while another worker holds the lease', async () => {
+  it('does not send a redelivered message while another worker holds the lease', async () => {
     s = setup([status(200)]);
-    s.delivery().leaseUntil = new Date(T0 + 60_000).toISOString();
-    expect(await s.service.handle(first)).toBe('contended');
+    await s.stores.deliveries.claim(KEY, 1, { token: 'other', until: new Date(T0 + 60_000).toISOString() }, '');
+    expect(await s.service.handle(first, 2)).toBe('contended');
     expect(s.sender.requests).toHaveLength(0);
+  });
+
+  it('reads the event when the message does not carry it', async () => {
+    s = setup([status(200)]);
+    const { event: _event, ...bare } = first;
+    expect(await s.service.handle(bare)).toBe('succeeded');
+    expect(JSON.parse(s.sender.requests[0]!.body)).toEqual({
+      type: 'invoice.paid',
+      timestamp: EVENT.timestamp,
+      data: { n: 1 },
+    });
+  });
+
+  it('leases a re-driven first attempt, creating its record', async () => {
+    s = setup([status(200)]);
+    expect(await s.service.handle({ ...first, redriven: true })).toBe('succeeded');
+    expect(s.delivery()).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(await s.service.handle({ ...first, redriven: true })).toBe('duplicate');
+    expect(s.sender.requests).toHaveLength(1);
   });
 });
 
@@ -197,7 +224,7 @@ describe('a delivery after a secret rotation', () => {
     const s = setup([status(200)]);
     const oldKey = secret;
     const newKey = generateSecret();
-    s.store.endpoints.get('app_1/ep_1')!.secrets = [
+    s.endpoint().secrets = [
       { key: oldKey, createdAt: '', expiresAt: new Date(T0 + 86_400_000).toISOString() },
       { key: newKey, createdAt: new Date(T0).toISOString() },
     ];
@@ -206,7 +233,7 @@ describe('a delivery after a secret rotation', () => {
     expect(during.headers['webhook-signature']?.split(' ')).toHaveLength(2);
 
     // A second event, a day and a second later.
-    s.store.deliveries.set('app_1/msg_1/ep_1', { ...s.delivery(), status: 'pending', attempts: 0 });
+    Object.assign(s.delivery(), { status: 'pending', attempts: 0 });
     s.advance(86_401_000);
     await s.service.handle(first);
     const after = s.sender.requests[1]!;
@@ -242,7 +269,7 @@ describe('a dead-lettered delivery redriven from the DLQ', () => {
 });
 
 describe('endpoint health', () => {
-  const endpoint = (s: ReturnType<typeof setup>) => s.store.endpoints.get('app_1/ep_1')!;
+  const endpoint = (s: ReturnType<typeof setup>) => s.endpoint();
 
   it('starts a failing streak on the first failure and clears it on a success', async () => {
     const s = setup([status(500), status(200)]);

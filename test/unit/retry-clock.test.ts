@@ -5,14 +5,15 @@
  * hours later, which wait on the open index until housekeeping sends them 15 minutes ahead.
  */
 import { describe, expect, it } from 'vitest';
+import { delaySeconds } from '../../functions/adapters/sqs-queues';
+import { CONTRACT_DEFAULTS } from '../../functions/config';
 import { createDeliverService } from '../../functions/core/deliver';
+import { createEndpointHealth } from '../../functions/core/endpoint-health';
 import { createHousekeeping } from '../../functions/core/housekeeping';
-import type { DeliveryMessage } from '../../functions/core/messages';
+import { firstAttemptMessage, lifecycle, type DeliveryMessage } from '../../functions/core/lifecycle';
 import { RetryPolicy } from '../../functions/core/retry-policy';
 import { generateSecret } from '../../functions/core/signing';
-import { MAX_SQS_DELAY_S } from '../../functions/adapters/sqs-queues';
-import { topology } from '../../infra/topology';
-import { FakeDeliveryStore, RecordingQueue, ScriptedSender, status } from '../helpers/fakes';
+import { fakeStores, RecordingScheduler, ScriptedSender, status } from '../helpers/fakes';
 
 /** Lateness allowed by the design: delays are rounded up to SQS's whole seconds. */
 const TOLERANCE_MS = 1000;
@@ -20,8 +21,8 @@ const TOLERANCE_MS = 1000;
 describe('the default retry schedule on a virtual clock', () => {
   it('fires all eight attempts within a second of their due times, the long waits included', async () => {
     let clock = Date.parse('2026-11-22T00:00:00Z');
-    const store = new FakeDeliveryStore();
-    store.events.set('a/e', {
+    const stores = fakeStores();
+    const event = {
       id: 'e',
       appId: 'a',
       type: 't',
@@ -30,16 +31,10 @@ describe('the default retry schedule on a virtual clock', () => {
       requestHash: 'h',
       endpointIds: ['p'],
       skippedEndpointIds: [],
-    });
-    store.deliveries.set('a/e/p', {
-      appId: 'a',
-      eventId: 'e',
-      endpointId: 'p',
-      status: 'pending',
-      attempts: 0,
-      createdAt: '',
-    });
-    store.endpoints.set('a/p', {
+    };
+    stores.apps.putApp({ id: 'a', name: 'a', createdAt: event.timestamp });
+    stores.events.put(event);
+    stores.apps.putEndpoint({
       id: 'p',
       appId: 'a',
       url: 'https://example.com',
@@ -51,35 +46,41 @@ describe('the default retry schedule on a virtual clock', () => {
       version: 0,
       secrets: [{ key: generateSecret(), createdAt: '' }],
     });
+    const key = { appId: 'a', eventId: 'e', endpointId: 'p', eventAt: event.timestamp };
 
-    // The queue: messages become visible `delayS` after they were sent.
+    // The queues as SQS runs them: a message becomes visible after the delay SQS is asked for
+    // (the SQS adapter's own rounding and 900 s cap), carrying its time in `notBefore`.
     const queue: { visibleAt: number; message: DeliveryMessage }[] = [];
-    const retryQueue = {
-      schedule: async (message: DeliveryMessage, delayS: number) => {
-        expect(delayS).toBeLessThanOrEqual(MAX_SQS_DELAY_S);
-        queue.push({ visibleAt: clock + delayS * 1000, message });
+    const scheduler = {
+      now: async (messages: DeliveryMessage[]) =>
+        void messages.forEach((message) => queue.push({ visibleAt: clock, message })),
+      at: async (message: DeliveryMessage, at: Date) => {
+        queue.push({
+          visibleAt: clock + delaySeconds(at, new Date(clock)) * 1000,
+          message: { ...message, notBefore: at.getTime() },
+        });
       },
     };
+    const life = lifecycle({ leaseS: 300 });
     const sender = new ScriptedSender([status(500)]);
     const service = createDeliverService({
-      store,
+      store: stores.deliver,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: 30 * 86_400 }),
       sender,
-      retryQueue,
-      deadLetters: new RecordingQueue(),
-      policy: new RetryPolicy({ scheduleS: topology.defaultRetryScheduleS, jitter: topology.retryJitter }),
+      scheduler,
+      deadLetters: new RecordingScheduler(),
+      policy: new RetryPolicy({ scheduleS: CONTRACT_DEFAULTS.retryScheduleS, jitter: 0.1 }),
+      life,
       timeoutMs: 10_000,
-      leaseS: 300,
-      retentionDays: 30,
-      disableAfterFailingS: 30 * 86_400,
       userAgent: 'hookrelay/test',
       now: () => new Date(clock),
     });
 
     const housekeeping = createHousekeeping({
-      store,
-      enqueue: async (messages) => void messages.forEach((message) => queue.push({ visibleAt: clock, message })),
-      schedule: retryQueue.schedule,
-      leaseS: 300,
+      store: stores.housekeeping,
+      scheduler,
+      life,
       stuckAfterRequeues: 3,
       now: () => new Date(clock),
     });
@@ -90,8 +91,9 @@ describe('the default retry schedule on a virtual clock', () => {
     let due = clock;
     let hops = 0;
     let scheduledByHousekeeping = 0;
-    queue.push({ visibleAt: clock, message: { v: 1, appId: 'a', eventId: 'e', endpointId: 'p', attempt: 1 } });
-    while (store.deliveries.get('a/e/p')!.status !== 'failed') {
+    queue.push({ visibleAt: clock, message: firstAttemptMessage(event, { id: 'p', version: 0 }) });
+    const delivery = () => stores.deliveries.record(key);
+    while (delivery()?.status !== 'failed') {
       queue.sort((x, y) => x.visibleAt - y.visibleAt);
       if (queue.length === 0 || queue[0]!.visibleAt >= nextHousekeeping) {
         clock = nextHousekeeping;
@@ -108,7 +110,7 @@ describe('the default retry schedule on a virtual clock', () => {
       if (outcome === 'hopped') hops++;
       if (sender.requests.length > before) {
         attempts.push({ at: clock, due });
-        const d = store.deliveries.get('a/e/p')!;
+        const d = delivery()!;
         if (d.nextAttemptAt) due = Date.parse(d.nextAttemptAt);
       }
     }
@@ -125,6 +127,6 @@ describe('the default retry schedule on a virtual clock', () => {
     const total = attempts.at(-1)!.at - attempts[0]!.at;
     expect(total / 3_600_000).toBeGreaterThan(27.6 * 0.9);
     expect(total / 3_600_000).toBeLessThan(27.6 * 1.1);
-    expect(store.deliveries.get('a/e/p')!.status).toBe('failed');
+    expect(delivery()!.status).toBe('failed');
   });
 });

@@ -1,99 +1,223 @@
-/** What a delivery attempt reads and writes: context, lease, attempt, result. */
-import { BatchGetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { AttemptContext, DeliveryStore, DeliveryUpdate } from '../../core/deliver';
-import type { Attempt, Delivery } from '../../core/model';
+/**
+ * Deliveries: each delivery's record (written with its first outcome, or when it is late or sent
+ * again), its failed attempts' records, and the open index of work that is late or waiting.
+ * A record lives in its endpoint's partition sorted by its event's time (table-layout.ts), so an
+ * endpoint's log is a Query, newest first, and no write per delivery goes to an index.
+ */
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeliveryUpdate, FinishGuard } from '../../core/deliver';
+import type { OpenItem } from '../../core/housekeeping';
 import {
-  DynamoTable,
-  epochSeconds,
-  failedKeys,
-  keys,
-  openKeys,
-  toDelivery,
-  toEndpoint,
-  toEvent,
-  type Item,
-} from './table';
+  ACTIVE_STATUSES,
+  FINISHED_STATUSES,
+  RECOVERABLE_STATUSES,
+  Status,
+  type DeliveryKey,
+} from '../../core/lifecycle';
+import type { Attempt, Delivery } from '../../core/model';
+import { successAttempt } from '../../core/queries';
+import type { DynamoTable, Item } from './table';
+import { dueAtOf, keys, openKeys, openShardPks, parseDeliveryKey, SK, TABLE_LAYOUT, type Key } from './table-layout';
 
-export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
-  // ---- delivery attempts --------------------------------------------------------------------
+export function toDelivery(i: Item): Delivery {
+  const { appId, endpointId, eventAt, eventId } = parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) });
+  const d: Delivery = {
+    appId,
+    eventId,
+    endpointId,
+    status: i.status as Delivery['status'],
+    attempts: (i.attempts as number | undefined) ?? 0,
+    createdAt: eventAt,
+  };
+  if (typeof i.eventType === 'string') d.eventType = i.eventType;
+  if (typeof i.lastStatusCode === 'number') d.lastStatusCode = i.lastStatusCode;
+  if (typeof i.lastAttemptAt === 'string') d.lastAttemptAt = i.lastAttemptAt;
+  if (typeof i.nextAttemptAt === 'string') d.nextAttemptAt = i.nextAttemptAt;
+  if (typeof i.leaseUntil === 'string') d.leaseUntil = i.leaseUntil;
+  if (typeof i.dueAt === 'string') d.dueAt = i.dueAt;
+  if (typeof i.requeues === 'number') d.requeues = i.requeues;
+  if (typeof i.retryBase === 'number') d.retryBase = i.retryBase;
+  if (i.success && typeof i.success === 'object') d.success = i.success as NonNullable<Delivery['success']>;
+  return d;
+}
 
-  async loadAttemptContext(appId: string, eventId: string, endpointId: string): Promise<AttemptContext> {
-    const wanted = [
-      keys.event(appId, eventId),
-      keys.delivery(appId, eventId, endpointId),
-      keys.endpoint(appId, endpointId),
-    ];
-    let pending: Item[] = wanted;
-    const found: Item[] = [];
-    for (let round = 0; pending.length > 0; round++) {
-      if (round > 8) throw new Error('DynamoDB kept returning unprocessed keys');
-      if (round > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
-      const out = await this.db.send(
-        new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      found.push(...((out.Responses?.[this.table] as Item[] | undefined) ?? []));
-      pending = (out.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined) ?? [];
-    }
-    const pick = (k: { pk: string; sk: string }) => found.find((i) => i.pk === k.pk && i.sk === k.sk);
-    const [ev, dl, ep] = wanted.map(pick);
-    return {
-      event: ev ? toEvent(ev) : null,
-      delivery: dl ? toDelivery(dl) : null,
-      endpoint: ep ? toEndpoint(ep) : null,
+export function toAttempt(i: Item): Attempt {
+  return {
+    appId: i.appId as string,
+    eventId: i.eventId as string,
+    endpointId: i.endpointId as string,
+    attempt: i.attempt as number,
+    at: i.at as string,
+    statusCode: (i.statusCode as number | null | undefined) ?? null,
+    durationMs: i.durationMs as number,
+    outcome: i.outcome as Attempt['outcome'],
+    error: (i.error as string | null | undefined) ?? null,
+    responseExcerpt: (i.responseExcerpt as string | null | undefined) ?? null,
+  };
+}
+
+const deliveryKeyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt'>): Key =>
+  keys.delivery({ appId: d.appId, eventId: d.eventId, endpointId: d.endpointId, eventAt: d.createdAt });
+
+/** `:active` and `:finished` lists as expression values, for conditions on the status. */
+const statusValues = (names: Record<string, readonly string[]>) => {
+  const values: Item = {};
+  const lists: Record<string, string> = {};
+  for (const [name, statuses] of Object.entries(names)) {
+    lists[name] = statuses.map((s, i) => `:${name}${i}`).join(', ');
+    statuses.forEach((s, i) => (values[`:${name}${i}`] = s));
+  }
+  return { values, lists };
+};
+
+export class DynamoDeliveryStore {
+  constructor(private readonly t: DynamoTable) {}
+
+  private newRecord(d: Delivery, dueAt?: string): Item {
+    const key = deliveryKeyOf(d);
+    const item: Item = {
+      ...key,
+      kind: 'delivery',
+      status: d.status,
+      attempts: d.attempts,
+      expiresAt: this.t.expiresAt(d.createdAt),
     };
+    if (d.eventType !== undefined) item.eventType = d.eventType;
+    if (dueAt !== undefined) Object.assign(item, { dueAt, ...openKeys(key, dueAt) });
+    return item;
   }
 
-  async claim(d: Delivery, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean> {
-    // The lease does not move the delivery on the open index (that would cost two index writes):
-    // housekeeping leaves a due delivery alone while its lease is live, and re-drives it after.
-    return this.conditional(() =>
-      this.db.send(
+  // ---- reads --------------------------------------------------------------------------------
+
+  async getDelivery(k: DeliveryKey): Promise<Delivery | null> {
+    const [item] = await this.t.batchGet([keys.delivery(k)], true);
+    return item ? toDelivery(item) : null;
+  }
+
+  /** The records of these deliveries that have one. */
+  async getDeliveries(ks: DeliveryKey[], consistent = false): Promise<Delivery[]> {
+    return (await this.t.batchGet(ks.map(keys.delivery), consistent)).map(toDelivery);
+  }
+
+  /**
+   * The events, accepted in [from, to], whose delivery to this endpoint has a record: one query
+   * of the endpoint's partition, keys only (a read unit covers ~13 records, not one).
+   */
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const page of this.t.queryPages({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: {
+        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':lo': from,
+        ':hi': `${to}#\uffff`,
+      },
+      ProjectionExpression: 'pk, sk',
+    })) {
+      for (const i of page) ids.add(parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) }).eventId);
+    }
+    return ids;
+  }
+
+  /** An event's failed attempts, by endpoint and number. */
+  async attemptsOf(appId: string, eventId: string): Promise<Attempt[]> {
+    const items = await this.t.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :try)',
+      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk, ':try': SK.attempt },
+    });
+    return items.map(toAttempt);
+  }
+
+  /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
+  async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
+    const { values, lists } = statusValues({ r: RECOVERABLE_STATUSES });
+    const items: Item[] = [];
+    for await (const page of this.t.queryPages({
+      KeyConditionExpression: 'pk = :pk AND sk >= :since',
+      FilterExpression: `#s IN (${lists.r})`,
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':since': since,
+        ...values,
+      },
+    })) {
+      items.push(...page);
+      if (items.length > limit) break;
+    }
+    return { items: items.slice(0, limit).map(toDelivery), more: items.length > limit };
+  }
+
+  // ---- the worker's writes ------------------------------------------------------------------
+
+  async claim(k: DeliveryKey, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean> {
+    // A first attempt may have no record yet: the lease creates it (pending).
+    const { values, lists } = statusValues({ a: ACTIVE_STATUSES });
+    return this.t.conditional(() =>
+      this.t.db.send(
         new UpdateCommand({
-          TableName: this.table,
-          Key: keys.delivery(d.appId, d.eventId, d.endpointId),
-          UpdateExpression: 'SET leaseToken = :tok, leaseUntil = :until',
+          TableName: this.t.name,
+          Key: keys.delivery(k),
+          UpdateExpression:
+            'SET leaseToken = :tok, leaseUntil = :until, #s = if_not_exists(#s, :pending), ' +
+            'attempts = if_not_exists(attempts, :zero), kind = :kind, expiresAt = if_not_exists(expiresAt, :exp)',
           ConditionExpression:
-            'attempts = :prev AND #s IN (:pending, :retrying) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+            '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
+            lists.a +
+            ') AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now))',
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: {
             ':tok': lease.token,
             ':until': lease.until,
+            ':pending': Status.pending,
+            ':zero': 0,
+            ':kind': 'delivery',
+            ':exp': this.t.expiresAt(k.eventAt),
             ':prev': attempt - 1,
-            ':pending': 'pending',
-            ':retrying': 'retrying',
             ':now': now,
+            ...values,
           },
         }),
       ),
     );
   }
 
-  async recordAttempt(a: Attempt, retentionDays: number): Promise<void> {
-    await this.db.send(
+  async recordAttempt(a: Attempt): Promise<void> {
+    await this.t.db.send(
       new PutCommand({
-        TableName: this.table,
+        TableName: this.t.name,
         Item: {
           ...keys.attempt(a.appId, a.eventId, a.endpointId, a.attempt),
           kind: 'attempt',
           ...a,
-          expiresAt: epochSeconds(a.at, retentionDays),
+          expiresAt: this.t.expiresAt(a.at),
         },
       }),
     );
   }
 
-  async finish(d: Delivery, leaseToken: string, u: DeliveryUpdate): Promise<boolean> {
-    const key = keys.delivery(d.appId, d.eventId, d.endpointId);
-    const set = ['#s = :s', 'attempts = :a', 'requeues = :zero'];
-    const remove = ['leaseToken', 'leaseUntil'];
-    const values: Item = { ':s': u.status, ':a': u.attempts, ':zero': 0, ':tok': leaseToken };
-    if (u.lastStatusCode !== undefined) {
+  /**
+   * The outcome: one UpdateItem that creates the record of a first attempt or updates it, on the
+   * open index while a retry waits, off it once finished.
+   */
+  async finish(k: DeliveryKey, guard: FinishGuard, u: DeliveryUpdate): Promise<boolean> {
+    const key = keys.delivery(k);
+    const set = ['#s = :s', 'attempts = :a', 'eventType = :et', 'lastAttemptAt = :la', 'kind = :kind'];
+    const remove = ['leaseToken', 'leaseUntil', 'requeues'];
+    const values: Item = {
+      ':s': u.status,
+      ':a': u.attempts,
+      ':et': u.eventType,
+      ':la': u.lastAttemptAt,
+      ':kind': 'delivery',
+    };
+    set.push('expiresAt = if_not_exists(expiresAt, :exp)');
+    values[':exp'] = this.t.expiresAt(k.eventAt);
+    if (u.lastStatusCode !== null) {
       set.push('lastStatusCode = :c');
       values[':c'] = u.lastStatusCode;
-    }
-    if (u.lastAttemptAt !== undefined) {
-      set.push('lastAttemptAt = :la');
-      values[':la'] = u.lastAttemptAt;
+    } else {
+      remove.push('lastStatusCode');
     }
     if (u.success) {
       set.push('success = :ok');
@@ -105,11 +229,6 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
     } else {
       remove.push('nextAttemptAt');
     }
-    if (u.status === 'failed') {
-      const failed = failedKeys(d);
-      set.push('feedPk = :fpk', 'feedSk = :fsk');
-      Object.assign(values, { ':fpk': failed.feedPk, ':fsk': failed.feedSk });
-    }
     if (u.dueAt) {
       const open = openKeys(key, u.dueAt);
       set.push('dueAt = :due', 'openPk = :opk', 'openSk = :osk');
@@ -117,13 +236,26 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
     } else {
       remove.push('dueAt', 'openPk', 'openSk');
     }
-    return this.conditional(() =>
-      this.db.send(
+    let condition: string;
+    if ('leaseToken' in guard) {
+      condition = 'leaseToken = :tok';
+      values[':tok'] = guard.leaseToken;
+    } else {
+      // No lease taken: the delivery must still be where the message found it, and unheld.
+      const { values: sv, lists } = statusValues({ act: ACTIVE_STATUSES });
+      Object.assign(values, sv, { ':prev': guard.unleased.attempt - 1, ':zero': 0, ':now': guard.unleased.now });
+      condition =
+        '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
+        lists.act +
+        ') AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now))';
+    }
+    return this.t.conditional(() =>
+      this.t.db.send(
         new UpdateCommand({
-          TableName: this.table,
+          TableName: this.t.name,
           Key: key,
           UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
-          ConditionExpression: 'leaseToken = :tok',
+          ConditionExpression: condition,
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: values,
         }),
@@ -131,65 +263,158 @@ export class DynamoDeliveryStore extends DynamoTable implements DeliveryStore {
     );
   }
 
-  async skip(d: Delivery): Promise<void> {
-    await this.conditional(() =>
-      this.db.send(
+  async skip(k: DeliveryKey, eventType: string): Promise<void> {
+    const { values, lists } = statusValues({ a: ACTIVE_STATUSES });
+    await this.t.conditional(() =>
+      this.t.db.send(
         new UpdateCommand({
-          TableName: this.table,
-          Key: keys.delivery(d.appId, d.eventId, d.endpointId),
+          TableName: this.t.name,
+          Key: keys.delivery(k),
           UpdateExpression:
-            'SET #s = :skipped, feedPk = :fpk, feedSk = :fsk REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
-          ConditionExpression: '#s IN (:pending, :retrying)',
+            'SET #s = :skipped, eventType = :et, kind = :kind, attempts = if_not_exists(attempts, :zero), ' +
+            'expiresAt = if_not_exists(expiresAt, :exp) REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
+          ConditionExpression: `attribute_not_exists(pk) OR #s IN (${lists.a})`,
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: {
-            ':skipped': 'skipped',
-            ':pending': 'pending',
-            ':retrying': 'retrying',
-            ':fpk': failedKeys(d).feedPk,
-            ':fsk': failedKeys(d).feedSk,
+            ':skipped': Status.skipped,
+            ':et': eventType,
+            ':kind': 'delivery',
+            ':zero': 0,
+            ':exp': this.t.expiresAt(k.eventAt),
+            ...values,
           },
         }),
       ),
     );
   }
 
-  async disableEndpoint(appId: string, endpointId: string, reason: string, at: string): Promise<void> {
-    await this.conditional(() =>
-      this.db.send(
+  // ---- records made outside the worker ------------------------------------------------------
+
+  /** Deliveries finished at accept time (endpoints disabled then). */
+  async putSkippedDeliveries(deliveries: Delivery[]): Promise<void> {
+    await this.t.batchWrite(deliveries.map((d) => ({ PutRequest: { Item: this.newRecord(d) } })));
+  }
+
+  /** A pending record on the open index for a delivery that has none; false if it has one. */
+  async openPending(d: Delivery, dueAt: string): Promise<boolean> {
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new PutCommand({
+          TableName: this.t.name,
+          Item: this.newRecord(d, dueAt),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  /** Puts a finished (or waiting, unleased) delivery back to pending for a new attempt cycle. */
+  async restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean> {
+    const key = deliveryKeyOf(d);
+    const open = openKeys(key, dueAt);
+    // The success kept on the delivery becomes an attempt record before the delivery moves on.
+    for (const a of successAttempt(d)) await this.recordAttempt(a);
+    const { values, lists } = statusValues({ f: FINISHED_STATUSES });
+    return this.t.conditional(() =>
+      this.t.db.send(
         new UpdateCommand({
-          TableName: this.table,
-          Key: keys.endpoint(appId, endpointId),
+          TableName: this.t.name,
+          Key: key,
           UpdateExpression:
-            'SET enabled = :f, disabledReason = :r, updatedAt = :at, version = if_not_exists(version, :zero) + :one',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':f': false, ':r': reason, ':at': at, ':zero': 0, ':one': 1 },
+            'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
+            'REMOVE nextAttemptAt, leaseToken, leaseUntil, success',
+          ConditionExpression:
+            `attempts = :attempts AND (#s IN (${lists.f}) OR ` +
+            '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':pending': Status.pending,
+            ':retrying': Status.retrying,
+            ':zero': 0,
+            ':attempts': d.attempts,
+            ':due': dueAt,
+            ':opk': open.openPk,
+            ':osk': open.openSk,
+            ':now': now,
+            ...values,
+          },
         }),
       ),
     );
   }
 
-  async markEndpointFailing(appId: string, endpointId: string, at: string): Promise<void> {
-    await this.conditional(() =>
-      this.db.send(
+  // ---- the open index -----------------------------------------------------------------------
+
+  async listDue(cutoff: string, limit: number): Promise<OpenItem[]> {
+    const perShard = await Promise.all(
+      openShardPks().map(async (p) => {
+        const refs: Item[] = [];
+        for await (const page of this.t.queryPages({
+          IndexName: TABLE_LAYOUT.indexes.open.name,
+          KeyConditionExpression: 'openPk = :p AND openSk < :cut',
+          ExpressionAttributeValues: { ':p': p, ':cut': cutoff },
+          Limit: limit,
+        })) {
+          refs.push(...page);
+          if (refs.length >= limit) break;
+        }
+        return refs;
+      }),
+    );
+    const refs = perShard.flat();
+    refs.sort((a, b) => String(a.openSk).localeCompare(String(b.openSk)));
+    // Strongly consistent: the item's current due time is what rescheduleDue will compare with.
+    const items = await this.t.batchGet(refs.slice(0, limit) as Key[], true);
+    return items
+      .filter((i) => i.kind === 'delivery' && typeof i.openSk === 'string' && i.openSk < cutoff)
+      .map((i): OpenItem => ({ dueAt: dueAtOf(String(i.openSk)), delivery: toDelivery(i) }));
+  }
+
+  async rescheduleDue(
+    item: OpenItem,
+    toDueAt: string,
+    opts: { clearLease?: boolean; planned?: boolean } = {},
+  ): Promise<boolean> {
+    const key = deliveryKeyOf(item.delivery);
+    const from = openKeys(key, item.dueAt);
+    const to = openKeys(key, toDueAt);
+    const set = ['dueAt = :due', 'openSk = :to'];
+    if (!opts.planned) set.push('requeues = if_not_exists(requeues, :zero) + :one');
+    const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
+    return this.t.conditional(() =>
+      this.t.db.send(
         new UpdateCommand({
-          TableName: this.table,
-          Key: keys.endpoint(appId, endpointId),
-          UpdateExpression: 'SET failingSince = :at',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(failingSince)',
-          ExpressionAttributeValues: { ':at': at },
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression: `SET ${set.join(', ')}${remove}`,
+          ConditionExpression: 'openSk = :from',
+          ExpressionAttributeValues: {
+            ':due': toDueAt,
+            ':to': to.openSk,
+            ':from': from.openSk,
+            ...(!opts.planned ? { ':zero': 0, ':one': 1 } : {}),
+          },
         }),
       ),
     );
   }
 
-  async markEndpointHealthy(appId: string, endpointId: string): Promise<void> {
-    await this.conditional(() =>
-      this.db.send(
+  async reconciledUntil(): Promise<string | null> {
+    const [item] = await this.t.batchGet([keys.reconcileCheckpoint()], true);
+    return typeof item?.until === 'string' ? item.until : null;
+  }
+
+  async setReconciledUntil(until: string): Promise<void> {
+    // Only forward: a slow run never moves the checkpoint back over a later one's.
+    await this.t.conditional(() =>
+      this.t.db.send(
         new UpdateCommand({
-          TableName: this.table,
-          Key: keys.endpoint(appId, endpointId),
-          UpdateExpression: 'REMOVE failingSince',
-          ConditionExpression: 'attribute_exists(failingSince)',
+          TableName: this.t.name,
+          Key: keys.reconcileCheckpoint(),
+          UpdateExpression: 'SET #u = :u',
+          ConditionExpression: 'attribute_not_exists(#u) OR #u < :u',
+          ExpressionAttributeNames: { '#u': 'until' },
+          ExpressionAttributeValues: { ':u': until },
         }),
       ),
     );

@@ -1,174 +1,133 @@
-/** Events and their fan-out; the polling view of an event. */
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { IngestStore } from '../../core/ingest';
-import type { Delivery, StoredEvent } from '../../core/model';
-import { feedPosition, type EventQueryStore } from '../../core/queries';
-import type { ReplayStore } from '../../core/replay';
-import {
-  DynamoTable,
-  T,
-  failedKeys,
-  keys,
-  toApp,
-  toAttempt,
-  toDelivery,
-  toEndpoint,
-  toEvent,
-  type Item,
-} from './table';
+/**
+ * Events: written once at accept time (idempotently), with the event's data compressed when that
+ * saves a write unit, on the feed index by accept time. An event stands for its pending first
+ * attempts; its partition also holds the failed attempts' records (deliveries' own data).
+ */
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
+import type { StoredEvent } from '../../core/model';
+import { approximateItemBytes, type DynamoTable, type Item } from './table';
+import { feedKeys, keys, parseEventPk, TABLE_LAYOUT, type Key } from './table-layout';
 
-export class DynamoEventStore extends DynamoTable implements IngestStore, EventQueryStore, ReplayStore {
-  async getAppWithEndpoints(appId: string) {
-    // Strongly consistent: an endpoint created a moment ago must receive the next event.
-    // '#APP' < 'EP#...' < 'KEY#...': the range stops before the app's keys, which ingest never needs.
-    const items = await this.queryAll({
-      KeyConditionExpression: 'pk = :pk AND sk < :keys',
-      ExpressionAttributeValues: { ':pk': keys.app(appId).pk, ':keys': 'F' },
-      ConsistentRead: true,
-    });
-    const appItem = items.find((i) => i.sk === '#APP');
-    if (!appItem) return null;
-    return { app: toApp(appItem), endpoints: items.filter((i) => i.kind === 'endpoint').map(toEndpoint) };
-  }
+/** DynamoDB bills a write per started kilobyte. */
+const WRITE_UNIT_BYTES = 1024;
 
-  // ---- events and fan-out -------------------------------------------------------------------
+export function toEvent(i: Item): StoredEvent {
+  const { appId, eventId } = parseEventPk(String(i.pk));
+  const dataJson =
+    i.dataBr instanceof Uint8Array ? brotliDecompressSync(i.dataBr).toString('utf8') : (i.dataJson as string);
+  return {
+    id: eventId,
+    appId,
+    type: i.eventType as string,
+    timestamp: i.timestamp as string,
+    dataJson,
+    requestHash: i.requestHash as string,
+    endpointIds: (i.endpointIds as string[] | undefined) ?? [],
+    skippedEndpointIds: (i.skippedEndpointIds as string[] | undefined) ?? [],
+  };
+}
 
-  private eventItem(event: StoredEvent): Item {
-    const key = keys.event(event.appId, event.id);
-    const { type, ...rest } = event;
-    return {
-      ...key,
+export class DynamoEventStore {
+  constructor(private readonly t: DynamoTable) {}
+
+  /**
+   * The stored item: the ids live in its key only, and the data is kept as brotli when that
+   * brings the item under fewer write units (a realistic 1 KB JSON payload compresses to about
+   * half; a tiny one is left as text, where compressing would save nothing).
+   */
+  eventItem(event: StoredEvent): Item {
+    const item: Item = {
+      ...keys.event(event.appId, event.id),
       kind: 'event',
-      ...rest,
-      eventType: type,
-      feedPk: `FEED#${event.appId}`,
-      feedSk: feedPosition(event),
-      expiresAt: this.expiresAt(event.timestamp),
+      eventType: event.type,
+      timestamp: event.timestamp,
+      requestHash: event.requestHash,
+      ...feedKeys(event),
+      expiresAt: this.t.expiresAt(event.timestamp),
     };
+    if (event.endpointIds.length > 0) item.endpointIds = event.endpointIds;
+    if (event.skippedEndpointIds.length > 0) item.skippedEndpointIds = event.skippedEndpointIds;
+    const plain = { ...item, dataJson: event.dataJson };
+    const units = (i: Item) => Math.ceil(approximateItemBytes(i) / WRITE_UNIT_BYTES);
+    if (Buffer.byteLength(event.dataJson) < 256) return plain;
+    const dataBr = brotliCompressSync(event.dataJson, {
+      params: { [zlib.BROTLI_PARAM_QUALITY]: 9, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT },
+    });
+    const compressed = { ...item, dataBr: new Uint8Array(dataBr) };
+    return units(compressed) < units(plain) ? compressed : plain;
   }
 
   async putEventIfAbsent(event: StoredEvent) {
-    const created = await this.conditional(() =>
-      this.db.send(
+    const created = await this.t.conditional(() =>
+      this.t.db.send(
         new PutCommand({
-          TableName: this.table,
+          TableName: this.t.name,
           Item: this.eventItem(event),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
     );
     if (created) return { created: true as const };
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: keys.event(event.appId, event.id), ConsistentRead: true }),
+    const existing = await this.getEvent(event.appId, event.id);
+    if (!existing) throw new Error(`event ${event.id} vanished between a conditional put and a read`);
+    return { created: false as const, existing };
+  }
+
+  async getEvent(appId: string, eventId: string, consistent = true): Promise<StoredEvent | null> {
+    const out = await this.t.db.send(
+      new GetCommand({ TableName: this.t.name, Key: keys.event(appId, eventId), ConsistentRead: consistent }),
     );
-    if (!out.Item) throw new Error(`event ${event.id} vanished between a conditional put and a read`);
-    return { created: false as const, existing: toEvent(out.Item) };
+    return out.Item ? toEvent(out.Item) : null;
   }
 
-  async putNewDeliveries(deliveries: Delivery[]): Promise<void> {
-    for (let i = 0; i < deliveries.length; i += 25) {
-      let requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string] = deliveries
-        .slice(i, i + 25)
-        .map((d) => ({ PutRequest: { Item: this.deliveryItem(d) } }));
-      for (let round = 0; requests.length > 0; round++) {
-        if (round > 8) throw new Error('DynamoDB kept returning unprocessed delivery writes');
-        if (round > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
-        const out = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
-        requests = out.UnprocessedItems?.[this.table] ?? [];
-      }
-    }
+  async getEvents(refs: Key[], consistent = false): Promise<StoredEvent[]> {
+    return (await this.t.batchGet(refs, consistent)).map(toEvent);
   }
 
-  async putMissingDeliveries(deliveries: Delivery[]): Promise<Delivery[]> {
-    const created = await Promise.all(
-      deliveries.map((d) =>
-        this.conditional(() =>
-          this.db.send(
-            new PutCommand({
-              TableName: this.table,
-              Item: this.deliveryItem(d),
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        ),
+  /** Adds an endpoint to an event's fan-out (a resend to an endpoint it never went to). */
+  async addEndpoint(appId: string, eventId: string, endpointId: string): Promise<void> {
+    await this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.event(appId, eventId),
+          UpdateExpression: 'SET endpointIds = list_append(if_not_exists(endpointIds, :none), :ep)',
+          ConditionExpression: 'attribute_exists(pk) AND NOT contains(endpointIds, :id)',
+          ExpressionAttributeValues: { ':none': [], ':ep': [endpointId], ':id': endpointId },
+        }),
       ),
     );
-    return deliveries.filter((_, i) => created[i]);
   }
 
-  // ---- the polling view ---------------------------------------------------------------------
-
-  async getEventWithDeliveries(appId: string, eventId: string) {
-    // '#EVENT' < 'DLV#...' < 'TRY#...': one range read gives the event and its deliveries only.
-    const items = await this.queryAll({
-      KeyConditionExpression: 'pk = :pk AND sk < :attempts',
-      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk, ':attempts': 'E' },
-    });
-    const ev = items.find((i) => i.sk === '#EVENT');
-    if (!ev) return null;
-    return { event: toEvent(ev), deliveries: items.filter((i) => i.kind === 'delivery').map(toDelivery) };
-  }
-
-  async getEventHistory(appId: string, eventId: string) {
-    // The whole partition in one read: the event, its deliveries and their attempt records.
-    const items = await this.queryAll({
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk },
-    });
-    const ev = items.find((i) => i.sk === '#EVENT');
-    if (!ev) return null;
-    return {
-      event: toEvent(ev),
-      deliveries: items.filter((i) => i.kind === 'delivery').map(toDelivery),
-      attempts: items.filter((i) => i.kind === 'attempt').map(toAttempt),
-    };
-  }
-
-  // ---- the catch-up feed and replays --------------------------------------------------------
-
+  /** An app's events in feed order, strictly after `after` and strictly before `before`. */
   async listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]> {
+    const { feedPk } = feedKeys({ appId, id: '', timestamp: '' });
+    const refs: Item[] = [];
     // BETWEEN is inclusive: start at `after` itself and drop it, so the page holds `limit` new events.
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: T.indexes.feed.name,
-        KeyConditionExpression:
-          after === undefined ? 'feedPk = :p AND feedSk < :hi' : 'feedPk = :p AND feedSk BETWEEN :lo AND :hi',
-        ExpressionAttributeValues: {
-          ':p': `FEED#${appId}`,
-          ':hi': before,
-          ...(after === undefined ? {} : { ':lo': after }),
-        },
-        Limit: after === undefined ? limit : limit + 1,
-      }),
-    );
-    const refs = ((out.Items as Item[] | undefined) ?? []).filter((i) => i.feedSk !== after);
-    return (await this.fetchItems(refs.slice(0, limit))).map(toEvent);
+    for await (const page of this.t.queryPages({
+      IndexName: TABLE_LAYOUT.indexes.feed.name,
+      KeyConditionExpression:
+        after === undefined ? 'feedPk = :p AND feedSk < :hi' : 'feedPk = :p AND feedSk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: { ':p': feedPk, ':hi': before, ...(after === undefined ? {} : { ':lo': after }) },
+      Limit: after === undefined ? limit : limit + 1,
+    })) {
+      refs.push(...page.filter((i) => i.feedSk !== after));
+      if (refs.length >= limit) break;
+    }
+    return this.getEvents(refs.slice(0, limit) as Key[]);
   }
 
-  async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
-    const pk = failedKeys({ appId, endpointId, eventId: '', createdAt: '' }).feedPk;
-    const items: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: T.indexes.feed.name,
-          KeyConditionExpression: 'feedPk = :p AND feedSk >= :since',
-          ExpressionAttributeValues: { ':p': pk, ':since': since },
-          Limit: limit + 1 - items.length,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items as Item[] | undefined) ?? []));
-      start = out.LastEvaluatedKey as Item | undefined;
-    } while (start && items.length <= limit);
-    // The index may lag a moment behind the table: keep only what is still failed or skipped.
-    const current = await this.fetchItems(items.slice(0, limit), true);
-    return {
-      items: current.filter((i) => i.status === 'failed' || i.status === 'skipped').map(toDelivery),
-      more: items.length > limit,
-    };
+  /** An app's events accepted in [from, to), oldest first, a page at a time. */
+  async *acceptedPages(appId: string, from: string, to: string): AsyncGenerator<StoredEvent[]> {
+    const { feedPk } = feedKeys({ appId, id: '', timestamp: '' });
+    for await (const page of this.t.queryPages({
+      IndexName: TABLE_LAYOUT.indexes.feed.name,
+      KeyConditionExpression: 'feedPk = :p AND feedSk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: { ':p': feedPk, ':lo': from, ':hi': to },
+    })) {
+      const refs = page.filter((i) => String(i.feedSk) < to);
+      if (refs.length > 0) yield await this.getEvents(refs as Key[]);
+    }
   }
 }
