@@ -77,7 +77,22 @@ export function apiClient(api: { url: string; key: string }) {
     return json as T;
   }
 
+  const app = (appId: string) => `/v1/apps/${encodeURIComponent(appId)}`;
+  const endpoint = (appId: string, endpointId: string) => `${app(appId)}/endpoints/${encodeURIComponent(endpointId)}`;
   return {
+    createEndpoint(appId: string, body: Record<string, unknown>) {
+      return call<{ id: string } & Record<string, unknown>>('POST', `${app(appId)}/endpoints`, 201, body);
+    },
+    updateEndpoint(appId: string, endpointId: string, body: Record<string, unknown>) {
+      return call<{ id: string } & Record<string, unknown>>('PATCH', endpoint(appId, endpointId), 200, body);
+    },
+    getEndpoint(appId: string, endpointId: string) {
+      return call<Record<string, unknown>>('GET', endpoint(appId, endpointId), 200);
+    },
+    /** What the endpoint's receiver verifies with: its secret, or a v1a endpoint's public key. */
+    endpointKey(appId: string, endpointId: string) {
+      return call<{ key: string }>('GET', `${endpoint(appId, endpointId)}/secret`, 200);
+    },
     sendEvent(appId: string, event: { type: string; data: unknown; id?: string }) {
       return call<EventAccepted>('POST', `/v1/apps/${encodeURIComponent(appId)}/events`, 202, event);
     },

@@ -15,6 +15,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { registerDlq } from './commands/dlq';
+import { registerEndpoints } from './commands/endpoints';
 import { registerEvents } from './commands/events';
 import { DEFAULT_STACK, describeAwsError, StepError } from './context';
 import { EXIT, OperationError, UsageError, printer, processIO, type CliIO } from './io';
@@ -25,7 +26,7 @@ const VERSION = '0.1.0';
 export function buildProgram(io: CliIO): Command {
   const rt = createRuntime(io);
   const program = new Command('hookrelay')
-    .description('Operate hookrelay: the dead-letter queue, events and deliveries, locally or on AWS.')
+    .description('Operate hookrelay: the dead-letter queue, endpoints, events and deliveries, locally or on AWS.')
     .version(VERSION, '-V, --version')
     .option('--region <region>', "AWS region (default: AWS_REGION or your profile's)")
     .option('--profile <name>', 'AWS shared-config profile')
@@ -66,12 +67,15 @@ Examples:
   HOOKRELAY_API_URL=http://127.0.0.1:3000 HOOKRELAY_API_KEY=demo-key \\
     hookrelay events send --app app_123 --type invoice.paid --data '{"amount":42}'
   hookrelay deliveries tail --app app_123 --event inv_1001
+  hookrelay endpoints create --app app_123 --url https://ci.example.com/hooks/deploy \\
+    --signature hmac-sha256 --secret @hook-secret.txt --auth @auth.json
 
 Exit codes: 0 ok, 1 the operation failed, 2 usage error.`,
     );
   // Subcommands made by .command() inherit exitOverride and configureOutput from here.
   registerDlq(program, rt);
   registerEvents(program, rt);
+  registerEndpoints(program, rt);
   return program;
 }
 

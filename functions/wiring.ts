@@ -9,6 +9,7 @@ import { dynamoClient, sqsClient } from './adapters/aws-clients';
 import { dynamoStores } from './adapters/dynamo/stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './adapters/guarded-lookup';
 import { HttpSender } from './adapters/http-sender';
+import { OAuth2Tokens } from './adapters/oauth2-tokens';
 import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './adapters/sqs-ingest-queues';
 import { SqsDeadLetterQueue, SqsScheduler } from './adapters/sqs-queues';
 import { config } from './config';
@@ -96,26 +97,31 @@ function build() {
     retry: cfg.ingestRetry,
     onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
   });
-  const sender = new HttpSender({
-    excerptBytes: cfg.responseExcerptBytes,
-    // Checks every address again at connect time, keeps connections alive, never follows redirects.
-    agent: createGuardedAgent({
-      allowPrivate: cfg.allowPrivateTargets,
-      keepAliveTimeoutMs: 30_000,
-      connections: 64,
-    }),
+  // Checks every address again at connect time, keeps connections alive, never follows redirects.
+  const agent = createGuardedAgent({
+    allowPrivate: cfg.allowPrivateTargets,
+    keepAliveTimeoutMs: 30_000,
+    connections: 64,
+  });
+  const sender = new HttpSender({ excerptBytes: cfg.responseExcerptBytes, agent });
+  const userAgent = `hookrelay/${cfg.version}`;
+  // OAuth2 token requests go through the same guarded agent; a token response needs more than an excerpt.
+  const tokens = new OAuth2Tokens({
+    sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
+    userAgent,
   });
   const deliver = createDeliverService({
     store: stores.deliver,
     endpoints: stores.apps,
     health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
     sender,
+    tokens,
     scheduler,
     deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
     policy,
     life,
     timeoutMs: cfg.deliveryTimeoutMs,
-    userAgent: `hookrelay/${cfg.version}`,
+    userAgent,
     observer: {
       attempted: (a) => {
         if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);

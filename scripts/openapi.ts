@@ -25,7 +25,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict with the current state',
   413: 'Body too large',
   415: 'Body is not JSON',
-  422: 'Refused (e.g. a forbidden destination)',
+  422: 'Refused: well-formed, but not usable (a forbidden destination, an endpoint option that cannot be used), naming the field',
 };
 
 function operation(key: string, doc: RouteDoc): Json {
@@ -113,7 +113,7 @@ export function buildOpenApi(): Json {
       title: 'hookrelay',
       version: '0.1.0',
       description:
-        'Serverless webhook delivery for AWS. Webhooks are signed with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature).',
+        'Serverless webhook delivery for AWS. Webhooks carry webhook-id and webhook-timestamp and are signed with Standard Webhooks (webhook-signature: v1, or v1a with ed25519) or, per endpoint, a GitHub-style hmac-sha256 header; endpoints may add custom headers and Basic, bearer or OAuth2 client-credentials auth.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'the local stack (npm start)' }],

@@ -1,16 +1,30 @@
 /** Apps and their endpoints: the tenants and the places their webhooks go. */
-import { ConflictError, NotFoundError, UnprocessableError } from './errors';
+import type * as z from 'zod/mini';
+import { authView, clashingHeaderReason, type AuthView } from './endpoint-options';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError, type ErrorDetail } from './errors';
 import { newId } from './ids';
-import type { App, Endpoint } from './model';
+import type { App, Endpoint, EndpointAuth, EndpointSecret, EndpointSignature } from './model';
 import {
+  ENDPOINT_OPTION_FIELDS,
   LIMITS,
   parseOrThrow,
   createAppSchema,
   createEndpointSchema,
   pageQuerySchema,
+  toDetails,
   updateEndpointSchema,
 } from './schemas';
-import { activeSecrets, generateSecret } from './signing';
+import {
+  DEFAULT_SIGNATURE,
+  HMAC_DEFAULTS,
+  activeSecrets,
+  chosenSecretProblem,
+  keyKind,
+  newKeyFor,
+  publicKeyOf,
+  schemeKeyKind,
+  verificationKey,
+} from './signing';
 
 /** Storage the app and endpoint use cases need. */
 export interface AppStore {
@@ -45,7 +59,10 @@ export interface AppDeps {
   now?: () => Date;
 }
 
-/** What the API shows of an endpoint: never its secrets. */
+/** What the API shows of an endpoint's signature: the scheme, and for v1a the key to verify with. */
+export type SignatureView = EndpointSignature | { scheme: 'standard-webhooks-v1a'; publicKey: string };
+
+/** What the API shows of an endpoint: never its secrets, only that they are set. */
 export interface EndpointView {
   id: string;
   url: string;
@@ -53,22 +70,73 @@ export interface EndpointView {
   description: string;
   enabled: boolean;
   disabledReason?: string;
+  signature: SignatureView;
+  /** The custom headers' names; their values are write-only. */
+  headerNames: string[];
+  auth?: AuthView;
   createdAt: string;
   updatedAt: string;
 }
 
+/** The newest secret: the one that signs from now on. */
+const newestSecret = (secrets: readonly EndpointSecret[]) =>
+  secrets.find((s) => s.expiresAt === undefined) ?? secrets.at(-1);
+
 export function endpointView(e: Endpoint): EndpointView {
+  const signature = e.signature ?? DEFAULT_SIGNATURE;
+  const newest = newestSecret(e.secrets);
   const view: EndpointView = {
     id: e.id,
     url: e.url,
     eventTypes: e.eventTypes,
     description: e.description,
     enabled: e.enabled,
+    signature:
+      signature.scheme === 'standard-webhooks-v1a' && newest && keyKind(newest.key) === 'ed25519'
+        ? { scheme: signature.scheme, publicKey: publicKeyOf(newest.key) }
+        : signature,
+    headerNames: Object.keys(e.headers ?? {}),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   };
+  if (e.auth !== undefined) view.auth = authView(e.auth);
   if (e.disabledReason !== undefined) view.disabledReason = e.disabledReason;
   return view;
+}
+
+/**
+ * Parses an endpoint body: problems with its request options (signature, secret, headers, auth)
+ * are a 422 naming the field, as the contract says; other problems the usual 400.
+ */
+function parseEndpointBody<S extends z.ZodMiniType>(schema: S, body: unknown): z.infer<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const details = toDetails(result.error);
+  const isOption = (d: ErrorDetail) => ENDPOINT_OPTION_FIELDS.has(d.path.split('.')[0] ?? '');
+  if (details.every(isOption)) throw new UnprocessableError('the endpoint options cannot be used', details);
+  throw new ValidationError('invalid request body', details);
+}
+
+/** The stored form of a requested signature: the hmac-sha256 defaults filled in. */
+function normalizeSignature(input: { scheme: string; header?: string; prefix?: string }): EndpointSignature {
+  if (input.scheme === 'hmac-sha256')
+    return {
+      scheme: 'hmac-sha256',
+      header: input.header ?? HMAC_DEFAULTS.header,
+      prefix: input.prefix ?? HMAC_DEFAULTS.prefix,
+    };
+  return { scheme: input.scheme as 'standard-webhooks' | 'standard-webhooks-v1a' };
+}
+
+/** The checks that span fields: custom headers against the signature header and auth. */
+function optionProblems(e: Pick<Endpoint, 'signature' | 'headers' | 'auth'>): ErrorDetail[] {
+  const signature = e.signature ?? DEFAULT_SIGNATURE;
+  const problems: ErrorDetail[] = [];
+  for (const name of Object.keys(e.headers ?? {})) {
+    const reason = clashingHeaderReason(name, { signature, auth: e.auth });
+    if (reason) problems.push({ path: `headers.${name}`, message: reason });
+  }
+  return problems;
 }
 
 export function createAppService(deps: AppDeps) {
@@ -104,6 +172,29 @@ export function createAppService(deps: AppDeps) {
     throw new ConflictError(`endpoint ${endpointId} is being changed concurrently; try again`);
   }
 
+  /** `key` signs from now on; the secrets signing until now keep signing for the overlap. */
+  function rotate(e: Endpoint, key: string): void {
+    const at = now();
+    const until = new Date(at.getTime() + deps.rotationOverlapS * 1000).toISOString();
+    const kept = activeSecrets(e.secrets, at).map((s) => (s.expiresAt === undefined ? { ...s, expiresAt: until } : s));
+    e.secrets = [...kept, { key, createdAt: at.toISOString() }];
+  }
+
+  /** The URL in its stored form if the destination guard allows it; a 422 naming `path` if not. */
+  async function allowedUrl(raw: string, path: string): Promise<string> {
+    const verdict = await deps.checkDestination(raw);
+    if (!verdict.ok) {
+      throw new UnprocessableError(`${path} is not an allowed destination`, [{ path, message: verdict.reason }]);
+    }
+    return verdict.url;
+  }
+
+  /** OAuth2's token URL goes through the same destination guard as the endpoint's own URL. */
+  async function checkedAuth(auth: EndpointAuth): Promise<EndpointAuth> {
+    if (auth.type !== 'oauth2-client-credentials') return auth;
+    return { ...auth, tokenUrl: await allowedUrl(auth.tokenUrl, 'auth.tokenUrl') };
+  }
+
   return {
     requireApp,
 
@@ -115,7 +206,13 @@ export function createAppService(deps: AppDeps) {
     },
 
     async createEndpoint(appId: string, body: unknown): Promise<EndpointView> {
-      const input = parseOrThrow(createEndpointSchema, body);
+      const input = parseEndpointBody(createEndpointSchema, body);
+      const signature = normalizeSignature(input.signature ?? DEFAULT_SIGNATURE);
+      const problems = optionProblems({ signature, headers: input.headers, auth: input.auth });
+      const secretProblem =
+        input.secret === undefined ? undefined : chosenSecretProblem(input.secret, signature.scheme);
+      if (secretProblem) problems.push({ path: 'secret', message: secretProblem });
+      if (problems.length > 0) throw new UnprocessableError('the endpoint options cannot be used', problems);
       await requireApp(appId);
       // Bounds the fan-out of one event (and the size of its item, which lists the endpoints).
       // Checked before the write: creations running at the same moment can each pass it.
@@ -130,25 +227,24 @@ export function createAppService(deps: AppDeps) {
           ],
         );
       }
-      const verdict = await deps.checkDestination(input.url);
-      if (!verdict.ok) {
-        throw new UnprocessableError('endpoint url is not an allowed destination', [
-          { path: 'url', message: verdict.reason },
-        ]);
-      }
+      const url = await allowedUrl(input.url, 'url');
+      const auth = input.auth === undefined ? undefined : await checkedAuth(input.auth);
       const at = now().toISOString();
       const endpoint: Endpoint = {
         id: newId('ep'),
         appId,
-        url: verdict.url,
+        url,
         eventTypes: [...new Set(input.eventTypes ?? [])],
         description: input.description ?? '',
         enabled: input.enabled ?? true,
         createdAt: at,
         updatedAt: at,
-        secrets: [{ key: generateSecret(), createdAt: at }],
+        secrets: [{ key: input.secret ?? newKeyFor(signature.scheme), createdAt: at }],
         version: 0,
       };
+      if (input.signature !== undefined) endpoint.signature = signature;
+      if (input.headers !== undefined && Object.keys(input.headers).length > 0) endpoint.headers = input.headers;
+      if (auth !== undefined) endpoint.auth = auth;
       await deps.store.putEndpoint(endpoint);
       return endpointView(endpoint);
     },
@@ -156,17 +252,9 @@ export function createAppService(deps: AppDeps) {
     getEndpoint,
 
     async updateEndpoint(appId: string, endpointId: string, body: unknown): Promise<EndpointView> {
-      const input = parseOrThrow(updateEndpointSchema, body);
-      let url: string | undefined;
-      if (input.url !== undefined) {
-        const verdict = await deps.checkDestination(input.url);
-        if (!verdict.ok) {
-          throw new UnprocessableError('endpoint url is not an allowed destination', [
-            { path: 'url', message: verdict.reason },
-          ]);
-        }
-        url = verdict.url;
-      }
+      const input = parseEndpointBody(updateEndpointSchema, body);
+      const url = input.url === undefined ? undefined : await allowedUrl(input.url, 'url');
+      const auth = input.auth ? await checkedAuth(input.auth) : input.auth;
       const updated = await modifyEndpoint(appId, endpointId, (e) => {
         if (url !== undefined) e.url = url;
         if (input.eventTypes !== undefined) e.eventTypes = [...new Set(input.eventTypes)];
@@ -179,6 +267,25 @@ export function createAppService(deps: AppDeps) {
             delete e.failingSince;
           }
         }
+        if (input.signature !== undefined) e.signature = normalizeSignature(input.signature);
+        if (input.headers === null || (input.headers && Object.keys(input.headers).length === 0)) delete e.headers;
+        else if (input.headers !== undefined) e.headers = input.headers;
+        if (auth === null) delete e.auth;
+        else if (auth !== undefined) e.auth = auth;
+
+        const scheme = (e.signature ?? DEFAULT_SIGNATURE).scheme;
+        const problems = optionProblems(e);
+        if (input.secret !== undefined) {
+          const problem = chosenSecretProblem(input.secret, scheme);
+          if (problem) problems.push({ path: 'secret', message: problem });
+        }
+        if (problems.length > 0) throw new UnprocessableError('the endpoint options cannot be used', problems);
+        // A chosen secret is a rotation to it. A scheme that signs with the other kind of key
+        // gets a new key of its kind, the same way: the old one keeps signing for the overlap
+        // (Standard Webhooks sends v1 and v1a side by side), so receivers can switch in time.
+        const current = newestSecret(e.secrets);
+        if (input.secret !== undefined) rotate(e, input.secret);
+        else if (!current || keyKind(current.key) !== schemeKeyKind(scheme)) rotate(e, newKeyFor(scheme));
         return e;
       });
       return endpointView(updated);
@@ -189,30 +296,30 @@ export function createAppService(deps: AppDeps) {
         throw new NotFoundError(`endpoint ${endpointId} not found`);
     },
 
-    /** The secret that signs from now on (the newest). */
+    /**
+     * What a receiver verifies with, for the secret that signs from now on (the newest): the
+     * secret itself, or for `standard-webhooks-v1a` the `whpk_` public key of the signing key.
+     */
     async currentSecret(appId: string, endpointId: string): Promise<{ key: string }> {
       const endpoint = await getEndpoint(appId, endpointId);
-      const newest = endpoint.secrets.find((s) => s.expiresAt === undefined) ?? endpoint.secrets.at(-1);
+      const newest = newestSecret(endpoint.secrets);
       if (!newest) throw new Error(`endpoint ${endpointId} has no secret`);
-      return { key: newest.key };
+      return { key: verificationKey(newest.key) };
     },
 
     /**
-     * A new secret signs from now on; the previous one keeps signing beside it for the overlap
-     * (24 h), so consumers can switch without missing a webhook. Secrets past their overlap are dropped.
+     * A new secret (of the kind the endpoint's scheme signs with) signs from now on; the previous
+     * one keeps signing beside it for the overlap (24 h), so consumers can switch without missing
+     * a webhook. Secrets past their overlap are dropped.
      */
     async rotateSecret(appId: string, endpointId: string): Promise<{ key: string }> {
-      const key = generateSecret();
+      let key = '';
       await modifyEndpoint(appId, endpointId, (e) => {
-        const at = now();
-        const until = new Date(at.getTime() + deps.rotationOverlapS * 1000).toISOString();
-        const kept = activeSecrets(e.secrets, at).map((s) =>
-          s.expiresAt === undefined ? { ...s, expiresAt: until } : s,
-        );
-        e.secrets = [...kept, { key, createdAt: at.toISOString() }];
+        key = newKeyFor((e.signature ?? DEFAULT_SIGNATURE).scheme);
+        rotate(e, key);
         return e;
       });
-      return { key };
+      return { key: verificationKey(key) };
     },
 
     async listEndpoints(appId: string, query: Record<string, string | undefined>) {

@@ -34,8 +34,7 @@ import {
 import type { Attempt, Delivery, Endpoint, StoredEvent } from './model';
 import { classify, type Classified, type SendResult } from './outcome';
 import { parseRetryAfter, type RetryPolicy } from './retry-policy';
-import { activeSecrets } from './signing';
-import { buildWebhookRequest, type WebhookRequest } from './webhook';
+import { sendWebhook, type AccessTokens, type WebhookRequest } from './webhook';
 
 export interface DeliveryUpdate {
   status: DeliveryStatus;
@@ -96,6 +95,8 @@ export interface DeliverDeps {
   endpoints: EndpointSource;
   health: EndpointHealth;
   sender: WebhookSender;
+  /** OAuth2 client-credentials tokens, for endpoints whose auth needs them. */
+  tokens?: AccessTokens;
   scheduler: DeliveryScheduler;
   deadLetters: DeadLetterQueue;
   policy: RetryPolicy;
@@ -216,17 +217,13 @@ export function createDeliverService(deps: DeliverDeps) {
   }
 
   async function attempt(p: Prepared): Promise<Tried> {
-    const request = buildWebhookRequest({
-      url: p.endpoint.url,
-      eventId: p.event.id,
-      type: p.event.type,
-      timestamp: p.event.timestamp,
-      dataJson: p.event.dataJson,
-      secretKeys: activeSecrets(p.endpoint.secrets, p.at).map((s) => s.key),
-      at: p.at,
-      userAgent: deps.userAgent,
-    });
-    const result = await deps.sender.send(request, deps.timeoutMs);
+    // The endpoint's signature scheme, custom headers and auth (an OAuth2 token fetched or reused).
+    const result = await sendWebhook(
+      { sender: deps.sender, tokens: deps.tokens, userAgent: deps.userAgent, timeoutMs: deps.timeoutMs },
+      p.endpoint,
+      p.event,
+      p.at,
+    );
     const verdict = classify(result);
     const attempt: Attempt = {
       appId: p.event.appId,

@@ -8,12 +8,36 @@ export interface App {
 }
 
 export interface EndpointSecret {
-  /** `whsec_` + base64 of the random key bytes. */
+  /**
+   * A symmetric secret: `whsec_` + base64 of random key bytes, or a string the owner chose.
+   * An ed25519 signing key (the `standard-webhooks-v1a` scheme): `whsk_` + base64 of its seed.
+   */
   key: string;
   createdAt: string;
   /** Set when a rotation replaced this secret: it keeps signing until then. */
   expiresAt?: string;
 }
+
+/** How the endpoint's webhooks are signed (absent = `standard-webhooks`). */
+export type EndpointSignature =
+  | { scheme: 'standard-webhooks' }
+  | { scheme: 'hmac-sha256'; header: string; prefix: string }
+  | { scheme: 'standard-webhooks-v1a' };
+
+export type SignatureScheme = EndpointSignature['scheme'];
+
+/** How hookrelay authenticates to the endpoint. Every secret here is write-only in the API. */
+export type EndpointAuth =
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'bearer'; token: string }
+  | {
+      type: 'oauth2-client-credentials';
+      tokenUrl: string;
+      clientId: string;
+      clientSecret: string;
+      scope?: string;
+      audience?: string;
+    };
 
 export interface Endpoint {
   id: string;
@@ -30,6 +54,11 @@ export interface Endpoint {
   createdAt: string;
   updatedAt: string;
   secrets: EndpointSecret[];
+  /** Absent = Standard Webhooks (`v1`, HMAC-SHA256 of "id.timestamp.body"). */
+  signature?: EndpointSignature;
+  /** Extra request headers, sent as given; their values are secrets (never logged or shown). */
+  headers?: Record<string, string>;
+  auth?: EndpointAuth;
   /** Bumped on every change; updates are conditional on it (optimistic concurrency). */
   version: number;
 }

@@ -11,6 +11,7 @@ import { ValidationError, type ErrorDetail } from './errors';
 
 z.config(en());
 import { EVENT_ID_PATTERN } from './ids';
+import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, reservedHeaderReason } from './endpoint-options';
 
 export const LIMITS = {
   /** Serialized `data` of one event. SQS messages carry only references, so the bound is DynamoDB's 400 KB item. */
@@ -32,6 +33,16 @@ export const LIMITS = {
   descriptionLength: 1024,
   pageSizeMax: 250,
   pageSizeDefault: 50,
+  /** A chosen endpoint secret: printable ASCII characters. */
+  secretLength: { min: 16, max: 256 },
+  headersPerEndpoint: 20,
+  headerNameLength: 128,
+  headerValueLength: 1024,
+  /** All custom headers together (names and values): receivers commonly cap headers at 8-16 KB. */
+  headersBytes: 8 * 1024,
+  signaturePrefixLength: 64,
+  /** Auth parts (user names, passwords, tokens, client ids and secrets, scopes, audiences). */
+  authPartLength: 2048,
 } as const;
 
 export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
@@ -75,11 +86,119 @@ export const createAppSchema = z.strictObject({
   name: z.string({ error: 'is required and must be a string' }).check(z.trim(), nonEmpty, max(LIMITS.nameLength)),
 });
 
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const printable = z.regex(PRINTABLE, 'must hold printable ASCII characters only');
+
+const headerName = z
+  .string({ error: 'must be a string' })
+  .check(
+    nonEmpty,
+    max(LIMITS.headerNameLength),
+    z.regex(HEADER_NAME_PATTERN, "must be an HTTP header name: letters, digits and ! # $ % & ' * + . ^ _ ` | ~ -"),
+  );
+
+/** How the endpoint's webhooks are signed; see core/signing.ts. */
+export const signatureSchema = z.discriminatedUnion(
+  'scheme',
+  [
+    z.strictObject({ scheme: z.literal('standard-webhooks') }),
+    z.strictObject({
+      scheme: z.literal('hmac-sha256'),
+      header: z.optional(
+        headerName.check(
+          z.superRefine((name, ctx) => {
+            const reason = reservedHeaderReason(name);
+            if (reason) ctx.issues.push({ code: 'custom', message: reason, input: name });
+          }),
+        ),
+      ),
+      prefix: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.signaturePrefixLength), printable)),
+    }),
+    z.strictObject({ scheme: z.literal('standard-webhooks-v1a') }),
+  ],
+  { error: 'scheme must be one of standard-webhooks, hmac-sha256, standard-webhooks-v1a' },
+);
+
+/** A signing secret the endpoint's owner chose (e.g. the one a receiver is configured with). */
+const secretSchema = z
+  .string({ error: 'must be a string' })
+  .check(
+    z.minLength(LIMITS.secretLength.min, `must be at least ${LIMITS.secretLength.min} characters`),
+    max(LIMITS.secretLength.max),
+    printable,
+  );
+
+/** Extra headers sent with every webhook; names checked here, reserved ones refused. */
+const headersSchema = z
+  .record(z.string(), z.string({ error: 'must be a string' }), { error: 'must be an object of header names to values' })
+  .check(
+    z.superRefine((headers, ctx) => {
+      const names = Object.keys(headers);
+      const issue = (message: string, path: string[] = []) =>
+        ctx.issues.push({ code: 'custom', message, input: headers, path });
+      if (names.length > LIMITS.headersPerEndpoint)
+        issue(`must hold at most ${LIMITS.headersPerEndpoint} headers, got ${names.length}`);
+      const seen = new Set<string>();
+      let bytes = 0;
+      for (const name of names) {
+        const value = headers[name] ?? '';
+        bytes += name.length + value.length + 4;
+        const result = headerName.safeParse(name);
+        if (!result.success) issue(result.error.issues[0]?.message ?? 'is not a header name', [name]);
+        const reserved = reservedHeaderReason(name);
+        if (reserved) issue(reserved, [name]);
+        if (seen.has(name.toLowerCase())) issue('is given twice (header names are case-insensitive)', [name]);
+        seen.add(name.toLowerCase());
+        if (value.length > LIMITS.headerValueLength)
+          issue(`must be at most ${LIMITS.headerValueLength} characters`, [name]);
+        else if (!HEADER_VALUE_PATTERN.test(value))
+          issue('must be printable ASCII characters (tabs allowed), without leading or trailing white space', [name]);
+      }
+      if (bytes > LIMITS.headersBytes) issue(`must total at most ${LIMITS.headersBytes} bytes, names and values`);
+    }),
+  );
+
+const authPart = (what: string, pattern: RegExp = PRINTABLE, message = 'must hold printable ASCII characters only') =>
+  z.string({ error: `is required: ${what}` }).check(nonEmpty, max(LIMITS.authPartLength), z.regex(pattern, message));
+const optionalAuthPart = (what: string) => z.optional(authPart(what));
+
+/** How hookrelay authenticates to the endpoint. Its secrets are write-only. */
+export const authSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('basic'),
+      username: authPart('the user name', /^[\x20-\x39\x3b-\x7e]*$/, 'must be printable ASCII without ":"'),
+      password: authPart('the password'),
+    }),
+    z.strictObject({
+      type: z.literal('bearer'),
+      token: authPart('the token', /^[\x21-\x7e]*$/, 'must be printable ASCII without spaces'),
+    }),
+    z.strictObject({
+      type: z.literal('oauth2-client-credentials'),
+      tokenUrl: z.string({ error: 'is required: the token endpoint URL' }).check(nonEmpty, max(LIMITS.urlLength)),
+      clientId: authPart('the client id'),
+      clientSecret: authPart('the client secret'),
+      scope: optionalAuthPart('the scope'),
+      audience: optionalAuthPart('the audience'),
+    }),
+  ],
+  { error: 'type must be one of basic, bearer, oauth2-client-credentials' },
+);
+
+/** The endpoint fields whose problems are a 422 (well-formed JSON, options that cannot be used). */
+export const ENDPOINT_OPTION_FIELDS: ReadonlySet<string> = new Set(['signature', 'secret', 'headers', 'auth']);
+
 export const createEndpointSchema = z.strictObject({
   url: z.string({ error: 'is required and must be a string' }).check(nonEmpty, max(LIMITS.urlLength)),
   eventTypes: z.optional(eventTypes),
   description: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.descriptionLength))),
   enabled: z.optional(z.boolean({ error: 'must be true or false' })),
+  signature: z.optional(signatureSchema),
+  secret: z.optional(secretSchema),
+  headers: z.optional(headersSchema),
+  auth: z.optional(authSchema),
 });
 
 export const updateEndpointSchema = z
@@ -88,9 +207,19 @@ export const updateEndpointSchema = z
     eventTypes: z.optional(eventTypes),
     description: z.optional(z.string({ error: 'must be a string' }).check(max(LIMITS.descriptionLength))),
     enabled: z.optional(z.boolean({ error: 'must be true or false' })),
+    signature: z.optional(signatureSchema),
+    /** A new secret: it signs from now on, the previous one beside it for the rotation overlap. */
+    secret: z.optional(secretSchema),
+    /** Replaces every custom header; null or {} removes them. */
+    headers: z.optional(z.nullable(headersSchema)),
+    /** Replaces the endpoint's auth; null removes it. */
+    auth: z.optional(z.nullable(authSchema)),
   })
   .check(
-    z.refine((v) => Object.keys(v).length > 0, 'must change at least one of url, eventTypes, description, enabled'),
+    z.refine(
+      (v) => Object.keys(v).length > 0,
+      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth',
+    ),
   );
 
 export const createKeySchema = z.strictObject({

@@ -4,8 +4,11 @@
  * output; one test runs the executable itself.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -309,6 +312,83 @@ describe('hookrelay events and deliveries', () => {
   });
 });
 
+describe('hookrelay endpoints', () => {
+  it('creates an hmac-sha256 endpoint with a chosen secret from a file, custom headers and auth, then updates it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookrelay-cli-'));
+    writeFileSync(join(dir, 'secret.txt'), 'a-secret-the-hook-owner-chose\n');
+    writeFileSync(
+      join(dir, 'auth.json'),
+      JSON.stringify({ type: 'basic', username: 'ci', password: 'cli-password-1' }),
+    );
+    const app = await api.createApp('cli endpoints');
+    const url = receiver.endpoint([200]);
+    const created = await cli([
+      '--json',
+      'endpoints',
+      'create',
+      '--app',
+      app,
+      '--url',
+      url,
+      '--signature',
+      'hmac-sha256',
+      '--secret',
+      `@${join(dir, 'secret.txt')}`,
+      '--header',
+      'X-Tenant: acme',
+      '--auth',
+      `@${join(dir, 'auth.json')}`,
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const ep = created.lines[0]!;
+    expect(ep).toMatchObject({
+      signature: { scheme: 'hmac-sha256', header: 'X-Hub-Signature-256', prefix: 'sha256=' },
+      headerNames: ['X-Tenant'],
+      auth: { type: 'basic', username: 'ci', passwordSet: true },
+      verifyWith: 'a-secret-the-hook-owner-chose',
+    });
+    expect(created.stdout).not.toContain('cli-password-1');
+
+    const sent = await api.sendEvent(app, { type: 'a.b', data: {} });
+    await api.waitForStatus(app, sent.body.id, (s: EventStatus) => s.deliveries[0]?.status === 'succeeded');
+    const got = receiver.on(url)[0]!;
+    expect(got.headers['x-tenant']).toBe('acme');
+    expect(got.headers.authorization).toBe(`Basic ${Buffer.from('ci:cli-password-1').toString('base64')}`);
+    expect(got.headers['x-hub-signature-256']).toMatch(/^sha256=[0-9a-f]{64}$/);
+
+    const updated = await cli([
+      '--json',
+      'endpoints',
+      'update',
+      '--app',
+      app,
+      '--endpoint',
+      String(ep.id),
+      '--signature',
+      'standard-webhooks-v1a',
+      '--no-auth',
+      '--no-headers',
+    ]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.lines[0]).toMatchObject({ signature: { scheme: 'standard-webhooks-v1a' }, headerNames: [] });
+    expect(updated.lines[0]!.auth).toBeUndefined();
+    expect(String(updated.lines[0]!.verifyWith)).toMatch(/^whpk_/);
+
+    const shown = await cli(['--json', 'endpoints', 'show', '--app', app, '--endpoint', String(ep.id)]);
+    expect(shown.lines[0]).toMatchObject({ id: ep.id, signature: { publicKey: updated.lines[0]!.verifyWith } });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports a refused option as one line naming the field, exit 1; nothing to change is a usage error', async () => {
+    const app = await api.createApp('cli endpoints 2');
+    const r = await cli(['endpoints', 'create', '--app', app, '--url', receiver.endpoint(), '--signature', 'md5']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: POST \S+ answered 422 unprocessable: .*\(signature\.scheme: .*\)\n$/);
+    const none = await cli(['endpoints', 'update', '--app', app, '--endpoint', 'ep_x']);
+    expect(none.code).toBe(2);
+  });
+});
+
 describe('hookrelay, odd messages and errors', () => {
   it('lists a message that is not a delivery message as poison', async () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrls.dlq, MessageBody: 'garbage' }));
@@ -418,8 +498,9 @@ describe('hookrelay, odd messages and errors', () => {
   it('reports an unreachable SQS endpoint in one line (exit 1), with the trace only under --debug', async () => {
     const r = await cli(['--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });
     expect(r.code).toBe(1);
+    // `dlq list` reads both DLQs at once: whichever refusal comes first is the one reported.
     expect(r.stderr).toMatch(
-      /^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay-dlq: cannot connect \(ECONNREFUSED\)/,
+      /^error: GetQueueAttributes http:\/\/127\.0\.0\.1:9\/123456789012\/hookrelay(-ingest)?-dlq: cannot connect \(ECONNREFUSED\)/,
     );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const debug = await cli(['--debug', '--endpoint-url', 'http://127.0.0.1:9', 'dlq', 'list'], { global: false });

@@ -61,6 +61,27 @@ describe('DynamoAppStore', () => {
     expect(await store.getAppWithEndpoints(unique('app'))).toBeNull();
   });
 
+  it("keeps an endpoint's signature scheme, custom headers and auth as they were written", async () => {
+    const appId = unique('app');
+    const options: Partial<Endpoint> = {
+      signature: { scheme: 'hmac-sha256', header: 'X-Hub-Signature-256', prefix: 'sha256=' },
+      headers: { 'X-Tenant': 'acme', 'x-lower': 'v' },
+      auth: {
+        type: 'oauth2-client-credentials',
+        tokenUrl: 'https://auth.example.com/token',
+        clientId: 'c',
+        clientSecret: 's',
+        scope: 'hooks',
+      },
+    };
+    await store.putEndpoint(endpoint(appId, 'ep_1', options));
+    await store.putEndpoint(endpoint(appId, 'ep_2'));
+    expect(await store.getEndpoint(appId, 'ep_1')).toEqual(endpoint(appId, 'ep_1', options));
+    const plain = await store.getEndpoint(appId, 'ep_2');
+    expect([plain?.signature, plain?.headers, plain?.auth]).toEqual([undefined, undefined, undefined]);
+    expect((await store.endpointForDelivery(appId, 'ep_1'))?.auth).toEqual(options.auth);
+  });
+
   it('pages through endpoints with opaque cursors and refuses a forged one', async () => {
     const appId = unique('app');
     await store.putApp({ id: appId, name: 'A', createdAt: 'x' });

@@ -11,8 +11,15 @@
  * - responses: only where the contract hands the secret out (the new app key, once; an
  *   endpoint's secret from /secret and /secret/rotate), never in lists, views or errors;
  * - webhooks: never (they carry signatures, not secrets).
+ *
+ * Endpoint credentials (Basic passwords, bearer tokens, OAuth2 client secrets and the access
+ * tokens a real OAuth2 server issues, custom header values) are write-only: never in a log, never
+ * in any response (an attempt's response excerpt included, even when the receiver echoes them),
+ * and in webhooks only on the requests to their own endpoint.
  */
+import type { IncomingMessage } from 'node:http';
 import { format } from 'node:util';
+import { OAuth2Server } from 'oauth2-mock-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { RecordingReceiver } from '../helpers/receiver';
@@ -49,8 +56,11 @@ function captureOutput(): void {
   }
 }
 
+/** The receiver URL of the OAuth2 endpoint, where its access tokens may appear. */
+let oauthUrl = 'http://x/';
 let stack: LocalStack;
 let receiver: RecordingReceiver;
+let oauth: OAuth2Server;
 
 async function call<T = Record<string, unknown>>(
   method: string,
@@ -86,6 +96,13 @@ const secrets = new Map<string, string>();
 /** The routes allowed to answer with each secret. */
 const allowedIn = new Map<string, Set<string>>();
 
+/** Endpoint credentials (write-only), each with the receiver path its webhooks may carry it on. */
+const credentials = new Map<string, { what: string; path: string }>();
+
+function credential(value: string, what: string, url: string): void {
+  credentials.set(value, { what, path: new URL(url).pathname });
+}
+
 function issued(value: string, what: string, route: string): void {
   secrets.set(value, what);
   const allowed = allowedIn.get(value) ?? new Set<string>();
@@ -109,6 +126,19 @@ function needles(value: string): string[] {
 beforeAll(async () => {
   captureOutput();
   receiver = await new RecordingReceiver().start();
+  oauth = new OAuth2Server();
+  await oauth.issuer.keys.generate('RS256');
+  // Each token unique (the server's tokens are otherwise equal within one second).
+  let serial = 0;
+  oauth.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
+    token.payload.jti = `t${++serial}`;
+  });
+  oauth.service.on('beforeResponse', (response: { body: Record<string, unknown> }, _req: IncomingMessage) => {
+    const token = String(response.body.access_token);
+    credential(token, 'an OAuth2 access token', oauthUrl);
+    credential(`Bearer ${token}`, 'an OAuth2 Authorization value', oauthUrl);
+  });
+  await oauth.start(0, '127.0.0.1');
   stack = await startLocalStack({
     port: 0,
     quiet: false,
@@ -126,6 +156,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await receiver?.stop();
+  await oauth?.stop();
   for (const restore of restores.reverse()) restore();
 });
 
@@ -264,6 +295,84 @@ describe('a session through the whole stack', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 403, 403, 400, 415, 400, 404, 404]);
     await call('GET', '/health', { key: null });
 
+    // Endpoints with credentials and custom headers. The first answers 500 echoing them back
+    // (a receiver that reflects its request), so its attempt's response excerpt would hold them.
+    const basicAuth = { type: 'basic', username: 'relay-user', password: 'basic-pass-9f3k2' };
+    const basicValue = `Basic ${Buffer.from('relay-user:basic-pass-9f3k2').toString('base64')}`;
+    const echoing = receiver.endpoint([
+      { status: 500, body: `you sent ${basicValue}, basic-pass-9f3k2 and X-Api-Key: hdr-value-7d1s0` },
+      200,
+    ]);
+    const withCredentials: Array<[string, Record<string, unknown>]> = [
+      [echoing, { auth: basicAuth, headers: { 'X-Api-Key': 'hdr-value-7d1s0', 'X-Tenant': 'tenant-acme-42' } }],
+      [receiver.endpoint([200]), { auth: { type: 'bearer', token: 'bearer-tok-5h2m1' } }],
+      [
+        (oauthUrl = receiver.endpoint([401, 200])),
+        {
+          auth: {
+            type: 'oauth2-client-credentials',
+            tokenUrl: `${oauth.issuer.url}/token`,
+            clientId: 'relay-client',
+            clientSecret: 'client-secret-2j8q4',
+            scope: 'hooks',
+          },
+          signature: { scheme: 'hmac-sha256' },
+          secret: 'chosen-signing-secret-6t1',
+        },
+      ],
+      [receiver.endpoint([200]), { signature: { scheme: 'standard-webhooks-v1a' } }],
+    ];
+    credential('basic-pass-9f3k2', 'a Basic password', echoing);
+    credential(basicValue, 'a Basic Authorization value', echoing);
+    credential(Buffer.from('relay-user:basic-pass-9f3k2').toString('base64'), 'Basic credentials', echoing);
+    credential('hdr-value-7d1s0', 'a custom header value', echoing);
+    credential('tenant-acme-42', 'a custom header value', echoing);
+    credential('bearer-tok-5h2m1', 'a bearer token', withCredentials[1]![0]);
+    // A client secret goes to the token endpoint only, never to a webhook receiver.
+    credentials.set('client-secret-2j8q4', { what: 'an OAuth2 client secret', path: '(none)' });
+    const credentialIds: string[] = [];
+    for (const [url, options] of withCredentials) {
+      const r = await call<{ id: string }>('POST', `/v1/apps/${appId}/endpoints`, {
+        body: { url, eventTypes: ['secret.check'], ...options },
+      });
+      expect(r.status).toBe(201);
+      credentialIds.push(r.body.id);
+      const secret = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`);
+      // A v1a endpoint answers its public key (whpk_), which is no secret: views show it too.
+      if (!secret.body.key.startsWith('whpk_'))
+        issued(secret.body.key, 'a signing secret', 'GET /v1/apps/{appId}/endpoints/{endpointId}/secret');
+      await call('GET', `/v1/apps/${appId}/endpoints/${r.body.id}`);
+    }
+    issued(
+      'chosen-signing-secret-6t1',
+      'a chosen signing secret',
+      'GET /v1/apps/{appId}/endpoints/{endpointId}/secret',
+    );
+    // A v1a endpoint's private key never leaves hookrelay; its public key is handed out.
+    const v1aKeys = await call<{ key: string }>(
+      'POST',
+      `/v1/apps/${appId}/endpoints/${credentialIds[3]}/secret/rotate`,
+    );
+    expect(v1aKeys.body.key).toMatch(/^whpk_/);
+    const checked = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, {
+      body: { type: 'secret.check', data: { n: 9 } },
+    });
+    await waitFor(async () => {
+      const s = await call<Status>('GET', `/v1/apps/${appId}/events/${checked.body.id}`);
+      return s.body.deliveries.every((d) => d.status === 'succeeded') ? s.body : undefined;
+    }, 'the deliveries with credentials to succeed');
+    const tried = await call<{ items: { responseExcerpt: string | null }[] }>(
+      'GET',
+      `/v1/apps/${appId}/events/${checked.body.id}/attempts`,
+    );
+    expect(tried.body.items.map((a) => a.responseExcerpt)).toContain(
+      'you sent [redacted], [redacted] and X-Api-Key: [redacted]',
+    );
+    await call('GET', `/v1/apps/${appId}/endpoints`);
+    await call('PATCH', `/v1/apps/${appId}/endpoints/${credentialIds[0]}`, {
+      body: { auth: { type: 'basic', username: 'relay-user' } },
+    });
+
     // Let the resend and recover attempts (and their logs) happen before the scan.
     await waitFor(async () => (receiver.on(urls.ok).length >= 2 ? true : undefined), 'the resent webhook');
     await new Promise((r) => setTimeout(r, 1_500));
@@ -287,6 +396,36 @@ describe('a session through the whole stack', () => {
         .map(() => what),
     );
     expect(found).toEqual([]);
+  });
+
+  it('never logs an endpoint credential or custom header value', () => {
+    const logs = captured.join('');
+    expect(credentials.size).toBeGreaterThanOrEqual(10);
+    const found = [...credentials].filter(([value]) => logs.includes(value)).map(([, c]) => c.what);
+    expect(found).toEqual([]);
+  });
+
+  it('never answers with an endpoint credential: not in views, lists, errors or attempts', () => {
+    const leaks = exchanges.flatMap((x) =>
+      [...credentials]
+        .filter(([value]) => x.body.includes(value) || x.body.includes(JSON.stringify(value).slice(1, -1)))
+        .map(([, c]) => `${c.what} in ${x.status} ${x.method} ${x.path}`),
+    );
+    expect(leaks).toEqual([]);
+  });
+
+  it('sends credentials only to their own endpoint, in headers, never in a body', () => {
+    const leaks: string[] = [];
+    for (const r of receiver.received) {
+      for (const [value, c] of credentials) {
+        if (r.body.includes(value)) leaks.push(`${c.what} in a webhook body`);
+        if (r.path !== c.path && JSON.stringify(r.headers).includes(value)) leaks.push(`${c.what} sent to ${r.path}`);
+      }
+    }
+    expect(leaks).toEqual([]);
+    // And they did arrive where they belong.
+    expect(receiver.received.some((r) => r.headers['x-api-key'] === 'hdr-value-7d1s0')).toBe(true);
+    expect(receiver.received.some((r) => r.headers.authorization === 'Bearer bearer-tok-5h2m1')).toBe(true);
   });
 
   it('answers with a secret only from the routes that hand it out, never in lists, views or errors', () => {
@@ -325,7 +464,13 @@ describe('a session through the whole stack', () => {
         .map(() => what),
     );
     expect(found).toEqual([]);
-    expect(receiver.received.every((r) => /^v1,/.test(r.headers['webhook-signature'] ?? ''))).toBe(true);
+    expect(
+      receiver.received.every(
+        (r) =>
+          /^v1a?,/.test(r.headers['webhook-signature'] ?? '') ||
+          /^sha256=/.test(r.headers['x-hub-signature-256'] ?? ''),
+      ),
+    ).toBe(true);
   });
 });
 

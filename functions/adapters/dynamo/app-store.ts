@@ -31,6 +31,10 @@ export function toEndpoint(i: Item): Endpoint {
   };
   if (typeof i.disabledReason === 'string') e.disabledReason = i.disabledReason;
   if (typeof i.failingSince === 'string') e.failingSince = i.failingSince;
+  // Request options (issue 12): stored as the core has them, in the KMS-encrypted table.
+  if (i.signature !== undefined) e.signature = i.signature as Endpoint['signature'] & object;
+  if (i.headers !== undefined) e.headers = i.headers as Record<string, string>;
+  if (i.auth !== undefined) e.auth = i.auth as Endpoint['auth'] & object;
   return e;
 }
 

@@ -28,10 +28,44 @@ export const views = {
     description: z.string(),
     enabled: z.boolean(),
     disabledReason: z.string().optional().describe('why the service disabled it, e.g. after a 410 Gone'),
+    signature: z
+      .union([
+        z.object({ scheme: z.literal('standard-webhooks') }),
+        z.object({ scheme: z.literal('hmac-sha256'), header: z.string(), prefix: z.string() }),
+        z.object({
+          scheme: z.literal('standard-webhooks-v1a'),
+          publicKey: z.string().describe('whpk_ + base64 of the ed25519 public key that verifies the v1a signatures'),
+        }),
+      ])
+      .describe('how its webhooks are signed'),
+    headerNames: z
+      .array(z.string())
+      .describe('the custom headers sent with every webhook; their values are write-only'),
+    auth: z
+      .union([
+        z.object({ type: z.literal('basic'), username: z.string(), passwordSet: z.literal(true) }),
+        z.object({ type: z.literal('bearer'), tokenSet: z.literal(true) }),
+        z.object({
+          type: z.literal('oauth2-client-credentials'),
+          tokenUrl: z.string(),
+          clientId: z.string(),
+          scope: z.string().optional(),
+          audience: z.string().optional(),
+          clientSecretSet: z.literal(true),
+        }),
+      ])
+      .optional()
+      .describe('how hookrelay authenticates to it; secrets are write-only, shown only as set'),
     createdAt: iso,
     updatedAt: iso,
   }),
-  Secret: z.object({ key: z.string().describe('whsec_ + base64 of the key bytes') }),
+  Secret: z.object({
+    key: z
+      .string()
+      .describe(
+        'what a receiver verifies with: the secret (whsec_ + base64 of the key bytes, or the chosen secret), or for standard-webhooks-v1a the whpk_ public key',
+      ),
+  }),
   Key: z.object({
     id: z.string(),
     key: z.string().describe('shown once; stored only as a hash'),
@@ -166,7 +200,8 @@ export const routeDocs: Record<string, RouteDoc> = {
     errors: [404],
   },
   'PATCH /v1/apps/{appId}/endpoints/{endpointId}': {
-    summary: 'Change an endpoint (enabling it again clears why it was disabled)',
+    summary:
+      'Change an endpoint (enabling it again clears why it was disabled); a new secret or scheme signs from the next attempt, the previous secret beside it for 24 h',
     tag: 'Endpoints',
     body: updateEndpointSchema,
     ok: { status: 200, view: 'Endpoint' },
@@ -179,13 +214,13 @@ export const routeDocs: Record<string, RouteDoc> = {
     errors: [404],
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/secret': {
-    summary: 'The endpoint’s current signing secret',
+    summary: 'The endpoint’s current signing secret (for standard-webhooks-v1a: its public key)',
     tag: 'Endpoints',
     ok: { status: 200, view: 'Secret' },
     errors: [404],
   },
   'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate': {
-    summary: 'Rotate the signing secret; the previous one keeps signing beside the new one for 24 h',
+    summary: 'Rotate the signing secret (or key pair); the previous one keeps signing beside the new one for 24 h',
     tag: 'Endpoints',
     ok: { status: 200, view: 'Secret' },
     errors: [404, 409],
