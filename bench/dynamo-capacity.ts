@@ -96,6 +96,8 @@ function sorted(item: WireItem | undefined): Array<[string, unknown]> {
 /** The item kind, from its sort key (see functions/adapters/dynamo/table.ts). */
 export function kindOf(key: WireItem | undefined): string {
   const sk = (key?.sk?.S as string | undefined) ?? '';
+  const pk = (key?.pk?.S as string | undefined) ?? '';
+  if (pk.startsWith('DLV#')) return 'delivery';
   if (sk === '#EVENT') return 'event';
   if (sk === '#APP') return 'app';
   if (sk === '#KEY') return 'api key';
@@ -116,6 +118,9 @@ export function updateName(input: { UpdateExpression?: string; ConditionExpressi
   if (u.includes('fannedOut')) return 'mark fanned out';
   if (u.includes('leaseToken = :tok')) return 'claim (lease)';
   if (c.includes('leaseToken = :tok')) return 'finish (result)';
+  if (u.startsWith('SET #s = :s, attempts = :a')) return 'outcome (no lease: creates the record)';
+  if (u.includes('failingSince')) return 'endpoint health';
+  if (u.includes('#u = :u')) return 'reconcile checkpoint';
   if (u.includes(':skipped')) return 'skip';
   if (u.includes('enabled = :f')) return 'disable endpoint';
   if (u.includes('openSk = :to')) return 'housekeeping reschedule';

@@ -21,6 +21,12 @@ export interface HarnessOptions {
   captureLogs?: boolean;
   /** Run invocations one at a time, so each duration is its own (the cost benchmark). */
   oneInvocationAtATime?: boolean;
+  /**
+   * Count every DynamoDB and SQS request (default true). The throughput run turns it off: the
+   * meter's middleware (consumed capacity, item images) is the benchmark's work, not hookrelay's,
+   * and the baseline has none.
+   */
+  countRequests?: boolean;
 }
 
 export interface PutEventsCounts {
@@ -66,8 +72,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   // wiring is built on the first invocation and takes these same singletons.
   await resetWiringForTests();
   resetClientsForTests();
-  instrumentDynamo(meter, dynamoClient());
-  instrumentSqs(meter, sqsClient());
+  if (opts.countRequests !== false) {
+    instrumentDynamo(meter, dynamoClient());
+    instrumentSqs(meter, sqsClient());
+  }
   const restoreLogs = opts.captureLogs ? captureFunctionLogs(meter) : () => {};
 
   const receiver = await new RecordingReceiver().start();

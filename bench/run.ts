@@ -6,7 +6,8 @@
  *   npm run bench -- --quick            the CI-sized run (~2 minutes)
  *   npm run bench -- --only cost,cold-start
  *   npm run bench -- --compare <ref>[,<ref>...]   cold start: also build the handlers of these commits
- *   npm run bench -- --out <file>       write the report there (default docs/performance.md)
+ *   npm run bench -- --out <file>       write the report there (default docs/performance.md; the
+ *                                       figures go beside it as .json: docs/performance.json)
  *   npm run bench -- --no-write         print only
  *   npm run bench -- --render <results.json>   re-render a saved run (derived figures recomputed)
  *
@@ -25,6 +26,7 @@ import { runColdStart } from './cold-start';
 import { runScenario, SCENARIOS, type ScenarioId, type ScenarioResult } from './cost';
 import { readDeployedConfig, type DeployedConfig } from './deployed';
 import { applyChanges, DESIGN_CHANGES, gbSecondsPerRecord, PROVISIONED } from './design-changes';
+import { figuresJson } from './figures';
 import { startHarness } from './harness';
 import { runLatency } from './latency';
 import { renderConsole, renderMarkdown, type BenchResults, type ChangePlan } from './report';
@@ -34,6 +36,8 @@ import { runThroughput } from './throughput';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 export const PARTS = ['cost', 'latency', 'throughput', 'cold-start'] as const;
+/** Events per POST /events/batch in the throughput run (the issue: it ingests with batch POSTs). */
+const THROUGHPUT_BATCH = 20;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchSizes {
@@ -153,6 +157,7 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
             seconds: sizes.throughputSeconds,
             producers: sizes.throughputProducers,
             pollers: sizes.throughputPollers,
+            batchSize: THROUGHPUT_BATCH,
             profile: true,
           },
           runId,
@@ -238,7 +243,7 @@ export async function runBench(opts: {
   const what: Record<Part, string> = {
     cost: `${Object.keys(SCENARIOS).length} scenarios of ${sizes.costDeliveries} deliveries`,
     latency: `${sizes.latencyEvents} events at ${sizes.latencyRatePerSecond}/s`,
-    throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each`,
+    throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each, batches of ${THROUGHPUT_BATCH}`,
     'cold-start': `${sizes.coldStartRuns} fresh processes per bundle`,
   };
   let scenarios: ScenarioResult[] | undefined;
@@ -252,6 +257,9 @@ export async function runBench(opts: {
   }
   return derive(res, scenarios);
 }
+
+/** docs/performance.json beside docs/performance.md (the figures the issue names, as data). */
+const jsonPathOf = (mdPath: string) => mdPath.replace(/\.md$/, '') + '.json';
 
 function gitCommit(): string {
   try {
@@ -297,7 +305,10 @@ async function main(): Promise<void> {
     const saved = JSON.parse(readFileSync(values.render, 'utf8')) as BenchResults;
     const res = derive({ ...saved, deployed: readDeployedConfig() }, saved.cost?.scenarios);
     console.log(renderConsole(res));
-    if (!values['no-write']) writeFileSync(values.out, renderMarkdown(res));
+    if (!values['no-write']) {
+      writeFileSync(values.out, renderMarkdown(res));
+      writeFileSync(jsonPathOf(values.out), `${JSON.stringify(figuresJson(res), null, 2)}\n`);
+    }
     return;
   }
   const parts = values.only ? (values.only.split(',').map((p) => p.trim()) as Part[]) : PARTS;
@@ -317,6 +328,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(cache, 'results.json'), JSON.stringify(res, null, 2));
   if (!values['no-write']) {
     writeFileSync(values.out, renderMarkdown(res));
+    writeFileSync(jsonPathOf(values.out), `${JSON.stringify(figuresJson(res), null, 2)}\n`);
     console.error(
       `[bench] wrote ${path.relative(process.cwd(), values.out)} in ${Math.round((Date.now() - started) / 1000)} s`,
     );

@@ -1,20 +1,19 @@
 /**
  * Sustained throughput with zero loss, and the same measurement of a bare baseline.
  *
- * hookrelay: `producers` closed-loop senders POST single 1 KB events to the embedded stack for
- * `seconds`, the stack's pollers (`pollers` per queue, batches of 10) feed the delivery handler,
- * and the recording receiver counts every webhook by event id. Then sending stops, the backlog
- * drains, and throughput is accepted events / (last arrival - first send): the drain counts.
+ * hookrelay: `producers` closed-loop senders POST batches of `batchSize` 1 KB events to the
+ * embedded stack (POST /events/batch) for `seconds`, the stack's pollers (`pollers` per queue,
+ * batches of 10) feed the delivery handler, and the recording receiver counts every webhook by
+ * event id. Then sending stops, the backlog drains, and throughput is accepted events / (last
+ * arrival - first send): the drain counts.
  *
- * The baseline does the same SQS, DynamoDB and HTTP calls per event, in the same process, against
- * the same emulators, with the same concurrency, and none of the features: a bare node:http server
- * that Queries the app's partition, puts the event, batch-writes the delivery, sends the message
- * and updates the event; `pollers` loops that ask the queue depth, receive up to 10, and for each
- * message BatchGet the three items, update the delivery, POST the body to the receiver, put the
- * attempt and update the delivery again, then delete the batch. No validation, no auth, no
- * signing, no conditions or leases, no retries, no middleware.
+ * The bare baseline is the minimal pipeline that does the job, in the same process, against the
+ * same emulators, with the same concurrency and the same batches: a node:http server that puts
+ * each event into DynamoDB (one PutItem) and sends the batch's messages (SendMessageBatch, ten a
+ * request); `pollers` loops that ask the queue depth (as the local event source does), receive up
+ * to 10, POST each body to the receiver, and delete the batch. Nothing else: no validation, auth,
+ * fan-out read, signing, outcome record, retries or middleware.
  */
-import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -26,14 +25,7 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../infra/local/provision';
 import { RecordingReceiver } from '../test/helpers/receiver';
 import { checkExactlyOnce, eventData } from './cost';
@@ -46,6 +38,8 @@ export interface ThroughputSettings {
   producers: number;
   /** Concurrent queue consumers, each taking batches of up to 10. */
   pollers: number;
+  /** Events per ingest request (POST /events/batch). */
+  batchSize: number;
   profile: boolean;
 }
 
@@ -77,8 +71,8 @@ export interface ThroughputResult {
 }
 
 interface Load {
-  /** POSTs one event; resolves with its id once accepted. */
-  send(n: number): Promise<string>;
+  /** POSTs a batch of events numbered from `n`; resolves with their ids once accepted. */
+  send(n: number, size: number): Promise<string[]>;
   receiver: RecordingReceiver;
   url: string;
   appId: string;
@@ -93,7 +87,11 @@ async function drive(label: string, load: Load, settings: ThroughputSettings): P
     let n = 0;
     await Promise.all(
       Array.from({ length: settings.producers }, async () => {
-        while (Date.now() < stopAt) accepted.push(await load.send(n++));
+        while (Date.now() < stopAt) {
+          const from = n;
+          n += settings.batchSize;
+          accepted.push(...(await load.send(from, settings.batchSize)));
+        }
       }),
     );
     const sendingEnded = Date.now();
@@ -164,7 +162,7 @@ function merge(a: ThroughputRun, b: ThroughputRun): ThroughputRun {
  * `settings.seconds`: the machine's other load, which drifts, then weighs on both alike.
  */
 export async function runThroughput(settings: ThroughputSettings, runId: string): Promise<ThroughputResult> {
-  const h = await startHarness({ pollerConcurrency: settings.pollers, captureLogs: true });
+  const h = await startHarness({ pollerConcurrency: settings.pollers, captureLogs: true, countRequests: false });
   try {
     const appId = await h.api.createApp('throughput');
     const url = h.receiver.endpoint([200]);
@@ -184,14 +182,19 @@ export async function runThroughput(settings: ThroughputSettings, runId: string)
           appId,
           url,
           receiver: h.receiver,
-          async send(n) {
-            const res = await h.api.sendEvent(appId, {
+          async send(n, size) {
+            const events = Array.from({ length: size }, (_, i) => ({
               type: 'invoice.paid',
               data: eventData(),
-              id: `${runId}-tp${r}-${n}`,
+              id: `${runId}-tp${r}-${n + i}`,
+            }));
+            const res = await h.api.call<{ items: Array<{ id?: string }> }>('POST', `/v1/apps/${appId}/events/batch`, {
+              events,
             });
-            if (res.status !== 202) throw new Error(`POST /events: ${res.status} ${JSON.stringify(res.body)}`);
-            return res.body.id;
+            const ids = res.body.items.map((i) => i.id);
+            if (res.status !== 202 || ids.some((id) => id === undefined))
+              throw new Error(`POST /events/batch: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+            return ids as string[];
           },
         },
         settings,
@@ -199,8 +202,8 @@ export async function runThroughput(settings: ThroughputSettings, runId: string)
     };
     const first = await hookrelayRun();
     const baseline = await withBaseline(h.stack.endpoints, h.stack.tableName, settings.pollers, runId, async (load) => {
-      const a = await drive('bare baseline', { ...load, send: (n) => load.send(n) }, settings);
-      const b = await drive('bare baseline', { ...load, send: (n) => load.send(n + 1_000_000) }, settings);
+      const a = await drive('bare baseline', { ...load, send: (n, size) => load.send(n, size) }, settings);
+      const b = await drive('bare baseline', { ...load, send: (n, size) => load.send(n + 1_000_000, size) }, settings);
       return merge(a, b);
     });
     const hookrelay = merge(first, await hookrelayRun());
@@ -233,96 +236,36 @@ async function withBaseline<T>(
     const queueUrl = QueueUrl!;
     const appId = `bare${runId}`;
     const url = receiver.endpoint([200]);
-    await db.send(
-      new PutCommand({
-        TableName: table,
-        Item: { pk: `APP#${appId}`, sk: '#APP', kind: 'app', id: appId, name: 'bare' },
-      }),
-    );
-    await db.send(
-      new PutCommand({
-        TableName: table,
-        Item: {
-          pk: `APP#${appId}`,
-          sk: 'EP#ep1',
-          kind: 'endpoint',
-          id: 'ep1',
-          appId,
-          url,
-          enabled: true,
-          eventTypes: [],
-        },
-      }),
-    );
 
-    // Ingest: the same five calls per event as the real one.
+    // Ingest: one PutItem per event, then the batch's messages, ten a request.
     server = createServer((req, res) => {
-      void readJson<{ id: string; type: string; data: unknown }>(req)
-        .then(async (e) => {
+      void readJson<{ events: Array<{ id: string; type: string; data: unknown }> }>(req)
+        .then(async ({ events }) => {
           const now = new Date().toISOString();
-          const { Items = [] } = await db.send(
-            new QueryCommand({
-              TableName: table,
-              KeyConditionExpression: 'pk = :pk',
-              ExpressionAttributeValues: { ':pk': `APP#${appId}` },
-              ConsistentRead: true,
-            }),
+          await Promise.all(
+            events.map((e) =>
+              db.send(
+                new PutCommand({
+                  TableName: table,
+                  Item: { pk: `BARE#${e.id}`, sk: '#EVENT', type: e.type, dataJson: JSON.stringify(e.data), at: now },
+                }),
+              ),
+            ),
           );
-          const eps = Items.filter((i) => i.kind === 'endpoint');
-          const pk = `EVT#${appId}#${e.id}`;
-          await db.send(
-            new PutCommand({
-              TableName: table,
-              Item: {
-                pk,
-                sk: '#EVENT',
-                id: e.id,
-                eventType: e.type,
-                dataJson: JSON.stringify(e.data),
-                timestamp: now,
-                feedPk: `FEED#${appId}`,
-                feedSk: `${now}#${e.id}`,
-                openPk: 'OPEN#0',
-                openSk: `${now}#${pk}`,
-              },
-            }),
-          );
-          await db.send(
-            new BatchWriteCommand({
-              RequestItems: {
-                [table]: eps.map((ep) => ({
-                  PutRequest: {
-                    Item: {
-                      pk,
-                      sk: `DLV#${ep.id as string}`,
-                      status: 'pending',
-                      attempts: 0,
-                      openPk: 'OPEN#1',
-                      openSk: `${now}#${pk}`,
-                    },
-                  },
+          for (let i = 0; i < events.length; i += 10) {
+            await sqs.send(
+              new SendMessageBatchCommand({
+                QueueUrl: queueUrl,
+                Entries: events.slice(i, i + 10).map((e, j) => ({
+                  Id: String(j),
+                  MessageBody: JSON.stringify({ id: e.id, body: JSON.stringify({ type: e.type, data: e.data }) }),
                 })),
-              },
-            }),
-          );
-          await sqs.send(
-            new SendMessageBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: eps.map((ep, i) => ({
-                Id: String(i),
-                MessageBody: JSON.stringify({ appId, eventId: e.id, endpointId: ep.id, url: ep.url }),
-              })),
-            }),
-          );
-          await db.send(
-            new UpdateCommand({
-              TableName: table,
-              Key: { pk, sk: '#EVENT' },
-              UpdateExpression: 'SET fannedOut = :t REMOVE openPk, openSk',
-              ExpressionAttributeValues: { ':t': true },
-            }),
-          );
-          res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: e.id }));
+              }),
+            );
+          }
+          res
+            .writeHead(202, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ items: events.map((e) => ({ id: e.id })) }));
         })
         .catch((err: unknown) => {
           res.writeHead(500).end(String(err));
@@ -330,48 +273,10 @@ async function withBaseline<T>(
     });
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const ingestUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    const ingestUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events/batch`;
 
-    const deliver = async (m: { appId: string; eventId: string; endpointId: string; url: string }) => {
-      const pk = `EVT#${m.appId}#${m.eventId}`;
-      await db.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [table]: {
-              Keys: [
-                { pk, sk: '#EVENT' },
-                { pk, sk: `DLV#${m.endpointId}` },
-                { pk: `APP#${m.appId}`, sk: `EP#${m.endpointId}` },
-              ],
-              ConsistentRead: true,
-            },
-          },
-        }),
-      );
-      await db.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { pk, sk: `DLV#${m.endpointId}` },
-          UpdateExpression: 'SET leaseToken = :t',
-          ExpressionAttributeValues: { ':t': randomUUID() },
-        }),
-      );
-      const status = await post(agent, m.url, JSON.stringify({ type: 'invoice.paid', data: eventData() }), m.eventId);
-      await db.send(
-        new PutCommand({
-          TableName: table,
-          Item: { pk, sk: `TRY#${m.endpointId}#0001`, statusCode: status, at: new Date().toISOString() },
-        }),
-      );
-      await db.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { pk, sk: `DLV#${m.endpointId}` },
-          UpdateExpression: 'SET #s = :s, attempts = :a REMOVE leaseToken, openPk, openSk',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':s': 'succeeded', ':a': 1 },
-        }),
-      );
+    const deliver = async (m: { id: string; body: string }) => {
+      await post(agent, url, m.body, m.id);
     };
     // The consumers: what the local event source does (ask the depth, then receive), then deliver.
     for (let i = 0; i < pollers; i++) {
@@ -416,16 +321,20 @@ async function withBaseline<T>(
       appId,
       url,
       receiver,
-      async send(n) {
-        const id = `${runId}-bare-${n}`;
+      async send(n, size) {
+        const events = Array.from({ length: size }, (_, i) => ({
+          id: `${runId}-bare-${n + i}`,
+          type: 'invoice.paid',
+          data: eventData(),
+        }));
         const res = await fetch(ingestUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ type: 'invoice.paid', data: eventData(), id }),
+          body: JSON.stringify({ events }),
         });
         if (res.status !== 202) throw new Error(`baseline ingest: ${res.status} ${await res.text()}`);
         await res.text();
-        return id;
+        return events.map((e) => e.id);
       },
     });
     if (consumerError !== undefined) throw consumerError;

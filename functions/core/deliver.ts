@@ -20,6 +20,7 @@ import {
   freshDelivery,
   isDeadLetterRedrive,
   isFinished,
+  previousFailureAt,
   restarted,
   Status,
   nextAttemptMessage,
@@ -263,7 +264,7 @@ export function createDeliverService(deps: DeliverDeps) {
     // A failed attempt gets its own record; a successful one is kept on the delivery's outcome.
     if (verdict.outcome !== 'succeeded') await store.recordAttempt(attempt);
     deps.observer?.attempted?.(attempt, { event: p.event });
-    await deps.health.track(p.endpoint, verdict.outcome, done);
+    await deps.health.track(p.endpoint, verdict.outcome, done, previousFailureAt(p.delivery));
 
     const base = {
       eventType: p.event.type,
@@ -290,7 +291,7 @@ export function createDeliverService(deps: DeliverDeps) {
         };
         if (!(await store.finish(p.key, p.guard, update))) return lost;
         if (wait.scheduleNow) {
-          const next = nextAttemptMessage(p.message, p.delivery, p.attemptNo + 1, decision.dueMs);
+          const next = nextAttemptMessage(p.message, p.delivery, p.attemptNo + 1, decision.dueMs, attempt.at);
           await deps.scheduler.at(next, new Date(decision.dueMs));
         }
         deps.observer?.retried?.(decision.delayMs);

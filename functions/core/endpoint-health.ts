@@ -1,7 +1,10 @@
 /**
- * Endpoint health: a success clears the failing streak; the first failure starts it; a streak
- * older than `disableAfterFailingS` disables the endpoint, as does a `410 Gone`. Writes only
- * when the state changes, so a healthy endpoint costs nothing per delivery.
+ * Endpoint health: a success clears the failing streak; a failed retry of a delivery whose
+ * previous attempt failed too starts it, dated from that previous attempt; a streak older than
+ * `disableAfterFailingS` disables the endpoint, as does a `410 Gone`. Writes only when the state
+ * changes, so a healthy endpoint costs nothing per delivery, and neither does a delivery that
+ * fails once and then succeeds (the common blip): the streak starts at the second failure in a
+ * row, with the first one's time, so it is dated exactly as if it had been written then.
  */
 import type { AttemptOutcome, Endpoint } from './model';
 
@@ -15,7 +18,8 @@ export interface EndpointHealthStore {
 
 export function createEndpointHealth(deps: { store: EndpointHealthStore; disableAfterFailingS: number }) {
   return {
-    async track(endpoint: Endpoint, outcome: AttemptOutcome, at: Date): Promise<void> {
+    /** `failedBefore`: when this delivery's previous attempt failed, if it did. */
+    async track(endpoint: Endpoint, outcome: AttemptOutcome, at: Date, failedBefore?: string): Promise<void> {
       const { store } = deps;
       if (outcome === 'succeeded') {
         if (endpoint.failingSince !== undefined) await store.markEndpointHealthy(endpoint.appId, endpoint.id);
@@ -27,7 +31,7 @@ export function createEndpointHealth(deps: { store: EndpointHealthStore; disable
       }
       if (outcome !== 'retryable') return;
       if (endpoint.failingSince === undefined) {
-        await store.markEndpointFailing(endpoint.appId, endpoint.id, at.toISOString());
+        if (failedBefore !== undefined) await store.markEndpointFailing(endpoint.appId, endpoint.id, failedBefore);
         return;
       }
       const failingForS = (at.getTime() - Date.parse(endpoint.failingSince)) / 1000;

@@ -26,7 +26,13 @@ export const Status = {
   skipped: 'skipped',
 } as const;
 export type DeliveryStatus = (typeof Status)[keyof typeof Status];
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = Object.values(Status);
+export const DELIVERY_STATUSES = [
+  Status.pending,
+  Status.retrying,
+  Status.succeeded,
+  Status.failed,
+  Status.skipped,
+] as const;
 
 /** States a worker may still attempt. */
 export const ACTIVE_STATUSES: readonly DeliveryStatus[] = [Status.pending, Status.retrying];
@@ -70,6 +76,8 @@ export interface DeliveryMessage {
   notBefore?: number;
   /** Attempts made before the last send-again (Delivery.retryBase), carried by retries. */
   retryBase?: number;
+  /** When the previous attempt (which failed) was made, carried by retries (endpoint health). */
+  previousAttemptAt?: string;
   /**
    * Sent by housekeeping, a replay or a redrive rather than by the path that owns the delivery:
    * the worker then takes a lease before it sends, since the original may still be about.
@@ -95,6 +103,7 @@ export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
     (m.notBefore === undefined || typeof m.notBefore === 'number') &&
     (m.endpointVersion === undefined || typeof m.endpointVersion === 'number') &&
     (m.retryBase === undefined || typeof m.retryBase === 'number') &&
+    (m.previousAttemptAt === undefined || typeof m.previousAttemptAt === 'string') &&
     (event === undefined || (typeof event.type === 'string' && typeof event.dataJson === 'string'))
   );
 }
@@ -138,6 +147,7 @@ export function freshDelivery(key: DeliveryKey, eventType: string | undefined, s
 export function deliveryAsSent(m: DeliveryMessage, key: DeliveryKey): Delivery {
   const d = freshDelivery(key, m.event?.type);
   if (m.attempt > 1) Object.assign(d, { status: Status.retrying, attempts: m.attempt - 1 });
+  if (m.previousAttemptAt !== undefined) d.lastAttemptAt = m.previousAttemptAt;
   if (m.retryBase) d.retryBase = m.retryBase;
   return d;
 }
@@ -156,6 +166,9 @@ export const restarted = (d: Delivery, dueAt: string): Delivery => ({
 
 /** The next attempt's time, as the status view shows it (only while a retry waits). */
 export const shownNextAttempt = (d: Delivery) => (d.status === Status.retrying ? (d.nextAttemptAt ?? null) : null);
+
+/** When the delivery's previous attempt failed, if it did (a retry waits on it). */
+export const previousFailureAt = (d: Delivery) => (d.status === Status.retrying ? d.lastAttemptAt : undefined);
 
 /** A waiting retry's attempt time, if it has one. */
 export const retryDueMs = (d: Delivery) =>
@@ -186,9 +199,17 @@ export function nextAttemptMessage(
   d: Pick<Delivery, 'createdAt' | 'retryBase'>,
   attempt: number,
   dueMs: number,
+  failedAt: string,
 ): DeliveryMessage {
   const { reason: _reason, redriven: _redriven, retryBase: _retryBase, ...rest } = current;
-  const m: DeliveryMessage = { ...rest, v: 2, attempt, eventAt: d.createdAt, notBefore: dueMs };
+  const m: DeliveryMessage = {
+    ...rest,
+    v: 2,
+    attempt,
+    eventAt: d.createdAt,
+    notBefore: dueMs,
+    previousAttemptAt: failedAt,
+  };
   if (d.retryBase) m.retryBase = d.retryBase;
   return m;
 }

@@ -71,7 +71,7 @@ export interface LocalStack {
   queueUrls: Record<QueueKey, string>;
   tableName: string;
   /** Invokes housekeeping now (after any run in progress) and returns its result. */
-  runHousekeeping(): Promise<unknown>;
+  runHousekeeping(detail?: { recover?: boolean }): Promise<unknown>;
   /**
    * Fault injection for tests: the SQS emulator dies and restarts empty on the same port (every
    * queued message, the DLQ's included, is lost), the queues are provisioned again, and the
@@ -306,7 +306,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       endpoints: emulators.endpoints,
       queueUrls: resources.queueUrls,
       tableName: resources.tableName,
-      runHousekeeping: () => scheduler.runNow(),
+      runHousekeeping: (detail) => scheduler.runNow(detail),
       async restartSqs() {
         await emulators.restartSqs();
         const again = await provision(emulators.endpoints, opts.queueOverrides);

@@ -241,6 +241,32 @@ describe('deliveries under each option', () => {
     expect(next.headers['webhook-signature']!.split(' ').map((s) => s.split(',')[0])).toEqual(['v1a', 'v1a']);
   });
 
+  it('switches from v1 to v1a without a gap: both sign during the overlap, each verifiable', async () => {
+    const appId = await system.api.createApp();
+    const ep = await endpoint(appId, {});
+    const path = `/v1/apps/${appId}/endpoints/${ep.id}`;
+    const oldSecret = (await system.api.call<{ key: string }>('GET', `${path}/secret`)).body.key;
+    const patched = await system.api.call<{ signature: { publicKey?: string } }>('PATCH', path, {
+      signature: { scheme: 'standard-webhooks-v1a' },
+    });
+    expect(patched.status).toBe(200);
+    const publicKey = (await system.api.call<{ key: string }>('GET', `${path}/secret`)).body.key;
+    expect(patched.body.signature.publicKey).toBe(publicKey);
+    const got = await deliverOne(appId, ep.url);
+    const [v1, v1a] = got.headers['webhook-signature']!.split(' ');
+    expect(v1).toMatch(/^v1,/);
+    expect(v1a).toMatch(/^v1a,/);
+    // A receiver still on the old secret keeps verifying; one on the public key verifies v1a.
+    expect(() => new StandardWebhook(oldSecret).verify(got.body, got.headers)).not.toThrow();
+    const spki = Buffer.concat([
+      Buffer.from('302a300506032b6570032100', 'hex'),
+      Buffer.from(publicKey.slice(5), 'base64'),
+    ]);
+    const signed = `${got.headers['webhook-id']}.${got.headers['webhook-timestamp']}.${got.body}`;
+    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    expect(verify(null, Buffer.from(signed), key, Buffer.from(v1a!.slice(4), 'base64'))).toBe(true);
+  });
+
   it('applies a PATCHed scheme, secret and auth from the next attempt', async () => {
     const appId = await system.api.createApp();
     const ep = await endpoint(appId, {});
@@ -302,7 +328,8 @@ describe('OAuth2 client credentials, from a real OAuth2 server', () => {
       {
         auth: {
           type: 'oauth2-client-credentials',
-          tokenUrl: `${oauth.issuer.url}/token`,
+          // As the target's functions reach this machine (127.0.0.1 for the embedded stack).
+          tokenUrl: `http://${system.target.receiverHost}:${new URL(oauth.issuer.url!).port}/token`,
           clientId: 'relay-client',
           clientSecret: 'relay-client-secret',
           scope: 'hooks',

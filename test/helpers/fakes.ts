@@ -14,6 +14,7 @@ import type { DeliveryUpdate, EndpointSource, FinishGuard, WebhookSender } from 
 import type { EndpointHealthStore } from '../../functions/core/endpoint-health';
 import type { OpenItem } from '../../functions/core/housekeeping';
 import {
+  freshDelivery,
   isActive,
   isFinished,
   RECOVERABLE_STATUSES,
@@ -175,14 +176,7 @@ export class InMemoryDeliveries implements DeliveryRecords {
   async claim(k: DeliveryKey, attempt: number, lease: { token: string; until: string }, now: string) {
     const cur = this.records.get(dkey(k));
     if (!this.mayTake(cur, attempt - 1, now)) return false;
-    const d: Stored = cur ?? {
-      appId: k.appId,
-      eventId: k.eventId,
-      endpointId: k.endpointId,
-      createdAt: k.eventAt,
-      status: Status.pending,
-      attempts: 0,
-    };
+    const d: Stored = cur ?? freshDelivery(k, undefined);
     Object.assign(d, { leaseToken: lease.token, leaseUntil: lease.until });
     this.records.set(dkey(k), d);
     return true;
@@ -197,14 +191,7 @@ export class InMemoryDeliveries implements DeliveryRecords {
         ? cur?.leaseToken === guard.leaseToken
         : this.mayTake(cur, guard.unleased.attempt - 1, guard.unleased.now);
     if (!ok) return false;
-    const d: Stored = cur ?? {
-      appId: k.appId,
-      eventId: k.eventId,
-      endpointId: k.endpointId,
-      createdAt: k.eventAt,
-      status: Status.pending,
-      attempts: 0,
-    };
+    const d: Stored = cur ?? freshDelivery(k, undefined);
     Object.assign(d, {
       status: u.status,
       attempts: u.attempts,
@@ -227,14 +214,7 @@ export class InMemoryDeliveries implements DeliveryRecords {
   async skip(k: DeliveryKey, eventType: string) {
     const cur = this.records.get(dkey(k));
     if (cur && !isActive(cur.status)) return;
-    const d: Stored = cur ?? {
-      appId: k.appId,
-      eventId: k.eventId,
-      endpointId: k.endpointId,
-      createdAt: k.eventAt,
-      status: Status.skipped,
-      attempts: 0,
-    };
+    const d: Stored = cur ?? freshDelivery(k, undefined, true);
     Object.assign(d, { status: Status.skipped, eventType });
     for (const f of ['dueAt', 'nextAttemptAt', 'leaseToken', 'leaseUntil'] as const) delete d[f];
     this.records.set(dkey(k), d);

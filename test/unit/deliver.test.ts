@@ -123,7 +123,12 @@ describe('a delivery attempt', () => {
     expect(await s.service.handle(first)).toBe('retrying');
     expect(s.delivery()).toMatchObject({ status: 'retrying', attempts: 1, lastStatusCode: 500 });
     expect(s.delivery().nextAttemptAt).toBe(new Date(T0 + 5000).toISOString());
-    expect(s.retryQueue.sent).toEqual([{ message: { ...first, attempt: 2, notBefore: T0 + 5000 }, delayS: 5 }]);
+    expect(s.retryQueue.sent).toEqual([
+      {
+        message: { ...first, attempt: 2, notBefore: T0 + 5000, previousAttemptAt: new Date(T0).toISOString() },
+        delayS: 5,
+      },
+    ]);
     expect(s.stores.deliveries.attempts).toMatchObject([{ attempt: 1, statusCode: 500, outcome: 'retryable' }]);
   });
 
@@ -271,14 +276,34 @@ describe('a dead-lettered delivery redriven from the DLQ', () => {
 describe('endpoint health', () => {
   const endpoint = (s: ReturnType<typeof setup>) => s.endpoint();
 
-  it('starts a failing streak on the first failure and clears it on a success', async () => {
+  it('writes nothing for a single failure followed by a success (the common blip)', async () => {
     const s = setup([status(500), status(200)]);
     await s.service.handle(first);
-    expect(endpoint(s).failingSince).toBe(new Date(T0).toISOString());
     s.advance(5000);
     await s.service.handle(s.retryQueue.sent[0]!.message);
     expect(endpoint(s).failingSince).toBeUndefined();
+    expect(s.delivery()).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('starts a failing streak, dated from the first failure, at the second in a row; a success clears it', async () => {
+    const s = setup([status(500), status(500), status(200)]);
+    await s.service.handle(first);
+    expect(endpoint(s).failingSince).toBeUndefined();
+    s.advance(5000);
+    await s.service.handle(s.retryQueue.sent[0]!.message);
+    expect(endpoint(s).failingSince).toBe(new Date(T0).toISOString());
+    s.advance(300_000);
+    await s.service.handle(s.retryQueue.sent[1]!.message);
+    expect(endpoint(s).failingSince).toBeUndefined();
     expect(endpoint(s).enabled).toBe(true);
+  });
+
+  it('starts a failing streak on a leased retry too, from the stored previous attempt', async () => {
+    const s = setup([status(500)]);
+    await s.service.handle(first);
+    s.advance(5000);
+    await s.service.handle(s.retryQueue.sent[0]!.message, 2);
+    expect(endpoint(s).failingSince).toBe(new Date(T0).toISOString());
   });
 
   it('disables an endpoint that has failed every attempt for five days', async () => {

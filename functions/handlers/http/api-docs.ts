@@ -5,6 +5,7 @@
  * router agree. Not imported by any handler, so none of it reaches a Lambda bundle.
  */
 import { z } from 'zod';
+import { DELIVERY_STATUSES } from '../../core/lifecycle';
 import {
   createAppSchema,
   createEndpointSchema,
@@ -100,7 +101,7 @@ export const views = {
     deliveries: z.array(
       z.object({
         endpointId: z.string(),
-        status: z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped']),
+        status: z.enum(DELIVERY_STATUSES),
         attempts: z.number().int(),
         lastStatusCode: z.number().int().nullable(),
         lastAttemptAt: iso.nullable(),
