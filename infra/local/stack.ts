@@ -74,9 +74,10 @@ export interface LocalStack {
   runHousekeeping(detail?: { recover?: boolean }): Promise<unknown>;
   /**
    * Fault injection for tests: the SQS emulator dies and restarts empty on the same port (every
-   * queued message, the DLQ's included, is lost), the queues are provisioned again, and the
-   * stack answers as it does when it starts over a data dir, when the queues' state is lost the
-   * same way: one housekeeping run with `{ recover: true }`. Resolves with that run's report.
+   * queued message, the DLQ's included, is lost; with a data dir the ingest queue's and ingest
+   * DLQ's come back from disk), the queues are provisioned again, and the stack answers as it
+   * does when it starts over a data dir, when the queues' state is lost the same way: one
+   * housekeeping run with `{ recover: true }`. Resolves with that run's report.
    */
   restartSqs(): Promise<unknown>;
   /** Fault injection for tests: the table unreachable (every connection cut) until set back. */
