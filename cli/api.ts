@@ -1,30 +1,13 @@
 /**
  * The few API calls the CLI makes, with the API's error shape turned into one readable line.
  */
+import type { Schemas } from '../client';
 import { OperationError } from './io';
 
-export interface EventAccepted {
-  id: string;
-  type: string;
-  timestamp: string;
-  deliveries: number;
-}
-
-export interface DeliveryState {
-  endpointId: string;
-  status: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastAttemptAt: string | null;
-  nextAttemptAt: string | null;
-}
-
-export interface EventState {
-  id: string;
-  type: string;
-  timestamp: string;
-  deliveries: DeliveryState[];
-}
+// The API's shapes come from the typed client generated from docs/openapi.yaml (client/).
+export type EventAccepted = Schemas['Accepted'];
+export type EventState = Schemas['EventStatus'];
+export type DeliveryState = EventState['deliveries'][number];
 
 /** An API answer other than the one expected: `status` is the HTTP status, `code` the API's error code. */
 export class ApiError extends OperationError {

@@ -23,6 +23,9 @@ export const ENV = {
   allowPrivateTargets: 'HOOKRELAY_ALLOW_PRIVATE_TARGETS',
   housekeepingRateS: 'HOOKRELAY_HOUSEKEEPING_RATE_S',
   dataDir: 'HOOKRELAY_DATA_DIR',
+  portalFrameAncestors: 'HOOKRELAY_PORTAL_FRAME_ANCESTORS',
+  portalUrl: 'HOOKRELAY_PORTAL_URL',
+  portalRateLimit: 'HOOKRELAY_PORTAL_RATE_LIMIT',
   port: 'PORT',
   // The deployment's: resources.
   tableName: 'HOOKRELAY_TABLE_NAME',
@@ -53,6 +56,8 @@ export const CONTRACT_DEFAULTS = {
   deliveryTimeoutMs: 10_000,
   allowPrivateTargets: false,
   housekeepingRateS: 60,
+  /** Per portal link and api container: a burst of 120 calls, then 20 a second. */
+  portalRateLimit: { capacity: 120, refillPerS: 20 },
 } as const;
 
 const bool = (fallback: boolean) =>
@@ -156,6 +161,47 @@ const required = z.pipe(
   }),
 );
 
+/** CSP frame-ancestors sources: 'self', 'none', or origins (wildcard hosts allowed), space-separated. */
+const FRAME_SOURCE = /^('self'|'none'|https?:|(https?:\/\/)?(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?)$/;
+const frameAncestors = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return "'none'";
+    const sources = v.trim().split(/\s+/);
+    const bad = sources.filter((s) => !FRAME_SOURCE.test(s));
+    if (bad.length > 0 || (sources.includes("'none'") && sources.length > 1)) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be 'none', 'self' or space-separated origins such as https://app.example.com, got "${v}"`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return sources.join(' ');
+  }),
+);
+/** `<burst>,<per second>`: the token bucket of each portal link. */
+const portalRateLimit = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return { ...CONTRACT_DEFAULTS.portalRateLimit };
+    const [capacity, refillPerS, ...rest] = v.split(',').map((s) => Number(s.trim()));
+    const ok = (n: number | undefined): n is number => n !== undefined && Number.isFinite(n) && n > 0 && n <= 100_000;
+    if (rest.length > 0 || !ok(capacity) || !ok(refillPerS) || !Number.isInteger(capacity)) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be "<burst>,<calls per second>" such as 120,20, got "${v}"`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return { capacity, refillPerS };
+  }),
+);
+const portalUrl = z.optional(
+  z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hooks.example.com' }),
+);
+
 const schema = z.object({
   [ENV.tableName]: required,
   [ENV.workQueueUrl]: required,
@@ -179,6 +225,9 @@ const schema = z.object({
   [ENV.feedSettleMs]: wholeNumber(undefined, 60_000, 0),
   [ENV.recoverMaxPerCall]: wholeNumber(undefined, 100_000),
   [ENV.version]: required,
+  [ENV.portalFrameAncestors]: frameAncestors,
+  [ENV.portalUrl]: portalUrl,
+  [ENV.portalRateLimit]: portalRateLimit,
   AWS_REGION: z._default(z.string(), 'us-east-1'),
 });
 
@@ -217,6 +266,12 @@ export interface Config {
   readonly recoverMaxPerCall: number;
   readonly region: string;
   readonly version: string;
+  /** Who may frame the portal: the CSP frame-ancestors sources ('none' by default). */
+  readonly portalFrameAncestors: string;
+  /** The origin portal links point to; by default the one the minting request came to. */
+  readonly portalUrl: string | undefined;
+  /** Each portal link's token bucket (per api container). */
+  readonly portalRateLimit: { readonly capacity: number; readonly refillPerS: number };
 }
 
 export class ConfigError extends Error {
@@ -257,6 +312,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     recoverMaxPerCall: e[ENV.recoverMaxPerCall],
     region: e.AWS_REGION,
     version: e[ENV.version],
+    portalFrameAncestors: e[ENV.portalFrameAncestors],
+    portalUrl: e[ENV.portalUrl],
+    portalRateLimit: e[ENV.portalRateLimit],
   });
 }
 

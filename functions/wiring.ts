@@ -24,6 +24,13 @@ import { checkDestinationUrl, findForbiddenDestinationError } from './core/desti
 import { createHousekeeping } from './core/housekeeping';
 import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
+import { DynamoCatalogStore } from './adapters/dynamo/catalog-store';
+import { DynamoEndpointLogStore } from './adapters/dynamo/endpoint-log-store';
+import { createEndpointLog } from './core/endpoint-log';
+import { createEventTypeService } from './core/event-types';
+import { createPortalAccessService } from './core/portal-access';
+import { createRateLimiter } from './core/rate-limit';
+import { createTestEventService } from './core/test-events';
 import { RetryPolicy } from './core/retry-policy';
 import { METRIC_NAMES, METRICS_NAMESPACE } from './metric-names';
 
@@ -145,10 +152,32 @@ function build() {
     life,
     stuckAfterRequeues: 3,
   });
+  const catalogStore = new DynamoCatalogStore(stores.table);
+  const eventTypes = createEventTypeService({ store: catalogStore });
+  const portal = createPortalAccessService({ store: catalogStore, requireApp: apps.requireApp });
   return {
     cfg,
     apps,
-    keys: createKeyService({ store: stores.apps, adminKey: () => adminKey(cfg), requireApp: apps.requireApp }),
+    eventTypes,
+    portal,
+    portalRateLimiter: createRateLimiter(cfg.portalRateLimit),
+    endpointLog: createEndpointLog({
+      store: new DynamoEndpointLogStore(stores.table),
+      requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
+      statsMax: 10_000,
+    }),
+    testEvents: createTestEventService({
+      store: stores.ingest,
+      scheduler,
+      getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+      getEventType: (name) => catalogStore.getEventType(name),
+    }),
+    keys: createKeyService({
+      store: stores.apps,
+      adminKey: () => adminKey(cfg),
+      requireApp: apps.requireApp,
+      portal,
+    }),
     replay: createReplayService({
       store: stores.replay,
       scheduler,

@@ -8,6 +8,9 @@
  *   hookrelay:allowPrivateTargets  `true` lets webhooks go to private addresses (default false)
  *   hookrelay:retrySchedule        comma-separated seconds, e.g. `1,1,1` for an end-to-end test stack
  *                                  (default: the contract's 5,300,1800,7200,18000,36000,36000)
+ *   hookrelay:portalFrameAncestors who may embed the portal in a frame, e.g. `https://app.example.com`
+ *                                  (CSP frame-ancestors; default 'none')
+ *   hookrelay:portalUrl            the origin portal links point to (default: the API's own)
  *   hookrelay:api                  `http` (default) or `rest`: the API Gateway shape; LocalStack's
  *                                  free image implements only `rest`
  *   hookrelay:dashboard            `false` leaves the CloudWatch dashboard out (default true)
@@ -19,6 +22,11 @@ import type { ApiShape } from './constructs/api';
 import { HookrelayStack } from './webhook-stack';
 
 export const STACK_NAME = 'Hookrelay';
+
+function stringContext(app: App, key: string): string | undefined {
+  const v: unknown = app.node.tryGetContext(key);
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+}
 
 function booleanContext(app: App, key: string): boolean | undefined {
   const v: unknown = app.node.tryGetContext(key);
@@ -73,6 +81,10 @@ export function buildApp(app: App = new App()): { app: App; stack: HookrelayStac
       removalPolicy: removalPolicyContext(app),
       allowPrivateTargets: booleanContext(app, 'hookrelay:allowPrivateTargets'),
       retryScheduleS: scheduleContext(app),
+      portal: {
+        frameAncestors: stringContext(app, 'hookrelay:portalFrameAncestors'),
+        url: stringContext(app, 'hookrelay:portalUrl'),
+      },
       apiShape: apiShapeContext(app),
       dashboard: booleanContext(app, 'hookrelay:dashboard'),
     },

@@ -1,5 +1,5 @@
 /**
- * Generates docs/openapi.yaml from the route docs (functions/handlers/http/api-docs.ts), whose
+ * Generates docs/openapi.yaml (and from it the typed client's client/openapi.d.ts) from the route docs (functions/handlers/http/api-docs.ts), whose
  * request schemas are the ones the API validates with. `npm run openapi` rewrites the file;
  * test/unit/openapi.test.ts fails when the file is stale or disagrees with the router.
  */
@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { renderClientTypes } from '../client/generate';
 import { routeDocs, views, type RouteDoc } from '../functions/handlers/http/api-docs';
 
 type Json = Record<string, unknown>;
@@ -26,6 +27,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Body too large',
   415: 'Body is not JSON',
   422: 'Refused: well-formed, but not usable (a forbidden destination, an endpoint option that cannot be used), naming the field',
+  429: 'Too many calls (portal links): wait for Retry-After seconds',
 };
 
 function operation(key: string, doc: RouteDoc): Json {
@@ -52,7 +54,7 @@ function operation(key: string, doc: RouteDoc): Json {
   }
   const responses: Json = {};
   const okView = doc.ok.view;
-  const list = method === 'GET' && key === 'GET /v1/apps/{appId}/endpoints';
+  const list = doc.ok.list === true;
   responses[String(doc.ok.status)] = {
     description: 'Success',
     ...(okView
@@ -118,11 +120,15 @@ export function buildOpenApi(): Json {
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'the local stack (npm start)' }],
     security: [{ bearer: [] }],
-    tags: ['Health', 'Apps', 'Keys', 'Endpoints', 'Events'].map((name) => ({ name })),
+    tags: ['Health', 'Apps', 'Keys', 'Endpoints', 'Events', 'Event types', 'Portal'].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'The admin key, or an app-scoped key (hrk_...)' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The admin key, an app-scoped key (hrk_...), or a portal link’s token (hrp_...)',
+        },
       },
       schemas: Object.fromEntries(Object.entries(views).map(([name, schema]) => [name, schemaOf(schema)])),
       responses,
@@ -135,6 +141,8 @@ export function renderOpenApi(): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  writeFileSync(new URL('../docs/openapi.yaml', import.meta.url), renderOpenApi());
-  console.log('wrote docs/openapi.yaml');
+  const yaml = renderOpenApi();
+  writeFileSync(new URL('../docs/openapi.yaml', import.meta.url), yaml);
+  writeFileSync(new URL('../client/openapi.d.ts', import.meta.url), await renderClientTypes(yaml));
+  console.log('wrote docs/openapi.yaml and client/openapi.d.ts');
 }

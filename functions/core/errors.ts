@@ -77,3 +77,15 @@ export class UnprocessableError extends DomainError {
   readonly status = 422;
   readonly code = 'unprocessable';
 }
+
+/** 429: too many calls from one caller; `retryAfterS` becomes the Retry-After header. */
+export class TooManyRequestsError extends DomainError {
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+  }
+}

@@ -49,7 +49,7 @@ export function subscribes(endpoint: Endpoint, type: string): boolean {
   return endpoint.eventTypes.length === 0 || endpoint.eventTypes.includes(type);
 }
 
-function requestHash(type: string, dataJson: string): string {
+export function requestHash(type: string, dataJson: string): string {
   return createHash('sha256').update(type).update('\n').update(dataJson).digest('base64url');
 }
 

@@ -9,7 +9,17 @@ import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors';
 import { newId } from './ids';
 import { createKeySchema, parseOrThrow } from './schemas';
 
-export type Principal = { kind: 'admin' } | { kind: 'app'; appId: string; keyId: string };
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'app'; appId: string; keyId: string }
+  /** A portal link's token: one app, its capabilities, until it expires; `session` is the token's hash. */
+  | {
+      kind: 'portal';
+      appId: string;
+      capabilities: readonly ('read' | 'manage')[];
+      expiresAt: string;
+      session: string;
+    };
 
 export interface ApiKeyRecord {
   id: string;
@@ -32,6 +42,8 @@ export interface KeyDeps {
   store: KeyStore;
   adminKey: () => Promise<string | undefined>;
   requireApp: (appId: string) => Promise<unknown>;
+  /** Resolves a portal link's token (`hrp_...`). */
+  portal?: { authenticate(token: string): Promise<Principal> };
   now?: () => Date;
 }
 
@@ -48,6 +60,7 @@ export function createKeyService(deps: KeyDeps) {
         const record = await deps.store.findKeyByHash(hashKey(token));
         if (record) return { kind: 'app', appId: record.appId, keyId: record.id };
       }
+      if (token.startsWith('hrp_') && deps.portal) return deps.portal.authenticate(token);
       throw new UnauthorizedError('invalid API key');
     },
 
@@ -77,11 +90,11 @@ export function createKeyService(deps: KeyDeps) {
 }
 
 /**
- * An app key sees only its own app: any other app answers exactly as a missing app does (404),
+ * An app key (or a portal link) sees only its own app: any other app answers exactly as a missing app does (404),
  * so a key cannot even learn which app ids exist.
  */
 export function authorizeApp(principal: Principal, appId: string): void {
-  if (principal.kind === 'app' && principal.appId !== appId) throw new NotFoundError(`app ${appId} not found`);
+  if (principal.kind !== 'admin' && principal.appId !== appId) throw new NotFoundError(`app ${appId} not found`);
 }
 
 export function requireAdmin(principal: Principal, message: string): void {

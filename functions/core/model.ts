@@ -77,6 +77,8 @@ export interface StoredEvent {
   endpointIds: string[];
   /** Endpoints that were disabled at accept time: deliveries recorded as skipped. */
   skippedEndpointIds: string[];
+  /** A test event (send-example): it goes to one endpoint and never into the catch-up feed. */
+  test?: boolean;
 }
 
 /**

@@ -77,6 +77,8 @@ export interface EventStatusView {
   type: string;
   timestamp: string;
   data: unknown;
+  /** Set on a test event (send-example). */
+  test?: true;
   deliveries: {
     endpointId: string;
     status: Delivery['status'];
@@ -122,6 +124,7 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
         type: event.type,
         timestamp: event.timestamp,
         data: JSON.parse(event.dataJson) as unknown,
+        ...(event.test ? { test: true as const } : {}),
         deliveries: deliveries.map((d) => ({
           endpointId: d.endpointId,
           status: d.status,

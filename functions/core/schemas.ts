@@ -33,6 +33,13 @@ export const LIMITS = {
   descriptionLength: 1024,
   pageSizeMax: 250,
   pageSizeDefault: 50,
+  /** An event type's schema and examples together, serialized (the catalog item stays far below 400 KB). */
+  eventTypeBytes: 64 * 1024,
+  examplesPerEventType: 10,
+  /** A portal link lives at least an hour, at most a week; a day by default. */
+  portalTtlMinS: 3_600,
+  portalTtlMaxS: 604_800,
+  portalTtlDefaultS: 86_400,
   /** A chosen endpoint secret: printable ASCII characters. */
   secretLength: { min: 16, max: 256 },
   headersPerEndpoint: 20,
@@ -254,6 +261,87 @@ export const createEventBatchSchema = z.strictObject({
 export const pageQuerySchema = z.object({
   limit: pageSize,
   cursor: z.optional(z.string().check(max(1024))),
+});
+
+// ---- the event-type catalog, test events, portal links --------------------------------------
+
+/** An event type's name, as the catalog and the routes take it. */
+export const eventTypeNameSchema = eventType;
+
+const jsonObject = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' });
+const examples = z
+  .array(jsonObject, { error: 'must be an array of JSON objects (example event data)' })
+  .check(z.maxLength(LIMITS.examplesPerEventType, `must hold at most ${LIMITS.examplesPerEventType} examples`));
+const description = z.string({ error: 'must be a string' }).check(max(LIMITS.descriptionLength));
+
+export const createEventTypeSchema = z.strictObject({
+  name: eventType,
+  description: z.optional(description),
+  schema: z.optional(z.record(z.string(), z.unknown(), { error: 'must be a JSON Schema object' })),
+  examples: z.optional(examples),
+  deprecated: z.optional(z.boolean({ error: 'must be true or false' })),
+});
+
+export const updateEventTypeSchema = z
+  .strictObject({
+    description: z.optional(description),
+    schema: z.optional(
+      z.nullable(z.record(z.string(), z.unknown(), { error: 'must be a JSON Schema object, or null to remove it' })),
+    ),
+    examples: z.optional(examples),
+    deprecated: z.optional(z.boolean({ error: 'must be true or false' })),
+  })
+  .check(
+    z.refine((v) => Object.keys(v).length > 0, 'must change at least one of description, schema, examples, deprecated'),
+  );
+
+export const sendExampleSchema = z.strictObject({ eventType });
+
+const isoTime = (what: string) =>
+  z.optional(
+    z.iso.datetime({ offset: true, error: `must be an ISO 8601 date-time (${what}), e.g. 2026-11-22T10:00:00Z` }),
+  );
+
+export const deliveriesQuerySchema = z.object({
+  status: z.optional(
+    z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped'], {
+      error: 'must be one of pending, retrying, succeeded, failed, skipped',
+    }),
+  ),
+  eventType: z.optional(eventType),
+  since: isoTime('by event time; default 24 hours before until'),
+  until: isoTime('by event time; default now'),
+  limit: pageSize,
+  cursor: z.optional(z.string().check(max(1024))),
+});
+
+export const statsQuerySchema = z.object({
+  since: isoTime('by event time; default 24 hours ago'),
+});
+
+export const portalAccessSchema = z.strictObject({
+  capabilities: z.optional(
+    z
+      .array(z.enum(['read', 'manage'], { error: 'must hold only "read" and "manage"' }), {
+        error: 'must be ["read"] or ["read", "manage"]',
+      })
+      .check(
+        z.minLength(1, 'must be ["read"] or ["read", "manage"]'),
+        z.maxLength(2, 'must be ["read"] or ["read", "manage"]'),
+        z.refine((caps) => caps.includes('read') && new Set(caps).size === caps.length, {
+          message: 'must be ["read"] or ["read", "manage"]',
+        }),
+      ),
+  ),
+  ttlSeconds: z.optional(
+    z
+      .number({ error: 'must be a number of seconds' })
+      .check(
+        z.multipleOf(1, 'must be a whole number'),
+        z.minimum(LIMITS.portalTtlMinS, `must be at least ${LIMITS.portalTtlMinS} (an hour)`),
+        z.maximum(LIMITS.portalTtlMaxS, `must be at most ${LIMITS.portalTtlMaxS} (a week)`),
+      ),
+  ),
 });
 
 /** Turns zod issues into the contract's `details`: the failing field's path and why. */

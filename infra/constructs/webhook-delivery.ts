@@ -89,6 +89,12 @@ export interface WebhookDeliveryProps {
    * @default functions/handlers/<name>.ts in this repository
    */
   readonly handlerEntries?: Partial<Record<HandlerName, string>>;
+  /**
+   * The consumer portal (docs/portal.md): who may frame it (HOOKRELAY_PORTAL_FRAME_ANCESTORS,
+   * CSP frame-ancestors sources; default 'none') and the origin its links point to
+   * (HOOKRELAY_PORTAL_URL; default the API's own).
+   */
+  readonly portal?: { readonly frameAncestors?: string; readonly url?: string };
 }
 
 /** Checked props with every default applied. */
@@ -218,6 +224,8 @@ export class WebhookDelivery extends Construct {
       [ENV.retentionDays]: String(s.retentionDays),
       [ENV.version]: packageVersion(),
       ...functionTunables(),
+      ...(props.portal?.frameAncestors ? { [ENV.portalFrameAncestors]: props.portal.frameAncestors } : {}),
+      ...(props.portal?.url ? { [ENV.portalUrl]: props.portal.url } : {}),
     };
     const common = { environment, logRetention: s.logRetention, removalPolicy: s.removalPolicy };
 

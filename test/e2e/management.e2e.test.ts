@@ -46,15 +46,27 @@ describe('app-scoped keys', () => {
     expect((await scoped.call('POST', `/v1/apps/${appA}/keys`, {})).status).toBe(403);
   });
 
-  it('gets 404 on every route of another app', async () => {
+  it('gets 404 on every route of another app, as does a portal link of its app', async () => {
     const appRoutes = routes.filter((r) => r.path.includes('{appId}'));
-    expect(appRoutes.length).toBe(routes.length - 2); // all but /health and POST /v1/apps
-    for (const r of appRoutes) {
-      const path = r.path.replace(/\{(\w+)\}/g, (_m, name: string) => idsB[name] ?? 'x');
-      const body = r.method === 'POST' || r.method === 'PATCH' ? {} : undefined;
-      const res = await scoped.call(r.method, path, body);
-      expect(res.status, `${r.method} ${r.path}`).toBe(404);
-      expect(res.body).toMatchObject({ error: { code: 'not_found' } });
+    // Every other route is app-less: health, creating apps, the shared catalog, a link's session.
+    const appless = routes.filter((r) => !r.path.includes('{appId}')).map((r) => `${r.method} ${r.path}`);
+    expect(
+      appless.filter(
+        (r) => !/^(GET \/health|POST \/v1\/apps|\w+ \/v1\/event-types.*|GET \/v1\/portal\/session)$/.test(r),
+      ),
+    ).toEqual([]);
+    const link = await system.api.call<{ token: string }>('POST', `/v1/apps/${appA}/portal-access`, {
+      capabilities: ['read', 'manage'],
+    });
+    const portal = apiClient({ apiUrl: system.target.apiUrl, apiKey: link.body.token });
+    for (const caller of [scoped, portal]) {
+      for (const r of appRoutes) {
+        const path = r.path.replace(/\{(\w+)\}/g, (_m, name: string) => idsB[name] ?? 'x');
+        const body = r.method === 'POST' || r.method === 'PATCH' ? {} : undefined;
+        const res = await caller.call(r.method, path, body);
+        expect(res.status, `${r.method} ${r.path}`).toBe(404);
+        expect(res.body).toMatchObject({ error: { code: 'not_found' } });
+      }
     }
     // ...and nothing of app B changed.
     expect((await system.api.call('GET', `/v1/apps/${appB}/endpoints/${idsB.endpointId}`)).status).toBe(200);

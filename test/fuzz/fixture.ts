@@ -45,16 +45,47 @@ export async function createFixture(stack: LocalStack, receiver: RecordingReceiv
       id: 'evt-fuzz-1',
     })
   ).id;
-  return { adminKey: stack.apiKey, appA, appB, appKeyA: key.key, keyIdA: key.id, endpointA, eventA, receiverUrl };
+  const eventTypeA = `fuzz.type.${appA.slice(-6).toLowerCase()}`;
+  await createFixtureType(stack, eventTypeA);
+  const links = await mintLinks(stack, appA);
+  return {
+    adminKey: stack.apiKey,
+    appA,
+    appB,
+    appKeyA: key.key,
+    keyIdA: key.id,
+    endpointA,
+    eventA,
+    receiverUrl,
+    eventTypeA,
+    ...links,
+  };
 }
 
-type Caller = { kind: 'admin' } | { kind: 'app' } | { kind: 'none' };
+const FIXTURE_TYPE = { schema: { type: 'object', properties: { n: { type: 'number' } } }, examples: [{ n: 1 }] };
+
+function createFixtureType(stack: LocalStack, name: string) {
+  return call(stack, 'POST', '/v1/event-types', { name, ...FIXTURE_TYPE });
+}
+
+async function mintLinks(stack: LocalStack, appId: string) {
+  const mint = (capabilities: string[]) =>
+    call<{ token: string }>(stack, 'POST', `/v1/apps/${appId}/portal-access`, { capabilities });
+  return { portalReadA: (await mint(['read'])).token, portalManageA: (await mint(['read', 'manage'])).token };
+}
+
+type Caller = { kind: 'admin' } | { kind: 'app' } | { kind: 'portal'; manage: boolean } | { kind: 'none' };
+
+/** What a portal link may reach, as the API's own table says (a copy would prove nothing new). */
+const { PORTAL_CAPABILITIES } = await import('../../functions/handlers/api');
 
 /** Who the API should take the caller for, from the Authorization header alone. */
 function callerOf(f: Fixture, header: string | undefined): Caller {
   const token = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   if (token === f.adminKey) return { kind: 'admin' };
   if (token === f.appKeyA) return { kind: 'app' };
+  if (token === f.portalReadA) return { kind: 'portal', manage: false };
+  if (token === f.portalManageA) return { kind: 'portal', manage: true };
   return { kind: 'none' };
 }
 
@@ -118,17 +149,27 @@ export function answerProblem(
   if (ok && reached && route !== 'GET /health') {
     const who = callerOf(f, r.headers.authorization);
     if (who.kind === 'none') return `a ${status} without a valid key`;
-    if (who.kind === 'app') {
+    const catalogWrite = reached.route.path.startsWith('/v1/event-types') && reached.route.method !== 'GET';
+    if (who.kind !== 'admin' && catalogWrite) return `a ${who.kind} caller got a ${status} on ${route}`;
+    if (who.kind === 'app' || who.kind === 'portal') {
       if (reached.route.path === '/v1/apps' || reached.route.path.includes('/keys'))
-        return `the app key got a ${status} on ${route}`;
-      if (decoded(reached.params.appId) !== f.appA)
-        return `the app key of ${f.appA} got a ${status} for app ${reached.params.appId}`;
+        return `the ${who.kind} key got a ${status} on ${route}`;
+      if (reached.params.appId !== undefined && decoded(reached.params.appId) !== f.appA)
+        return `the ${who.kind} key of ${f.appA} got a ${status} for app ${reached.params.appId}`;
+    }
+    if (who.kind === 'app' && route === 'GET /v1/portal/session') return `the app key got a ${status} on ${route}`;
+    if (who.kind === 'portal' && reached.params.appId !== undefined) {
+      const needed = PORTAL_CAPABILITIES[route];
+      if (needed === undefined) return `a portal link got a ${status} on ${route}`;
+      if (needed === 'manage' && !who.manage) return `a read-only portal link got a ${status} on ${route}`;
     }
   }
   if (/whsec_/.test(body) && !(ok && /\/secret(\/rotate)?$/.test(reached?.route.path ?? '')))
     return `a signing secret in a ${status} of ${route}`;
   if (/hrk_/.test(body) && !(status === 201 && route === 'POST /v1/apps/{appId}/keys'))
     return `an app key in a ${status} of ${route}`;
+  if (/hrp_/.test(body) && !(status === 201 && route === 'POST /v1/apps/{appId}/portal-access'))
+    return `a portal token in a ${status} of ${route}`;
   if (body.includes(f.adminKey)) return `the admin key in a ${status} of ${route}`;
   return undefined;
 }
@@ -154,11 +195,26 @@ export async function restore(
   status: number,
 ): Promise<void> {
   const reached = routeOf(table, r);
+  // A changed fixture type gets its schema and example back, so that send-example can still succeed.
+  if (
+    status === 200 &&
+    reached?.route.method === 'PATCH' &&
+    reached.route.path === '/v1/event-types/{name}' &&
+    decoded(reached.params.name) === f.eventTypeA
+  ) {
+    await call(stack, 'PATCH', `/v1/event-types/${f.eventTypeA}`, FIXTURE_TYPE);
+  }
   if (status !== 204 || !reached || reached.route.method !== 'DELETE') return;
   if (reached.route.path.endsWith('/keys/{keyId}') && decoded(reached.params.keyId) === f.keyIdA) {
     const key = await call<{ id: string; key: string }>(stack, 'POST', `/v1/apps/${f.appA}/keys`, { name: 'fuzz' });
     f.keyIdA = key.id;
     f.appKeyA = key.key;
+  }
+  if (reached.route.path.endsWith('/portal-access') && decoded(reached.params.appId) === f.appA) {
+    Object.assign(f, await mintLinks(stack, f.appA));
+  }
+  if (reached.route.path === '/v1/event-types/{name}' && decoded(reached.params.name) === f.eventTypeA) {
+    await createFixtureType(stack, f.eventTypeA);
   }
   if (reached.route.path.endsWith('/endpoints/{endpointId}') && decoded(reached.params.endpointId) === f.endpointA) {
     f.endpointA = (

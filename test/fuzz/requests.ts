@@ -23,13 +23,30 @@ export interface Fixture {
   eventA: string;
   /** A local receiver that answers 2xx, for endpoint bodies that should be accepted. */
   receiverUrl: string;
+  /** Portal links of app A: read-only, and read and manage. */
+  portalReadA: string;
+  portalManageA: string;
+  /** A catalog type with a schema and an example. */
+  eventTypeA: string;
 }
 
 /**
  * The generators write placeholders, bound to the fixture's current values when a request is
  * sent (`bind`): a run may revoke the key or delete the endpoint, and the fixture then replaces them.
  */
-const NAMES = ['adminKey', 'appA', 'appB', 'appKeyA', 'keyIdA', 'endpointA', 'eventA', 'receiverUrl'] as const;
+const NAMES = [
+  'adminKey',
+  'appA',
+  'appB',
+  'appKeyA',
+  'keyIdA',
+  'endpointA',
+  'eventA',
+  'receiverUrl',
+  'portalReadA',
+  'portalManageA',
+  'eventTypeA',
+] as const;
 const P = Object.fromEntries(NAMES.map((n) => [n, `@@${n}@@`])) as Record<(typeof NAMES)[number], string>;
 const DERIVED = { adminKeyCut: '@@adminKeyCut@@', appKeyACut: '@@appKeyACut@@', basicAdmin: '@@basicAdmin@@' };
 
@@ -147,6 +164,7 @@ function pathOf(route: RouteLike): fc.Arbitrary<{ path: string; params: Record<s
     endpointId: [P.endpointA],
     eventId: [P.eventA],
     keyId: [P.keyIdA],
+    name: [P.eventTypeA, P.eventTypeA, P.eventTypeA, P.eventTypeA, 'no.such.type', 'a%2Fb'],
   };
   const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
   const suffix = fc.oneof(
@@ -161,7 +179,10 @@ function pathOf(route: RouteLike): fc.Arbitrary<{ path: string; params: Record<s
 }
 
 const queryKey = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom('limit', 'cursor', 'after') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom('limit', 'cursor', 'after', 'status', 'eventType', 'since', 'until'),
+  },
   { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'limit[]', 'LIMIT', '') },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
 );
@@ -237,6 +258,8 @@ const CONTENT_TYPES = [
 const authorization: fc.Arbitrary<string | undefined> = fc.oneof(
   { weight: 8, arbitrary: fc.constant(`Bearer ${P.adminKey}`) },
   { weight: 6, arbitrary: fc.constant(`Bearer ${P.appKeyA}`) },
+  { weight: 3, arbitrary: fc.constant(`Bearer ${P.portalReadA}`) },
+  { weight: 3, arbitrary: fc.constant(`Bearer ${P.portalManageA}`) },
   { weight: 1, arbitrary: fc.constant(undefined) },
   {
     weight: 3,
@@ -252,6 +275,8 @@ const authorization: fc.Arbitrary<string | undefined> = fc.oneof(
       `Bearer ${DERIVED.adminKeyCut}`,
       `Bearer ${DERIVED.appKeyACut}`,
       `Bearer hrk_${'A'.repeat(43)}`,
+      `Bearer hrp_${'A'.repeat(43)}`,
+      'Bearer hrp_',
       'Bearer hrk_',
       `Basic ${DERIVED.basicAdmin}`,
       `Token ${P.adminKey}`,
@@ -517,6 +542,39 @@ function validBody(route: RouteLike): fc.Arbitrary<unknown> {
       return fc.record({ events: fc.array(validEvent, { minLength: 1, maxLength: 5 }) });
     case 'POST /v1/apps/{appId}/events/{eventId}/resend':
       return fc.record({ endpointId: fc.constant(P.endpointA) }, { requiredKeys: [] });
+    case 'POST /v1/event-types':
+      return fc.record(
+        {
+          name: fc.stringMatching(/^[a-z][a-z0-9.]{0,20}$/),
+          description: fc.string({ maxLength: 40 }),
+          schema: fc.constantFrom({ type: 'object' }, { type: 'object', required: ['n'] }, { type: 'objekt' }),
+          examples: fc.array(fc.constantFrom({ n: 1 }, {}, { n: 'x' }), { maxLength: 2 }),
+          deprecated: fc.boolean(),
+        },
+        { requiredKeys: ['name'] },
+      );
+    case 'PATCH /v1/event-types/{name}':
+      return fc
+        .record(
+          {
+            description: fc.string({ maxLength: 40 }),
+            schema: fc.constantFrom(null, { type: 'object' }, { type: 'object', required: ['zz'] }),
+            examples: fc.array(fc.constantFrom({ n: 1 }, {}), { maxLength: 2 }),
+            deprecated: fc.boolean(),
+          },
+          { requiredKeys: [] },
+        )
+        .filter((o) => Object.keys(o).length > 0);
+    case 'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example':
+      return fc.record({ eventType: fc.constantFrom(P.eventTypeA, 'no.such.type') });
+    case 'POST /v1/apps/{appId}/portal-access':
+      return fc.record(
+        {
+          capabilities: fc.constantFrom(['read'], ['read', 'manage'], ['manage'], []),
+          ttlSeconds: fc.oneof(fc.integer({ min: 3600, max: 604_800 }), fc.integer()),
+        },
+        { requiredKeys: [] },
+      );
     default:
       return fc.constant({});
   }

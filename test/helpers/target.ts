@@ -20,6 +20,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Schemas } from '../../client';
 import { keyFromSecretString } from '../../functions/adapters/admin-key';
 import { startLocalStack } from '../../infra/local/stack';
 
@@ -146,17 +147,5 @@ export function apiClient(target: Pick<Target, 'apiUrl' | 'apiKey'>) {
   };
 }
 
-export interface EventStatus {
-  id: string;
-  type: string;
-  timestamp: string;
-  data: unknown;
-  deliveries: {
-    endpointId: string;
-    status: string;
-    attempts: number;
-    lastStatusCode: number | null;
-    lastAttemptAt: string | null;
-    nextAttemptAt: string | null;
-  }[];
-}
+/** An event's status as the API documents it (the typed client's, generated from docs/openapi.yaml). */
+export type EventStatus = Schemas['EventStatus'];

@@ -108,3 +108,35 @@ describe('configuration', () => {
     expect(Object.isFrozen(parseConfig(DEPLOYMENT))).toBe(true);
   });
 });
+
+describe('HOOKRELAY_PORTAL_FRAME_ANCESTORS', () => {
+  it("defaults to 'none', takes origins, and refuses anything that would smuggle in a directive", () => {
+    expect(parseConfig(DEPLOYMENT).portalFrameAncestors).toBe("'none'");
+    expect(
+      parseConfig({
+        ...DEPLOYMENT,
+        HOOKRELAY_PORTAL_FRAME_ANCESTORS: " 'self'  https://app.example.com https://*.acme.io:8443 ",
+      }).portalFrameAncestors,
+    ).toBe("'self' https://app.example.com https://*.acme.io:8443");
+    for (const bad of ['https://a.com; script-src *', "'unsafe-inline'", "'none' https://a.com", 'a,b']) {
+      expect(() => parseConfig({ ...DEPLOYMENT, HOOKRELAY_PORTAL_FRAME_ANCESTORS: bad }), bad).toThrow(
+        /FRAME_ANCESTORS/,
+      );
+    }
+  });
+});
+
+describe('HOOKRELAY_PORTAL_RATE_LIMIT', () => {
+  it('is a burst and a rate, 120,20 by default', () => {
+    expect(parseConfig(DEPLOYMENT).portalRateLimit).toEqual({ capacity: 120, refillPerS: 20 });
+    expect(parseConfig({ ...DEPLOYMENT, HOOKRELAY_PORTAL_RATE_LIMIT: '30, 0.5' }).portalRateLimit).toEqual({
+      capacity: 30,
+      refillPerS: 0.5,
+    });
+    for (const bad of ['30', '0,1', '1.5,1', '30,1,2', 'x,y', '30,-1']) {
+      expect(problemsOf({ ...DEPLOYMENT, HOOKRELAY_PORTAL_RATE_LIMIT: bad }), bad).toEqual([
+        expect.stringMatching(/HOOKRELAY_PORTAL_RATE_LIMIT must be/),
+      ]);
+    }
+  });
+});

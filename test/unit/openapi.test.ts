@@ -24,6 +24,13 @@ describe('docs/openapi.yaml', () => {
     expect(onDisk).toBe(renderOpenApi());
   });
 
+  it('is what the typed client was generated from (client/openapi.d.ts; npm run openapi)', async () => {
+    const { renderClientTypes } = await import('../../client/generate');
+    expect(readFileSync(new URL('../../client/openapi.d.ts', import.meta.url), 'utf8')).toBe(
+      await renderClientTypes(onDisk),
+    );
+  });
+
   it('documents every route the router serves', () => {
     expect(routerRoutes.filter((r) => !specRoutes.includes(r))).toEqual([]);
   });

@@ -25,6 +25,7 @@ export function toEvent(i: Item): StoredEvent {
     requestHash: i.requestHash as string,
     endpointIds: (i.endpointIds as string[] | undefined) ?? [],
     skippedEndpointIds: (i.skippedEndpointIds as string[] | undefined) ?? [],
+    ...(i.test === true ? { test: true } : {}),
   };
 }
 
@@ -43,7 +44,8 @@ export class DynamoEventStore {
       eventType: event.type,
       timestamp: event.timestamp,
       requestHash: event.requestHash,
-      ...feedKeys(event),
+      // A test event goes to one endpoint only: never into the app's catch-up feed.
+      ...(event.test ? { test: true } : feedKeys(event)),
       expiresAt: this.t.expiresAt(event.timestamp),
     };
     if (event.endpointIds.length > 0) item.endpointIds = event.endpointIds;

@@ -11,12 +11,18 @@ import {
   createEndpointSchema,
   createEventBatchSchema,
   createEventSchema,
+  createEventTypeSchema,
   createKeySchema,
+  deliveriesQuerySchema,
+  statsQuerySchema,
   feedQuerySchema,
   pageQuerySchema,
+  portalAccessSchema,
   recoverSchema,
   resendSchema,
+  sendExampleSchema,
   updateEndpointSchema,
+  updateEventTypeSchema,
 } from '../../core/schemas';
 
 const iso = z.string().describe('ISO 8601 date-time');
@@ -98,6 +104,7 @@ export const views = {
     type: z.string(),
     timestamp: iso,
     data: z.record(z.string(), z.unknown()),
+    test: z.literal(true).optional().describe('present on a test event (send-example)'),
     deliveries: z.array(
       z.object({
         endpointId: z.string(),
@@ -131,6 +138,58 @@ export const views = {
   }),
   Resent: z.object({ deliveries: z.number().int().describe('deliveries put back on their way') }),
   Recovered: z.object({ recovered: z.number().int(), more: z.boolean().describe('call again for the rest') }),
+  EventType: z.object({
+    name: z.string(),
+    description: z.string(),
+    schema: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('JSON Schema (2020-12 or draft-07) of the event data'),
+    examples: z.array(z.record(z.string(), z.unknown())).describe('example data; the first is what send-example sends'),
+    deprecated: z.boolean(),
+    createdAt: iso,
+    updatedAt: iso,
+  }),
+  EndpointDelivery: z.object({
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped']),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastAttemptAt: iso.nullable(),
+    nextAttemptAt: iso.nullable(),
+    createdAt: iso.describe('the event’s time: the log is sorted and windowed by it'),
+  }),
+  EndpointStats: z.object({
+    since: iso,
+    until: iso,
+    total: z.number().int(),
+    byStatus: z.object({
+      pending: z.number().int(),
+      retrying: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      skipped: z.number().int(),
+    }),
+    byStatusCode: z.record(z.string(), z.number().int()).describe('last HTTP status of each delivery that got one'),
+    successRate: z.number().nullable().describe('succeeded / (succeeded + failed); null when none finished'),
+    latencyMs: z
+      .object({ p50: z.number().nullable(), p95: z.number().nullable() })
+      .describe('response time of the successful attempts'),
+    truncated: z.boolean().describe('more than 10,000 deliveries in the window: the figures cover the newest 10,000'),
+  }),
+  TestSent: z.object({ id: z.string().describe('the test event’s id: poll GET /v1/apps/{appId}/events/{id}') }),
+  PortalAccess: z.object({
+    url: z.string().describe('the portal with the token in its fragment: /portal#token=...'),
+    token: z.string().describe('hrp_...; shown once, stored only as a hash'),
+    expiresAt: iso,
+    capabilities: z.array(z.enum(['read', 'manage'])),
+  }),
+  PortalSession: z.object({
+    appId: z.string(),
+    capabilities: z.array(z.enum(['read', 'manage'])),
+    expiresAt: iso,
+  }),
   Health: z.object({ ok: z.literal(true) }),
   Error: z.object({
     error: z.object({
@@ -145,11 +204,11 @@ export type ViewName = keyof typeof views;
 
 export interface RouteDoc {
   summary: string;
-  tag: 'Apps' | 'Keys' | 'Endpoints' | 'Events' | 'Health';
+  tag: 'Apps' | 'Keys' | 'Endpoints' | 'Events' | 'Event types' | 'Portal' | 'Health';
   body?: z.core.$ZodType;
   query?: z.core.$ZodType;
-  /** Success status and its body (absent for 204). */
-  ok: { status: number; view?: ViewName };
+  /** Success status and its body (absent for 204); `list`: a page `{items: [view], nextCursor}`. */
+  ok: { status: number; view?: ViewName; list?: true };
   /** Error statuses this route can answer besides 401 (and 400 where a body or query exists). */
   errors: number[];
   open?: boolean;
@@ -191,7 +250,7 @@ export const routeDocs: Record<string, RouteDoc> = {
     summary: 'List endpoints, a page at a time',
     tag: 'Endpoints',
     query: pageQuerySchema,
-    ok: { status: 200, view: 'Endpoint' },
+    ok: { status: 200, view: 'Endpoint', list: true },
     errors: [404],
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}': {
@@ -273,5 +332,79 @@ export const routeDocs: Record<string, RouteDoc> = {
     body: resendSchema,
     ok: { status: 202, view: 'Resent' },
     errors: [404, 409],
+  },
+  'POST /v1/event-types': {
+    summary: 'Add an event type to the catalog (admin key only); examples must validate against its schema',
+    tag: 'Event types',
+    body: createEventTypeSchema,
+    ok: { status: 201, view: 'EventType' },
+    errors: [403, 409, 422],
+  },
+  'GET /v1/event-types': {
+    summary: 'The event-type catalog, by name, a page at a time (any key, a portal link included)',
+    tag: 'Event types',
+    query: pageQuerySchema,
+    ok: { status: 200, view: 'EventType', list: true },
+    errors: [429],
+  },
+  'GET /v1/event-types/{name}': {
+    summary: 'An event type, with its schema and examples',
+    tag: 'Event types',
+    ok: { status: 200, view: 'EventType' },
+    errors: [404, 429],
+  },
+  'PATCH /v1/event-types/{name}': {
+    summary: 'Change an event type (admin key only); `schema: null` removes the schema',
+    tag: 'Event types',
+    body: updateEventTypeSchema,
+    ok: { status: 200, view: 'EventType' },
+    errors: [403, 404, 409, 422],
+  },
+  'DELETE /v1/event-types/{name}': {
+    summary: 'Remove an event type from the catalog (admin key only); endpoints subscribed to it keep their lists',
+    tag: 'Event types',
+    ok: { status: 204 },
+    errors: [403, 404],
+  },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example': {
+    summary: 'Send the first example of an event type to this endpoint alone, as a test event',
+    tag: 'Endpoints',
+    body: sendExampleSchema,
+    ok: { status: 202, view: 'TestSent' },
+    errors: [403, 404, 409, 422, 429],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': {
+    summary:
+      'The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome',
+    tag: 'Endpoints',
+    query: deliveriesQuerySchema,
+    ok: { status: 200, view: 'EndpointDelivery', list: true },
+    errors: [404, 429],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': {
+    summary: 'The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95',
+    tag: 'Endpoints',
+    query: statsQuerySchema,
+    ok: { status: 200, view: 'EndpointStats' },
+    errors: [404, 429],
+  },
+  'POST /v1/apps/{appId}/portal-access': {
+    summary: 'Mint a portal link for the app (admin key or the app’s key); the token is shown once',
+    tag: 'Portal',
+    body: portalAccessSchema,
+    ok: { status: 201, view: 'PortalAccess' },
+    errors: [403, 404],
+  },
+  'DELETE /v1/apps/{appId}/portal-access': {
+    summary: 'End every portal link of the app, at once',
+    tag: 'Portal',
+    ok: { status: 204 },
+    errors: [403, 404],
+  },
+  'GET /v1/portal/session': {
+    summary: 'What the calling portal link may do, and until when (portal links only)',
+    tag: 'Portal',
+    ok: { status: 200, view: 'PortalSession' },
+    errors: [403, 429],
   },
 };

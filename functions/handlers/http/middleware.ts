@@ -11,6 +11,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../core/errors';
@@ -36,7 +37,9 @@ export function errorMapper(log: Log): Mw {
       if (err instanceof DomainError) {
         const body: Record<string, unknown> = { code: err.code, message: err.message };
         if (err.details && err.details.length > 0) body.details = err.details;
-        request.response = json(err.status, { error: body });
+        const headers: Record<string, string> =
+          err instanceof TooManyRequestsError ? { 'retry-after': String(err.retryAfterS) } : {};
+        request.response = json(err.status, { error: body }, headers);
         return;
       }
       // middy's own HTTP errors (the router's "no such route") carry a status below 500.
@@ -103,6 +106,21 @@ export function authenticate(opts: {
     before: async (request) => {
       if (opts.openPaths.has(request.event.rawPath)) return;
       request.event.principal = await opts.authenticate(request.event.headers?.authorization);
+    },
+  };
+}
+
+/** Refuses a caller over its rate with 429 and Retry-After; `take` decides per principal. */
+export function rateLimit(take: (who: Principal | undefined) => { ok: true } | { ok: false; retryAfterS: number }): Mw {
+  return {
+    before: (request) => {
+      const verdict = take(request.event.principal);
+      if (!verdict.ok) {
+        throw new TooManyRequestsError(
+          `too many calls from this portal link; retry in ${verdict.retryAfterS} s`,
+          verdict.retryAfterS,
+        );
+      }
     },
   };
 }

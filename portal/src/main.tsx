@@ -1,0 +1,89 @@
+/**
+ * The consumer portal: one page, served at /portal by the api function, talking to the API with
+ * its link's token. Screens are chosen by the fragment (`#/endpoints/<id>`...); a read-only link
+ * renders no control that changes anything; a refused link (expired, ended) says so and stops.
+ */
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { must, portalClient, whenRefused, type Schemas } from './api';
+import { boot, forgetToken } from './boot';
+import { CatalogScreen } from './catalog';
+import { DeliveryScreen } from './delivery';
+import { EndpointScreen } from './endpoint';
+import { EndpointFormScreen, EndpointsScreen } from './endpoints';
+import { errorText, href, PortalContext, useRoute, when, type Portal } from './ui';
+
+function Refused({ message }: { message: string }) {
+  return (
+    <main class="refused">
+      <h1>This link does not work</h1>
+      <p role="alert" data-testid="refused">
+        {message}
+      </p>
+    </main>
+  );
+}
+
+function Screen({ route }: { route: string[] }) {
+  const [first, id, sub, eventId] = route;
+  if (first === 'catalog') return <CatalogScreen />;
+  if (first === 'endpoints' && id === 'new') return <EndpointFormScreen />;
+  if (first === 'endpoints' && id && sub === 'edit') return <EndpointFormScreen endpointId={id} />;
+  if (first === 'endpoints' && id && sub === 'deliveries' && eventId)
+    return <DeliveryScreen endpointId={id} eventId={eventId} />;
+  if (first === 'endpoints' && id) return <EndpointScreen endpointId={id} />;
+  return <EndpointsScreen />;
+}
+
+function App({ token }: { token: string }) {
+  const [refused, setRefused] = useState<string | null>(null);
+  const [portal, setPortal] = useState<Portal | null>(null);
+  const [app, setApp] = useState<Schemas['App'] | null>(null);
+  const route = useRoute();
+
+  useEffect(() => {
+    whenRefused((message) => {
+      forgetToken();
+      setRefused(message);
+    });
+    const client = portalClient(token);
+    (async () => {
+      const session = await must(client.GET('/v1/portal/session'));
+      const [catalog, appView] = await Promise.all([
+        must(client.GET('/v1/event-types', { params: { query: { limit: 250 } } })),
+        must(client.GET('/v1/apps/{appId}', { params: { path: { appId: session.appId } } })),
+      ]);
+      setApp(appView);
+      setPortal({ client, token, session, canManage: session.capabilities.includes('manage'), catalog: catalog.items });
+    })().catch((err: unknown) => setRefused((r) => r ?? errorText(err)));
+  }, [token]);
+
+  if (refused) return <Refused message={refused} />;
+  if (!portal) return <p class="boot">Loading…</p>;
+  const onCatalog = route[0] === 'catalog';
+  return (
+    <PortalContext.Provider value={portal}>
+      <header class="top">
+        <span class="app-name">{app?.name ?? 'Webhooks'}</span>
+        <nav aria-label="Portal">
+          <a href={href()} aria-current={onCatalog ? undefined : 'page'}>
+            Endpoints
+          </a>
+          <a href={href('catalog')} aria-current={onCatalog ? 'page' : undefined}>
+            Event catalog
+          </a>
+        </nav>
+        <span class="muted" data-testid="access">
+          {portal.canManage ? 'Manage access' : 'Read-only access'} · until {when(portal.session.expiresAt)}
+        </span>
+      </header>
+      <main>
+        <Screen route={route} />
+      </main>
+    </PortalContext.Provider>
+  );
+}
+
+const started = boot();
+const root = document.getElementById('app')!;
+render(started.token ? <App token={started.token} /> : <Refused message={started.problem ?? ''} />, root);

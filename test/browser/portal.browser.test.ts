@@ -1,0 +1,465 @@
+/**
+ * The consumer portal in a real Chromium against the embedded stack, screen by screen: a link
+ * opens the app's endpoints; a new endpoint receives a test event; the delivery shows up in the
+ * log with its attempts; resend and rotation work; a read-only link changes nothing; expired
+ * and ended links are refused; another app's ids are 404; the page can be framed only by the
+ * origins allowed, takes its colours from the link, and is usable from the keyboard.
+ *
+ * One browser for the whole file. Chromium is Debian's /usr/bin/chromium (CI installs it), or
+ * CHROMIUM_PATH, or Playwright's own; without one the tests say plainly that they did not run
+ * (and fail under .ci/run, which sets HOOKRELAY_REQUIRE_TOOLS=1).
+ * PORTAL_SCREENSHOTS=docs/portal writes the screenshots docs/portal.md shows.
+ */
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey } from '../../functions/core/keys';
+import { useSystem } from '../helpers/e2e';
+
+const system = useSystem({ HOOKRELAY_PORTAL_FRAME_ANCESTORS: 'http://127.0.0.1:*' });
+
+function chromiumPath(): string | undefined {
+  for (const p of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
+    if (p && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+let browser: Browser | undefined;
+let skipped: string | undefined;
+const shots = process.env.PORTAL_SCREENSHOTS ?? mkdtempSync(path.join(tmpdir(), 'portal-shots-'));
+const ids: Record<string, string> = {};
+/** How long a screen may take to show what a step expects (the machine may be busy). */
+const WAIT = { timeout: 20_000, interval: 100 };
+
+/** The browser, or a plain notice that these tests did not run (a failure under .ci/run). */
+async function ready(): Promise<Browser | undefined> {
+  if (browser) return browser;
+  const message = `the portal's browser tests did not run: ${skipped}`;
+  if (process.env.HOOKRELAY_REQUIRE_TOOLS === '1')
+    throw new Error(`${message}; HOOKRELAY_REQUIRE_TOOLS=1 requires Chromium`);
+  console.warn(`NOTICE: ${message}`);
+  return undefined;
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
+}
+
+async function mint(appId: string, capabilities: string[]) {
+  const r = await system.api.call<{ url: string; token: string }>('POST', `/v1/apps/${appId}/portal-access`, {
+    capabilities,
+  });
+  expect(r.status).toBe(201);
+  return r.body;
+}
+
+/** What a page shows, for a failure's message. */
+const pages = new Set<Page>();
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') {
+    for (const p of pages)
+      console.error(
+        `page ${p.url()} shows: ${(
+          await p
+            .locator('body')
+            .innerText()
+            .catch(() => '?')
+        ).slice(0, 800)}`,
+      );
+  }
+  pages.clear();
+});
+
+/** A new manage link of app A (each test its own: a link's calls are rate-limited). */
+async function manageLink(): Promise<string> {
+  return (await mint(ids.appA!, ['read', 'manage'])).url;
+}
+
+/** A fresh context (no session storage) on `url`, with CSP violations collected. */
+async function open(url: string): Promise<{ context: BrowserContext; page: Page; violations: string[] }> {
+  const context = await browser!.newContext({ viewport: { width: 1000, height: 700 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  pages.add(page);
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
+  page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
+  await page.goto(url);
+  return { context, page, violations };
+}
+
+beforeAll(async () => {
+  const executablePath = chromiumPath();
+  let chromium: BrowserType;
+  try {
+    chromium = (await import('playwright-core')).chromium;
+  } catch (err) {
+    skipped = `playwright-core cannot load (${String(err)})`;
+    return;
+  }
+  try {
+    browser = await chromium.launch({
+      ...(executablePath ? { executablePath } : {}),
+      args: ['--no-sandbox'],
+    });
+  } catch (err) {
+    skipped = `no Chromium found (tried CHROMIUM_PATH, /usr/bin/chromium and Playwright's own): ${(err as Error).message.split('\n')[0]}`;
+    return;
+  }
+  if (process.env.PORTAL_SCREENSHOTS) mkdirSync(shots, { recursive: true });
+
+  // The platform's side: a catalog, two apps, an endpoint in the other app.
+  const created = await system.api.call('POST', '/v1/event-types', {
+    name: 'order.created',
+    description: 'A customer placed an order.',
+    schema: {
+      type: 'object',
+      properties: { orderId: { type: 'string' }, total: { type: 'number' } },
+      required: ['orderId', 'total'],
+    },
+    examples: [{ orderId: 'ord_1001', total: 42.5 }],
+  });
+  expect([201, 409]).toContain(created.status);
+  await system.api.call('POST', '/v1/event-types', {
+    name: 'invoice.paid',
+    description: 'An invoice was paid in full.',
+    examples: [{ invoiceId: 'in_7', amount: 1200 }],
+  });
+  ids.appA = await system.api.createApp('Acme Shop');
+  ids.appB = await system.api.createApp('Other tenant');
+  ids.endpointB = (await system.api.createEndpoint(ids.appB, system.hook())).id;
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('the portal, in Chromium', { timeout: 90_000 }, () => {
+  it('opens the app’s endpoints from a link, wipes the token from the address bar, with a strict CSP', async () => {
+    if (!(await ready())) return;
+    const link = await mint(ids.appA!, ['read', 'manage']);
+    ids.manageUrl = link.url;
+    const res = await fetch(`${system.target.apiUrl}/portal`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(await res.text()).not.toMatch(/<script>(?!<)/);
+
+    const { context, page, violations } = await open(link.url);
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe('Endpoints');
+    expect(page.url()).not.toContain(link.token);
+    expect(await page.getByText('Acme Shop').count()).toBe(1);
+    expect(await page.getByTestId('access').textContent()).toContain('Manage access');
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('creates an endpoint with the event-type picker, from the keyboard, every control labelled', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await manageLink());
+    await page.getByRole('link', { name: 'Add endpoint' }).waitFor();
+    // Keyboard only: Tab to "Add endpoint", Enter, type into the focused fields.
+    for (let i = 0; i < 10 && (await page.evaluate(`document.activeElement?.textContent`)) !== 'Add endpoint'; i++)
+      await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('URL').waitFor();
+    // (Browser code as a string: this file is type-checked for Node, without the DOM's types.)
+    const unlabelled = await page.evaluate(
+      `[...document.querySelectorAll('input, select, textarea')]
+        .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
+        .map((el) => el.outerHTML)`,
+    );
+    expect(unlabelled).toEqual([]);
+    ids.hook = system.hook();
+    await page.getByLabel('URL').fill(ids.hook);
+    await page.getByLabel('Description').fill('Orders to the warehouse');
+    await page.getByLabel('order.created').check();
+    await shot(page, 'endpoint-form');
+    await page.getByLabel('Description').focus();
+    await page.keyboard.press('Enter'); // submits the form
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
+    ids.endpointA = decodeURIComponent(page.url().split('/').at(-1)!);
+    const ep = await system.api.call<{ eventTypes: string[]; description: string }>(
+      'GET',
+      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
+    );
+    expect(ep.body).toMatchObject({ eventTypes: ['order.created'], description: 'Orders to the warehouse' });
+    await context.close();
+  });
+
+  it('sends a test event that the new endpoint receives; the delivery shows its attempts; resend works', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await manageLink());
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/${ids.endpointA}`);
+    await page.getByLabel('Event type', { exact: true }).first().waitFor();
+    await page.locator('#test-type').selectOption('order.created');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 1, 30_000, 'the test event');
+    const got = JSON.parse(system.receiver.on(ids.hook!)[0]!.body) as { data: unknown };
+    expect(got.data).toEqual({ orderId: 'ord_1001', total: 42.5 });
+
+    await page.getByRole('link', { name: 'See the test delivery' }).click();
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return page.getByTestId('delivery-status').textContent();
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe('succeeded');
+    const attemptRows = page.locator('section[aria-labelledby="attempts-title"] tbody tr');
+    expect(await attemptRows.count()).toBe(1);
+    expect(await attemptRows.first().textContent()).toContain('200');
+    await shot(page, 'delivery');
+
+    await page.getByRole('button', { name: 'Resend' }).click();
+    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 2, 30_000, 'the resent event');
+    const [first, second] = system.receiver.on(ids.hook!);
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return attemptRows.count();
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe(2);
+    ids.eventA = first!.headers['webhook-id']!;
+
+    // The endpoint's log: the delivery, newest first, with its status; filters narrow it.
+    await page.getByRole('link', { name: '← Endpoint' }).click();
+    const log = page.locator('section[aria-labelledby="log-title"]');
+    const row = log.locator('tbody tr').filter({ hasText: ids.eventA });
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    await expect.poll(() => row.textContent(), WAIT).toContain('succeeded');
+    expect(await row.textContent()).toContain('order.created');
+    await page.getByLabel('Status').selectOption('failed');
+    await log.getByText('No deliveries match.').waitFor();
+    await page.getByLabel('Status').selectOption('succeeded');
+    await page.getByLabel('Time window').selectOption('custom');
+    await page.getByLabel('From').fill('2020-01-01T00:00');
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    await page.getByLabel('Until').fill('2021-01-01T00:00');
+    await log.getByText('No deliveries match.').waitFor();
+    await page.getByLabel('Time window').selectOption('24h');
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    // Its statistics count it, and its row opens it with its attempts.
+    expect(Number(await page.getByTestId('stat-total').textContent())).toBeGreaterThanOrEqual(1);
+    await row.getByRole('link', { name: ids.eventA }).click();
+    await expect.poll(() => attemptRows.count(), WAIT).toBe(2);
+    await context.close();
+  });
+
+  it('reveals and rotates the secret; the next webhook is signed with the new one', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await manageLink());
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/${ids.endpointA}`);
+    await page.getByRole('button', { name: 'Reveal secret' }).click();
+    const before = await page.getByTestId('secret').textContent();
+    expect(before).toMatch(/^whsec_/);
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByRole('button', { name: 'Confirm rotation' }).click();
+    const outcome = page.locator('section[aria-labelledby="secret-title"] .notice');
+    await expect.poll(() => outcome.textContent(), WAIT).toMatch(/rotated|\w/);
+    expect(await outcome.textContent()).toMatch(/^Secret rotated/);
+    expect(await page.getByTestId('secret').textContent()).not.toBe(before);
+    const after = (await page.getByTestId('secret').textContent())!;
+    expect(after).toMatch(/^whsec_/);
+    const current = await system.api.call<{ key: string }>(
+      'GET',
+      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}/secret`,
+    );
+    expect(current.body.key).toBe(after);
+    await shot(page, 'endpoint');
+
+    await page.locator('#test-type').selectOption('order.created');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await system.receiver.waitFor(() => system.receiver.on(ids.hook!).length === 3, 30_000, 'a webhook after rotation');
+    const third = system.receiver.on(ids.hook!)[2]!;
+    const signatures = third.headers['webhook-signature']!.split(' ');
+    expect(signatures).toHaveLength(2); // the old and the new secret, during the overlap
+    expect(() => new Webhook(after).verify(third.body, third.headers)).not.toThrow();
+    await context.close();
+  });
+
+  it('recovers since a time, and shows the catalog with each schema and example', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await manageLink());
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/${ids.endpointA}`);
+    await page.getByLabel('Since').fill('2026-01-01T00:00');
+    await page.getByRole('button', { name: 'Recover' }).click();
+    await page.getByText(/failed deliver(y|ies) sent again/).waitFor();
+
+    // Edit: the form starts from the endpoint; saving changes what was changed, and nothing else.
+    const before = await system.api.call<Record<string, unknown>>(
+      'GET',
+      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
+    );
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await expect.poll(() => page.getByLabel('Description').inputValue(), WAIT).toBe('Orders to the warehouse');
+    await page.getByLabel('Description').fill('Orders, to the new warehouse');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
+    const after = await system.api.call<Record<string, unknown>>(
+      'GET',
+      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
+    );
+    expect(after.body).toMatchObject({
+      ...before.body,
+      description: 'Orders, to the new warehouse',
+      updatedAt: expect.any(String),
+    });
+
+    await page.getByRole('link', { name: 'Event catalog' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe('Event catalog');
+    expect(await page.getByLabel('JSON Schema of order.created').textContent()).toContain('"orderId"');
+    expect(await page.getByLabel('Example data of order.created').textContent()).toContain('ord_1001');
+    await shot(page, 'catalog');
+    await context.close();
+  });
+
+  it('a read-only link shows no control that changes anything, and changes nothing', async () => {
+    if (!(await ready())) return;
+    const link = await mint(ids.appA!, ['read']);
+    const { context, page } = await open(link.url);
+    const changing = /add|disable|enable|delete|rotate|reveal|resend|send|recover|save|create|edit/i;
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe('Endpoints');
+    await page.getByRole('link', { name: ids.hook! }).waitFor();
+    expect(await page.getByRole('button', { name: changing }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: changing }).count()).toBe(0);
+    expect(await page.getByTestId('access').textContent()).toContain('Read-only');
+    await shot(page, 'endpoints-read-only');
+
+    await page.getByRole('link', { name: ids.hook! }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
+    expect(await page.getByRole('button', { name: changing }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: changing }).count()).toBe(0);
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/${ids.endpointA}/deliveries/${ids.eventA}`);
+    await page.getByTestId('delivery-status').waitFor();
+    expect(await page.getByRole('button', { name: changing }).count()).toBe(0);
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/new`);
+    await page.getByText('This portal link is read-only.').waitFor();
+    // And the API refuses the link's token for a change, whatever the page shows.
+    const status = await page.evaluate(
+      async ([appId, endpointId, token]) =>
+        (
+          await fetch(`/v1/apps/${appId}/endpoints/${endpointId}`, {
+            method: 'PATCH',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ enabled: false }),
+          })
+        ).status,
+      [ids.appA!, ids.endpointA!, link.token],
+    );
+    expect(status).toBe(403);
+    const ep = await system.api.call<{ enabled: boolean }>('GET', `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`);
+    expect(ep.body.enabled).toBe(true);
+    await context.close();
+  });
+
+  it('another app’s ids are 404 to a link', async () => {
+    if (!(await ready())) return;
+    const url = await manageLink();
+    const { context, page } = await open(url);
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/${ids.endpointB}`);
+    await page.getByRole('alert').filter({ hasText: 'not found' }).waitFor();
+    const token = new URL(url).hash.replace('#token=', '');
+    const statuses = await page.evaluate(
+      async ([appB, endpointB, t]) =>
+        Promise.all(
+          [`/v1/apps/${appB}`, `/v1/apps/${appB}/endpoints`, `/v1/apps/${appB}/endpoints/${endpointB}`].map(
+            async (p) => (await fetch(p, { headers: { authorization: `Bearer ${t}` } })).status,
+          ),
+        ),
+      [ids.appB!, ids.endpointB!, token],
+    );
+    expect(statuses).toEqual([404, 404, 404]);
+    await context.close();
+  });
+
+  it('refuses an expired link and an ended one, saying which', async () => {
+    if (!(await ready())) return;
+    // An expired link, written as minting writes it, a day old.
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const { DynamoCatalogStore } = await import('../../functions/adapters/dynamo/catalog-store');
+    const { DynamoTable } = await import('../../functions/adapters/dynamo/table');
+    const stack = system.target as unknown as { embedded: boolean };
+    expect(stack.embedded).toBe(true);
+    const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
+    const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'us-east-1' }));
+    const store = new DynamoCatalogStore(
+      new DynamoTable(db, { tableName: process.env.HOOKRELAY_TABLE_NAME!, retentionDays: 30 }),
+    );
+    const expired = `hrp_${'e'.repeat(43)}`;
+    await store.putPortalToken({
+      hash: hashKey(expired),
+      appId: ids.appA!,
+      capabilities: ['read'],
+      createdAt: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+      expiresAt: new Date(Date.now() - 86_400_000).toISOString(),
+      generation: await store.portalGeneration(ids.appA!),
+    });
+    db.destroy();
+    const old = await open(`${system.target.apiUrl}/portal#token=${expired}`);
+    expect(await old.page.getByTestId('refused').textContent()).toMatch(/expired/);
+    await shot(old.page, 'link-expired');
+    await old.context.close();
+
+    const { context, page } = await open(await manageLink());
+    await page.getByRole('link', { name: 'Add endpoint' }).waitFor();
+    expect((await system.api.call('DELETE', `/v1/apps/${ids.appA}/portal-access`)).status).toBe(204);
+    await page.reload();
+    expect(await page.getByTestId('refused').textContent()).toMatch(/ended/);
+    await context.close();
+  });
+
+  it('takes a primary colour and dark mode from the link, and can be framed only by the allowed origins', async () => {
+    if (!(await ready())) return;
+    const link = await mint(ids.appA!, ['read', 'manage']);
+    const { context, page } = await open(`${link.url}&primary=%23d9480f&theme=dark`);
+    await page.getByRole('link', { name: 'Add endpoint' }).waitFor();
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
+    const colour = await page.evaluate(`getComputedStyle(document.querySelector('.button.primary')).backgroundColor`);
+    expect(colour).toBe('rgb(217, 72, 15)');
+    await shot(page, 'endpoints-dark');
+    await context.close();
+
+    // A platform's page that frames the portal, served on another port (127.0.0.1 is allowed here).
+    const host: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<!doctype html><title>platform</title><iframe width="900" height="600" src="${link.url}"></iframe>`);
+    });
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const port = (host.address() as AddressInfo).port;
+    try {
+      const framed = await open(`http://127.0.0.1:${port}/`);
+      const frame = framed.page.frameLocator('iframe');
+      await frame.getByRole('heading', { name: 'Endpoints' }).waitFor();
+      await framed.context.close();
+      // localhost is not in HOOKRELAY_PORTAL_FRAME_ANCESTORS: Chromium refuses to show it there.
+      const refused = await open(`http://localhost:${port}/`);
+      await refused.page.waitForTimeout(500);
+      const child = refused.page.frames().find((f) => f !== refused.page.mainFrame());
+      const shown = await child
+        ?.getByRole('heading', { name: 'Endpoints' })
+        .count()
+        .catch(() => 0);
+      expect(shown, `the frame shows ${child?.url()}`).toBe(0);
+      expect(refused.violations.join('\n')).toMatch(/frame-ancestors/);
+      await refused.context.close();
+    } finally {
+      await new Promise((r) => host.close(r));
+    }
+  });
+});
