@@ -20,7 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { config, ConfigError, parseConfig, resetConfigForTests } from '../../functions/config';
 import { functionTunables, topology, ENV } from '../topology';
 import { apiGatewayListener } from './api-gateway';
@@ -33,8 +33,7 @@ import { closeServer, listen } from './net';
 import { LOCAL_CREDENTIALS, provision, sqsClient, type QueueKey, type QueueOverrides } from './provision';
 import { startScheduler, type Scheduler } from './scheduler';
 import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort } from './settings';
-import { failedIds, startSqsPoller, type SqsPoller } from './sqs-poller';
-import { openIngestJournal } from './ingest-journal';
+import { startSqsPoller, type SqsPoller } from './sqs-poller';
 
 export type { Handlers } from './lambda';
 export { ConfigError };
@@ -75,9 +74,10 @@ export interface LocalStack {
   runHousekeeping(detail?: { recover?: boolean }): Promise<unknown>;
   /**
    * Fault injection for tests: the SQS emulator dies and restarts empty on the same port (every
-   * queued message, the DLQ's included, is lost), the queues are provisioned again, and the
-   * stack answers as it does when it starts over a data dir, when the queues' state is lost the
-   * same way: one housekeeping run with `{ recover: true }`. Resolves with that run's report.
+   * queued message, the DLQ's included, is lost; with a data dir the ingest queue's and ingest
+   * DLQ's come back from disk), the queues are provisioned again, and the stack answers as it
+   * does when it starts over a data dir, when the queues' state is lost the same way: one
+   * housekeeping run with `{ recover: true }`. Resolves with that run's report.
    */
   restartSqs(): Promise<unknown>;
   /** Fault injection for tests: the table unreachable (every connection cut) until set back. */
@@ -95,7 +95,6 @@ const STOP_ORDER = [
   'http',
   'ingest',
   'rule target',
-  'journal',
   'housekeeping',
   'pollers',
   'sqs client',
@@ -159,7 +158,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   try {
     if (dataDir) running.set('data dir lock', lockDataDir(dataDir));
-    const emulators: Emulators = await startEmulators({ dataDir });
+    const emulators: Emulators = await startEmulators({
+      dataDir,
+      durableQueues: [topology.queues.ingest.name, topology.queues.ingestDlq.name],
+    });
     running.set('emulators', () => emulators.stop());
     const resources = await provision(emulators.endpoints, opts.queueOverrides);
 
@@ -172,51 +174,22 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     handlers.catch(() => {});
 
-    // The EventBridge path's messages survive a crash through the data dir (ingest-journal.ts).
-    const journal = dataDir ? openIngestJournal(dataDir) : undefined;
-    const ingestDlqName = topology.queues.ingestDlq.name;
-    const toIngestDlq = (input: Record<string, unknown>) =>
-      typeof input.QueueUrl === 'string' && input.QueueUrl.endsWith(`/${ingestDlqName}`);
-    if (journal) {
-      const unsubscribe = emulators.onSqsAction((action, input) => {
-        if (!toIngestDlq(input)) return;
-        type Sent = { MessageBody?: unknown; MessageAttributes?: Record<string, MessageAttributeValue> };
-        const sent: Sent[] =
-          action === 'SendMessage'
-            ? [input as Sent]
-            : action === 'SendMessageBatch'
-              ? ((input.Entries ?? []) as Sent[])
-              : [];
-        for (const m of sent) {
-          if (typeof m.MessageBody === 'string')
-            journal.deadLettered({ body: m.MessageBody, attributes: m.MessageAttributes });
-        }
-        if (action === 'PurgeQueue') journal.purged();
-      });
-      running.set('journal', unsubscribe);
-    }
-
     // The rule's target: the ingest queue, as EventBridge puts an event on an SQS target.
     const targetSqs = sqsClient(emulators.endpoints.sqs);
     running.set('rule target', () => targetSqs.destroy());
     const events = putEventsEndpoint({
       log,
       target: async (event) => {
-        const body = JSON.stringify(event);
-        journal?.pending(body);
-        try {
-          await targetSqs.send(new SendMessageCommand({ QueueUrl: resources.queueUrls.ingest, MessageBody: body }));
-        } catch (err) {
-          journal?.forget(body);
-          throw err;
-        }
+        await targetSqs.send(
+          new SendMessageCommand({ QueueUrl: resources.queueUrls.ingest, MessageBody: JSON.stringify(event) }),
+        );
       },
     });
-    const replayJournal = async () => {
-      if (!journal) return;
-      const { pending, dead } = await journal.replay(targetSqs, resources.queueUrls);
-      if (pending + dead > 0)
-        log.info(`ingest journal: ${pending} event(s) back on the ingest queue, ${dead} on the ingest DLQ`);
+    // The ingest queue and its DLQ hold what is in no table: with a data dir the emulator keeps them.
+    const restoreQueues = async () => {
+      const kept = await emulators.restoreDurableQueues(targetSqs);
+      const n = Object.values(kept).reduce((a, b) => a + b, 0);
+      if (n > 0) log.info(`restored ${n} message(s) kept on disk: ${JSON.stringify(kept)}`);
     };
     const api = apiGatewayListener({ log, invoke: async (event) => invoke('api', (await handlers).api, event) });
     const separateEvents = opts.eventsPort !== undefined;
@@ -298,22 +271,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         onActivity: emulators.onQueueActivity,
       }),
     );
-    // The ingest function's event source mapping; what it finished leaves the journal.
-    await replayJournal();
+    // The ingest function's event source mapping.
+    await restoreQueues();
     pollers.push(
       startSqsPoller({
         sqs,
         queueUrl: resources.queueUrls.ingest,
         queueArn: resources.queueArns.ingest,
-        invoke: async (event) => {
-          const since = journal?.mark() ?? 0;
-          const response = await invoke('ingest', (await handlers).ingest, event);
-          const failed = failedIds(response, event.Records);
-          if (journal && failed !== 'all') {
-            for (const r of event.Records) if (!failed.has(r.messageId)) journal.finished(r.body, since);
-          }
-          return response;
-        },
+        invoke: async (event) => invoke('ingest', (await handlers).ingest, event),
         log,
         batchSize: topology.ingest.batchSize,
         concurrency: opts.pollerConcurrency,
@@ -350,7 +315,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         if (JSON.stringify(again.queueUrls) !== JSON.stringify(resources.queueUrls)) {
           throw new Error(`the restarted SQS emulator serves other queue URLs: ${JSON.stringify(again.queueUrls)}`);
         }
-        await replayJournal();
+        await restoreQueues();
         return scheduler.runNow({ recover: true });
       },
       setTableAvailable: (available) => emulators.setDynamoAvailable(available),
