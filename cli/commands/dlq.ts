@@ -72,13 +72,13 @@ export function registerDlq(program: Command, rt: Runtime): void {
       const g = rt.globals(cmd);
       const queues = await resolveQueues(g.opts, g.sources, ['dlq']);
       await withSqs(rt, g.opts, async (sqs) => {
-        const listed = await Promise.all(
-          sources(queues).map(async (q) => {
-            const info = await queueInfo(sqs, q.dlq);
-            const messages = await peek(sqs, q.dlq, { limit: o.limit, expected: info.messages });
-            return { info, entries: messages.map((m) => q.entry(m)) };
-          }),
-        );
+        // One queue after the other: the delivery DLQ first, so a failure always names the same one.
+        const listed = [];
+        for (const q of sources(queues)) {
+          const info = await queueInfo(sqs, q.dlq);
+          const messages = await peek(sqs, q.dlq, { limit: o.limit, expected: info.messages });
+          listed.push({ info, entries: messages.map((m) => q.entry(m)) });
+        }
         const entries = listed
           .flatMap((l) => l.entries)
           .sort(bySentAt)

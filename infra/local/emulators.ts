@@ -6,8 +6,10 @@
  * its log before acknowledging a write, so a killed process loses nothing acknowledged (only a
  * machine crash could lose the last, unsynced writes), and each item write is one LevelDB batch
  * with its index entries (dynalite-atomic.ts), so a kill never leaves them apart. local-aws-sqs has no
- * persistence; that is accepted because the table is the source of truth and housekeeping
- * re-enqueues every delivery that is due, so a restart only costs one housekeeping run.
+ * persistence; for the delivery queues that is accepted because the table is the source of truth
+ * and housekeeping re-enqueues every delivery that is due, so a restart only costs one
+ * housekeeping run. The queues named `durableQueues` (the ingest queue and its DLQ, whose
+ * messages are in no table) are kept on disk message by message instead (durable-queues.ts).
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
@@ -16,7 +18,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { makeDynaliteWritesAtomic } from './dynalite-atomic';
+import { openDurableQueues } from './durable-queues';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
 
@@ -35,10 +39,10 @@ export interface Emulators {
   /** Lets the pollers sleep while their queue is idle and still react at once (see sqs-poller.ts). */
   onQueueActivity(listener: (activity: QueueActivity) => void): () => void;
   /**
-   * Each SendMessage, SendMessageBatch or PurgeQueue the SQS emulator accepted, with its input,
-   * called before the caller can have the answer (the ingest journal writes here).
+   * Sends the messages kept on disk for the durable queues (durable-queues.ts) to them again;
+   * call once the queues exist. Nothing without a data dir. Returns the count per queue.
    */
-  onSqsAction(listener: (action: string, input: Record<string, unknown>) => void): () => void;
+  restoreDurableQueues(sqs: SQSClient): Promise<Record<string, number>>;
   /**
    * Fault injection for tests: the SQS emulator dies (its connections cut, every queue and
    * message lost) and a fresh one starts on the same port, with no queues yet.
@@ -52,9 +56,18 @@ export interface Emulators {
   stop(): Promise<void>;
 }
 
-export async function startEmulators(opts: { dataDir?: string } = {}): Promise<Emulators> {
+export interface EmulatorOptions {
+  /** Keep the tables here, and the messages of `durableQueues`; default: everything in memory. */
+  dataDir?: string;
+  /** Queues whose messages, with a data dir, survive a crash (see durable-queues.ts). */
+  durableQueues?: readonly string[];
+}
+
+export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
   const activity = new EventEmitter();
   activity.setMaxListeners(0);
+  const durable =
+    opts.dataDir && opts.durableQueues?.length ? openDurableQueues(opts.dataDir, opts.durableQueues) : undefined;
 
   const startSqs = async (port: number) => {
     const server = await createSqsServer({
@@ -68,12 +81,13 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
     observeSqsRequests(
       server,
       (a) => activity.emit('activity', a),
-      (action, input) => activity.emit('action', action, input),
+      (action, input, answer) => durable?.observe(action, input, answer),
     );
     return server;
   };
   let sqs = await startSqs(0);
   const sqsPort = (sqs.address() as AddressInfo).port;
+  const sqs0 = () => sqs;
 
   let dynamo: Server;
   let dynamoAvailable = true;
@@ -98,9 +112,10 @@ export async function startEmulators(opts: { dataDir?: string } = {}): Promise<E
       activity.on('activity', listener);
       return () => activity.off('activity', listener);
     },
-    onSqsAction(listener) {
-      activity.on('action', listener);
-      return () => activity.off('action', listener);
+    async restoreDurableQueues(sqs) {
+      if (!durable) return {};
+      const endpoint = urlOf(sqs0());
+      return durable.restore(sqs, (name) => `${endpoint}/${LOCAL_ACCOUNT_ID}/${name}`);
     },
     async restartSqs() {
       if (stopped) throw new Error('the emulators are stopped');
@@ -160,13 +175,17 @@ function cutWhileUnavailable(server: Server, available: () => boolean): void {
   });
 }
 
-/** Actions reported to onSqsAction, synchronously, just before their answer is sent. */
-const REPORTED = new Set(['AmazonSQS.SendMessage', 'AmazonSQS.SendMessageBatch', 'AmazonSQS.PurgeQueue']);
+/** Actions reported to `onAnswer`, synchronously, just before their answer is sent. */
+const REPORTED = new Set(
+  ['SendMessage', 'SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'DeleteMessageBatch', 'PurgeQueue'].map(
+    (a) => `AmazonSQS.${a}`,
+  ),
+);
 
 function observeSqsRequests(
   server: Server,
   onActivity: (a: QueueActivity) => void,
-  onAction: (action: string, input: Input) => void,
+  onAnswer: (action: string, input: Input, answer: unknown) => void,
 ): void {
   const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   if (!original) throw new Error('local-aws-sqs: no request listener to observe');
@@ -185,11 +204,19 @@ function observeSqsRequests(
         }
       };
       if (REPORTED.has(target)) {
-        // Before the answer leaves: whoever journals an accepted message does so before its sender knows.
+        // Before the answer leaves: a message kept on disk is kept before its sender knows it was accepted.
         const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
         res.end = ((...args: unknown[]) => {
           const input = res.statusCode < 300 ? parsed() : undefined;
-          if (input) onAction(target.slice('AmazonSQS.'.length), input);
+          if (input) {
+            let answer: unknown;
+            try {
+              answer = typeof args[0] === 'string' && args[0] !== '' ? JSON.parse(args[0]) : {};
+            } catch {
+              answer = {};
+            }
+            onAnswer(target.slice('AmazonSQS.'.length), input, answer);
+          }
           return end(...args);
         }) as typeof res.end;
       }

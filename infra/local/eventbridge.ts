@@ -4,9 +4,9 @@
  * stack has: custom events (any Source not starting with `aws.`) go to its target, the ingest
  * queue, as the EventBridge event JSON, as EventBridge puts them on an SQS target.
  *
- * An entry is answered with its EventId only once its event is on the target queue (and
- * journaled, with a data dir): that is what EventBridge promises once PutEvents answers, that
- * the event is kept and will reach the target. Where the queue cannot take it, the entry fails
+ * An entry is answered with its EventId only once its event is on the target queue (and, with
+ * a data dir, on disk: durable-queues.ts): that is what EventBridge promises once PutEvents
+ * answers, that the event is kept and will reach the target. Where the queue cannot take it, the entry fails
  * with `InternalFailure`, which AWS SDK users already retry (FailedEntryCount > 0).
  *
  * The local endpoint has one bus, `hookrelay`. `default`, or no EventBusName at all, is taken as

@@ -117,6 +117,15 @@ async function ensureTable(dynamo: DynamoDBClient): Promise<string> {
       );
     }
   }
+  // dynalite answers CreateTable with CREATING and turns the table ACTIVE by a write of its own a
+  // moment later (a slow one on a loaded disk); until then every item call is ResourceNotFound.
+  for (let waited = 0; ; waited += 20) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: t.name }));
+    if (Table?.TableStatus === 'ACTIVE') break;
+    if (waited > 10_000)
+      throw new LocalStackError(`table ${t.name} is still ${Table?.TableStatus ?? 'missing'} after 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   // No UpdateTimeToLive: dynalite has no TTL API. Items keep their expiresAt attribute and simply
   // never expire locally; on AWS the stack enables TTL on topology.table.ttlAttribute.
   return t.name;

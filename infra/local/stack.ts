@@ -45,9 +45,8 @@ import { LOCAL_CREDENTIALS, provisionStack, sqsClient, type QueueKey, type Queue
 import { ruleRuntime } from './rules';
 import { scheduledEvent, startScheduler, type Scheduler } from './scheduler';
 import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort } from './settings';
-import { failedIds, startSqsPoller, type SqsPoller } from './sqs-poller';
-import { openIngestJournal } from './ingest-journal';
-import { SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { startSqsPoller, type SqsPoller } from './sqs-poller';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import {
   deployedNaming,
   rateSeconds,
@@ -143,7 +142,6 @@ const STOP_ORDER = [
   'http',
   'ingest',
   'rule target',
-  'journal',
   'housekeeping',
   'pollers',
   'sqs client',
@@ -264,7 +262,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   try {
     if (dataDir) onStop('data dir lock', lockDataDir(dataDir));
-    const emulators: Emulators = await startEmulators({ dataDir });
+    const emulators: Emulators = await startEmulators({
+      dataDir,
+      durableQueues: [topology.queues.ingest.name, topology.queues.ingestDlq.name],
+    });
     onStop('emulators', () => emulators.stop());
 
     // Local names: the delivery queues and the table keep the names the CLI knows
@@ -364,40 +365,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // The front server, listening before the functions load: requests wait for them.
     let frontReady!: (v: { api: (event: unknown) => Promise<unknown> } | Error) => void;
     const front$ = new Promise<{ api: (event: unknown) => Promise<unknown> } | Error>((r) => (frontReady = r));
-    // The EventBridge path's messages survive a crash through the data dir (ingest-journal.ts).
-    const journal = dataDir ? openIngestJournal(dataDir) : undefined;
-    const ingestDlqName = topology.queues.ingestDlq.name;
-    const toIngestDlq = (input: Record<string, unknown>) =>
-      typeof input.QueueUrl === 'string' && input.QueueUrl.endsWith(`/${ingestDlqName}`);
-    if (journal) {
-      const unsubscribe = emulators.onSqsAction((action, input) => {
-        if (!toIngestDlq(input)) return;
-        type Sent = { MessageBody?: unknown; MessageAttributes?: Record<string, MessageAttributeValue> };
-        const sent: Sent[] =
-          action === 'SendMessage'
-            ? [input as Sent]
-            : action === 'SendMessageBatch'
-              ? ((input.Entries ?? []) as Sent[])
-              : [];
-        for (const m of sent) {
-          if (typeof m.MessageBody === 'string')
-            journal.deadLettered({ body: m.MessageBody, attributes: m.MessageAttributes });
-        }
-        if (action === 'PurgeQueue') journal.purged();
-      });
-      onStop('journal', unsubscribe);
-    }
-    // A rule's SQS target (the ingest queue): journaled before PutEvents answers the entry.
+    // A rule's SQS target (the ingest queue): on it before PutEvents answers the entry.
     const targetSqs = sqsClient(emulators.endpoints.sqs);
     onStop('rule target', () => targetSqs.destroy());
     const sendToTarget = async (queueUrl: string, body: string) => {
-      journal?.pending(body);
-      try {
-        await targetSqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
-      } catch (err) {
-        journal?.forget(body);
-        throw err;
-      }
+      await targetSqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
     };
 
     // Set once the functions run: the template's rules for the bus's events.
@@ -579,13 +551,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const queueUrls = Object.fromEntries(
       [...roles].filter(([, r]) => r !== 'table').map(([id, r]) => [r, provisioned.queues.get(id)!.url]),
     ) as Record<QueueKey, string>;
-    const replayJournal = async () => {
-      if (!journal) return;
-      const { pending, dead } = await journal.replay(targetSqs, queueUrls);
-      if (pending + dead > 0)
-        log.info(`ingest journal: ${pending} event(s) back on the ingest queue, ${dead} on the ingest DLQ`);
+    // The ingest queue and its DLQ hold what is in no table: with a data dir the emulator keeps them.
+    const restoreQueues = async () => {
+      const kept = await emulators.restoreDurableQueues(targetSqs);
+      const n = Object.values(kept).reduce((a, b) => a + b, 0);
+      if (n > 0) log.info(`restored ${n} message(s) kept on disk: ${JSON.stringify(kept)}`);
     };
-    await replayJournal();
+    await restoreQueues();
 
     // Event source mappings: the function's role receives and deletes, as Lambda's poller does.
     const pollers: SqsPoller[] = [];
@@ -602,17 +574,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
           sqs: client,
           queueUrl: viaEndpoint ? `${viaEndpoint}/${LOCAL_ACCOUNT_ID}/${queue.name}` : queue.url,
           queueArn: queue.arn,
-          invoke: async (event) => {
-            // What the ingest function finished with leaves the journal.
-            if (!journal || roles.get(m.queueId) !== 'ingest') return (await fn.invoke(event)) as never;
-            const since = journal.mark();
-            const response = await fn.invoke(event);
-            const failed = failedIds(response, event.Records);
-            if (failed !== 'all') {
-              for (const r of event.Records) if (!failed.has(r.messageId)) journal.finished(r.body, since);
-            }
-            return response as never;
-          },
+          invoke: async (event) => (await fn.invoke(event)) as never,
           log,
           batchSize: m.batchSize,
           batchingWindowS: m.batchingWindowS,
@@ -696,7 +658,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
             throw new Error(`the restarted SQS emulator serves another URL for ${id}: ${q.url}`);
           }
         }
-        await replayJournal();
+        await restoreQueues();
         if (!housekeeping) throw new LocalStackError('the template schedules no function');
         return housekeeping.runNow({ recover: true });
       },

@@ -111,7 +111,7 @@ export function EndpointsScreen() {
 }
 
 /** The signature, header and auth options (CONTRACT.md, additions of 2026-12-01). */
-type Scheme = 'standard-webhooks' | 'hmac-sha256';
+type Scheme = 'standard-webhooks' | 'hmac-sha256' | 'standard-webhooks-v1a';
 type AuthKind = 'none' | 'basic' | 'bearer' | 'oauth2-client-credentials';
 
 interface FormState {
@@ -135,82 +135,95 @@ interface FormState {
   audience: string;
 }
 
-/** What the endpoint already has of the options (issue 12 adds them to the endpoint view). */
-type WithOptions = Endpoint & {
-  signature?: { scheme?: string; header?: string; prefix?: string };
-  headers?: Record<string, string>;
-  auth?: { type?: string; username?: string; tokenUrl?: string; clientId?: string; scope?: string; audience?: string };
-};
-
-function initial(ep: WithOptions | undefined): FormState {
-  const auth = (ep?.auth?.type as AuthKind | undefined) ?? 'none';
+function initial(ep: Endpoint | undefined): FormState {
+  const sig = ep?.signature;
+  const auth = ep?.auth;
   return {
     url: ep?.url ?? '',
     description: ep?.description ?? '',
     enabled: ep?.enabled ?? true,
     eventTypes: ep?.eventTypes ?? [],
     secret: '',
-    scheme: ep?.signature?.scheme === 'hmac-sha256' ? 'hmac-sha256' : 'standard-webhooks',
-    hmacHeader: ep?.signature?.header ?? '',
-    hmacPrefix: ep?.signature?.prefix ?? '',
-    headers: Object.entries(ep?.headers ?? {})
-      .map(([k, v]) => `${k}: ${v}`)
-      .join('\n'),
-    auth,
-    username: ep?.auth?.username ?? '',
+    scheme: sig?.scheme ?? 'standard-webhooks',
+    hmacHeader: sig?.scheme === 'hmac-sha256' ? sig.header : '',
+    hmacPrefix: sig?.scheme === 'hmac-sha256' ? sig.prefix : '',
+    // Header values are write-only: the form starts empty and replaces them all when filled.
+    headers: '',
+    auth: auth?.type ?? 'none',
+    username: auth?.type === 'basic' ? auth.username : '',
     password: '',
     bearer: '',
-    tokenUrl: ep?.auth?.tokenUrl ?? '',
-    clientId: ep?.auth?.clientId ?? '',
+    tokenUrl: auth?.type === 'oauth2-client-credentials' ? auth.tokenUrl : '',
+    clientId: auth?.type === 'oauth2-client-credentials' ? auth.clientId : '',
     clientSecret: '',
-    scope: ep?.auth?.scope ?? '',
-    audience: ep?.auth?.audience ?? '',
+    scope: auth?.type === 'oauth2-client-credentials' ? (auth.scope ?? '') : '',
+    audience: auth?.type === 'oauth2-client-credentials' ? (auth.audience ?? '') : '',
   };
 }
 
-/** The request body: the options only when chosen, so a plain endpoint stays a plain request. */
-function bodyOf(f: FormState, ep: WithOptions | undefined): Record<string, unknown> {
+const AUTH_FIELDS: (keyof FormState)[] = [
+  'auth',
+  'username',
+  'password',
+  'bearer',
+  'tokenUrl',
+  'clientId',
+  'clientSecret',
+  'scope',
+  'audience',
+];
+
+/**
+ * The request body. An option goes only when the form changed it, so that saving an edit never
+ * resets what the form cannot show (write-only secrets and header values, a v1a key).
+ */
+function bodyOf(f: FormState, start: FormState, ep: Endpoint | undefined): Record<string, unknown> {
   const body: Record<string, unknown> = {
     url: f.url.trim(),
     description: f.description,
     enabled: f.enabled,
     eventTypes: f.eventTypes,
   };
+  const changed = (...keys: (keyof FormState)[]) => keys.some((k) => f[k] !== start[k]);
   if (f.secret !== '') body.secret = f.secret;
-  const hadSignature = ep?.signature !== undefined && ep.signature.scheme !== 'standard-webhooks';
-  if (f.scheme === 'hmac-sha256') {
-    body.signature = {
-      scheme: 'hmac-sha256',
-      ...(f.hmacHeader ? { header: f.hmacHeader } : {}),
-      ...(f.hmacPrefix ? { prefix: f.hmacPrefix } : {}),
-    };
-  } else if (hadSignature) {
-    body.signature = { scheme: 'standard-webhooks' };
+  if (changed('scheme', 'hmacHeader', 'hmacPrefix')) {
+    body.signature =
+      f.scheme === 'hmac-sha256'
+        ? {
+            scheme: 'hmac-sha256',
+            ...(f.hmacHeader ? { header: f.hmacHeader } : {}),
+            ...(f.hmacPrefix ? { prefix: f.hmacPrefix } : {}),
+          }
+        : { scheme: f.scheme };
   }
-  const headers = Object.fromEntries(
-    f.headers
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((line) => line !== '')
-      .map((line) => {
-        const at = line.indexOf(':');
-        return at === -1 ? [line, ''] : [line.slice(0, at).trim(), line.slice(at + 1).trim()];
-      }),
-  );
-  if (Object.keys(headers).length > 0 || Object.keys(ep?.headers ?? {}).length > 0) body.headers = headers;
-  if (f.auth === 'basic') body.auth = { type: 'basic', username: f.username, password: f.password };
-  if (f.auth === 'bearer') body.auth = { type: 'bearer', token: f.bearer };
-  if (f.auth === 'oauth2-client-credentials') {
-    body.auth = {
-      type: 'oauth2-client-credentials',
-      tokenUrl: f.tokenUrl,
-      clientId: f.clientId,
-      clientSecret: f.clientSecret,
-      ...(f.scope ? { scope: f.scope } : {}),
-      ...(f.audience ? { audience: f.audience } : {}),
-    };
+  if (changed('headers')) {
+    const headers = Object.fromEntries(
+      f.headers
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '')
+        .map((line) => {
+          const at = line.indexOf(':');
+          return at === -1 ? [line, ''] : [line.slice(0, at).trim(), line.slice(at + 1).trim()];
+        }),
+    );
+    body.headers = headers;
   }
-  if (f.auth === 'none' && ep?.auth !== undefined) body.auth = null;
+  if (changed(...AUTH_FIELDS)) {
+    if (f.auth === 'basic') body.auth = { type: 'basic', username: f.username, password: f.password };
+    if (f.auth === 'bearer') body.auth = { type: 'bearer', token: f.bearer };
+    if (f.auth === 'oauth2-client-credentials') {
+      body.auth = {
+        type: 'oauth2-client-credentials',
+        tokenUrl: f.tokenUrl,
+        clientId: f.clientId,
+        clientSecret: f.clientSecret,
+        ...(f.scope ? { scope: f.scope } : {}),
+        ...(f.audience ? { audience: f.audience } : {}),
+      };
+    }
+    if (f.auth === 'none' && ep?.auth !== undefined) body.auth = null;
+  }
   return body;
 }
 
@@ -227,13 +240,14 @@ export function EndpointFormScreen({ endpointId }: { endpointId?: string }) {
   if (!canManage) return <p role="alert">This portal link is read-only.</p>;
   if (existing.loading && existing.data === undefined) return <p>Loading…</p>;
   if (existing.error) return <p role="alert">{existing.error}</p>;
-  return <EndpointForm endpointId={endpointId} existing={existing.data as WithOptions | undefined} />;
+  return <EndpointForm endpointId={endpointId} existing={existing.data} />;
 }
 
-function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?: WithOptions }) {
+function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?: Endpoint }) {
   const { client, session, catalog } = usePortal();
   const appId = session.appId;
-  const [f, setF] = useState<FormState>(() => initial(existing));
+  const [start] = useState<FormState>(() => initial(existing));
+  const [f, setF] = useState<FormState>(start);
   const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof FormState>(key: K, value: FormState[K]) => setF((s) => ({ ...s, [key]: value }));
@@ -246,7 +260,7 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
     e.preventDefault();
     setBusy(true);
     try {
-      const body = bodyOf(f, existing) as never;
+      const body = bodyOf(f, start, existing) as never;
       const saved =
         endpointId === undefined
           ? await must(client.POST('/v1/apps/{appId}/endpoints', { params: { path: { appId } }, body }))
@@ -311,7 +325,13 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
           <select id="ep-scheme" value={f.scheme} onChange={(e) => set('scheme', e.currentTarget.value as Scheme)}>
             <option value="standard-webhooks">Standard Webhooks (webhook-signature)</option>
             <option value="hmac-sha256">HMAC-SHA256 of the body, hex, in a header of your choice</option>
+            <option value="standard-webhooks-v1a">Standard Webhooks v1a (ed25519; verify with a public key)</option>
           </select>
+          {existing?.signature?.scheme === 'standard-webhooks-v1a' && (
+            <p class="muted">
+              Public key: <code>{existing.signature.publicKey}</code>
+            </p>
+          )}
           {f.scheme === 'hmac-sha256' && (
             <>
               <label for="ep-hmac-header">Header</label>
@@ -326,6 +346,12 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
 
         <fieldset>
           <legend>Extra headers</legend>
+          {(existing?.headerNames.length ?? 0) > 0 && (
+            <p class="muted">
+              Sent now: {existing?.headerNames.join(', ')}. Their values are write-only: enter every header again to
+              change them.
+            </p>
+          )}
           <label for="ep-headers">One per line, as Name: value</label>
           <textarea id="ep-headers" rows={3} {...text('headers')} />
         </fieldset>

@@ -300,6 +300,26 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     await page.getByRole('button', { name: 'Recover' }).click();
     await page.getByText(/failed deliver(y|ies) sent again/).waitFor();
 
+    // Edit: the form starts from the endpoint; saving changes what was changed, and nothing else.
+    const before = await system.api.call<Record<string, unknown>>(
+      'GET',
+      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
+    );
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await expect.poll(() => page.getByLabel('Description').inputValue(), WAIT).toBe('Orders to the warehouse');
+    await page.getByLabel('Description').fill('Orders, to the new warehouse');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
+    const after = await system.api.call<Record<string, unknown>>(
+      'GET',
+      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
+    );
+    expect(after.body).toMatchObject({
+      ...before.body,
+      description: 'Orders, to the new warehouse',
+      updatedAt: expect.any(String),
+    });
+
     await page.getByRole('link', { name: 'Event catalog' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe('Event catalog');
     expect(await page.getByLabel('JSON Schema of order.created').textContent()).toContain('"orderId"');

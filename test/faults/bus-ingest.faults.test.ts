@@ -2,18 +2,21 @@
  * An event accepted by PutEvents while the table is unreachable is not lost: it waits in the
  * ingest queue, retried, and is ingested and delivered once the table is back. A SIGKILL of the
  * local stack while it waits changes nothing: restarted on the same data dir, the stack puts it
- * back on the ingest queue (infra/local/ingest-journal.ts), and it is delivered, once.
+ * back on the ingest queue (the emulator keeps that queue on disk: infra/local/durable-queues.ts),
+ * and it is delivered, once. An event refused meanwhile (its `data` not an object) is still in the ingest
+ * DLQ, with its reason, after the restart.
  *
  * The stack runs as a child process (test/faults/fixtures/bus-stack.ts) with the real handlers
  * and a short ingest retry policy (HOOKRELAY_INGEST_RETRY=1,2,30: 1 s, then 2 s between tries).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../cli/hookrelay';
 import { RecordingReceiver } from '../helpers/receiver';
 import { apiClient } from '../helpers/target';
 
@@ -27,6 +30,8 @@ interface Child {
   /** Resolves once the output holds `text` `times` times (counted from the start). */
   waitFor(text: string, what: string, times?: number, timeoutMs?: number): Promise<void>;
   send(line: string): void;
+  /** The child's SQS emulator endpoint, from its `ready` line. */
+  sqsEndpoint(): string;
 }
 
 const children: Child[] = [];
@@ -91,6 +96,7 @@ async function startStack(port: number): Promise<Child> {
       }
     },
     send: (line) => child.stdin?.write(`${line}\n`),
+    sqsEndpoint: () => /ready \S+ (\S+)/.exec(output)?.[1] ?? '',
   };
   children.push(c);
   await c.waitFor('ready http', 'that it started');
@@ -144,7 +150,17 @@ describe('PutEvents while the table is unreachable', () => {
     const retriesBefore = stack.output().split(RETRYING).length - 1;
     await putEvent(port, { appId, id: 'inv_outage_2', data: { amount: 2 } });
     await stack.waitFor(RETRYING, 'a failed try of the second event', retriesBefore + 1);
-    expect(readdirSync(join(dataDir, 'ingest', 'pending'))).toHaveLength(1);
+    // Refused at once, table or not: `data` that is not an object. It waits in the ingest DLQ.
+    const refused = await putEvent(port, { appId, data: 'not an object' });
+    const dlqDir = join(dataDir, 'sqs', 'hookrelay-ingest-dlq');
+    const ingestDir = join(dataDir, 'sqs', 'hookrelay-ingest');
+    // On disk: the refused event in the ingest DLQ (and, once its batch is deleted, no longer in
+    // the ingest queue), and the one event waiting in the ingest queue.
+    for (let i = 0; readdirSync(dlqDir).length !== 1 || readdirSync(ingestDir).length !== 1; i++) {
+      if (i > 400)
+        throw new Error(`the refused event never settled in the ingest DLQ:\n${stack.output().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
     stack.process.kill('SIGKILL');
     expect(await stack.exited).toBe('SIGKILL');
     expect(receiver.received.filter((x) => x.headers['webhook-id'] === 'inv_outage_2')).toHaveLength(0);
@@ -166,10 +182,24 @@ describe('PutEvents while the table is unreachable', () => {
     expect(JSON.parse(webhooks('inv_outage_2')[0]?.body ?? '{}')).toMatchObject({ data: { amount: 2 } });
     const status = await api.eventStatus(appId, 'inv_outage_2');
     expect(status.body.deliveries).toEqual([expect.objectContaining({ status: 'succeeded' })]);
-    // The journal is empty again: nothing left to replay at the next start.
-    expect(existsSync(join(dataDir, 'ingest', 'pending')) && readdirSync(join(dataDir, 'ingest', 'pending'))).toEqual(
-      [],
-    );
+    // Ingested, then deleted from the queue: nothing kept to restore at the next start.
+    expect(readdirSync(join(dataDir, 'sqs', 'hookrelay-ingest'))).toEqual([]);
+    // The refused event is still in the ingest DLQ, with its reason, as an operator lists it.
+    let listed = '';
+    const code = await run(['--endpoint-url', stack.sqsEndpoint(), '--json', 'dlq', 'list'], {
+      stdout: { write: (t: string) => (listed += t) },
+      stderr: { write: () => {} },
+      env: {},
+      interactive: false,
+    });
+    expect(code).toBe(0);
+    const entries = listed
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.filter((e) => e.kind === 'ingest')).toEqual([
+      expect.objectContaining({ eventBridgeEventId: refused, code: 'validation_failed', attempt: 1 }),
+    ]);
     console.log(`bus faults: outage_to_delivery_ms=${outageMs} restart_to_delivery_ms=${recoveryMs}`);
   }, 90_000);
 });
