@@ -77,8 +77,11 @@ export interface DeliveryStore {
 }
 
 export interface EndpointSource {
-  /** The endpoint, no older than `minVersion` when given (a short per-container cache may answer). */
-  endpointForDelivery(appId: string, endpointId: string, minVersion?: number): Promise<Endpoint | null>;
+  /**
+   * The endpoint, no older than `minVersion` when given (a short per-container cache may answer);
+   * `'latest'` reads it afresh, consistently, past the cache.
+   */
+  endpointForDelivery(appId: string, endpointId: string, minVersion?: number | 'latest'): Promise<Endpoint | null>;
 }
 
 export interface WebhookSender {
@@ -175,7 +178,14 @@ export function createDeliverService(deps: DeliverDeps) {
       endpointId: message.endpointId,
       eventAt: event.timestamp,
     };
-    const endpointP = deps.endpoints.endpointForDelivery(message.appId, message.endpointId, message.endpointVersion);
+    // A retry reads the endpoint afresh: a PATCH (a fixed secret, another scheme or auth) takes
+    // effect from the next attempt, not after the cache expires. First attempts, by far the most,
+    // take the cache when it is at least as new as the version their event saw.
+    const endpointP = deps.endpoints.endpointForDelivery(
+      message.appId,
+      message.endpointId,
+      message.attempt > 1 ? 'latest' : message.endpointVersion,
+    );
 
     let delivery: Delivery;
     let unleased = life.mayAttemptWithoutLease(message, receiveCount, start);

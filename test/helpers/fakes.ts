@@ -60,9 +60,10 @@ export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthS
     yield [...this.apps.keys()];
   }
 
-  async endpointForDelivery(appId: string, endpointId: string, minVersion?: number) {
+  async endpointForDelivery(appId: string, endpointId: string, minVersion?: number | 'latest') {
     const e = this.endpoint(appId, endpointId);
-    if (e && minVersion !== undefined && e.version < minVersion) throw new Error('the fake holds an older endpoint');
+    if (e && typeof minVersion === 'number' && e.version < minVersion)
+      throw new Error('the fake holds an older endpoint');
     return e ? structuredClone(e) : null;
   }
 

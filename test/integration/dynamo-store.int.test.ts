@@ -116,4 +116,14 @@ describe('DynamoAppStore', () => {
     expect((await store.endpointForDelivery(appId, 'ep_1', 0))?.url).toBe('https://example.com/h');
     expect((await store.endpointForDelivery(appId, 'ep_1', 1))?.url).toBe('https://example.com/v1');
   });
+
+  it('answers a retry with the endpoint as it is now, past a cached copy that is new enough', async () => {
+    const appId = unique('app');
+    await store.putEndpoint(endpoint(appId, 'ep_1', { version: 3 }));
+    expect((await store.endpointForDelivery(appId, 'ep_1', 3))?.url).toBe('https://example.com/h');
+    await store.putEndpoint(endpoint(appId, 'ep_1', { url: 'https://example.com/patched', version: 4 }));
+    // The retry's message names the version its event saw (3): the cache would do, 'latest' does not take it.
+    expect((await store.endpointForDelivery(appId, 'ep_1', 3))?.url).toBe('https://example.com/h');
+    expect((await store.endpointForDelivery(appId, 'ep_1', 'latest'))?.url).toBe('https://example.com/patched');
+  });
 });

@@ -132,6 +132,21 @@ describe('a delivery attempt', () => {
     expect(s.stores.deliveries.attempts).toMatchObject([{ attempt: 1, statusCode: 500, outcome: 'retryable' }]);
   });
 
+  it('reads the endpoint as it is now for a retry, and as its event saw it (cache allowed) for a first attempt', async () => {
+    s = setup([status(500), status(204)]);
+    const asked: Array<number | 'latest' | undefined> = [];
+    const read = s.stores.apps.endpointForDelivery.bind(s.stores.apps);
+    s.stores.apps.endpointForDelivery = (appId, endpointId, minVersion) => {
+      asked.push(minVersion);
+      return read(appId, endpointId, minVersion);
+    };
+    await s.service.handle(first);
+    s.advance(5000);
+    await s.service.handle(s.retryQueue.sent[0]!.message);
+    // A PATCH between the two (a fixed secret, another scheme) reaches the retry at once.
+    expect(asked).toEqual([0, 'latest']);
+  });
+
   it('keeps one webhook-id across attempts and succeeds on the third', async () => {
     s = setup([status(500), status(502), status(204)]);
     await s.service.handle(first);

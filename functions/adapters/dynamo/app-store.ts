@@ -118,15 +118,21 @@ export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, Endpo
 
   /**
    * For a delivery: from the container's short cache, else one eventually consistent read (half
-   * a read unit); consistent only when that read is older than the version the event saw.
+   * a read unit); consistent only when that read is older than the version the event saw, or
+   * when the latest is asked for (a retry), which also skips the cache.
    */
-  async endpointForDelivery(appId: string, endpointId: string, minVersion?: number): Promise<Endpoint | null> {
+  async endpointForDelivery(
+    appId: string,
+    endpointId: string,
+    minVersion?: number | 'latest',
+  ): Promise<Endpoint | null> {
     const id = `${appId}/${endpointId}`;
     const cached = this.cache.get(id);
-    const fresh = (e: Endpoint | null) => minVersion === undefined || (e !== null && e.version >= minVersion);
+    const fresh = (e: Endpoint | null) =>
+      minVersion === undefined || (minVersion !== 'latest' && e !== null && e.version >= minVersion);
     if (cached && cached.until > this.clock() && fresh(cached.endpoint)) return cached.endpoint;
-    let endpoint = await this.getEndpoint(appId, endpointId, false);
-    if (!fresh(endpoint)) endpoint = await this.getEndpoint(appId, endpointId, true);
+    let endpoint = minVersion === 'latest' ? null : await this.getEndpoint(appId, endpointId, false);
+    if (minVersion === 'latest' || !fresh(endpoint)) endpoint = await this.getEndpoint(appId, endpointId, true);
     if (this.opts.endpointCacheMs > 0) {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(id, { endpoint, until: this.clock() + this.opts.endpointCacheMs });
