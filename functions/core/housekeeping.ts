@@ -21,7 +21,7 @@ import {
   type DeliveryScheduler,
   type Lifecycle,
 } from './lifecycle';
-import type { Delivery, StoredEvent } from './model';
+import type { AcceptedEventRef, Delivery } from './model';
 
 export interface OpenItem {
   dueAt: string;
@@ -30,7 +30,7 @@ export interface OpenItem {
 
 /** An event, and the endpoints whose deliveries of it have a record. */
 export interface AcceptedEvent {
-  event: StoredEvent;
+  event: AcceptedEventRef;
   recorded: ReadonlySet<string>;
 }
 

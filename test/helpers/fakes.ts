@@ -119,7 +119,13 @@ export class InMemoryEvents implements EventRecords {
   async *acceptedPages(appId: string, from: string, to: string) {
     const page = this.inFeedOrder(appId)
       .filter(({ pos }) => pos >= from && pos < to)
-      .map(({ e }) => structuredClone(e));
+      .map(({ e }) => ({
+        appId: e.appId,
+        id: e.id,
+        type: e.type,
+        timestamp: e.timestamp,
+        endpointIds: [...e.endpointIds],
+      }));
     if (page.length > 0) yield page;
   }
 }

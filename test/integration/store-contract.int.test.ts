@@ -208,10 +208,17 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
       outcome(Status.succeeded, 1),
     );
     const seen: { id: string; recorded: string[] }[] = [];
+    const refs: unknown[] = [];
     for await (const page of s().housekeeping.listAccepted(T(10), T(20))) {
-      for (const a of page) if (a.event.appId === appId) seen.push({ id: a.event.id, recorded: [...a.recorded] });
+      for (const a of page) {
+        if (a.event.appId !== appId) continue;
+        seen.push({ id: a.event.id, recorded: [...a.recorded] });
+        refs.push(a.event);
+      }
     }
     expect(seen).toEqual([{ id: 'msg_a', recorded: ['ep_2'] }]);
+    // Read from the feed index alone: what the reconcile needs of the event, nothing more.
+    expect(refs).toEqual([{ appId, id: 'msg_a', type: early.type, timestamp: T(10), endpointIds: ['ep_1', 'ep_2'] }]);
   });
 
   it('moves the reconcile checkpoint forward only', async () => {
