@@ -46,7 +46,7 @@ export const INDEXES = Object.values(topology.table.indexes).map((i: IndexSpec) 
   pk: i.partitionKey,
   sk: i.sortKey,
   projection: i.projection as 'ALL' | 'KEYS_ONLY' | 'INCLUDE',
-  nonKeyAttributes: 'nonKeyAttributes' in i ? [...i.nonKeyAttributes] : ([] as string[]),
+  nonKeyAttributes: ('nonKeyAttributes' in i ? i.nonKeyAttributes : []) as readonly string[],
 }));
 
 /** What an index stores of an item: all of it, or its table and index keys (and, INCLUDE, the listed attributes). */

@@ -72,6 +72,13 @@ export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
   },
   {
     role: 'ingest',
+    action: 'dynamodb:UpdateItem',
+    resource: 'HookrelayStoreTable*',
+    reason:
+      'A bus event id whose claim was abandoned (an ingest that died between claiming the id and storing the event) is taken over with a conditional UpdateItem (event-store putWithChosenId); the end-to-end run has no ingest dying mid-way (test/integration/dynamo-store.int.test.ts drives it).',
+  },
+  {
+    role: 'ingest',
     action: 'dynamodb:BatchWriteItem',
     resource: 'HookrelayStoreTable*',
     reason:

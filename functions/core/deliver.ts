@@ -59,7 +59,8 @@ export type FinishGuard = { leaseToken: string } | { unleased: { attempt: number
 
 export interface DeliveryStore {
   /** The event, strongly consistent (for messages that do not carry it). */
-  getEvent(appId: string, eventId: string): Promise<StoredEvent | null>;
+  /** The event; `eventAt` (its accept time, which v2 messages carry) finds it with one read. */
+  getEvent(appId: string, eventId: string, eventAt?: string): Promise<StoredEvent | null>;
   /** The delivery's record, strongly consistent; null when it has none yet. */
   getDelivery(key: DeliveryKey): Promise<Delivery | null>;
   /**
@@ -170,7 +171,7 @@ export function createDeliverService(deps: DeliverDeps) {
     start: Date,
   ): Promise<Prepared | DeliverOutcome> {
     let message = incoming;
-    const event = carriedEvent(message) ?? (await store.getEvent(message.appId, message.eventId));
+    const event = carriedEvent(message) ?? (await store.getEvent(message.appId, message.eventId, message.eventAt));
     if (!event) return 'missing';
     const key: DeliveryKey = {
       appId: message.appId,

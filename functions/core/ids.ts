@@ -28,5 +28,19 @@ export function newId(prefix: string, now: number = Date.now()): string {
   return `${prefix}_${time}${random}`;
 }
 
+const GENERATED = /^[a-z]+_([0-9a-hjkmnp-tv-z]{10})[0-9a-hjkmnp-tv-z]{16}$/;
+
+/**
+ * The creation time (epoch ms) written in an id `newId` made, or undefined for any other id.
+ * A client may choose an id of the same shape: readers treat the time as a hint and check.
+ */
+export function timeOfId(id: string): number | undefined {
+  const m = GENERATED.exec(id);
+  if (!m) return undefined;
+  let t = 0;
+  for (const c of m[1]!) t = t * 32 + CROCKFORD.indexOf(c);
+  return t <= 8.64e15 ? t : undefined;
+}
+
 /** Ids a client may choose for an event: safe in a header, a URL segment and a table key. */
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;

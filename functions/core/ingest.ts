@@ -16,11 +16,17 @@ import { firstAttemptMessage, freshDelivery, type DeliveryMessage, type Delivery
 import type { App, Delivery, Endpoint, StoredEvent } from './model';
 import { LIMITS, createEventBatchSchema, createEventSchema, eventIdSchema, parseOrThrow } from './schemas';
 
+export type PutEventResult =
+  | { created: true }
+  | { created: false; existing: StoredEvent }
+  /** The id is claimed by a request still storing its event (a concurrent duplicate), or was lost mid-way moments ago. */
+  | { created: false; claimed: { requestHash: string } };
+
 export interface IngestStore {
   /** The app and all its endpoints, or null when the app does not exist. */
   getAppWithEndpoints(appId: string): Promise<{ app: App; endpoints: Endpoint[] } | null>;
   /** Stores a new event; returns the existing one if the id is taken. */
-  putEventIfAbsent(event: StoredEvent): Promise<{ created: true } | { created: false; existing: StoredEvent }>;
+  putEventIfAbsent(event: StoredEvent): Promise<PutEventResult>;
   /** Records deliveries that are finished at accept time (endpoints disabled then): rare. */
   putSkippedDeliveries(deliveries: Delivery[]): Promise<void>;
 }
@@ -103,12 +109,21 @@ export function createIngestService(deps: IngestDeps) {
     };
     const put = await deps.store.putEventIfAbsent(event);
     if (!put.created) {
-      const existing = put.existing;
-      if (existing.requestHash !== event.requestHash) {
+      const idPath = input.id !== undefined ? 'id' : 'Idempotency-Key';
+      const requestHash = 'existing' in put ? put.existing.requestHash : put.claimed.requestHash;
+      if (requestHash !== event.requestHash) {
         throw new ConflictError(`event ${event.id} already exists with a different body`, [
-          { path: input.id !== undefined ? 'id' : 'Idempotency-Key', message: 'was used before for another event' },
+          { path: idPath, message: 'was used before for another event' },
         ]);
       }
+      if (!('existing' in put)) {
+        // Another request with this id is storing it right now (or died doing so a moment ago):
+        // its answer, or a retry's, will be the replay.
+        throw new ConflictError(`event ${event.id} is being accepted by another request; retry in a few seconds`, [
+          { path: idPath, message: 'is in use by a request still in progress' },
+        ]);
+      }
+      const existing = put.existing;
       // A replay: its first attempts were sent, or (a crash before the 202) housekeeping's
       // reconcile sends them once they are late. Sending them again here would POST twice.
       return { result: resultOf(existing), messages: [] };

@@ -110,7 +110,7 @@ export class IngestBus extends Construct {
     // The accept path's operations (core/ingest.ts over adapters/dynamo/event-store.ts).
     props.store.grantReadWriteData(
       fn,
-      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
       { queryIndexes: false },
     );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).

@@ -122,13 +122,13 @@ export class HookrelayFunction extends Construct {
 
   /**
    * Acknowledges the `<table>/index/*` resource of a DynamoDB data grant: the function queries
-   * the table's GSIs (feed, open), whose ARNs CDK grants as the table ARN plus `/index/*`.
+   * the table's GSI (open), whose ARNs CDK grants as the table ARN plus `/index/*`.
    */
   acknowledgeTableIndexes(tableLogicalId: string): void {
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
       reason:
-        "Reads the table's own global secondary indexes (feed, open); the grant covers this one table's indexes, no other resource.",
+        "Reads the table's own global secondary index (open); the grant covers this one table's indexes, no other resource.",
     });
   }
 }

@@ -20,9 +20,9 @@ export interface WebhookStoreProps {
 }
 
 /**
- * The single DynamoDB table (single-table design): apps, endpoints, secrets' hashes, events,
- * deliveries and attempts, with the `feed` (catch-up feed) and `open` (unfinished deliveries)
- * indexes from the topology. On demand, point-in-time recovery on, TTL on the expiry attribute.
+ * The single DynamoDB table (single-table design): apps, endpoints, secrets' hashes, events
+ * (each app's in one partition, which is also its catch-up feed), deliveries and attempts, with
+ * the `open` index (unfinished deliveries, the app list) from the topology. On demand, point-in-time recovery on, TTL on the expiry attribute.
  */
 /**
  * What the functions do with items: the item operations their code calls, as the IAM test
@@ -91,7 +91,6 @@ export class WebhookStore extends Construct {
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
         projectionType: dynamodb.ProjectionType[index.projection],
-        ...('nonKeyAttributes' in index ? { nonKeyAttributes: [...index.nonKeyAttributes] } : {}),
       });
     }
   }
@@ -100,7 +99,7 @@ export class WebhookStore extends Construct {
    * Item reads and writes on the table, queries of its indexes, and use of its key. `actions`
    * narrows the item operations on the table to those a function's code calls (test/iam checks
    * them against what the end-to-end run records); `queryIndexes` adds Query on the indexes
-   * (feed, open), the one operation that applies to an index.
+   * (open), the one operation that applies to an index.
    */
   grantReadWriteData(
     grantee: iam.IGrantable,

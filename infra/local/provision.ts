@@ -96,8 +96,8 @@ const projectionOf = (p: { ProjectionType?: string; NonKeyAttributes?: string[] 
 
 /**
  * A table kept in the data dir by an earlier run. dynalite cannot add or change an index of an
- * existing table, so a table from an older layout (an index missing, or projecting other
- * attributes, which readers of the index rely on) is reported rather than half-used.
+ * existing table, so a table from an older layout (an index missing, projecting other
+ * attributes, or no longer used) is reported rather than half-used.
  */
 function checkKeptIndexes(
   name: string,
@@ -105,9 +105,16 @@ function checkKeptIndexes(
   wanted: GlobalSecondaryIndex[],
 ) {
   const byName = new Map(present.map((i) => [i.IndexName, projectionOf(i.Projection)]));
-  const stale = wanted
-    .filter((i) => byName.get(i.IndexName) !== projectionOf(i.Projection))
-    .map((i) => (byName.has(i.IndexName) ? `${i.IndexName} (projects other attributes)` : `${i.IndexName} (missing)`));
+  const wantedNames = new Set(wanted.map((i) => i.IndexName));
+  const stale = [
+    ...wanted
+      .filter((i) => byName.get(i.IndexName) !== projectionOf(i.Projection))
+      .map((i) =>
+        byName.has(i.IndexName) ? `${i.IndexName} (projects other attributes)` : `${i.IndexName} (missing)`,
+      ),
+    // An index this version no longer has: the items it served are laid out differently now.
+    ...present.filter((i) => !wantedNames.has(i.IndexName)).map((i) => `${i.IndexName} (no longer used)`),
+  ];
   if (stale.length > 0) {
     throw new LocalStackError(
       `table ${name} in the data dir has an older layout: index(es) ${stale.join(', ')}; ` +
@@ -118,7 +125,7 @@ function checkKeptIndexes(
 
 async function ensureTable(dynamo: DynamoDBClient): Promise<string> {
   const t = topology.table;
-  const indexes = [t.indexes.feed, t.indexes.open];
+  const indexes = Object.values(t.indexes);
   const keys = [t.partitionKey, t.sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])];
   try {
     await dynamo.send(

@@ -13,6 +13,7 @@ import {
 import type { DeliveryUpdate, EndpointSource, FinishGuard, WebhookSender } from '../../functions/core/deliver';
 import type { EndpointHealthStore } from '../../functions/core/endpoint-health';
 import type { OpenItem } from '../../functions/core/housekeeping';
+import type { PutEventResult } from '../../functions/core/ingest';
 import {
   freshDelivery,
   isActive,
@@ -90,7 +91,7 @@ export class InMemoryEvents implements EventRecords {
     this.events.set(`${e.appId}/${e.id}`, structuredClone(e));
   }
 
-  async putEventIfAbsent(event: StoredEvent) {
+  async putEventIfAbsent(event: StoredEvent): Promise<PutEventResult> {
     const existing = this.events.get(`${event.appId}/${event.id}`);
     if (existing) return { created: false as const, existing: structuredClone(existing) };
     this.put(event);
@@ -100,9 +101,13 @@ export class InMemoryEvents implements EventRecords {
     const e = this.events.get(`${appId}/${eventId}`);
     return e ? structuredClone(e) : null;
   }
-  async addEndpoint(appId: string, eventId: string, endpointId: string) {
+  async getEventAt(appId: string, eventId: string, timestamp: string) {
     const e = this.events.get(`${appId}/${eventId}`);
-    if (e && !e.endpointIds.includes(endpointId)) e.endpointIds.push(endpointId);
+    return e && e.timestamp === timestamp ? structuredClone(e) : null;
+  }
+  async addEndpoint(ref: Pick<StoredEvent, 'appId' | 'id' | 'timestamp'>, endpointId: string) {
+    const e = this.events.get(`${ref.appId}/${ref.id}`);
+    if (e && e.timestamp === ref.timestamp && !e.endpointIds.includes(endpointId)) e.endpointIds.push(endpointId);
   }
   private inFeedOrder(appId: string) {
     return [...this.events.values()]
@@ -112,7 +117,7 @@ export class InMemoryEvents implements EventRecords {
   }
   async listFeed(appId: string, after: string | undefined, before: string, limit: number) {
     return this.inFeedOrder(appId)
-      .filter(({ pos }) => (after === undefined || pos > after) && pos < before)
+      .filter(({ e, pos }) => !e.test && (after === undefined || pos > after) && pos < before)
       .slice(0, limit)
       .map(({ e }) => structuredClone(e));
   }

@@ -61,7 +61,7 @@ beforeAll(() => {
 });
 
 describe('the table', () => {
-  it('has string pk/sk keys, the open GSI projecting keys only and the feed keys with type and fan-out, and bills per request', () => {
+  it('has string pk/sk keys, one GSI (open) projecting keys only, and bills per request', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
         { AttributeName: topology.table.partitionKey, KeyType: 'HASH' },
@@ -75,24 +75,15 @@ describe('the table', () => {
             { AttributeName: ix.partitionKey, KeyType: 'HASH' },
             { AttributeName: ix.sortKey, KeyType: 'RANGE' },
           ],
-          Projection:
-            ix.projection === 'INCLUDE'
-              ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...ix.nonKeyAttributes] }
-              : { ProjectionType: ix.projection },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         })),
       ),
     });
-    // What housekeeping's reconcile reads from the feed index instead of each event.
-    expect(topology.table.indexes.feed).toMatchObject({
-      projection: 'INCLUDE',
-      nonKeyAttributes: ['eventType', 'endpointIds'],
-    });
-    expect(topology.table.indexes.open.projection).toBe('KEYS_ONLY');
+    // The feed is the events' own partition: no index entry per event.
+    expect(Object.keys(topology.table.indexes)).toEqual(['open']);
     const attrs = resourcesOf(template, 'AWS::DynamoDB::Table')[ids.table]!.Properties.AttributeDefinitions;
     expect(attrs).toEqual(
-      expect.arrayContaining(
-        ['pk', 'sk', 'feedPk', 'feedSk', 'openPk', 'openSk'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
-      ),
+      expect.arrayContaining(['pk', 'sk', 'openPk', 'openSk'].map((n) => ({ AttributeName: n, AttributeType: 'S' }))),
     );
   });
 

@@ -1,15 +1,22 @@
-/** The apps-and-endpoints store against the real-protocol emulator (the rest: store-contract.int.test.ts). */
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+/**
+ * The apps-and-endpoints store, and where events are found by their ids, against the real-protocol
+ * emulators (the rest: store-contract.int.test.ts).
+ */
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoAppStore } from '../../functions/adapters/dynamo/app-store';
+import { CHOSEN_ID_ABANDONED_MS, DynamoEventStore } from '../../functions/adapters/dynamo/event-store';
+import { keys } from '../../functions/adapters/dynamo/table-layout';
+import { newId } from '../../functions/core/ids';
 import { DynamoTable } from '../../functions/adapters/dynamo/table';
 import { ValidationError } from '../../functions/core/errors';
-import type { Endpoint } from '../../functions/core/model';
+import type { Endpoint, StoredEvent } from '../../functions/core/model';
 import type { Emulators } from '../../infra/local/emulators';
 import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';
 
 let emulators: Emulators;
+let tableNameOf = '';
 let store: DynamoAppStore;
 let db: DynamoDBDocumentClient;
 let n = 0;
@@ -18,6 +25,7 @@ const unique = (p: string) => `${p}_${Date.now().toString(36)}${(n++).toString(3
 beforeAll(async () => {
   emulators = await startTestEmulators();
   const { tableName } = await provision(emulators.endpoints);
+  tableNameOf = tableName;
   db = DynamoDBDocumentClient.from(dynamoClient(emulators.endpoints.dynamodb), {
     marshallOptions: { removeUndefinedValues: true },
   });
@@ -125,5 +133,99 @@ describe('DynamoAppStore', () => {
     // The retry's message names the version its event saw (3): the cache would do, 'latest' does not take it.
     expect((await store.endpointForDelivery(appId, 'ep_1', 3))?.url).toBe('https://example.com/h');
     expect((await store.endpointForDelivery(appId, 'ep_1', 'latest'))?.url).toBe('https://example.com/patched');
+  });
+});
+
+describe('DynamoEventStore: ids and where their events are', () => {
+  let events: DynamoEventStore;
+  let table: DynamoTable;
+  beforeAll(() => {
+    table = new DynamoTable(db, { tableName: tableNameOf, retentionDays: 30 });
+    events = new DynamoEventStore(table);
+  });
+
+  function event(appId: string, id: string, at: Date, extra: Partial<StoredEvent> = {}): StoredEvent {
+    return {
+      id,
+      appId,
+      type: 'order.created',
+      timestamp: at.toISOString(),
+      dataJson: '{"n":1}',
+      requestHash: 'h1',
+      endpointIds: ['ep_1'],
+      skippedEndpointIds: [],
+      ...extra,
+    };
+  }
+  const count = async (pk: string) =>
+    (
+      await db.send(
+        new QueryCommand({
+          TableName: table.name,
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': pk },
+        }),
+      )
+    ).Items?.length ?? 0;
+
+  it('stores an event with a generated id in one item, found by the id alone', async () => {
+    const appId = unique('app');
+    const at = new Date();
+    const e = event(appId, newId('msg', at.getTime()), at);
+    expect(await events.putEventIfAbsent(e)).toEqual({ created: true });
+    expect(await count(keys.chosenId(appId, e.id).pk)).toBe(0);
+    expect(await events.getEvent(appId, e.id)).toEqual(e);
+    // The same id again (a producer re-sending the id a 202 gave it), at another time: the same event.
+    const later = event(appId, e.id, new Date(at.getTime() + 5000));
+    expect(await events.putEventIfAbsent(later)).toEqual({ created: false, existing: e });
+  });
+
+  it('claims an id the producer chose, then finds its event through the claim', async () => {
+    const appId = unique('app');
+    const e = event(appId, 'order-42', new Date());
+    expect(await events.putEventIfAbsent(e)).toEqual({ created: true });
+    expect(await count(keys.chosenId(appId, e.id).pk)).toBe(1);
+    expect(await events.getEvent(appId, 'order-42')).toEqual(e);
+    const again = event(appId, 'order-42', new Date(Date.now() + 1000), { requestHash: 'h2' });
+    expect(await events.putEventIfAbsent(again)).toEqual({ created: false, existing: e });
+    expect(await events.getEvent(appId, 'order-43')).toBeNull();
+  });
+
+  it('answers "claimed" while a claim has no event yet, and lets a retry take an abandoned claim over', async () => {
+    const appId = unique('app');
+    const claimedAt = new Date(Date.now() - CHOSEN_ID_ABANDONED_MS / 2);
+    // A request that died between its two writes: the claim, and no event.
+    await db.send(
+      new PutCommand({
+        TableName: table.name,
+        Item: { ...keys.chosenId(appId, 'order-7'), timestamp: claimedAt.toISOString(), requestHash: 'h1' },
+      }),
+    );
+    const soon = event(appId, 'order-7', new Date());
+    expect(await events.putEventIfAbsent(soon)).toEqual({ created: false, claimed: { requestHash: 'h1' } });
+    expect(await events.getEvent(appId, 'order-7')).toBeNull();
+
+    const late = event(appId, 'order-7', new Date(claimedAt.getTime() + CHOSEN_ID_ABANDONED_MS + 1));
+    expect(await events.putEventIfAbsent(late)).toEqual({ created: true });
+    expect(await events.getEvent(appId, 'order-7')).toEqual(late);
+    // Taken over once: the next retry is a replay of that event.
+    const retry = event(appId, 'order-7', new Date(Date.parse(late.timestamp) + 2 * CHOSEN_ID_ABANDONED_MS));
+    expect(await events.putEventIfAbsent(retry)).toEqual({ created: false, existing: late });
+  });
+
+  it('keeps test events out of the feed, not out of the reconcile', async () => {
+    const appId = unique('app');
+    const t0 = Date.now() - 60_000;
+    const real = event(appId, newId('msg', t0), new Date(t0));
+    const test = event(appId, newId('msg', t0 + 1), new Date(t0 + 1), { test: true });
+    await events.putEventIfAbsent(real);
+    await events.putEventIfAbsent(test);
+    const feed = await events.listFeed(appId, undefined, new Date().toISOString(), 10);
+    expect(feed.map((e) => e.id)).toEqual([real.id]);
+    const reconciled: string[] = [];
+    for await (const page of events.acceptedPages(appId, '', new Date().toISOString())) {
+      reconciled.push(...page.map((r) => r.id));
+    }
+    expect(reconciled).toEqual([real.id, test.id]);
   });
 });

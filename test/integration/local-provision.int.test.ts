@@ -47,8 +47,8 @@ describe('local provisioning', () => {
     ]);
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
     const indexes = Object.fromEntries((Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, i]));
+    expect(Object.keys(indexes)).toEqual(['open']);
     for (const [name, hash, range, projection] of [
-      ['feed', 'feedPk', 'feedSk', { ProjectionType: 'INCLUDE', NonKeyAttributes: ['eventType', 'endpointIds'] }],
       ['open', 'openPk', 'openSk', { ProjectionType: 'KEYS_ONLY' }],
     ] as const) {
       expect(indexes[name]?.KeySchema).toEqual([

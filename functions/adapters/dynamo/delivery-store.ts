@@ -123,7 +123,7 @@ export class DynamoDeliveryStore {
   async attemptsOf(appId: string, eventId: string): Promise<Attempt[]> {
     const items = await this.t.queryAll({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :try)',
-      ExpressionAttributeValues: { ':pk': keys.event(appId, eventId).pk, ':try': SK.attempt },
+      ExpressionAttributeValues: { ':pk': keys.attemptsPk(appId, eventId), ':try': SK.attempt },
     });
     return items.map(toAttempt);
   }

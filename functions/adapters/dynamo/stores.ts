@@ -18,7 +18,7 @@ import { DynamoTable, type DynamoStoreOptions } from './table';
 export type AppRecords = Pick<DynamoAppStore, 'getAppWithEndpoints' | 'appIdPages'>;
 export type EventRecords = Pick<
   DynamoEventStore,
-  'putEventIfAbsent' | 'getEvent' | 'addEndpoint' | 'listFeed' | 'acceptedPages'
+  'putEventIfAbsent' | 'getEvent' | 'getEventAt' | 'addEndpoint' | 'listFeed' | 'acceptedPages'
 >;
 export type DeliveryRecords = Pick<
   DynamoDeliveryStore,
@@ -58,7 +58,8 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
   };
 
   const deliver: DeliveryStore = {
-    getEvent: (appId, eventId) => events.getEvent(appId, eventId),
+    getEvent: (appId, eventId, eventAt) =>
+      eventAt === undefined ? events.getEvent(appId, eventId) : events.getEventAt(appId, eventId, eventAt),
     getDelivery: (k) => deliveries.getDelivery(k),
     claim: (k, attempt, lease, now) => deliveries.claim(k, attempt, lease, now),
     recordAttempt: (a) => deliveries.recordAttempt(a),
@@ -92,7 +93,7 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
     async addDelivery(d, dueAt) {
       // The record first: the event's fan-out then names an endpoint whose delivery exists.
       if (!(await deliveries.openPending(d, dueAt))) return false;
-      await events.addEndpoint(d.appId, d.eventId, d.endpointId);
+      await events.addEndpoint({ appId: d.appId, id: d.eventId, timestamp: d.createdAt }, d.endpointId);
       return true;
     },
     listFailedSince: (appId, endpointId, since, limit) => deliveries.listFailedSince(appId, endpointId, since, limit),

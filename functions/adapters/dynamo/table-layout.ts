@@ -3,15 +3,22 @@
  * The stack (infra/constructs/store.ts) builds the table from TABLE_LAYOUT; the table's name is
  * the deployment's (HOOKRELAY_TABLE_NAME). See docs/data-model.md.
  *
- * | item       | pk                         | sk                        | index keys                          |
- * |------------|----------------------------|---------------------------|-------------------------------------|
- * | app        | APP#<appId>                | #APP                      | open: APPS / <appId> (the app list) |
- * | endpoint   | APP#<appId>                | EP#<endpointId>           |                                     |
- * | event      | EVT#<appId>#<eventId>      | #EVENT                    | feed: FEED#<appId> / <ts>#<eventId> |
- * | attempt    | EVT#<appId>#<eventId>      | TRY#<endpointId>#<nnnn>   |                                     |
- * | delivery   | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
- * |            |                            |                           | while late or waiting               |
- * | checkpoint | HK#reconcile               | #CHECKPOINT               |                                     |
+ * | item        | pk                         | sk                        | index keys                          |
+ * |-------------|----------------------------|---------------------------|-------------------------------------|
+ * | app         | APP#<appId>                | #APP                      | open: APPS / <appId> (the app list) |
+ * | endpoint    | APP#<appId>                | EP#<endpointId>           |                                     |
+ * | event       | EVENTS#<appId>             | <ts>#<eventId>            |                                     |
+ * | chosen id   | IDEM#<appId>#<eventId>     | #IDEM                     |                                     |
+ * | attempt     | EVT#<appId>#<eventId>      | TRY#<endpointId>#<nnnn>   |                                     |
+ * | delivery    | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
+ * |             |                            |                           | while late or waiting               |
+ * | checkpoint  | HK#reconcile               | #CHECKPOINT               |                                     |
+ *
+ * An app's events live in one partition sorted by accept time: that partition is the catch-up
+ * feed and what housekeeping reconciles, with no index entry to write. An id hookrelay generated
+ * carries its accept time, so the event's key is computable from the id alone; an id the
+ * producer chose does not, and gets a small record of its own (the "chosen id") that makes it
+ * unique and says when its event was accepted.
  *
  * A delivery's record lives in its endpoint's partition, sorted by its event's time: an
  * endpoint's deliveries, newest first, are one Query on the table (no index entry to write),
@@ -25,24 +32,11 @@ export const TABLE_LAYOUT = {
   /** Epoch seconds after which DynamoDB TTL may delete an item (events, deliveries, attempts). */
   ttlAttribute: 'expiresAt',
   /**
-   * Small projections: an index entry then costs one write unit whatever the item's size, and
-   * updates to attributes it does not hold (a delivery's status, an event's data) do not rewrite
-   * it. Readers that need the whole item fetch what they find with one BatchGetItem.
+   * One index, projecting keys only: an entry then costs one write unit whatever the item's
+   * size, and updates to other attributes (a delivery's status) do not rewrite it. Readers fetch
+   * the items they find with one BatchGetItem.
    */
   indexes: {
-    /**
-     * The catch-up feed: an app's events, oldest first. It also holds each event's type and
-     * fan-out, which is all housekeeping's reconcile needs of an event: it reads the index alone
-     * (a few hundredths of a read unit per event) instead of the events (half a unit each). The
-     * entry stays well under 1 KB (a fan-out of 20 endpoints is ~600 bytes): still one write unit.
-     */
-    feed: {
-      name: 'feed',
-      partitionKey: 'feedPk',
-      sortKey: 'feedSk',
-      projection: 'INCLUDE',
-      nonKeyAttributes: ['eventType', 'endpointIds'],
-    },
     /**
      * Sparse: deliveries that are late or waiting (by due time, sharded), and the list of apps
      * (one `APPS` partition), which housekeeping walks to reconcile events.
@@ -65,7 +59,15 @@ export const keys = {
   appKey: (appId: string, keyId: string): Key => ({ pk: `APP#${appId}`, sk: `KEY#${keyId}` }),
   app: (appId: string): Key => ({ pk: `APP#${appId}`, sk: '#APP' }),
   endpoint: (appId: string, endpointId: string): Key => ({ pk: `APP#${appId}`, sk: `EP#${endpointId}` }),
-  event: (appId: string, eventId: string): Key => ({ pk: `EVT#${appId}#${eventId}`, sk: '#EVENT' }),
+  /** An event, in its app's partition at its accept time (its place in the feed). */
+  event: (appId: string, eventId: string, timestamp: string): Key => ({
+    pk: `EVENTS#${appId}`,
+    sk: feedPosition(timestamp, eventId),
+  }),
+  /** An id the producer chose: unique per app, and where its event is (`timestamp`). */
+  chosenId: (appId: string, eventId: string): Key => ({ pk: `IDEM#${appId}#${eventId}`, sk: '#IDEM' }),
+  /** The partition of an event's failed attempts. */
+  attemptsPk: (appId: string, eventId: string) => `EVT#${appId}#${eventId}`,
   attempt: (appId: string, eventId: string, endpointId: string, n: number): Key => ({
     pk: `EVT#${appId}#${eventId}`,
     sk: `TRY#${endpointId}#${String(n).padStart(4, '0')}`,
@@ -79,19 +81,22 @@ export const keys = {
 };
 
 /** Sort-key prefixes within a partition. */
-export const SK = { app: '#APP', endpoint: 'EP#', appKey: 'KEY#', event: '#EVENT', attempt: 'TRY#' } as const;
+export const SK = { app: '#APP', endpoint: 'EP#', appKey: 'KEY#', attempt: 'TRY#' } as const;
 
 /** An app partition's items that fan-out needs ('#APP' < 'EP#...' < 'KEY#...'): below this. */
 export const APP_PARTITION_BEFORE_KEYS = 'F';
 
-/** An event's place in its app's feed: accept time, then id, so equal times still order. */
-export const feedKeys = (e: { appId: string; id: string; timestamp: string }) => ({
-  feedPk: `FEED#${e.appId}`,
-  feedSk: `${e.timestamp}#${e.id}`,
-});
+/** An event's place in its app's feed (its sort key): accept time, then id, so equal times still order. */
+export const feedPosition = (timestamp: string, eventId: string) => `${timestamp}#${eventId}`;
 
-/** The accept time at the head of a feed sort key (ISO times and event ids hold no '#'). */
-export const feedTimeOf = (feedSk: string) => feedSk.slice(0, feedSk.indexOf('#'));
+/** An app's event partition. */
+export const eventsPk = (appId: string) => `EVENTS#${appId}`;
+
+/** The accept time and id in an event's sort key (ISO times and event ids hold no '#'). */
+export function parseEventSk(sk: string) {
+  const cut = sk.indexOf('#');
+  return { timestamp: sk.slice(0, cut), eventId: sk.slice(cut + 1) };
+}
 
 /** The app list, on the open index (apps are few and rarely created: one index entry each). */
 export const APP_LIST_PK = 'APPS';
@@ -115,8 +120,5 @@ export function parseDeliveryKey(key: Key) {
   return { appId, endpointId, eventAt: key.sk.slice(0, cut), eventId: key.sk.slice(cut + 1) };
 }
 
-/** The ids in an event's partition key (EVT#<appId>#<eventId>). */
-export function parseEventPk(pk: string) {
-  const [, appId = '', ...rest] = pk.split('#');
-  return { appId, eventId: rest.join('#') };
-}
+/** The app in an event's partition key (EVENTS#<appId>). */
+export const appOfEventsPk = (pk: string) => pk.slice('EVENTS#'.length);
