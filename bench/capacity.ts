@@ -79,7 +79,8 @@ export function capacityModel(input: CapacityInput): CapacityModel {
   const esDeliveriesPerSecond = (esMax * 10) / ((input.fullBatchDeliveryMs + input.receiverLatencyMs) / 1000);
 
   const openWru = perDelivery(r, (d) => d.indexWriteUnits.open ?? 0);
-  const feedWruPerEvent = perDelivery(r, (d) => d.indexWriteUnits.feed ?? 0) / eventsPerDelivery;
+  // An app's events share one partition (EVENTS#<appId>, which is also its feed): the event puts' units.
+  const feedWruPerEvent = perDelivery(r, (d) => (d.label === 'put event' ? d.tableWriteUnits : 0)) / eventsPerDelivery;
   // Reads on the app's partition per event: the fan-out Query at ingest, and each attempt's read of
   // its endpoint item (one of the three items of the context BatchGetItem).
   const appQueryRru =
@@ -165,7 +166,7 @@ export function capacityModel(input: CapacityInput): CapacityModel {
           note: `the sort key starts with a due time, so writes pile onto the newest end of each shard and splitting for heat does not spread them; needs ${shardsNeeded} shards at 80 % of the limit`,
         },
     {
-      what: 'feed index: FEED#<appId> (one partition per app), if one app sends everything',
+      what: 'events: EVENTS#<appId> (one partition per app, also its feed), if one app sends everything',
       need: `${fmt(eventRate * feedWruPerEvent)} WCU/s (${feedWruPerEvent.toFixed(1)} per event)`,
       limit: `${fmt(AWS_LIMITS.dynamoPartitionWcu)} WCU/s: at most ${fmt(ceilings.feedEventsPerSecondPerApp)} events/s for one app`,
       ok: ceilings.feedEventsPerSecondPerApp >= eventRate,

@@ -24,6 +24,7 @@ import { PRICES, XRAY_DEFAULT_SAMPLING, type Price } from './prices';
 
 export const SCENARIOS = {
   single: '1 KB event, one endpoint, first-try success: single POSTs',
+  singleIds: "1 KB event, one endpoint, first-try success: single POSTs with the producer's own ids",
   batch: '1 KB event, one endpoint, first-try success: batch POSTs of 100',
   putevents: '1 KB event, one endpoint, first-try success: PutEvents, 10 entries per call',
   fanout: 'fan-out: 1 KB event to 10 endpoints (single POSTs)',
@@ -228,11 +229,12 @@ async function createEndpoints(
 async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: string): Promise<Plan> {
   const type = 'invoice.paid';
   const eventId = (n: number) => `${runId}-${id}-${n}`;
-  const single = async (apps: Plan['apps'], events: number, appOf: (n: number) => string) => {
+  // Events carry no id of their own unless the scenario is about one: hookrelay generates it.
+  const single = async (apps: Plan['apps'], events: number, appOf: (n: number) => string, ownIds = false) => {
     const accepted: Array<{ appId: string; eventId: string }> = [];
     for (let n = 0; n < events; n++) {
       const appId = appOf(n);
-      const r = await h.api.sendEvent(appId, { type, data: eventData(), id: eventId(n) });
+      const r = await h.api.sendEvent(appId, { type, data: eventData(), ...(ownIds ? { id: eventId(n) } : {}) });
       if (r.status !== 202) throw new Error(`POST /events: ${r.status} ${JSON.stringify(r.body)}`);
       accepted.push({ appId, eventId: r.body.id });
     }
@@ -243,6 +245,10 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
     case 'single': {
       const apps = await createEndpoints(h, 1, 1, [200]);
       return { apps, attemptsPerDelivery: 1, send: () => single(apps, deliveries, () => apps[0]!.appId) };
+    }
+    case 'singleIds': {
+      const apps = await createEndpoints(h, 1, 1, [200]);
+      return { apps, attemptsPerDelivery: 1, send: () => single(apps, deliveries, () => apps[0]!.appId, true) };
     }
     case 'fanout': {
       const apps = await createEndpoints(h, 1, 10, [200]);
@@ -266,11 +272,7 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
         async send() {
           const accepted: Array<{ appId: string; eventId: string }> = [];
           for (let n = 0; n < deliveries; n += 100) {
-            const events = Array.from({ length: Math.min(100, deliveries - n) }, (_, i) => ({
-              type,
-              data: eventData(),
-              id: eventId(n + i),
-            }));
+            const events = Array.from({ length: Math.min(100, deliveries - n) }, () => ({ type, data: eventData() }));
             const r = await h.api.call<{ items: Array<{ id?: string; error?: unknown }> }>(
               'POST',
               `/v1/apps/${appId}/events/batch`,

@@ -101,7 +101,8 @@ export function kindOf(key: WireItem | undefined): string {
   const sk = (key?.sk?.S as string | undefined) ?? '';
   const pk = (key?.pk?.S as string | undefined) ?? '';
   if (pk.startsWith('DLV#')) return 'delivery';
-  if (sk === '#EVENT') return 'event';
+  if (pk.startsWith('EVENTS#')) return 'event';
+  if (pk.startsWith('IDEM#')) return 'chosen id';
   if (sk === '#APP') return 'app';
   if (sk === '#KEY') return 'api key';
   if (sk.startsWith('DLV#')) return 'delivery';

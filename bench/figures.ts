@@ -51,6 +51,7 @@ export function floorPerMillion(s: ScenarioResult): number {
 
 const COST_KEYS: Record<ScenarioId, string> = {
   single: 'singlePost',
+  singleIds: 'singlePostOwnIds',
   batch: 'batchPost',
   putevents: 'putEvents',
   fanout: 'fanOut10',
