@@ -15,7 +15,7 @@
  * The classification is by type (DomainError and its subclasses), never by message text.
  */
 import * as z from 'zod/mini';
-import { DomainError, MalformedJsonError } from './errors';
+import { DomainError, IdInUseError, MalformedJsonError } from './errors';
 import type { IngestRequest, IngestResult } from './ingest';
 import { parseOrThrow } from './schemas';
 
@@ -164,7 +164,10 @@ export function createBusIntake(deps: BusIntakeDeps) {
         });
         return { outcome: 'ingested', result };
       } catch (err) {
-        if (err instanceof DomainError) return deadLetter(message.body, err.code, reasonOf(err), receives);
+        // A refusal is final, except an id in use by another ingest of the same event right now.
+        if (err instanceof DomainError && !(err instanceof IdInUseError)) {
+          return deadLetter(message.body, err.code, reasonOf(err), receives);
+        }
         if (receives >= deps.retry.attempts) {
           const reason = `still failing after ${receives} attempts over ${Math.round(retryHorizonS(deps.retry) / 3600)} h; last: ${describe(err)}`;
           return deadLetter(message.body, 'retries_exhausted', reason, receives);

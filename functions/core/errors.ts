@@ -62,6 +62,12 @@ export class ConflictError extends DomainError {
   readonly code = 'conflict';
 }
 
+/**
+ * An event id another request is storing right now (or died storing a moment ago): a 409 to an
+ * API caller, who retries; a bus event waits and is tried again rather than dead-lettered.
+ */
+export class IdInUseError extends ConflictError {}
+
 export class PayloadTooLargeError extends DomainError {
   readonly status = 413;
   readonly code = 'payload_too_large';

@@ -10,7 +10,7 @@
  * the producer retry; the replay answers the original response and sends nothing twice.
  */
 import { createHash } from 'node:crypto';
-import { ConflictError, NotFoundError, ValidationError } from './errors';
+import { ConflictError, IdInUseError, NotFoundError, ValidationError } from './errors';
 import { newId } from './ids';
 import { firstAttemptMessage, freshDelivery, type DeliveryMessage, type DeliveryScheduler } from './lifecycle';
 import type { App, Delivery, Endpoint, StoredEvent } from './model';
@@ -119,7 +119,7 @@ export function createIngestService(deps: IngestDeps) {
       if (!('existing' in put)) {
         // Another request with this id is storing it right now (or died doing so a moment ago):
         // its answer, or a retry's, will be the replay.
-        throw new ConflictError(`event ${event.id} is being accepted by another request; retry in a few seconds`, [
+        throw new IdInUseError(`event ${event.id} is being accepted by another request; retry in a few seconds`, [
           { path: idPath, message: 'is in use by a request still in progress' },
         ]);
       }

@@ -217,7 +217,7 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
       }
     }
     expect(seen).toEqual([{ id: 'msg_a', recorded: ['ep_2'] }]);
-    // Read from the feed index alone: what the reconcile needs of the event, nothing more.
+    // What the reconcile needs of the event, nothing more.
     expect(refs).toEqual([{ appId, id: 'msg_a', type: early.type, timestamp: T(10), endpointIds: ['ep_1', 'ep_2'] }]);
   });
 

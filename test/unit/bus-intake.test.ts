@@ -7,7 +7,7 @@ import {
   type DeadLetteredEvent,
   type IngestRetryPolicy,
 } from '../../functions/core/bus-intake';
-import { ConflictError, NotFoundError, ValidationError } from '../../functions/core/errors';
+import { ConflictError, IdInUseError, NotFoundError, ValidationError } from '../../functions/core/errors';
 import type { IngestRequest, IngestResult } from '../../functions/core/ingest';
 import { topology } from '../../infra/topology';
 
@@ -133,6 +133,15 @@ describe('an event from the bus', () => {
 
     expect(delays.slice(0, 8)).toEqual([30, 60, 120, 240, 480, 960, 1920, 3600]);
     expect(new Set(delays.slice(7))).toEqual(new Set([3600]));
+    expect(dead).toEqual([]);
+  });
+
+  it('waits and is tried again, not dead-lettered, while another ingest of it is storing it', async () => {
+    const { service, dead } = intake(async () => {
+      throw new IdInUseError('event evb_1 is being accepted by another request; retry in a few seconds');
+    });
+    const out = await service.handle({ body: eventBody(), receives: 1 });
+    expect(out).toMatchObject({ outcome: 'retry', delayS: policy.firstDelayS });
     expect(dead).toEqual([]);
   });
 

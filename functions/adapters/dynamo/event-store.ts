@@ -7,8 +7,7 @@
  * Idempotency needs the event found by its id. An id hookrelay generated carries the accept time
  * (ids.ts), so its event's key follows from it: one write. An id the producer chose (`id`, an
  * `Idempotency-Key`, a bus event's) does not: a small "chosen id" record is claimed first,
- * conditionally, and says when its event was accepted; then the event is written. Two writes,
- * as the event and its feed index entry were before.
+ * conditionally, and says when its event was accepted; then the event is written: two writes.
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
