@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ScenarioId, ScenarioResult } from '../../bench/cost';
+import { unitsPerDelivery } from '../../bench/figures';
 import { renderMarkdown, type BenchResults } from '../../bench/report';
 import { runBench } from '../../bench/run';
 
@@ -32,7 +33,14 @@ const perMillion = (s: ScenarioResult, service: string, item: string | RegExp) =
 
 describe('the quick benchmark (small)', () => {
   it('runs every cost scenario and delivers each accepted event exactly once (twice, first refused, on retry)', () => {
-    expect(res.cost?.scenarios.map((s) => s.id)).toEqual(['single', 'batch', 'putevents', 'fanout', 'retry']);
+    expect(res.cost?.scenarios.map((s) => s.id)).toEqual([
+      'single',
+      'singleIds',
+      'batch',
+      'putevents',
+      'fanout',
+      'retry',
+    ]);
     for (const s of res.cost!.scenarios) {
       expect(s.exactlyOnce, s.id).toMatchObject({ ok: true, missing: 0, duplicates: 0, unexpected: 0 });
       expect(s.deliveries, s.id).toBe(s.events * s.endpointsPerEvent);
@@ -83,6 +91,13 @@ describe('the quick benchmark (small)', () => {
     expect(line(put, 'API Gateway', /.*/)).toEqual([]);
     // A batch POST of up to 100 events is one API request.
     expect(scenario('batch').api.requests).toBe(Math.ceil(scenario('batch').events / 100));
+  });
+
+  it("writes an event once with a generated id, and claims a producer's own id with one more write", () => {
+    // Table and index units per delivery, the checkpoint's few thousandths aside.
+    expect(unitsPerDelivery(scenario('single')).writes).toBeCloseTo(2, 1);
+    expect(unitsPerDelivery(scenario('singleIds')).writes).toBeCloseTo(3, 1);
+    expect(line(scenario('single'), 'DynamoDB', /^write units: index (?!open)/)).toEqual([]);
   });
 
   it('counts the retry: a second attempt, and its message through the retry queue', () => {
