@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Schemas } from '../../client';
 import { hashKey } from '../../functions/core/keys';
 import { useSystem } from '../helpers/e2e';
 
@@ -51,12 +52,21 @@ async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
 }
 
-async function mint(appId: string, capabilities: string[]) {
-  const r = await system.api.call<{ url: string; token: string }>('POST', `/v1/apps/${appId}/portal-access`, {
-    capabilities,
+async function mint(appId: string, capabilities: Schemas['PortalAccess']['capabilities']) {
+  const r = await system.api.hr.POST('/v1/apps/{appId}/portal-access', {
+    params: { path: { appId } },
+    body: { capabilities },
   });
-  expect(r.status).toBe(201);
-  return r.body;
+  expect(r.response.status).toBe(201);
+  return r.data!;
+}
+
+/** App A's endpoint as the API shows it. */
+async function endpointA(endpointId = ids.endpointA!) {
+  const r = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', {
+    params: { path: { appId: ids.appA!, endpointId } },
+  });
+  return { status: r.response.status, endpoint: r.data };
 }
 
 /** What a page shows, for a failure's message. */
@@ -117,21 +127,25 @@ beforeAll(async () => {
   if (process.env.PORTAL_SCREENSHOTS) mkdirSync(shots, { recursive: true });
 
   // The platform's side: a catalog, two apps, an endpoint in the other app.
-  const created = await system.api.call('POST', '/v1/event-types', {
-    name: 'order.created',
-    description: 'A customer placed an order.',
-    schema: {
-      type: 'object',
-      properties: { orderId: { type: 'string' }, total: { type: 'number' } },
-      required: ['orderId', 'total'],
+  const created = await system.api.hr.POST('/v1/event-types', {
+    body: {
+      name: 'order.created',
+      description: 'A customer placed an order.',
+      schema: {
+        type: 'object',
+        properties: { orderId: { type: 'string' }, total: { type: 'number' } },
+        required: ['orderId', 'total'],
+      },
+      examples: [{ orderId: 'ord_1001', total: 42.5 }],
     },
-    examples: [{ orderId: 'ord_1001', total: 42.5 }],
   });
-  expect([201, 409]).toContain(created.status);
-  await system.api.call('POST', '/v1/event-types', {
-    name: 'invoice.paid',
-    description: 'An invoice was paid in full.',
-    examples: [{ invoiceId: 'in_7', amount: 1200 }],
+  expect([201, 409]).toContain(created.response.status);
+  await system.api.hr.POST('/v1/event-types', {
+    body: {
+      name: 'invoice.paid',
+      description: 'An invoice was paid in full.',
+      examples: [{ invoiceId: 'in_7', amount: 1200 }],
+    },
   });
   ids.appA = await system.api.createApp('Acme Shop');
   ids.appB = await system.api.createApp('Other tenant');
@@ -187,11 +201,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     await page.keyboard.press('Enter'); // submits the form
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
     ids.endpointA = decodeURIComponent(page.url().split('/').at(-1)!);
-    const ep = await system.api.call<{ eventTypes: string[]; description: string }>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
-    );
-    expect(ep.body).toMatchObject({ eventTypes: ['order.created'], description: 'Orders to the warehouse' });
+    expect((await endpointA()).endpoint).toMatchObject({
+      eventTypes: ['order.created'],
+      description: 'Orders to the warehouse',
+    });
     await context.close();
   });
 
@@ -275,11 +288,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     expect(await page.getByTestId('secret').textContent()).not.toBe(before);
     const after = (await page.getByTestId('secret').textContent())!;
     expect(after).toMatch(/^whsec_/);
-    const current = await system.api.call<{ key: string }>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}/secret`,
-    );
-    expect(current.body.key).toBe(after);
+    const current = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/secret', {
+      params: { path: { appId: ids.appA!, endpointId: ids.endpointA! } },
+    });
+    expect(current.data?.key).toBe(after);
     await shot(page, 'endpoint');
 
     await page.locator('#test-type').selectOption('order.created');
@@ -301,21 +313,14 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     await page.getByText(/failed deliver(y|ies) sent again/).waitFor();
 
     // Edit: the form starts from the endpoint; saving changes what was changed, and nothing else.
-    const before = await system.api.call<Record<string, unknown>>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
-    );
+    const before = (await endpointA()).endpoint;
     await page.getByRole('link', { name: 'Edit' }).click();
     await expect.poll(() => page.getByLabel('Description').inputValue(), WAIT).toBe('Orders to the warehouse');
     await page.getByLabel('Description').fill('Orders, to the new warehouse');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
-    const after = await system.api.call<Record<string, unknown>>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
-    );
-    expect(after.body).toMatchObject({
-      ...before.body,
+    expect((await endpointA()).endpoint).toMatchObject({
+      ...before,
       description: 'Orders, to the new warehouse',
       updatedAt: expect.any(String),
     });
@@ -362,8 +367,7 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
       [ids.appA!, ids.endpointA!, link.token],
     );
     expect(status).toBe(403);
-    const ep = await system.api.call<{ enabled: boolean }>('GET', `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`);
-    expect(ep.body.enabled).toBe(true);
+    expect((await endpointA()).endpoint?.enabled).toBe(true);
     await context.close();
   });
 
@@ -419,7 +423,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
 
     const { context, page } = await open(await manageLink());
     await page.getByRole('link', { name: 'Add endpoint' }).waitFor();
-    expect((await system.api.call('DELETE', `/v1/apps/${ids.appA}/portal-access`)).status).toBe(204);
+    const ended = await system.api.hr.DELETE('/v1/apps/{appId}/portal-access', {
+      params: { path: { appId: ids.appA! } },
+    });
+    expect(ended.response.status).toBe(204);
     await page.reload();
     expect(await page.getByTestId('refused').textContent()).toMatch(/ended/);
     await context.close();
