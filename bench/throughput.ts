@@ -16,6 +16,7 @@
  */
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
@@ -41,6 +42,8 @@ export interface ThroughputSettings {
   /** Events per ingest request (POST /events/batch). */
   batchSize: number;
   profile: boolean;
+  /** Also keep each run's raw V8 profile here (`.cpuprofile`, for DevTools or speedscope). */
+  profileDir?: string;
 }
 
 export interface ThroughputRun {
@@ -99,7 +102,8 @@ async function drive(label: string, load: Load, settings: ThroughputSettings): P
     const last = Math.max(...load.receiver.received.map((r) => r.at));
     return { start, sendingEnded, last };
   };
-  const { result, cpu } = settings.profile ? await profiled(run) : { result: await run(), cpu: [] };
+  const saveAs = settings.profileDir ? join(settings.profileDir, `${label.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`) : undefined;
+  const { result, cpu } = settings.profile ? await profiled(run, saveAs) : { result: await run(), cpu: [] };
   // Duplicates arrive late, if at all: give them a moment to show.
   await new Promise((r) => setTimeout(r, 500));
   const elu = performance.eventLoopUtilization(elu0);
