@@ -11,7 +11,7 @@
  * | attempt    | EVT#<appId>#<eventId>      | TRY#<endpointId>#<nnnn>   |                                     |
  * | delivery   | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
  * |            |                            |                           | while late or waiting               |
- * | checkpoint | HK#reconcile               | #CHECKPOINT               |                                     |
+ * | checkpoint | HK#reconcile               | #CHECKPOINT, #RETRIES     |                                     |
  *
  * A delivery's record lives in its endpoint's partition, sorted by its event's time: an
  * endpoint's deliveries, newest first, are one Query on the table (no index entry to write),
@@ -76,6 +76,8 @@ export const keys = {
   }),
   /** Where housekeeping keeps how far it has reconciled events against their deliveries. */
   reconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#CHECKPOINT' }),
+  /** Beside it: how far the trailing reconcile has read events' waiting retries. */
+  retryReconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#RETRIES' }),
 };
 
 /** Sort-key prefixes within a partition. */
