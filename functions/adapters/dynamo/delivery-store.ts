@@ -71,6 +71,9 @@ const statusValues = (names: Record<string, readonly string[]>) => {
   return { values, lists };
 };
 
+/** How housekeeping moves an item on the open index (see HousekeepingStore.rescheduleDue). */
+type RedriveOptions = { clearLease?: boolean; planned?: boolean };
+
 export class DynamoDeliveryStore {
   constructor(private readonly t: DynamoTable) {}
 
@@ -392,67 +395,62 @@ export class DynamoDeliveryStore {
       .map((i): OpenItem => ({ dueAt: dueAtOf(String(i.openSk)), delivery: toDelivery(i) }));
   }
 
-  async rescheduleDue(
-    item: OpenItem,
-    toDueAt: string,
-    opts: { clearLease?: boolean; planned?: boolean } = {},
-  ): Promise<boolean> {
+  async rescheduleDue(item: OpenItem, toDueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
     const key = deliveryKeyOf(item.delivery);
-    const from = openKeys(key, item.dueAt);
-    const to = openKeys(key, toDueAt);
-    const set = ['dueAt = :due', 'openSk = :to'];
-    if (!opts.planned) set.push('requeues = if_not_exists(requeues, :zero) + :one');
-    const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
-    return this.t.conditional(() =>
-      this.t.db.send(
-        new UpdateCommand({
-          TableName: this.t.name,
-          Key: key,
-          UpdateExpression: `SET ${set.join(', ')}${remove}`,
-          ConditionExpression: 'openSk = :from',
-          ExpressionAttributeValues: {
-            ':due': toDueAt,
-            ':to': to.openSk,
-            ':from': from.openSk,
-            ...(!opts.planned ? { ':zero': 0, ':one': 1 } : {}),
-          },
-        }),
-      ),
+    return this.moveOnIndex(key, ['dueAt = :due', 'openSk = :to'], 'openSk = :from', opts, {
+      ':due': toDueAt,
+      ':to': openKeys(key, toDueAt).openSk,
+      ':from': openKeys(key, item.dueAt).openSk,
+    });
+  }
+
+  /**
+   * Puts a retry that waits with no open-index entry on it, due at `dueAt`, if it still waits as
+   * it was read: retrying, the same attempts, on no index.
+   */
+  async openWaitingRetry(d: Delivery, dueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
+    const key = deliveryKeyOf(d);
+    const open = openKeys(key, dueAt);
+    return this.moveOnIndex(
+      key,
+      ['dueAt = :due', 'openPk = :opk', 'openSk = :osk'],
+      '#s = :retrying AND attempts = :attempts AND attribute_not_exists(openPk)',
+      opts,
+      {
+        ':due': dueAt,
+        ':opk': open.openPk,
+        ':osk': open.openSk,
+        ':retrying': Status.retrying,
+        ':attempts': d.attempts,
+      },
+      { '#s': 'status' },
     );
   }
 
   /**
-   * Puts a retry that waits with no open-index entry on it, due at `dueAt` (counting a re-drive
-   * unless it is the `planned` send of a future attempt, and dropping a dead worker's lease when
-   * `clearLease`), if it still waits as it was read: retrying, the same attempts, on no index.
-   * False otherwise (it progressed, or another run opened it first).
+   * Housekeeping's conditional move of an item on the open index: `set` (its due time and keys),
+   * counting a re-drive unless it is the `planned` send of a future attempt, and dropping a dead
+   * worker's lease when `clearLease`; false if `condition` failed (someone moved it first).
    */
-  async openWaitingRetry(
-    d: Delivery,
-    dueAt: string,
-    opts: { clearLease?: boolean; planned?: boolean } = {},
+  private moveOnIndex(
+    key: Key,
+    set: string[],
+    condition: string,
+    opts: RedriveOptions,
+    values: Item,
+    names?: Record<string, string>,
   ): Promise<boolean> {
-    const key = deliveryKeyOf(d);
-    const open = openKeys(key, dueAt);
-    const set = ['dueAt = :due', 'openPk = :opk', 'openSk = :osk'];
-    if (!opts.planned) set.push('requeues = if_not_exists(requeues, :zero) + :one');
+    const parts = opts.planned ? set : [...set, 'requeues = if_not_exists(requeues, :zero) + :one'];
     const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
     return this.t.conditional(() =>
       this.t.db.send(
         new UpdateCommand({
           TableName: this.t.name,
           Key: key,
-          UpdateExpression: `SET ${set.join(', ')}${remove}`,
-          ConditionExpression: '#s = :retrying AND attempts = :attempts AND attribute_not_exists(openPk)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: {
-            ':due': dueAt,
-            ':opk': open.openPk,
-            ':osk': open.openSk,
-            ':retrying': Status.retrying,
-            ':attempts': d.attempts,
-            ...(!opts.planned ? { ':zero': 0, ':one': 1 } : {}),
-          },
+          UpdateExpression: `SET ${parts.join(', ')}${remove}`,
+          ConditionExpression: condition,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: { ...values, ...(opts.planned ? {} : { ':zero': 0, ':one': 1 }) },
         }),
       ),
     );
