@@ -268,7 +268,10 @@ export class InMemoryDeliveries implements DeliveryRecords {
   async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}) {
     const cur = this.records.get(recordKey(item.delivery));
     if (!cur || cur.dueAt !== item.dueAt) return false;
-    cur.dueAt = toDueAt;
+    return this.moveOnIndex(cur, toDueAt, opts);
+  }
+  private moveOnIndex(cur: Stored, dueAt: string, opts: { clearLease?: boolean; planned?: boolean }) {
+    cur.dueAt = dueAt;
     if (!opts.planned) cur.requeues = (cur.requeues ?? 0) + 1;
     if (opts.clearLease) {
       delete cur.leaseToken;
@@ -280,13 +283,7 @@ export class InMemoryDeliveries implements DeliveryRecords {
     const cur = this.records.get(recordKey(d));
     // On the open index is `dueAt` set, here (the real store's openPk).
     if (!cur || cur.status !== Status.retrying || cur.attempts !== d.attempts || cur.dueAt !== undefined) return false;
-    cur.dueAt = dueAt;
-    if (!opts.planned) cur.requeues = (cur.requeues ?? 0) + 1;
-    if (opts.clearLease) {
-      delete cur.leaseToken;
-      delete cur.leaseUntil;
-    }
-    return true;
+    return this.moveOnIndex(cur, dueAt, opts);
   }
   async reconciledUntil() {
     return this.checkpoint;
