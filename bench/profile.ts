@@ -4,6 +4,7 @@
  * emulators, the runtime, the handlers, the load generator and the receiver) shares this one
  * thread, so the shares say what a run is spending its single core on.
  */
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 
 export interface CpuShare {
@@ -47,7 +48,7 @@ export function categorize(url: string, functionName: string): string {
 }
 
 /** Runs `fn` under the sampling profiler and returns its result and the CPU time by category. */
-export async function profiled<T>(fn: () => Promise<T>): Promise<{ result: T; cpu: CpuShare[] }> {
+export async function profiled<T>(fn: () => Promise<T>, saveAs?: string): Promise<{ result: T; cpu: CpuShare[] }> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -62,6 +63,7 @@ export async function profiled<T>(fn: () => Promise<T>): Promise<{ result: T; cp
     await session.post('Profiler.disable');
     session.disconnect();
   }
+  if (saveAs) writeFileSync(saveAs, JSON.stringify(profile));
   return { result, cpu: breakdown(profile) };
 }
 

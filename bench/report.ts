@@ -543,7 +543,7 @@ function throughputSection(t: ThroughputResult): string[] {
     const emu = (r: ThroughputRun) =>
       r.cpu.filter((c) => /emulator|AWS SDK|Node core/.test(c.category)).reduce((n, c) => n + c.share, 0);
     out.push(
-      '**Where the CPU went** (V8 sampling profiler over each whole run; the process has one JavaScript thread, which was busy for the share of the run shown above):',
+      `**Where the CPU went** (V8 sampling profiler, over one more run of each system of ${Math.min(s.seconds, 10)} s after the measured ones: the profiler's own cost, larger on deeper stacks, is kept out of the figures above; the process has one JavaScript thread, which was busy for the share of the run shown above):`,
       '',
       table(['category', 'hookrelay', 'bare baseline'], rows),
       '',

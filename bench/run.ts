@@ -159,6 +159,7 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
             pollers: sizes.throughputPollers,
             batchSize: THROUGHPUT_BATCH,
             profile: true,
+            profileDir: process.env.HOOKRELAY_BENCH_PROFILE_DIR,
           },
           runId,
         ),

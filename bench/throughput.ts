@@ -16,6 +16,7 @@
  */
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
@@ -32,6 +33,9 @@ import { checkExactlyOnce, eventData } from './cost';
 import { startHarness } from './harness';
 import { profiled, type CpuShare } from './profile';
 
+/** The profiled runs' length at most (they only say where the CPU goes, not how fast). */
+const PROFILE_SECONDS = 10;
+
 export interface ThroughputSettings {
   seconds: number;
   /** Concurrent closed-loop senders (each waits for its 202 before sending again). */
@@ -40,7 +44,10 @@ export interface ThroughputSettings {
   pollers: number;
   /** Events per ingest request (POST /events/batch). */
   batchSize: number;
+  /** Also profile a shorter hookrelay run and baseline run after the measured ones (ThroughputRun.cpu). */
   profile: boolean;
+  /** Also keep each run's raw V8 profile here (`.cpuprofile`, for DevTools or speedscope). */
+  profileDir?: string;
 }
 
 export interface ThroughputRun {
@@ -60,6 +67,13 @@ export interface ThroughputRun {
   drainSeconds: number;
   /** Fraction of the run the event loop was busy (1 = the one thread never waited). */
   eventLoopUtilization: number;
+  /**
+   * CPU time of the whole process (every thread, user and system) over the run, and per accepted
+   * event: unlike deliveries per second, it hardly moves with the machine's other load.
+   */
+  cpuSeconds: number;
+  cpuMsPerDelivery: number;
+  /** Where the CPU went, from the profiled run after the measured ones (empty without `profile`). */
   cpu: CpuShare[];
 }
 
@@ -81,6 +95,7 @@ interface Load {
 async function drive(label: string, load: Load, settings: ThroughputSettings): Promise<ThroughputRun> {
   const accepted: string[] = [];
   const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
   const run = async () => {
     const start = Date.now();
     const stopAt = start + settings.seconds * 1000;
@@ -99,10 +114,14 @@ async function drive(label: string, load: Load, settings: ThroughputSettings): P
     const last = Math.max(...load.receiver.received.map((r) => r.at));
     return { start, sendingEnded, last };
   };
-  const { result, cpu } = settings.profile ? await profiled(run) : { result: await run(), cpu: [] };
+  const saveAs = settings.profileDir
+    ? join(settings.profileDir, `${label.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`)
+    : undefined;
+  const { result, cpu } = settings.profile ? await profiled(run, saveAs) : { result: await run(), cpu: [] };
   // Duplicates arrive late, if at all: give them a moment to show.
   await new Promise((r) => setTimeout(r, 500));
   const elu = performance.eventLoopUtilization(elu0);
+  const used = process.cpuUsage(cpu0);
   const once = checkExactlyOnce(
     load.receiver.received,
     accepted.map((eventId) => ({ appId: load.appId, eventId })),
@@ -126,6 +145,8 @@ async function drive(label: string, load: Load, settings: ThroughputSettings): P
     deliveredPerSecond: accepted.length / elapsedS,
     drainSeconds: Math.max(0, (result.last - result.sendingEnded) / 1000),
     eventLoopUtilization: elu.utilization,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    cpuMsPerDelivery: (used.user + used.system) / 1000 / accepted.length,
     cpu,
   };
 }
@@ -153,6 +174,8 @@ function merge(a: ThroughputRun, b: ThroughputRun): ThroughputRun {
     drainSeconds: Math.max(a.drainSeconds, b.drainSeconds),
     eventLoopUtilization:
       (a.eventLoopUtilization * a.elapsedSeconds + b.eventLoopUtilization * b.elapsedSeconds) / elapsed,
+    cpuSeconds: a.cpuSeconds + b.cpuSeconds,
+    cpuMsPerDelivery: ((a.cpuSeconds + b.cpuSeconds) * 1000) / accepted,
     cpu: [...cpuMs].map(([category, ms]) => ({ category, ms, share: ms / cpuTotal })).sort((x, y) => y.ms - x.ms),
   };
 }
@@ -174,7 +197,7 @@ export async function runThroughput(settings: ThroughputSettings, runId: string)
     h.receiver.received.length = 0;
 
     let round = 0;
-    const hookrelayRun = () => {
+    const hookrelayRun = (run: ThroughputSettings) => {
       const r = round++;
       return drive(
         'hookrelay',
@@ -197,16 +220,33 @@ export async function runThroughput(settings: ThroughputSettings, runId: string)
             return ids as string[];
           },
         },
-        settings,
+        run,
       );
     };
-    const first = await hookrelayRun();
+    // The figures come from runs without the profiler: sampling stacks costs the thread time in
+    // proportion to their depth, which is hookrelay's (middleware, SDK, handlers) more than the
+    // baseline's, so profiled runs understate the ratio (by about a tenth here). Where the CPU
+    // goes is measured after them, on a shorter pair of its own.
+    const measured = { ...settings, profile: false };
+    const profiledPair = { ...settings, profile: true, seconds: Math.min(settings.seconds, PROFILE_SECONDS) };
+    const first = await hookrelayRun(measured);
+    let baselineCpu: CpuShare[] = [];
     const baseline = await withBaseline(h.stack.endpoints, h.stack.tableName, settings.pollers, runId, async (load) => {
-      const a = await drive('bare baseline', { ...load, send: (n, size) => load.send(n, size) }, settings);
-      const b = await drive('bare baseline', { ...load, send: (n, size) => load.send(n + 1_000_000, size) }, settings);
+      const a = await drive('bare baseline', { ...load, send: (n, size) => load.send(n, size) }, measured);
+      const b = await drive('bare baseline', { ...load, send: (n, size) => load.send(n + 1_000_000, size) }, measured);
+      if (settings.profile) {
+        const p = await drive(
+          'bare baseline',
+          { ...load, send: (n, size) => load.send(n + 2_000_000, size) },
+          profiledPair,
+        );
+        baselineCpu = p.cpu;
+      }
       return merge(a, b);
     });
-    const hookrelay = merge(first, await hookrelayRun());
+    const hookrelay = merge(first, await hookrelayRun(measured));
+    if (settings.profile) hookrelay.cpu = (await hookrelayRun(profiledPair)).cpu;
+    baseline.cpu = baselineCpu;
     return { settings, hookrelay, baseline, ratio: hookrelay.deliveredPerSecond / baseline.deliveredPerSecond };
   } finally {
     await h.stop();

@@ -12,6 +12,7 @@
  */
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:http';
+import type { Dispatch } from './emulators';
 import { readBody } from './net';
 
 export interface AwsCall {
@@ -112,6 +113,12 @@ export interface AwsEndpointOptions {
     /** Secrets Manager is answered here (see localSecrets). */
     secrets: (target: string, input: Input) => { status: number; body: unknown };
   };
+  /**
+   * The emulators' own request handlers (Emulators.dispatch). With nothing to record, SQS and
+   * DynamoDB requests are handed to them as they come, body unread: no second connection, no
+   * second parse, as a function's call on AWS reaches the service in one hop.
+   */
+  local?: { sqs: Dispatch; dynamodb: Dispatch };
 }
 
 /** A function's own AWS endpoint: records each call, then forwards it. */
@@ -125,6 +132,12 @@ export function awsEndpoint(opts: AwsEndpointOptions): Server {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = String(req.headers['x-amz-target'] ?? '');
+    if (!opts.recorder && opts.local) {
+      const prefix = target.split('.')[0] ?? '';
+      const local =
+        prefix === 'AmazonSQS' ? opts.local.sqs : prefix.startsWith('DynamoDB_') ? opts.local.dynamodb : undefined;
+      if (local) return local(req, res);
+    }
     const body = await readBody(req, 16 * 1024 * 1024);
     let input: Input = {};
     try {

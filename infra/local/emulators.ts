@@ -14,12 +14,13 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { makeDynaliteWritesAtomic } from './dynalite-atomic';
+import { memoizeDynaliteConditions } from './dynalite-expressions';
 import { openDurableQueues } from './durable-queues';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
@@ -34,8 +35,18 @@ export interface QueueActivity {
   visibleAt: number;
 }
 
+/** Answers one HTTP request as the emulator's own server would, on the caller's connection. */
+export type Dispatch = (req: IncomingMessage, res: ServerResponse) => void;
+
 export interface Emulators {
   endpoints: { sqs: string; dynamodb: string };
+  /**
+   * The emulators' request handlers, for a server of this process that fronts them (the local
+   * AWS endpoint): a request handed over here costs no second connection. Faults apply alike:
+   * while the table is unavailable, or when SQS restarts, the requests in flight here have
+   * their connections cut too.
+   */
+  dispatch: { sqs: Dispatch; dynamodb: Dispatch };
   /** Lets the pollers sleep while their queue is idle and still react at once (see sqs-poller.ts). */
   onQueueActivity(listener: (activity: QueueActivity) => void): () => void;
   /**
@@ -96,6 +107,8 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     if (path) mkdirSync(path, { recursive: true });
     // An item and its index entries in one LevelDB batch, so a kill never leaves them apart.
     makeDynaliteWritesAtomic();
+    // Each condition expression parsed once, not per request (dynalite-expressions.ts).
+    memoizeDynaliteConditions();
     // Zero delays: tables are ACTIVE as soon as they are created, so startup does not wait.
     dynamo = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await listen(dynamo, 0);
@@ -105,9 +118,25 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     throw err;
   }
 
+  // The connections of requests handed over and not yet answered, by emulator: cut with its own.
+  const handedOver = { sqs: new Set<Socket>(), dynamodb: new Set<Socket>() };
+  const handOver =
+    (which: keyof typeof handedOver, server: () => Server): Dispatch =>
+    (req, res) => {
+      const socket = req.socket;
+      handedOver[which].add(socket);
+      res.once('close', () => handedOver[which].delete(socket));
+      server().emit('request', req, res);
+    };
+  const cutHandedOver = (which: keyof typeof handedOver) => {
+    for (const socket of handedOver[which]) socket.destroy();
+    handedOver[which].clear();
+  };
+
   let stopped: Promise<void> | undefined;
   return {
     endpoints: { sqs: urlOf(sqs), dynamodb: urlOf(dynamo) },
+    dispatch: { sqs: handOver('sqs', () => sqs), dynamodb: handOver('dynamodb', () => dynamo) },
     onQueueActivity(listener) {
       activity.on('activity', listener);
       return () => activity.off('activity', listener);
@@ -120,13 +149,17 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     async restartSqs() {
       if (stopped) throw new Error('the emulators are stopped');
       // As if its process died: connections cut at once, every message gone.
+      cutHandedOver('sqs');
       await closeServer(sqs, 0);
       sqs = await startSqs(sqsPort);
     },
     setDynamoAvailable(available) {
       dynamoAvailable = available;
       // Connections kept alive from before would still get through: cut them too.
-      if (!available) dynamo.closeAllConnections();
+      if (!available) {
+        dynamo.closeAllConnections();
+        cutHandedOver('dynamodb');
+      }
     },
     stop() {
       // dynalite's close() also closes its LevelDB store, which flushes it to disk.

@@ -416,6 +416,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         principal,
         via,
         recorder: code === 'assembly' ? recorder : undefined,
+        local: emulators.dispatch,
         arns,
         routes: {
           sqs: emulators.endpoints.sqs,

