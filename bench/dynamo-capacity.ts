@@ -128,6 +128,7 @@ export function updateName(input: { UpdateExpression?: string; ConditionExpressi
   if (u.includes(':skipped')) return 'skip';
   if (u.includes('enabled = :f')) return 'disable endpoint';
   if (u.includes('openSk = :to')) return 'housekeeping reschedule';
+  if (c.includes('attribute_not_exists(openPk)')) return 'open a waiting retry (trailing reconcile)';
   if (u.includes('retryBase')) return 'restart (resend)';
   return u.length > 48 ? `${u.slice(0, 45)}...` : u;
 }

@@ -12,7 +12,7 @@
  * | attempt     | EVT#<appId>#<eventId>      | TRY#<endpointId>#<nnnn>   |                                     |
  * | delivery    | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
  * |             |                            |                           | while late or waiting               |
- * | checkpoint  | HK#reconcile               | #CHECKPOINT               |                                     |
+ * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES     |                                     |
  *
  * An app's events live in one partition sorted by accept time: that partition is the catch-up
  * feed and what housekeeping reconciles, with no index entry to write. An id hookrelay generated
@@ -78,6 +78,8 @@ export const keys = {
   }),
   /** Where housekeeping keeps how far it has reconciled events against their deliveries. */
   reconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#CHECKPOINT' }),
+  /** Beside it: how far the trailing reconcile has read events' waiting retries. */
+  retryReconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#RETRIES' }),
 };
 
 /** Sort-key prefixes within a partition. */
