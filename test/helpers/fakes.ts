@@ -201,6 +201,8 @@ export class InMemoryDeliveries implements DeliveryRecords {
     if (!this.mayTake(cur, attempt - 1, now)) return false;
     const d: Stored = cur ?? freshDelivery(k, undefined);
     Object.assign(d, { leaseToken: lease.token, leaseUntil: lease.until });
+    // On no index yet: it goes there, due when the lease ends (the real store's openPk).
+    d.dueAt ??= lease.until;
     this.records.set(dkey(k), d);
     return true;
   }

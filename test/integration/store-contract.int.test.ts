@@ -152,6 +152,19 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
     expect(await s().deliver.claim(k, 1, { token: 'c', until: T(900) }, T(600))).toBe(false);
   });
 
+  it('puts a record a lease creates on the open index, due when the lease ends, and takes it off with the outcome', async () => {
+    const appId = unique('app');
+    const e = event(appId, 'msg_1', ['ep_1']);
+    const k = keyOf(e, 'ep_1');
+    const mine = async () =>
+      (await s().housekeeping.listDue('9999', 100_000)).filter((i) => i.delivery.appId === appId);
+    expect(await s().deliver.claim(k, 1, { token: 'a', until: T(300) }, T(0))).toBe(true);
+    // Should the worker die and its message be lost, the index alone still finds the delivery.
+    expect((await mine()).map((i) => [i.dueAt, i.delivery.status])).toEqual([[T(300), Status.pending]]);
+    expect(await s().deliver.finish(k, { leaseToken: 'a' }, outcome(Status.succeeded, 1))).toBe(true);
+    expect(await mine()).toEqual([]);
+  });
+
   it('skips a delivery once, and never one that finished', async () => {
     const e = event(unique('app'), 'msg_1', ['ep_1', 'ep_2']);
     await s().deliver.skip(keyOf(e, 'ep_1'), 't.created');

@@ -176,8 +176,12 @@ export class DynamoDeliveryStore {
   // ---- the worker's writes ------------------------------------------------------------------
 
   async claim(k: DeliveryKey, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean> {
-    // A first attempt may have no record yet: the lease creates it (pending).
+    // A first attempt may have no record yet: the lease creates it (pending). A record on no
+    // index (that one, or a short retry's) goes on the open index due when the lease ends: the
+    // reconciles see a record and pass it by, so should this worker die and its message be lost,
+    // only the index finds it. A record already on the index keeps its entry.
     const { values, lists } = statusValues({ a: ACTIVE_STATUSES });
+    const open = openKeys(keys.delivery(k), lease.until);
     return this.t.conditional(() =>
       this.t.db.send(
         new UpdateCommand({
@@ -185,7 +189,8 @@ export class DynamoDeliveryStore {
           Key: keys.delivery(k),
           UpdateExpression:
             'SET leaseToken = :tok, leaseUntil = :until, #s = if_not_exists(#s, :pending), ' +
-            'attempts = if_not_exists(attempts, :zero), kind = :kind, expiresAt = if_not_exists(expiresAt, :exp)',
+            'attempts = if_not_exists(attempts, :zero), kind = :kind, expiresAt = if_not_exists(expiresAt, :exp), ' +
+            'dueAt = if_not_exists(dueAt, :until), openPk = if_not_exists(openPk, :opk), openSk = if_not_exists(openSk, :osk)',
           ConditionExpression:
             '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
             lists.a +
@@ -200,6 +205,8 @@ export class DynamoDeliveryStore {
             ':exp': this.t.expiresAt(k.eventAt),
             ':prev': attempt - 1,
             ':now': now,
+            ':opk': open.openPk,
+            ':osk': open.openSk,
             ...values,
           },
         }),
