@@ -1,13 +1,15 @@
 /**
- * The few API calls the CLI makes, with the API's error shape turned into one readable line.
+ * The few API calls the CLI makes, over the typed client generated from docs/openapi.yaml
+ * (client/), with the API's error shape turned into one readable line.
  */
-import type { Schemas } from '../client';
+import { describeApiError, hookrelayClient, type RequestBody, type Schemas } from '../client';
 import { OperationError } from './io';
 
-// The API's shapes come from the typed client generated from docs/openapi.yaml (client/).
 export type EventAccepted = Schemas['Accepted'];
 export type EventState = Schemas['EventStatus'];
 export type DeliveryState = EventState['deliveries'][number];
+export type EndpointCreate = RequestBody<'/v1/apps/{appId}/endpoints', 'post'>;
+export type EndpointChange = RequestBody<'/v1/apps/{appId}/endpoints/{endpointId}', 'patch'>;
 
 /** An API answer other than the one expected: `status` is the HTTP status, `code` the API's error code. */
 export class ApiError extends OperationError {
@@ -20,70 +22,70 @@ export class ApiError extends OperationError {
   }
 }
 
+type Answer<T> = { data?: T; error?: unknown; response: Response };
+
 export function apiClient(api: { url: string; key: string }) {
-  async function call<T>(method: string, path: string, expected: number, body?: unknown): Promise<T> {
-    const url = `${api.url}${path}`;
-    let res: Response;
+  const hr = hookrelayClient({ baseUrl: api.url, key: api.key });
+  const init = () => ({ signal: AbortSignal.timeout(30_000) });
+
+  /** The answer's data; an unreachable API or an unexpected answer as an OperationError. */
+  async function must<T>(method: string, call: Promise<Answer<T>>): Promise<T> {
+    let answer: Answer<T>;
     try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${api.key}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
+      answer = await call;
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
       const why = cause instanceof Error ? ((cause as { code?: string }).code ?? cause.message) : String(cause);
       throw new OperationError(`cannot reach the API at ${api.url} (${why})`, { cause: err });
     }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
+    const { data, error, response } = answer;
+    if (!response.ok || data === undefined) {
+      const code = (error as Schemas['Error'] | undefined)?.error?.code;
+      const path = new URL(response.url || api.url).pathname;
+      throw new ApiError(
+        response.status,
+        code,
+        `${method} ${path} answered ${response.status} ${describeApiError(response.status, error)}`,
+      );
     }
-    if (res.status !== expected) {
-      const error = (
-        json as
-          { error?: { code?: string; message?: string; details?: { path?: string; message?: string }[] } } | undefined
-      )?.error;
-      const details = (error?.details ?? []).map((d) => `${d.path ?? ''}: ${d.message ?? ''}`).join('; ');
-      const what = error
-        ? `${error.code ?? 'error'}: ${error.message ?? ''}${details ? ` (${details})` : ''}`
-        : text.slice(0, 200) || res.statusText;
-      throw new ApiError(res.status, error?.code, `${method} ${path} answered ${res.status} ${what}`);
-    }
-    return json as T;
+    return data;
   }
 
-  const app = (appId: string) => `/v1/apps/${encodeURIComponent(appId)}`;
-  const endpoint = (appId: string, endpointId: string) => `${app(appId)}/endpoints/${encodeURIComponent(endpointId)}`;
+  const ofEndpoint = (appId: string, endpointId: string) => ({ path: { appId, endpointId } });
   return {
-    createEndpoint(appId: string, body: Record<string, unknown>) {
-      return call<{ id: string } & Record<string, unknown>>('POST', `${app(appId)}/endpoints`, 201, body);
+    createEndpoint(appId: string, body: EndpointCreate) {
+      return must('POST', hr.POST('/v1/apps/{appId}/endpoints', { params: { path: { appId } }, body, ...init() }));
     },
-    updateEndpoint(appId: string, endpointId: string, body: Record<string, unknown>) {
-      return call<{ id: string } & Record<string, unknown>>('PATCH', endpoint(appId, endpointId), 200, body);
+    updateEndpoint(appId: string, endpointId: string, body: EndpointChange) {
+      return must(
+        'PATCH',
+        hr.PATCH('/v1/apps/{appId}/endpoints/{endpointId}', {
+          params: ofEndpoint(appId, endpointId),
+          body,
+          ...init(),
+        }),
+      );
     },
     getEndpoint(appId: string, endpointId: string) {
-      return call<Record<string, unknown>>('GET', endpoint(appId, endpointId), 200);
+      return must(
+        'GET',
+        hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', { params: ofEndpoint(appId, endpointId), ...init() }),
+      );
     },
     /** What the endpoint's receiver verifies with: its secret, or a v1a endpoint's public key. */
     endpointKey(appId: string, endpointId: string) {
-      return call<{ key: string }>('GET', `${endpoint(appId, endpointId)}/secret`, 200);
+      return must(
+        'GET',
+        hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/secret', { params: ofEndpoint(appId, endpointId), ...init() }),
+      );
     },
-    sendEvent(appId: string, event: { type: string; data: unknown; id?: string }) {
-      return call<EventAccepted>('POST', `/v1/apps/${encodeURIComponent(appId)}/events`, 202, event);
+    sendEvent(appId: string, event: RequestBody<'/v1/apps/{appId}/events', 'post'>) {
+      return must('POST', hr.POST('/v1/apps/{appId}/events', { params: { path: { appId } }, body: event, ...init() }));
     },
     getEvent(appId: string, eventId: string) {
-      return call<EventState>(
+      return must(
         'GET',
-        `/v1/apps/${encodeURIComponent(appId)}/events/${encodeURIComponent(eventId)}`,
-        200,
+        hr.GET('/v1/apps/{appId}/events/{eventId}', { params: { path: { appId, eventId } }, ...init() }),
       );
     },
   };

@@ -17,6 +17,13 @@ export type { components, paths };
 export type Schemas = components['schemas'];
 export type HookrelayClient = Client<paths>;
 
+/** The JSON body a route takes, e.g. `RequestBody<'/v1/apps/{appId}/endpoints', 'post'>`. */
+export type RequestBody<P extends keyof paths, M extends 'post' | 'patch'> = paths[P][M] extends {
+  requestBody?: { content: { 'application/json': infer B } };
+}
+  ? B
+  : never;
+
 export function hookrelayClient(
   opts: { baseUrl: string; key: string } & Omit<ClientOptions, 'baseUrl'>,
 ): HookrelayClient {

@@ -198,6 +198,16 @@ const portalRateLimit = z.pipe(
     return { capacity, refillPerS };
   }),
 );
+
+/**
+ * `<burst>,<per second>` as HOOKRELAY_PORTAL_RATE_LIMIT reads it: the stack checks its
+ * `hookrelay:portalRateLimit` context with the same rule, so a bad value fails the synth.
+ */
+export function parsePortalRateLimit(text: string): { capacity: number; refillPerS: number } {
+  const r = portalRateLimit.safeParse(text);
+  if (!r.success) throw new Error(r.error.issues.map((i) => i.message).join('; '));
+  return r.data;
+}
 const portalUrl = z.optional(
   z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://hooks.example.com' }),
 );

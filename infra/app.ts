@@ -11,6 +11,7 @@
  *   hookrelay:portalFrameAncestors who may embed the portal in a frame, e.g. `https://app.example.com`
  *                                  (CSP frame-ancestors; default 'none')
  *   hookrelay:portalUrl            the origin portal links point to (default: the API's own)
+ *   hookrelay:portalRateLimit      each portal link's calls, `<burst>,<per second>` (default 120,20)
  *   hookrelay:api                  `http` (default) or `rest`: the API Gateway shape; LocalStack's
  *                                  free image implements only `rest`
  *   hookrelay:dashboard            `false` leaves the CloudWatch dashboard out (default true)
@@ -18,6 +19,7 @@
 import { App, RemovalPolicy, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { pathToFileURL } from 'node:url';
+import { parsePortalRateLimit } from '../functions/config';
 import type { ApiShape } from './constructs/api';
 import { HookrelayStack } from './webhook-stack';
 
@@ -42,6 +44,16 @@ function removalPolicyContext(app: App): RemovalPolicy | undefined {
   if (v === 'retain') return RemovalPolicy.RETAIN;
   if (v === 'destroy') return RemovalPolicy.DESTROY;
   throw new Error(`context hookrelay:removalPolicy must be retain or destroy, got ${JSON.stringify(v)}`);
+}
+
+function portalRateLimitContext(app: App): { capacity: number; refillPerS: number } | undefined {
+  const v = stringContext(app, 'hookrelay:portalRateLimit');
+  if (v === undefined) return undefined;
+  try {
+    return parsePortalRateLimit(v);
+  } catch (e) {
+    throw new Error(`context hookrelay:portalRateLimit ${(e as Error).message}`);
+  }
 }
 
 function scheduleContext(app: App): number[] | undefined {
@@ -84,6 +96,7 @@ export function buildApp(app: App = new App()): { app: App; stack: HookrelayStac
       portal: {
         frameAncestors: stringContext(app, 'hookrelay:portalFrameAncestors'),
         url: stringContext(app, 'hookrelay:portalUrl'),
+        rateLimit: portalRateLimitContext(app),
       },
       apiShape: apiShapeContext(app),
       dashboard: booleanContext(app, 'hookrelay:dashboard'),

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { apiClient } from '../api';
+import { apiClient, type EndpointChange, type EndpointCreate } from '../api';
 import { resolveApi } from '../context';
 import { UsageError } from '../io';
 import { missingSubcommand, type Runtime } from '../runtime';
@@ -55,27 +55,34 @@ interface OptionFlags {
   auth?: string | false;
 }
 
-/** The request body the flags describe (only what was given). */
-function bodyOf(o: OptionFlags): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
+/**
+ * The request body the flags describe (only what was given). JSON given by flags goes as it is:
+ * the API validates it and its 422 names what is wrong.
+ */
+function bodyOf(o: OptionFlags): EndpointChange {
+  const body: EndpointChange = {};
   if (o.url !== undefined) body.url = o.url;
   if (o.eventType !== undefined) body.eventTypes = o.eventType;
   if (o.description !== undefined) body.description = o.description;
   if (o.enabled !== undefined) body.enabled = o.enabled;
   if (o.signature !== undefined) {
-    const signature: Record<string, string> = { scheme: o.signature };
-    if (o.signatureHeader !== undefined) signature.header = o.signatureHeader;
-    if (o.signaturePrefix !== undefined) signature.prefix = o.signaturePrefix;
-    body.signature = signature;
+    body.signature = {
+      scheme: o.signature,
+      ...(o.signatureHeader === undefined ? {} : { header: o.signatureHeader }),
+      ...(o.signaturePrefix === undefined ? {} : { prefix: o.signaturePrefix }),
+    } as EndpointChange['signature'];
   } else if (o.signatureHeader !== undefined || o.signaturePrefix !== undefined) {
     throw new UsageError('--signature-header and --signature-prefix go with --signature hmac-sha256');
   }
   if (o.secret !== undefined) body.secret = valueOf('--secret', o.secret);
   if (o.headers === false) body.headers = null;
   else if (o.headers !== undefined || o.header !== undefined)
-    body.headers = { ...((o.headers === undefined ? {} : jsonOf('--headers', o.headers)) as object), ...o.header };
+    body.headers = {
+      ...((o.headers === undefined ? {} : jsonOf('--headers', o.headers)) as Record<string, string>),
+      ...o.header,
+    };
   if (o.auth === false) body.auth = null;
-  else if (o.auth !== undefined) body.auth = jsonOf('--auth', o.auth);
+  else if (o.auth !== undefined) body.auth = jsonOf('--auth', o.auth) as EndpointChange['auth'];
   return body;
 }
 
@@ -138,7 +145,8 @@ export function registerEndpoints(program: Command, rt: Runtime): void {
     const g = rt.globals(cmd);
     const body = bodyOf({ ...o, ...(o.disabled ? { enabled: false } : {}) });
     const api = apiClient(resolveApi(g.opts, rt.io));
-    const created = await api.createEndpoint(o.app, body);
+    // bodyOf gives null (a removal) only for --no-headers and --no-auth, which create lacks.
+    const created = await api.createEndpoint(o.app, { ...body, url: o.url } as EndpointCreate);
     const { key } = await api.endpointKey(o.app, created.id);
     print(rt, g.opts.json === true, { ...created, verifyWith: key });
   });

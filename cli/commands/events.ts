@@ -13,7 +13,8 @@ const FINISHED = new Set(['succeeded', 'failed', 'skipped']);
 /** Consecutive unreachable polls `tail` tolerates (a network blip) before it gives up. */
 const TAIL_MAX_ERRORS = 5;
 
-function readData(text: string): unknown {
+/** The --data JSON, as given: the API checks that it is an object and says so if not. */
+function readData(text: string): Record<string, unknown> {
   let source = text;
   if (text.startsWith('@')) {
     try {
@@ -25,7 +26,7 @@ function readData(text: string): unknown {
     }
   }
   try {
-    return JSON.parse(source);
+    return JSON.parse(source) as Record<string, unknown>;
   } catch (err) {
     throw new UsageError(`--data is not valid JSON: ${(err as Error).message}`);
   }

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ENV, functionTunables, topology } from '../topology';
-import { CONTRACT_DEFAULTS } from '../../functions/config';
+import { CONTRACT_DEFAULTS, parsePortalRateLimit } from '../../functions/config';
 import { DeliveryAlarms } from './alarms';
 import { WebhookApi, type ApiShape, type ApiThrottle } from './api';
 import { defaultHandlerEntry, REPO_ROOT, type HandlerName } from './bundling';
@@ -92,9 +92,14 @@ export interface WebhookDeliveryProps {
   /**
    * The consumer portal (docs/portal.md): who may frame it (HOOKRELAY_PORTAL_FRAME_ANCESTORS,
    * CSP frame-ancestors sources; default 'none') and the origin its links point to
-   * (HOOKRELAY_PORTAL_URL; default the API's own).
+   * (HOOKRELAY_PORTAL_URL; default the API's own), and each link's rate limit, a burst then so
+   * many calls a second (HOOKRELAY_PORTAL_RATE_LIMIT; default 120 then 20 a second).
    */
-  readonly portal?: { readonly frameAncestors?: string; readonly url?: string };
+  readonly portal?: {
+    readonly frameAncestors?: string;
+    readonly url?: string;
+    readonly rateLimit?: { readonly capacity: number; readonly refillPerS: number };
+  };
 }
 
 /** Checked props with every default applied. */
@@ -152,6 +157,14 @@ export function resolveWebhookDeliveryProps(props: WebhookDeliveryProps = {}): R
   const apiShape = props.apiShape ?? 'http';
   if (apiShape !== 'http' && apiShape !== 'rest') {
     problems.push(`apiShape must be http or rest, got ${JSON.stringify(apiShape)}`);
+  }
+  const rateLimit = props.portal?.rateLimit;
+  if (rateLimit) {
+    try {
+      parsePortalRateLimit(`${rateLimit.capacity},${rateLimit.refillPerS}`);
+    } catch (e) {
+      problems.push(`portal.rateLimit ${(e as Error).message}`);
+    }
   }
   if (problems.length > 0) throw new Error(`invalid WebhookDelivery props: ${problems.join('; ')}`);
 
@@ -226,6 +239,9 @@ export class WebhookDelivery extends Construct {
       ...functionTunables(),
       ...(props.portal?.frameAncestors ? { [ENV.portalFrameAncestors]: props.portal.frameAncestors } : {}),
       ...(props.portal?.url ? { [ENV.portalUrl]: props.portal.url } : {}),
+      ...(props.portal?.rateLimit
+        ? { [ENV.portalRateLimit]: `${props.portal.rateLimit.capacity},${props.portal.rateLimit.refillPerS}` }
+        : {}),
     };
     const common = { environment, logRetention: s.logRetention, removalPolicy: s.removalPolicy };
 

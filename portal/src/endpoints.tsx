@@ -1,9 +1,12 @@
 /** The endpoints screen (list, enable/disable, delete) and the endpoint form (create and edit). */
 import { useState } from 'preact/hooks';
+import type { RequestBody } from '../../client';
 import { must, type Schemas } from './api';
 import { errorText, href, NoticeLine, StatusBadge, Title, useLoad, usePortal, type Notice } from './ui';
 
 type Endpoint = Schemas['Endpoint'];
+type EndpointCreate = RequestBody<'/v1/apps/{appId}/endpoints', 'post'>;
+type EndpointChange = RequestBody<'/v1/apps/{appId}/endpoints/{endpointId}', 'patch'>;
 
 export function EndpointsScreen() {
   const { client, session, canManage } = usePortal();
@@ -177,8 +180,8 @@ const AUTH_FIELDS: (keyof FormState)[] = [
  * The request body. An option goes only when the form changed it, so that saving an edit never
  * resets what the form cannot show (write-only secrets and header values, a v1a key).
  */
-function bodyOf(f: FormState, start: FormState, ep: Endpoint | undefined): Record<string, unknown> {
-  const body: Record<string, unknown> = {
+function bodyOf(f: FormState, start: FormState, ep: Endpoint | undefined): EndpointChange & { url: string } {
+  const body: EndpointChange & { url: string } = {
     url: f.url.trim(),
     description: f.description,
     enabled: f.enabled,
@@ -260,10 +263,13 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
     e.preventDefault();
     setBusy(true);
     try {
-      const body = bodyOf(f, start, existing) as never;
+      const body = bodyOf(f, start, existing);
       const saved =
         endpointId === undefined
-          ? await must(client.POST('/v1/apps/{appId}/endpoints', { params: { path: { appId } }, body }))
+          ? // A new endpoint has no auth to remove: bodyOf sends null only on an edit.
+            await must(
+              client.POST('/v1/apps/{appId}/endpoints', { params: { path: { appId } }, body: body as EndpointCreate }),
+            )
           : await must(
               client.PATCH('/v1/apps/{appId}/endpoints/{endpointId}', {
                 params: { path: { appId, endpointId } },

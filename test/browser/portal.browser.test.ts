@@ -1,15 +1,18 @@
 /**
  * The consumer portal in a real Chromium against the embedded stack, screen by screen: a link
  * opens the app's endpoints; a new endpoint receives a test event; the delivery shows up in the
- * log with its attempts; resend and rotation work; a read-only link changes nothing; expired
- * and ended links are refused; another app's ids are 404; the page can be framed only by the
- * origins allowed, takes its colours from the link, and is usable from the keyboard.
+ * log with its attempts; resend and rotation work; the form's signature, header and auth options
+ * are what the API then shows; endpoints are disabled, enabled and deleted from the list; a
+ * read-only link changes nothing; expired and ended links are refused; another app's ids are
+ * 404; the page can be framed only by the origins allowed, takes its colours from the link, and is
+ * usable from the keyboard.
  *
  * One browser for the whole file. Chromium is Debian's /usr/bin/chromium (CI installs it), or
  * CHROMIUM_PATH, or Playwright's own; without one the tests say plainly that they did not run
  * (and fail under .ci/run, which sets HOOKRELAY_REQUIRE_TOOLS=1).
  * PORTAL_SCREENSHOTS=docs/portal writes the screenshots docs/portal.md shows.
  */
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +21,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Schemas } from '../../client';
 import { hashKey } from '../../functions/core/keys';
 import { useSystem } from '../helpers/e2e';
 
@@ -51,12 +55,21 @@ async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
 }
 
-async function mint(appId: string, capabilities: string[]) {
-  const r = await system.api.call<{ url: string; token: string }>('POST', `/v1/apps/${appId}/portal-access`, {
-    capabilities,
+async function mint(appId: string, capabilities: Schemas['PortalAccess']['capabilities']) {
+  const r = await system.api.hr.POST('/v1/apps/{appId}/portal-access', {
+    params: { path: { appId } },
+    body: { capabilities },
   });
-  expect(r.status).toBe(201);
-  return r.body;
+  expect(r.response.status).toBe(201);
+  return r.data!;
+}
+
+/** An endpoint of app A as the API shows it. */
+async function endpointA(endpointId: string) {
+  const r = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', {
+    params: { path: { appId: ids.appA!, endpointId } },
+  });
+  return { status: r.response.status, endpoint: r.data };
 }
 
 /** What a page shows, for a failure's message. */
@@ -117,21 +130,25 @@ beforeAll(async () => {
   if (process.env.PORTAL_SCREENSHOTS) mkdirSync(shots, { recursive: true });
 
   // The platform's side: a catalog, two apps, an endpoint in the other app.
-  const created = await system.api.call('POST', '/v1/event-types', {
-    name: 'order.created',
-    description: 'A customer placed an order.',
-    schema: {
-      type: 'object',
-      properties: { orderId: { type: 'string' }, total: { type: 'number' } },
-      required: ['orderId', 'total'],
+  const created = await system.api.hr.POST('/v1/event-types', {
+    body: {
+      name: 'order.created',
+      description: 'A customer placed an order.',
+      schema: {
+        type: 'object',
+        properties: { orderId: { type: 'string' }, total: { type: 'number' } },
+        required: ['orderId', 'total'],
+      },
+      examples: [{ orderId: 'ord_1001', total: 42.5 }],
     },
-    examples: [{ orderId: 'ord_1001', total: 42.5 }],
   });
-  expect([201, 409]).toContain(created.status);
-  await system.api.call('POST', '/v1/event-types', {
-    name: 'invoice.paid',
-    description: 'An invoice was paid in full.',
-    examples: [{ invoiceId: 'in_7', amount: 1200 }],
+  expect([201, 409]).toContain(created.response.status);
+  await system.api.hr.POST('/v1/event-types', {
+    body: {
+      name: 'invoice.paid',
+      description: 'An invoice was paid in full.',
+      examples: [{ invoiceId: 'in_7', amount: 1200 }],
+    },
   });
   ids.appA = await system.api.createApp('Acme Shop');
   ids.appB = await system.api.createApp('Other tenant');
@@ -187,11 +204,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     await page.keyboard.press('Enter'); // submits the form
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
     ids.endpointA = decodeURIComponent(page.url().split('/').at(-1)!);
-    const ep = await system.api.call<{ eventTypes: string[]; description: string }>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
-    );
-    expect(ep.body).toMatchObject({ eventTypes: ['order.created'], description: 'Orders to the warehouse' });
+    expect((await endpointA(ids.endpointA!)).endpoint).toMatchObject({
+      eventTypes: ['order.created'],
+      description: 'Orders to the warehouse',
+    });
     await context.close();
   });
 
@@ -275,11 +291,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     expect(await page.getByTestId('secret').textContent()).not.toBe(before);
     const after = (await page.getByTestId('secret').textContent())!;
     expect(after).toMatch(/^whsec_/);
-    const current = await system.api.call<{ key: string }>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}/secret`,
-    );
-    expect(current.body.key).toBe(after);
+    const current = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/secret', {
+      params: { path: { appId: ids.appA!, endpointId: ids.endpointA! } },
+    });
+    expect(current.data?.key).toBe(after);
     await shot(page, 'endpoint');
 
     await page.locator('#test-type').selectOption('order.created');
@@ -301,21 +316,14 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     await page.getByText(/failed deliver(y|ies) sent again/).waitFor();
 
     // Edit: the form starts from the endpoint; saving changes what was changed, and nothing else.
-    const before = await system.api.call<Record<string, unknown>>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
-    );
+    const before = (await endpointA(ids.endpointA!)).endpoint;
     await page.getByRole('link', { name: 'Edit' }).click();
     await expect.poll(() => page.getByLabel('Description').inputValue(), WAIT).toBe('Orders to the warehouse');
     await page.getByLabel('Description').fill('Orders, to the new warehouse');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(ids.hook);
-    const after = await system.api.call<Record<string, unknown>>(
-      'GET',
-      `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`,
-    );
-    expect(after.body).toMatchObject({
-      ...before.body,
+    expect((await endpointA(ids.endpointA!)).endpoint).toMatchObject({
+      ...before,
       description: 'Orders, to the new warehouse',
       updatedAt: expect.any(String),
     });
@@ -325,6 +333,102 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     expect(await page.getByLabel('JSON Schema of order.created').textContent()).toContain('"orderId"');
     expect(await page.getByLabel('Example data of order.created').textContent()).toContain('ord_1001');
     await shot(page, 'catalog');
+    await context.close();
+  });
+
+  it('creates and edits the signature scheme, custom headers and auth: the API returns what the form set', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await manageLink());
+    await page.getByRole('link', { name: 'Add endpoint' }).click();
+    const url = system.hook();
+    await page.getByLabel('URL').fill(url);
+    await page.getByLabel('Scheme').selectOption('hmac-sha256');
+    await page.getByLabel('Header', { exact: true }).fill('X-Shop-Signature');
+    await page.getByLabel('Prefix').fill('sha256:');
+    await page.getByLabel(/Signing secret of your choice/).fill('a-secret-the-shop-chose');
+    await page.getByLabel('One per line, as Name: value').fill('X-Tenant: acme\nX-Api-Key: k-123456');
+    await page.getByLabel('Method').selectOption('basic');
+    await page.getByLabel('Username').fill('relay');
+    await page.getByLabel('Password').fill('basic-pass-word');
+    await shot(page, 'endpoint-form-options');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(url);
+    const endpointId = decodeURIComponent(page.url().split('/').at(-1)!);
+    const created = (await endpointA(endpointId)).endpoint;
+    expect(created).toMatchObject({
+      url,
+      signature: { scheme: 'hmac-sha256', header: 'X-Shop-Signature', prefix: 'sha256:' },
+      headerNames: ['X-Tenant', 'X-Api-Key'],
+      auth: { type: 'basic', username: 'relay', passwordSet: true },
+    });
+    // And deliveries carry them: the chosen secret signs, the headers and Basic credentials go along.
+    const path = { appId: ids.appA!, endpointId };
+    await system.api.hr.POST('/v1/apps/{appId}/endpoints/{endpointId}/send-example', {
+      params: { path },
+      body: { eventType: 'order.created' },
+    });
+    await system.receiver.waitFor(() => system.receiver.on(url).length === 1, 30_000, 'the webhook');
+    const got = system.receiver.on(url)[0]!;
+    const hex = createHmac('sha256', 'a-secret-the-shop-chose').update(got.body).digest('hex');
+    expect(got.headers['x-shop-signature']).toBe(`sha256:${hex}`);
+    expect(got.headers['x-tenant']).toBe('acme');
+    expect(got.headers.authorization).toBe(`Basic ${Buffer.from('relay:basic-pass-word').toString('base64')}`);
+
+    // Edit: another scheme, other headers, bearer auth; the form starts from what the API shows.
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await expect.poll(() => page.getByLabel('Scheme').inputValue(), WAIT).toBe('hmac-sha256');
+    expect(await page.getByLabel('Header', { exact: true }).inputValue()).toBe('X-Shop-Signature');
+    expect(await page.getByLabel('Username').inputValue()).toBe('relay');
+    await page.getByLabel('Scheme').selectOption('standard-webhooks');
+    await page.getByLabel('One per line, as Name: value').fill('X-Region: eu');
+    await page.getByLabel('Method').selectOption('bearer');
+    await page.getByLabel('Token').fill('bearer-from-the-portal');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(url);
+    expect((await endpointA(endpointId)).endpoint).toMatchObject({
+      signature: { scheme: 'standard-webhooks' },
+      headerNames: ['X-Region'],
+      auth: { type: 'bearer', tokenSet: true },
+    });
+    // Removing auth in the form removes it from the endpoint.
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await expect.poll(() => page.getByLabel('Method').inputValue(), WAIT).toBe('bearer');
+    await page.getByLabel('Method').selectOption('none');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent(), WAIT).toBe(url);
+    const edited = (await endpointA(endpointId)).endpoint;
+    expect(edited?.auth).toBeUndefined();
+    expect(edited?.headerNames).toEqual(['X-Region']);
+    ids.optionsEndpoint = endpointId;
+    ids.optionsUrl = url;
+    await context.close();
+  });
+
+  it('disables, enables and deletes an endpoint from the list', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await manageLink());
+    const url = ids.optionsUrl!;
+    const row = page.locator('tbody tr').filter({ has: page.getByRole('link', { name: url, exact: true }) });
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    await row.getByRole('button', { name: `Disable ${url}` }).click();
+    await page.getByText(`${url} is disabled.`).waitFor();
+    expect((await endpointA(ids.optionsEndpoint!)).endpoint?.enabled).toBe(false);
+    await expect.poll(() => row.textContent(), WAIT).toContain('disabled');
+    await row.getByRole('button', { name: `Enable ${url}` }).click();
+    await page.getByText(`${url} is enabled.`).waitFor();
+    expect((await endpointA(ids.optionsEndpoint!)).endpoint?.enabled).toBe(true);
+
+    await row.getByRole('button', { name: `Delete ${url}` }).click();
+    // Nothing is deleted before the confirmation; Cancel keeps it.
+    expect((await endpointA(ids.optionsEndpoint!)).status).toBe(200);
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    await row.getByRole('button', { name: `Delete ${url}` }).click();
+    await row.getByRole('button', { name: `Confirm delete ${url}` }).click();
+    await page.getByText(`${url} was deleted.`).waitFor();
+    await expect.poll(() => row.count(), WAIT).toBe(0);
+    expect((await endpointA(ids.optionsEndpoint!)).status).toBe(404);
+    // The other endpoints are still there.
+    expect(await page.getByRole('link', { name: ids.hook!, exact: true }).count()).toBe(1);
     await context.close();
   });
 
@@ -362,8 +466,7 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
       [ids.appA!, ids.endpointA!, link.token],
     );
     expect(status).toBe(403);
-    const ep = await system.api.call<{ enabled: boolean }>('GET', `/v1/apps/${ids.appA}/endpoints/${ids.endpointA}`);
-    expect(ep.body.enabled).toBe(true);
+    expect((await endpointA(ids.endpointA!)).endpoint?.enabled).toBe(true);
     await context.close();
   });
 
@@ -419,7 +522,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
 
     const { context, page } = await open(await manageLink());
     await page.getByRole('link', { name: 'Add endpoint' }).waitFor();
-    expect((await system.api.call('DELETE', `/v1/apps/${ids.appA}/portal-access`)).status).toBe(204);
+    const ended = await system.api.hr.DELETE('/v1/apps/{appId}/portal-access', {
+      params: { path: { appId: ids.appA! } },
+    });
+    expect(ended.response.status).toBe(204);
     await page.reload();
     expect(await page.getByTestId('refused').textContent()).toMatch(/ended/);
     await context.close();

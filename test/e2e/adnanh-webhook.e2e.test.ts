@@ -116,14 +116,7 @@ if ('missing' in webhook) {
   const hookUrl = () => `http://${system.target.receiverHost}:${port}/hooks/relay`;
   const ran = (eventId: string) => join(dir, `${eventId}.json`);
 
-  interface Attempt {
-    attempt: number;
-    statusCode: number | null;
-    outcome: string;
-    error: string | null;
-  }
-  const attempts = async (appId: string, eventId: string) =>
-    (await system.api.call<{ items: Attempt[] }>('GET', `/v1/apps/${appId}/events/${eventId}/attempts`)).body.items;
+  const attempts = (appId: string, eventId: string) => system.api.attempts(appId, eventId);
 
   describe(`the adnanh/webhook receiver (${webhook.version})`, () => {
     it('runs the hook command with the delivered payload when the endpoint signs hmac-sha256 with the chosen secret', async () => {
@@ -134,19 +127,14 @@ if ('missing' in webhook) {
       });
       expect(ep.secret).toBe(SECRET);
       const sent = await system.api.sendEvent(appId, { type: 'deploy.requested', data: { ref: 'main', n: 7 } });
-      expect(sent.status).toBe(202);
 
-      const status = await system.api.waitForStatus(
-        appId,
-        sent.body.id,
-        (s) => s.deliveries[0]?.status === 'succeeded',
-      );
+      const status = await system.api.waitForStatus(appId, sent.id, (s) => s.deliveries[0]?.status === 'succeeded');
       expect(status.deliveries[0]).toMatchObject({ attempts: 1, lastStatusCode: 200 });
-      await waitUntil(async () => existsSync(ran(sent.body.id)), 5_000);
+      await waitUntil(async () => existsSync(ran(sent.id)), 5_000);
       // The receiver re-serializes the payload (Go sorts keys): compare as JSON.
-      expect(JSON.parse(readFileSync(ran(sent.body.id), 'utf8'))).toEqual({
+      expect(JSON.parse(readFileSync(ran(sent.id), 'utf8'))).toEqual({
         type: 'deploy.requested',
-        timestamp: sent.body.timestamp,
+        timestamp: sent.timestamp,
         data: { ref: 'main', n: 7 },
       });
     });
@@ -159,29 +147,32 @@ if ('missing' in webhook) {
       });
       const sent = await system.api.sendEvent(appId, { type: 'deploy.requested', data: { ref: 'v2' } });
 
-      await waitUntil(async () => (await attempts(appId, sent.body.id)).length >= 2, 15_000);
-      const failed = await attempts(appId, sent.body.id);
+      await waitUntil(async () => (await attempts(appId, sent.id)).length >= 2, 15_000);
+      const failed = await attempts(appId, sent.id);
       expect(failed.slice(0, 2)).toEqual([
         expect.objectContaining({ attempt: 1, statusCode: 500, outcome: 'retryable', error: 'HTTP 500' }),
         expect.objectContaining({ attempt: 2, statusCode: 500, outcome: 'retryable', error: 'HTTP 500' }),
       ]);
       expect(log.join('')).toContain('invalid payload signatures');
-      expect(existsSync(ran(sent.body.id))).toBe(false);
-      const retrying = await system.api.eventStatus(appId, sent.body.id);
-      expect(retrying.body.deliveries[0]?.status).toBe('retrying');
+      expect(existsSync(ran(sent.id))).toBe(false);
+      const retrying = await system.api.eventStatus(appId, sent.id);
+      expect(retrying.deliveries[0]?.status).toBe('retrying');
 
       // The right secret, by PATCH: from the next attempt both sign, comma-separated.
-      const patched = await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, { secret: SECRET });
-      expect(patched.status).toBe(200);
+      const patched = await system.api.hr.PATCH('/v1/apps/{appId}/endpoints/{endpointId}', {
+        params: { path: { appId, endpointId: ep.id } },
+        body: { secret: SECRET },
+      });
+      expect(patched.response.status).toBe(200);
       const done = await system.api.waitForStatus(
         appId,
-        sent.body.id,
+        sent.id,
         (s) => s.deliveries[0]?.status === 'succeeded',
         20_000,
       );
       expect(done.deliveries[0]!.attempts).toBeGreaterThanOrEqual(3);
-      await waitUntil(async () => existsSync(ran(sent.body.id)), 5_000);
-      expect(JSON.parse(readFileSync(ran(sent.body.id), 'utf8'))).toMatchObject({ data: { ref: 'v2' } });
+      await waitUntil(async () => existsSync(ran(sent.id)), 5_000);
+      expect(JSON.parse(readFileSync(ran(sent.id), 'utf8'))).toMatchObject({ data: { ref: 'v2' } });
     });
   });
 }

@@ -1,14 +1,15 @@
 /** Every bad request gets a clear 4xx in the contract's error shape, never a 5xx. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, startTarget, type Target } from '../helpers/target';
+import type { Schemas } from '../../client';
+import { startTarget, testApi, type Api, type Target } from '../helpers/target';
 
 let target: Target;
-let api: ReturnType<typeof apiClient>;
+let api: Api;
 let appId: string;
 
 beforeAll(async () => {
   target = await startTarget();
-  api = apiClient(target);
+  api = testApi(target);
   appId = await api.createApp();
 });
 
@@ -16,13 +17,9 @@ afterAll(async () => {
   await target?.stop();
 });
 
-interface ErrorBody {
-  error: { code: string; message: string; details?: { path: string; message: string }[] };
-}
-
 function expectError(r: { status: number; body: unknown }, status: number, code: string) {
   expect(r.status).toBe(status);
-  const body = r.body as ErrorBody;
+  const body = r.body as Schemas['Error'];
   expect(body.error.code).toBe(code);
   expect(typeof body.error.message).toBe('string');
   expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+|stack|Exception/);
@@ -31,24 +28,24 @@ function expectError(r: { status: number; body: unknown }, status: number, code:
 
 describe('bad input', () => {
   it('serves /health without a key', async () => {
-    const r = await api.call('GET', '/health', undefined, { key: null });
+    const r = await api.raw('GET', '/health', undefined, { key: null });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ ok: true });
   });
 
   it('answers 401 without a key, with a malformed header, and with a wrong key', async () => {
-    expectError(await api.call('GET', `/v1/apps/${appId}`, undefined, { key: null }), 401, 'unauthorized');
+    expectError(await api.raw('GET', `/v1/apps/${appId}`, undefined, { key: null }), 401, 'unauthorized');
     expectError(
-      await api.call('GET', `/v1/apps/${appId}`, undefined, { headers: { authorization: 'Basic abc' } }),
+      await api.raw('GET', `/v1/apps/${appId}`, undefined, { headers: { authorization: 'Basic abc' } }),
       401,
       'unauthorized',
     );
-    expectError(await api.call('GET', `/v1/apps/${appId}`, undefined, { key: 'wrong' }), 401, 'unauthorized');
+    expectError(await api.raw('GET', `/v1/apps/${appId}`, undefined, { key: 'wrong' }), 401, 'unauthorized');
   });
 
   it('answers 400 naming the failing fields', async () => {
     const e = expectError(
-      await api.call('POST', `/v1/apps/${appId}/events`, { type: '', data: 'x', extra: 1 }),
+      await api.raw('POST', `/v1/apps/${appId}/events`, { type: '', data: 'x', extra: 1 }),
       400,
       'validation_failed',
     );
@@ -58,17 +55,17 @@ describe('bad input', () => {
   });
 
   it('answers 400 for a body that is missing or not an object', async () => {
-    expectError(await api.call('POST', '/v1/apps', undefined), 400, 'validation_failed');
-    expectError(await api.call('POST', '/v1/apps', [1, 2]), 400, 'validation_failed');
+    expectError(await api.raw('POST', '/v1/apps', undefined), 400, 'validation_failed');
+    expectError(await api.raw('POST', '/v1/apps', [1, 2]), 400, 'validation_failed');
   });
 
   it('answers 400 for malformed JSON', async () => {
-    expectError(await api.call('POST', '/v1/apps', undefined, { raw: '{"name": ' }), 400, 'malformed_json');
+    expectError(await api.raw('POST', '/v1/apps', undefined, { raw: '{"name": ' }), 400, 'malformed_json');
   });
 
   it('answers 415 for a body that is not JSON', async () => {
     const e = expectError(
-      await api.call('POST', '/v1/apps', undefined, {
+      await api.raw('POST', '/v1/apps', undefined, {
         raw: 'name=x',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       }),
@@ -80,14 +77,14 @@ describe('bad input', () => {
 
   it('answers 413 for an oversized body', async () => {
     const raw = JSON.stringify({ name: 'x'.repeat(7 * 1024 * 1024) });
-    const r = await api.call('POST', '/v1/apps', undefined, { raw });
+    const r = await api.raw('POST', '/v1/apps', undefined, { raw });
     expect(r.status).toBe(413);
-    expect((r.body as unknown as ErrorBody).error.code).toBe('payload_too_large');
+    expect((r.body as Schemas['Error']).error.code).toBe('payload_too_large');
   });
 
   it('answers 400 for event data over 256 KB', async () => {
     const e = expectError(
-      await api.call('POST', `/v1/apps/${appId}/events`, { type: 'big', data: { blob: 'x'.repeat(300 * 1024) } }),
+      await api.raw('POST', `/v1/apps/${appId}/events`, { type: 'big', data: { blob: 'x'.repeat(300 * 1024) } }),
       400,
       'validation_failed',
     );
@@ -95,17 +92,22 @@ describe('bad input', () => {
   });
 
   it('answers 404 for an unknown app, event, endpoint and route', async () => {
-    expectError(await api.call('GET', '/v1/apps/app_00000000000000000000000000'), 404, 'not_found');
-    expectError(await api.sendEvent('app_00000000000000000000000000', { type: 'a', data: {} }), 404, 'not_found');
-    expectError(await api.call('GET', `/v1/apps/${appId}/events/nope`), 404, 'not_found');
-    expectError(await api.call('GET', `/v1/apps/${appId}/endpoints/ep_nope`), 404, 'not_found');
-    expectError(await api.call('GET', '/v1/nothing-here'), 404, 'not_found');
+    expectError(await api.raw('GET', '/v1/apps/app_00000000000000000000000000'), 404, 'not_found');
+    expectError(
+      await api.raw('POST', '/v1/apps/app_00000000000000000000000000/events', { type: 'a', data: {} }),
+      404,
+      'not_found',
+    );
+    expectError(await api.raw('GET', `/v1/apps/${appId}/events/nope`), 404, 'not_found');
+    expectError(await api.raw('GET', `/v1/apps/${appId}/endpoints/ep_nope`), 404, 'not_found');
+    expectError(await api.raw('GET', '/v1/nothing-here'), 404, 'not_found');
   });
 
   it('answers 400 for a malformed event id or Idempotency-Key', async () => {
-    expectError(await api.sendEvent(appId, { type: 'a', data: {}, id: 'has spaces' }), 400, 'validation_failed');
+    const events = `/v1/apps/${appId}/events`;
+    expectError(await api.raw('POST', events, { type: 'a', data: {}, id: 'has spaces' }), 400, 'validation_failed');
     expectError(
-      await api.sendEvent(appId, { type: 'a', data: {} }, { 'idempotency-key': 'x'.repeat(200) }),
+      await api.raw('POST', events, { type: 'a', data: {} }, { headers: { 'idempotency-key': 'x'.repeat(200) } }),
       400,
       'validation_failed',
     );
@@ -113,29 +115,32 @@ describe('bad input', () => {
 
   it('refuses an endpoint URL that is not http(s) or carries credentials', async () => {
     for (const url of ['ftp://example.com/x', 'not a url', 'https://user:pass@example.com/x']) {
-      const r = await api.call('POST', `/v1/apps/${appId}/endpoints`, { url });
+      const r = await api.raw('POST', `/v1/apps/${appId}/endpoints`, { url });
       expect([400, 422]).toContain(r.status);
-      expect((r.body as unknown as ErrorBody).error.details?.[0]?.path).toBe('url');
+      expect((r.body as Schemas['Error']).error.details?.[0]?.path).toBe('url');
     }
   });
 
   it('answers 400 for a bad page size or cursor', async () => {
-    expectError(await api.call('GET', `/v1/apps/${appId}/endpoints?limit=0`), 400, 'validation_failed');
-    expectError(await api.call('GET', `/v1/apps/${appId}/endpoints?limit=abc`), 400, 'validation_failed');
-    expectError(await api.call('GET', `/v1/apps/${appId}/endpoints?cursor=garbage`), 400, 'validation_failed');
+    expectError(await api.raw('GET', `/v1/apps/${appId}/endpoints?limit=0`), 400, 'validation_failed');
+    expectError(await api.raw('GET', `/v1/apps/${appId}/endpoints?limit=abc`), 400, 'validation_failed');
+    expectError(await api.raw('GET', `/v1/apps/${appId}/endpoints?cursor=garbage`), 400, 'validation_failed');
   });
 
   it('answers per item in a batch, in input order', async () => {
-    const r = await api.call<{ items: Record<string, unknown>[] }>('POST', `/v1/apps/${appId}/events/batch`, {
-      events: [
-        { type: 'ok', data: {} },
-        { type: '', data: {} },
-        { type: 'ok', data: { n: 2 }, id: 'b-2' },
-      ],
+    const r = await api.hr.POST('/v1/apps/{appId}/events/batch', {
+      params: { path: { appId } },
+      body: {
+        events: [
+          { type: 'ok', data: {} },
+          { type: '', data: {} },
+          { type: 'ok', data: { n: 2 }, id: 'b-2' },
+        ],
+      },
     });
-    expect(r.status).toBe(202);
-    expect(r.body.items[0]).toMatchObject({ id: expect.any(String), deliveries: 0 });
-    expect(r.body.items[1]).toMatchObject({ error: { code: 'validation_failed' } });
-    expect(r.body.items[2]).toEqual({ id: 'b-2', deliveries: 0 });
+    expect(r.response.status).toBe(202);
+    expect(r.data?.items[0]).toMatchObject({ id: expect.any(String), deliveries: 0 });
+    expect(r.data?.items[1]).toMatchObject({ error: { code: 'validation_failed' } });
+    expect(r.data?.items[2]).toEqual({ id: 'b-2', deliveries: 0 });
   });
 });

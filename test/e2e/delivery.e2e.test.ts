@@ -18,21 +18,20 @@ describe('delivery', () => {
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url);
     const sent = await system.api.sendEvent(appId, { type: 'invoice.paid', data: { amount: 42 } });
-    expect(sent.status).toBe(202);
-    expect(sent.body).toMatchObject({ type: 'invoice.paid', deliveries: 1 });
-    expect(sent.body.id).toMatch(/^msg_/);
+    expect(sent).toMatchObject({ type: 'invoice.paid', deliveries: 1 });
+    expect(sent.id).toMatch(/^msg_/);
 
     await system.receiver.waitFor(() => system.receiver.on(url).length === 1, 20_000, 'the webhook');
     const got = system.receiver.on(url)[0]!;
     expect(got.method).toBe('POST');
     expect(got.headers['content-type']).toBe('application/json');
     expect(got.headers['user-agent']).toMatch(/^hookrelay\//);
-    expect(got.headers['webhook-id']).toBe(sent.body.id);
-    const expected = { type: 'invoice.paid', timestamp: sent.body.timestamp, data: { amount: 42 } };
+    expect(got.headers['webhook-id']).toBe(sent.id);
+    const expected = { type: 'invoice.paid', timestamp: sent.timestamp, data: { amount: 42 } };
     expect(new StandardWebhook(ep.secret).verify(got.body, got.headers)).toEqual(expected);
     expect(new SvixWebhook(ep.secret).verify(got.body, got.headers)).toEqual(expected);
 
-    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const status = await system.api.waitForStatus(appId, sent.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(status.deliveries).toEqual([
       expect.objectContaining({
         endpointId: ep.id,
@@ -43,12 +42,11 @@ describe('delivery', () => {
       }),
     ]);
     expect(status.data).toEqual({ amount: 42 });
-    const attempts = await system.api.call<{ items: Record<string, unknown>[] }>(
-      'GET',
-      `/v1/apps/${appId}/events/${sent.body.id}/attempts`,
-    );
-    expect(attempts.status).toBe(200);
-    expect(attempts.body.items).toEqual([
+    const attempts = await system.api.hr.GET('/v1/apps/{appId}/events/{eventId}/attempts', {
+      params: { path: { appId, eventId: sent.id } },
+    });
+    expect(attempts.response.status).toBe(200);
+    expect(attempts.data?.items).toEqual([
       expect.objectContaining({ endpointId: ep.id, attempt: 1, statusCode: 200, outcome: 'succeeded', error: null }),
     ]);
   });
@@ -59,21 +57,20 @@ describe('delivery', () => {
     const ep = await system.api.createEndpoint(appId, url);
     const sent = await system.api.sendEvent(appId, { type: 'order.created', data: { n: 1 } });
 
-    const status = await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const status = await system.api.waitForStatus(appId, sent.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(status.deliveries[0]).toMatchObject({ status: 'succeeded', attempts: 3, lastStatusCode: 200 });
     const got = system.receiver.on(url);
     expect(got).toHaveLength(3);
-    expect(new Set(got.map((r) => r.headers['webhook-id']))).toEqual(new Set([sent.body.id]));
+    expect(new Set(got.map((r) => r.headers['webhook-id']))).toEqual(new Set([sent.id]));
     for (const r of got) expect(() => new StandardWebhook(ep.secret).verify(r.body, r.headers)).not.toThrow();
     // Each retry waited about the scheduled second (1 s ± 10 %, rounded up to SQS's whole seconds).
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(850);
     expect(got[2]!.at - got[1]!.at).toBeGreaterThanOrEqual(850);
 
-    const attempts = await system.api.call<{ items: { attempt: number; statusCode: number; outcome: string }[] }>(
-      'GET',
-      `/v1/apps/${appId}/events/${sent.body.id}/attempts`,
-    );
-    expect(attempts.body.items.map((a) => [a.attempt, a.statusCode, a.outcome])).toEqual([
+    const attempts = await system.api.hr.GET('/v1/apps/{appId}/events/{eventId}/attempts', {
+      params: { path: { appId, eventId: sent.id } },
+    });
+    expect(attempts.data?.items.map((a) => [a.attempt, a.statusCode, a.outcome])).toEqual([
       [1, 500, 'retryable'],
       [2, 500, 'retryable'],
       [3, 200, 'succeeded'],
@@ -86,12 +83,7 @@ describe('delivery', () => {
     const ep = await system.api.createEndpoint(appId, url);
     const sent = await system.api.sendEvent(appId, { type: 'order.created', data: { n: 2 } });
 
-    const status = await system.api.waitForStatus(
-      appId,
-      sent.body.id,
-      (s) => s.deliveries[0]?.status === 'failed',
-      30_000,
-    );
+    const status = await system.api.waitForStatus(appId, sent.id, (s) => s.deliveries[0]?.status === 'failed', 30_000);
     expect(status.deliveries[0]).toMatchObject({
       status: 'failed',
       attempts: 4,
@@ -104,7 +96,7 @@ describe('delivery', () => {
     if (!system.target.dlq) throw new Error('this target does not expose its DLQ (set E2E_DLQ_URL)');
     const sqs = new SQSClient(system.target.dlq.sqsEndpoint ? { endpoint: system.target.dlq.sqsEndpoint } : {});
     const bodies: Record<string, unknown>[] = [];
-    for (let i = 0; i < 10 && !bodies.some((b) => b.eventId === sent.body.id); i++) {
+    for (let i = 0; i < 10 && !bodies.some((b) => b.eventId === sent.id); i++) {
       const out = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: system.target.dlq.url,
@@ -119,7 +111,7 @@ describe('delivery', () => {
     expect(bodies).toContainEqual(
       expect.objectContaining({
         appId,
-        eventId: sent.body.id,
+        eventId: sent.id,
         endpointId: ep.id,
         attempt: 4,
         reason: expect.stringContaining('exhausted'),
@@ -137,8 +129,8 @@ describe('delivery', () => {
     await system.api.createEndpoint(appId, everything);
 
     const sent = await system.api.sendEvent(appId, { type: 'invoice.paid', data: {} });
-    expect(sent.body.deliveries).toBe(2);
-    await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries.every((d) => d.status === 'succeeded'));
+    expect(sent.deliveries).toBe(2);
+    await system.api.waitForStatus(appId, sent.id, (s) => s.deliveries.every((d) => d.status === 'succeeded'));
     expect(system.receiver.on(invoices)).toHaveLength(1);
     expect(system.receiver.on(everything)).toHaveLength(1);
     expect(system.receiver.on(orders)).toHaveLength(0);
@@ -150,29 +142,28 @@ describe('delivery', () => {
     await system.api.createEndpoint(appId, url);
     const event = { type: 'invoice.paid', data: { amount: 1 }, id: 'inv_2026_0001' };
     const first = await system.api.sendEvent(appId, event);
-    expect(first.status).toBe(202);
     await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
 
     const again = await system.api.sendEvent(appId, event);
-    expect(again.status).toBe(202);
-    expect(again.body).toEqual(first.body);
+    expect(again).toEqual(first);
 
-    const conflict = await system.api.sendEvent(appId, { ...event, data: { amount: 2 } });
-    expect(conflict.status).toBe(409);
-    expect(conflict.body).toMatchObject({ error: { code: 'conflict' } });
+    const path = { appId };
+    const conflict = await system.api.hr.POST('/v1/apps/{appId}/events', {
+      params: { path },
+      body: { ...event, data: { amount: 2 } },
+    });
+    expect(conflict.response.status).toBe(409);
+    expect(conflict.error).toMatchObject({ error: { code: 'conflict' } });
 
-    const keyed = await system.api.sendEvent(
-      appId,
-      { type: 'invoice.paid', data: { amount: 3 } },
-      { 'idempotency-key': 'key-1' },
-    );
-    const keyedAgain = await system.api.sendEvent(
-      appId,
-      { type: 'invoice.paid', data: { amount: 3 } },
-      { 'idempotency-key': 'key-1' },
-    );
-    expect(keyed.body.id).toBe('key-1');
-    expect(keyedAgain.body).toEqual(keyed.body);
+    const keyedSend = () =>
+      system.api.hr.POST('/v1/apps/{appId}/events', {
+        params: { path, header: { 'Idempotency-Key': 'key-1' } },
+        body: { type: 'invoice.paid', data: { amount: 3 } },
+      });
+    const keyed = await keyedSend();
+    const keyedAgain = await keyedSend();
+    expect(keyed.data?.id).toBe('key-1');
+    expect(keyedAgain.data).toEqual(keyed.data);
 
     await system.receiver.waitFor(() => system.receiver.on(url).length >= 2);
     await sleep(1500);
@@ -225,10 +216,7 @@ describe('delivery', () => {
       const batch = await Promise.all(
         Array.from({ length: 25 }, (_, j) => system.api.sendEvent(appId, { type: 'burst.item', data: { i: i + j } })),
       );
-      for (const r of batch) {
-        expect(r.status).toBe(202);
-        ids.push(r.body.id);
-      }
+      ids.push(...batch.map((r) => r.id));
     }
     await system.receiver.waitFor(() => system.receiver.on(url).length >= 300, 60_000, '300 webhooks');
     await sleep(1500);

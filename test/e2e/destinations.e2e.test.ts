@@ -1,14 +1,14 @@
 /** With private targets disallowed (the AWS default), registration refuses internal destinations. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, startTarget, type Target } from '../helpers/target';
+import { startTarget, testApi, type Api, type Target } from '../helpers/target';
 
 let target: Target;
-let api: ReturnType<typeof apiClient>;
+let api: Api;
 let appId: string;
 
 beforeAll(async () => {
   target = await startTarget({ HOOKRELAY_ALLOW_PRIVATE_TARGETS: 'false' });
-  api = apiClient(target);
+  api = testApi(target);
   appId = await api.createApp();
 });
 
@@ -41,20 +41,17 @@ const internal = [
 
 describe('destination guard at registration', () => {
   it.each(internal)('refuses %s with a 422 naming the url', async (url) => {
-    const r = await api.call<{ error: { code: string; details: { path: string; message: string }[] } }>(
-      'POST',
-      `/v1/apps/${appId}/endpoints`,
-      { url },
-    );
-    expect(r.status).toBe(422);
-    expect(r.body.error.details[0]?.path).toBe('url');
+    const r = await api.hr.POST('/v1/apps/{appId}/endpoints', { params: { path: { appId } }, body: { url } });
+    expect(r.response.status).toBe(422);
+    expect(r.error?.error.details?.[0]?.path).toBe('url');
   });
 
   it('accepts a public https URL, stored without its fragment', async () => {
-    const r = await api.call<{ url: string }>('POST', `/v1/apps/${appId}/endpoints`, {
-      url: 'https://hooks.example.com/in#frag',
+    const r = await api.hr.POST('/v1/apps/{appId}/endpoints', {
+      params: { path: { appId } },
+      body: { url: 'https://hooks.example.com/in#frag' },
     });
-    expect(r.status).toBe(201);
-    expect(r.body.url).toBe('https://hooks.example.com/in');
+    expect(r.response.status).toBe(201);
+    expect(r.data?.url).toBe('https://hooks.example.com/in');
   });
 });

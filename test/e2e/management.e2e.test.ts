@@ -6,44 +6,53 @@ import { Webhook } from 'standardwebhooks';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../functions/handlers/api';
 import { sleep, useSystem } from '../helpers/e2e';
-import { apiClient } from '../helpers/target';
+import { testApi, type Api } from '../helpers/target';
 
 const system = useSystem();
 const hook = system.hook;
 
 async function newKey(appId: string) {
-  const r = await system.api.call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, { name: 'ci' });
-  expect(r.status).toBe(201);
-  expect(r.body.key).toMatch(/^hrk_/);
-  return r.body;
+  const r = await system.api.hr.POST('/v1/apps/{appId}/keys', { params: { path: { appId } }, body: { name: 'ci' } });
+  expect(r.response.status).toBe(201);
+  expect(r.data?.key).toMatch(/^hrk_/);
+  return r.data!;
 }
+
+/** The typed client's parameters for an app's routes, and for one endpoint's. */
+const app = (appId: string) => ({ params: { path: { appId } } });
+const at = (appId: string, endpointId: string) => ({ params: { path: { appId, endpointId } } });
+const ofEvent = (appId: string, eventId: string) => ({ params: { path: { appId, eventId } } });
 
 describe('app-scoped keys', () => {
   let appA: string;
   let appB: string;
-  let scoped: ReturnType<typeof apiClient>;
+  let scoped: Api;
   const idsB: Record<string, string> = {};
 
   beforeAll(async () => {
     appA = await system.api.createApp('tenant A');
     appB = await system.api.createApp('tenant B');
-    scoped = apiClient({ apiUrl: system.target.apiUrl, apiKey: (await newKey(appA)).key });
+    scoped = testApi({ apiUrl: system.target.apiUrl, apiKey: (await newKey(appA)).key });
     const ep = await system.api.createEndpoint(appB, hook());
     const ev = await system.api.sendEvent(appB, { type: 'b.thing', data: {} });
     const key = await newKey(appB);
-    Object.assign(idsB, { appId: appB, endpointId: ep.id, eventId: ev.body.id, keyId: key.id });
+    Object.assign(idsB, { appId: appB, endpointId: ep.id, eventId: ev.id, keyId: key.id });
   });
 
   it('reads and writes its own app', async () => {
-    expect((await scoped.call('GET', `/v1/apps/${appA}`)).status).toBe(200);
+    expect((await scoped.hr.GET('/v1/apps/{appId}', app(appA))).response.status).toBe(200);
     const ep = await scoped.createEndpoint(appA, hook());
-    expect((await scoped.sendEvent(appA, { type: 'a.thing', data: { x: 1 } })).status).toBe(202);
-    expect((await scoped.call('GET', `/v1/apps/${appA}/endpoints/${ep.id}`)).status).toBe(200);
+    const sent = await scoped.hr.POST('/v1/apps/{appId}/events', {
+      ...app(appA),
+      body: { type: 'a.thing', data: { x: 1 } },
+    });
+    expect(sent.response.status).toBe(202);
+    expect((await scoped.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', at(appA, ep.id))).response.status).toBe(200);
   });
 
   it('may not create apps or keys (403)', async () => {
-    expect((await scoped.call('POST', '/v1/apps', { name: 'x' })).status).toBe(403);
-    expect((await scoped.call('POST', `/v1/apps/${appA}/keys`, {})).status).toBe(403);
+    expect((await scoped.hr.POST('/v1/apps', { body: { name: 'x' } })).response.status).toBe(403);
+    expect((await scoped.hr.POST('/v1/apps/{appId}/keys', { ...app(appA), body: {} })).response.status).toBe(403);
   });
 
   it('gets 404 on every route of another app, as does a portal link of its app', async () => {
@@ -55,30 +64,35 @@ describe('app-scoped keys', () => {
         (r) => !/^(GET \/health|POST \/v1\/apps|\w+ \/v1\/event-types.*|GET \/v1\/portal\/session)$/.test(r),
       ),
     ).toEqual([]);
-    const link = await system.api.call<{ token: string }>('POST', `/v1/apps/${appA}/portal-access`, {
-      capabilities: ['read', 'manage'],
+    const link = await system.api.hr.POST('/v1/apps/{appId}/portal-access', {
+      ...app(appA),
+      body: { capabilities: ['read', 'manage'] },
     });
-    const portal = apiClient({ apiUrl: system.target.apiUrl, apiKey: link.body.token });
+    const portal = testApi({ apiUrl: system.target.apiUrl, apiKey: link.data!.token });
     for (const caller of [scoped, portal]) {
       for (const r of appRoutes) {
         const path = r.path.replace(/\{(\w+)\}/g, (_m, name: string) => idsB[name] ?? 'x');
         const body = r.method === 'POST' || r.method === 'PATCH' ? {} : undefined;
-        const res = await caller.call(r.method, path, body);
+        // Walked from the route table, so outside the typed client.
+        const res = await caller.raw(r.method, path, body);
         expect(res.status, `${r.method} ${r.path}`).toBe(404);
         expect(res.body).toMatchObject({ error: { code: 'not_found' } });
       }
     }
     // ...and nothing of app B changed.
-    expect((await system.api.call('GET', `/v1/apps/${appB}/endpoints/${idsB.endpointId}`)).status).toBe(200);
+    const still = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', at(appB, idsB.endpointId!));
+    expect(still.response.status).toBe(200);
   });
 
   it('stops working at once when revoked', async () => {
     const key = await newKey(appA);
-    const holder = apiClient({ apiUrl: system.target.apiUrl, apiKey: key.key });
-    expect((await holder.call('GET', `/v1/apps/${appA}`)).status).toBe(200);
-    expect((await system.api.call('DELETE', `/v1/apps/${appA}/keys/${key.id}`)).status).toBe(204);
-    expect((await holder.call('GET', `/v1/apps/${appA}`)).status).toBe(401);
-    expect((await system.api.call('DELETE', `/v1/apps/${appA}/keys/${key.id}`)).status).toBe(404);
+    const holder = testApi({ apiUrl: system.target.apiUrl, apiKey: key.key });
+    const revoke = () =>
+      system.api.hr.DELETE('/v1/apps/{appId}/keys/{keyId}', { params: { path: { appId: appA, keyId: key.id } } });
+    expect((await holder.hr.GET('/v1/apps/{appId}', app(appA))).response.status).toBe(200);
+    expect((await revoke()).response.status).toBe(204);
+    expect((await holder.hr.GET('/v1/apps/{appId}', app(appA))).response.status).toBe(401);
+    expect((await revoke()).response.status).toBe(404);
   });
 });
 
@@ -88,17 +102,17 @@ describe('endpoints', () => {
     const created: string[] = [];
     for (let i = 0; i < 7; i++) created.push((await system.api.createEndpoint(appId, hook())).id);
     const seen: string[] = [];
+    const list = (cursor: string | null) =>
+      system.api.hr.GET('/v1/apps/{appId}/endpoints', {
+        params: { path: { appId }, query: { limit: 3, ...(cursor ? { cursor } : {}) } },
+      });
     let cursor: string | null = null;
     do {
-      const q: string = cursor ? `&cursor=${cursor}` : '';
-      const page = await system.api.call<{ items: { id: string }[]; nextCursor: string | null }>(
-        'GET',
-        `/v1/apps/${appId}/endpoints?limit=3${q}`,
-      );
-      expect(page.status).toBe(200);
-      expect(page.body.items.length).toBeLessThanOrEqual(3);
-      seen.push(...page.body.items.map((e) => e.id));
-      cursor = page.body.nextCursor;
+      const page = await list(cursor);
+      expect(page.response.status).toBe(200);
+      expect(page.data!.items.length).toBeLessThanOrEqual(3);
+      seen.push(...page.data!.items.map((e) => e.id));
+      cursor = page.data!.nextCursor;
     } while (cursor);
     expect(seen.sort()).toEqual(created.sort());
   });
@@ -107,25 +121,23 @@ describe('endpoints', () => {
     const appId = await system.api.createApp();
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url);
-    const patched = await system.api.call<{ eventTypes: string[]; enabled: boolean; description: string }>(
-      'PATCH',
-      `/v1/apps/${appId}/endpoints/${ep.id}`,
-      { description: 'orders', eventTypes: ['order.created'], enabled: false },
-    );
-    expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ description: 'orders', eventTypes: ['order.created'], enabled: false });
-    expect((await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, {})).status).toBe(400);
+    const route = '/v1/apps/{appId}/endpoints/{endpointId}';
+    const patched = await system.api.hr.PATCH(route, {
+      ...at(appId, ep.id),
+      body: { description: 'orders', eventTypes: ['order.created'], enabled: false },
+    });
+    expect(patched.response.status).toBe(200);
+    expect(patched.data).toMatchObject({ description: 'orders', eventTypes: ['order.created'], enabled: false });
+    expect((await system.api.hr.PATCH(route, { ...at(appId, ep.id), body: {} })).response.status).toBe(400);
 
     const sent = await system.api.sendEvent(appId, { type: 'order.created', data: {} });
-    expect(sent.body.deliveries).toBe(0);
-    const status = await system.api.eventStatus(appId, sent.body.id);
-    expect(status.body.deliveries).toEqual([
-      expect.objectContaining({ endpointId: ep.id, status: 'skipped', attempts: 0 }),
-    ]);
+    expect(sent.deliveries).toBe(0);
+    const status = await system.api.eventStatus(appId, sent.id);
+    expect(status.deliveries).toEqual([expect.objectContaining({ endpointId: ep.id, status: 'skipped', attempts: 0 })]);
 
-    expect((await system.api.call('DELETE', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(204);
-    expect((await system.api.call('GET', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(404);
-    expect((await system.api.call('DELETE', `/v1/apps/${appId}/endpoints/${ep.id}`)).status).toBe(404);
+    expect((await system.api.hr.DELETE(route, at(appId, ep.id))).response.status).toBe(204);
+    expect((await system.api.hr.GET(route, at(appId, ep.id))).response.status).toBe(404);
+    expect((await system.api.hr.DELETE(route, at(appId, ep.id))).response.status).toBe(404);
     expect(system.receiver.on(url)).toHaveLength(0);
   });
 
@@ -133,13 +145,10 @@ describe('endpoints', () => {
     const appId = await system.api.createApp();
     const ep = await system.api.createEndpoint(appId, hook([410]));
     const sent = await system.api.sendEvent(appId, { type: 'x', data: {} });
-    await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'failed');
-    const got = await system.api.call<{ enabled: boolean; disabledReason: string }>(
-      'GET',
-      `/v1/apps/${appId}/endpoints/${ep.id}`,
-    );
-    expect(got.body.enabled).toBe(false);
-    expect(got.body.disabledReason).toContain('410');
+    await system.api.waitForStatus(appId, sent.id, (s) => s.deliveries[0]?.status === 'failed');
+    const got = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', at(appId, ep.id));
+    expect(got.data?.enabled).toBe(false);
+    expect(got.data?.disabledReason).toContain('410');
   });
 });
 
@@ -148,22 +157,19 @@ describe('secret rotation', () => {
     const appId = await system.api.createApp();
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url);
-    const rotated = await system.api.call<{ key: string }>(
-      'POST',
-      `/v1/apps/${appId}/endpoints/${ep.id}/secret/rotate`,
-    );
-    expect(rotated.status).toBe(200);
-    expect(rotated.body.key).not.toBe(ep.secret);
-    expect(
-      (await system.api.call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${ep.id}/secret`)).body.key,
-    ).toBe(rotated.body.key);
+    const rotated = await system.api.hr.POST('/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate', at(appId, ep.id));
+    expect(rotated.response.status).toBe(200);
+    const newSecret = rotated.data!.key;
+    expect(newSecret).not.toBe(ep.secret);
+    const now = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/secret', at(appId, ep.id));
+    expect(now.data?.key).toBe(newSecret);
 
     await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
     await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
     const got = system.receiver.on(url)[0]!;
     const signatures = got.headers['webhook-signature']!.split(' ');
     expect(signatures).toHaveLength(2);
-    for (const secret of [ep.secret, rotated.body.key]) {
+    for (const secret of [ep.secret, newSecret]) {
       expect(() => new Webhook(secret).verify(got.body, got.headers)).not.toThrow();
       // Each signature on its own verifies under exactly one of the two secrets.
       const alone = signatures.filter((sig) => {
@@ -185,28 +191,24 @@ describe('resend and recover', () => {
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url);
     const sent = await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
-    await system.api.waitForStatus(appId, sent.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    await system.api.waitForStatus(appId, sent.id, (s) => s.deliveries[0]?.status === 'succeeded');
 
-    const resent = await system.api.call<{ deliveries: number }>(
-      'POST',
-      `/v1/apps/${appId}/events/${sent.body.id}/resend`,
-      { endpointId: ep.id },
-    );
-    expect(resent.status).toBe(202);
-    expect(resent.body.deliveries).toBe(1);
+    const resent = await system.api.hr.POST('/v1/apps/{appId}/events/{eventId}/resend', {
+      ...ofEvent(appId, sent.id),
+      body: { endpointId: ep.id },
+    });
+    expect(resent.response.status).toBe(202);
+    expect(resent.data?.deliveries).toBe(1);
     await system.receiver.waitFor(() => system.receiver.on(url).length === 2);
-    expect(system.receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual([sent.body.id, sent.body.id]);
+    expect(system.receiver.on(url).map((r) => r.headers['webhook-id'])).toEqual([sent.id, sent.id]);
     const status = await system.api.waitForStatus(
       appId,
-      sent.body.id,
+      sent.id,
       (s) => s.deliveries[0]?.attempts === 2 && s.deliveries[0].status === 'succeeded',
     );
     expect(status.deliveries[0]?.attempts).toBe(2);
-    const attempts = await system.api.call<{ items: { attempt: number; outcome: string; statusCode: number }[] }>(
-      'GET',
-      `/v1/apps/${appId}/events/${sent.body.id}/attempts`,
-    );
-    expect(attempts.body.items.map((a) => [a.attempt, a.outcome, a.statusCode])).toEqual([
+    const attempts = await system.api.attempts(appId, sent.id);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.statusCode])).toEqual([
       [1, 'succeeded', 200],
       [2, 'succeeded', 200],
     ]);
@@ -215,17 +217,16 @@ describe('resend and recover', () => {
   it('resends to an endpoint created after the event', async () => {
     const appId = await system.api.createApp();
     const sent = await system.api.sendEvent(appId, { type: 'x', data: {} });
-    expect(sent.body.deliveries).toBe(0);
+    expect(sent.deliveries).toBe(0);
     const url = hook();
     const ep = await system.api.createEndpoint(appId, url);
-    const resent = await system.api.call<{ deliveries: number }>(
-      'POST',
-      `/v1/apps/${appId}/events/${sent.body.id}/resend`,
-      { endpointId: ep.id },
-    );
-    expect(resent.body.deliveries).toBe(1);
+    const resent = await system.api.hr.POST('/v1/apps/{appId}/events/{eventId}/resend', {
+      ...ofEvent(appId, sent.id),
+      body: { endpointId: ep.id },
+    });
+    expect(resent.data?.deliveries).toBe(1);
     await system.receiver.waitFor(() => system.receiver.on(url).length === 1);
-    expect(system.receiver.on(url)[0]!.headers['webhook-id']).toBe(sent.body.id);
+    expect(system.receiver.on(url)[0]!.headers['webhook-id']).toBe(sent.id);
   });
 
   it('recovers what failed since a time, once the endpoint is fixed and re-enabled', async () => {
@@ -235,32 +236,31 @@ describe('resend and recover', () => {
     const ep = await system.api.createEndpoint(appId, url);
     const since = new Date(Date.now() - 1000).toISOString();
     const first = await system.api.sendEvent(appId, { type: 'x', data: { n: 1 } });
-    await system.api.waitForStatus(appId, first.body.id, (s) => s.deliveries[0]?.status === 'failed');
+    await system.api.waitForStatus(appId, first.id, (s) => s.deliveries[0]?.status === 'failed');
     const second = await system.api.sendEvent(appId, { type: 'x', data: { n: 2 } }); // skipped: endpoint disabled
-    await system.api.waitForStatus(appId, second.body.id, (s) => s.deliveries[0]?.status === 'skipped');
+    await system.api.waitForStatus(appId, second.id, (s) => s.deliveries[0]?.status === 'skipped');
 
-    expect((await system.api.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since })).status).toBe(409);
+    const recover = (from: string) =>
+      system.api.hr.POST('/v1/apps/{appId}/endpoints/{endpointId}/recover', {
+        ...at(appId, ep.id),
+        body: { since: from },
+      });
+    expect((await recover(since)).response.status).toBe(409);
     system.receiver.script(path, [200]);
-    expect((await system.api.call('PATCH', `/v1/apps/${appId}/endpoints/${ep.id}`, { enabled: true })).status).toBe(
-      200,
-    );
-    const recovered = await system.api.call<{ recovered: number; more: boolean }>(
-      'POST',
-      `/v1/apps/${appId}/endpoints/${ep.id}/recover`,
-      { since },
-    );
-    expect(recovered.status).toBe(202);
-    expect(recovered.body).toEqual({ recovered: 2, more: false });
-
-    await system.api.waitForStatus(appId, first.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
-    await system.api.waitForStatus(appId, second.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
-    const again = await system.api.call<{ recovered: number }>('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, {
-      since,
+    const enabled = await system.api.hr.PATCH('/v1/apps/{appId}/endpoints/{endpointId}', {
+      ...at(appId, ep.id),
+      body: { enabled: true },
     });
-    expect(again.body.recovered).toBe(0);
-    expect(
-      (await system.api.call('POST', `/v1/apps/${appId}/endpoints/${ep.id}/recover`, { since: 'yesterday' })).status,
-    ).toBe(400);
+    expect(enabled.response.status).toBe(200);
+    const recovered = await recover(since);
+    expect(recovered.response.status).toBe(202);
+    expect(recovered.data).toEqual({ recovered: 2, more: false });
+
+    await system.api.waitForStatus(appId, first.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    await system.api.waitForStatus(appId, second.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const again = await recover(since);
+    expect(again.data?.recovered).toBe(0);
+    expect((await recover('yesterday')).response.status).toBe(400);
   });
 });
 
@@ -268,23 +268,20 @@ describe('the catch-up feed', () => {
   it('pages through every event exactly once, oldest first, and continues from its cursor', async () => {
     const appId = await system.api.createApp();
     const sent: string[] = [];
-    for (let i = 0; i < 23; i++)
-      sent.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i } })).body.id);
+    for (let i = 0; i < 23; i++) sent.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i } })).id);
     await sleep(2500); // the feed's settle window
 
     async function readAll(after: string | null) {
       const ids: string[] = [];
       let cursor = after;
       for (let page = 0; page < 20; page++) {
-        const q: string = cursor ? `&after=${cursor}` : '';
-        const r = await system.api.call<{ items: { id: string; data: { i: number } }[]; nextCursor: string | null }>(
-          'GET',
-          `/v1/apps/${appId}/events?limit=5${q}`,
-        );
-        expect(r.status).toBe(200);
-        ids.push(...r.body.items.map((e) => e.id));
-        cursor = r.body.nextCursor;
-        if (r.body.items.length === 0) break;
+        const r = await system.api.hr.GET('/v1/apps/{appId}/events', {
+          params: { path: { appId }, query: { limit: 5, ...(cursor ? { after: cursor } : {}) } },
+        });
+        expect(r.response.status).toBe(200);
+        ids.push(...r.data!.items.map((e) => e.id));
+        cursor = r.data!.nextCursor;
+        if (r.data!.items.length === 0) break;
       }
       return { ids, cursor };
     }
@@ -295,10 +292,13 @@ describe('the catch-up feed', () => {
 
     const more: string[] = [];
     for (let i = 0; i < 4; i++)
-      more.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i: 100 + i } })).body.id);
+      more.push((await system.api.sendEvent(appId, { type: 'feed.item', data: { i: 100 + i } })).id);
     await sleep(2500);
     const next = await readAll(all.cursor);
     expect(next.ids).toEqual(more);
-    expect((await system.api.call('GET', `/v1/apps/${appId}/events?after=not-a-cursor`)).status).toBe(400);
+    const bad = await system.api.hr.GET('/v1/apps/{appId}/events', {
+      params: { path: { appId }, query: { after: 'not-a-cursor' } },
+    });
+    expect(bad.response.status).toBe(400);
   });
 });

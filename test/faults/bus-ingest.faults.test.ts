@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/hookrelay';
 import { freePort, killAll, spawnTs, type Child as Process } from '../helpers/processes';
 import { RecordingReceiver } from '../helpers/receiver';
-import { apiClient } from '../helpers/target';
+import { testApi } from '../helpers/target';
 
 const API_KEY = 'hr_admin_bus_faults';
 const RETRYING = 'event from the bus not ingested yet; retrying later';
@@ -76,7 +76,7 @@ async function putEvent(port: number, detail: Record<string, unknown>): Promise<
 describe('PutEvents while the table is unreachable', () => {
   it('is ingested once the table is back, and a SIGKILL while it waits changes nothing', async () => {
     const port = await freePort();
-    const api = apiClient({ apiUrl: `http://127.0.0.1:${port}`, apiKey: API_KEY });
+    const api = testApi({ apiUrl: `http://127.0.0.1:${port}`, apiKey: API_KEY });
     let stack = await startStack(port);
     const appId = await api.createApp('bus-faults');
     const hook = receiver.endpoint([200]);
@@ -132,7 +132,7 @@ describe('PutEvents while the table is unreachable', () => {
     expect(webhooks('inv_outage_2')).toHaveLength(1);
     expect(JSON.parse(webhooks('inv_outage_2')[0]?.body ?? '{}')).toMatchObject({ data: { amount: 2 } });
     const status = await api.eventStatus(appId, 'inv_outage_2');
-    expect(status.body.deliveries).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+    expect(status.deliveries).toEqual([expect.objectContaining({ status: 'succeeded' })]);
     // Ingested, then deleted from the queue: nothing kept to restore at the next start.
     expect(readdirSync(join(dataDir, 'sqs', 'hookrelay-ingest'))).toEqual([]);
     // The refused event is still in the ingest DLQ, with its reason, as an operator lists it.

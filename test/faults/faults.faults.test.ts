@@ -17,7 +17,8 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
-import { apiClient, type EventStatus } from '../helpers/target';
+import type { Schemas } from '../../client';
+import { testApi, type Api, type EventStatus } from '../helpers/target';
 import { FaultReceiver, type FaultBehaviour } from './fault-receiver';
 
 const EVENTS = 24;
@@ -39,19 +40,11 @@ const FAULTS = {
 } satisfies Record<string, FaultBehaviour[]>;
 type Fault = keyof typeof FAULTS;
 
-interface AttemptView {
-  endpointId: string;
-  attempt: number;
-  at: string;
-  statusCode: number | null;
-  durationMs: number;
-  outcome: string;
-  error: string | null;
-}
+type AttemptView = Schemas['Attempts']['items'][number];
 
 let stack: LocalStack;
 let receiver: FaultReceiver;
-let api: ReturnType<typeof apiClient>;
+let api: Api;
 
 beforeAll(async () => {
   receiver = await new FaultReceiver().start();
@@ -60,7 +53,7 @@ beforeAll(async () => {
     quiet: true,
     env: { HOOKRELAY_RETRY_SCHEDULE: '1,1,2', HOOKRELAY_DELIVERY_TIMEOUT_MS: String(TIMEOUT_MS) },
   });
-  api = apiClient(stack);
+  api = testApi(stack);
 });
 
 afterAll(async () => {
@@ -108,8 +101,7 @@ describe('faults with loss accounting', () => {
       Array.from({ length: SENDERS }, async () => {
         while (next < EVENTS) {
           const id = `fault-${String(next++).padStart(3, '0')}`;
-          const r = await api.sendEvent(appId, { type: 'order.created', id, data: { id } });
-          expect(r.status, JSON.stringify(r.body)).toBe(202);
+          await api.sendEvent(appId, { type: 'order.created', id, data: { id } }); // anything but 202 throws
           accepted.push(id);
         }
       }),
@@ -139,12 +131,12 @@ describe('faults with loss accounting', () => {
     const deadline = Date.now() + FINISH_DEADLINE_MS;
     while (open.size > 0 && Date.now() < deadline) {
       for (const id of [...open]) {
-        const r = await api.eventStatus(appId, id);
-        if (r.status !== 200) continue;
-        statuses.set(id, r.body);
+        const r = await api.hr.GET('/v1/apps/{appId}/events/{eventId}', { params: { path: { appId, eventId: id } } });
+        if (!r.data) continue;
+        statuses.set(id, r.data);
         if (
-          r.body.deliveries.length === Object.keys(FAULTS).length &&
-          r.body.deliveries.every((d) => TERMINAL.has(d.status))
+          r.data.deliveries.length === Object.keys(FAULTS).length &&
+          r.data.deliveries.every((d) => TERMINAL.has(d.status))
         )
           open.delete(id);
       }
@@ -154,8 +146,7 @@ describe('faults with loss accounting', () => {
 
     const attempts = new Map<string, AttemptView[]>();
     for (const id of accepted) {
-      const r = await api.call<{ items: AttemptView[] }>('GET', `/v1/apps/${appId}/events/${id}/attempts`);
-      attempts.set(id, r.body.items);
+      attempts.set(id, await api.attempts(appId, id));
     }
 
     // The books.
@@ -258,8 +249,10 @@ describe('faults with loss accounting', () => {
     }
     expect(gone.filter((g) => g.delivery.status === 'failed').length).toBeGreaterThan(0);
     expect(gone.filter((g) => g.delivery.status === 'skipped').length).toBeGreaterThan(0);
-    const goneEndpoint = await api.call('GET', `/v1/apps/${appId}/endpoints/${endpoints.gone.id}`);
-    expect(goneEndpoint.body).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('410') });
+    const goneEndpoint = await api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', {
+      params: { path: { appId, endpointId: endpoints.gone.id } },
+    });
+    expect(goneEndpoint.data).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('410') });
 
     for (const { id, delivery } of byFault('healthy'))
       expect(delivery, `healthy ${id}`).toMatchObject({ status: 'succeeded', lastStatusCode: 200 });

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, killAll, spawnTs, type Child } from '../helpers/processes';
-import { apiClient, type EventStatus } from '../helpers/target';
+import { testApi, type EventStatus } from '../helpers/target';
 import { FaultReceiver } from './fault-receiver';
 
 const API_KEY = 'hr_admin_sigkill_faults';
@@ -61,7 +61,7 @@ describe('SIGKILL in the middle of a burst', () => {
   it('delivers every event answered 202 to every endpoint after a restart on the same data dir', async () => {
     const port = await freePort();
     const target = { apiUrl: `http://127.0.0.1:${port}`, apiKey: API_KEY };
-    const api = apiClient(target);
+    const api = testApi(target);
     let stack = await startStack(port);
 
     const appId = await api.createApp('sigkill');
@@ -78,9 +78,12 @@ describe('SIGKILL in the middle of a burst', () => {
       while (next < EVENTS && !killed) {
         const id = `evt-${String(next++).padStart(4, '0')}`;
         try {
-          const r = await api.sendEvent(appId, { type: 'order.created', id, data: { id } });
-          if (r.status === 202) accepted.add(id);
-          else unexpected.push(`${id}: ${r.status} ${JSON.stringify(r.body)}`);
+          const r = await api.hr.POST('/v1/apps/{appId}/events', {
+            params: { path: { appId } },
+            body: { type: 'order.created', id, data: { id } },
+          });
+          if (r.response.status === 202) accepted.add(id);
+          else unexpected.push(`${id}: ${r.response.status} ${JSON.stringify(r.error)}`);
         } catch {
           // The connection died with the stack: this event was never acknowledged.
           unacknowledged.add(id);
@@ -109,10 +112,12 @@ describe('SIGKILL in the middle of a burst', () => {
         );
       }
       for (const id of [...pending]) {
-        const r = await api.eventStatus(appId, id);
-        expect(r.status, `event ${id} was answered 202 before the kill but is gone after the restart`).toBe(200);
-        finished.set(id, r.body);
-        if (r.body.deliveries.length === 2 && r.body.deliveries.every((d) => TERMINAL.has(d.status)))
+        const r = await api.hr.GET('/v1/apps/{appId}/events/{eventId}', { params: { path: { appId, eventId: id } } });
+        expect(r.response.status, `event ${id} was answered 202 before the kill but is gone after the restart`).toBe(
+          200,
+        );
+        finished.set(id, r.data!);
+        if (r.data!.deliveries.length === 2 && r.data!.deliveries.every((d) => TERMINAL.has(d.status)))
           pending.delete(id);
       }
       if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));

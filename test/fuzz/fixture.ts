@@ -2,48 +2,50 @@
  * What the fuzz suites share: the embedded stack with a receiver, the identities and ids the
  * generators draw from (made through the public API), and the checks every answer must pass.
  */
+import { describeApiError, hookrelayClient } from '../../client';
 import { LIMITS } from '../../functions/core/schemas';
 import type { LocalStack } from '../../infra/local/stack';
 import type { RecordingReceiver } from '../helpers/receiver';
 import { contractProblem } from './contract';
 import type { Fixture, FuzzRequest, RouteLike } from './requests';
 
-async function call<T>(
-  stack: LocalStack,
-  method: string,
-  path: string,
-  body?: unknown,
-  key = stack.apiKey,
-): Promise<T> {
-  const res = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`fixture: ${method} ${path} answered ${res.status} ${text}`);
-  return JSON.parse(text) as T;
+/** The fixture is made with the typed client (the fuzzed requests themselves are raw). */
+const admin = (stack: LocalStack) => hookrelayClient({ baseUrl: stack.apiUrl, key: stack.apiKey });
+
+async function must<T>(answer: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await answer;
+  if (!response.ok || data === undefined)
+    throw new Error(`fixture: ${response.url} answered ${describeApiError(response.status, error)}`);
+  return data;
 }
+
+const newKey = (stack: LocalStack, appId: string) =>
+  must(admin(stack).POST('/v1/apps/{appId}/keys', { params: { path: { appId } }, body: { name: 'fuzz' } }));
+// Only type-filtered endpoints, so that the generated events fan out to few of them.
+const newEndpoint = async (stack: LocalStack, appId: string, url: string) =>
+  (
+    await must(
+      admin(stack).POST('/v1/apps/{appId}/endpoints', {
+        params: { path: { appId } },
+        body: { url, eventTypes: ['fuzz.type'] },
+      }),
+    )
+  ).id;
 
 /** Two apps; a key, an endpoint (to the receiver) and an event in the first. */
 export async function createFixture(stack: LocalStack, receiver: RecordingReceiver): Promise<Fixture> {
   const receiverUrl = receiver.endpoint([200]);
-  const appA = (await call<{ id: string }>(stack, 'POST', '/v1/apps', { name: 'fuzz A' })).id;
-  const appB = (await call<{ id: string }>(stack, 'POST', '/v1/apps', { name: 'fuzz B' })).id;
-  const key = await call<{ id: string; key: string }>(stack, 'POST', `/v1/apps/${appA}/keys`, { name: 'fuzz' });
-  // Only type-filtered endpoints, so that the generated events fan out to few of them.
-  const endpointA = (
-    await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/endpoints`, {
-      url: receiverUrl,
-      eventTypes: ['fuzz.type'],
-    })
-  ).id;
+  const appA = (await must(admin(stack).POST('/v1/apps', { body: { name: 'fuzz A' } }))).id;
+  const appB = (await must(admin(stack).POST('/v1/apps', { body: { name: 'fuzz B' } }))).id;
+  const key = await newKey(stack, appA);
+  const endpointA = await newEndpoint(stack, appA, receiverUrl);
   const eventA = (
-    await call<{ id: string }>(stack, 'POST', `/v1/apps/${appA}/events`, {
-      type: 'fuzz.type',
-      data: { n: 1 },
-      id: 'evt-fuzz-1',
-    })
+    await must(
+      admin(stack).POST('/v1/apps/{appId}/events', {
+        params: { path: { appId: appA } },
+        body: { type: 'fuzz.type', data: { n: 1 }, id: 'evt-fuzz-1' },
+      }),
+    )
   ).id;
   const eventTypeA = `fuzz.type.${appA.slice(-6).toLowerCase()}`;
   await createFixtureType(stack, eventTypeA);
@@ -65,12 +67,12 @@ export async function createFixture(stack: LocalStack, receiver: RecordingReceiv
 const FIXTURE_TYPE = { schema: { type: 'object', properties: { n: { type: 'number' } } }, examples: [{ n: 1 }] };
 
 function createFixtureType(stack: LocalStack, name: string) {
-  return call(stack, 'POST', '/v1/event-types', { name, ...FIXTURE_TYPE });
+  return must(admin(stack).POST('/v1/event-types', { body: { name, ...FIXTURE_TYPE } }));
 }
 
 async function mintLinks(stack: LocalStack, appId: string) {
-  const mint = (capabilities: string[]) =>
-    call<{ token: string }>(stack, 'POST', `/v1/apps/${appId}/portal-access`, { capabilities });
+  const mint = (capabilities: Array<'read' | 'manage'>) =>
+    must(admin(stack).POST('/v1/apps/{appId}/portal-access', { params: { path: { appId } }, body: { capabilities } }));
   return { portalReadA: (await mint(['read'])).token, portalManageA: (await mint(['read', 'manage'])).token };
 }
 
@@ -202,11 +204,13 @@ export async function restore(
     reached.route.path === '/v1/event-types/{name}' &&
     decoded(reached.params.name) === f.eventTypeA
   ) {
-    await call(stack, 'PATCH', `/v1/event-types/${f.eventTypeA}`, FIXTURE_TYPE);
+    await must(
+      admin(stack).PATCH('/v1/event-types/{name}', { params: { path: { name: f.eventTypeA } }, body: FIXTURE_TYPE }),
+    );
   }
   if (status !== 204 || !reached || reached.route.method !== 'DELETE') return;
   if (reached.route.path.endsWith('/keys/{keyId}') && decoded(reached.params.keyId) === f.keyIdA) {
-    const key = await call<{ id: string; key: string }>(stack, 'POST', `/v1/apps/${f.appA}/keys`, { name: 'fuzz' });
+    const key = await newKey(stack, f.appA);
     f.keyIdA = key.id;
     f.appKeyA = key.key;
   }
@@ -217,11 +221,6 @@ export async function restore(
     await createFixtureType(stack, f.eventTypeA);
   }
   if (reached.route.path.endsWith('/endpoints/{endpointId}') && decoded(reached.params.endpointId) === f.endpointA) {
-    f.endpointA = (
-      await call<{ id: string }>(stack, 'POST', `/v1/apps/${f.appA}/endpoints`, {
-        url: f.receiverUrl,
-        eventTypes: ['fuzz.type'],
-      })
-    ).id;
+    f.endpointA = await newEndpoint(stack, f.appA, f.receiverUrl);
   }
 }

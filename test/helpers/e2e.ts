@@ -4,12 +4,12 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { RecordingReceiver, type Behaviour } from './receiver';
-import { apiClient, startTarget, type Target } from './target';
+import { startTarget, testApi, type Api, type Target } from './target';
 
 export interface System {
   readonly target: Target;
   readonly receiver: RecordingReceiver;
-  readonly api: ReturnType<typeof apiClient>;
+  readonly api: Api;
   /** A fresh receiver URL answering `behaviours`, as the target's functions reach this machine. */
   hook(behaviours?: Behaviour[]): string;
 }
@@ -17,7 +17,7 @@ export interface System {
 export function useSystem(env: Record<string, string> = {}): System {
   let target: Target | undefined;
   let receiver: RecordingReceiver | undefined;
-  let api: ReturnType<typeof apiClient> | undefined;
+  let api: Api | undefined;
   const ready = <T>(x: T | undefined): T => {
     if (x === undefined) throw new Error('the system is used before beforeAll ran');
     return x;
@@ -26,7 +26,7 @@ export function useSystem(env: Record<string, string> = {}): System {
   beforeAll(async () => {
     receiver = await new RecordingReceiver().start();
     target = await startTarget(env);
-    api = apiClient(target);
+    api = testApi(target);
   });
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../../infra/app';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { logicalIdOf } from '../../infra/constructs/hookrelay-function';
 import { ENV, topology } from '../../infra/topology';
@@ -12,6 +13,7 @@ import {
   resourcesOf,
   resourcesOfStatement,
   roleCan,
+  SKIP_BUNDLING,
   synth,
   type Statement,
 } from './helpers';
@@ -424,6 +426,30 @@ describe('the functions', () => {
         [ENV.retentionDays]: '7',
       });
     }
+  });
+});
+
+describe('the portal rate limit', () => {
+  it('reaches every function from the portal.rateLimit prop, and a bad one fails the synth naming it', () => {
+    const { template: t } = synth({ hookrelay: { portal: { rateLimit: { capacity: 30, refillPerS: 2.5 } } } });
+    for (const f of Object.values(resourcesOf(t, 'AWS::Lambda::Function')))
+      expect((f.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        [ENV.portalRateLimit]: '30,2.5',
+      });
+    expect(() => synth({ hookrelay: { portal: { rateLimit: { capacity: 1.5, refillPerS: 1 } } } })).toThrow(
+      /portal\.rateLimit must be "<burst>,<calls per second>"/,
+    );
+  });
+
+  it('comes from -c hookrelay:portalRateLimit=<burst>,<per second>', () => {
+    const withContext = (v: string) =>
+      buildApp(new App({ context: { ...SKIP_BUNDLING, 'hookrelay:portalRateLimit': v } })).stack;
+    const t = Template.fromStack(withContext(' 40, 4 '));
+    for (const f of Object.values(resourcesOf(t, 'AWS::Lambda::Function')))
+      expect((f.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        [ENV.portalRateLimit]: '40,4',
+      });
+    expect(() => withContext('lots')).toThrow(/context hookrelay:portalRateLimit must be/);
   });
 });
 

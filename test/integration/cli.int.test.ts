@@ -16,11 +16,11 @@ import { run } from '../../cli/hookrelay';
 import type { CliIO } from '../../cli/io';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { RecordingReceiver } from '../helpers/receiver';
-import { apiClient, type EventStatus } from '../helpers/target';
+import { testApi, type Api, type EventStatus } from '../helpers/target';
 
 let stack: LocalStack;
 let receiver: RecordingReceiver;
-let api: ReturnType<typeof apiClient>;
+let api: Api;
 let sqs: SQSClient;
 
 interface CliResult {
@@ -71,7 +71,7 @@ let sent: string[];
 beforeAll(async () => {
   receiver = await new RecordingReceiver().start();
   stack = await startLocalStack({ port: 0, quiet: true, env: { HOOKRELAY_RETRY_SCHEDULE: '1,1,1' } });
-  api = apiClient(stack);
+  api = testApi(stack);
   sqs = new SQSClient({
     endpoint: stack.endpoints.sqs,
     region: 'us-east-1',
@@ -83,9 +83,7 @@ beforeAll(async () => {
   endpointId = (await api.createEndpoint(appId, receiver.script(FAILING, [500]))).id;
   sent = [];
   for (let i = 0; i < 3; i++) {
-    const r = await api.sendEvent(appId, { type: 'order.created', data: { n: i } });
-    expect(r.status).toBe(202);
-    sent.push(r.body.id);
+    sent.push((await api.sendEvent(appId, { type: 'order.created', data: { n: i } })).id);
   }
   await Promise.all(
     sent.map((id) => api.waitForStatus(appId, id, (s) => s.deliveries[0]?.status === 'failed', 30_000)),
@@ -222,7 +220,7 @@ describe('hookrelay events and deliveries', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines).toEqual([{ id: 'cli-inv-1', type: 'invoice.paid', timestamp: expect.any(String), deliveries: 1 }]);
     const stored = await api.eventStatus(okApp, 'cli-inv-1');
-    expect(stored.body.data).toEqual({ amount: 42 });
+    expect(stored.data).toEqual({ amount: 42 });
 
     const human = await cli([
       'events',
@@ -286,7 +284,7 @@ describe('hookrelay events and deliveries', () => {
       '--app',
       app,
       '--event',
-      event.body.id,
+      event.id,
       '--interval',
       '200ms',
       '--timeout',
@@ -294,8 +292,8 @@ describe('hookrelay events and deliveries', () => {
     ]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.lines.at(-2)).toMatchObject({ status: 'failed', attempts: 4, lastStatusCode: 500 });
-    expect(r.lines.at(-1)).toEqual({ eventId: event.body.id, finished: true, succeeded: 0, failed: 1, skipped: 0 });
-    expect(r.stderr).toBe(`error: 1 of 1 deliveries of ${event.body.id} failed\n`);
+    expect(r.lines.at(-1)).toEqual({ eventId: event.id, finished: true, succeeded: 0, failed: 1, skipped: 0 });
+    expect(r.stderr).toBe(`error: 1 of 1 deliveries of ${event.id} failed\n`);
 
     // That delivery is now in the DLQ: redrive it by receive+send+delete, the fallback path.
     receiver.script('/tail-500', [200]);
@@ -305,9 +303,9 @@ describe('hookrelay events and deliveries', () => {
       expect.objectContaining({ path: 'receive-send-delete', status: 'COMPLETED', moved: 1, total: 1 }),
     ]);
     console.info(`redrive via receive-send-delete: 1 message in ${String(redrive.lines[0]?.durationMs)} ms`);
-    const done = await api.waitForStatus(app, event.body.id, (s) => s.deliveries[0]?.status === 'succeeded');
+    const done = await api.waitForStatus(app, event.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(done.deliveries[0]).toMatchObject({ attempts: 5, lastStatusCode: 200 });
-    expect(receiver.on('/tail-500').map((x) => x.headers['webhook-id'])).toEqual(Array(5).fill(event.body.id));
+    expect(receiver.on('/tail-500').map((x) => x.headers['webhook-id'])).toEqual(Array(5).fill(event.id));
     expect((await dlqCounts()).messages).toBe(0);
   });
 });
@@ -350,7 +348,7 @@ describe('hookrelay endpoints', () => {
     expect(created.stdout).not.toContain('cli-password-1');
 
     const sent = await api.sendEvent(app, { type: 'a.b', data: {} });
-    await api.waitForStatus(app, sent.body.id, (s: EventStatus) => s.deliveries[0]?.status === 'succeeded');
+    await api.waitForStatus(app, sent.id, (s: EventStatus) => s.deliveries[0]?.status === 'succeeded');
     const got = receiver.on(url)[0]!;
     expect(got.headers['x-tenant']).toBe('acme');
     expect(got.headers.authorization).toBe(`Basic ${Buffer.from('ci:cli-password-1').toString('base64')}`);

@@ -16,13 +16,13 @@ import { keys } from '../../functions/adapters/dynamo/table-layout';
 import { dynamoClient, sqsClient } from '../../infra/local/provision';
 import { startLocalStack, type Handlers, type LocalStack } from '../../infra/local/stack';
 import { RecordingReceiver } from '../helpers/receiver';
-import { apiClient } from '../helpers/target';
+import { testApi, type Api } from '../helpers/target';
 import { waitFor } from '../helpers/local-stack';
 
 let stack: LocalStack;
 let events: EventBridgeClient;
 let receiver: RecordingReceiver;
-let api: ReturnType<typeof apiClient>;
+let api: Api;
 /** EventBridge event ids, one per record the ingest function was given. */
 const invoked: string[] = [];
 
@@ -37,7 +37,7 @@ const countingIngest: Handlers['ingest'] = async (event: SQSEvent, context) => {
 beforeAll(async () => {
   receiver = await new RecordingReceiver().start();
   stack = await startLocalStack({ port: 0, quiet: true, housekeeping: false, handlers: { ingest: countingIngest } });
-  api = apiClient(stack);
+  api = testApi(stack);
   events = new EventBridgeClient({
     region: 'us-east-1',
     endpoint: stack.eventsUrl,
@@ -172,8 +172,10 @@ describe('PutEvents entries that cannot be ingested', () => {
       reason: expect.stringContaining('detail.appId: is required and must be a string'),
     });
     for (const id of ids) {
-      const status = await api.eventStatus(appId, `evb_${id}`);
-      expect(status.status).toBe(404);
+      const status = await api.hr.GET('/v1/apps/{appId}/events/{eventId}', {
+        params: { path: { appId, eventId: `evb_${id}` } },
+      });
+      expect(status.response.status).toBe(404);
     }
 
     const table = await cli(['dlq', 'list']);

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Schemas } from '../../client';
 import { LIMITS } from '../../functions/core/schemas';
 import { invoke, type Handlers } from '../../infra/local/lambda';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
@@ -17,10 +18,8 @@ let appId: string;
 
 interface Answer {
   status: number;
-  body: {
-    error?: { code: string; message: string; details?: { path: string; message: string }[] };
-    [k: string]: unknown;
-  };
+  /** An error in the API's documented shape, or whatever else the handler answered. */
+  body: Partial<Schemas['Error']> & Record<string, unknown>;
 }
 
 async function call(

@@ -21,6 +21,7 @@ import type { IncomingMessage } from 'node:http';
 import { format } from 'node:util';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Schemas } from '../../client';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { RecordingReceiver } from '../helpers/receiver';
 
@@ -87,9 +88,7 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, tim
   }
 }
 
-interface Status {
-  deliveries: { endpointId: string; status: string; attempts: number }[];
-}
+type Status = Schemas['EventStatus'];
 
 /** Every secret value issued in the session, by what it is. */
 const secrets = new Map<string, string>();
@@ -163,11 +162,11 @@ afterAll(async () => {
 describe('a session through the whole stack', () => {
   it('runs: apps, keys, endpoints that succeed, fail and time out, rotations, events, polling, bad requests', async () => {
     // An app and its keys; one key is revoked again.
-    const appId = (await call<{ id: string }>('POST', '/v1/apps', { body: { name: 'Acme' } })).body.id;
-    const k1 = await call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, {
+    const appId = (await call<Schemas['App']>('POST', '/v1/apps', { body: { name: 'Acme' } })).body.id;
+    const k1 = await call<Schemas['Key']>('POST', `/v1/apps/${appId}/keys`, {
       body: { name: 'producer' },
     });
-    const k2 = await call<{ id: string; key: string }>('POST', `/v1/apps/${appId}/keys`, { body: { name: 'old' } });
+    const k2 = await call<Schemas['Key']>('POST', `/v1/apps/${appId}/keys`, { body: { name: 'old' } });
     expect([k1.status, k2.status]).toEqual([201, 201]);
     issued(k1.body.key, 'an app key', 'POST /v1/apps/{appId}/keys');
     issued(k2.body.key, 'a revoked app key', 'POST /v1/apps/{appId}/keys');
@@ -183,27 +182,27 @@ describe('a session through the whole stack', () => {
     };
     const ids: Record<string, string> = {};
     for (const [name, url] of Object.entries(urls)) {
-      const r = await call<{ id: string }>('POST', `/v1/apps/${appId}/endpoints`, {
+      const r = await call<Schemas['Endpoint']>('POST', `/v1/apps/${appId}/endpoints`, {
         body: { url, eventTypes: ['order.created'], description: name },
         key: name === 'byAppKey' ? appKey : undefined,
       });
       expect(r.status).toBe(201);
       ids[name] = r.body.id;
-      const secret = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`, {
+      const secret = await call<Schemas['Secret']>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`, {
         key: appKey,
       });
       issued(secret.body.key, `the signing secret of ${name}`, 'GET /v1/apps/{appId}/endpoints/{endpointId}/secret');
     }
     // Rotations: the new secret signs beside the old one.
     for (const name of ['ok', 'failing']) {
-      const r = await call<{ key: string }>('POST', `/v1/apps/${appId}/endpoints/${ids[name]}/secret/rotate`);
+      const r = await call<Schemas['Secret']>('POST', `/v1/apps/${appId}/endpoints/${ids[name]}/secret/rotate`);
       expect(r.status).toBe(200);
       issued(
         r.body.key,
         `the rotated signing secret of ${name}`,
         'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate',
       );
-      const again = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${ids[name]}/secret`);
+      const again = await call<Schemas['Secret']>('GET', `/v1/apps/${appId}/endpoints/${ids[name]}/secret`);
       issued(
         again.body.key,
         `the rotated signing secret of ${name}`,
@@ -212,10 +211,10 @@ describe('a session through the whole stack', () => {
     }
 
     // Events: one by the admin, one by the app key, a batch, and an idempotent replay.
-    const e1 = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, {
+    const e1 = await call<Schemas['Accepted']>('POST', `/v1/apps/${appId}/events`, {
       body: { type: 'order.created', data: { n: 1 }, id: 'ord-1' },
     });
-    const e2 = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, {
+    const e2 = await call<Schemas['Accepted']>('POST', `/v1/apps/${appId}/events`, {
       body: { type: 'order.created', data: { n: 2 } },
       key: appKey,
     });
@@ -332,12 +331,12 @@ describe('a session through the whole stack', () => {
     credentials.set('client-secret-2j8q4', { what: 'an OAuth2 client secret', path: '(none)' });
     const credentialIds: string[] = [];
     for (const [url, options] of withCredentials) {
-      const r = await call<{ id: string }>('POST', `/v1/apps/${appId}/endpoints`, {
+      const r = await call<Schemas['Endpoint']>('POST', `/v1/apps/${appId}/endpoints`, {
         body: { url, eventTypes: ['secret.check'], ...options },
       });
       expect(r.status).toBe(201);
       credentialIds.push(r.body.id);
-      const secret = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`);
+      const secret = await call<Schemas['Secret']>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`);
       // A v1a endpoint answers its public key (whpk_), which is no secret: views show it too.
       if (!secret.body.key.startsWith('whpk_'))
         issued(secret.body.key, 'a signing secret', 'GET /v1/apps/{appId}/endpoints/{endpointId}/secret');
@@ -349,22 +348,19 @@ describe('a session through the whole stack', () => {
       'GET /v1/apps/{appId}/endpoints/{endpointId}/secret',
     );
     // A v1a endpoint's private key never leaves hookrelay; its public key is handed out.
-    const v1aKeys = await call<{ key: string }>(
+    const v1aKeys = await call<Schemas['Secret']>(
       'POST',
       `/v1/apps/${appId}/endpoints/${credentialIds[3]}/secret/rotate`,
     );
     expect(v1aKeys.body.key).toMatch(/^whpk_/);
-    const checked = await call<{ id: string }>('POST', `/v1/apps/${appId}/events`, {
+    const checked = await call<Schemas['Accepted']>('POST', `/v1/apps/${appId}/events`, {
       body: { type: 'secret.check', data: { n: 9 } },
     });
     await waitFor(async () => {
       const s = await call<Status>('GET', `/v1/apps/${appId}/events/${checked.body.id}`);
       return s.body.deliveries.every((d) => d.status === 'succeeded') ? s.body : undefined;
     }, 'the deliveries with credentials to succeed');
-    const tried = await call<{ items: { responseExcerpt: string | null }[] }>(
-      'GET',
-      `/v1/apps/${appId}/events/${checked.body.id}/attempts`,
-    );
+    const tried = await call<Schemas['Attempts']>('GET', `/v1/apps/${appId}/events/${checked.body.id}/attempts`);
     expect(tried.body.items.map((a) => a.responseExcerpt)).toContain(
       'you sent [redacted], [redacted] and X-Api-Key: [redacted]',
     );
