@@ -14,7 +14,8 @@
  *     of the old entry;
  *   - an index key changes: two writes, a delete of the old entry and a put of the new one;
  *   - keys unchanged but a projected attribute changes: one write of the new entry.
- * An index entry is what the index projects (topology.table.indexes): keys only, or the whole item.
+ * An index entry is what the index projects (topology.table.indexes): keys only, keys and some
+ * attributes (INCLUDE), or the whole item.
  *
  * The images come from a shadow of every item the handlers wrote, kept from the writes themselves:
  * a put's item, an update's `ReturnValues: 'ALL_NEW'` (added to each UpdateItem), nothing after a
@@ -44,14 +45,16 @@ export const INDEXES = Object.values(topology.table.indexes).map((i: IndexSpec) 
   name: i.name,
   pk: i.partitionKey,
   sk: i.sortKey,
-  projection: i.projection as 'ALL' | 'KEYS_ONLY',
+  projection: i.projection as 'ALL' | 'KEYS_ONLY' | 'INCLUDE',
+  nonKeyAttributes: 'nonKeyAttributes' in i ? [...i.nonKeyAttributes] : ([] as string[]),
 }));
 
-/** What an index stores of an item: all of it, or its table and index keys only. */
+/** What an index stores of an item: all of it, or its table and index keys (and, INCLUDE, the listed attributes). */
 export function indexEntry(item: WireItem, index: (typeof INDEXES)[number]): WireItem {
   if (index.projection === 'ALL') return item;
   const entry: WireItem = {};
-  for (const attr of [topology.table.partitionKey, topology.table.sortKey, index.pk, index.sk]) {
+  const included = index.projection === 'INCLUDE' ? index.nonKeyAttributes : [];
+  for (const attr of [topology.table.partitionKey, topology.table.sortKey, index.pk, index.sk, ...included]) {
     const v = item[attr];
     if (v !== undefined) entry[attr] = v;
   }
@@ -124,6 +127,7 @@ export function updateName(input: { UpdateExpression?: string; ConditionExpressi
   if (u.includes(':skipped')) return 'skip';
   if (u.includes('enabled = :f')) return 'disable endpoint';
   if (u.includes('openSk = :to')) return 'housekeeping reschedule';
+  if (c.includes('attribute_not_exists(openPk)')) return 'open a waiting retry (trailing reconcile)';
   if (u.includes('retryBase')) return 'restart (resend)';
   return u.length > 48 ? `${u.slice(0, 45)}...` : u;
 }

@@ -9,8 +9,9 @@
  *            duplicate never records twice), then the retry or the dead letter.
  *
  * The table is the truth: an outcome is written before the message that follows from it is
- * sent, and every unfinished delivery is either waiting on the open index or, before its first
- * outcome, stood for by its event, which housekeeping reconciles once it is late.
+ * sent, and every unfinished delivery is either waiting on the open index or stood for by its
+ * event, which housekeeping reads back once it is late: before its first outcome, and while a
+ * retry soon after the event waits (lifecycle.ts, RETRY_RECONCILE_AFTER_S).
  */
 import { randomUUID } from 'node:crypto';
 import type { EndpointHealth } from './endpoint-health';
@@ -46,7 +47,10 @@ export interface DeliveryUpdate {
   nextAttemptAt: string | null;
   /** The successful attempt's details (it has no attempt record of its own). */
   success?: { durationMs: number; responseExcerpt: string | null };
-  /** When housekeeping should look again (on the open index); null once finished. */
+  /**
+   * When housekeeping should look again (on the open index); null once finished, and while a
+   * retry soon after its event waits (the trailing reconcile reads it back).
+   */
   dueAt: string | null;
 }
 
@@ -292,7 +296,9 @@ export function createDeliverService(deps: DeliverDeps) {
         return Status.succeeded;
       }
       case 'retry': {
-        const wait = life.retryWait(done, decision.dueMs);
+        // A retry soon after its event is on no index (dueAt null; a record that was on it, a
+        // re-driven one, leaves it): housekeeping's trailing reconcile reads it back instead.
+        const wait = life.retryWait(done, decision.dueMs, p.key.eventAt);
         const update = {
           ...base,
           status: Status.retrying,

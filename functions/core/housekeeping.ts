@@ -5,6 +5,10 @@
  *   between the event write and its message, a lost message, a dead worker), gets a pending
  *   record on the open index, and is sent again. Reading costs a fifth of the write an index
  *   entry for every first attempt would;
+ * - retries the scheduler carries soon after their event (the default schedule's 5 s and 5 min),
+ *   which have no index entry either: read back once the event is RETRY_RECONCILE_AFTER_S old
+ *   (the trailing reconcile), when one still waiting is overdue by construction (its message was
+ *   lost, or its worker is very late), goes on the open index and is sent again;
  * - everything else that is unfinished sits on the open index with a due time: a delivery past
  *   it is sent again, and a retry waiting longer than the scheduler's horizon is handed to it
  *   once it comes within it.
@@ -21,7 +25,7 @@ import {
   type DeliveryScheduler,
   type Lifecycle,
 } from './lifecycle';
-import type { Delivery, StoredEvent } from './model';
+import type { AcceptedEventRef, Delivery } from './model';
 
 export interface OpenItem {
   dueAt: string;
@@ -30,7 +34,7 @@ export interface OpenItem {
 
 /** An event, and the endpoints whose deliveries of it have a record. */
 export interface AcceptedEvent {
-  event: StoredEvent;
+  event: AcceptedEventRef;
   recorded: ReadonlySet<string>;
 }
 
@@ -50,6 +54,20 @@ export interface HousekeepingStore {
   /** Up to when every event has been reconciled (null: never). */
   reconciledUntil(): Promise<string | null>;
   setReconciledUntil(until: string): Promise<void>;
+  /**
+   * Every app's deliveries, of events accepted in [from, to), that wait for a retry with no
+   * open-index entry (the scheduler carries their message), a page of events at a time.
+   */
+  listWaitingRetries(from: string, to: string): AsyncIterable<Delivery[]>;
+  /**
+   * Puts such a retry on the open index due at `dueAt` (counting a re-drive unless `planned`,
+   * dropping a dead worker's lease when `clearLease`); false if it no longer waits as read
+   * (it progressed, or another run opened it first).
+   */
+  openWaitingRetry(d: Delivery, dueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
+  /** Up to when every event's waiting retries have been read back (null: never). */
+  retriesReconciledUntil(): Promise<string | null>;
+  setRetriesReconciledUntil(until: string): Promise<void>;
 }
 
 export interface HousekeepingDeps {
@@ -68,6 +86,12 @@ export interface HousekeepingReport {
   requeued: number;
   /** First attempts found late by reading their events (included in `requeued`). */
   reconciled: number;
+  /**
+   * Retries without an open-index entry found still waiting by the trailing reconcile (their
+   * message lost, or a worker very late); included in `requeued`, `scheduled` (recovering, a
+   * future one) or `skippedInFlight` (one a worker holds: it waits on the open index now).
+   */
+  reconciledRetries: number;
   stuck: number;
   skippedInFlight: number;
 }
@@ -83,11 +107,55 @@ export function createHousekeeping(deps: HousekeepingDeps) {
   const now = deps.now ?? (() => new Date());
   const { store, life } = deps;
 
+  async function reconcileWaitingRetries(
+    at: Date,
+    recover: boolean,
+    report: HousekeepingReport,
+    send: (m: DeliveryMessage) => Promise<void>,
+  ) {
+    const from = (await store.retriesReconciledUntil()) ?? '';
+    // Recovering reads every event up to now, but the checkpoint stays where a scheduled run
+    // would put it: a young event's retry written after this run (its first attempt still in
+    // flight now) has no entry either, and a later run must still read it back.
+    const settled = life.retriesReconciledBefore(at);
+    const to = recover ? at.toISOString() : settled;
+    if (to <= from) return;
+    const nowIso = at.toISOString();
+    const nextDue = life.redrivenDueAt(at);
+    for await (const page of store.listWaitingRetries(from, to)) {
+      for (const d of page) {
+        const dueMs = retryDueMs(d);
+        if (recover && dueMs !== undefined && dueMs > at.getTime()) {
+          // Its message is gone with the queues: send it again for its own time.
+          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          if (!(await store.openWaitingRetry(d, planned, { clearLease: true, planned: true }))) continue;
+          await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
+          report.scheduled++;
+          report.reconciledRetries++;
+          continue;
+        }
+        if (!recover && d.leaseUntil !== undefined && d.leaseUntil > nowIso) {
+          // A worker holds it: on the open index from now (due when its lease has run out),
+          // where step 1 re-drives it should that worker have died.
+          if (!(await store.openWaitingRetry(d, nextDue, { planned: true }))) continue;
+          report.skippedInFlight++;
+          report.reconciledRetries++;
+          continue;
+        }
+        if (!(await store.openWaitingRetry(d, nextDue, { clearLease: recover }))) continue;
+        await send(redriveMessage(d));
+        report.requeued++;
+        report.reconciledRetries++;
+      }
+    }
+    await store.setRetriesReconciledUntil(recover ? settled : to);
+  }
+
   return {
     /**
      * One pass. With `recover`, every open item counts as due, leases are ignored and every event
-     * not reconciled yet is reconciled at once: for a restart after a crash, when queue state may
-     * be gone and no worker is alive. A recover pass takes every open item (RECOVER_LIMIT).
+     * not reconciled yet is reconciled at once (its first attempts and its waiting retries): for a
+     * restart after a crash, when queue state may be gone and no worker is alive. A recover pass takes every open item (RECOVER_LIMIT).
      */
     async run(opts: { recover?: boolean; limit?: number } = {}): Promise<HousekeepingReport> {
       const at = now();
@@ -97,6 +165,7 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         scheduled: 0,
         requeued: 0,
         reconciled: 0,
+        reconciledRetries: 0,
         stuck: 0,
         skippedInFlight: 0,
       };
@@ -154,6 +223,10 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         }
         await store.setReconciledUntil(to);
       }
+      // 3. Retries the scheduler carries soon after their event, which wait on no index: read
+      //    back once the event is RETRY_RECONCILE_AFTER_S old, when any still waiting is overdue
+      //    by construction (lifecycle.retryWait). After step 1, for the same reason as step 2.
+      await reconcileWaitingRetries(at, recover, report, send);
 
       if (toSend.length > 0) await deps.scheduler.now(toSend);
       return report;

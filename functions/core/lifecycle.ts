@@ -9,7 +9,9 @@
  *
  * A first attempt has no record of its own until it has a result: the event stands for its
  * pending deliveries (housekeeping reconciles events against their outcomes once they are late),
- * so the happy path writes the event once and the outcome once.
+ * so the happy path writes the event once and the outcome once. Likewise a retry the scheduler
+ * carries soon after its event is on no index: housekeeping reads it back once the event is
+ * RETRY_RECONCILE_AFTER_S old, and only a retry still waiting then (its message lost) is re-sent.
  */
 import type { Delivery, Endpoint, StoredEvent } from './model';
 
@@ -50,6 +52,19 @@ export const isActive = (s: DeliveryStatus) => ACTIVE_STATUSES.includes(s);
  * the scheduler carries any wait it is given, but one beyond its limit costs it extra hops.
  */
 export const SCHEDULER_HORIZON_S = 900;
+
+/**
+ * How old an event must be before housekeeping's trailing reconcile looks at its deliveries'
+ * waiting retries (docs/data-model.md, "Reconciling short retries by reading"). A retry the
+ * scheduler carries whose attempt plus a lease falls within this age of its event writes no
+ * open-index entry (a put, then a delete at its outcome: two write units per retried delivery):
+ * when the reconcile reads it, it is necessarily overdue, its message lost or its worker very
+ * late. 20 minutes covers the default schedule's first two waits (5 s, 5 min, jittered) with a
+ * 300 s lease when the first attempt was made within ~9 minutes of its event (one the first
+ * reconcile re-drove a lease late included). The price: a lost short retry is found ~20 minutes
+ * after its event instead of a lease after its due time.
+ */
+export const RETRY_RECONCILE_AFTER_S = 20 * 60;
 
 /** The event in the message when its data is at most this long: the worker then reads no event. */
 export const CARRIED_DATA_MAX_BYTES = 48 * 1024;
@@ -260,15 +275,28 @@ export function lifecycle({ leaseS }: LifecycleTimes) {
     redrivenDueAt: (now: Date) => iso(now.getTime() + leaseMs),
 
     /**
-     * How a retry due at `dueMs` waits: handed to the scheduler now when it is within the
-     * scheduler's horizon (on the open index one lease after it is due, should the message be
-     * lost), else only on the open index, due one horizon before the attempt, when housekeeping
-     * hands it to the scheduler.
+     * How a retry due at `dueMs`, of an event accepted at `eventAt`, waits. Within the scheduler's
+     * horizon it is handed to the scheduler now, and, should the message be lost, either
+     * - found by the trailing reconcile (`dueAt` null: no open-index entry), when its attempt plus
+     *   a lease comes before the reconcile reads the event (RETRY_RECONCILE_AFTER_S after it), so
+     *   that what the reconcile finds is overdue by construction; or
+     * - due on the open index one lease after its attempt (a retry long after its event: a later
+     *   one, or one after a resend or redrive).
+     * Beyond the horizon it waits only on the open index, due one horizon before the attempt, when
+     * housekeeping hands it to the scheduler.
      */
-    retryWait(now: Date, dueMs: number): { scheduleNow: boolean; dueAt: string } {
+    retryWait(now: Date, dueMs: number, eventAt: string): { scheduleNow: boolean; dueAt: string | null } {
       const scheduleNow = dueMs - now.getTime() <= SCHEDULER_HORIZON_S * 1000;
-      return { scheduleNow, dueAt: iso(scheduleNow ? dueMs + leaseMs : dueMs - SCHEDULER_HORIZON_S * 1000) };
+      if (!scheduleNow) return { scheduleNow, dueAt: iso(dueMs - SCHEDULER_HORIZON_S * 1000) };
+      const reconciledByReading = dueMs + leaseMs <= Date.parse(eventAt) + RETRY_RECONCILE_AFTER_S * 1000;
+      return { scheduleNow, dueAt: reconciledByReading ? null : iso(dueMs + leaseMs) };
     },
+
+    /**
+     * The events whose waiting retries housekeeping's trailing reconcile may read now: those
+     * accepted before this (every retry without an open-index entry among them is overdue).
+     */
+    retriesReconciledBefore: (now: Date) => iso(now.getTime() - RETRY_RECONCILE_AFTER_S * 1000),
 
     /** Whether housekeeping should hand a waiting retry to the scheduler now (it is within the horizon). */
     withinHorizon: (now: Date, dueMs: number) => dueMs - now.getTime() <= SCHEDULER_HORIZON_S * 1000,

@@ -81,6 +81,9 @@ export interface StoredEvent {
   test?: boolean;
 }
 
+/** What housekeeping's reconcile needs of an event: its place, its type and its fan-out. */
+export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds'>;
+
 /**
  * A delivery's record: written with its first outcome (a pending first attempt has none: its
  * event stands for it), or when housekeeping or a send-again gives it one.

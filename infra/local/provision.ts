@@ -74,7 +74,8 @@ function gsi(index: {
   name: string;
   partitionKey: string;
   sortKey: string;
-  projection: 'KEYS_ONLY' | 'ALL';
+  projection: 'KEYS_ONLY' | 'ALL' | 'INCLUDE';
+  nonKeyAttributes?: readonly string[];
 }): GlobalSecondaryIndex {
   return {
     IndexName: index.name,
@@ -82,8 +83,37 @@ function gsi(index: {
       { AttributeName: index.partitionKey, KeyType: 'HASH' },
       { AttributeName: index.sortKey, KeyType: 'RANGE' },
     ],
-    Projection: { ProjectionType: index.projection },
+    Projection: {
+      ProjectionType: index.projection,
+      ...(index.nonKeyAttributes ? { NonKeyAttributes: [...index.nonKeyAttributes] } : {}),
+    },
   };
+}
+
+/** How an index projects, comparably: its type and its sorted non-key attributes. */
+const projectionOf = (p: { ProjectionType?: string; NonKeyAttributes?: string[] } | undefined) =>
+  `${p?.ProjectionType ?? 'KEYS_ONLY'}:${[...(p?.NonKeyAttributes ?? [])].sort().join(',')}`;
+
+/**
+ * A table kept in the data dir by an earlier run. dynalite cannot add or change an index of an
+ * existing table, so a table from an older layout (an index missing, or projecting other
+ * attributes, which readers of the index rely on) is reported rather than half-used.
+ */
+function checkKeptIndexes(
+  name: string,
+  present: { IndexName?: string; Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] } }[],
+  wanted: GlobalSecondaryIndex[],
+) {
+  const byName = new Map(present.map((i) => [i.IndexName, projectionOf(i.Projection)]));
+  const stale = wanted
+    .filter((i) => byName.get(i.IndexName) !== projectionOf(i.Projection))
+    .map((i) => (byName.has(i.IndexName) ? `${i.IndexName} (projects other attributes)` : `${i.IndexName} (missing)`));
+  if (stale.length > 0) {
+    throw new LocalStackError(
+      `table ${name} in the data dir has an older layout: index(es) ${stale.join(', ')}; ` +
+        'it was made by an older version: move the data dir away to start afresh',
+    );
+  }
 }
 
 async function ensureTable(dynamo: DynamoDBClient): Promise<string> {
@@ -105,17 +135,8 @@ async function ensureTable(dynamo: DynamoDBClient): Promise<string> {
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
-    // A table kept in the data dir by an earlier run. dynalite cannot add an index to an existing
-    // table, so a table from an older layout is reported rather than half-used.
     const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: t.name }));
-    const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
-    const missing = indexes.filter((i) => !present.has(i.name)).map((i) => i.name);
-    if (missing.length > 0) {
-      throw new LocalStackError(
-        `table ${t.name} in the data dir lacks the index(es) ${missing.join(', ')}; ` +
-          'it was made by an older version: move the data dir away to start afresh',
-      );
-    }
+    checkKeptIndexes(t.name, Table?.GlobalSecondaryIndexes ?? [], indexes.map(gsi));
   }
   // dynalite answers CreateTable with CREATING and turns the table ACTIVE by a write of its own a
   // moment later (a slow one on a loaded disk); until then every item call is ResourceNotFound.
@@ -297,14 +318,18 @@ async function ensureTemplateTable(dynamo: DynamoDBClient, t: TableSpec, name: s
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
     const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: name }));
-    const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
-    const missing = t.globalSecondaryIndexes.filter((i) => !present.has(i.IndexName)).map((i) => i.IndexName);
-    if (missing.length > 0) {
-      throw new LocalStackError(
-        `table ${name} in the data dir lacks the index(es) ${missing.join(', ')}; ` +
-          'it was made by an older version: move the data dir away to start afresh',
-      );
-    }
+    checkKeptIndexes(
+      name,
+      Table?.GlobalSecondaryIndexes ?? [],
+      t.globalSecondaryIndexes.map((i) => ({
+        IndexName: i.IndexName,
+        KeySchema: [],
+        Projection: {
+          ProjectionType: i.Projection.ProjectionType as 'KEYS_ONLY' | 'ALL' | 'INCLUDE',
+          ...(i.Projection.NonKeyAttributes ? { NonKeyAttributes: i.Projection.NonKeyAttributes } : {}),
+        },
+      })),
+    );
   }
   // No UpdateTimeToLive: dynalite has no TTL API; items keep their TTL attribute and never expire.
   return name;

@@ -56,9 +56,10 @@ describe('the quick benchmark (small)', () => {
       expect(perMillion(s, 'SQS', 'ReceiveMessage (event source)'), s.id).toBeGreaterThan(0);
       expect(perMillion(s, 'SQS', 'DeleteMessageBatch (event source)'), s.id).toBeGreaterThan(0);
       expect(perMillion(s, 'DynamoDB', /^write units: table/), s.id).toBeGreaterThan(0);
-      // The open index holds only late or waiting work: a retry writes it, a first-try success never.
-      if (s.id === 'retry') expect(perMillion(s, 'DynamoDB', /^write units: index open/), s.id).toBeGreaterThan(0);
-      else expect(perMillion(s, 'DynamoDB', /^write units: index open/), s.id).toBe(0);
+      // The open index holds only late or long-waiting work: neither a first-try success nor a
+      // 5 s retry soon after its event writes it (housekeeping's trailing reconcile reads the
+      // retry back instead: its reads are in the read units).
+      expect(perMillion(s, 'DynamoDB', /^write units: index open/), s.id).toBe(0);
       expect(perMillion(s, 'DynamoDB', /^read units/), s.id).toBeGreaterThan(0);
       expect(perMillion(s, 'DynamoDB', /^storage/), s.id).toBeGreaterThan(0);
       expect(perMillion(s, 'CloudWatch', /^Logs/), s.id).toBeGreaterThan(0);

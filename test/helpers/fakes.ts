@@ -119,7 +119,13 @@ export class InMemoryEvents implements EventRecords {
   async *acceptedPages(appId: string, from: string, to: string) {
     const page = this.inFeedOrder(appId)
       .filter(({ pos }) => pos >= from && pos < to)
-      .map(({ e }) => structuredClone(e));
+      .map(({ e }) => ({
+        appId: e.appId,
+        id: e.id,
+        type: e.type,
+        timestamp: e.timestamp,
+        endpointIds: [...e.endpointIds],
+      }));
     if (page.length > 0) yield page;
   }
 }
@@ -128,6 +134,7 @@ export class InMemoryDeliveries implements DeliveryRecords {
   records = new Map<string, Stored>();
   attempts: Attempt[] = [];
   checkpoint: string | null = null;
+  retriesCheckpoint: string | null = null;
 
   record(k: DeliveryKey) {
     return this.records.get(dkey(k));
@@ -153,6 +160,16 @@ export class InMemoryDeliveries implements DeliveryRecords {
         .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
         .map((d) => d.eventId),
     );
+  }
+  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string) {
+    return [...this.records.values()]
+      .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
+      .filter((d) => d.status === Status.retrying && d.dueAt === undefined)
+      .sort((a, b) => `${a.createdAt}#${a.eventId}`.localeCompare(`${b.createdAt}#${b.eventId}`))
+      .map((d) => {
+        const { leaseToken: _t, ...rest } = structuredClone(d);
+        return rest;
+      });
   }
   async attemptsOf(appId: string, eventId: string) {
     return this.attempts
@@ -251,7 +268,10 @@ export class InMemoryDeliveries implements DeliveryRecords {
   async rescheduleDue(item: OpenItem, toDueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}) {
     const cur = this.records.get(recordKey(item.delivery));
     if (!cur || cur.dueAt !== item.dueAt) return false;
-    cur.dueAt = toDueAt;
+    return this.moveOnIndex(cur, toDueAt, opts);
+  }
+  private moveOnIndex(cur: Stored, dueAt: string, opts: { clearLease?: boolean; planned?: boolean }) {
+    cur.dueAt = dueAt;
     if (!opts.planned) cur.requeues = (cur.requeues ?? 0) + 1;
     if (opts.clearLease) {
       delete cur.leaseToken;
@@ -259,11 +279,23 @@ export class InMemoryDeliveries implements DeliveryRecords {
     }
     return true;
   }
+  async openWaitingRetry(d: Delivery, dueAt: string, opts: { clearLease?: boolean; planned?: boolean } = {}) {
+    const cur = this.records.get(recordKey(d));
+    // On the open index is `dueAt` set, here (the real store's openPk).
+    if (!cur || cur.status !== Status.retrying || cur.attempts !== d.attempts || cur.dueAt !== undefined) return false;
+    return this.moveOnIndex(cur, dueAt, opts);
+  }
   async reconciledUntil() {
     return this.checkpoint;
   }
   async setReconciledUntil(until: string) {
     if (this.checkpoint === null || this.checkpoint < until) this.checkpoint = until;
+  }
+  async retriesReconciledUntil() {
+    return this.retriesCheckpoint;
+  }
+  async setRetriesReconciledUntil(until: string) {
+    if (this.retriesCheckpoint === null || this.retriesCheckpoint < until) this.retriesCheckpoint = until;
   }
 }
 

@@ -63,7 +63,7 @@ beforeAll(() => {
 });
 
 describe('the table', () => {
-  it('has string pk/sk keys, the feed and open GSIs projecting keys only, and bills per request', () => {
+  it('has string pk/sk keys, the open GSI projecting keys only and the feed keys with type and fan-out, and bills per request', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [
         { AttributeName: topology.table.partitionKey, KeyType: 'HASH' },
@@ -77,10 +77,19 @@ describe('the table', () => {
             { AttributeName: ix.partitionKey, KeyType: 'HASH' },
             { AttributeName: ix.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
+          Projection:
+            ix.projection === 'INCLUDE'
+              ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...ix.nonKeyAttributes] }
+              : { ProjectionType: ix.projection },
         })),
       ),
     });
+    // What housekeeping's reconcile reads from the feed index instead of each event.
+    expect(topology.table.indexes.feed).toMatchObject({
+      projection: 'INCLUDE',
+      nonKeyAttributes: ['eventType', 'endpointIds'],
+    });
+    expect(topology.table.indexes.open.projection).toBe('KEYS_ONLY');
     const attrs = resourcesOf(template, 'AWS::DynamoDB::Table')[ids.table]!.Properties.AttributeDefinitions;
     expect(attrs).toEqual(
       expect.arrayContaining(

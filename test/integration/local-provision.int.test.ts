@@ -47,15 +47,15 @@ describe('local provisioning', () => {
     ]);
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
     const indexes = Object.fromEntries((Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, i]));
-    for (const [name, hash, range] of [
-      ['feed', 'feedPk', 'feedSk'],
-      ['open', 'openPk', 'openSk'],
+    for (const [name, hash, range, projection] of [
+      ['feed', 'feedPk', 'feedSk', { ProjectionType: 'INCLUDE', NonKeyAttributes: ['eventType', 'endpointIds'] }],
+      ['open', 'openPk', 'openSk', { ProjectionType: 'KEYS_ONLY' }],
     ] as const) {
       expect(indexes[name]?.KeySchema).toEqual([
         { AttributeName: hash, KeyType: 'HASH' },
         { AttributeName: range, KeyType: 'RANGE' },
       ]);
-      expect(indexes[name]?.Projection?.ProjectionType).toBe('KEYS_ONLY');
+      expect(indexes[name]?.Projection).toEqual(projection);
     }
   });
 

@@ -208,10 +208,76 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
       outcome(Status.succeeded, 1),
     );
     const seen: { id: string; recorded: string[] }[] = [];
+    const refs: unknown[] = [];
     for await (const page of s().housekeeping.listAccepted(T(10), T(20))) {
-      for (const a of page) if (a.event.appId === appId) seen.push({ id: a.event.id, recorded: [...a.recorded] });
+      for (const a of page) {
+        if (a.event.appId !== appId) continue;
+        seen.push({ id: a.event.id, recorded: [...a.recorded] });
+        refs.push(a.event);
+      }
     }
     expect(seen).toEqual([{ id: 'msg_a', recorded: ['ep_2'] }]);
+    // Read from the feed index alone: what the reconcile needs of the event, nothing more.
+    expect(refs).toEqual([{ appId, id: 'msg_a', type: early.type, timestamp: T(10), endpointIds: ['ep_1', 'ep_2'] }]);
+  });
+
+  it('lists an app’s retries waiting on no index in a window, and opens each on it once', async () => {
+    const appId = unique('app');
+    await subjects[name]!.putApp({ id: appId, name: 'A', createdAt: T(0) });
+    const waiting = event(appId, 'msg_a', ['ep_1', 'ep_2'], T(10));
+    const onIndex = event(appId, 'msg_b', ['ep_1'], T(20));
+    const later = event(appId, 'msg_c', ['ep_1'], T(30));
+    for (const e of [waiting, onIndex, later]) await s().ingest.putEventIfAbsent(e);
+    const retry = (e: StoredEvent, endpointId: string, dueAt: string | null) =>
+      s().deliver.finish(
+        keyOf(e, endpointId),
+        { unleased: { attempt: 1, now: T(11) } },
+        outcome(Status.retrying, 1, { nextAttemptAt: T(16), dueAt }),
+      );
+    await retry(waiting, 'ep_1', null);
+    await s().deliver.finish(
+      keyOf(waiting, 'ep_2'),
+      { unleased: { attempt: 1, now: T(11) } },
+      outcome(Status.succeeded, 1),
+    );
+    await retry(onIndex, 'ep_1', T(316));
+    await retry(later, 'ep_1', null);
+    const list = async () => {
+      const found = [];
+      for await (const page of s().housekeeping.listWaitingRetries(T(10), T(30))) {
+        found.push(...page.filter((d) => d.appId === appId));
+      }
+      return found;
+    };
+
+    const found = await list();
+    expect(found).toMatchObject([
+      { eventId: 'msg_a', endpointId: 'ep_1', status: Status.retrying, attempts: 1, nextAttemptAt: T(16) },
+    ]);
+    const d = found[0]!;
+    expect(d.dueAt).toBeUndefined();
+    // Only as it was read: the same attempts, still retrying, on no index; and only once.
+    expect(await s().housekeeping.openWaitingRetry({ ...d, attempts: 2 }, T(600))).toBe(false);
+    const opened = await Promise.all([
+      s().housekeeping.openWaitingRetry(d, T(600)),
+      s().housekeeping.openWaitingRetry(d, T(600)),
+    ]);
+    expect(opened.filter(Boolean)).toHaveLength(1);
+    const due = (await s().housekeeping.listDue(T(601), 1000)).filter((i) => i.delivery.appId === appId);
+    expect(due).toMatchObject([{ dueAt: T(316) }, { dueAt: T(600), delivery: { eventId: 'msg_a', requeues: 1 } }]);
+    expect(await list()).toEqual([]);
+    // A finished delivery is never opened.
+    const done = freshDelivery(keyOf(waiting, 'ep_2'), 't.created');
+    expect(await s().housekeeping.openWaitingRetry({ ...done, attempts: 1 }, T(600))).toBe(false);
+  });
+
+  it('moves the retries checkpoint forward only, apart from the first', async () => {
+    const before = await s().housekeeping.retriesReconciledUntil();
+    const next = `${before ?? '2026'}Z`;
+    await s().housekeeping.setRetriesReconciledUntil(next);
+    await s().housekeeping.setRetriesReconciledUntil('2000-01-01T00:00:00.000Z');
+    expect(await s().housekeeping.retriesReconciledUntil()).toBe(next);
+    expect(await s().housekeeping.reconciledUntil()).not.toBe(next);
   });
 
   it('moves the reconcile checkpoint forward only', async () => {

@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeliverService } from '../../functions/core/deliver';
 import { createEndpointHealth } from '../../functions/core/endpoint-health';
-import { firstAttemptMessage, lifecycle, type DeliveryMessage } from '../../functions/core/lifecycle';
+import { firstAttemptMessage, freshDelivery, lifecycle, type DeliveryMessage } from '../../functions/core/lifecycle';
 import type { SendResult } from '../../functions/core/outcome';
 import { RetryPolicy } from '../../functions/core/retry-policy';
 import { generateSecret } from '../../functions/core/signing';
@@ -130,6 +130,25 @@ describe('a delivery attempt', () => {
       },
     ]);
     expect(s.stores.deliveries.attempts).toMatchObject([{ attempt: 1, statusCode: 500, outcome: 'retryable' }]);
+    // Soon after its event: on no index (housekeeping's trailing reconcile reads it back).
+    expect(s.delivery().dueAt).toBeUndefined();
+  });
+
+  it('takes a re-driven delivery off the open index on a short retry, and keeps one long after its event on it', async () => {
+    s = setup([status(500)]);
+    await s.stores.deliveries.openPending(freshDelivery(KEY, EVENT.type), new Date(T0 + 300_000).toISOString());
+    s.advance(300_000);
+    expect(await s.service.handle({ ...first, redriven: true })).toBe('retrying');
+    expect(s.delivery()).toMatchObject({ status: 'retrying', attempts: 1 });
+    expect(s.delivery().dueAt).toBeUndefined();
+
+    // A resend a day later: the same 5 s wait is due on the open index a lease after it.
+    s.advance(86_400_000);
+    const at = new Date(T0 + 300_000 + 86_400_000);
+    const dueAt = new Date(at.getTime() + 300_000).toISOString();
+    expect(await s.stores.deliver.restartDelivery(s.delivery(), dueAt, at.toISOString())).toBe(true);
+    expect(await s.service.handle({ ...first, attempt: 2, redriven: true })).toBe('retrying');
+    expect(s.delivery().dueAt).toBe(new Date(T0 + 300_000 + 86_400_000 + 5000 + 300_000).toISOString());
   });
 
   it('reads the endpoint as it is now for a retry, and as its event saw it (cache allowed) for a first attempt', async () => {

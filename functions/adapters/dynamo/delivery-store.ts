@@ -1,6 +1,7 @@
 /**
  * Deliveries: each delivery's record (written with its first outcome, or when it is late or sent
- * again), its failed attempts' records, and the open index of work that is late or waiting.
+ * again), its failed attempts' records, the open index of work that is late or waiting, and
+ * housekeeping's checkpoints of how far it has read events back.
  * A record lives in its endpoint's partition sorted by its event's time (table-layout.ts), so an
  * endpoint's log is a Query, newest first, and no write per delivery goes to an index.
  */
@@ -70,6 +71,9 @@ const statusValues = (names: Record<string, readonly string[]>) => {
   return { values, lists };
 };
 
+/** How housekeeping moves an item on the open index (see HousekeepingStore.rescheduleDue). */
+type RedriveOptions = { clearLease?: boolean; planned?: boolean };
+
 export class DynamoDeliveryStore {
   constructor(private readonly t: DynamoTable) {}
 
@@ -117,6 +121,27 @@ export class DynamoDeliveryStore {
       for (const i of page) ids.add(parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) }).eventId);
     }
     return ids;
+  }
+
+  /**
+   * This endpoint's deliveries of events accepted in [from, to] that wait for a retry with no
+   * open-index entry (the scheduler carries them): one query of the endpoint's partition,
+   * eventually consistent, whole items (the filter runs after the read: what the span holds is
+   * what is billed, as for recordedBetween).
+   */
+  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string): Promise<Delivery[]> {
+    const items = await this.t.queryAll({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      FilterExpression: '#s = :retrying AND attribute_not_exists(openPk)',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':lo': from,
+        ':hi': `${to}#\uffff`,
+        ':retrying': Status.retrying,
+      },
+    });
+    return items.map(toDelivery);
   }
 
   /** An event's failed attempts, by endpoint and number. */
@@ -370,47 +395,96 @@ export class DynamoDeliveryStore {
       .map((i): OpenItem => ({ dueAt: dueAtOf(String(i.openSk)), delivery: toDelivery(i) }));
   }
 
-  async rescheduleDue(
-    item: OpenItem,
-    toDueAt: string,
-    opts: { clearLease?: boolean; planned?: boolean } = {},
-  ): Promise<boolean> {
+  async rescheduleDue(item: OpenItem, toDueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
     const key = deliveryKeyOf(item.delivery);
-    const from = openKeys(key, item.dueAt);
-    const to = openKeys(key, toDueAt);
-    const set = ['dueAt = :due', 'openSk = :to'];
-    if (!opts.planned) set.push('requeues = if_not_exists(requeues, :zero) + :one');
+    return this.moveOnIndex(key, ['dueAt = :due', 'openSk = :to'], 'openSk = :from', opts, {
+      ':due': toDueAt,
+      ':to': openKeys(key, toDueAt).openSk,
+      ':from': openKeys(key, item.dueAt).openSk,
+    });
+  }
+
+  /**
+   * Puts a retry that waits with no open-index entry on it, due at `dueAt`, if it still waits as
+   * it was read: retrying, the same attempts, on no index.
+   */
+  async openWaitingRetry(d: Delivery, dueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
+    const key = deliveryKeyOf(d);
+    const open = openKeys(key, dueAt);
+    return this.moveOnIndex(
+      key,
+      ['dueAt = :due', 'openPk = :opk', 'openSk = :osk'],
+      '#s = :retrying AND attempts = :attempts AND attribute_not_exists(openPk)',
+      opts,
+      {
+        ':due': dueAt,
+        ':opk': open.openPk,
+        ':osk': open.openSk,
+        ':retrying': Status.retrying,
+        ':attempts': d.attempts,
+      },
+      { '#s': 'status' },
+    );
+  }
+
+  /**
+   * Housekeeping's conditional move of an item on the open index: `set` (its due time and keys),
+   * counting a re-drive unless it is the `planned` send of a future attempt, and dropping a dead
+   * worker's lease when `clearLease`; false if `condition` failed (someone moved it first).
+   */
+  private moveOnIndex(
+    key: Key,
+    set: string[],
+    condition: string,
+    opts: RedriveOptions,
+    values: Item,
+    names?: Record<string, string>,
+  ): Promise<boolean> {
+    const parts = opts.planned ? set : [...set, 'requeues = if_not_exists(requeues, :zero) + :one'];
     const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
     return this.t.conditional(() =>
       this.t.db.send(
         new UpdateCommand({
           TableName: this.t.name,
           Key: key,
-          UpdateExpression: `SET ${set.join(', ')}${remove}`,
-          ConditionExpression: 'openSk = :from',
-          ExpressionAttributeValues: {
-            ':due': toDueAt,
-            ':to': to.openSk,
-            ':from': from.openSk,
-            ...(!opts.planned ? { ':zero': 0, ':one': 1 } : {}),
-          },
+          UpdateExpression: `SET ${parts.join(', ')}${remove}`,
+          ConditionExpression: condition,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: { ...values, ...(opts.planned ? {} : { ':zero': 0, ':one': 1 }) },
         }),
       ),
     );
   }
 
-  async reconciledUntil(): Promise<string | null> {
-    const [item] = await this.t.batchGet([keys.reconcileCheckpoint()], true);
+  // ---- housekeeping's checkpoints -----------------------------------------------------------
+
+  /** Up to when events have been reconciled against their first attempts' outcomes. */
+  reconciledUntil(): Promise<string | null> {
+    return this.checkpoint(keys.reconcileCheckpoint());
+  }
+  setReconciledUntil(until: string): Promise<void> {
+    return this.moveCheckpoint(keys.reconcileCheckpoint(), until);
+  }
+  /** Up to when events' waiting retries have been read back (the trailing reconcile). */
+  retriesReconciledUntil(): Promise<string | null> {
+    return this.checkpoint(keys.retryReconcileCheckpoint());
+  }
+  setRetriesReconciledUntil(until: string): Promise<void> {
+    return this.moveCheckpoint(keys.retryReconcileCheckpoint(), until);
+  }
+
+  private async checkpoint(key: Key): Promise<string | null> {
+    const [item] = await this.t.batchGet([key], true);
     return typeof item?.until === 'string' ? item.until : null;
   }
 
-  async setReconciledUntil(until: string): Promise<void> {
+  private async moveCheckpoint(key: Key, until: string): Promise<void> {
     // Only forward: a slow run never moves the checkpoint back over a later one's.
     await this.t.conditional(() =>
       this.t.db.send(
         new UpdateCommand({
           TableName: this.t.name,
-          Key: keys.reconcileCheckpoint(),
+          Key: key,
           UpdateExpression: 'SET #u = :u',
           ConditionExpression: 'attribute_not_exists(#u) OR #u < :u',
           ExpressionAttributeNames: { '#u': 'until' },

@@ -5,9 +5,9 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
-import type { StoredEvent } from '../../core/model';
+import type { AcceptedEventRef, StoredEvent } from '../../core/model';
 import { approximateItemBytes, type DynamoTable, type Item } from './table';
-import { feedKeys, keys, parseEventPk, TABLE_LAYOUT, type Key } from './table-layout';
+import { feedKeys, feedTimeOf, keys, parseEventPk, TABLE_LAYOUT, type Key } from './table-layout';
 
 /** DynamoDB bills a write per started kilobyte. */
 const WRITE_UNIT_BYTES = 1024;
@@ -127,16 +127,30 @@ export class DynamoEventStore {
     return this.getEvents(refs.slice(0, limit) as Key[]);
   }
 
-  /** An app's events accepted in [from, to), oldest first, a page at a time. */
-  async *acceptedPages(appId: string, from: string, to: string): AsyncGenerator<StoredEvent[]> {
+  /**
+   * An app's events accepted in [from, to), oldest first, a page at a time: what the feed index
+   * holds of each (its keys, type and fan-out), with no read of the events themselves.
+   */
+  async *acceptedPages(appId: string, from: string, to: string): AsyncGenerator<AcceptedEventRef[]> {
     const { feedPk } = feedKeys({ appId, id: '', timestamp: '' });
     for await (const page of this.t.queryPages({
       IndexName: TABLE_LAYOUT.indexes.feed.name,
       KeyConditionExpression: 'feedPk = :p AND feedSk BETWEEN :lo AND :hi',
       ExpressionAttributeValues: { ':p': feedPk, ':lo': from, ':hi': to },
     })) {
-      const refs = page.filter((i) => String(i.feedSk) < to);
-      if (refs.length > 0) yield await this.getEvents(refs as Key[]);
+      const refs = page
+        .filter((i) => String(i.feedSk) < to)
+        .map((i): AcceptedEventRef => {
+          const { eventId } = parseEventPk(String(i.pk));
+          return {
+            appId,
+            id: eventId,
+            type: i.eventType as string,
+            timestamp: feedTimeOf(String(i.feedSk)),
+            endpointIds: (i.endpointIds as string[] | undefined) ?? [],
+          };
+        });
+      if (refs.length > 0) yield refs;
     }
   }
 }

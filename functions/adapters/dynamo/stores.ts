@@ -25,6 +25,7 @@ export type DeliveryRecords = Pick<
   | 'getDelivery'
   | 'getDeliveries'
   | 'recordedBetween'
+  | 'waitingRetriesBetween'
   | 'attemptsOf'
   | 'listFailedSince'
   | 'claim'
@@ -36,8 +37,11 @@ export type DeliveryRecords = Pick<
   | 'restartDelivery'
   | 'listDue'
   | 'rescheduleDue'
+  | 'openWaitingRetry'
   | 'reconciledUntil'
   | 'setReconciledUntil'
+  | 'retriesReconciledUntil'
+  | 'setRetriesReconciledUntil'
 >;
 
 export function dynamoStores(db: DynamoDBDocumentClient, options: DynamoStoreOptions, appOptions?: AppStoreOptions) {
@@ -98,36 +102,58 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
     listFailedSince: (appId, endpointId, since, limit) => deliveries.listFailedSince(appId, endpointId, since, limit),
   };
 
+  /**
+   * Every app's events accepted in [from, to), a feed page at a time, with the page's time span
+   * and the endpoints its events name: what both reconciles read deliveries back over.
+   */
+  async function* acceptedEventPages(from: string, to: string) {
+    for await (const appIds of apps.appIdPages()) {
+      for (const appId of appIds) {
+        for await (const page of events.acceptedPages(appId, from, to)) {
+          if (page.length === 0) continue;
+          const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
+          yield { appId, page, span, endpointIds: [...new Set(page.flatMap((e) => e.endpointIds))] };
+        }
+      }
+    }
+  }
+
   const housekeeping: HousekeepingStore = {
     listDue: (cutoff, limit) => deliveries.listDue(cutoff, limit),
     rescheduleDue: (item, to, opts) => deliveries.rescheduleDue(item, to, opts),
     async *listAccepted(from, to) {
-      for await (const appIds of apps.appIdPages()) {
-        for (const appId of appIds) {
-          for await (const page of events.acceptedPages(appId, from, to)) {
-            if (page.length === 0) continue;
-            // Per endpoint, one keys-only query over the page's time span, not one read per
-            // delivery. Eventually consistent: a record missed here is caught by
-            // openLateDelivery's condition.
-            const lo = page[0]!.timestamp;
-            const hi = page.at(-1)!.timestamp;
-            const endpointIds = [...new Set(page.flatMap((e) => e.endpointIds))];
-            const recordedBy = new Map(
-              await Promise.all(
-                endpointIds.map(async (id) => [id, await deliveries.recordedBetween(appId, id, lo, hi)] as const),
-              ),
-            );
-            yield page.map((event) => ({
-              event,
-              recorded: new Set(event.endpointIds.filter((id) => recordedBy.get(id)?.has(event.id))),
-            }));
-          }
-        }
+      for await (const { appId, page, span, endpointIds } of acceptedEventPages(from, to)) {
+        // Per endpoint, one keys-only query over the page's time span, not one read per
+        // delivery. Eventually consistent: a record missed here is caught by
+        // openLateDelivery's condition.
+        const recordedBy = new Map(
+          await Promise.all(
+            endpointIds.map(async (id) => [id, await deliveries.recordedBetween(appId, id, span.lo, span.hi)] as const),
+          ),
+        );
+        yield page.map((event) => ({
+          event,
+          recorded: new Set(event.endpointIds.filter((id) => recordedBy.get(id)?.has(event.id))),
+        }));
+      }
+    },
+    async *listWaitingRetries(from, to) {
+      for await (const { appId, span, endpointIds } of acceptedEventPages(from, to)) {
+        // Per endpoint, one filtered query over the page's time span. Eventually consistent: a
+        // retry that moved on meanwhile fails openWaitingRetry's condition.
+        const found = await Promise.all(
+          endpointIds.map((id) => deliveries.waitingRetriesBetween(appId, id, span.lo, span.hi)),
+        );
+        const waiting = found.flat();
+        if (waiting.length > 0) yield waiting;
       }
     },
     openLateDelivery: (d, dueAt) => deliveries.openPending(d, dueAt),
     reconciledUntil: () => deliveries.reconciledUntil(),
     setReconciledUntil: (until) => deliveries.setReconciledUntil(until),
+    openWaitingRetry: (d, dueAt, opts) => deliveries.openWaitingRetry(d, dueAt, opts),
+    retriesReconciledUntil: () => deliveries.retriesReconciledUntil(),
+    setRetriesReconciledUntil: (until) => deliveries.setRetriesReconciledUntil(until),
   };
 
   return { events, deliveries, ingest, deliver, queries, replay, housekeeping };
