@@ -703,7 +703,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Too many calls (portal links): wait for Retry-After seconds */
+        /** @description Too many calls (a portal link): wait for Retry-After seconds */
         E429: {
             headers: {
                 [name: string]: unknown;
@@ -767,6 +767,7 @@ export interface operations {
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
+            429: components["responses"]["E429"];
         };
     };
     getV1AppsByAppId: {
@@ -792,6 +793,7 @@ export interface operations {
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdKeys: {
@@ -824,6 +826,7 @@ export interface operations {
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     deleteV1AppsByAppIdKeysByKeyId: {
@@ -849,6 +852,7 @@ export interface operations {
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     getV1AppsByAppIdEndpoints: {
@@ -880,6 +884,7 @@ export interface operations {
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdEndpoints: {
@@ -947,8 +952,10 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             422: components["responses"]["E422"];
+            429: components["responses"]["E429"];
         };
     };
     getV1AppsByAppIdEndpointsByEndpointId: {
@@ -975,6 +982,7 @@ export interface operations {
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     deleteV1AppsByAppIdEndpointsByEndpointId: {
@@ -998,7 +1006,9 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     patchV1AppsByAppIdEndpointsByEndpointId: {
@@ -1067,9 +1077,11 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             422: components["responses"]["E422"];
+            429: components["responses"]["E429"];
         };
     };
     getV1AppsByAppIdEndpointsByEndpointIdSecret: {
@@ -1095,7 +1107,9 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdEndpointsByEndpointIdSecretRotate: {
@@ -1121,8 +1135,10 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdEndpointsByEndpointIdRecover: {
@@ -1155,8 +1171,10 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
+            429: components["responses"]["E429"];
         };
     };
     getV1AppsByAppIdEvents: {
@@ -1184,7 +1202,9 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdEvents: {
@@ -1222,10 +1242,12 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
             415: components["responses"]["E415"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdEventsBatch: {
@@ -1256,9 +1278,11 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             413: components["responses"]["E413"];
             415: components["responses"]["E415"];
+            429: components["responses"]["E429"];
         };
     };
     getV1AppsByAppIdEventsByEventId: {
@@ -1285,6 +1309,7 @@ export interface operations {
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     getV1AppsByAppIdEventsByEventIdAttempts: {
@@ -1311,6 +1336,7 @@ export interface operations {
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdEventsByEventIdResend: {
@@ -1342,8 +1368,10 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
+            429: components["responses"]["E429"];
         };
     };
     getV1EventTypes: {
@@ -1412,6 +1440,7 @@ export interface operations {
             403: components["responses"]["E403"];
             409: components["responses"]["E409"];
             422: components["responses"]["E422"];
+            429: components["responses"]["E429"];
         };
     };
     getV1EventTypesByName: {
@@ -1462,6 +1491,7 @@ export interface operations {
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     patchV1EventTypesByName: {
@@ -1503,6 +1533,7 @@ export interface operations {
             404: components["responses"]["E404"];
             409: components["responses"]["E409"];
             422: components["responses"]["E422"];
+            429: components["responses"]["E429"];
         };
     };
     postV1AppsByAppIdEndpointsByEndpointIdSendExample: {
@@ -1638,6 +1669,7 @@ export interface operations {
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     deleteV1AppsByAppIdPortalAccess: {
@@ -1662,6 +1694,7 @@ export interface operations {
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
         };
     };
     getV1PortalSession: {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { renderClientTypes } from '../client/generate';
+import { PORTAL_CAPABILITIES } from '../functions/handlers/api';
 import { routeDocs, views, type RouteDoc } from '../functions/handlers/http/api-docs';
 
 type Json = Record<string, unknown>;
@@ -27,7 +28,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Body too large',
   415: 'Body is not JSON',
   422: 'Refused: well-formed, but not usable (a forbidden destination, an endpoint option that cannot be used), naming the field',
-  429: 'Too many calls (portal links): wait for Retry-After seconds',
+  429: 'Too many calls (a portal link): wait for Retry-After seconds',
 };
 
 function operation(key: string, doc: RouteDoc): Json {
@@ -78,6 +79,11 @@ function operation(key: string, doc: RouteDoc): Json {
   };
   const errors = new Set(doc.errors);
   if (!doc.open) errors.add(401);
+  // A portal link is rate-limited wherever it calls, and refused (403) an app route its
+  // capabilities do not cover: every route outside PORTAL_CAPABILITIES, and a manage route to a
+  // read-only link.
+  if (!doc.open) errors.add(429);
+  if (path.includes('{appId}') && PORTAL_CAPABILITIES[key] !== 'read') errors.add(403);
   if (doc.body || doc.query || params.some((p) => p.in === 'path')) errors.add(400);
   for (const status of [...errors].sort()) {
     responses[String(status)] = { $ref: `#/components/responses/E${status}` };

@@ -235,6 +235,8 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     const attemptRows = page.locator('section[aria-labelledby="attempts-title"] tbody tr');
     expect(await attemptRows.count()).toBe(1);
     expect(await attemptRows.first().textContent()).toContain('200');
+    // A test event says so on its delivery.
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Delivery of order.createdtest');
     await shot(page, 'delivery');
 
     await page.getByRole('button', { name: 'Resend' }).click();
@@ -429,6 +431,33 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     expect((await endpointA(ids.optionsEndpoint!)).status).toBe(404);
     // The other endpoints are still there.
     expect(await page.getByRole('link', { name: ids.hook!, exact: true }).count()).toBe(1);
+    await context.close();
+  });
+
+  it('shows a delivery’s payload and every attempt: status code, duration, error, response excerpt', async () => {
+    if (!(await ready())) return;
+    const url = system.hook([
+      { status: 500, body: 'warehouse is down' },
+      { status: 200, body: 'stored, thanks' },
+    ]);
+    const ep = await system.api.createEndpoint(ids.appA!, url, { eventTypes: ['invoice.paid'] });
+    const sent = await system.api.sendEvent(ids.appA!, { type: 'invoice.paid', data: { invoiceId: 'in_42' } });
+    await system.api.waitForStatus(
+      ids.appA!,
+      sent.id,
+      (s) => s.deliveries.find((d) => d.endpointId === ep.id)?.status === 'succeeded',
+    );
+    const { context, page } = await open(await manageLink());
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/${ep.id}/deliveries/${sent.id}`);
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), WAIT).toBe('succeeded');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).not.toContain('test');
+    expect(await page.getByLabel("The webhook's body").textContent()).toContain('"in_42"');
+    const rows = page.locator('section[aria-labelledby="attempts-title"] tbody tr');
+    await expect.poll(() => rows.count(), WAIT).toBe(2);
+    const first = await rows.nth(0).innerText();
+    expect(first).toMatch(/^1\t.*\t500\t\d+ ms\tretryable\tHTTP 500\twarehouse is down$/);
+    const second = await rows.nth(1).innerText();
+    expect(second).toMatch(/^2\t.*\t200\t\d+ ms\tsucceeded\t—\tstored, thanks$/);
     await context.close();
   });
 

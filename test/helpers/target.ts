@@ -28,6 +28,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeApiError, hookrelayClient, type RequestBody, type Schemas } from '../../client';
 import { keyFromSecretString } from '../../functions/adapters/admin-key';
+import { documentedAnswers } from './documented';
 import { REPO_ROOT } from '../../infra/local/assembly';
 import { startLocalStack } from '../../infra/local/stack';
 
@@ -125,10 +126,13 @@ export interface RawResponse {
  * The API as the tests reach it: `hr` is the typed client generated from docs/openapi.yaml
  * (client/), so every request and answer is checked against the API's own document; `raw` sends
  * what that client cannot type (malformed bodies, routes walked from the route table); the rest
- * are shortcuts that fail the test on an unexpected answer.
+ * are shortcuts that fail the test on an unexpected answer. Every answer `hr` receives is held
+ * to the document too (documented.ts) unless `checkAnswers` is false (a fault test that counts
+ * odd answers itself).
  */
-export function testApi(target: Pick<Target, 'apiUrl' | 'apiKey'>) {
+export function testApi(target: Pick<Target, 'apiUrl' | 'apiKey'>, opts: { checkAnswers?: boolean } = {}) {
   const hr = hookrelayClient({ baseUrl: target.apiUrl, key: target.apiKey });
+  if (opts.checkAnswers !== false) hr.use(documentedAnswers);
   const must = <T>(what: string, r: { data?: T; error?: unknown; response: Response }): T => {
     if (!r.response.ok || r.data === undefined)
       throw new Error(`${what}: ${r.response.status} ${describeApiError(r.response.status, r.error)}`);
