@@ -14,6 +14,7 @@ import { INDEXES } from './dynamo-capacity';
 import type { LatencyResult } from './latency';
 import { PRICES } from './prices';
 import type { ThroughputResult, ThroughputRun } from './throughput';
+import { throughputFindings } from './throughput-findings';
 
 export const GOAL_PER_MILLION = 1.2;
 
@@ -82,7 +83,8 @@ export function renderMarkdown(res: BenchResults): string {
   out.push(...summary(res), '');
   if (res.cost) out.push(...costSection(res), '');
   if (res.latency) out.push(...latencySection(res.latency), '');
-  if (res.throughput) out.push(...throughputSection(res.throughput), '');
+  if (res.throughput)
+    out.push(...throughputSection(res.throughput), '', ...throughputFindings(res.throughput, table), '');
   if (res.coldStart) out.push(...coldStartSection(res.coldStart), '');
   if (res.capacity && res.cost) out.push(...capacitySection(res), '');
   out.push(...pricesSection(), '');

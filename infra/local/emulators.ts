@@ -20,7 +20,7 @@ import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { makeDynaliteWritesAtomic } from './dynalite-atomic';
-import { memoizeDynaliteConditions } from './dynalite-expressions';
+import { memoizeDynaliteExpressions } from './dynalite-expressions';
 import { openDurableQueues } from './durable-queues';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
@@ -108,7 +108,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     // An item and its index entries in one LevelDB batch, so a kill never leaves them apart.
     makeDynaliteWritesAtomic();
     // Each condition expression parsed once, not per request (dynalite-expressions.ts).
-    memoizeDynaliteConditions();
+    memoizeDynaliteExpressions();
     // Zero delays: tables are ACTIVE as soon as they are created, so startup does not wait.
     dynamo = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await listen(dynamo, 0);

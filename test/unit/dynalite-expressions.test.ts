@@ -8,23 +8,34 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoizeParse } from '../../infra/local/dynalite-expressions';
 
 const require = createRequire(import.meta.url);
-const parser = require('dynalite/db/conditionParser.js') as { parse: Parameters<typeof memoizeParse>[0] };
+type Parser = { parse: Parameters<typeof memoizeParse>[0] };
+const parser = require('dynalite/db/conditionParser.js') as Parser;
+const updateParser = require('dynalite/db/updateParser.js') as Parser;
+const originalUpdate = updateParser.parse;
 const { validateExpressions } = require('dynalite/validations/index.js') as {
   validateExpressions: (data: Record<string, unknown>) => string | undefined;
 };
 const original = parser.parse;
 afterEach(() => {
   parser.parse = original;
+  updateParser.parse = originalUpdate;
 });
 
 type Request = Record<string, unknown>;
 
 /** dynalite's answer to a request's expressions: its error, or the trees it would evaluate. */
-function validate(req: Request, parse: typeof original) {
+function validate(req: Request, parse: typeof original, parseUpdate: typeof original = originalUpdate) {
   parser.parse = parse;
+  updateParser.parse = parseUpdate;
   const data = structuredClone(req);
   const error = validateExpressions(data);
-  return { error, condition: data._condition, keyCondition: data._keyCondition, filter: data._filter };
+  return {
+    error,
+    condition: data._condition,
+    keyCondition: data._keyCondition,
+    filter: data._filter,
+    updates: data._updates,
+  };
 }
 
 const GUARD =
@@ -50,6 +61,42 @@ describe('memoized dynalite condition parsing', () => {
       expect(validate(req, memo)).toEqual(plain);
       expect(JSON.stringify(validate(req, memo).condition)).toContain(now);
     }
+  });
+
+  it('answers update expressions as dynalite does, bound to each request own values', () => {
+    const memo = memoizeParse(originalUpdate);
+    const u = (UpdateExpression: string, values?: Request, names?: Request): Request => ({
+      UpdateExpression,
+      ...(values ? { ExpressionAttributeValues: values } : {}),
+      ...(names ? { ExpressionAttributeNames: names } : {}),
+    });
+    const cases: Request[] = [
+      u(
+        'SET #s = :s, attempts = :a REMOVE leaseToken, leaseUntil',
+        { ':s': { S: 'ok' }, ':a': { N: '1' } },
+        { '#s': 'status' },
+      ),
+      u(
+        'SET #s = :s, attempts = :a REMOVE leaseToken, leaseUntil',
+        { ':s': { S: 'no' }, ':a': { N: '2' } },
+        { '#s': 'status' },
+      ),
+      u('SET l = list_append(if_not_exists(l, :none), :ep)', { ':none': { L: [] }, ':ep': { L: [{ S: 'x' }] } }),
+      u('SET l = list_append(if_not_exists(l, :none), :ep)', { ':none': { S: 'x' }, ':ep': { L: [{ S: 'x' }] } }),
+      u('ADD n :one', { ':one': { N: '1' } }),
+      u('ADD n :one', { ':one': { S: '1' } }),
+      u('SET a = :v', { ':v': { S: 'a' }, ':unused': { S: 'b' } }),
+      u('SET a = :v, a = :w', { ':v': { S: 'a' }, ':w': { S: 'b' } }),
+      u('SET a = :missing'),
+    ];
+    for (const round of [1, 2]) {
+      for (const req of cases) {
+        const plain = validate(req, original);
+        expect(validate(req, original, memo), `${JSON.stringify(req)} (round ${round})`).toEqual(plain);
+      }
+    }
+    const bound = validate(cases[1]!, original, memo);
+    expect(JSON.stringify(bound.updates)).toContain('"no"');
   });
 
   it('answers errors, unused values and value-dependent parses as dynalite does', () => {
