@@ -122,6 +122,32 @@ export interface RawResponse {
   body: unknown;
 }
 
+export interface RawOptions {
+  headers?: Record<string, string>;
+  /** Sent as the body verbatim, instead of `body` as JSON. */
+  raw?: string;
+  /** Another key than the target's; null sends none. */
+  key?: string | null;
+}
+
+/** One request as given, bearing the target's key unless told otherwise; the answer's JSON parsed. */
+async function rawRequest(
+  target: Pick<Target, 'apiUrl' | 'apiKey'>,
+  method: string,
+  path: string,
+  body: unknown,
+  opts: RawOptions,
+): Promise<RawResponse> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.key !== null) headers.authorization ??= `Bearer ${opts.key ?? target.apiKey}`;
+  let payload: string | undefined = opts.raw;
+  if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
+  if (payload !== undefined) headers['content-type'] ??= 'application/json';
+  const res = await fetch(`${target.apiUrl}${path}`, { method, headers, body: payload });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
 /**
  * The API as the tests reach it: `hr` is the typed client generated from docs/openapi.yaml
  * (client/), so every request and answer is checked against the API's own document; `raw` sends
@@ -146,21 +172,8 @@ export function testApi(target: Pick<Target, 'apiUrl' | 'apiKey'>, opts: { check
   return {
     hr,
     /** A request the typed client would refuse to build: `raw` is sent as the body verbatim. */
-    async raw(
-      method: string,
-      path: string,
-      body?: unknown,
-      opts: { headers?: Record<string, string>; raw?: string; key?: string | null } = {},
-    ): Promise<RawResponse> {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.key !== null) headers.authorization ??= `Bearer ${opts.key ?? target.apiKey}`;
-      let payload: string | undefined = opts.raw;
-      if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
-      if (payload !== undefined) headers['content-type'] ??= 'application/json';
-      const res = await fetch(`${target.apiUrl}${path}`, { method, headers, body: payload });
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
-    },
+    raw: (method: string, path: string, body?: unknown, o: RawOptions = {}): Promise<RawResponse> =>
+      rawRequest(target, method, path, body, o),
     async createApp(name = 'test app') {
       return must('create app', await hr.POST('/v1/apps', { body: { name } })).id;
     },
@@ -224,16 +237,10 @@ export function apiClient(target: Pick<Target, 'apiUrl' | 'apiKey'>) {
     method: string,
     path: string,
     body?: unknown,
-    opts: { headers?: Record<string, string>; raw?: string; key?: string | null } = {},
+    opts: RawOptions = {},
   ): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { ...opts.headers };
-    if (opts.key !== null) headers.authorization ??= `Bearer ${opts.key ?? target.apiKey}`;
-    let payload: string | undefined = opts.raw;
-    if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
-    if (payload !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await fetch(`${target.apiUrl}${path}`, { method, headers, body: payload });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as T };
+    const r = await rawRequest(target, method, path, body, opts);
+    return { ...r, body: (r.body ?? {}) as T };
   }
   return {
     call,

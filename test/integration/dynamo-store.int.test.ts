@@ -13,6 +13,7 @@ import { ValidationError } from '../../functions/core/errors';
 import type { Endpoint, StoredEvent } from '../../functions/core/model';
 import type { Emulators } from '../../infra/local/emulators';
 import { startTestEmulators } from '../helpers/dynamodb-local';
+import { anEndpoint } from '../helpers/fixtures';
 import { dynamoClient, provision } from '../../infra/local/provision';
 
 let emulators: Emulators;
@@ -37,21 +38,8 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-function endpoint(appId: string, id: string, extra: Partial<Endpoint> = {}): Endpoint {
-  return {
-    id,
-    appId,
-    url: 'https://example.com/h',
-    eventTypes: [],
-    description: '',
-    enabled: true,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    secrets: [{ key: 'whsec_abc', createdAt: '2026-01-01T00:00:00.000Z' }],
-    version: 0,
-    ...extra,
-  };
-}
+const endpoint = (appId: string, id: string, extra: Partial<Endpoint> = {}): Endpoint =>
+  anEndpoint({ appId, id, ...extra });
 
 describe('DynamoAppStore', () => {
   it('stores an app once and reads it back with its endpoints in one query', async () => {

@@ -3,6 +3,7 @@ import { createHousekeeping, RUN_LIMIT } from '../../functions/core/housekeeping
 import { freshDelivery, lifecycle, Status } from '../../functions/core/lifecycle';
 import type { StoredEvent } from '../../functions/core/model';
 import { fakeStores, RecordingScheduler } from '../helpers/fakes';
+import { anEvent } from '../helpers/fixtures';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const iso = (offsetS: number) => new Date(NOW.getTime() + offsetS * 1000).toISOString();
@@ -29,18 +30,8 @@ async function openIndex(stores: ReturnType<typeof fakeStores>, n: number, dueAt
   }
 }
 
-function event(id: string, acceptedS: number, endpointIds = ['ep_1', 'ep_2']): StoredEvent {
-  return {
-    id,
-    appId: 'app',
-    type: 't',
-    timestamp: iso(acceptedS),
-    dataJson: '{}',
-    requestHash: 'h',
-    endpointIds,
-    skippedEndpointIds: [],
-  };
-}
+const event = (id: string, acceptedS: number, endpointIds = ['ep_1', 'ep_2']): StoredEvent =>
+  anEvent({ id, timestamp: iso(acceptedS), endpointIds });
 
 describe('housekeeping recover run', () => {
   it('re-drives every open delivery after a restart, however many more than one run takes', async () => {

@@ -9,6 +9,7 @@ import type { DeliveryUpdate } from '../../functions/core/deliver';
 import { createHousekeeping, type HousekeepingStore } from '../../functions/core/housekeeping';
 import { lifecycle, RETRY_RECONCILE_AFTER_S, Status, type DeliveryKey } from '../../functions/core/lifecycle';
 import { fakeStores, RecordingScheduler } from '../helpers/fakes';
+import { anEvent } from '../helpers/fixtures';
 
 const NOW = Date.parse('2026-11-22T12:00:00.000Z');
 const LEASE_S = 300;
@@ -38,16 +39,7 @@ function setup() {
     nowIso: () => new Date(clock).toISOString(),
     /** An event accepted at `acceptedS`, to ep_1. */
     event(id: string, acceptedS: number): DeliveryKey {
-      stores.events.put({
-        id,
-        appId: 'app',
-        type: 't',
-        timestamp: iso(acceptedS),
-        dataJson: '{}',
-        requestHash: 'h',
-        endpointIds: ['ep_1'],
-        skippedEndpointIds: [],
-      });
+      stores.events.put(anEvent({ id, timestamp: iso(acceptedS) }));
       return { appId: 'app', eventId: id, endpointId: 'ep_1', eventAt: iso(acceptedS) };
     },
     /** The worker's outcome of attempt `attempt`, a retry due at `nextS` with no index entry. */

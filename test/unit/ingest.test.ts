@@ -4,20 +4,10 @@ import { ConflictError } from '../../functions/core/errors';
 import { createIngestService, requestHash, type IngestStore, type PutEventResult } from '../../functions/core/ingest';
 import type { DeliveryMessage } from '../../functions/core/lifecycle';
 import type { StoredEvent } from '../../functions/core/model';
+import { anEndpoint } from '../helpers/fixtures';
 
 const app = { id: 'app_1', name: 'A', createdAt: '2026-01-01T00:00:00.000Z' };
-const endpoint = {
-  id: 'ep_1',
-  appId: 'app_1',
-  url: 'https://example.com/h',
-  eventTypes: [],
-  description: '',
-  enabled: true,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  secrets: [{ key: 'whsec_abc', createdAt: '2026-01-01T00:00:00.000Z' }],
-  version: 0,
-};
+const endpoint = anEndpoint();
 const body = { type: 'order.created', id: 'order-1', data: { n: 1 } };
 
 function service(answer: (e: StoredEvent) => PutEventResult) {

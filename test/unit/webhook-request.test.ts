@@ -4,6 +4,7 @@ import type { Endpoint } from '../../functions/core/model';
 import type { SendResult } from '../../functions/core/outcome';
 import { generateSecret } from '../../functions/core/signing';
 import { sendWebhook, type AccessTokens, type OAuth2Auth, type WebhookRequest } from '../../functions/core/webhook';
+import { anEndpoint } from '../helpers/fixtures';
 
 const event = { id: 'msg_1', type: 'a.b', timestamp: '2026-12-01T00:00:00.000Z', dataJson: '{}' };
 const ok = (statusCode = 200, bodyExcerpt = ''): SendResult => ({
@@ -14,21 +15,8 @@ const ok = (statusCode = 200, bodyExcerpt = ''): SendResult => ({
   durationMs: 5,
 });
 
-function endpoint(extra: Partial<Endpoint> = {}): Endpoint {
-  return {
-    id: 'ep_1',
-    appId: 'app_1',
-    url: 'https://example.com/hook',
-    eventTypes: [],
-    description: '',
-    enabled: true,
-    createdAt: '',
-    updatedAt: '',
-    secrets: [{ key: generateSecret(), createdAt: '' }],
-    version: 0,
-    ...extra,
-  };
-}
+const endpoint = (extra: Partial<Endpoint> = {}): Endpoint =>
+  anEndpoint({ url: 'https://example.com/hook', secrets: [{ key: generateSecret(), createdAt: '' }], ...extra });
 
 function scripted(results: SendResult[]) {
   const sent: WebhookRequest[] = [];

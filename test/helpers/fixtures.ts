@@ -1,0 +1,32 @@
+/** Records the unit and integration tests build by hand, in one place. */
+import type { Endpoint, StoredEvent } from '../../functions/core/model';
+
+/** An enabled endpoint subscribed to every type, with one secret; `extra` overrides any field. */
+export function anEndpoint(extra: Partial<Endpoint> = {}): Endpoint {
+  return {
+    id: 'ep_1',
+    appId: 'app_1',
+    url: 'https://example.com/h',
+    eventTypes: [],
+    description: '',
+    enabled: true,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    secrets: [{ key: 'whsec_abc', createdAt: '2026-01-01T00:00:00.000Z' }],
+    version: 0,
+    ...extra,
+  };
+}
+
+/** An event of app `app`, type `t`, accepted at `timestamp`, fanned out to `endpointIds`. */
+export function anEvent(e: Pick<StoredEvent, 'id' | 'timestamp'> & Partial<StoredEvent>): StoredEvent {
+  return {
+    appId: 'app',
+    type: 't',
+    dataJson: '{}',
+    requestHash: 'h',
+    endpointIds: ['ep_1'],
+    skippedEndpointIds: [],
+    ...e,
+  };
+}
