@@ -568,6 +568,11 @@ export interface components {
             nextAttemptAt: string | null;
             /** @description the event’s time: the log is sorted and windowed by it */
             createdAt: string;
+            /**
+             * @description set on a test event’s delivery (send-example)
+             * @constant
+             */
+            test?: true;
         };
         EndpointStats: {
             /** @description ISO 8601 date-time */

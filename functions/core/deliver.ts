@@ -47,6 +47,8 @@ export interface DeliveryUpdate {
   nextAttemptAt: string | null;
   /** The successful attempt's details (it has no attempt record of its own). */
   success?: { durationMs: number; responseExcerpt: string | null };
+  /** A test event's delivery (send-example): the endpoint's log marks it. */
+  test?: true;
   /**
    * When housekeeping should look again (on the open index); null once finished, and while a
    * retry soon after its event waits (the trailing reconcile reads it back).
@@ -162,6 +164,7 @@ function carriedEvent(m: DeliveryMessage): StoredEvent | null {
     requestHash: '',
     endpointIds: [m.endpointId],
     skippedEndpointIds: [],
+    ...(m.event.test ? { test: true } : {}),
   };
 }
 
@@ -286,6 +289,7 @@ export function createDeliverService(deps: DeliverDeps) {
       attempts: p.attemptNo,
       lastStatusCode: verdict.statusCode,
       lastAttemptAt: attempt.at,
+      ...(p.event.test ? { test: true as const } : {}),
     };
     const lost: DeliverOutcome = 'leaseToken' in p.guard ? 'lease_lost' : 'duplicate';
     switch (decision.kind) {

@@ -21,6 +21,8 @@ export interface LoggedDelivery {
   createdAt: string;
   /** The successful attempt's duration, for a success. */
   durationMs: number | null;
+  /** Set on a test event's delivery (send-example). */
+  test?: true;
 }
 
 export interface EndpointLogFilter {

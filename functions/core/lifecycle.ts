@@ -80,8 +80,11 @@ export interface DeliveryMessage {
   attempt: number;
   /** The event's accept time: with the ids, the delivery's key. Absent on v1 messages. */
   eventAt?: string;
-  /** The event, when its data is small enough to travel (see CARRIED_DATA_MAX_BYTES). */
-  event?: { type: string; dataJson: string };
+  /**
+   * The event, when its data is small enough to travel (see CARRIED_DATA_MAX_BYTES), marked when
+   * it is a test event (send-example), so its delivery's record says so too.
+   */
+  event?: { type: string; dataJson: string; test?: true };
   /**
    * The endpoint's version when the event was accepted: the worker never acts on an older copy
    * (its short per-container cache included). Never the endpoint itself: secrets stay in the table.
@@ -119,7 +122,10 @@ export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
     (m.endpointVersion === undefined || typeof m.endpointVersion === 'number') &&
     (m.retryBase === undefined || typeof m.retryBase === 'number') &&
     (m.previousAttemptAt === undefined || typeof m.previousAttemptAt === 'string') &&
-    (event === undefined || (typeof event.type === 'string' && typeof event.dataJson === 'string'))
+    (event === undefined ||
+      (typeof event.type === 'string' &&
+        typeof event.dataJson === 'string' &&
+        (event.test === undefined || event.test === true)))
   );
 }
 
@@ -203,7 +209,7 @@ export function firstAttemptMessage(event: StoredEvent, endpoint: Pick<Endpoint,
     endpointVersion: endpoint.version,
   };
   if (Buffer.byteLength(event.dataJson) <= CARRIED_DATA_MAX_BYTES) {
-    m.event = { type: event.type, dataJson: event.dataJson };
+    m.event = { type: event.type, dataJson: event.dataJson, ...(event.test ? { test: true as const } : {}) };
   }
   return m;
 }

@@ -344,7 +344,10 @@ function DeliveryLog({ endpointId }: { endpointId: string }) {
                 <td>
                   <a href={href('endpoints', endpointId, 'deliveries', d.eventId)}>{d.eventId}</a>
                 </td>
-                <td>{d.eventType}</td>
+                <td>
+                  {d.eventType}
+                  {d.test && <span class="badge badge-test">test</span>}
+                </td>
                 <td>
                   <StatusBadge status={d.status} />
                 </td>

@@ -103,6 +103,14 @@ describe('test events', () => {
     const status = await system.api.waitForStatus(appId, sent.data!.id, (s) => s.deliveries[0]?.status === 'succeeded');
     expect(status).toMatchObject({ test: true, deliveries: [{ endpointId: ep.id }] });
     expect(system.receiver.on(other)).toHaveLength(0);
+    // The endpoint's log marks it too, and an ordinary event not.
+    const real = await system.api.sendEvent(appId, { type: name, data: { invoice: 'in_9' } });
+    await system.api.waitForStatus(appId, real.id, (s) => s.deliveries.every((d) => d.status === 'succeeded'));
+    const log = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/deliveries', at(appId, ep.id));
+    expect(log.data?.items.map((d) => [d.eventId, d.test ?? false])).toEqual([
+      [real.id, false],
+      [sent.data!.id, true],
+    ]);
 
     expect((await sendExample(unique('missing'))).response.status).toBe(422);
   });

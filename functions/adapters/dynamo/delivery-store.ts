@@ -251,6 +251,10 @@ export class DynamoDeliveryStore {
     } else {
       remove.push('lastStatusCode');
     }
+    if (u.test) {
+      set.push('test = :test');
+      values[':test'] = true;
+    }
     if (u.success) {
       set.push('success = :ok');
       values[':ok'] = u.success;

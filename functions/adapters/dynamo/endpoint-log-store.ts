@@ -25,6 +25,7 @@ function toLogged(i: Item): LoggedDelivery {
     nextAttemptAt: d.status === 'retrying' ? (d.nextAttemptAt ?? null) : null,
     createdAt: d.createdAt,
     durationMs: d.status === 'succeeded' ? (d.success?.durationMs ?? null) : null,
+    ...(i.test === true ? { test: true as const } : {}),
   };
 }
 

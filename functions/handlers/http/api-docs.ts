@@ -159,6 +159,7 @@ export const views = {
     lastAttemptAt: iso.nullable(),
     nextAttemptAt: iso.nullable(),
     createdAt: iso.describe('the event’s time: the log is sorted and windowed by it'),
+    test: z.optional(z.literal(true)).describe('set on a test event’s delivery (send-example)'),
   }),
   EndpointStats: z.object({
     since: iso,
