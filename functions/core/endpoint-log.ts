@@ -5,7 +5,7 @@
  * Query aggregated. Neither adds a write to a delivery.
  */
 import { ValidationError } from './errors';
-import type { DeliveryStatus } from './lifecycle';
+import { Status, type DeliveryStatus } from './lifecycle';
 import { deliveriesQuerySchema, parseOrThrow, statsQuerySchema } from './schemas';
 
 /** A delivery as the log shows it. */
@@ -65,7 +65,7 @@ export function summarize(items: readonly LoggedDelivery[]) {
     byStatus[d.status] += 1;
     if (d.lastStatusCode !== null)
       byStatusCode[String(d.lastStatusCode)] = (byStatusCode[String(d.lastStatusCode)] ?? 0) + 1;
-    if (d.status === 'succeeded' && d.durationMs !== null) durations.push(d.durationMs);
+    if (d.status === Status.succeeded && d.durationMs !== null) durations.push(d.durationMs);
   }
   durations.sort((a, b) => a - b);
   const finished = byStatus.succeeded + byStatus.failed;

@@ -11,6 +11,7 @@ import { ValidationError, type ErrorDetail } from './errors';
 
 z.config(en());
 import { EVENT_ID_PATTERN } from './ids';
+import { DELIVERY_STATUSES } from './lifecycle';
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, reservedHeaderReason } from './endpoint-options';
 
 export const LIMITS = {
@@ -303,11 +304,7 @@ const isoTime = (what: string) =>
   );
 
 export const deliveriesQuerySchema = z.object({
-  status: z.optional(
-    z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped'], {
-      error: 'must be one of pending, retrying, succeeded, failed, skipped',
-    }),
-  ),
+  status: z.optional(z.enum(DELIVERY_STATUSES, { error: `must be one of ${DELIVERY_STATUSES.join(', ')}` })),
   eventType: z.optional(eventType),
   since: isoTime('by event time; default 24 hours before until'),
   until: isoTime('by event time; default now'),

@@ -6,6 +6,7 @@
  */
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { EndpointLogFilter, EndpointLogStore, LoggedDelivery } from '../../core/endpoint-log';
+import { Status } from '../../core/lifecycle';
 import { toDelivery } from './delivery-store';
 import { decodeCursor, encodeCursor, type DynamoTable, type Item } from './table';
 import { keys } from './table-layout';
@@ -22,9 +23,9 @@ function toLogged(i: Item): LoggedDelivery {
     attempts: d.attempts,
     lastStatusCode: d.lastStatusCode ?? null,
     lastAttemptAt: d.lastAttemptAt ?? null,
-    nextAttemptAt: d.status === 'retrying' ? (d.nextAttemptAt ?? null) : null,
+    nextAttemptAt: d.status === Status.retrying ? (d.nextAttemptAt ?? null) : null,
     createdAt: d.createdAt,
-    durationMs: d.status === 'succeeded' ? (d.success?.durationMs ?? null) : null,
+    durationMs: d.status === Status.succeeded ? (d.success?.durationMs ?? null) : null,
     ...(i.test === true ? { test: true as const } : {}),
   };
 }

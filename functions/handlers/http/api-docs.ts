@@ -153,7 +153,7 @@ export const views = {
   EndpointDelivery: z.object({
     eventId: z.string(),
     eventType: z.string(),
-    status: z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped']),
+    status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
     lastStatusCode: z.number().int().nullable(),
     lastAttemptAt: iso.nullable(),
