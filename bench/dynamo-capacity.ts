@@ -14,8 +14,7 @@
  *     of the old entry;
  *   - an index key changes: two writes, a delete of the old entry and a put of the new one;
  *   - keys unchanged but a projected attribute changes: one write of the new entry.
- * An index entry is what the index projects (topology.table.indexes): keys only, keys and some
- * attributes (INCLUDE), or the whole item.
+ * An index entry is what the index projects (topology.table.indexes): keys only, or the whole item.
  *
  * The images come from a shadow of every item the handlers wrote, kept from the writes themselves:
  * a put's item, an update's `ReturnValues: 'ALL_NEW'` (added to each UpdateItem), nothing after a
@@ -45,16 +44,14 @@ export const INDEXES = Object.values(topology.table.indexes).map((i: IndexSpec) 
   name: i.name,
   pk: i.partitionKey,
   sk: i.sortKey,
-  projection: i.projection as 'ALL' | 'KEYS_ONLY' | 'INCLUDE',
-  nonKeyAttributes: ('nonKeyAttributes' in i ? i.nonKeyAttributes : []) as readonly string[],
+  projection: i.projection as 'ALL' | 'KEYS_ONLY',
 }));
 
-/** What an index stores of an item: all of it, or its table and index keys (and, INCLUDE, the listed attributes). */
+/** What an index stores of an item: all of it, or its table and index keys only. */
 export function indexEntry(item: WireItem, index: (typeof INDEXES)[number]): WireItem {
   if (index.projection === 'ALL') return item;
   const entry: WireItem = {};
-  const included = index.projection === 'INCLUDE' ? index.nonKeyAttributes : [];
-  for (const attr of [topology.table.partitionKey, topology.table.sortKey, index.pk, index.sk, ...included]) {
+  for (const attr of [topology.table.partitionKey, topology.table.sortKey, index.pk, index.sk]) {
     const v = item[attr];
     if (v !== undefined) entry[attr] = v;
   }

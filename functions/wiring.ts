@@ -19,7 +19,7 @@ import { createKeyService } from './core/keys';
 import { createReplayService } from './core/replay';
 import { createDeliverService } from './core/deliver';
 import { createEndpointHealth } from './core/endpoint-health';
-import { lifecycle, Status } from './core/lifecycle';
+import { lifecycle, Status, type DeliveryScheduler } from './core/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './core/destination-guard';
 import { createHousekeeping } from './core/housekeeping';
 import { createIngestService } from './core/ingest';
@@ -95,18 +95,16 @@ function build() {
     checkDestination: destinationCheck(cfg.allowPrivateTargets),
     rotationOverlapS: cfg.secretRotationOverlapS,
   });
-  const ingest = createIngestService({
-    store: stores.ingest,
-    scheduler,
-    onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
-  });
+  const ingestVia = (sends: DeliveryScheduler) =>
+    createIngestService({
+      store: stores.ingest,
+      scheduler: sends,
+      onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
+    });
+  const ingest = ingestVia(scheduler);
   // The bus's events arrive ten an invocation and are ingested concurrently: their first attempts
   // share SendMessageBatch requests (within a few milliseconds) instead of taking one each.
-  const busIngest = createIngestService({
-    store: stores.ingest,
-    scheduler: new CoalescingScheduler(scheduler, BUS_SEND_WINDOW_MS),
-    onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
-  });
+  const busIngest = ingestVia(new CoalescingScheduler(scheduler, BUS_SEND_WINDOW_MS));
   const busIntake = createBusIntake({
     ingest: (req) => busIngest.ingest(req),
     deadLetters: new SqsIngestDeadLetterQueue(sqs, cfg.ingestDlqUrl),

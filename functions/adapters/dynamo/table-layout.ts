@@ -25,6 +25,7 @@
  * and the record of (event, endpoint) has a key computable from the event alone.
  */
 import { createHash } from 'node:crypto';
+import { feedPosition } from '../../core/queries';
 
 export const TABLE_LAYOUT = {
   partitionKey: 'pk',
@@ -62,7 +63,7 @@ export const keys = {
   /** An event, in its app's partition at its accept time (its place in the feed). */
   event: (appId: string, eventId: string, timestamp: string): Key => ({
     pk: `EVENTS#${appId}`,
-    sk: feedPosition(timestamp, eventId),
+    sk: feedPosition({ timestamp, id: eventId }),
   }),
   /** An id the producer chose: unique per app, and where its event is (`timestamp`). */
   chosenId: (appId: string, eventId: string): Key => ({ pk: `IDEM#${appId}#${eventId}`, sk: '#IDEM' }),
@@ -87,9 +88,6 @@ export const SK = { app: '#APP', endpoint: 'EP#', appKey: 'KEY#', attempt: 'TRY#
 
 /** An app partition's items that fan-out needs ('#APP' < 'EP#...' < 'KEY#...'): below this. */
 export const APP_PARTITION_BEFORE_KEYS = 'F';
-
-/** An event's place in its app's feed (its sort key): accept time, then id, so equal times still order. */
-export const feedPosition = (timestamp: string, eventId: string) => `${timestamp}#${eventId}`;
 
 /** An app's event partition. */
 export const eventsPk = (appId: string) => `EVENTS#${appId}`;
