@@ -33,6 +33,8 @@ export const ENV = {
   tableName: 'HOOKRELAY_TABLE_NAME',
   workQueueUrl: 'HOOKRELAY_WORK_QUEUE_URL',
   retryQueueUrl: 'HOOKRELAY_RETRY_QUEUE_URL',
+  /** The isolation lane: attempts of throttled, paused, rate-limited and slow endpoints (functions/flow). */
+  isolatedQueueUrl: 'HOOKRELAY_ISOLATED_QUEUE_URL',
   dlqUrl: 'HOOKRELAY_DLQ_URL',
   /** The bus rule's target and its DLQ: set on the ingest function only (the others never use them). */
   ingestQueueUrl: 'HOOKRELAY_INGEST_QUEUE_URL',
@@ -47,6 +49,10 @@ export const ENV = {
   secretRotationOverlapS: 'HOOKRELAY_SECRET_ROTATION_OVERLAP_S',
   feedSettleMs: 'HOOKRELAY_FEED_SETTLE_MS',
   recoverMaxPerCall: 'HOOKRELAY_RECOVER_MAX_PER_CALL',
+  /** The isolation lane's event source maximumConcurrency: rates are shared out by it. */
+  isolatedConcurrency: 'HOOKRELAY_ISOLATED_CONCURRENCY',
+  /** How long an attempt may take on the shared lanes before it is cut and moved to the isolation lane. */
+  sharedLaneBudgetMs: 'HOOKRELAY_SHARED_LANE_BUDGET_MS',
   /** "firstDelayS,maxDelayS,attempts": how a bus event failing for now is retried. */
   ingestRetry: 'HOOKRELAY_INGEST_RETRY',
   version: 'HOOKRELAY_VERSION',
@@ -218,6 +224,7 @@ const schema = z.object({
   [ENV.tableName]: required,
   [ENV.workQueueUrl]: required,
   [ENV.retryQueueUrl]: required,
+  [ENV.isolatedQueueUrl]: required,
   [ENV.dlqUrl]: required,
   [ENV.ingestQueueUrl]: z._default(z.string(), ''),
   [ENV.ingestDlqUrl]: z._default(z.string(), ''),
@@ -236,6 +243,8 @@ const schema = z.object({
   [ENV.secretRotationOverlapS]: wholeNumber(undefined, 30 * 86_400, 0),
   [ENV.feedSettleMs]: wholeNumber(undefined, 60_000, 0),
   [ENV.recoverMaxPerCall]: wholeNumber(undefined, 100_000),
+  [ENV.isolatedConcurrency]: wholeNumber(2, 1000, 2),
+  [ENV.sharedLaneBudgetMs]: wholeNumber(1000, 900_000),
   [ENV.version]: required,
   [ENV.portalFrameAncestors]: frameAncestors,
   [ENV.portalUrl]: portalUrl,
@@ -247,6 +256,7 @@ export interface Config {
   readonly tableName: string;
   readonly workQueueUrl: string;
   readonly retryQueueUrl: string;
+  readonly isolatedQueueUrl: string;
   readonly dlqUrl: string;
   /** The bus rule's target, drained by the ingest function ('' on the other functions). */
   readonly ingestQueueUrl: string;
@@ -276,6 +286,10 @@ export interface Config {
   readonly feedSettleMs: number;
   /** Failed deliveries one recover call re-sends. */
   readonly recoverMaxPerCall: number;
+  /** The isolation lane's maximum concurrency (its event source's). */
+  readonly isolatedConcurrency: number;
+  /** An attempt on a shared lane unanswered after this long is cut and moved to the isolation lane. */
+  readonly sharedLaneBudgetMs: number;
   readonly region: string;
   readonly version: string;
   /** Who may frame the portal: the CSP frame-ancestors sources ('none' by default). */
@@ -304,6 +318,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     tableName: e[ENV.tableName],
     workQueueUrl: e[ENV.workQueueUrl],
     retryQueueUrl: e[ENV.retryQueueUrl],
+    isolatedQueueUrl: e[ENV.isolatedQueueUrl],
     dlqUrl: e[ENV.dlqUrl],
     ingestQueueUrl: e[ENV.ingestQueueUrl],
     ingestDlqUrl: e[ENV.ingestDlqUrl],
@@ -322,6 +337,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     secretRotationOverlapS: e[ENV.secretRotationOverlapS],
     feedSettleMs: e[ENV.feedSettleMs],
     recoverMaxPerCall: e[ENV.recoverMaxPerCall],
+    isolatedConcurrency: e[ENV.isolatedConcurrency],
+    sharedLaneBudgetMs: e[ENV.sharedLaneBudgetMs],
     region: e.AWS_REGION,
     version: e[ENV.version],
     portalFrameAncestors: e[ENV.portalFrameAncestors],

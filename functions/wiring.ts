@@ -18,6 +18,7 @@ import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
 import { createReplayService } from './delivery/replay';
 import { createDeliverService } from './delivery/deliver';
+import { createFlowGate } from './flow/gate';
 import { createEndpointHealth } from './endpoints/endpoint-health';
 import { lifecycle, Status, type DeliveryScheduler } from './delivery/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './webhook/destination-guard';
@@ -87,7 +88,11 @@ function build() {
     { endpointCacheMs: ENDPOINT_CACHE_MS },
   );
   const sqs = sqsClient();
-  const scheduler = new SqsScheduler(sqs, { work: cfg.workQueueUrl, retry: cfg.retryQueueUrl });
+  const scheduler = new SqsScheduler(sqs, {
+    work: cfg.workQueueUrl,
+    retry: cfg.retryQueueUrl,
+    isolated: cfg.isolatedQueueUrl,
+  });
   const life = lifecycle({ leaseS: cfg.leaseS });
   const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
   const apps = createAppService({
@@ -124,6 +129,15 @@ function build() {
     sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
     userAgent,
   });
+  // Flow control: one gate per container (a Lambda execution environment). Its rate shares
+  // count the isolation-lane batches this container runs at once: one on Lambda; the local
+  // runtime runs several in one process.
+  const lanes = { isolated: 0 };
+  const flowGate = createFlowGate({
+    laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.isolatedConcurrency },
+    sharedBudgetMs: cfg.sharedLaneBudgetMs,
+    containerSlots: (lane) => (lane === 'isolated' ? lanes.isolated : 1),
+  });
   const deliver = createDeliverService({
     store: stores.deliver,
     endpoints: stores.apps,
@@ -136,7 +150,21 @@ function build() {
     life,
     timeoutMs: cfg.deliveryTimeoutMs,
     userAgent,
+    flow: { gate: flowGate, throttles: stores.apps },
     observer: {
+      deferred: (reason, waitMs) => {
+        metrics.addMetric(M.deliveriesDeferred, MetricUnit.Count, 1);
+        if (reason === 'rate' || reason === 'retry_after')
+          metrics.addMetric(M.rateWaitMs, MetricUnit.Milliseconds, waitMs);
+      },
+      throttleChanged: (endpoint, throttle) => {
+        logger.info('endpoint flow state changed', { appId: endpoint.appId, endpointId: endpoint.id, throttle });
+        if (throttle?.state === 'paused' && endpoint.throttle?.state !== 'paused')
+          metrics.addMetric(M.endpointsPaused, MetricUnit.Count, 1);
+        if (throttle?.state === 'throttled' && endpoint.throttle === undefined)
+          metrics.addMetric(M.endpointsThrottled, MetricUnit.Count, 1);
+      },
+      flowError: (err) => logger.warn('could not write an endpoint flow state change', { error: err as Error }),
       attempted: (a) => {
         if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
       },
@@ -196,6 +224,8 @@ function build() {
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
+    /** Isolation-lane batches this container is running (the delivery handler counts them). */
+    lanes,
     queries: createEventQueries(stores.queries, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,
     sender,

@@ -24,6 +24,12 @@ export const topology = {
     work: { name: 'hookrelay-deliveries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
     /** Retries, each sent with its own DelaySeconds (up to SQS's 15 minutes, longer waits hop). */
     retry: { name: 'hookrelay-retries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
+    /**
+     * The isolation lane (docs/flow-control.md): attempts of endpoints that are throttled, paused,
+     * rate-limited or slow, so that they never hold the shared lanes' batches. Deferred
+     * deliveries wait here with their own DelaySeconds.
+     */
+    isolated: { name: 'hookrelay-isolated', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
     /** Exhausted deliveries and poison messages. Kept long enough to inspect and redrive. */
     dlq: { name: 'hookrelay-dlq', retentionDays: 14 },
     /**
@@ -59,6 +65,17 @@ export const topology = {
     responseExcerptBytes: 1024,
     /** A delivery claimed by a worker is considered stuck after this long without a result. */
     leaseS: 300,
+    /**
+     * The isolation lane's event source maximumConcurrency (2 is Lambda's least). A rate is
+     * shared out by it: each container sends at most perSecond / isolatedConcurrency, since
+     * Lambda runs one batch per container and at most this many at once.
+     */
+    isolatedConcurrency: 2,
+    /**
+     * How long an attempt may take on the shared lanes (work, retry) before it is cut and moved
+     * to the isolation lane, not counted: a shared batch never lasts longer than this.
+     */
+    sharedLaneBudgetMs: 1000,
     /** An endpoint that has failed every attempt for this long is disabled (Svix's default: 5 days). */
     disableAfterFailingS: 5 * 86_400,
   },
@@ -124,6 +141,8 @@ export function functionTunables(): Record<string, string> {
     [ENV.feedSettleMs]: String(topology.api.feedSettleMs),
     [ENV.recoverMaxPerCall]: String(topology.api.recoverMaxPerCall),
     [ENV.disableAfterFailingS]: String(topology.delivery.disableAfterFailingS),
+    [ENV.isolatedConcurrency]: String(topology.delivery.isolatedConcurrency),
+    [ENV.sharedLaneBudgetMs]: String(topology.delivery.sharedLaneBudgetMs),
     [ENV.ingestRetry]: `${topology.ingest.retry.firstDelayS},${topology.ingest.retry.maxDelayS},${topology.ingest.retry.attempts}`,
   };
 }

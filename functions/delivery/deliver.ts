@@ -37,6 +37,8 @@ import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
 import { classify, type Classified, type SendResult } from '../webhook/outcome';
 import { parseRetryAfter, type RetryPolicy } from './retry-policy';
 import { sendWebhook, type AccessTokens, type WebhookRequest } from '../webhook/webhook';
+import type { Admission, FlowGate, FlowSignal, WaitReason } from '../flow/gate';
+import type { StoredThrottle, ThrottleStore } from '../flow/throttle';
 
 export interface DeliveryUpdate {
   status: DeliveryStatus;
@@ -53,6 +55,15 @@ export interface DeliveryUpdate {
    * When housekeeping should look again (on the open index); null once finished, and while a
    * retry soon after its event waits (the trailing reconcile reads it back).
    */
+  dueAt: string | null;
+}
+
+/** A wait flow control imposed (no attempt made): the status stays, or ends failed past the retry window. */
+export interface ParkUpdate {
+  status: DeliveryStatus;
+  eventType: string;
+  nextAttemptAt: string | null;
+  /** When housekeeping should look again (on the open index); null once failed. */
   dueAt: string | null;
 }
 
@@ -77,6 +88,11 @@ export interface DeliveryStore {
   recordAttempt(attempt: Attempt): Promise<void>;
   /** Writes the attempt's outcome if the guard holds; false otherwise (nothing written). */
   finish(key: DeliveryKey, guard: FinishGuard, update: DeliveryUpdate): Promise<boolean>;
+  /**
+   * Records a wait flow control imposed (no attempt counted), or the failure of a delivery whose
+   * retry window ended while it waited, if the guard holds; false otherwise (nothing written).
+   */
+  park(key: DeliveryKey, guard: FinishGuard, update: ParkUpdate): Promise<boolean>;
   /** Records the delivery skipped without an attempt (its endpoint is disabled or deleted). */
   skip(key: DeliveryKey, eventType: string): Promise<void>;
   /** Puts a finished (or waiting, unleased) delivery back to pending; false if it may not restart. */
@@ -97,6 +113,12 @@ export interface WebhookSender {
 
 export interface DeliveryObserver {
   attempted?(a: Attempt, ctx: { event: StoredEvent }): void;
+  /** Flow control made a delivery wait (no attempt counted), or moved it to the isolation lane. */
+  deferred?(reason: WaitReason | 'slow', waitMs: number): void;
+  /** Flow control changed an endpoint's state (written on its record); null: back to normal. */
+  throttleChanged?(endpoint: Endpoint, throttle: StoredThrottle | null): void;
+  /** Writing a state change failed (the gate here still knows it; other containers learn later). */
+  flowError?(err: unknown): void;
   finished?(status: DeliveryStatus, ctx: { event: StoredEvent; attempts: number; at: Date }): void;
   retried?(delayMs: number): void;
 }
@@ -116,11 +138,20 @@ export interface DeliverDeps {
   userAgent: string;
   now?: () => Date;
   observer?: DeliveryObserver;
+  /**
+   * Flow control (functions/flow): this container's gate and where its state changes are
+   * written. Without it every attempt goes at once, as before.
+   */
+  flow?: { gate: FlowGate; throttles: ThrottleStore };
+  /** Waits a reserved rate token's last fraction of a second (injectable for tests). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Why a message produced no attempt, or what the attempt led to; for logs and tests. */
 export type DeliverOutcome =
   | 'hopped'
+  /** Flow control made it wait, or moved it to the isolation lane: no attempt made or counted. */
+  | 'deferred'
   | 'missing'
   | 'duplicate'
   | 'contended'
@@ -140,12 +171,43 @@ interface Prepared {
   attemptNo: number;
   guard: FinishGuard;
   at: Date;
+  /** The gate's go-ahead (its timeout budget, a probe), when flow control is on. */
+  admission?: Extract<Admission, { go: true }>;
 }
 
 interface Tried {
   attempt: Attempt;
   verdict: Classified;
   done: Date;
+  /** Unanswered within the attempt's timeout. */
+  timedOut: boolean;
+}
+
+/**
+ * How close to the end of its owner's half-lease a message-only wait may end: beyond it, the
+ * wait is written on the delivery (DeliveryStore.park) so housekeeping does not take it for lost.
+ */
+const OWNERSHIP_MARGIN_MS = 10_000;
+
+/** What an attempt's classified result says to flow control. */
+export function flowSignal(verdict: Classified, durationMs: number, timedOut: boolean, done: Date): FlowSignal {
+  switch (verdict.outcome) {
+    case 'succeeded':
+      return { kind: 'success', durationMs };
+    case 'retryable':
+      if (verdict.statusCode === 429 || verdict.statusCode === 503) {
+        const retryAfterS = parseRetryAfter(verdict.retryAfterHeader, done);
+        return {
+          kind: 'congested',
+          statusCode: verdict.statusCode,
+          durationMs,
+          ...(retryAfterS === undefined ? {} : { retryAfterS }),
+        };
+      }
+      return { kind: 'failed', error: verdict.error ?? 'failed', timeout: timedOut, durationMs };
+    default:
+      return { kind: 'neutral' };
+  }
 }
 
 /** What an attempt leads to: done, another attempt at a time, or giving up. */
@@ -224,6 +286,19 @@ export function createDeliverService(deps: DeliverDeps) {
     }
 
     const attemptNo = delivery.attempts + 1;
+    // Flow control: may this endpoint be sent to now, on this lane? If not, the delivery waits
+    // (or moves to the isolation lane) before any lease: no attempt is made or counted.
+    let admission: Prepared['admission'];
+    if (deps.flow) {
+      const a = deps.flow.gate.admit(endpoint, message.lane === 'isolated' ? 'isolated' : 'shared', start.getTime(), {
+        ticketAtMs: message.ticket,
+      });
+      if (!a.go) {
+        const waitGuard: FinishGuard = { unleased: { attempt: attemptNo, now: start.toISOString() } };
+        return wait({ message, event, delivery, key }, a, waitGuard, start);
+      }
+      admission = a;
+    }
     let guard: FinishGuard;
     if (unleased) {
       guard = { unleased: { attempt: attemptNo, now: start.toISOString() } };
@@ -232,13 +307,93 @@ export function createDeliverService(deps: DeliverDeps) {
       if (!(await store.claim(key, attemptNo, lease, start.toISOString()))) return 'contended';
       guard = { leaseToken: lease.token };
     }
-    return { message, event, endpoint, delivery, key, attemptNo, guard, at: now() };
+    return { message, event, endpoint, delivery, key, attemptNo, guard, at: now(), admission };
+  }
+
+  /** The end of a delivery's retry window (a restarted one's is not known here: none). */
+  function windowEndMs(key: DeliveryKey, delivery: Delivery): number {
+    return delivery.retryBase ? Infinity : Date.parse(key.eventAt) + deps.policy.windowMs;
+  }
+
+  /**
+   * Makes a delivery wait for flow control, unattempted: the same message (same attempt number)
+   * goes to the isolation lane, due when the gate said. A wait its message alone may carry (one
+   * ending inside the half-lease in which no one else acts on the delivery) writes nothing; a
+   * longer one is written on the delivery first, so housekeeping sees it waiting, not lost. A
+   * delivery of a paused endpoint whose retry window ends first is failed (dead letter).
+   */
+  async function wait(
+    p: Pick<Prepared, 'message' | 'event' | 'delivery' | 'key'>,
+    a: { waitMs: number; reason: WaitReason | 'slow'; ticketAtMs?: number },
+    guard: FinishGuard,
+    start: Date,
+  ): Promise<DeliverOutcome> {
+    const { message, event, delivery, key } = p;
+    const nowMs = start.getTime();
+    const windowEnd = windowEndMs(key, delivery);
+    if (a.reason === 'paused' && nowMs >= windowEnd) {
+      const reason = `the retry window ended while the endpoint was paused, after ${delivery.attempts} attempts`;
+      await deps.deadLetters.send(deadLetterMessage(message, delivery.attempts, reason));
+      const failed = { status: Status.failed, eventType: event.type, nextAttemptAt: null, dueAt: null };
+      if (!(await store.park(key, guard, failed))) return 'duplicate';
+      deps.observer?.finished?.(Status.failed, { event, attempts: delivery.attempts, at: start });
+      return Status.failed;
+    }
+    // A paused endpoint's delivery comes back when its window ends, at the latest, to be failed then.
+    const wakeMs = nowMs + (a.reason === 'paused' ? Math.min(a.waitMs, Math.max(0, windowEnd - nowMs)) : a.waitMs);
+    let heldSince = message.heldSince ?? message.notBefore ?? Date.parse(key.eventAt);
+    if (wakeMs > heldSince + life.leaseMs / 2 - OWNERSHIP_MARGIN_MS) {
+      const waiting = {
+        status: delivery.status,
+        eventType: event.type,
+        nextAttemptAt: new Date(wakeMs).toISOString(),
+        dueAt: new Date(wakeMs + life.leaseMs).toISOString(),
+      };
+      if (!(await store.park(key, guard, waiting))) return 'duplicate';
+      // The record now says when it is due: its owner's clock starts again there.
+      heldSince = wakeMs;
+    } else if ('leaseToken' in guard) {
+      // A cut attempt held a lease: hand the delivery back, due now on the isolation lane.
+      const waiting = {
+        status: delivery.status,
+        eventType: event.type,
+        nextAttemptAt: new Date(wakeMs).toISOString(),
+        dueAt: new Date(wakeMs + life.leaseMs).toISOString(),
+      };
+      if (!(await store.park(key, guard, waiting))) return 'lease_lost';
+    }
+    const { ticket: _ticket, ...rest } = message;
+    const moved: DeliveryMessage = { ...rest, lane: 'isolated', heldSince, notBefore: wakeMs };
+    if (a.ticketAtMs !== undefined) moved.ticket = a.ticketAtMs;
+    await deps.scheduler.at(moved, new Date(wakeMs));
+    deps.observer?.deferred?.(a.reason, wakeMs - nowMs);
+    return 'deferred';
+  }
+
+  /** Tells the gate what the attempt's answer said, and writes a state change it returns. */
+  async function observeFlow(p: Prepared, signal: FlowSignal, at: Date): Promise<void> {
+    if (!deps.flow) return;
+    const change = deps.flow.gate.observe(p.endpoint, signal, at.getTime());
+    if (!change) return;
+    try {
+      await deps.flow.throttles.saveThrottle(p.endpoint.appId, p.endpoint.id, change.throttle);
+      deps.observer?.throttleChanged?.(p.endpoint, change.throttle);
+    } catch (err) {
+      deps.observer?.flowError?.(err);
+    }
   }
 
   async function attempt(p: Prepared): Promise<Tried> {
+    // A reserved rate token due within the second: wait for it (the isolation lane's batch only).
+    if (p.admission?.sleepMs) {
+      await (deps.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms))))(p.admission.sleepMs);
+      p.at = now();
+    }
+    // On a shared lane the attempt has the lane's budget, not the whole timeout.
+    const timeoutMs = Math.min(deps.timeoutMs, p.admission?.budgetMs ?? Infinity);
     // The endpoint's signature scheme, custom headers and auth (an OAuth2 token fetched or reused).
     const result = await sendWebhook(
-      { sender: deps.sender, tokens: deps.tokens, userAgent: deps.userAgent, timeoutMs: deps.timeoutMs },
+      { sender: deps.sender, tokens: deps.tokens, userAgent: deps.userAgent, timeoutMs },
       p.endpoint,
       p.event,
       p.at,
@@ -256,7 +411,18 @@ export function createDeliverService(deps: DeliverDeps) {
       error: verdict.error,
       responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
     };
-    return { attempt, verdict, done: now() };
+    return { attempt, verdict, done: now(), timedOut: result.kind === 'timeout' };
+  }
+
+  /**
+   * An attempt cut at the shared lane's budget: not counted (no attempt record), the endpoint
+   * marked slow, and the delivery moved to the isolation lane, where it gets the whole timeout.
+   * The receiver may have taken the cut request: that is a duplicate at-least-once allows
+   * (docs/flow-control.md).
+   */
+  async function cut(p: Prepared, t: Tried): Promise<DeliverOutcome> {
+    await observeFlow(p, { kind: 'cut', durationMs: t.attempt.durationMs }, t.done);
+    return wait(p, { waitMs: 0, reason: 'slow' }, p.guard, t.done);
   }
 
   function decide(p: Prepared, t: Tried): Decision {
@@ -283,6 +449,7 @@ export function createDeliverService(deps: DeliverDeps) {
     if (verdict.outcome !== 'succeeded') await store.recordAttempt(attempt);
     deps.observer?.attempted?.(attempt, { event: p.event });
     await deps.health.track(p.endpoint, verdict.outcome, done, previousFailureAt(p.delivery));
+    await observeFlow(p, flowSignal(verdict, attempt.durationMs, t.timedOut, done), done);
 
     const base = {
       eventType: p.event.type,
@@ -313,6 +480,8 @@ export function createDeliverService(deps: DeliverDeps) {
         if (!(await store.finish(p.key, p.guard, update))) return lost;
         if (wait.scheduleNow) {
           const next = nextAttemptMessage(p.message, p.delivery, p.attemptNo + 1, decision.dueMs, attempt.at);
+          // An endpoint flow control holds apart retries on the isolation lane.
+          if (deps.flow?.gate.laneFor(p.endpoint, done.getTime()) === 'isolated') next.lane = 'isolated';
           await deps.scheduler.at(next, new Date(decision.dueMs));
         }
         deps.observer?.retried?.(decision.delayMs);
@@ -344,6 +513,13 @@ export function createDeliverService(deps: DeliverDeps) {
       const prepared = await prepare(message, receiveCount, start);
       if (typeof prepared === 'string') return prepared;
       const tried = await attempt(prepared);
+      if (
+        tried.timedOut &&
+        prepared.admission?.budgetMs !== undefined &&
+        prepared.admission.budgetMs < deps.timeoutMs
+      ) {
+        return cut(prepared, tried);
+      }
       return apply(prepared, tried, decide(prepared, tried));
     },
   };

@@ -6,7 +6,7 @@
  * endpoint's log is a Query, newest first, and no write per delivery goes to an index.
  */
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DeliveryUpdate, FinishGuard } from './deliver';
+import type { DeliveryUpdate, FinishGuard, ParkUpdate } from './deliver';
 import type { OpenItem } from './housekeeping';
 import { ACTIVE_STATUSES, FINISHED_STATUSES, RECOVERABLE_STATUSES, Status, type DeliveryKey } from './lifecycle';
 import type { Attempt, Delivery } from '../shared/model';
@@ -283,6 +283,67 @@ export class DynamoDeliveryStore {
       // No lease taken: the delivery must still be where the message found it, and unheld.
       const { values: sv, lists } = statusValues({ act: ACTIVE_STATUSES });
       Object.assign(values, sv, { ':prev': guard.unleased.attempt - 1, ':zero': 0, ':now': guard.unleased.now });
+      condition =
+        '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
+        lists.act +
+        ') AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now))';
+    }
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Flow control made the delivery wait without an attempt: its status stays (or, its retry
+   * window over, becomes failed), its attempts stay, and it waits on the open index for
+   * `dueAt`. Guarded like `finish`; a first attempt gets its record here.
+   */
+  async park(k: DeliveryKey, guard: FinishGuard, u: ParkUpdate): Promise<boolean> {
+    const key = keys.delivery(k);
+    const set = [
+      '#s = :s',
+      'eventType = :et',
+      'kind = :kind',
+      'attempts = if_not_exists(attempts, :zero)',
+      'expiresAt = if_not_exists(expiresAt, :exp)',
+    ];
+    const remove = ['leaseToken', 'leaseUntil', 'requeues'];
+    const values: Item = {
+      ':s': u.status,
+      ':et': u.eventType,
+      ':kind': 'delivery',
+      ':zero': 0,
+      ':exp': this.t.expiresAt(k.eventAt),
+    };
+    if (u.nextAttemptAt) {
+      set.push('nextAttemptAt = :na');
+      values[':na'] = u.nextAttemptAt;
+    } else {
+      remove.push('nextAttemptAt');
+    }
+    if (u.dueAt) {
+      const open = openKeys(key, u.dueAt);
+      set.push('dueAt = :due', 'openPk = :opk', 'openSk = :osk');
+      Object.assign(values, { ':due': u.dueAt, ':opk': open.openPk, ':osk': open.openSk });
+    } else {
+      remove.push('dueAt', 'openPk', 'openSk');
+    }
+    let condition: string;
+    if ('leaseToken' in guard) {
+      condition = 'leaseToken = :tok';
+      values[':tok'] = guard.leaseToken;
+    } else {
+      const { values: sv, lists } = statusValues({ act: ACTIVE_STATUSES });
+      Object.assign(values, sv, { ':prev': guard.unleased.attempt - 1, ':now': guard.unleased.now });
       condition =
         '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
         lists.act +

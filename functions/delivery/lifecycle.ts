@@ -103,6 +103,18 @@ export interface DeliveryMessage {
   redriven?: true;
   /** Set on messages the worker moves to the DLQ: why the delivery ended there. */
   reason?: string;
+  /**
+   * The isolation lane (functions/flow): the message travels on its queue, for an endpoint that
+   * is throttled, paused, rate-limited or slow. Absent: the shared lanes (work, retry).
+   */
+  lane?: 'isolated';
+  /**
+   * A delivery flow control made wait (no attempt counted): when it was first due (epoch ms).
+   * Whether its receive may skip the lease is judged from this, not from the later `notBefore`.
+   */
+  heldSince?: number;
+  /** A rate token reserved for this delivery, due at this time (epoch ms): it sends without another. */
+  ticket?: number;
 }
 
 export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
@@ -122,6 +134,9 @@ export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
     (m.endpointVersion === undefined || typeof m.endpointVersion === 'number') &&
     (m.retryBase === undefined || typeof m.retryBase === 'number') &&
     (m.previousAttemptAt === undefined || typeof m.previousAttemptAt === 'string') &&
+    (m.lane === undefined || m.lane === 'isolated') &&
+    (m.heldSince === undefined || typeof m.heldSince === 'number') &&
+    (m.ticket === undefined || typeof m.ticket === 'number') &&
     (event === undefined ||
       (typeof event.type === 'string' &&
         typeof event.dataJson === 'string' &&
@@ -198,7 +213,10 @@ export const retryDueMs = (d: Delivery) =>
 // ---- messages ---------------------------------------------------------------------------------
 
 /** The first attempt, sent at accept time, with the event in it when it is small enough. */
-export function firstAttemptMessage(event: StoredEvent, endpoint: Pick<Endpoint, 'id' | 'version'>): DeliveryMessage {
+export function firstAttemptMessage(
+  event: StoredEvent,
+  endpoint: Pick<Endpoint, 'id' | 'version' | 'rateLimit' | 'throttle'>,
+): DeliveryMessage {
   const m: DeliveryMessage = {
     v: 2,
     appId: event.appId,
@@ -208,6 +226,8 @@ export function firstAttemptMessage(event: StoredEvent, endpoint: Pick<Endpoint,
     eventAt: event.timestamp,
     endpointVersion: endpoint.version,
   };
+  // An endpoint flow control holds apart starts on the isolation lane (no hop through the shared one).
+  if (endpoint.rateLimit || endpoint.throttle) m.lane = 'isolated';
   if (Buffer.byteLength(event.dataJson) <= CARRIED_DATA_MAX_BYTES) {
     m.event = { type: event.type, dataJson: event.dataJson, ...(event.test ? { test: true as const } : {}) };
   }
@@ -222,7 +242,15 @@ export function nextAttemptMessage(
   dueMs: number,
   failedAt: string,
 ): DeliveryMessage {
-  const { reason: _reason, redriven: _redriven, retryBase: _retryBase, ...rest } = current;
+  const {
+    reason: _reason,
+    redriven: _redriven,
+    retryBase: _retryBase,
+    heldSince: _heldSince,
+    ticket: _ticket,
+    lane: _lane,
+    ...rest
+  } = current;
   const m: DeliveryMessage = {
     ...rest,
     v: 2,
@@ -252,7 +280,15 @@ export function redriveMessage(d: Delivery, notBefore?: number): DeliveryMessage
 
 /** The message moved to the DLQ when a delivery ends failed. */
 export function deadLetterMessage(current: DeliveryMessage, attempt: number, reason: string): DeliveryMessage {
-  const { event: _event, notBefore: _notBefore, redriven: _redriven, ...rest } = current;
+  const {
+    event: _event,
+    notBefore: _notBefore,
+    redriven: _redriven,
+    heldSince: _heldSince,
+    ticket: _ticket,
+    lane: _lane,
+    ...rest
+  } = current;
   return { ...rest, attempt, reason };
 }
 
@@ -318,7 +354,8 @@ export function lifecycle({ leaseS }: LifecycleTimes) {
      */
     mayAttemptWithoutLease(m: DeliveryMessage, receiveCount: number, now: Date): boolean {
       if (m.redriven || m.reason !== undefined || receiveCount !== 1 || m.eventAt === undefined) return false;
-      const dueMs = m.notBefore ?? Date.parse(m.eventAt);
+      // A delivery flow control deferred is owned as from when it was first due.
+      const dueMs = m.heldSince ?? m.notBefore ?? Date.parse(m.eventAt);
       // Inside the first half of the lease: a worker's attempt (its function times out well
       // before) ends long before housekeeping may act at the lease's end.
       return now.getTime() - dueMs < leaseMs / 2;

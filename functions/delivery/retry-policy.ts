@@ -26,6 +26,14 @@ export class RetryPolicy {
   }
 
   /**
+   * The retry window: the longest a delivery's attempts may span (every wait at its jittered
+   * longest). A delivery still waiting on a paused endpoint past it is failed.
+   */
+  get windowMs(): number {
+    return this.options.scheduleS.reduce((a, b) => a + b, 0) * 1000 * (1 + this.options.jitter);
+  }
+
+  /**
    * What to do after attempt `attempt` failed. A receiver's `Retry-After` (seconds) is honoured
    * within the schedule's bounds: never sooner than the scheduled wait, never later than the
    * schedule's longest wait. The jitter never brings a retry before the honoured Retry-After:

@@ -29,19 +29,26 @@ export function delaySeconds(at: Date, now: Date): number {
 export class SqsScheduler implements DeliveryScheduler {
   constructor(
     private readonly sqs: SQSClient,
-    private readonly queues: { work: string; retry: string },
+    private readonly queues: { work: string; retry: string; isolated: string },
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  now(messages: DeliveryMessage[]): Promise<void> {
-    return sendAll(this.sqs, this.queues.work, messages);
+  /** First attempts: the work queue, or the isolation lane for the messages that travel on it. */
+  async now(messages: DeliveryMessage[]): Promise<void> {
+    const isolated = messages.filter((m) => m.lane === 'isolated');
+    const shared = isolated.length === 0 ? messages : messages.filter((m) => m.lane !== 'isolated');
+    await Promise.all([
+      shared.length > 0 ? sendAll(this.sqs, this.queues.work, shared) : undefined,
+      isolated.length > 0 ? sendAll(this.sqs, this.queues.isolated, isolated) : undefined,
+    ]);
   }
 
+  /** A later attempt: the retry queue, or the isolation lane, with the delay SQS allows. */
   async at(message: DeliveryMessage, at: Date): Promise<void> {
     const body: DeliveryMessage = { ...message, notBefore: at.getTime() };
     await this.sqs.send(
       new SendMessageCommand({
-        QueueUrl: this.queues.retry,
+        QueueUrl: message.lane === 'isolated' ? this.queues.isolated : this.queues.retry,
         MessageBody: JSON.stringify(body),
         DelaySeconds: delaySeconds(at, this.clock()),
       }),

@@ -402,6 +402,11 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
   return {
     admit,
     observe,
+    /** The lane this endpoint's next attempts belong on (a retry is scheduled there). */
+    laneFor(e: FlowEndpoint, now: number): 'shared' | 'isolated' {
+      const f = flowOf(e, now);
+      return f.breaker.kind === 'open' || needsIsolation(e, f) ? 'isolated' : 'shared';
+    },
     /** This container's view of an endpoint's state (for tests and logs). */
     stateOf(e: FlowEndpoint, now: number): StoredThrottle | undefined {
       return flowOf(e, now).throttle;

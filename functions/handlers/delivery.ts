@@ -34,6 +34,16 @@ async function recordHandler(record: SQSRecord): Promise<void> {
 export const handler = middy<SQSEvent, SQSBatchResponse>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
-  .handler((event, context) =>
-    processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false }),
-  );
+  .handler(async (event, context) => {
+    // A batch from the isolation lane takes a share of its endpoints' rates while it runs
+    // (functions/flow/gate.ts): Lambda runs one at a time per container, a local runtime more.
+    const { lanes, cfg } = wiring();
+    const isolatedName = cfg.isolatedQueueUrl.slice(cfg.isolatedQueueUrl.lastIndexOf('/') + 1);
+    const isolated = event.Records.some((r) => r.eventSourceARN?.endsWith(`:${isolatedName}`));
+    if (isolated) lanes.isolated++;
+    try {
+      return await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+    } finally {
+      if (isolated) lanes.isolated--;
+    }
+  });

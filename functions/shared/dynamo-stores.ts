@@ -31,6 +31,7 @@ export type DeliveryRecords = Pick<
   | 'claim'
   | 'recordAttempt'
   | 'finish'
+  | 'park'
   | 'skip'
   | 'putSkippedDeliveries'
   | 'openPending'
@@ -68,6 +69,7 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
     claim: (k, attempt, lease, now) => deliveries.claim(k, attempt, lease, now),
     recordAttempt: (a) => deliveries.recordAttempt(a),
     finish: (k, guard, u) => deliveries.finish(k, guard, u),
+    park: (k, guard, u) => deliveries.park(k, guard, u),
     skip: (k, eventType) => deliveries.skip(k, eventType),
     restartDelivery: (d, dueAt, now) => deliveries.restartDelivery(d, dueAt, now),
   };

@@ -14,6 +14,14 @@ export const METRIC_NAMES = {
   deliveryLatencyMs: 'DeliveryLatencyMs',
   housekeepingRequeued: 'HousekeepingRequeued',
   housekeepingStuck: 'HousekeepingStuck',
+  /** Deliveries flow control made wait or moved to the isolation lane (no attempt counted). */
+  deliveriesDeferred: 'DeliveriesDeferred',
+  /** How long a delivery waits for its endpoint's rate (rate limit, adaptive rate, Retry-After). */
+  rateWaitMs: 'RateWaitMs',
+  /** Endpoints the breaker paused (one per pause, from the container that paused it). */
+  endpointsPaused: 'EndpointsPaused',
+  /** Endpoints flow control throttled (a lower rate, or isolated for slowness). */
+  endpointsThrottled: 'EndpointsThrottled',
   /** Bus events the ingest function sent to the ingest DLQ (refused, or out of retries). */
   ingestsDeadLettered: 'IngestsDeadLettered',
 } as const;

@@ -44,6 +44,8 @@ export interface WebhookApiProps {
   readonly entry: string;
   readonly store: WebhookStore;
   readonly workQueue: sqs.IQueue;
+  /** First attempts of rate-limited, throttled or paused endpoints go to the isolation lane. */
+  readonly isolatedQueue: sqs.IQueue;
   readonly environment: Record<string, string>;
   readonly throttle: ApiThrottle;
   readonly logRetention: logs.RetentionDays;
@@ -120,6 +122,7 @@ export class WebhookApi extends Construct {
     // What the code calls, no more (test/iam): SendMessage alone, not grantSendMessages'
     // GetQueueAttributes and GetQueueUrl; GetSecretValue alone, not grantRead's DescribeSecret.
     props.workQueue.grant(fn, 'sqs:SendMessage');
+    props.isolatedQueue.grant(fn, 'sqs:SendMessage');
     fn.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.adminKey.secretArn] }),
     );

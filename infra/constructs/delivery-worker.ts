@@ -44,13 +44,19 @@ export class DeliveryWorker extends Construct {
     });
     const fn = this.function.fn;
 
-    for (const queue of [props.queues.work, props.queues.retry]) {
+    // The isolation lane has a small concurrency of its own: rates are shared out by it
+    // (functions/flow/gate.ts), and a misbehaving endpoint's work never takes the shared slots.
+    for (const [queue, maxConcurrency] of [
+      [props.queues.work, props.maxConcurrency],
+      [props.queues.retry, props.maxConcurrency],
+      [props.queues.isolated, d.isolatedConcurrency],
+    ] as const) {
       fn.addEventSource(
         new SqsEventSource(queue, {
           batchSize: d.batchSize,
           maxBatchingWindow: Duration.seconds(d.maxBatchingWindowS),
           reportBatchItemFailures: true,
-          maxConcurrency: props.maxConcurrency,
+          maxConcurrency,
         }),
       );
     }
@@ -65,6 +71,7 @@ export class DeliveryWorker extends Construct {
     );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
     props.queues.retry.grant(fn, 'sqs:SendMessage');
+    props.queues.isolated.grant(fn, 'sqs:SendMessage');
     props.queues.deadLetter.grant(fn, 'sqs:SendMessage');
   }
 }

@@ -14,6 +14,8 @@ export interface IngestBusProps {
   readonly entry: string;
   readonly store: WebhookStore;
   readonly workQueue: sqs.IQueue;
+  /** First attempts of rate-limited, throttled or paused endpoints go to the isolation lane. */
+  readonly isolatedQueue: sqs.IQueue;
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -115,6 +117,7 @@ export class IngestBus extends Construct {
     );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
     props.workQueue.grant(fn, 'sqs:SendMessage');
+    props.isolatedQueue.grant(fn, 'sqs:SendMessage');
     this.deadLetter.grant(fn, 'sqs:SendMessage');
 
     this.rule = new events.Rule(this, 'Rule', {

@@ -21,6 +21,8 @@ export const VISIBILITY_TO_FUNCTION_TIMEOUT = 6;
 export class DeliveryQueues extends Construct {
   readonly work: sqs.Queue;
   readonly retry: sqs.Queue;
+  /** The isolation lane: attempts of throttled, paused, rate-limited and slow endpoints. */
+  readonly isolated: sqs.Queue;
   readonly deadLetter: sqs.Queue;
 
   constructor(scope: Construct, id: string) {
@@ -30,6 +32,7 @@ export class DeliveryQueues extends Construct {
     for (const [name, spec] of [
       ['work', q.work],
       ['retry', q.retry],
+      ['isolated', q.isolated],
     ] as const) {
       if (spec.visibilityTimeoutS < minVisibilityS) {
         throw new Error(
@@ -45,7 +48,7 @@ export class DeliveryQueues extends Construct {
       retentionPeriod: Duration.days(q.dlq.retentionDays),
     });
 
-    const deliveryQueue = (queueId: string, spec: typeof q.work | typeof q.retry) =>
+    const deliveryQueue = (queueId: string, spec: typeof q.work | typeof q.retry | typeof q.isolated) =>
       new sqs.Queue(this, queueId, {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
@@ -55,5 +58,6 @@ export class DeliveryQueues extends Construct {
       });
     this.work = deliveryQueue('Work', q.work);
     this.retry = deliveryQueue('Retry', q.retry);
+    this.isolated = deliveryQueue('Isolated', q.isolated);
   }
 }

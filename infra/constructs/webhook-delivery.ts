@@ -229,6 +229,7 @@ export class WebhookDelivery extends Construct {
       [ENV.tableName]: table.tableName,
       [ENV.workQueueUrl]: this.queues.work.queueUrl,
       [ENV.retryQueueUrl]: this.queues.retry.queueUrl,
+      [ENV.isolatedQueueUrl]: this.queues.isolated.queueUrl,
       [ENV.dlqUrl]: this.queues.deadLetter.queueUrl,
       [ENV.retrySchedule]: s.retryScheduleS.join(','),
       [ENV.deliveryTimeoutMs]: String(s.deliveryTimeoutMs),
@@ -250,6 +251,7 @@ export class WebhookDelivery extends Construct {
       entry: entry('api'),
       store,
       workQueue: this.queues.work,
+      isolatedQueue: this.queues.isolated,
       throttle: s.apiThrottle,
       shape: s.apiShape,
     });
@@ -265,6 +267,7 @@ export class WebhookDelivery extends Construct {
       entry: entry('ingest'),
       store,
       workQueue: this.queues.work,
+      isolatedQueue: this.queues.isolated,
     });
     this.housekeeping = new Housekeeping(this, 'Housekeeping', {
       ...common,

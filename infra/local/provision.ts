@@ -27,7 +27,7 @@ import { LocalStackError } from './errors';
 import { LOCAL_REGION } from './lambda';
 import type { StackModel, TableSpec } from './template';
 
-export type QueueKey = 'work' | 'retry' | 'dlq' | 'ingest' | 'ingestDlq';
+export type QueueKey = 'work' | 'retry' | 'isolated' | 'dlq' | 'ingest' | 'ingestDlq';
 
 export interface QueueSettings {
   visibilityTimeoutS?: number;
@@ -172,7 +172,7 @@ async function ensureQueues(
   });
   const dlqArn = await queueArn(sqs, dlqUrl);
 
-  const source = async (key: 'work' | 'retry') => {
+  const source = async (key: 'work' | 'retry' | 'isolated') => {
     const settings = { ...q[key], ...overrides[key] };
     const url = await ensureQueue(sqs, q[key].name, {
       VisibilityTimeout: String(settings.visibilityTimeoutS),
@@ -201,10 +201,28 @@ async function ensureQueues(
   });
   const ingestArn = await queueArn(sqs, ingestUrl);
 
-  const [[workUrl, workArn], [retryUrl, retryArn]] = await Promise.all([source('work'), source('retry')]);
+  const [[workUrl, workArn], [retryUrl, retryArn], [isolatedUrl, isolatedArn]] = await Promise.all([
+    source('work'),
+    source('retry'),
+    source('isolated'),
+  ]);
   return {
-    queueUrls: { work: workUrl, retry: retryUrl, dlq: dlqUrl, ingest: ingestUrl, ingestDlq: ingestDlqUrl },
-    queueArns: { work: workArn, retry: retryArn, dlq: dlqArn, ingest: ingestArn, ingestDlq: ingestDlqArn },
+    queueUrls: {
+      work: workUrl,
+      retry: retryUrl,
+      isolated: isolatedUrl,
+      dlq: dlqUrl,
+      ingest: ingestUrl,
+      ingestDlq: ingestDlqUrl,
+    },
+    queueArns: {
+      work: workArn,
+      retry: retryArn,
+      isolated: isolatedArn,
+      dlq: dlqArn,
+      ingest: ingestArn,
+      ingestDlq: ingestDlqArn,
+    },
   };
 }
 

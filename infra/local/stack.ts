@@ -159,6 +159,7 @@ type Part = (typeof STOP_ORDER)[number];
 const ROLE_VARS: Record<string, QueueKey | 'table'> = {
   [ENV.workQueueUrl]: 'work',
   [ENV.retryQueueUrl]: 'retry',
+  [ENV.isolatedQueueUrl]: 'isolated',
   [ENV.dlqUrl]: 'dlq',
   [ENV.ingestQueueUrl]: 'ingest',
   [ENV.ingestDlqUrl]: 'ingestDlq',
@@ -169,6 +170,7 @@ const RESOURCE_VARS = new Set<string>([
   ENV.tableName,
   ENV.workQueueUrl,
   ENV.retryQueueUrl,
+  ENV.isolatedQueueUrl,
   ENV.dlqUrl,
   ENV.ingestQueueUrl,
   ENV.ingestDlqUrl,

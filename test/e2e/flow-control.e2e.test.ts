@@ -1,11 +1,14 @@
 /**
  * Flow control through the public API: `rateLimit` on create and PATCH, the endpoint view's
- * `throttle`, and bad values refused with a 400 naming the field.
+ * `throttle`, and bad values refused with a 400 naming the field; then on the local stack, which
+ * runs the event sources' batches and concurrency as Lambda does: a rate limit holds, a hanging
+ * neighbour does not delay a healthy endpoint, and a failing endpoint is paused.
  */
 import { describe, expect, it } from 'vitest';
-import { useSystem } from '../helpers/e2e';
+import { sleep, useSystem } from '../helpers/e2e';
 
-const system = useSystem();
+const TIMEOUT_MS = 4000;
+const system = useSystem({ HOOKRELAY_RETRY_SCHEDULE: '1,1', HOOKRELAY_DELIVERY_TIMEOUT_MS: String(TIMEOUT_MS) });
 const hook = system.hook;
 const route = '/v1/apps/{appId}/endpoints/{endpointId}';
 const at = (appId: string, endpointId: string) => ({ params: { path: { appId, endpointId } } });
@@ -57,5 +60,104 @@ describe('rate limit and throttle state', () => {
     expect(bad.error?.error.details).toEqual([
       { path: 'rateLimit.perSecond', message: 'must be at least 0.1 (one request every 10 s)' },
     ]);
+  });
+});
+
+/** Waits (bounded) until `check` holds. */
+async function until(check: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('flow control on the local stack', () => {
+  it('sends a rate-limited endpoint no more than its rate, and delivers everything', async () => {
+    const appId = await system.api.createApp();
+    const url = hook();
+    const ep = await system.api.hr.POST('/v1/apps/{appId}/endpoints', {
+      params: { path: { appId } },
+      body: { url, rateLimit: { perSecond: 4 } },
+    });
+    expect(ep.response.status).toBe(201);
+    const events = 14;
+    const sent = await system.api.hr.POST('/v1/apps/{appId}/events/batch', {
+      params: { path: { appId } },
+      body: { events: Array.from({ length: events }, (_, i) => ({ type: 'rate.test', data: { i } })) },
+    });
+    expect(sent.response.status).toBe(202);
+    await until(() => system.receiver.on(url).length >= events, 20_000, 'every event at the rate-limited endpoint');
+    const at = system.receiver.on(url).map((r) => r.at);
+    // No second holds more than 4 (+1: a window may hold both ends of a 250 ms spacing).
+    for (const start of at) expect(at.filter((t) => t >= start && t < start + 1000).length).toBeLessThanOrEqual(5);
+    expect(Math.max(...at) - Math.min(...at)).toBeGreaterThanOrEqual(((events - 5) / 4) * 1000);
+    // Waiting for the rate is no failed attempt: each went once.
+    expect(new Set(system.receiver.on(url).map((r) => r.headers['webhook-id'])).size).toBe(events);
+  });
+
+  it("keeps a healthy endpoint's latency while a neighbour's endpoint hangs", async () => {
+    const neighbour = await system.api.createApp();
+    const hanging = hook([{ fault: 'hang' }]);
+    await system.api.createEndpoint(neighbour, hanging);
+    const healthyApp = await system.api.createApp();
+    const healthy = hook();
+    await system.api.createEndpoint(healthyApp, healthy);
+
+    // A burst of 40 to the hanging endpoint: before flow control, each batch of it held a
+    // shared poller for the whole timeout, and the healthy events queued behind.
+    await system.api.hr.POST('/v1/apps/{appId}/events/batch', {
+      params: { path: { appId: neighbour } },
+      body: { events: Array.from({ length: 40 }, (_, i) => ({ type: 'noisy', data: { i } })) },
+    });
+    await sleep(1500);
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const before = system.receiver.on(healthy).length;
+      const t0 = Date.now();
+      await system.api.sendEvent(healthyApp, { type: 'quiet', data: { i } });
+      await until(() => system.receiver.on(healthy).length > before, 15_000, 'the healthy webhook');
+      latencies.push(system.receiver.on(healthy).at(-1)!.at - t0);
+      await sleep(100);
+    }
+    latencies.sort((a, b) => a - b);
+    // Far below the hanging endpoint's 4 s timeout, which the healthy webhooks used to wait out.
+    expect(latencies[8]).toBeLessThan(1000);
+    // The hanging endpoint was moved off the shared lanes.
+    const view = await system.api.hr.GET('/v1/apps/{appId}/endpoints', { params: { path: { appId: neighbour } } });
+    expect(view.data!.items[0]!.throttle.state).not.toBe('normal');
+  });
+
+  it('pauses an endpoint whose attempts keep failing, and fails its deliveries when their window ends', async () => {
+    const appId = await system.api.createApp();
+    const url = hook([500]);
+    const ep = await system.api.createEndpoint(appId, url);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await system.api.sendEvent(appId, { type: 'fail', data: { i } })).id);
+    await until(
+      async () => (await system.api.hr.GET(route, at(appId, ep.id))).data?.throttle.state === 'paused',
+      15_000,
+      'the endpoint to be paused',
+    );
+    const view = (await system.api.hr.GET(route, at(appId, ep.id))).data!;
+    expect(view.throttle).toMatchObject({
+      state: 'paused',
+      reason: expect.stringContaining('5 failed attempts in a row'),
+    });
+    expect(Date.parse(view.throttle.until!)).toBeGreaterThan(Date.now());
+    // Every delivery ends failed (its 2.2 s window is shorter than the first probe's 30 s wait),
+    // with fewer requests than 8 deliveries x 3 attempts: paused, they waited unattempted.
+    await until(
+      async () => {
+        for (const id of ids) {
+          const s = await system.api.eventStatus(appId, id);
+          if (s.deliveries[0]?.status !== 'failed') return false;
+        }
+        return true;
+      },
+      20_000,
+      'every delivery to end failed',
+    );
+    expect(system.receiver.on(url).length).toBeLessThan(8 * 3);
   });
 });

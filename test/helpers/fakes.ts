@@ -10,7 +10,7 @@ import {
   type DeliveryRecords,
   type EventRecords,
 } from '../../functions/shared/dynamo-stores';
-import type { DeliveryUpdate, EndpointSource, FinishGuard, WebhookSender } from '../../functions/delivery/deliver';
+import type { DeliveryUpdate, EndpointSource, FinishGuard, ParkUpdate, WebhookSender } from '../../functions/delivery/deliver';
 import type { EndpointHealthStore } from '../../functions/endpoints/endpoint-health';
 import type { OpenItem } from '../../functions/delivery/housekeeping';
 import type { PutEventResult } from '../../functions/intake/ingest';
@@ -226,6 +226,25 @@ export class InMemoryDeliveries implements DeliveryRecords {
     if (u.lastStatusCode !== null) d.lastStatusCode = u.lastStatusCode;
     else delete d.lastStatusCode;
     if (u.success) d.success = u.success;
+    if (u.nextAttemptAt) d.nextAttemptAt = u.nextAttemptAt;
+    else delete d.nextAttemptAt;
+    if (u.dueAt) d.dueAt = u.dueAt;
+    else delete d.dueAt;
+    delete d.leaseToken;
+    delete d.leaseUntil;
+    delete d.requeues;
+    this.records.set(dkey(k), d);
+    return true;
+  }
+  async park(k: DeliveryKey, guard: FinishGuard, u: ParkUpdate) {
+    const cur = this.records.get(dkey(k));
+    const ok =
+      'leaseToken' in guard
+        ? cur?.leaseToken === guard.leaseToken
+        : this.mayTake(cur, guard.unleased.attempt - 1, guard.unleased.now);
+    if (!ok) return false;
+    const d: Stored = cur ?? freshDelivery(k, undefined);
+    Object.assign(d, { status: u.status, eventType: u.eventType });
     if (u.nextAttemptAt) d.nextAttemptAt = u.nextAttemptAt;
     else delete d.nextAttemptAt;
     if (u.dueAt) d.dueAt = u.dueAt;

@@ -28,6 +28,7 @@ let ids: {
   table: string;
   work: string;
   retry: string;
+  isolated: string;
   dlq: string;
   ingestDlq: string;
   ingestQueue: string;
@@ -51,6 +52,7 @@ beforeAll(() => {
     table: logicalIdOf(h.store.table),
     work: logicalIdOf(h.queues.work),
     retry: logicalIdOf(h.queues.retry),
+    isolated: logicalIdOf(h.queues.isolated),
     dlq: logicalIdOf(h.queues.deadLetter),
     ingestDlq: logicalIdOf(h.ingest.deadLetter),
     ingestQueue: logicalIdOf(h.ingest.queue),
@@ -167,7 +169,7 @@ describe('the queues', () => {
 
   it('are all encrypted at rest and refuse requests that are not over TLS', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    expect(Object.keys(queues)).toHaveLength(5);
+    expect(Object.keys(queues)).toHaveLength(6);
     for (const q of Object.values(queues)) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     for (const id of Object.keys(queues)) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -187,21 +189,25 @@ describe('the queues', () => {
 });
 
 describe('the delivery worker', () => {
-  it('consumes both the work and the retry queue, reporting per-message failures, in topology batches', () => {
+  it('consumes the work, retry and isolation queues, reporting per-message failures, in topology batches', () => {
     const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).filter(
       (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify(refOf(ids.fn.delivery)),
     );
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     expect(mappings.map((m) => m.Properties.EventSourceArn)).toEqual(
-      expect.arrayContaining([arnOf(ids.work), arnOf(ids.retry)]),
+      expect.arrayContaining([arnOf(ids.work), arnOf(ids.retry), arnOf(ids.isolated)]),
     );
     for (const m of mappings) {
+      const isolated = JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(arnOf(ids.isolated));
       expect(m.Properties).toMatchObject({
         FunctionName: refOf(ids.fn.delivery),
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         BatchSize: topology.delivery.batchSize,
         MaximumBatchingWindowInSeconds: topology.delivery.maxBatchingWindowS,
-        ScalingConfig: { MaximumConcurrency: topology.delivery.maxConcurrency },
+        // The isolation lane's own small cap: rates are shared out by it (functions/flow/gate.ts).
+        ScalingConfig: {
+          MaximumConcurrency: isolated ? topology.delivery.isolatedConcurrency : topology.delivery.maxConcurrency,
+        },
       });
     }
   });
@@ -212,7 +218,8 @@ describe('the delivery worker', () => {
     expect(mappings.map((m) => m.Properties.ScalingConfig)).toEqual([
       { MaximumConcurrency: 7 },
       { MaximumConcurrency: 7 },
-      // The ingest function's own cap, from the topology.
+      // The isolation lane's and the ingest function's own caps, from the topology.
+      { MaximumConcurrency: topology.delivery.isolatedConcurrency },
       { MaximumConcurrency: topology.ingest.maxConcurrency },
     ]);
   });

@@ -59,6 +59,7 @@ describe('local stack', () => {
       HOOKRELAY_TABLE_NAME: stack.tableName,
       HOOKRELAY_WORK_QUEUE_URL: queue(stack.queueUrls.work),
       HOOKRELAY_RETRY_QUEUE_URL: queue(stack.queueUrls.retry),
+      HOOKRELAY_ISOLATED_QUEUE_URL: queue(stack.queueUrls.isolated),
       HOOKRELAY_DLQ_URL: queue(stack.queueUrls.dlq),
       HOOKRELAY_API_KEY_SECRET_ARN: expect.stringMatching(/^arn:aws:secretsmanager:us-east-1:123456789012:secret:/),
       HOOKRELAY_ALLOW_PRIVATE_TARGETS: 'true',

@@ -26,6 +26,7 @@ const deployment = {
   [ENV.tableName]: 'hookrelay',
   [ENV.workQueueUrl]: 'http://sqs/work',
   [ENV.retryQueueUrl]: 'http://sqs/retry',
+  [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
   [ENV.dlqUrl]: 'http://sqs/dlq',
   [ENV.retentionDays]: '30',
   [ENV.version]: '0.1.0',

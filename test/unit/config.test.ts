@@ -6,6 +6,7 @@ const DEPLOYMENT = {
   [ENV.tableName]: 'hookrelay',
   [ENV.workQueueUrl]: 'http://sqs/work',
   [ENV.retryQueueUrl]: 'http://sqs/retry',
+  [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
   [ENV.dlqUrl]: 'http://sqs/dlq',
   [ENV.retentionDays]: '30',
   [ENV.disableAfterFailingS]: '432000',
