@@ -104,6 +104,33 @@ export function figuresJson(res: BenchResults): Record<string, unknown> {
     const l = res.latency;
     out.latencyMs = { p50: round(l.p50Ms), p95: round(l.p95Ms), p99: round(l.p99Ms), commit };
   }
+  if (res.isolation) {
+    const r = res.isolation;
+    out.isolation = {
+      alone: { p50Ms: round(r.alone.p50Ms), p95Ms: round(r.alone.p95Ms) },
+      beside: Object.fromEntries(
+        r.beside.map((b) => [
+          b.kind,
+          {
+            p50Ms: round(b.healthy.p50Ms),
+            p95Ms: round(b.healthy.p95Ms),
+            p95Ratio: round(b.p95Ratio),
+            neighbour: {
+              events: b.neighbour.events,
+              delivered: b.neighbour.delivered,
+              waiting: b.neighbour.waiting,
+              failed: b.neighbour.failed,
+              requests: b.neighbour.requests,
+              share429: round(b.neighbour.share429),
+            },
+          },
+        ]),
+      ),
+      goalP95Ratio: 2,
+      aws: r.aws,
+      commit,
+    };
+  }
   if (res.throughput) {
     const t = res.throughput;
     out.throughput = {

@@ -12,6 +12,7 @@ import type { DeployedConfig } from './deployed';
 import type { ChangeStep, DesignChange } from './design-changes';
 import { INDEXES } from './dynamo-capacity';
 import type { LatencyResult } from './latency';
+import type { IsolationResult } from './isolation';
 import { PRICES } from './prices';
 import type { ThroughputResult, ThroughputRun } from './throughput';
 import { throughputFindings } from './throughput-findings';
@@ -41,6 +42,8 @@ export interface BenchResults {
   deployed: DeployedConfig;
   cost?: { scenarios: ScenarioResult[]; plans: ChangePlan[]; changes: DesignChange[]; provisioned: DesignChange };
   latency?: LatencyResult;
+  /** The noisy neighbour (issue 19): a healthy app's latency alone and beside misbehaving endpoints. */
+  isolation?: IsolationResult;
   throughput?: ThroughputResult;
   coldStart?: ColdStartResult;
   capacity?: { current: CapacityModel; lean: CapacityModel };
@@ -83,6 +86,7 @@ export function renderMarkdown(res: BenchResults): string {
   out.push(...summary(res), '');
   if (res.cost) out.push(...costSection(res), '');
   if (res.latency) out.push(...latencySection(res.latency), '');
+  if (res.isolation) out.push(...isolationSection(res.isolation), '');
   if (res.throughput)
     out.push(...throughputSection(res.throughput), '', ...throughputFindings(res.throughput, table), '');
   if (res.coldStart) out.push(...coldStartSection(res.coldStart), '');
@@ -485,6 +489,33 @@ function compareLines(scenarios: ScenarioResult[]): string {
   return table(['line', ...scenarios.map((s) => s.title.split(': ')[1] ?? s.id)], rows);
 }
 
+function isolationSection(r: IsolationResult): string[] {
+  const s = r.sizes;
+  const rows = r.beside.map(
+    (b) =>
+      `| ${b.description} | ${ms(b.healthy.p50Ms)} | ${ms(b.healthy.p95Ms)} | ${b.p95Ratio.toFixed(2)}x ${b.p95Ratio <= 2 ? '(met)' : '(not met)'} | ${b.neighbour.delivered} / ${b.neighbour.events} | ${b.neighbour.waiting} | ${b.neighbour.failed} | ${b.neighbour.requests} | ${pct(b.neighbour.share429)} |`,
+  );
+  return [
+    '## Isolation: the noisy neighbour',
+    '',
+    `A healthy app sends ${s.healthyEvents} events, one every ${s.healthyIntervalMs} ms, alone and then ${s.healthyDelayMs} ms after another app's burst of ${s.neighbourEvents} events to a misbehaving endpoint (delivery timeout ${r.timeoutMs} ms); latency from the 202 to the webhook's first byte. Goal: p95 at most 2x alone. The neighbour's outcome is measured up to ${s.neighbourSettleMs / 1000} s after the healthy run. How it works, and why it holds on AWS: [flow-control.md](flow-control.md).`,
+    '',
+    `Alone: p50 ${ms(r.alone.p50Ms)}, p95 ${ms(r.alone.p95Ms)}.`,
+    '',
+    '| neighbour | healthy p50 | healthy p95 | p95 vs alone | neighbour delivered | waiting | failed | its requests | answered 429 |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    `**On AWS (a model from the event source mapping's limits):** ${r.aws.maxConcurrency} concurrent batches of ${r.aws.batchSize} per shared queue, a ${r.aws.timeoutMs / 1000} s timeout, a ${r.aws.budgetMs / 1000} s shared-lane budget. ` +
+      r.aws.bursts
+        .map(
+          (b) =>
+            `A burst of ${b.events} to a hanging endpoint holds ${b.slotsHeld} slots: a healthy event waited up to ${ms(b.beforeWaitMs)} before (repeated ${b.repeatsBefore}), up to ${ms(b.afterWaitMs)} now, once.`,
+        )
+        .join(' '),
+  ];
+}
+
 function latencySection(l: LatencyResult): string[] {
   return [
     "## 2. Latency: from the 202 to the webhook's first byte",
@@ -686,6 +717,14 @@ export function renderConsole(res: BenchResults): string {
     lines.push(
       `latency  p50 ${ms(res.latency.p50Ms)}  p95 ${ms(res.latency.p95Ms)}  p99 ${ms(res.latency.p99Ms)}  (${res.latency.events} events)`,
     );
+  if (res.isolation) {
+    const r = res.isolation;
+    lines.push(`isolation  alone p50 ${ms(r.alone.p50Ms)}  p95 ${ms(r.alone.p95Ms)}`);
+    for (const b of r.beside)
+      lines.push(
+        `isolation  beside ${b.kind}: p50 ${ms(b.healthy.p50Ms)}  p95 ${ms(b.healthy.p95Ms)} (${b.p95Ratio.toFixed(2)}x); neighbour delivered ${b.neighbour.delivered}/${b.neighbour.events}, waiting ${b.neighbour.waiting}, failed ${b.neighbour.failed}, 429s ${pct(b.neighbour.share429)} of ${b.neighbour.requests}`,
+      );
+  }
   if (res.throughput) {
     const t = res.throughput;
     lines.push(

@@ -29,13 +29,14 @@ import { applyChanges, DESIGN_CHANGES, gbSecondsPerRecord, PROVISIONED } from '.
 import { figuresJson } from './figures';
 import { startHarness } from './harness';
 import { runLatency } from './latency';
+import { runIsolation, type IsolationSizes } from './isolation';
 import { renderConsole, renderMarkdown, type BenchResults, type ChangePlan } from './report';
 import { runThroughput } from './throughput';
 
 // The SDK's notice that Node 20 support ends: a fact about this machine, not a finding.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-export const PARTS = ['cost', 'latency', 'throughput', 'cold-start'] as const;
+export const PARTS = ['cost', 'latency', 'isolation', 'throughput', 'cold-start'] as const;
 /** Events per POST /events/batch in the throughput run (the issue: it ingests with batch POSTs). */
 const THROUGHPUT_BATCH = 20;
 export type Part = (typeof PARTS)[number];
@@ -49,6 +50,7 @@ export interface BenchSizes {
   throughputProducers: number;
   throughputPollers: number;
   coldStartRuns: number;
+  isolation: IsolationSizes;
 }
 
 export const SIZES: Record<'full' | 'quick', BenchSizes> = {
@@ -60,6 +62,13 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 15,
+    isolation: {
+      healthyEvents: 30,
+      healthyIntervalMs: 100,
+      neighbourEvents: 60,
+      healthyDelayMs: 500,
+      neighbourSettleMs: 30_000,
+    },
   },
   quick: {
     costDeliveries: 200,
@@ -69,6 +78,13 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 5,
+    isolation: {
+      healthyEvents: 20,
+      healthyIntervalMs: 100,
+      neighbourEvents: 40,
+      healthyDelayMs: 500,
+      neighbourSettleMs: 15_000,
+    },
   },
 };
 
@@ -134,7 +150,9 @@ export function derive(res: BenchResults, scenarios: ScenarioResult[] | undefine
   return res;
 }
 
-type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart'> & { costScenarios?: ScenarioResult[] };
+type PartResult = Pick<BenchResults, 'latency' | 'isolation' | 'throughput' | 'coldStart'> & {
+  costScenarios?: ScenarioResult[];
+};
 
 /** Runs one part in this process. */
 export async function runPart(part: Part, sizes: BenchSizes, runId: string, compareRef?: string): Promise<PartResult> {
@@ -146,6 +164,15 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
       const h = await startHarness({ captureLogs: true });
       try {
         return { latency: await runLatency(h, sizes.latencyEvents, sizes.latencyRatePerSecond, runId) };
+      } finally {
+        await h.stop();
+      }
+    }
+    case 'isolation': {
+      // The delivery timeout as deployed (10 s): the hanging neighbour holds what it holds that long.
+      const h = await startHarness({ captureLogs: true, countRequests: false });
+      try {
+        return { isolation: await runIsolation(h, sizes.isolation, runId, 10_000) };
       } finally {
         await h.stop();
       }
@@ -244,6 +271,7 @@ export async function runBench(opts: {
   const what: Record<Part, string> = {
     cost: `${Object.keys(SCENARIOS).length} scenarios of ${sizes.costDeliveries} deliveries`,
     latency: `${sizes.latencyEvents} events at ${sizes.latencyRatePerSecond}/s`,
+    isolation: `a healthy app alone and beside 4 misbehaving neighbours of ${sizes.isolation.neighbourEvents} events`,
     throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each, batches of ${THROUGHPUT_BATCH}`,
     'cold-start': `${sizes.coldStartRuns} fresh processes per bundle`,
   };

@@ -18,6 +18,7 @@ import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
 import { createReplayService } from './delivery/replay';
 import { createDeliverService } from './delivery/deliver';
+import { DEFAULT_BREAKER } from './flow/breaker';
 import { createFlowGate } from './flow/gate';
 import { createEndpointHealth } from './endpoints/endpoint-health';
 import { lifecycle, Status, type DeliveryScheduler } from './delivery/lifecycle';
@@ -137,6 +138,12 @@ function build() {
     laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.isolatedConcurrency },
     sharedBudgetMs: cfg.sharedLaneBudgetMs,
     containerSlots: (lane) => (lane === 'isolated' ? lanes.isolated : 1),
+    // A paused endpoint's first probe comes with the schedule's first retry (5 s by default), at
+    // least a second and at most 30 s after the pause; each failed probe doubles the wait.
+    breaker: {
+      ...DEFAULT_BREAKER,
+      firstProbeAfterMs: Math.min(30_000, Math.max(1000, (cfg.retryScheduleS[0] ?? 30) * 1000)),
+    },
   });
   const deliver = createDeliverService({
     store: stores.deliver,

@@ -20,7 +20,7 @@ export interface AimdOptions {
 }
 
 export const DEFAULT_AIMD: AimdOptions = {
-  minPerSecond: 0.5,
+  minPerSecond: 1,
   maxPerSecond: 1000,
   congestionFactor: 0.5,
   latencyFactor: 0.7,

@@ -1,6 +1,6 @@
 /**
  * The circuit breaker of one endpoint, in one container: closed while attempts succeed; open
- * (the endpoint paused) after `failuresToOpen` failed attempts in a row; then one probe at a
+ * (the endpoint paused) after `failuresToOpen` failed attempts in a row over `minStreakMs`; then one probe at a
  * time, every `firstProbeAfterMs`, doubled after each failed probe up to `maxProbeEveryMs`; the
  * first success closes it. Pure: the gate keeps the state and persists what other containers
  * must know (the pause and its next probe) on the endpoint's record.
@@ -9,6 +9,11 @@
 export interface BreakerOptions {
   /** Failed attempts in a row (5xx, 3xx, other 4xx, timeouts, connection errors) that pause. */
   failuresToOpen: number;
+  /**
+   * ...spanning at least this long: a burst whose first attempts all fail at once (a flaky
+   * receiver, a blip) is not an endpoint that keeps failing; its retries a moment later tell.
+   */
+  minStreakMs: number;
   /** The first wait before a probe. */
   firstProbeAfterMs: number;
   /** The longest wait between probes (SQS's longest delay: a waiting delivery needs one hop). */
@@ -17,12 +22,14 @@ export interface BreakerOptions {
 
 export const DEFAULT_BREAKER: BreakerOptions = {
   failuresToOpen: 5,
+  minStreakMs: 3000,
   firstProbeAfterMs: 30_000,
   maxProbeEveryMs: 900_000,
 };
 
 export type BreakerState =
-  { kind: 'closed'; failures: number } | { kind: 'open'; probeAtMs: number; probeEveryMs: number; probing: boolean };
+  | { kind: 'closed'; failures: number; sinceMs?: number }
+  | { kind: 'open'; probeAtMs: number; probeEveryMs: number; probing: boolean };
 
 export const closedBreaker = (): BreakerState => ({ kind: 'closed', failures: 0 });
 
@@ -34,7 +41,8 @@ export function breakerFailed(s: BreakerState, nowMs: number, o: BreakerOptions)
     return { kind: 'open', probeAtMs: nowMs + every, probeEveryMs: every, probing: false };
   }
   const failures = s.failures + 1;
-  if (failures < o.failuresToOpen) return { kind: 'closed', failures };
+  const sinceMs = s.sinceMs ?? nowMs;
+  if (failures < o.failuresToOpen || nowMs - sinceMs < o.minStreakMs) return { kind: 'closed', failures, sinceMs };
   return { kind: 'open', probeAtMs: nowMs + o.firstProbeAfterMs, probeEveryMs: o.firstProbeAfterMs, probing: false };
 }
 

@@ -224,6 +224,7 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
       noteSend(f, now);
       return { go: true, budgetMs: o.sharedBudgetMs };
     }
+    // A receiver's Retry-After holds every attempt to it.
     if (f.holdUntilMs > now) {
       return { go: false, waitMs: f.holdUntilMs - now + Math.round(random() * 1000), reason: 'retry_after' };
     }
@@ -346,10 +347,18 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
         return changeOf(f, now);
       }
       case 'congested': {
+        // A Retry-After holds every attempt to the endpoint until it ends (the receiver's quota
+        // is the endpoint's, not one delivery's); answers to requests sent before the hold began
+        // are not a new signal.
         const untilMs = signal.retryAfterS !== undefined ? now + Math.min(signal.retryAfterS, 3600) * 1000 : undefined;
+        const withinHold = f.holdUntilMs > now;
         if (untilMs !== undefined) f.holdUntilMs = Math.max(f.holdUntilMs, untilMs);
         f.breaker = f.breaker.kind === 'open' ? breakerFailed(f.breaker, now, breakerOpts) : closedBreaker();
         if (f.breaker.kind === 'open') return pausedChange(f, now, `HTTP ${signal.statusCode} to a probe`);
+        if (withinHold && f.throttle?.perSecond !== undefined) {
+          f.lastBadMs = now;
+          return changeOf(f, now);
+        }
         decrease(e, f, now, aimd.congestionFactor, `HTTP ${signal.statusCode}`, untilMs);
         return changeOf(f, now);
       }

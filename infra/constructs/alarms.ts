@@ -152,6 +152,23 @@ export class DeliveryAlarms extends Construct {
       alarmDescription: 'The API answered 5xx: the api function failed or timed out.',
     });
 
+    // Flow control (docs/flow-control.md): an endpoint the breaker paused, and deliveries that
+    // wait long for their endpoint's rate (a limit set too low for its traffic, or a receiver
+    // that keeps answering 429). Neither loses anything; both are someone's webhooks arriving late.
+    add('EndpointPaused', hookrelayMetric('endpointsPaused', { statistic: cloudwatch.Stats.SUM }), {
+      ...atLeastOne,
+      alarmDescription:
+        'The breaker paused an endpoint whose attempts kept failing: its deliveries wait unattempted while a probe goes out now and then (hookrelay endpoints show says which and why).',
+    });
+    add('RateWaitLong', hookrelayMetric('rateWaitMs', { statistic: 'p90' }), {
+      threshold: 300_000,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      alarmDescription:
+        "For 15 minutes, deliveries waited more than 5 minutes for their endpoint's rate (its rateLimit, or the lower rate its 429s asked for): raise the limit or ask the receiver to.",
+    });
+
     // One sweep may see a delivery whose worker just died; three periods in a row is a pattern.
     add('HousekeepingStuck', hookrelayMetric('housekeepingStuck', { statistic: cloudwatch.Stats.MAXIMUM }), {
       threshold: 0,

@@ -10,7 +10,13 @@ import {
   type DeliveryRecords,
   type EventRecords,
 } from '../../functions/shared/dynamo-stores';
-import type { DeliveryUpdate, EndpointSource, FinishGuard, ParkUpdate, WebhookSender } from '../../functions/delivery/deliver';
+import type {
+  DeliveryUpdate,
+  EndpointSource,
+  FinishGuard,
+  ParkUpdate,
+  WebhookSender,
+} from '../../functions/delivery/deliver';
 import type { EndpointHealthStore } from '../../functions/endpoints/endpoint-health';
 import type { OpenItem } from '../../functions/delivery/housekeeping';
 import type { PutEventResult } from '../../functions/intake/ingest';

@@ -187,21 +187,29 @@ describe('flow gate: breaker', () => {
   it('pauses after five failed attempts in a row, and says until when', () => {
     const gate = createFlowGate();
     const e = ep();
-    const changes = [1, 2, 3, 4, 5].map((i) => gate.observe(e, fail(), T0 + i));
+    const changes = [0, 1, 2, 3, 4].map((i) => gate.observe(e, fail(), T0 + i * 1000));
     expect(changes.slice(0, 4).every((c) => c === null)).toBe(true);
     expect(changes[4]?.throttle).toMatchObject({
       state: 'paused',
-      until: new Date(T0 + 5 + 30_000).toISOString(),
+      until: new Date(T0 + 4000 + 30_000).toISOString(),
       reason: '5 failed attempts in a row (last: HTTP 500)',
     });
+  });
+
+  it('does not pause for a burst of failures at one moment: the streak must last', () => {
+    const gate = createFlowGate();
+    const e = ep();
+    for (let i = 0; i < 50; i++) gate.observe(e, fail(), T0 + i * 10);
+    expect(gate.stateOf(e, T0 + 500)).toBeUndefined();
+    expect(gate.observe(e, fail(), T0 + 3000)?.throttle).toMatchObject({ state: 'paused' });
   });
 
   it('does not pause an endpoint whose failures are broken by a success', () => {
     const gate = createFlowGate();
     const e = ep();
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 4; i++) gate.observe(e, fail(), T0 + round * 10 + i);
-      gate.observe(e, ok(), T0 + round * 10 + 5);
+      for (let i = 0; i < 4; i++) gate.observe(e, fail(), T0 + round * 10_000 + i * 1000);
+      gate.observe(e, ok(), T0 + round * 10_000 + 5000);
     }
     expect(gate.stateOf(e, T0 + 100)).toBeUndefined();
   });
@@ -209,7 +217,7 @@ describe('flow gate: breaker', () => {
   it("holds a paused endpoint's deliveries, lets one probe go at its time, and resumes at a ramp on success", () => {
     const gate = createFlowGate({ random: () => 0, resumePerSecond: 1 });
     const e = ep();
-    for (let i = 0; i < 5; i++) gate.observe(e, fail(), T0);
+    for (let i = 0; i < 5; i++) gate.observe(e, fail(), T0 - 4000 + i * 1000);
     expect(gate.admit(e, 'shared', T0 + 1)).toMatchObject({ go: false, reason: 'paused', moveTo: 'isolated' });
     expect(gate.admit(e, 'isolated', T0 + 1)).toMatchObject({ go: false, reason: 'paused', waitMs: 29_999 });
     expect(gate.admit(e, 'isolated', T0 + 30_000)).toEqual({ go: true, probe: true });
@@ -224,7 +232,7 @@ describe('flow gate: breaker', () => {
   it('doubles the wait after a failed probe', () => {
     const gate = createFlowGate({ random: () => 0 });
     const e = ep();
-    for (let i = 0; i < 5; i++) gate.observe(e, fail(), T0);
+    for (let i = 0; i < 5; i++) gate.observe(e, fail(), T0 - 4000 + i * 1000);
     gate.admit(e, 'isolated', T0 + 30_000);
     const again = gate.observe(e, fail('timeout after 10000 ms'), T0 + 40_000);
     expect(again?.throttle).toMatchObject({
