@@ -133,11 +133,13 @@ function build() {
   // Flow control: one gate per container (a Lambda execution environment). Its rate shares
   // count the isolation-lane batches this container runs at once: one on Lambda; the local
   // runtime runs several in one process.
-  const lanes = { isolated: 0 };
+  const lanes = { isolated: 0, isolatedMost: 1 };
   const flowGate = createFlowGate({
     laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.isolatedConcurrency },
     sharedBudgetMs: cfg.sharedLaneBudgetMs,
-    containerSlots: (lane) => (lane === 'isolated' ? lanes.isolated : 1),
+    // The most seen at once, not the current count: a share that changed with each batch would
+    // leave tokens reserved at the old rate beside new ones at the new.
+    containerSlots: (lane) => (lane === 'isolated' ? lanes.isolatedMost : 1),
     // A paused endpoint's first probe comes with the schedule's first retry (5 s by default), at
     // least a second and at most 30 s after the pause; each failed probe doubles the wait.
     breaker: {

@@ -310,9 +310,13 @@ export function createDeliverService(deps: DeliverDeps) {
     return { message, event, endpoint, delivery, key, attemptNo, guard, at: now(), admission };
   }
 
-  /** The end of a delivery's retry window (a restarted one's is not known here: none). */
-  function windowEndMs(key: DeliveryKey, delivery: Delivery): number {
-    return delivery.retryBase ? Infinity : Date.parse(key.eventAt) + deps.policy.windowMs;
+  /**
+   * When a delivery waiting on a paused endpoint fails: what was left of its retry window when
+   * it first had to wait (its next attempt then due), counted from then.
+   */
+  function windowEndMs(message: DeliveryMessage, delivery: Delivery, nowMs: number): number {
+    const made = delivery.attempts - (delivery.retryBase ?? 0);
+    return (message.waitingSince ?? nowMs) + deps.policy.windowLeftMs(Math.max(0, made));
   }
 
   /**
@@ -330,7 +334,7 @@ export function createDeliverService(deps: DeliverDeps) {
   ): Promise<DeliverOutcome> {
     const { message, event, delivery, key } = p;
     const nowMs = start.getTime();
-    const windowEnd = windowEndMs(key, delivery);
+    const windowEnd = windowEndMs(message, delivery, nowMs);
     if (a.reason === 'paused' && nowMs >= windowEnd) {
       const reason = `the retry window ended while the endpoint was paused, after ${delivery.attempts} attempts`;
       await deps.deadLetters.send(deadLetterMessage(message, delivery.attempts, reason));
@@ -363,9 +367,22 @@ export function createDeliverService(deps: DeliverDeps) {
       if (!(await store.park(key, guard, waiting))) return 'lease_lost';
     }
     const { ticket: _ticket, ...rest } = message;
-    const moved: DeliveryMessage = { ...rest, lane: 'isolated', heldSince, notBefore: wakeMs };
-    if (a.ticketAtMs !== undefined) moved.ticket = a.ticketAtMs;
-    await deps.scheduler.at(moved, new Date(wakeMs));
+    const moved: DeliveryMessage = {
+      ...rest,
+      lane: 'isolated',
+      heldSince,
+      notBefore: wakeMs,
+      waitingSince: message.waitingSince ?? nowMs,
+    };
+    // A reserved token is due at an exact time, and SQS delays are whole seconds (rounded up):
+    // the message comes back up to a second early and the worker waits for the token's time,
+    // so deliveries paced at the rate are sent at the rate, not bunched at each second.
+    let at = wakeMs;
+    if (a.ticketAtMs !== undefined) {
+      moved.ticket = a.ticketAtMs;
+      at = Math.max(nowMs, a.ticketAtMs - 1000);
+    }
+    await deps.scheduler.at(moved, new Date(at));
     deps.observer?.deferred?.(a.reason, wakeMs - nowMs);
     return 'deferred';
   }

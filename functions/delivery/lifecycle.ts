@@ -115,6 +115,8 @@ export interface DeliveryMessage {
   heldSince?: number;
   /** A rate token reserved for this delivery, due at this time (epoch ms): it sends without another. */
   ticket?: number;
+  /** When flow control first made this attempt wait (epoch ms): a paused wait's retry window runs from it. */
+  waitingSince?: number;
 }
 
 export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
@@ -137,6 +139,7 @@ export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
     (m.lane === undefined || m.lane === 'isolated') &&
     (m.heldSince === undefined || typeof m.heldSince === 'number') &&
     (m.ticket === undefined || typeof m.ticket === 'number') &&
+    (m.waitingSince === undefined || typeof m.waitingSince === 'number') &&
     (event === undefined ||
       (typeof event.type === 'string' &&
         typeof event.dataJson === 'string' &&
@@ -249,6 +252,7 @@ export function nextAttemptMessage(
     heldSince: _heldSince,
     ticket: _ticket,
     lane: _lane,
+    waitingSince: _waitingSince,
     ...rest
   } = current;
   const m: DeliveryMessage = {
@@ -287,6 +291,7 @@ export function deadLetterMessage(current: DeliveryMessage, attempt: number, rea
     heldSince: _heldSince,
     ticket: _ticket,
     lane: _lane,
+    waitingSince: _waitingSince,
     ...rest
   } = current;
   return { ...rest, attempt, reason };

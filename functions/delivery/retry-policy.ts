@@ -26,11 +26,13 @@ export class RetryPolicy {
   }
 
   /**
-   * The retry window: the longest a delivery's attempts may span (every wait at its jittered
-   * longest). A delivery still waiting on a paused endpoint past it is failed.
+   * What is left of the retry window once `made` attempts have been made: the waits still to
+   * come after the next attempt, each at its jittered longest. A delivery that has waited on a
+   * paused endpoint that long, unattempted, is failed: had the endpoint been tried, its attempts
+   * would have run out by then.
    */
-  get windowMs(): number {
-    return this.options.scheduleS.reduce((a, b) => a + b, 0) * 1000 * (1 + this.options.jitter);
+  windowLeftMs(made: number): number {
+    return this.options.scheduleS.slice(made).reduce((a, b) => a + b, 0) * 1000 * (1 + this.options.jitter);
   }
 
   /**

@@ -9,8 +9,11 @@
  * queue behind them.
  */
 export class TokenBucket {
-  private tokens: number;
-  private at: number;
+  /**
+   * When the next token falls due (epoch ms): the bucket is kept as a schedule (GCRA), so a change
+   * of rate spaces the tokens still to come and never moves one already handed out.
+   */
+  private nextAt: number;
 
   constructor(
     private rate: number,
@@ -19,39 +22,37 @@ export class TokenBucket {
   ) {
     if (!(rate > 0) || !(burst >= 1))
       throw new RangeError(`a bucket needs rate > 0 and burst >= 1 (${rate}, ${burst})`);
-    this.tokens = burst;
-    this.at = nowMs;
+    this.nextAt = nowMs - (burst - 1) * this.interval;
   }
 
   get perSecond(): number {
     return this.rate;
   }
 
-  private refill(nowMs: number): void {
-    if (nowMs > this.at) {
-      this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.at) / 1000) * this.rate);
-      this.at = nowMs;
-    }
+  private get interval(): number {
+    return 1000 / this.rate;
   }
 
-  /** Changes the rate from now on; tokens already earned (or reserved) are kept, within the new burst. */
+  /** The earliest a token may be used: the schedule, or now less the burst's allowance. */
+  private base(nowMs: number): number {
+    return Math.max(this.nextAt, nowMs - (this.burst - 1) * this.interval);
+  }
+
+  /** Changes the rate from now on; tokens already handed out keep their times. */
   setRate(rate: number, burst: number, nowMs: number): void {
     if (!(rate > 0) || !(burst >= 1))
       throw new RangeError(`a bucket needs rate > 0 and burst >= 1 (${rate}, ${burst})`);
-    this.refill(nowMs);
+    this.nextAt = this.base(nowMs);
     this.rate = rate;
     this.burst = burst;
-    this.tokens = Math.min(this.tokens, burst);
   }
 
   /** Takes a token if one is there now; otherwise takes nothing and says how long until one is. */
   take(nowMs: number): { ok: true } | { ok: false; waitMs: number } {
-    this.refill(nowMs);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return { ok: true };
-    }
-    return { ok: false, waitMs: Math.ceil(((1 - this.tokens) / this.rate) * 1000) };
+    const base = this.base(nowMs);
+    if (base > nowMs) return { ok: false, waitMs: Math.ceil(base - nowMs) };
+    this.nextAt = base + this.interval;
+    return { ok: true };
   }
 
   /**
@@ -59,8 +60,8 @@ export class TokenBucket {
    * until the reserved token falls due (the caller must not send before).
    */
   reserve(nowMs: number): number {
-    this.refill(nowMs);
-    this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.rate) * 1000);
+    const base = this.base(nowMs);
+    this.nextAt = base + this.interval;
+    return Math.max(0, Math.ceil(base - nowMs));
   }
 }

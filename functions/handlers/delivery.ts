@@ -40,7 +40,7 @@ export const handler = middy<SQSEvent, SQSBatchResponse>()
     const { lanes, cfg } = wiring();
     const isolatedName = cfg.isolatedQueueUrl.slice(cfg.isolatedQueueUrl.lastIndexOf('/') + 1);
     const isolated = event.Records.some((r) => r.eventSourceARN?.endsWith(`:${isolatedName}`));
-    if (isolated) lanes.isolated++;
+    if (isolated) lanes.isolatedMost = Math.max(lanes.isolatedMost, ++lanes.isolated);
     try {
       return await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
     } finally {

@@ -93,8 +93,16 @@ describe('flow control on the local stack', () => {
     expect(sent.response.status).toBe(202);
     await until(() => system.receiver.on(url).length >= events, 20_000, 'every event at the rate-limited endpoint');
     const at = system.receiver.on(url).map((r) => r.at);
-    // No second holds more than 4 (+1: a window may hold both ends of a 250 ms spacing).
-    for (const start of at) expect(at.filter((t) => t >= start && t < start + 1000).length).toBeLessThanOrEqual(5);
+    // After the first second, no second holds more than 4 (+1: a window may hold both ends of a
+    // 250 ms spacing). The first may hold two more: the local runtime runs both isolation-lane
+    // batches in one process, and the share grows to the second one's as it starts
+    // (docs/flow-control.md).
+    const t0 = Math.min(...at);
+    const shown = at.map((t) => t - t0).join(',');
+    for (const start of at) {
+      const inSecond = at.filter((t) => t >= start && t < start + 1000).length;
+      expect(inSecond, shown).toBeLessThanOrEqual(start < t0 + 1000 ? 7 : 5);
+    }
     expect(Math.max(...at) - Math.min(...at)).toBeGreaterThanOrEqual(((events - 5) / 4) * 1000);
     // Waiting for the rate is no failed attempt: each went once.
     expect(new Set(system.receiver.on(url).map((r) => r.headers['webhook-id'])).size).toBe(events);
@@ -144,10 +152,8 @@ describe('flow control on the local stack', () => {
       'the endpoint to be paused',
     );
     const view = (await system.api.hr.GET(route, at(appId, ep.id))).data!;
-    expect(view.throttle).toMatchObject({
-      state: 'paused',
-      reason: expect.stringContaining('5 failed attempts in a row'),
-    });
+    // Paused after 5 failures in a row, then by each failed probe.
+    expect(view.throttle).toMatchObject({ state: 'paused', reason: expect.stringMatching(/failed.*HTTP 500/) });
     expect(Date.parse(view.throttle.until!)).toBeGreaterThan(Date.now());
     // Every delivery ends failed (the probes fail too, and their window ends while paused), with
     // fewer requests than 8 deliveries x 6 attempts: paused, they waited unattempted.
@@ -163,5 +169,5 @@ describe('flow control on the local stack', () => {
       'every delivery to end failed',
     );
     expect(system.receiver.on(url).length).toBeLessThan(8 * (SCHEDULE.length + 1));
-  });
+  }, 60_000);
 });
