@@ -274,6 +274,7 @@ export async function provisionStack(
           if (visibility !== undefined) attributes.VisibilityTimeout = String(visibility);
           if (q.retentionS !== undefined) attributes.MessageRetentionPeriod = String(q.retentionS);
           if (q.delayS !== undefined) attributes.DelaySeconds = String(q.delayS);
+          if (q.fifo) Object.assign(attributes, q.fifo);
           if (q.redrive) {
             attributes.RedrivePolicy = JSON.stringify({
               deadLetterTargetArn: queues.get(q.redrive.deadLetterQueueId)!.arn,

@@ -277,7 +277,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const fn = model.functions.find((f) => f.id === id);
       if (fn) return `hookrelay-${fn.role}`;
       const given = r?.Properties?.Name ?? r?.Properties?.QueueName ?? r?.Properties?.TableName;
-      return typeof given === 'string' ? given : kebab(id);
+      if (typeof given === 'string') return given;
+      // A FIFO queue's name must end with `.fifo`.
+      return model.queues.some((q) => q.id === id && q.fifo) ? `${kebab(id)}.fifo` : kebab(id);
     };
     const overrides = new Map<string, { visibilityTimeoutS?: number; maxReceiveCount?: number }>();
     for (const [id, role] of roles) {
