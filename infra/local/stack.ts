@@ -162,6 +162,7 @@ const ROLE_VARS: Record<string, QueueKey | 'table'> = {
   [ENV.dlqUrl]: 'dlq',
   [ENV.ingestQueueUrl]: 'ingest',
   [ENV.ingestDlqUrl]: 'ingestDlq',
+  [ENV.orderedQueueUrl]: 'ordered',
   [ENV.tableName]: 'table',
 };
 /** Variables that name resources: set from the template, never by the operator. */
@@ -172,6 +173,7 @@ const RESOURCE_VARS = new Set<string>([
   ENV.dlqUrl,
   ENV.ingestQueueUrl,
   ENV.ingestDlqUrl,
+  ENV.orderedQueueUrl,
   ENV.apiKeySecretArn,
 ]);
 /** Passed through to the worker threads from this process, so Node and the SDK behave as here. */
