@@ -18,6 +18,7 @@ import {
   feedQuerySchema,
   pageQuerySchema,
   portalAccessSchema,
+  orderingSkipSchema,
   recoverSchema,
   resendSchema,
   sendExampleSchema,
@@ -63,6 +64,9 @@ export const views = {
       ])
       .optional()
       .describe('how hookrelay authenticates to it; secrets are write-only, shown only as set'),
+    ordering: z
+      .enum(['none', 'strict'])
+      .describe('strict: the events that share an orderingKey arrive one at a time, in accept order'),
     createdAt: iso,
     updatedAt: iso,
   }),
@@ -105,6 +109,7 @@ export const views = {
     timestamp: iso,
     data: z.record(z.string(), z.unknown()),
     test: z.literal(true).optional().describe('present on a test event (send-example)'),
+    orderingKey: z.string().optional().describe("the producer's ordering key, when it gave one"),
     deliveries: z.array(
       z.object({
         endpointId: z.string(),
@@ -113,6 +118,32 @@ export const views = {
         lastStatusCode: z.number().int().nullable(),
         lastAttemptAt: iso.nullable(),
         nextAttemptAt: iso.nullable(),
+        reason: z
+          .string()
+          .optional()
+          .describe('why it failed when no attempt says so, e.g. "skipped by the admin key"'),
+        waitingFor: z
+          .object({ eventId: z.string(), attempts: z.number().int(), nextAttemptAt: iso })
+          .optional()
+          .describe(
+            "a strict endpoint's delivery waiting behind an earlier event of its key whose delivery failed an attempt and waits for the next",
+          ),
+      }),
+    ),
+  }),
+  Skipped: z.object({
+    eventId: z.string().describe('the event whose delivery held the key: now failed, its dead letter in the DLQ'),
+    orderingKey: z.string().nullable().describe('null: the endpoint’s events without a key'),
+  }),
+  HeldKeys: z.object({
+    items: z.array(
+      z.object({
+        orderingKey: z.string().nullable().describe('null: the endpoint’s events without a key'),
+        eventId: z.string().describe('the head: the event whose delivery holds the key'),
+        attempts: z.number().int(),
+        nextAttemptAt: iso,
+        lastError: z.string().nullable(),
+        since: iso.nullable().describe('when the head first failed'),
       }),
     ),
   }),
@@ -292,6 +323,20 @@ export const routeDocs: Record<string, RouteDoc> = {
     body: recoverSchema,
     ok: { status: 202, view: 'Recovered' },
     errors: [404, 409],
+  },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip': {
+    summary:
+      'Fail the delivery now holding an ordering key of a strict endpoint (reason "skipped by ..."), so the key\'s later events go on',
+    tag: 'Endpoints',
+    body: orderingSkipSchema,
+    ok: { status: 202, view: 'Skipped' },
+    errors: [404, 409],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/ordering/held': {
+    summary: "A strict endpoint's held keys: each key whose head failed an attempt and waits, with the head's attempts",
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'HeldKeys' },
+    errors: [404],
   },
   'POST /v1/apps/{appId}/events': {
     summary: 'Send an event; idempotent on `id` or the Idempotency-Key header',

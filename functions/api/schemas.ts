@@ -13,6 +13,7 @@ z.config(en());
 import { EVENT_ID_PATTERN } from '../shared/ids';
 import { DELIVERY_STATUSES } from '../delivery/lifecycle';
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, reservedHeaderReason } from '../webhook/endpoint-options';
+import { ORDERING_KEY_PATTERN, ORDERING_MODES } from '../ordering/ordering';
 
 export const LIMITS = {
   /** Serialized `data` of one event. SQS messages carry only references, so the bound is DynamoDB's 400 KB item. */
@@ -74,6 +75,13 @@ export const eventIdSchema = z
       'must be 1-128 characters of letters, digits and _ . : - starting with a letter or digit',
     ),
   );
+
+/** An event's ordering key (docs/ordering.md). */
+export const orderingKeySchema = z
+  .string({ error: 'must be a string' })
+  .check(z.regex(ORDERING_KEY_PATTERN, 'must be 1-128 characters of letters, digits and . _ : / -'));
+
+const ordering = z.enum(ORDERING_MODES, { error: `must be one of ${ORDERING_MODES.join(', ')}` });
 
 const eventTypes = z
   .array(eventType, { error: 'must be an array of event types' })
@@ -207,6 +215,8 @@ export const createEndpointSchema = z.strictObject({
   secret: z.optional(secretSchema),
   headers: z.optional(headersSchema),
   auth: z.optional(authSchema),
+  /** `strict`: a key's events one at a time, in accept order; `none` (the default): no order. */
+  ordering: z.optional(ordering),
 });
 
 export const updateEndpointSchema = z
@@ -222,11 +232,13 @@ export const updateEndpointSchema = z
     headers: z.optional(z.nullable(headersSchema)),
     /** Replaces the endpoint's auth; null removes it. */
     auth: z.optional(z.nullable(authSchema)),
+    /** Applies to events accepted from now on; a key's events already in line keep their lane. */
+    ordering: z.optional(ordering),
   })
   .check(
     z.refine(
       (v) => Object.keys(v).length > 0,
-      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth',
+      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, ordering',
     ),
   );
 
@@ -251,6 +263,13 @@ export const createEventSchema = z.strictObject({
   type: eventType,
   data: z.record(z.string(), z.unknown(), { error: 'is required and must be a JSON object' }),
   id: z.optional(eventIdSchema),
+  /** Strict endpoints receive the events that share it one at a time, in accept order. */
+  orderingKey: z.optional(orderingKeySchema),
+});
+
+/** POST .../ordering/skip: the key whose head to fail (absent or null: the events without a key). */
+export const orderingSkipSchema = z.strictObject({
+  orderingKey: z.optional(z.nullable(orderingKeySchema)),
 });
 
 export const createEventBatchSchema = z.strictObject({

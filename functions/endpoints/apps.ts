@@ -74,6 +74,8 @@ export interface EndpointView {
   /** The custom headers' names; their values are write-only. */
   headerNames: string[];
   auth?: AuthView;
+  /** `strict`: a key's events one at a time, in accept order (docs/ordering.md). */
+  ordering: 'none' | 'strict';
   createdAt: string;
   updatedAt: string;
 }
@@ -96,6 +98,7 @@ export function endpointView(e: Endpoint): EndpointView {
         ? { scheme: signature.scheme, publicKey: publicKeyOf(newest.key) }
         : signature,
     headerNames: Object.keys(e.headers ?? {}),
+    ordering: e.ordering ?? 'none',
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   };
@@ -245,6 +248,7 @@ export function createAppService(deps: AppDeps) {
       if (input.signature !== undefined) endpoint.signature = signature;
       if (input.headers !== undefined && Object.keys(input.headers).length > 0) endpoint.headers = input.headers;
       if (auth !== undefined) endpoint.auth = auth;
+      if (input.ordering === 'strict') endpoint.ordering = 'strict';
       await deps.store.putEndpoint(endpoint);
       return endpointView(endpoint);
     },
@@ -272,6 +276,8 @@ export function createAppService(deps: AppDeps) {
         else if (input.headers !== undefined) e.headers = input.headers;
         if (auth === null) delete e.auth;
         else if (auth !== undefined) e.auth = auth;
+        if (input.ordering === 'strict') e.ordering = 'strict';
+        else if (input.ordering === 'none') delete e.ordering;
 
         const scheme = (e.signature ?? DEFAULT_SIGNATURE).scheme;
         const problems = optionProblems(e);

@@ -94,6 +94,8 @@ export const PORTAL_CAPABILITIES: Record<string, Capability> = {
   'GET /v1/apps/{appId}/endpoints/{endpointId}/secret': 'manage',
   'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate': 'manage',
   'POST /v1/apps/{appId}/endpoints/{endpointId}/recover': 'manage',
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip': 'manage',
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/ordering/held': 'read',
   'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example': 'manage',
   'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': 'read',
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': 'read',
@@ -120,6 +122,13 @@ const appRoute = (
   });
 
 const services = () => wiring();
+
+/** Who did it, as a skipped delivery's reason says ("skipped by ..."). */
+function actorOf(who: Principal): string {
+  if (who.kind === 'admin') return 'the admin key';
+  if (who.kind === 'app') return `app key ${who.keyId}`;
+  return "the endpoint's owner (portal)";
+}
 
 /** Every route the API serves; docs/openapi.yaml is checked against this table. */
 export const routes: Route<ApiEvent, HttpResult>[] = [
@@ -163,6 +172,12 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
   ),
   appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/recover', async (e, appId) =>
     json(202, await services().replay.recover(appId, param(e, 'endpointId'), e.jsonBody)),
+  ),
+  appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/ordering/skip', async (e, appId, who) =>
+    json(202, await services().ordering.skip(appId, param(e, 'endpointId'), e.jsonBody, actorOf(who))),
+  ),
+  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/ordering/held', async (e, appId) =>
+    json(200, await services().ordering.heldKeys(appId, param(e, 'endpointId'))),
   ),
 
   appRoute('POST', '/v1/apps/{appId}/events', async (e, appId) =>

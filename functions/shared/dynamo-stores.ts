@@ -68,7 +68,7 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
     claim: (k, attempt, lease, now) => deliveries.claim(k, attempt, lease, now),
     recordAttempt: (a) => deliveries.recordAttempt(a),
     finish: (k, guard, u) => deliveries.finish(k, guard, u),
-    skip: (k, eventType) => deliveries.skip(k, eventType),
+    skip: (k, eventType, order) => deliveries.skip(k, eventType, order),
     restartDelivery: (d, dueAt, now) => deliveries.restartDelivery(d, dueAt, now),
   };
 

@@ -13,6 +13,7 @@
  * | delivery    | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
  * |             |                            |                           | while late or waiting               |
  * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES     |                                     |
+ * | held key    | HELD#<appId>#<endpointId>  | K#<orderingKey>, #        |                                     |
  *
  * An app's events live in one partition sorted by accept time: that partition is the catch-up
  * feed and what housekeeping reconciles, with no index entry to write. An id hookrelay generated
@@ -76,6 +77,14 @@ export const keys = {
   delivery: (k: { appId: string; endpointId: string; eventAt: string; eventId: string }): Key => ({
     pk: `DLV#${k.appId}#${k.endpointId}`,
     sk: `${k.eventAt}#${k.eventId}`,
+  }),
+  /**
+   * A strict endpoint's held key: its head failed an attempt and waits (functions/ordering). The
+   * events without a key are `#`, which no key can be (`#` is not an ordering-key character).
+   */
+  heldKey: (appId: string, endpointId: string, orderingKey: string | undefined): Key => ({
+    pk: `HELD#${appId}#${endpointId}`,
+    sk: orderingKey === undefined ? '#' : `K#${orderingKey}`,
   }),
   /** Where housekeeping keeps how far it has reconciled events against their deliveries. */
   reconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#CHECKPOINT' }),
