@@ -25,6 +25,25 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [NO_INFRA] }] },
   },
   {
+    // The shipped CLI talks to a local stack through its endpoints and infra/local-stack-file.ts,
+    // never by loading the emulators, the local runtime or the CDK.
+    files: ['cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/infra/local/**', 'aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'],
+              message:
+                'the CLI must not import the local stack or the CDK (what it needs is in infra/local-stack-file.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The core is the domain: it must never reach for the AWS SDK (ports only).
     files: ['functions/core/**/*.ts', 'functions/handlers/**/*.ts'],
     rules: {
