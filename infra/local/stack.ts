@@ -483,7 +483,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       });
       resetConfigForTests();
       // The admin key is cached by its module, which outlives a stack in this process.
-      (await import('../../functions/adapters/admin-key')).resetAdminKeyForTests();
+      (await import('../../functions/access/aws-admin-key')).resetAdminKeyForTests();
     }
     try {
       const unknownRole = sourceRoles.find((r) => !['api', 'delivery', 'ingest', 'housekeeping'].includes(r));
