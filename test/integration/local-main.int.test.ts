@@ -52,7 +52,7 @@ describe('npm start', () => {
   it('prints the API URL and key, serves /health, and exits 0 on SIGTERM', async () => {
     const run = start({ PORT: '0', HOOKRELAY_API_KEY: 'hr_admin_main_test' });
 
-    const text = await banner(run.out);
+    const text = await banner(run.out, 30_000);
     const apiUrl = /API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1];
     const health = await fetch(`${apiUrl}/health`);
     run.child.kill('SIGTERM');
