@@ -18,6 +18,7 @@ const DYNAMODB_TESTS = [
   'test/integration/dynamodb-backend.int.test.ts',
   'test/integration/dynamo-store.int.test.ts',
   'test/integration/housekeeping-store.int.test.ts',
+  'test/integration/housekeeping-scale.int.test.ts',
   'test/integration/store-contract.int.test.ts',
 ];
 

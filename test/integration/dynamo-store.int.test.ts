@@ -211,7 +211,7 @@ describe('DynamoEventStore: ids and where their events are', () => {
     const feed = await events.listFeed(appId, undefined, new Date().toISOString(), 10);
     expect(feed.map((e) => e.id)).toEqual([real.id]);
     const reconciled: string[] = [];
-    for await (const page of events.acceptedPages(appId, '', new Date().toISOString())) {
+    for await (const page of events.acceptedPages(appId, 0, '', new Date().toISOString())) {
       reconciled.push(...page.map((r) => r.id));
     }
     expect(reconciled).toEqual([real.id, test.id]);

@@ -10,10 +10,13 @@ import type { EndpointHealthStore } from '../../core/endpoint-health';
 import type { ApiKeyRecord, KeyStore } from '../../core/keys';
 import type { App, Endpoint } from '../../core/model';
 import { decodeCursor, encodeCursor, type DynamoTable, type Item } from './table';
+import { MAX_ID_SHARDS as MAX_EVENT_SHARDS } from '../../core/ids';
 import { APP_LIST_PK, APP_PARTITION_BEFORE_KEYS, appListKeys, keys, SK, TABLE_LAYOUT } from './table-layout';
 
 export function toApp(i: Item): App {
-  return { id: i.id as string, name: i.name as string, createdAt: i.createdAt as string };
+  const app: App = { id: i.id as string, name: i.name as string, createdAt: i.createdAt as string };
+  if (typeof i.eventShards === 'number' && i.eventShards > 1) app.eventShards = i.eventShards;
+  return app;
 }
 
 export function toEndpoint(i: Item): Endpoint {
@@ -73,6 +76,28 @@ export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, Endpo
   async getApp(appId: string): Promise<App | null> {
     const out = await this.t.db.send(new GetCommand({ TableName: this.t.name, Key: keys.app(appId) }));
     return out.Item ? toApp(out.Item) : null;
+  }
+
+  /**
+   * Spreads the app's events over `shards` partitions from now on (writers see it at their next
+   * read of the app). Only ever raised: readers read every partition up to the count, and a lower
+   * count would hide the events in the others. False when the app is missing or already has as many.
+   */
+  async raiseEventShards(appId: string, shards: number): Promise<boolean> {
+    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_EVENT_SHARDS) {
+      throw new RangeError(`eventShards must be a whole number from 1 to ${MAX_EVENT_SHARDS}`);
+    }
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.app(appId),
+          UpdateExpression: 'SET eventShards = :n',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(eventShards) OR eventShards < :n)',
+          ExpressionAttributeValues: { ':n': shards },
+        }),
+      ),
+    );
   }
 
   /** Every app id, a page at a time (the app list). */
