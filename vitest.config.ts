@@ -19,6 +19,7 @@ const DYNAMODB_TESTS = [
   'test/integration/dynamo-store.int.test.ts',
   'test/integration/housekeeping-store.int.test.ts',
   'test/integration/housekeeping-scale.int.test.ts',
+  'test/integration/event-shards.int.test.ts',
   'test/integration/store-contract.int.test.ts',
 ];
 

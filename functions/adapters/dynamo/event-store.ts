@@ -215,9 +215,9 @@ export class DynamoEventStore {
         new UpdateCommand({
           TableName: this.t.name,
           Key: key,
-          UpdateExpression: 'SET #t = :now, expiresAt = :exp, shard = :shard',
+          UpdateExpression: 'SET #t = :now, expiresAt = :exp, #sh = :shard',
           ConditionExpression: '#t = :was',
-          ExpressionAttributeNames: { '#t': 'timestamp' },
+          ExpressionAttributeNames: { '#t': 'timestamp', '#sh': 'shard' },
           ExpressionAttributeValues: {
             ':now': event.timestamp,
             ':was': at,
