@@ -6,6 +6,7 @@
  */
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOT_APP_REUSE_MS } from '../../functions/endpoints/dynamo-app-store';
 import { dynamoStores } from '../../functions/shared/dynamo-stores';
 import { eventsPk } from '../../functions/shared/table-layout';
 import { shardOfId } from '../../functions/shared/ids';
@@ -93,6 +94,8 @@ describe('an app whose events are spread over several partitions', () => {
     }
     expect(await stores.apps.raiseEventShards(APP, 4)).toBe(true);
     expect(await stores.apps.raiseEventShards(APP, 2)).toBe(false); // never lowered
+    // A busy app's writers reuse its fan-out for up to HOT_APP_REUSE_MS: the raise reaches them then.
+    await new Promise((r) => setTimeout(r, HOT_APP_REUSE_MS + 50));
     const after = await send(30);
     expect(new Set(after.map((id) => shardOfId(id))).size).toBeGreaterThan(2);
     for (;;) {
