@@ -12,6 +12,7 @@ import { ValidationError, type ErrorDetail } from '../shared/errors';
 z.config(en());
 import { EVENT_ID_PATTERN } from '../shared/ids';
 import { DELIVERY_STATUSES } from '../delivery/lifecycle';
+import { RATE_LIMIT_MAX, RATE_LIMIT_MIN } from '../flow/throttle';
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, reservedHeaderReason } from '../webhook/endpoint-options';
 import { ORDERING_KEY_PATTERN, ORDERING_MODES } from '../ordering/ordering';
 
@@ -203,6 +204,21 @@ export const authSchema = z.discriminatedUnion(
   { error: 'type must be one of basic, bearer, oauth2-client-credentials' },
 );
 
+/**
+ * `rateLimit`: at most `perSecond` POSTs a second to the endpoint (first attempts and retries
+ * together, across every instance), or null for none. See functions/flow.
+ */
+const rateLimitSchema = z.nullable(
+  z.strictObject({
+    perSecond: z
+      .number({ error: `is required: a number of requests a second, ${RATE_LIMIT_MIN} to ${RATE_LIMIT_MAX}` })
+      .check(
+        z.gte(RATE_LIMIT_MIN, `must be at least ${RATE_LIMIT_MIN} (one request every 10 s)`),
+        z.lte(RATE_LIMIT_MAX, `must be at most ${RATE_LIMIT_MAX}`),
+      ),
+  }),
+);
+
 /** The endpoint fields whose problems are a 422 (well-formed JSON, options that cannot be used). */
 export const ENDPOINT_OPTION_FIELDS: ReadonlySet<string> = new Set(['signature', 'secret', 'headers', 'auth']);
 
@@ -217,6 +233,7 @@ export const createEndpointSchema = z.strictObject({
   auth: z.optional(authSchema),
   /** `strict`: a key's events one at a time, in accept order; `none` (the default): no order. */
   ordering: z.optional(ordering),
+  rateLimit: z.optional(rateLimitSchema),
 });
 
 export const updateEndpointSchema = z
@@ -234,11 +251,13 @@ export const updateEndpointSchema = z
     auth: z.optional(z.nullable(authSchema)),
     /** Applies to events accepted from now on; a key's events already in line keep their lane. */
     ordering: z.optional(ordering),
+    /** Replaces the endpoint's rate limit; null removes it. */
+    rateLimit: z.optional(rateLimitSchema),
   })
   .check(
     z.refine(
       (v) => Object.keys(v).length > 0,
-      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, ordering',
+      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, rateLimit, ordering',
     ),
   );
 

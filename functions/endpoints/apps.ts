@@ -1,5 +1,6 @@
 /** Apps and their endpoints: the tenants and the places their webhooks go. */
 import type * as z from 'zod/mini';
+import { throttleView, type RateLimit, type ThrottleView } from '../flow/throttle';
 import { authView, clashingHeaderReason, type AuthView } from '../webhook/endpoint-options';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError, type ErrorDetail } from '../shared/errors';
 import { newId } from '../shared/ids';
@@ -76,6 +77,10 @@ export interface EndpointView {
   auth?: AuthView;
   /** `strict`: a key's events one at a time, in accept order (docs/ordering.md). */
   ordering: 'none' | 'strict';
+  /** At most this many POSTs a second, or null for none. */
+  rateLimit: RateLimit | null;
+  /** Flow control's state: normal, throttled (and at what rate), or paused (until its next probe). */
+  throttle: ThrottleView;
   createdAt: string;
   updatedAt: string;
 }
@@ -99,6 +104,8 @@ export function endpointView(e: Endpoint): EndpointView {
         : signature,
     headerNames: Object.keys(e.headers ?? {}),
     ordering: e.ordering ?? 'none',
+    rateLimit: e.rateLimit ?? null,
+    throttle: throttleView(e.throttle, e.rateLimit),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   };
@@ -249,6 +256,7 @@ export function createAppService(deps: AppDeps) {
       if (input.headers !== undefined && Object.keys(input.headers).length > 0) endpoint.headers = input.headers;
       if (auth !== undefined) endpoint.auth = auth;
       if (input.ordering === 'strict') endpoint.ordering = 'strict';
+      if (input.rateLimit) endpoint.rateLimit = { perSecond: input.rateLimit.perSecond };
       await deps.store.putEndpoint(endpoint);
       return endpointView(endpoint);
     },
@@ -260,7 +268,11 @@ export function createAppService(deps: AppDeps) {
       const url = input.url === undefined ? undefined : await allowedUrl(input.url, 'url');
       const auth = input.auth ? await checkedAuth(input.auth) : input.auth;
       const updated = await modifyEndpoint(appId, endpointId, (e) => {
-        if (url !== undefined) e.url = url;
+        if (url !== undefined && url !== e.url) {
+          e.url = url;
+          // Another receiver: what flow control learnt of the old one does not apply.
+          delete e.throttle;
+        }
         if (input.eventTypes !== undefined) e.eventTypes = [...new Set(input.eventTypes)];
         if (input.description !== undefined) e.description = input.description;
         if (input.enabled !== undefined) {
@@ -278,6 +290,8 @@ export function createAppService(deps: AppDeps) {
         else if (auth !== undefined) e.auth = auth;
         if (input.ordering === 'strict') e.ordering = 'strict';
         else if (input.ordering === 'none') delete e.ordering;
+        if (input.rateLimit === null) delete e.rateLimit;
+        else if (input.rateLimit !== undefined) e.rateLimit = { perSecond: input.rateLimit.perSecond };
 
         const scheme = (e.signature ?? DEFAULT_SIGNATURE).scheme;
         const problems = optionProblems(e);

@@ -1,10 +1,17 @@
 /** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
 import type { DeliveryStatus } from '../delivery/lifecycle';
+import type { RateLimit, StoredThrottle } from '../flow/throttle';
 
 export interface App {
   id: string;
   name: string;
   createdAt: string;
+  /**
+   * How many partitions the app's events are spread over (1 when absent): raised for an app that
+   * sends more than one partition takes (~1,000 writes a second). It only grows, so a reader that
+   * reads this many partitions never misses an event written with fewer.
+   */
+  eventShards?: number;
 }
 
 export interface EndpointSecret {
@@ -64,6 +71,13 @@ export interface Endpoint {
    * (docs/ordering.md). Absent: `none`, no ordering.
    */
   ordering?: 'strict';
+  /** At most this many POSTs a second (absent: no limit). */
+  rateLimit?: RateLimit;
+  /**
+   * Flow control's state when not normal (throttled or paused), written by the delivery workers
+   * only when it changes; it never bumps `version` (it is not the owner's change).
+   */
+  throttle?: StoredThrottle;
   /** Bumped on every change; updates are conditional on it (optimistic concurrency). */
   version: number;
 }
@@ -88,11 +102,15 @@ export interface StoredEvent {
   orderingKey?: string;
   /** The endpoints that were strict when it was accepted: their deliveries go through the ordered lane. */
   orderedEndpointIds?: string[];
+  /** Which of its app's event partitions holds it (0 when absent; see App.eventShards). */
+  shard?: number;
 }
 
 /** What housekeeping's reconcile needs of an event: its place, its type, its fan-out and its order. */
-export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds'> &
-  Pick<StoredEvent, 'orderingKey' | 'orderedEndpointIds'>;
+export type AcceptedEventRef = Pick<
+  StoredEvent,
+  'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds' | 'shard' | 'orderingKey' | 'orderedEndpointIds'
+>;
 
 /** A strict delivery's place: its event's ordering key (absent: the endpoint's events without one). */
 export interface DeliveryOrder {
