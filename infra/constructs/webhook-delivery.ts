@@ -285,6 +285,8 @@ export class WebhookDelivery extends Construct {
       this.ordered.grantSend(fn);
     }
     this.ordered.grantRelease(this.api.function.fn);
+    // The skip route fails a key's head: its dead letter goes to the DLQ like any failed delivery's.
+    this.queues.deadLetter.grant(this.api.function.fn, 'sqs:SendMessage');
 
     const functions: Record<HandlerName, lambda.IFunction> = {
       api: this.api.function.fn,

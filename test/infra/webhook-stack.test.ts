@@ -495,9 +495,10 @@ describe('IAM', () => {
       'ingest',
       'housekeeping',
     ]);
-    // The delivery worker neither queries nor deletes (test/iam holds the rest of the detail).
+    // The delivery worker does not query; it deletes only a strict endpoint's held key once its
+    // head finishes (test/iam holds the rest of the detail).
     expect(roleCan(template, ids.role.delivery, 'dynamodb:Query', arnOf(ids.table))).toBe(false);
-    expect(roleCan(template, ids.role.delivery, 'dynamodb:DeleteItem', arnOf(ids.table))).toBe(false);
+    expect(roleCan(template, ids.role.delivery, 'dynamodb:DeleteItem', arnOf(ids.table))).toBe(true);
     expect(roleCan(template, ids.role.api, 'dynamodb:Query', arnOf(ids.table))).toBe(true);
   });
 
