@@ -48,7 +48,8 @@ async function startStack(port: number): Promise<Child> {
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
   children.push(c);
-  await c.waitFor('Ctrl-C stops', 'that it started');
+  // Generous: a loaded machine starts it slowly.
+  await c.waitFor('Ctrl-C stops', 'that it started', 1, 60_000);
   return c;
 }
 
