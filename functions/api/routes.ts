@@ -1,11 +1,17 @@
 /**
- * The API's documentation, route by route: request schemas are the very zod schemas the
- * handlers validate with; response shapes are described here. scripts/openapi.ts turns this into
- * docs/openapi.yaml, and test/unit/openapi.test.ts checks that the document, this table and the
- * router agree. Not imported by any handler, so none of it reaches a Lambda bundle.
+ * The API, route by route, declared once. Each route names who may call it (`access`), what a
+ * portal link needs to call it (`portal`), the request it takes (the very zod schemas its use
+ * case parses), what it answers and the errors it can answer, and its documentation.
+ *
+ * - functions/handlers/api.ts serves exactly these routes and checks `access` and `portal` from
+ *   here (the compiler makes it implement each one, and nothing else);
+ * - scripts/openapi.ts writes docs/openapi.yaml from here, with the views in views.ts;
+ * - test/unit/openapi.test.ts fails when the document and this table disagree.
+ *
+ * A new route: add it here, implement it in handlers/api.ts, then `npm run openapi`.
  */
-import { z } from 'zod';
-import { DELIVERY_STATUSES } from '../delivery/lifecycle';
+import type { z } from 'zod';
+import type { Capability } from '../access/portal-access';
 import {
   createAppSchema,
   createEndpointSchema,
@@ -25,210 +31,58 @@ import {
   updateEventTypeSchema,
 } from './schemas';
 
-const iso = z.string().describe('ISO 8601 date-time');
-export const views = {
-  App: z.object({ id: z.string(), name: z.string(), createdAt: iso }),
-  Endpoint: z.object({
-    id: z.string(),
-    url: z.string(),
-    eventTypes: z.array(z.string()).describe('empty = every event type'),
-    description: z.string(),
-    enabled: z.boolean(),
-    disabledReason: z.string().optional().describe('why the service disabled it, e.g. after a 410 Gone'),
-    signature: z
-      .union([
-        z.object({ scheme: z.literal('standard-webhooks') }),
-        z.object({ scheme: z.literal('hmac-sha256'), header: z.string(), prefix: z.string() }),
-        z.object({
-          scheme: z.literal('standard-webhooks-v1a'),
-          publicKey: z.string().describe('whpk_ + base64 of the ed25519 public key that verifies the v1a signatures'),
-        }),
-      ])
-      .describe('how its webhooks are signed'),
-    headerNames: z
-      .array(z.string())
-      .describe('the custom headers sent with every webhook; their values are write-only'),
-    auth: z
-      .union([
-        z.object({ type: z.literal('basic'), username: z.string(), passwordSet: z.literal(true) }),
-        z.object({ type: z.literal('bearer'), tokenSet: z.literal(true) }),
-        z.object({
-          type: z.literal('oauth2-client-credentials'),
-          tokenUrl: z.string(),
-          clientId: z.string(),
-          scope: z.string().optional(),
-          audience: z.string().optional(),
-          clientSecretSet: z.literal(true),
-        }),
-      ])
-      .optional()
-      .describe('how hookrelay authenticates to it; secrets are write-only, shown only as set'),
-    createdAt: iso,
-    updatedAt: iso,
-  }),
-  Secret: z.object({
-    key: z
-      .string()
-      .describe(
-        'what a receiver verifies with: the secret (whsec_ + base64 of the key bytes, or the chosen secret), or for standard-webhooks-v1a the whpk_ public key',
-      ),
-  }),
-  Key: z.object({
-    id: z.string(),
-    key: z.string().describe('shown once; stored only as a hash'),
-    name: z.string(),
-    createdAt: iso,
-  }),
-  Accepted: z.object({
-    id: z.string(),
-    type: z.string(),
-    timestamp: iso,
-    deliveries: z.number().int().describe('how many endpoints it fans out to'),
-  }),
-  BatchAccepted: z.object({
-    items: z.array(
-      z.union([
-        z.object({ id: z.string(), deliveries: z.number().int() }),
-        z.object({
-          error: z.object({
-            code: z.string(),
-            message: z.string(),
-            details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-          }),
-        }),
-      ]),
-    ),
-  }),
-  EventStatus: z.object({
-    id: z.string(),
-    type: z.string(),
-    timestamp: iso,
-    data: z.record(z.string(), z.unknown()),
-    test: z.literal(true).optional().describe('present on a test event (send-example)'),
-    deliveries: z.array(
-      z.object({
-        endpointId: z.string(),
-        status: z.enum(DELIVERY_STATUSES),
-        attempts: z.number().int(),
-        lastStatusCode: z.number().int().nullable(),
-        lastAttemptAt: iso.nullable(),
-        nextAttemptAt: iso.nullable(),
-      }),
-    ),
-  }),
-  Attempts: z.object({
-    items: z.array(
-      z.object({
-        endpointId: z.string(),
-        attempt: z.number().int(),
-        at: iso,
-        statusCode: z.number().int().nullable(),
-        durationMs: z.number().int(),
-        outcome: z.enum(['succeeded', 'retryable', 'gone', 'forbidden_destination']),
-        error: z.string().nullable(),
-        responseExcerpt: z.string().nullable().describe('the first bytes of the receiver’s answer'),
-      }),
-    ),
-  }),
-  Feed: z.object({
-    items: z.array(
-      z.object({ id: z.string(), type: z.string(), timestamp: iso, data: z.record(z.string(), z.unknown()) }),
-    ),
-    nextCursor: z.string().nullable().describe('pass as `after` next time; null only before any event'),
-  }),
-  Resent: z.object({ deliveries: z.number().int().describe('deliveries put back on their way') }),
-  Recovered: z.object({ recovered: z.number().int(), more: z.boolean().describe('call again for the rest') }),
-  EventType: z.object({
-    name: z.string(),
-    description: z.string(),
-    schema: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .describe('JSON Schema (2020-12 or draft-07) of the event data'),
-    examples: z.array(z.record(z.string(), z.unknown())).describe('example data; the first is what send-example sends'),
-    deprecated: z.boolean(),
-    createdAt: iso,
-    updatedAt: iso,
-  }),
-  EndpointDelivery: z.object({
-    eventId: z.string(),
-    eventType: z.string(),
-    status: z.enum(DELIVERY_STATUSES),
-    attempts: z.number().int(),
-    lastStatusCode: z.number().int().nullable(),
-    lastAttemptAt: iso.nullable(),
-    nextAttemptAt: iso.nullable(),
-    createdAt: iso.describe('the event’s time: the log is sorted and windowed by it'),
-    test: z.optional(z.literal(true)).describe('set on a test event’s delivery (send-example)'),
-  }),
-  EndpointStats: z.object({
-    since: iso,
-    until: iso,
-    total: z.number().int(),
-    byStatus: z.object({
-      pending: z.number().int(),
-      retrying: z.number().int(),
-      succeeded: z.number().int(),
-      failed: z.number().int(),
-      skipped: z.number().int(),
-    }),
-    byStatusCode: z.record(z.string(), z.number().int()).describe('last HTTP status of each delivery that got one'),
-    successRate: z.number().nullable().describe('succeeded / (succeeded + failed); null when none finished'),
-    latencyMs: z
-      .object({ p50: z.number().nullable(), p95: z.number().nullable() })
-      .describe('response time of the successful attempts'),
-    truncated: z.boolean().describe('more than 10,000 deliveries in the window: the figures cover the newest 10,000'),
-  }),
-  TestSent: z.object({ id: z.string().describe('the test event’s id: poll GET /v1/apps/{appId}/events/{id}') }),
-  PortalAccess: z.object({
-    url: z.string().describe('the portal with the token in its fragment: /portal#token=...'),
-    token: z.string().describe('hrp_...; shown once, stored only as a hash'),
-    expiresAt: iso,
-    capabilities: z.array(z.enum(['read', 'manage'])),
-  }),
-  PortalSession: z.object({
-    appId: z.string(),
-    capabilities: z.array(z.enum(['read', 'manage'])),
-    expiresAt: iso,
-  }),
-  Health: z.object({ ok: z.literal(true) }),
-  Error: z.object({
-    error: z.object({
-      code: z.string(),
-      message: z.string(),
-      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    }),
-  }),
-} as const;
+import type { ViewName } from './views';
 
-export type ViewName = keyof typeof views;
+/**
+ * Who may call a route: `open` anyone, no key; `key` any valid key or portal link; `app` the
+ * admin key, or a key or portal link of the path's app (others get 404); `admin` the admin key
+ * alone (others get 403 with that message).
+ */
+export type Access = 'open' | 'key' | 'app' | { admin: string };
 
-export interface RouteDoc {
+export interface RouteSpec {
   summary: string;
   tag: 'Apps' | 'Keys' | 'Endpoints' | 'Events' | 'Event types' | 'Portal' | 'Health';
+  access: Access;
+  /** What a portal link needs for this route; absent: no portal link may call it (403). */
+  portal?: Capability;
   body?: z.core.$ZodType;
   query?: z.core.$ZodType;
   /** Success status and its body (absent for 204); `list`: a page `{items: [view], nextCursor}`. */
   ok: { status: number; view?: ViewName; list?: true };
-  /** Error statuses this route can answer besides 401 (and 400 where a body or query exists). */
+  /** Error statuses this route can answer besides 401 and 429 (and 400 where it takes input). */
   errors: number[];
-  open?: boolean;
   headers?: Record<string, string>;
 }
 
-/** Keyed by `METHOD path`, exactly as the router's table. */
-export const routeDocs: Record<string, RouteDoc> = {
-  'GET /health': { summary: 'Liveness', tag: 'Health', ok: { status: 200, view: 'Health' }, errors: [], open: true },
+/** Keyed by `METHOD path`, the path in API Gateway's form. */
+export const ROUTES = {
+  'GET /health': {
+    summary: 'Liveness',
+    access: 'open',
+    tag: 'Health',
+    ok: { status: 200, view: 'Health' },
+    errors: [],
+  },
   'POST /v1/apps': {
     summary: 'Create an app (admin key only)',
+    access: { admin: 'only the admin key can create apps' },
     tag: 'Apps',
     body: createAppSchema,
     ok: { status: 201, view: 'App' },
     errors: [403],
   },
-  'GET /v1/apps/{appId}': { summary: 'Get an app', tag: 'Apps', ok: { status: 200, view: 'App' }, errors: [404] },
+  'GET /v1/apps/{appId}': {
+    summary: 'Get an app',
+    access: 'app',
+    portal: 'read',
+    tag: 'Apps',
+    ok: { status: 200, view: 'App' },
+    errors: [404],
+  },
   'POST /v1/apps/{appId}/keys': {
     summary: 'Create an app-scoped key (admin key only); the key is shown once',
+    access: 'app',
     tag: 'Keys',
     body: createKeySchema,
     ok: { status: 201, view: 'Key' },
@@ -236,12 +90,15 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'DELETE /v1/apps/{appId}/keys/{keyId}': {
     summary: 'Revoke a key, at once (admin key only)',
+    access: 'app',
     tag: 'Keys',
     ok: { status: 204 },
     errors: [403, 404],
   },
   'POST /v1/apps/{appId}/endpoints': {
     summary: 'Register an endpoint',
+    access: 'app',
+    portal: 'manage',
     tag: 'Endpoints',
     body: createEndpointSchema,
     ok: { status: 201, view: 'Endpoint' },
@@ -249,6 +106,8 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'GET /v1/apps/{appId}/endpoints': {
     summary: 'List endpoints, a page at a time',
+    access: 'app',
+    portal: 'read',
     tag: 'Endpoints',
     query: pageQuerySchema,
     ok: { status: 200, view: 'Endpoint', list: true },
@@ -256,6 +115,8 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}': {
     summary: 'Get an endpoint',
+    access: 'app',
+    portal: 'read',
     tag: 'Endpoints',
     ok: { status: 200, view: 'Endpoint' },
     errors: [404],
@@ -263,6 +124,8 @@ export const routeDocs: Record<string, RouteDoc> = {
   'PATCH /v1/apps/{appId}/endpoints/{endpointId}': {
     summary:
       'Change an endpoint (enabling it again clears why it was disabled); a new secret or scheme signs from the next attempt, the previous secret beside it for 24 h',
+    access: 'app',
+    portal: 'manage',
     tag: 'Endpoints',
     body: updateEndpointSchema,
     ok: { status: 200, view: 'Endpoint' },
@@ -270,24 +133,32 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'DELETE /v1/apps/{appId}/endpoints/{endpointId}': {
     summary: 'Delete an endpoint; deliveries still on their way to it are skipped',
+    access: 'app',
+    portal: 'manage',
     tag: 'Endpoints',
     ok: { status: 204 },
     errors: [404],
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/secret': {
     summary: 'The endpoint’s current signing secret (for standard-webhooks-v1a: its public key)',
+    access: 'app',
+    portal: 'manage',
     tag: 'Endpoints',
     ok: { status: 200, view: 'Secret' },
     errors: [404],
   },
   'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate': {
     summary: 'Rotate the signing secret (or key pair); the previous one keeps signing beside the new one for 24 h',
+    access: 'app',
+    portal: 'manage',
     tag: 'Endpoints',
     ok: { status: 200, view: 'Secret' },
     errors: [404, 409],
   },
   'POST /v1/apps/{appId}/endpoints/{endpointId}/recover': {
     summary: 'Send again every delivery to this endpoint that failed or was skipped for events since a time',
+    access: 'app',
+    portal: 'manage',
     tag: 'Endpoints',
     body: recoverSchema,
     ok: { status: 202, view: 'Recovered' },
@@ -295,6 +166,7 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'POST /v1/apps/{appId}/events': {
     summary: 'Send an event; idempotent on `id` or the Idempotency-Key header',
+    access: 'app',
     tag: 'Events',
     body: createEventSchema,
     ok: { status: 202, view: 'Accepted' },
@@ -303,6 +175,7 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'POST /v1/apps/{appId}/events/batch': {
     summary: 'Send up to 100 events; each succeeds or fails on its own, answered in input order',
+    access: 'app',
     tag: 'Events',
     body: createEventBatchSchema,
     ok: { status: 202, view: 'BatchAccepted' },
@@ -310,6 +183,7 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'GET /v1/apps/{appId}/events': {
     summary: 'The catch-up feed: every event of the app once, oldest first',
+    access: 'app',
     tag: 'Events',
     query: feedQuerySchema,
     ok: { status: 200, view: 'Feed' },
@@ -317,18 +191,24 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'GET /v1/apps/{appId}/events/{eventId}': {
     summary: 'An event and the status of each of its deliveries (the polling fallback)',
+    access: 'app',
+    portal: 'read',
     tag: 'Events',
     ok: { status: 200, view: 'EventStatus' },
     errors: [404],
   },
   'GET /v1/apps/{appId}/events/{eventId}/attempts': {
     summary: 'Every attempt to deliver an event',
+    access: 'app',
+    portal: 'read',
     tag: 'Events',
     ok: { status: 200, view: 'Attempts' },
     errors: [404],
   },
   'POST /v1/apps/{appId}/events/{eventId}/resend': {
     summary: 'Send an event again, to one endpoint or to all its endpoints, with the same webhook-id',
+    access: 'app',
+    portal: 'manage',
     tag: 'Events',
     body: resendSchema,
     ok: { status: 202, view: 'Resent' },
@@ -336,6 +216,7 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'POST /v1/event-types': {
     summary: 'Add an event type to the catalog (admin key only); examples must validate against its schema',
+    access: { admin: 'only the admin key can change the event-type catalog' },
     tag: 'Event types',
     body: createEventTypeSchema,
     ok: { status: 201, view: 'EventType' },
@@ -343,6 +224,7 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'GET /v1/event-types': {
     summary: 'The event-type catalog, by name, a page at a time (any key, a portal link included)',
+    access: 'key',
     tag: 'Event types',
     query: pageQuerySchema,
     ok: { status: 200, view: 'EventType', list: true },
@@ -350,12 +232,14 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'GET /v1/event-types/{name}': {
     summary: 'An event type, with its schema and examples',
+    access: 'key',
     tag: 'Event types',
     ok: { status: 200, view: 'EventType' },
     errors: [404, 429],
   },
   'PATCH /v1/event-types/{name}': {
     summary: 'Change an event type (admin key only); `schema: null` removes the schema',
+    access: { admin: 'only the admin key can change the event-type catalog' },
     tag: 'Event types',
     body: updateEventTypeSchema,
     ok: { status: 200, view: 'EventType' },
@@ -363,12 +247,15 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'DELETE /v1/event-types/{name}': {
     summary: 'Remove an event type from the catalog (admin key only); endpoints subscribed to it keep their lists',
+    access: { admin: 'only the admin key can change the event-type catalog' },
     tag: 'Event types',
     ok: { status: 204 },
     errors: [403, 404],
   },
   'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example': {
     summary: 'Send the first example of an event type to this endpoint alone, as a test event',
+    access: 'app',
+    portal: 'manage',
     tag: 'Endpoints',
     body: sendExampleSchema,
     ok: { status: 202, view: 'TestSent' },
@@ -377,6 +264,8 @@ export const routeDocs: Record<string, RouteDoc> = {
   'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': {
     summary:
       'The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome',
+    access: 'app',
+    portal: 'read',
     tag: 'Endpoints',
     query: deliveriesQuerySchema,
     ok: { status: 200, view: 'EndpointDelivery', list: true },
@@ -384,6 +273,8 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': {
     summary: 'The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95',
+    access: 'app',
+    portal: 'read',
     tag: 'Endpoints',
     query: statsQuerySchema,
     ok: { status: 200, view: 'EndpointStats' },
@@ -391,6 +282,7 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'POST /v1/apps/{appId}/portal-access': {
     summary: 'Mint a portal link for the app (admin key or the app’s key); the token is shown once',
+    access: 'app',
     tag: 'Portal',
     body: portalAccessSchema,
     ok: { status: 201, view: 'PortalAccess' },
@@ -398,14 +290,26 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'DELETE /v1/apps/{appId}/portal-access': {
     summary: 'End every portal link of the app, at once',
+    access: 'app',
     tag: 'Portal',
     ok: { status: 204 },
     errors: [403, 404],
   },
   'GET /v1/portal/session': {
     summary: 'What the calling portal link may do, and until when (portal links only)',
+    access: 'key',
     tag: 'Portal',
     ok: { status: 200, view: 'PortalSession' },
     errors: [403, 429],
   },
-};
+} satisfies Record<string, RouteSpec>;
+
+export type RouteKey = keyof typeof ROUTES;
+
+/** Each route's method and path, as the router takes them. */
+export function routeKeys(): Array<{ key: RouteKey; method: string; path: string }> {
+  return (Object.keys(ROUTES) as RouteKey[]).map((key) => {
+    const [method = '', path = ''] = key.split(' ');
+    return { key, method, path };
+  });
+}
