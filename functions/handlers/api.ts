@@ -17,7 +17,8 @@ import { ROUTES, routeKeys, type RouteKey, type RouteSpec } from '../api/routes'
 import { EVENT_TYPE_PATTERN, LIMITS } from '../api/schemas';
 import { logger, metrics, wiring } from '../wiring';
 import type { Context } from 'aws-lambda';
-import { authenticate, errorMapper, headerLimit, jsonBody, rateLimit, type ApiEvent } from './http/middleware';
+import { errorMapper } from './http/errors';
+import { authenticate, headerLimit, jsonBody, rateLimit, type ApiEvent } from './http/middleware';
 import { portalAsset } from './http/portal';
 import { json, type HttpResult } from './http/respond';
 import { isRestProxyEvent, restProxyEvents, restToHttpApiEvent } from './http/rest-event';
