@@ -1,22 +1,63 @@
 /** The polling fallback: what happened to an event, delivery by delivery and attempt by attempt. */
 import { NotFoundError, ValidationError } from '../shared/errors';
-import { freshDelivery, shownNextAttempt, Status } from './lifecycle';
+import { freshDelivery, shownNextAttempt, successAttempt, type DeliveryKey } from './lifecycle';
 import type { Attempt, Delivery, StoredEvent } from '../shared/model';
 import { feedQuerySchema, parseOrThrow } from '../api/schemas';
 
-export interface EventQueryStore {
-  /** The event with the deliveries that have a record (a pending first attempt has none). */
-  getEventWithDeliveries(
-    appId: string,
-    eventId: string,
-  ): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null>;
-  /** The event with its recorded deliveries and their attempt records. */
-  getEventHistory(
-    appId: string,
-    eventId: string,
-  ): Promise<{ event: StoredEvent; deliveries: Delivery[]; attempts: Attempt[] } | null>;
+/** What the queries read of the events (the event store). */
+export interface QueryEvents {
+  /** The event; `consistent: false` reads eventually consistent (half the read's cost). */
+  getEvent(appId: string, eventId: string, consistent?: boolean): Promise<StoredEvent | null>;
   /** Events of an app in feed order, strictly after `after` and strictly before `before`. */
   listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]>;
+}
+
+/** What the queries read of the deliveries (the delivery store). */
+export interface QueryDeliveries {
+  /** The records of these deliveries that have one. */
+  getDeliveries(keys: DeliveryKey[]): Promise<Delivery[]>;
+  /** An event's failed attempts, by endpoint and number. */
+  attemptsOf(appId: string, eventId: string): Promise<Attempt[]>;
+}
+
+export interface QueryStores {
+  events: QueryEvents;
+  deliveries: QueryDeliveries;
+}
+
+/** The keys of every delivery an event fans out to (those skipped at accept time included). */
+function deliveryKeys(e: StoredEvent): DeliveryKey[] {
+  return [...e.endpointIds, ...e.skippedEndpointIds].map((endpointId) => ({
+    appId: e.appId,
+    eventId: e.id,
+    endpointId,
+    eventAt: e.timestamp,
+  }));
+}
+
+/** The event with the deliveries that have a record (a pending first attempt has none). */
+export async function eventWithDeliveries(
+  stores: QueryStores,
+  appId: string,
+  eventId: string,
+): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null> {
+  const event = await stores.events.getEvent(appId, eventId, false);
+  if (!event) return null;
+  return { event, deliveries: await stores.deliveries.getDeliveries(deliveryKeys(event)) };
+}
+
+/** The event with its recorded deliveries and their attempt records. */
+export async function eventHistory(
+  stores: QueryStores,
+  appId: string,
+  eventId: string,
+): Promise<{ event: StoredEvent; deliveries: Delivery[]; attempts: Attempt[] } | null> {
+  const [event, attempts] = await Promise.all([
+    stores.events.getEvent(appId, eventId, false),
+    stores.deliveries.attemptsOf(appId, eventId),
+  ]);
+  if (!event) return null;
+  return { event, deliveries: await stores.deliveries.getDeliveries(deliveryKeys(event)), attempts };
 }
 
 /**
@@ -34,25 +75,6 @@ export function withPending(event: StoredEvent, recorded: Delivery[]): Delivery[
     ...event.endpointIds.map((id) => implied(id, false)),
     ...event.skippedEndpointIds.map((id) => implied(id, true)),
     ...recorded.filter((d) => !listed.has(d.endpointId)),
-  ];
-}
-
-/** A delivery's successful attempt, which is kept on the delivery rather than as a record. */
-export function successAttempt(d: Delivery): Attempt[] {
-  if (d.status !== Status.succeeded || !d.success || d.lastAttemptAt === undefined) return [];
-  return [
-    {
-      appId: d.appId,
-      eventId: d.eventId,
-      endpointId: d.endpointId,
-      attempt: d.attempts,
-      at: d.lastAttemptAt,
-      statusCode: d.lastStatusCode ?? null,
-      durationMs: d.success.durationMs,
-      outcome: 'succeeded',
-      error: null,
-      responseExcerpt: d.success.responseExcerpt,
-    },
   ];
 }
 
@@ -89,7 +111,7 @@ export interface EventStatusView {
   }[];
 }
 
-export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs: number; now?: () => Date }) {
+export function createEventQueries(stores: QueryStores, opts: { feedSettleMs: number; now?: () => Date }) {
   const now = opts.now ?? (() => new Date());
   return {
     /**
@@ -101,7 +123,7 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
       const q = parseOrThrow(feedQuerySchema, query, 'query string');
       const after = q.after === undefined ? undefined : decodeFeedCursor(q.after);
       const before = new Date(now().getTime() - opts.feedSettleMs).toISOString();
-      const events = await store.listFeed(appId, after, before, q.limit);
+      const events = await stores.events.listFeed(appId, after, before, q.limit);
       const last = events.at(-1);
       return {
         items: events.map((e) => ({
@@ -115,7 +137,7 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
     },
 
     async status(appId: string, eventId: string): Promise<EventStatusView> {
-      const found = await store.getEventWithDeliveries(appId, eventId);
+      const found = await eventWithDeliveries(stores, appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
       const { event } = found;
       const deliveries = withPending(event, found.deliveries);
@@ -137,7 +159,7 @@ export function createEventQueries(store: EventQueryStore, opts: { feedSettleMs:
     },
 
     async attempts(appId: string, eventId: string) {
-      const found = await store.getEventHistory(appId, eventId);
+      const found = await eventHistory(stores, appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
       const items = [...found.attempts, ...found.deliveries.flatMap(successAttempt)];
       items.sort((a, b) => a.at.localeCompare(b.at) || a.attempt - b.attempt);
