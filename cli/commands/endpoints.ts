@@ -53,6 +53,16 @@ interface OptionFlags {
   header?: Record<string, string>;
   headers?: string | false;
   auth?: string | false;
+  rateLimit?: string;
+}
+
+/** `--rate-limit 5` (requests a second) or `--rate-limit none` (update: remove it). */
+function rateLimitOf(value: string): EndpointChange['rateLimit'] {
+  if (value === 'none') return null;
+  const perSecond = Number(value);
+  if (value.trim() === '' || !Number.isFinite(perSecond))
+    throw new UsageError(`--rate-limit must be a number of requests a second (0.1 to 1000) or none, got ${value}`);
+  return { perSecond };
 }
 
 /**
@@ -83,6 +93,7 @@ function bodyOf(o: OptionFlags): EndpointChange {
     };
   if (o.auth === false) body.auth = null;
   else if (o.auth !== undefined) body.auth = jsonOf('--auth', o.auth) as EndpointChange['auth'];
+  if (o.rateLimit !== undefined) body.rateLimit = rateLimitOf(o.rateLimit);
   return body;
 }
 
@@ -108,6 +119,10 @@ function optionFlags(cmd: Command, update: boolean): Command {
       collectHeader,
     )
     .option('--headers <json>', 'custom headers as a JSON object, or @file.json')
+    .option(
+      '--rate-limit <perSecond>',
+      'at most this many POSTs a second, 0.1 to 1000 (first attempts and retries together); none removes it',
+    )
     .option(
       '--auth <json>',
       'auth as JSON or @file.json: {"type":"basic","username","password"}, {"type":"bearer","token"}, or ' +
@@ -186,8 +201,19 @@ export function registerEndpoints(program: Command, rt: Runtime): void {
     .action(async (o: { app: string; endpoint: string }, cmd: Command) => {
       const g = rt.globals(cmd);
       const api = apiClient(resolveApi(g.opts, rt.io));
-      print(rt, g.opts.json === true, await api.getEndpoint(o.app, o.endpoint));
+      const endpoint = await api.getEndpoint(o.app, o.endpoint);
+      print(rt, g.opts.json === true, endpoint);
+      if (g.opts.json !== true) rt.out.line(throttleLine(endpoint.throttle));
     });
+}
+
+/** Flow control's state in one line: `flow: paused until ... (5 failed attempts in a row ...)`. */
+export function throttleLine(t: { state: string; perSecond?: number; until?: string; reason?: string }): string {
+  const parts = [`flow: ${t.state}`];
+  if (t.perSecond !== undefined) parts.push(`at ${t.perSecond}/s`);
+  if (t.until !== undefined) parts.push(t.state === 'paused' ? `next probe ${t.until}` : `holding until ${t.until}`);
+  if (t.reason !== undefined) parts.push(`(${t.reason})`);
+  return parts.join(' ');
 }
 
 function print(rt: Runtime, json: boolean, value: unknown): void {

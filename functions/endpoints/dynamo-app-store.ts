@@ -9,6 +9,7 @@ import type { EndpointSource } from '../delivery/deliver';
 import type { EndpointHealthStore } from './endpoint-health';
 import type { ApiKeyRecord, KeyStore } from '../access/keys';
 import type { App, Endpoint } from '../shared/model';
+import { isRateLimit, isStoredThrottle, type StoredThrottle, type ThrottleStore } from '../flow/throttle';
 import { decodeCursor, encodeCursor, type DynamoTable, type Item } from '../shared/dynamo-table';
 import { APP_LIST_PK, APP_PARTITION_BEFORE_KEYS, appListKeys, keys, SK, TABLE_LAYOUT } from '../shared/table-layout';
 
@@ -35,6 +36,8 @@ export function toEndpoint(i: Item): Endpoint {
   if (i.signature !== undefined) e.signature = i.signature as Endpoint['signature'] & object;
   if (i.headers !== undefined) e.headers = i.headers as Record<string, string>;
   if (i.auth !== undefined) e.auth = i.auth as Endpoint['auth'] & object;
+  if (isRateLimit(i.rateLimit)) e.rateLimit = { perSecond: i.rateLimit.perSecond };
+  if (isStoredThrottle(i.throttle)) e.throttle = i.throttle;
   return e;
 }
 
@@ -47,7 +50,7 @@ export interface AppStoreOptions {
   now?: () => number;
 }
 
-export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, EndpointHealthStore {
+export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, EndpointHealthStore, ThrottleStore {
   private readonly cache = new Map<string, { endpoint: Endpoint | null; until: number }>();
   private readonly clock: () => number;
 
@@ -218,6 +221,35 @@ export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, Endpo
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeValues: { ':f': false, ':r': reason, ':at': at, ':zero': 0, ':one': 1 },
     });
+  }
+
+  /**
+   * Flow control's state change (functions/flow/gate.ts): written only when it changes, on the
+   * endpoint's own item, without bumping its version (an owner's PATCH is not in conflict with
+   * it). This container's cached copy takes it at once.
+   */
+  async saveThrottle(appId: string, endpointId: string, throttle: StoredThrottle | null): Promise<void> {
+    const id = `${appId}/${endpointId}`;
+    const cached = this.cache.get(id)?.endpoint;
+    if (cached) {
+      if (throttle) cached.throttle = throttle;
+      else delete cached.throttle;
+    }
+    await this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.endpoint(appId, endpointId),
+          ...(throttle
+            ? {
+                UpdateExpression: 'SET throttle = :t',
+                ExpressionAttributeValues: { ':t': throttle },
+              }
+            : { UpdateExpression: 'REMOVE throttle' }),
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      ),
+    );
   }
 
   async markEndpointFailing(appId: string, endpointId: string, at: string): Promise<void> {

@@ -1,5 +1,6 @@
 /** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
 import type { DeliveryStatus } from '../delivery/lifecycle';
+import type { RateLimit, StoredThrottle } from '../flow/throttle';
 
 export interface App {
   id: string;
@@ -59,6 +60,13 @@ export interface Endpoint {
   /** Extra request headers, sent as given; their values are secrets (never logged or shown). */
   headers?: Record<string, string>;
   auth?: EndpointAuth;
+  /** At most this many POSTs a second (absent: no limit). */
+  rateLimit?: RateLimit;
+  /**
+   * Flow control's state when not normal (throttled or paused), written by the delivery workers
+   * only when it changes; it never bumps `version` (it is not the owner's change).
+   */
+  throttle?: StoredThrottle;
   /** Bumped on every change; updates are conditional on it (optimistic concurrency). */
   version: number;
 }
