@@ -85,8 +85,12 @@ export interface HousekeepingApps {
 
 /** What housekeeping reads of the events (the event store). */
 export interface HousekeepingEvents {
-  /** An app's events accepted in [from, to), in feed order, a page at a time. */
-  acceptedPages(appId: string, from: string, to: string): AsyncIterable<AcceptedEventRef[]>;
+  /** The apps' shards that stored events in [from, to) (their activity markers), a page at a time. */
+  activeIn(from: string, to: string): AsyncIterable<{ appId: string; shard: number }[]>;
+  /** Since when every event has an activity marker; `ifUnset` becomes that time on first ask. */
+  markersSince(ifUnset: string): Promise<string>;
+  /** One shard of an app's events accepted in [from, to), in feed order, a page at a time. */
+  acceptedPages(appId: string, shard: number, from: string, to: string): AsyncIterable<AcceptedEventRef[]>;
 }
 
 /** What housekeeping writes of the deliveries' records (the delivery store). */
@@ -128,18 +132,44 @@ export interface HousekeepingReport {
 export type ReconcileReads = Pick<HousekeepingDeps, 'apps' | 'events' | 'store'>;
 
 /**
- * Every app's events accepted in [from, to), a feed page at a time, with the page's time span
- * and the endpoints its events name: what both reconciles read deliveries back over.
+ * Every app's events accepted in [from, to), a page of one shard at a time, with the page's
+ * time span and the endpoints its events name: what both reconciles read deliveries back over.
+ * Only the apps' shards that stored events in the window are read (their activity markers): a
+ * run costs what its window holds, not what the app list holds.
  */
 async function* acceptedEventPages(reads: ReconcileReads, from: string, to: string) {
-  for await (const appIds of reads.apps.appIdPages()) {
-    for (const appId of appIds) {
-      for await (const page of reads.events.acceptedPages(appId, from, to)) {
+  for await (const active of activeShards(reads, from, to)) {
+    for (const { appId, shard } of active) {
+      for await (const page of reads.events.acceptedPages(appId, shard, from, to)) {
         if (page.length === 0) continue;
         const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
         yield { appId, page, span, endpointIds: [...new Set(page.flatMap((e) => e.endpointIds))] };
       }
     }
+  }
+}
+
+/**
+ * The shards to read for [from, to): the marked ones; or, for a window that starts before
+ * markers were written (the runs just after an upgrade from a version without them), every
+ * app's first shard (such a version wrote no other), as that version did.
+ */
+async function* activeShards(reads: ReconcileReads, from: string, to: string) {
+  // A table that was never reconciled holds no event from before markers: they start at ''.
+  const fresh = (await reads.store.reconciledUntil()) === null;
+  const since = await reads.events.markersSince(fresh ? '' : new Date().toISOString());
+  if (from >= since) {
+    yield* reads.events.activeIn(from, to);
+    return;
+  }
+  const walked = new Set<string>();
+  for await (const appIds of reads.apps.appIdPages()) {
+    for (const appId of appIds) walked.add(appId);
+    yield appIds.map((appId) => ({ appId, shard: 0 }));
+  }
+  for await (const page of reads.events.activeIn(from, to)) {
+    const rest = page.filter((a) => a.shard > 0 || !walked.has(a.appId));
+    if (rest.length > 0) yield rest;
   }
 }
 

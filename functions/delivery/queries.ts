@@ -1,15 +1,29 @@
 /** The polling fallback: what happened to an event, delivery by delivery and attempt by attempt. */
 import { NotFoundError, ValidationError } from '../shared/errors';
 import { freshDelivery, shownNextAttempt, successAttempt, type DeliveryKey } from './lifecycle';
-import type { Attempt, Delivery, StoredEvent } from '../shared/model';
+import type { App, Attempt, Delivery, StoredEvent } from '../shared/model';
 import { feedQuerySchema, parseOrThrow } from '../api/schemas';
 
 /** What the queries read of the events (the event store). */
 export interface QueryEvents {
   /** The event; `consistent: false` reads eventually consistent (half the read's cost). */
   getEvent(appId: string, eventId: string, consistent?: boolean): Promise<StoredEvent | null>;
-  /** Events of an app in feed order, strictly after `after` and strictly before `before`. */
-  listFeed(appId: string, after: string | undefined, before: string, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Events of an app in feed order, strictly after `after` and strictly before `before`, merged
+   * from its `shards` partitions.
+   */
+  listFeed(
+    appId: string,
+    after: string | undefined,
+    before: string,
+    limit: number,
+    shards: number,
+  ): Promise<StoredEvent[]>;
+}
+
+/** What the feed reads of the apps (the app store): how many partitions an app's events span. */
+export interface QueryApps {
+  getApp(appId: string): Promise<App | null>;
 }
 
 /** What the queries read of the deliveries (the delivery store). */
@@ -21,9 +35,13 @@ export interface QueryDeliveries {
 }
 
 export interface QueryStores {
+  apps: QueryApps;
   events: QueryEvents;
   deliveries: QueryDeliveries;
 }
+
+/** What an event's deliveries are read through. */
+type EventReads = Pick<QueryStores, 'events' | 'deliveries'>;
 
 /** The keys of every delivery an event fans out to (those skipped at accept time included). */
 function deliveryKeys(e: StoredEvent): DeliveryKey[] {
@@ -37,7 +55,7 @@ function deliveryKeys(e: StoredEvent): DeliveryKey[] {
 
 /** The event with the deliveries that have a record (a pending first attempt has none). */
 export async function eventWithDeliveries(
-  stores: QueryStores,
+  stores: EventReads,
   appId: string,
   eventId: string,
 ): Promise<{ event: StoredEvent; deliveries: Delivery[] } | null> {
@@ -48,7 +66,7 @@ export async function eventWithDeliveries(
 
 /** The event with its recorded deliveries and their attempt records. */
 export async function eventHistory(
-  stores: QueryStores,
+  stores: EventReads,
   appId: string,
   eventId: string,
 ): Promise<{ event: StoredEvent; deliveries: Delivery[]; attempts: Attempt[] } | null> {
@@ -123,7 +141,11 @@ export function createEventQueries(stores: QueryStores, opts: { feedSettleMs: nu
       const q = parseOrThrow(feedQuerySchema, query, 'query string');
       const after = q.after === undefined ? undefined : decodeFeedCursor(q.after);
       const before = new Date(now().getTime() - opts.feedSettleMs).toISOString();
-      const events = await stores.events.listFeed(appId, after, before, q.limit);
+      // Every partition the app's events may be in: the count only grows, and a raise reaches the
+      // writers (which read the app) no sooner than this read sees it; the feed's settle window
+      // (a minute) dwarfs the eventually consistent read's lag.
+      const shards = (await stores.apps.getApp(appId))?.eventShards ?? 1;
+      const events = await stores.events.listFeed(appId, after, before, q.limit, shards);
       const last = events.at(-1);
       return {
         items: events.map((e) => ({

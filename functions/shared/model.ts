@@ -6,6 +6,12 @@ export interface App {
   id: string;
   name: string;
   createdAt: string;
+  /**
+   * How many partitions the app's events are spread over (1 when absent): raised for an app that
+   * sends more than one partition takes (~1,000 writes a second). It only grows, so a reader that
+   * reads this many partitions never misses an event written with fewer.
+   */
+  eventShards?: number;
 }
 
 export interface EndpointSecret {
@@ -87,10 +93,12 @@ export interface StoredEvent {
   skippedEndpointIds: string[];
   /** A test event (send-example): it goes to one endpoint and never into the catch-up feed. */
   test?: boolean;
+  /** Which of its app's event partitions holds it (0 when absent; see App.eventShards). */
+  shard?: number;
 }
 
 /** What housekeeping's reconcile needs of an event: its place, its type and its fan-out. */
-export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds'>;
+export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds' | 'shard'>;
 
 /**
  * A delivery's record: written with its first outcome (a pending first attempt has none: its
