@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { adminKey } from './access/aws-admin-key';
 import { dynamoClient, sqsClient } from './shared/aws-clients';
-import { dynamoStores } from './shared/dynamo-stores';
+import { dynamoStores } from './dynamo-stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './webhook/guarded-lookup';
 import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
@@ -18,7 +18,6 @@ import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
 import { createReplayService } from './delivery/replay';
 import { createDeliverService, type DeliveryObserver } from './delivery/deliver';
-import { DynamoDeliveryStore } from './delivery/dynamo-delivery-store';
 import { DynamoHeldKeyStore } from './ordering/dynamo-held-keys';
 import { createOrderedDelivery } from './ordering/ordered-delivery';
 import { createOrderedLane } from './ordering/ordered-lane';
@@ -109,7 +108,9 @@ function build() {
   });
   const ingestVia = (sends: DeliveryScheduler) =>
     createIngestService({
-      store: stores.ingest,
+      apps: stores.apps,
+      events: stores.events,
+      deliveries: stores.deliveries,
       scheduler: sends,
       onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
     });
@@ -154,7 +155,8 @@ function build() {
     },
   };
   const deliver = createDeliverService({
-    store: stores.deliver,
+    events: stores.events,
+    store: stores.deliveries,
     endpoints: stores.apps,
     health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
     sender,
@@ -175,7 +177,8 @@ function build() {
   );
   const orderedLane = createOrderedLane({
     deliver: createOrderedDelivery({
-      store: stores.deliver,
+      events: stores.events,
+      store: stores.deliveries,
       held: heldKeys,
       endpoints: stores.apps,
       health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
@@ -194,13 +197,16 @@ function build() {
   });
   const ordering = createOrderingService({
     held: heldKeys,
-    store: new DynamoDeliveryStore(stores.table),
+    store: stores.deliveries,
     deadLetters,
     release: (receiptHandle) => laneQueue.release(receiptHandle),
     getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
+    apps: stores.apps,
+    events: stores.events,
+    deliveries: stores.deliveries,
     scheduler,
     life,
     stuckAfterRequeues: 3,
@@ -220,7 +226,7 @@ function build() {
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({
-      store: stores.ingest,
+      events: stores.events,
       scheduler,
       getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
       getEventType: (name) => catalogStore.getEventType(name),
@@ -232,7 +238,8 @@ function build() {
       portal,
     }),
     replay: createReplayService({
-      store: stores.replay,
+      events: stores.events,
+      deliveries: stores.deliveries,
       scheduler,
       getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
       life,
@@ -242,7 +249,7 @@ function build() {
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
-    queries: createEventQueries(stores.queries, { feedSettleMs: cfg.feedSettleMs, held: heldKeys }),
+    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs, held: heldKeys }),
     orderedLane,
     ordering,
     housekeeping,

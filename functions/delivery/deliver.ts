@@ -67,10 +67,16 @@ export interface DeliveryUpdate {
  */
 export type FinishGuard = { leaseToken: string } | { unleased: { attempt: number; now: string } };
 
+/** What the worker reads of the events (the event store). */
+export interface DeliveryEvents {
+  /** The event, strongly consistent (for messages that do not carry its accept time). */
+  getEvent(appId: string, eventId: string): Promise<StoredEvent | null>;
+  /** The event by its accept time (which v2 messages carry): one read. */
+  getEventAt(appId: string, eventId: string, eventAt: string): Promise<StoredEvent | null>;
+}
+
+/** What the worker reads and writes of the deliveries' records (the delivery store). */
 export interface DeliveryStore {
-  /** The event, strongly consistent (for messages that do not carry it). */
-  /** The event; `eventAt` (its accept time, which v2 messages carry) finds it with one read. */
-  getEvent(appId: string, eventId: string, eventAt?: string): Promise<StoredEvent | null>;
   /** The delivery's record, strongly consistent; null when it has none yet. */
   getDelivery(key: DeliveryKey): Promise<Delivery | null>;
   /**
@@ -106,6 +112,7 @@ export interface DeliveryObserver {
 }
 
 export interface DeliverDeps {
+  events: DeliveryEvents;
   store: DeliveryStore;
   endpoints: EndpointSource;
   health: EndpointHealth;
@@ -178,10 +185,10 @@ export function createDeliverService(deps: DeliverDeps) {
   const now = deps.now ?? (() => new Date());
   const { store, life } = deps;
 
-  /** The stored event (a carried one leaves out its ordering key). */
-  async function storedEvent(m: DeliveryMessage): Promise<Pick<StoredEvent, 'orderingKey'>> {
-    return (await store.getEvent(m.appId, m.eventId, m.eventAt)) ?? {};
-  }
+  const readEvent = (m: DeliveryMessage) =>
+    m.eventAt === undefined
+      ? deps.events.getEvent(m.appId, m.eventId)
+      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt);
 
   async function prepare(
     incoming: DeliveryMessage,
@@ -189,7 +196,7 @@ export function createDeliverService(deps: DeliverDeps) {
     start: Date,
   ): Promise<Prepared | DeliverOutcome> {
     let message = incoming;
-    const event = carriedEvent(message) ?? (await store.getEvent(message.appId, message.eventId, message.eventAt));
+    const event = carriedEvent(message) ?? (await readEvent(message));
     if (!event) return 'missing';
     const key: DeliveryKey = {
       appId: message.appId,
@@ -237,7 +244,8 @@ export function createDeliverService(deps: DeliverDeps) {
     if (endpoint.ordering === 'strict') {
       // Its key's line is the ordered lane (a DLQ redrive, a message from before the endpoint
       // turned strict): it goes there, at the end of the line, rather than past it here.
-      const order = message.order ?? delivery.order ?? orderOf(message.event ? await storedEvent(message) : event);
+      const order =
+        message.order ?? delivery.order ?? orderOf(message.event ? ((await readEvent(message)) ?? {}) : event);
       await deps.scheduler.now([{ ...message, order }]);
       return 'forwarded';
     }

@@ -21,7 +21,13 @@ import {
   type DeliveryKey,
   type DeliveryMessage,
 } from '../delivery/lifecycle';
-import type { DeliveryObserver, DeliveryStore, EndpointSource, WebhookSender } from '../delivery/deliver';
+import type {
+  DeliveryEvents,
+  DeliveryObserver,
+  DeliveryStore,
+  EndpointSource,
+  WebhookSender,
+} from '../delivery/deliver';
 import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
 import type { EndpointHealth } from '../endpoints/endpoint-health';
 import { classify } from '../webhook/outcome';
@@ -52,6 +58,7 @@ export interface OrderedLaneGate {
 }
 
 export interface OrderedDeliveryDeps {
+  events: DeliveryEvents;
   store: DeliveryStore;
   held: HeldKeyStore;
   endpoints: EndpointSource;
@@ -96,7 +103,9 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
         ...(m.event.test ? { test: true } : {}),
       };
     }
-    return store.getEvent(m.appId, m.eventId, m.eventAt);
+    return m.eventAt === undefined
+      ? deps.events.getEvent(m.appId, m.eventId)
+      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt);
   }
 
   return {
