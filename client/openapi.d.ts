@@ -474,11 +474,6 @@ export interface components {
                 /** @constant */
                 clientSecretSet: true;
             };
-            /**
-             * @description strict: the events that share an orderingKey arrive one at a time, in accept order
-             * @enum {string}
-             */
-            ordering: "none" | "strict";
             /** @description at most this many POSTs a second (first attempts and retries together), or null for none */
             rateLimit: {
                 perSecond: number;
@@ -497,6 +492,11 @@ export interface components {
                 /** @description why, e.g. HTTP 429 or 5 failed attempts in a row */
                 reason?: string;
             };
+            /**
+             * @description strict: the events that share an orderingKey arrive one at a time, in accept order
+             * @enum {string}
+             */
+            ordering: "none" | "strict";
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
