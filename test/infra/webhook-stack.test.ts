@@ -512,7 +512,8 @@ describe('IAM', () => {
       HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:SendMessage', arnOf(queue)));
     expect(senders(ids.work)).toEqual(['api', 'ingest', 'housekeeping']);
     expect(senders(ids.retry)).toEqual(['delivery', 'housekeeping']);
-    expect(senders(ids.dlq)).toEqual(['delivery']);
+    // The api: the skip route fails a strict endpoint's held head and sends its dead letter.
+    expect(senders(ids.dlq)).toEqual(['api', 'delivery']);
     expect(senders(ids.ingestDlq)).toEqual(['ingest']);
     expect(senders(ids.ingestQueue)).toEqual([]);
   });
