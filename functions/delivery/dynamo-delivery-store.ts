@@ -20,8 +20,12 @@ import {
   parseDeliveryKey,
   SK,
   TABLE_LAYOUT,
+  deliveriesPk,
   type Key,
 } from '../shared/table-layout';
+
+/** DynamoDB's order of string sort keys (by code unit, as localeCompare is not). */
+export const bySk = (a: Item, b: Item) => (String(a.sk) < String(b.sk) ? -1 : String(a.sk) > String(b.sk) ? 1 : 0);
 
 export function toDelivery(i: Item): Delivery {
   const { appId, endpointId, eventAt, eventId } = parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) });
@@ -108,14 +112,14 @@ export class DynamoDeliveryStore {
 
   /**
    * The events, accepted in [from, to], whose delivery to this endpoint has a record: one query
-   * of the endpoint's partition, keys only (a read unit covers ~13 records, not one).
+   * of the endpoint's partition (`shard` of it), keys only (a read unit covers ~13 records, not one).
    */
-  async recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>> {
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string, shard = 0): Promise<Set<string>> {
     const ids = new Set<string>();
     for await (const page of this.t.queryPages({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
       ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':pk': deliveriesPk(appId, endpointId, shard),
         ':lo': from,
         ':hi': `${to}#\uffff`,
       },
@@ -132,13 +136,19 @@ export class DynamoDeliveryStore {
    * eventually consistent, whole items (the filter runs after the read: what the span holds is
    * what is billed, as for recordedBetween).
    */
-  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string): Promise<Delivery[]> {
+  async waitingRetriesBetween(
+    appId: string,
+    endpointId: string,
+    from: string,
+    to: string,
+    shard = 0,
+  ): Promise<Delivery[]> {
     const items = await this.t.queryAll({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
       FilterExpression: '#s = :retrying AND attribute_not_exists(openPk)',
       ExpressionAttributeNames: { '#s': 'status' },
       ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':pk': deliveriesPk(appId, endpointId, shard),
         ':lo': from,
         ':hi': `${to}#\uffff`,
         ':retrying': Status.retrying,
@@ -156,23 +166,30 @@ export class DynamoDeliveryStore {
     return items.map(toAttempt);
   }
 
-  /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
+  /**
+   * Failed or skipped deliveries of an endpoint for events since `since`, oldest first (from each
+   * of its partitions, merged, in an app with several event shards).
+   */
   async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
     const { values, lists } = statusValues({ r: RECOVERABLE_STATUSES });
-    const items: Item[] = [];
-    for await (const page of this.t.queryPages({
-      KeyConditionExpression: 'pk = :pk AND sk >= :since',
-      FilterExpression: `#s IN (${lists.r})`,
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
-        ':since': since,
-        ...values,
-      },
-    })) {
-      items.push(...page);
-      if (items.length > limit) break;
-    }
+    const shards = await this.t.appEventShards(appId);
+    const perShard = await Promise.all(
+      Array.from({ length: shards }, async (_, shard) => {
+        const items: Item[] = [];
+        for await (const page of this.t.queryPages({
+          KeyConditionExpression: 'pk = :pk AND sk >= :since',
+          FilterExpression: `#s IN (${lists.r})`,
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':pk': deliveriesPk(appId, endpointId, shard), ':since': since, ...values },
+        })) {
+          items.push(...page);
+          if (items.length > limit) break;
+        }
+        return items;
+      }),
+    );
+    // Each shard's first limit + 1 are the only candidates for the merged first limit + 1.
+    const items = perShard.flat().sort(bySk);
     return { items: items.slice(0, limit).map(toDelivery), more: items.length > limit };
   }
 

@@ -13,6 +13,7 @@ import { DynamoAppStore, type AppStoreOptions } from '../endpoints/dynamo-app-st
 import { DynamoDeliveryStore } from '../delivery/dynamo-delivery-store';
 import { DynamoEventStore } from '../intake/dynamo-event-store';
 import { DynamoTable, type DynamoStoreOptions } from './dynamo-table';
+import { deliveryShardOf } from './table-layout';
 
 /** What the ports need of each aggregate; the in-memory fakes implement the same (test/helpers/fakes.ts). */
 export type AppRecords = Pick<DynamoAppStore, 'getAppWithEndpoints' | 'getApp' | 'appIdPages'>;
@@ -128,7 +129,8 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
         for await (const page of events.acceptedPages(appId, shard, from, to)) {
           if (page.length === 0) continue;
           const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
-          yield { appId, page, span, endpointIds: [...new Set(page.flatMap((e) => e.endpointIds))] };
+          const endpointIds = [...new Set(page.flatMap((e) => e.endpointIds))];
+          yield { appId, page, span, endpointIds, dlvShards: [...new Set(page.map((e) => deliveryShardOf(e.id)))] };
         }
       }
     }
@@ -162,13 +164,19 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
     listDue: (cutoff, limit) => deliveries.listDue(cutoff, limit),
     rescheduleDue: (item, to, opts) => deliveries.rescheduleDue(item, to, opts),
     async *listAccepted(from, to) {
-      for await (const { appId, page, span, endpointIds } of acceptedEventPages(from, to)) {
+      for await (const { appId, page, span, endpointIds, dlvShards } of acceptedEventPages(from, to)) {
         // Per endpoint, one keys-only query over the page's time span, not one read per
         // delivery. Eventually consistent: a record missed here is caught by
         // openLateDelivery's condition.
+        // (Of each delivery partition the page's events name: a sharded app's.)
         const recordedBy = new Map(
           await Promise.all(
-            endpointIds.map(async (id) => [id, await deliveries.recordedBetween(appId, id, span.lo, span.hi)] as const),
+            endpointIds.map(async (id) => {
+              const found = await Promise.all(
+                dlvShards.map((shard) => deliveries.recordedBetween(appId, id, span.lo, span.hi, shard)),
+              );
+              return [id, new Set(found.flatMap((ids) => [...ids]))] as const;
+            }),
           ),
         );
         yield page.map((event) => ({
@@ -178,11 +186,13 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
       }
     },
     async *listWaitingRetries(from, to) {
-      for await (const { appId, span, endpointIds } of acceptedEventPages(from, to)) {
+      for await (const { appId, span, endpointIds, dlvShards } of acceptedEventPages(from, to)) {
         // Per endpoint, one filtered query over the page's time span. Eventually consistent: a
         // retry that moved on meanwhile fails openWaitingRetry's condition.
         const found = await Promise.all(
-          endpointIds.map((id) => deliveries.waitingRetriesBetween(appId, id, span.lo, span.hi)),
+          endpointIds.flatMap((id) =>
+            dlvShards.map((shard) => deliveries.waitingRetriesBetween(appId, id, span.lo, span.hi, shard)),
+          ),
         );
         const waiting = found.flat();
         if (waiting.length > 0) yield waiting;

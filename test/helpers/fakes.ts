@@ -26,6 +26,7 @@ import {
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/shared/model';
 import type { SendResult } from '../../functions/webhook/outcome';
 import { successAttempt } from '../../functions/delivery/queries';
+import { deliveryShardOf } from '../../functions/shared/table-layout';
 import type { WebhookRequest } from '../../functions/webhook/webhook';
 
 const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
@@ -192,16 +193,25 @@ export class InMemoryDeliveries implements DeliveryRecords {
     }
     return out;
   }
-  async recordedBetween(appId: string, endpointId: string, from: string, to: string) {
+  /** The records of one of an endpoint's partitions (the shard its events' ids name) over a span. */
+  private inSpan(appId: string, endpointId: string, from: string, to: string, shard: number) {
+    return [...this.records.values()].filter(
+      (d) =>
+        d.appId === appId &&
+        d.endpointId === endpointId &&
+        deliveryShardOf(d.eventId) === shard &&
+        d.createdAt >= from &&
+        d.createdAt <= to,
+    );
+  }
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string, shard = 0) {
     return new Set(
-      [...this.records.values()]
-        .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
+      this.inSpan(appId, endpointId, from, to, shard)
         .map((d) => d.eventId),
     );
   }
-  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string) {
-    return [...this.records.values()]
-      .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
+  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string, shard = 0) {
+    return this.inSpan(appId, endpointId, from, to, shard)
       .filter((d) => d.status === Status.retrying && d.dueAt === undefined)
       .sort((a, b) => `${a.createdAt}#${a.eventId}`.localeCompare(`${b.createdAt}#${b.eventId}`))
       .map((d) => {
