@@ -1,6 +1,6 @@
 /**
- * `hookrelay endpoints create|update|show`: register an endpoint with the request options a
- * receiver needs (signature scheme, a chosen secret, custom headers, auth) and change them.
+ * `hookrelay endpoints list|show|create|update|enable|disable|delete`: an app's endpoints, with
+ * the request options a receiver needs (signature scheme, a chosen secret, custom headers, auth).
  * Values that are secrets can come from a file (`@path`), so they stay out of shell history and
  * the process list.
  */
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { apiClient, type EndpointChange, type EndpointCreate } from '../api';
 import { resolveApi } from '../context';
-import { UsageError } from '../io';
+import { OperationError, UsageError } from '../io';
 import { missingSubcommand, type Runtime } from '../runtime';
 
 /** A value, or the contents of a file given as `@path` (one trailing newline dropped). */
@@ -204,6 +204,71 @@ export function registerEndpoints(program: Command, rt: Runtime): void {
       const endpoint = await api.getEndpoint(o.app, o.endpoint);
       print(rt, g.opts.json === true, endpoint);
       if (g.opts.json !== true) rt.out.line(throttleLine(endpoint.throttle));
+    });
+
+  endpoints
+    .command('list')
+    .summary("list an app's endpoints: id, enabled, url, event types")
+    .requiredOption('--app <appId>', 'the app')
+    .action(async (o: { app: string }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      const all = [];
+      let cursor: string | undefined;
+      do {
+        const page = await api.listEndpoints(o.app, cursor);
+        all.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      if (g.opts.json) {
+        for (const e of all) rt.out.json(e);
+        return;
+      }
+      if (all.length === 0) {
+        rt.out.line(`app ${o.app} has no endpoints`);
+        return;
+      }
+      for (const e of all) {
+        const types = e.eventTypes.length > 0 ? e.eventTypes.join(',') : 'every type';
+        const state = e.enabled ? 'enabled ' : 'disabled';
+        rt.out.line(`${e.id}  ${state}  ${e.url}  (${types})`);
+      }
+    });
+
+  for (const [name, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    endpoints
+      .command(name)
+      .summary(
+        enabled
+          ? 'enable an endpoint (clears why it was disabled)'
+          : 'disable an endpoint: its deliveries are skipped until it is enabled',
+      )
+      .requiredOption('--app <appId>', 'the app the endpoint belongs to')
+      .requiredOption('--endpoint <endpointId>', 'the endpoint')
+      .action(async (o: { app: string; endpoint: string }, cmd: Command) => {
+        const g = rt.globals(cmd);
+        const api = apiClient(resolveApi(g.opts, rt.io));
+        print(rt, g.opts.json === true, await api.updateEndpoint(o.app, o.endpoint, { enabled }));
+      });
+  }
+
+  endpoints
+    .command('delete')
+    .summary('delete an endpoint: it gets no more webhooks')
+    .requiredOption('--app <appId>', 'the app the endpoint belongs to')
+    .requiredOption('--endpoint <endpointId>', 'the endpoint')
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (o: { app: string; endpoint: string; yes?: boolean }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      if (!(await rt.confirm(`Delete endpoint ${o.endpoint} of app ${o.app}?`, o.yes)))
+        throw new OperationError('not deleted: the confirmation was declined');
+      await api.deleteEndpoint(o.app, o.endpoint);
+      if (g.opts.json) rt.out.json({ deleted: o.endpoint });
+      else rt.out.line(`deleted endpoint ${o.endpoint}`);
     });
 }
 
