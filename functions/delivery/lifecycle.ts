@@ -13,28 +13,18 @@
  * carries soon after its event is on no index: housekeeping reads it back once the event is
  * RETRY_RECONCILE_AFTER_S old, and only a retry still waiting then (its message lost) is re-sent.
  */
-import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
+import {
+  Status,
+  type Attempt,
+  type Delivery,
+  type DeliveryStatus,
+  type Endpoint,
+  type StoredEvent,
+} from '../shared/model';
 
-/** A delivery's states; the rest of the code names them through this object. */
-export const Status = {
-  /** Waiting for its first attempt (or the first of a send-again). */
-  pending: 'pending',
-  /** An attempt failed; the next one is scheduled. */
-  retrying: 'retrying',
-  succeeded: 'succeeded',
-  /** Exhausted, or failed in a way no retry changes; its message is in the DLQ. */
-  failed: 'failed',
-  /** Not attempted: the endpoint was disabled or deleted. */
-  skipped: 'skipped',
-} as const;
-export type DeliveryStatus = (typeof Status)[keyof typeof Status];
-export const DELIVERY_STATUSES = [
-  Status.pending,
-  Status.retrying,
-  Status.succeeded,
-  Status.failed,
-  Status.skipped,
-] as const;
+// The states themselves are declared with the delivery's record (shared/model.ts), which this
+// module builds on; the rest of the code names them through here.
+export { DELIVERY_STATUSES, Status, type DeliveryStatus } from '../shared/model';
 
 /** States a worker may still attempt. */
 export const ACTIVE_STATUSES: readonly DeliveryStatus[] = [Status.pending, Status.retrying];
