@@ -38,8 +38,9 @@ export const isActive = (s: DeliveryStatus) => ACTIVE_STATUSES.includes(s);
 
 /**
  * Waits up to this long are handed to the scheduler at once; a longer one waits on the open
- * index and housekeeping hands it over this long before it is due. It is SQS's delay limit (900 s):
- * the scheduler carries any wait it is given, but one beyond its limit costs it extra hops.
+ * index and housekeeping hands it over this long before it is due. It is SQS's delay limit (900 s,
+ * DelaySeconds' maximum, which the SQS scheduler caps at): the scheduler carries any wait it is
+ * given, but one beyond its limit costs it extra hops.
  */
 export const SCHEDULER_HORIZON_S = 900;
 
@@ -269,6 +270,12 @@ export function lifecycle({ leaseS }: LifecycleTimes) {
 
     /** When housekeeping looks again at work it (re)sends now: one lease from now. */
     redrivenDueAt: (now: Date) => iso(now.getTime() + leaseMs),
+
+    /**
+     * When housekeeping looks again at a future attempt (due at `dueMs`) it has just handed to the
+     * scheduler: one lease after it, in case that message is lost.
+     */
+    plannedDueAt: (dueMs: number) => iso(dueMs + leaseMs),
 
     /**
      * How a retry due at `dueMs`, of an event accepted at `eventAt`, waits. Within the scheduler's
