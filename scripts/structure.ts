@@ -146,8 +146,8 @@ export function importGraph(root = REPO_ROOT): Map<string, Set<string>> {
     const info = ts.preProcessFile(readFileSync(path.join(root, file), 'utf8'), true, true);
     for (const ref of info.importedFiles) {
       if (!ref.fileName.startsWith('.')) continue;
-      const resolved = ts.resolveModuleName(ref.fileName, path.join(root, file), COMPILER_OPTIONS, host)
-        .resolvedModule?.resolvedFileName;
+      const resolved = ts.resolveModuleName(ref.fileName, path.join(root, file), COMPILER_OPTIONS, host).resolvedModule
+        ?.resolvedFileName;
       if (!resolved) continue;
       const rel = path.relative(root, resolved);
       if (known.has(rel) && rel !== file) targets.add(rel);
@@ -201,8 +201,11 @@ function main(): void {
 
   console.log(`Source files per folder under functions/ (limit ${LIMITS.filesPerFolder}):`);
   for (const f of folders) console.log(`  ${String(f.files).padStart(3)}  ${f.folder}/`);
-  console.log(`\nFunctions in ${FUNCTION_ROOTS.join('/, ')}/ over ${LIMITS.functionLines} lines of their own: ${long.length}`);
-  for (const f of long) console.log(`  ${String(f.own).padStart(4)} own (${f.lines} in all)  ${f.file}:${f.line} ${f.name}`);
+  console.log(
+    `\nFunctions in ${FUNCTION_ROOTS.join('/, ')}/ over ${LIMITS.functionLines} lines of their own: ${long.length}`,
+  );
+  for (const f of long)
+    console.log(`  ${String(f.own).padStart(4)} own (${f.lines} in all)  ${f.file}:${f.line} ${f.name}`);
   console.log(`\nImport circles: ${circles.length}`);
   for (const c of circles) console.log(`  ${c.join(' <-> ')}`);
 
