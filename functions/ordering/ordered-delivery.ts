@@ -21,18 +21,12 @@ import {
   type DeliveryKey,
   type DeliveryMessage,
 } from '../delivery/lifecycle';
-import type {
-  DeliveryEvents,
-  DeliveryObserver,
-  DeliveryStore,
-  EndpointSource,
-  WebhookSender,
-} from '../delivery/deliver';
+import type { DeliveryEvents, DeliveryObserver, DeliveryStore, EndpointSource } from '../delivery/deliver';
 import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
 import type { EndpointHealth } from '../endpoints/endpoint-health';
 import { classify } from '../webhook/outcome';
 import { parseRetryAfter, type RetryPolicy } from '../delivery/retry-policy';
-import { sendWebhook, type AccessTokens } from '../webhook/webhook';
+import { sendWebhook, type AccessTokens, type WebhookSender } from '../webhook/webhook';
 import { PARKED_DUE_AT, type HeldKeyStore } from './ordering';
 
 /** What to do with the message. */
