@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DELIVERY_STATUSES } from '../delivery/lifecycle';
 import {
   createAppSchema,
+  updateAppSchema,
   createEndpointSchema,
   createEventBatchSchema,
   createEventSchema,
@@ -27,7 +28,15 @@ import {
 
 const iso = z.string().describe('ISO 8601 date-time');
 export const views = {
-  App: z.object({ id: z.string(), name: z.string(), createdAt: iso }),
+  App: z.object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: iso,
+    knownEventTypesOnly: z
+      .boolean()
+      .optional()
+      .describe('true: events of a type the catalog does not list are refused (422); absent: any type goes'),
+  }),
   Endpoint: z.object({
     id: z.string(),
     url: z.string(),
@@ -163,6 +172,11 @@ export const views = {
       .describe('JSON Schema (2020-12 or draft-07) of the event data'),
     examples: z.array(z.record(z.string(), z.unknown())).describe('example data; the first is what send-example sends'),
     deprecated: z.boolean(),
+    validate: z
+      .boolean()
+      .describe(
+        'true: events of this type whose data breaks the schema are refused (422); false: the schema is documentation',
+      ),
     createdAt: iso,
     updatedAt: iso,
   }),
@@ -243,6 +257,13 @@ export const routeDocs: Record<string, RouteDoc> = {
     errors: [403],
   },
   'GET /v1/apps/{appId}': { summary: 'Get an app', tag: 'Apps', ok: { status: 200, view: 'App' }, errors: [404] },
+  'PATCH /v1/apps/{appId}': {
+    summary: 'Change an app: its name, knownEventTypesOnly (admin key only)',
+    tag: 'Apps',
+    body: updateAppSchema,
+    ok: { status: 200, view: 'App' },
+    errors: [403, 404],
+  },
   'POST /v1/apps/{appId}/keys': {
     summary: 'Create an app-scoped key (admin key only); the key is shown once',
     tag: 'Keys',
@@ -314,7 +335,7 @@ export const routeDocs: Record<string, RouteDoc> = {
     tag: 'Events',
     body: createEventSchema,
     ok: { status: 202, view: 'Accepted' },
-    errors: [404, 409, 413, 415],
+    errors: [404, 409, 413, 415, 422],
     headers: { 'Idempotency-Key': 'used as the event id when the body has none' },
   },
   'POST /v1/apps/{appId}/events/batch': {

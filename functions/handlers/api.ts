@@ -130,6 +130,10 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
     return json(201, await services().apps.createApp(e.jsonBody));
   }),
   appRoute('GET', '/v1/apps/{appId}', async (_e, appId) => json(200, await services().apps.requireApp(appId))),
+  appRoute('PATCH', '/v1/apps/{appId}', async (e, appId, who) => {
+    requireAdmin(who, 'only the admin key can change an app');
+    return json(200, await services().apps.updateApp(appId, e.jsonBody));
+  }),
 
   appRoute('POST', '/v1/apps/{appId}/keys', async (e, appId, who) =>
     json(201, await services().keys.create(who, appId, e.jsonBody)),
