@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { adminKey } from './access/aws-admin-key';
 import { dynamoClient, sqsClient } from './shared/aws-clients';
-import { dynamoStores } from './shared/dynamo-stores';
+import { dynamoStores } from './dynamo-stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './webhook/guarded-lookup';
 import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
@@ -101,7 +101,9 @@ function build() {
   const catalogCheck = createCatalogCheck({ listAll: () => listAllEventTypes(catalogStore) });
   const ingestVia = (sends: DeliveryScheduler) =>
     createIngestService({
-      store: stores.ingest,
+      apps: stores.apps,
+      events: stores.events,
+      deliveries: stores.deliveries,
       catalog: catalogCheck,
       scheduler: sends,
       onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
@@ -130,7 +132,8 @@ function build() {
     userAgent,
   });
   const deliver = createDeliverService({
-    store: stores.deliver,
+    events: stores.events,
+    store: stores.deliveries,
     endpoints: stores.apps,
     health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
     sender,
@@ -160,6 +163,9 @@ function build() {
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
+    apps: stores.apps,
+    events: stores.events,
+    deliveries: stores.deliveries,
     scheduler,
     life,
     stuckAfterRequeues: 3,
@@ -178,7 +184,7 @@ function build() {
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({
-      store: stores.ingest,
+      events: stores.events,
       scheduler,
       getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
       getEventType: (name) => catalogStore.getEventType(name),
@@ -190,7 +196,8 @@ function build() {
       portal,
     }),
     replay: createReplayService({
-      store: stores.replay,
+      events: stores.events,
+      deliveries: stores.deliveries,
       scheduler,
       getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
       life,
@@ -200,7 +207,7 @@ function build() {
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
-    queries: createEventQueries(stores.queries, { feedSettleMs: cfg.feedSettleMs }),
+    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,
     sender,
   };

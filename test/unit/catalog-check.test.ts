@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createCatalogCheck } from '../../functions/catalog/catalog-check';
 import type { EventType } from '../../functions/catalog/event-types';
 import { createBusIntake, type DeadLetteredEvent } from '../../functions/intake/bus-intake';
-import { createIngestService, type IngestStore } from '../../functions/intake/ingest';
+import { createIngestService } from '../../functions/intake/ingest';
 import { UnprocessableError } from '../../functions/shared/errors';
 import type { App } from '../../functions/shared/model';
 import { anEndpoint } from '../helpers/fixtures';
@@ -53,7 +53,7 @@ describe('catalog validation', () => {
     const { check } = catalog([type('invoice.paid', { validate: true })]);
     const err = await refusal(check.check(app, 'invoice.paid', { amount: 'lots', currency: 'EURO' }));
     expect(err).toBeInstanceOf(UnprocessableError);
-    expect(err?.status).toBe(422);
+    expect(err?.code).toBe('unprocessable');
     expect(err?.details).toEqual([
       { path: 'data.amount', message: 'must be integer' },
       { path: 'data.currency', message: 'must NOT have more than 3 characters' },
@@ -123,13 +123,10 @@ describe('catalog validation', () => {
 });
 
 describe('catalog validation on the intake paths', () => {
-  const store: IngestStore = {
-    getAppWithEndpoints: async () => ({ app, endpoints: [anEndpoint()] }),
-    putEventIfAbsent: async () => ({ created: true }),
-    putSkippedDeliveries: async () => {},
-  };
   const ingest = createIngestService({
-    store,
+    apps: { getAppWithEndpoints: async () => ({ app, endpoints: [anEndpoint()] }) },
+    events: { putEventIfAbsent: async () => ({ created: true }) },
+    deliveries: { putSkippedDeliveries: async () => {} },
     catalog: catalog([type('invoice.paid', { validate: true })]).check,
     scheduler: { now: async () => {} },
   });
