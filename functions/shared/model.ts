@@ -32,6 +32,8 @@ export interface App {
    * reads this many partitions never misses an event written with fewer.
    */
   eventShards?: number;
+  /** Refuse events whose type the catalog does not list (422); absent = false, any type goes. */
+  knownEventTypesOnly?: boolean;
 }
 
 export interface EndpointSecret {
