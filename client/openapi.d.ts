@@ -320,7 +320,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome */
+        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise), each with its latest attempt’s error; `eventId` finds that event’s delivery whatever its age. A first attempt still in flight shows once it has an outcome */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveries"];
         put?: never;
         post?: never;
@@ -337,7 +337,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95 */
+        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95, the same over time, and the latest failure */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdStats"];
         put?: never;
         post?: never;
@@ -573,6 +573,8 @@ export interface components {
              * @constant
              */
             test?: true;
+            /** @description why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed */
+            lastError: string | null;
         };
         EndpointStats: {
             /** @description ISO 8601 date-time */
@@ -597,6 +599,38 @@ export interface components {
             latencyMs: {
                 p50: number | null;
                 p95: number | null;
+            };
+            /** @description the delivery in the window whose latest attempt failed most recently; null when none did */
+            lastFailure: {
+                eventId: string;
+                /** @description when its latest attempt was made */
+                at: string | null;
+                /**
+                 * @description retrying or failed
+                 * @enum {string}
+                 */
+                status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+                statusCode: number | null;
+                error: string | null;
+            } | null;
+            /** @description the same figures over time, for a chart */
+            series: {
+                /** @description the width of each point: 1, 5, 15 or 30 min, 1, 2, 3, 6 or 12 h, a day or a week */
+                bucketSeconds: number;
+                /** @description at most 64 buckets, oldest first, by event time as the log */
+                points: {
+                    /** @description the bucket’s start, aligned to UTC */
+                    at: string;
+                    pending: number;
+                    retrying: number;
+                    succeeded: number;
+                    failed: number;
+                    skipped: number;
+                    latencyMs: {
+                        p50: number | null;
+                        p95: number | null;
+                    };
+                }[];
             };
             /** @description more than 10,000 deliveries in the window: the figures cover the newest 10,000 */
             truncated: boolean;
@@ -1582,6 +1616,7 @@ export interface operations {
             query?: {
                 status?: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
                 eventType?: string;
+                eventId?: string;
                 since?: string;
                 until?: string;
                 limit?: number;

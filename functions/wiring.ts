@@ -26,6 +26,7 @@ import { createIngestService } from './core/ingest';
 import { createEventQueries } from './core/queries';
 import { DynamoCatalogStore } from './adapters/dynamo/catalog-store';
 import { DynamoEndpointLogStore } from './adapters/dynamo/endpoint-log-store';
+import { DynamoEventStore } from './adapters/dynamo/event-store';
 import { createEndpointLog } from './core/endpoint-log';
 import { createEventTypeService } from './core/event-types';
 import { createPortalAccessService } from './core/portal-access';
@@ -171,6 +172,8 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
+      eventTime: async (appId, eventId) =>
+        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false))?.timestamp,
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({

@@ -37,7 +37,9 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
   private query(appId: string, endpointId: string, f: EndpointLogFilter): Omit<QueryCommandInput, 'TableName'> {
     const pk = keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk;
     const names: Record<string, string> = {};
-    const values: Item = { ':pk': pk, ':from': f.since, ':to': `${f.until}~` };
+    const values: Item = f.event
+      ? { ':pk': pk, ':sk': `${f.event.at}#${f.event.id}` }
+      : { ':pk': pk, ':from': f.since, ':to': `${f.until}~` };
     const conditions: string[] = [];
     if (f.status !== undefined) {
       names['#s'] = 'status';
@@ -50,7 +52,7 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
     }
     return {
       // sk is `<event time>#<event id>`: '~' sorts after '#', so `until` itself is included.
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      KeyConditionExpression: f.event ? 'pk = :pk AND sk = :sk' : 'pk = :pk AND sk BETWEEN :from AND :to',
       ...(conditions.length > 0 ? { FilterExpression: conditions.join(' AND ') } : {}),
       ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
       ExpressionAttributeValues: values,
@@ -80,6 +82,19 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
       if (!start) break;
     }
     return { items, nextCursor: encodeCursor(start) };
+  }
+
+  async latestErrors(
+    appId: string,
+    endpointId: string,
+    deliveries: readonly Pick<LoggedDelivery, 'eventId' | 'attempts'>[],
+  ): Promise<Map<string, string | null>> {
+    if (deliveries.length === 0) return new Map();
+    const found = await this.t.batchGet(
+      deliveries.map((d) => keys.attempt(appId, d.eventId, endpointId, d.attempts)),
+      false,
+    );
+    return new Map(found.map((i) => [String(i.eventId), (i.error as string | null | undefined) ?? null]));
   }
 
   async scanEndpointDeliveries(appId: string, endpointId: string, filter: EndpointLogFilter, max: number) {
