@@ -330,6 +330,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One event’s delivery to the endpoint, with the request its latest attempt sent (secrets hidden); 404 when the event does not go to this endpoint */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{appId}/endpoints/{endpointId}/stats": {
         parameters: {
             query?: never;
@@ -575,6 +592,30 @@ export interface components {
             test?: true;
             /** @description why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed */
             lastError: string | null;
+        };
+        EndpointDeliveryDetail: {
+            eventId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+            attempts: number;
+            lastStatusCode: number | null;
+            lastAttemptAt: string | null;
+            nextAttemptAt: string | null;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @constant */
+            test?: true;
+            lastError: string | null;
+            /** @description the request of the latest attempt (or the first, before it is made), built from the endpoint as it is now: signatures shown by version or prefix, Authorization by scheme, custom header values as ••• */
+            request: {
+                /** @constant */
+                method: "POST";
+                url: string;
+                headers: {
+                    [key: string]: string;
+                };
+            };
         };
         EndpointStats: {
             /** @description ISO 8601 date-time */
@@ -1641,6 +1682,34 @@ export interface operations {
                         items: components["schemas"]["EndpointDelivery"][];
                         nextCursor: string | null;
                     };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointDeliveryDetail"];
                 };
             };
             400: components["responses"]["E400"];

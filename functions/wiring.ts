@@ -28,6 +28,7 @@ import { DynamoCatalogStore } from './adapters/dynamo/catalog-store';
 import { DynamoEndpointLogStore } from './adapters/dynamo/endpoint-log-store';
 import { DynamoEventStore } from './adapters/dynamo/event-store';
 import { createEndpointLog } from './core/endpoint-log';
+import { describeWebhookRequest } from './core/webhook';
 import { createEventTypeService } from './core/event-types';
 import { createPortalAccessService } from './core/portal-access';
 import { createRateLimiter } from './core/rate-limit';
@@ -172,8 +173,9 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
-      eventTime: async (appId, eventId) =>
-        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false))?.timestamp,
+      findEvent: async (appId, eventId) =>
+        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false)) ?? undefined,
+      describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, userAgent),
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({

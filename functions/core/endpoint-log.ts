@@ -4,9 +4,10 @@
  * (docs/data-model.md), so the log is one Query newest first and the statistics are the same
  * Query aggregated. Neither adds a write to a delivery.
  */
-import { ValidationError } from './errors';
+import { NotFoundError, ValidationError } from './errors';
+import type { Endpoint, StoredEvent } from './model';
 import { Status, type DeliveryStatus } from './lifecycle';
-import { deliveriesQuerySchema, parseOrThrow, statsQuerySchema } from './schemas';
+import { deliveriesQuerySchema, eventIdSchema, parseOrThrow, statsQuerySchema } from './schemas';
 
 /** A delivery as the log shows it. */
 export interface LoggedDelivery {
@@ -132,11 +133,24 @@ export function series(items: readonly LoggedDelivery[], since: string, until: s
   };
 }
 
+/** What the log needs of an event: its time (the delivery's key), its type and its fan-out. */
+export type LoggedEvent = Pick<StoredEvent, 'id' | 'type' | 'timestamp' | 'endpointIds' | 'skippedEndpointIds'>;
+
+/** A request as people read it, secrets hidden (see describeWebhookRequest). */
+export interface RequestView {
+  method: 'POST';
+  url: string;
+  headers: Record<string, string>;
+}
+
 export interface EndpointLogDeps {
   store: EndpointLogStore;
-  requireEndpoint(appId: string, endpointId: string): Promise<unknown>;
-  /** The time of an app's event, by its id (undefined when there is no such event). */
-  eventTime(appId: string, eventId: string): Promise<string | undefined>;
+  /** The endpoint, or a NotFoundError. */
+  requireEndpoint(appId: string, endpointId: string): Promise<Endpoint>;
+  /** An app's event by its id (undefined when there is no such event). */
+  findEvent(appId: string, eventId: string): Promise<LoggedEvent | undefined>;
+  /** The request an attempt at `at` sends, secrets hidden. */
+  describeRequest(endpoint: Endpoint, event: LoggedEvent, at: Date): RequestView;
   /** Deliveries the statistics read at most (a bound on one call's read units). */
   statsMax: number;
   now?: () => Date;
@@ -175,7 +189,7 @@ export function createEndpointLog(deps: EndpointLogDeps) {
         ...(q.eventType !== undefined ? { eventType: q.eventType } : {}),
       };
       if (q.eventId !== undefined) {
-        const at = await deps.eventTime(appId, q.eventId);
+        const at = (await deps.findEvent(appId, q.eventId))?.timestamp;
         const outside =
           at === undefined ||
           (q.since !== undefined && at < filter.since) ||
@@ -189,6 +203,39 @@ export function createEndpointLog(deps: EndpointLogDeps) {
         items: page.items.map(({ durationMs: _d, ...d }) => ({ ...d, lastError: errors.get(d.eventId) ?? null })),
         nextCursor: page.nextCursor,
       };
+    },
+
+    /**
+     * One event's delivery to the endpoint, as the log shows it, with the request its latest
+     * attempt sent (or its first will send), secrets hidden. A delivery with no record yet (its
+     * first attempt in flight) is `pending`.
+     */
+    async delivery(appId: string, endpointId: string, eventId: string): Promise<LogEntry & { request: RequestView }> {
+      const endpoint = await deps.requireEndpoint(appId, endpointId);
+      const event = eventIdSchema.safeParse(eventId).success ? await deps.findEvent(appId, eventId) : undefined;
+      if (!event || ![...event.endpointIds, ...event.skippedEndpointIds].includes(endpointId)) {
+        throw new NotFoundError(`event ${eventId} has no delivery to endpoint ${endpointId}`);
+      }
+      const at = event.timestamp;
+      const filter = { since: at, until: at, event: { id: eventId, at } };
+      const found = (await deps.store.listEndpointDeliveries(appId, endpointId, filter, 1)).items[0];
+      const d: LoggedDelivery = found ?? {
+        eventId,
+        eventType: event.type,
+        status: event.skippedEndpointIds.includes(endpointId) ? Status.skipped : Status.pending,
+        attempts: 0,
+        lastStatusCode: null,
+        lastAttemptAt: null,
+        nextAttemptAt: null,
+        createdAt: at,
+        durationMs: null,
+      };
+      const lastError = lastAttemptFailed(d)
+        ? ((await deps.store.latestErrors(appId, endpointId, [d])).get(eventId) ?? null)
+        : null;
+      const { durationMs: _d, ...entry } = d;
+      const sentAt = new Date(d.lastAttemptAt ?? now().toISOString());
+      return { ...entry, lastError, request: deps.describeRequest(endpoint, event, sentAt) };
     },
 
     /**

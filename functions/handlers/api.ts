@@ -97,6 +97,7 @@ export const PORTAL_CAPABILITIES: Record<string, Capability> = {
   'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example': 'manage',
   'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': 'read',
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': 'read',
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}': 'read',
   'GET /v1/apps/{appId}/events/{eventId}': 'read',
   'GET /v1/apps/{appId}/events/{eventId}/attempts': 'read',
   'POST /v1/apps/{appId}/events/{eventId}/resend': 'manage',
@@ -213,6 +214,9 @@ export const routes: Route<ApiEvent, HttpResult>[] = [
   ),
   appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/deliveries', async (e, appId) =>
     json(200, await services().endpointLog.deliveries(appId, param(e, 'endpointId'), query(e))),
+  ),
+  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}', async (e, appId) =>
+    json(200, await services().endpointLog.delivery(appId, param(e, 'endpointId'), param(e, 'eventId'))),
   ),
   appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/stats', async (e, appId) =>
     json(200, await services().endpointLog.stats(appId, param(e, 'endpointId'), query(e))),

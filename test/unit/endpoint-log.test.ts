@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { describeWebhookRequest } from '../../functions/core/webhook';
+import { anEndpoint, anEvent } from '../helpers/fixtures';
 import {
   createEndpointLog,
   series,
@@ -89,8 +91,12 @@ describe('the log and its statistics', () => {
   };
   const log = createEndpointLog({
     store,
-    requireEndpoint: async () => ({}),
-    eventTime: async (_a, id) => (id === 'evt_lost' ? '2026-12-04T10:00:00.000Z' : undefined),
+    requireEndpoint: async () => anEndpoint(),
+    findEvent: async (_a, id) =>
+      id === 'evt_lost' || id === 'evt_new'
+        ? anEvent({ id, timestamp: '2026-12-04T10:00:00.000Z', type: 'a.b' })
+        : undefined,
+    describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, 'hookrelay/test'),
     statsMax: 100,
     now: () => new Date('2026-12-04T11:00:00.000Z'),
   });
@@ -127,5 +133,70 @@ describe('the log and its statistics', () => {
     });
     expect(stats.successRate).toBe(0.5);
     expect(stats.series.points.reduce((n, p) => n + p.retrying, 0)).toBe(1);
+  });
+
+  it('shows one delivery with the request of its latest attempt, and a pending one before it has a record', async () => {
+    const lost = await log.delivery('app_1', 'ep_1', 'evt_lost');
+    expect(lost).toMatchObject({ eventId: 'evt_lost', status: 'failed', lastError: 'connection refused' });
+    expect(lost.request.headers['webhook-timestamp']).toBe(String(Date.parse('2026-12-04T10:02:00.000Z') / 1000));
+    const fresh = await log.delivery('app_1', 'ep_1', 'evt_new');
+    expect(fresh).toMatchObject({ eventId: 'evt_new', status: 'pending', attempts: 0, lastError: null });
+    await expect(log.delivery('app_1', 'ep_1', 'evt_none')).rejects.toThrow(/no delivery/);
+    await expect(log.delivery('app_1', 'ep_2', 'evt_lost')).rejects.toThrow(/no delivery/);
+  });
+});
+
+describe('a delivery’s request, as people read it', () => {
+  const event = { id: 'evt_9', type: 'order.paid', timestamp: '2026-12-04T10:00:00.000Z' };
+  const at = new Date('2026-12-04T10:00:05.000Z');
+
+  it('lists what a send has, with each signature, the auth and custom header values hidden', () => {
+    const r = describeWebhookRequest(
+      anEndpoint({
+        url: 'https://shop.example/hooks',
+        headers: { 'X-Tenant': 'acme-secret-tenant' },
+        auth: { type: 'basic', username: 'relay', password: 'p4ssw0rd-p4ssw0rd' },
+        secrets: [
+          { key: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', createdAt: '2026-01-01T00:00:00.000Z' },
+          {
+            key: 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD',
+            createdAt: '2025-01-01T00:00:00.000Z',
+            expiresAt: '2027-01-01T00:00:00.000Z',
+          },
+        ],
+      }),
+      event,
+      at,
+      'hookrelay/1.2.3',
+    );
+    expect(r).toEqual({
+      method: 'POST',
+      url: 'https://shop.example/hooks',
+      headers: {
+        'x-tenant': '•••',
+        authorization: 'Basic •••',
+        'content-type': 'application/json',
+        'user-agent': 'hookrelay/1.2.3',
+        'webhook-id': 'evt_9',
+        'webhook-timestamp': '1796378405',
+        'webhook-signature': 'v1,••• v1,•••',
+      },
+    });
+    expect(JSON.stringify(r)).not.toMatch(/acme-secret|p4ssw0rd|whsec_/);
+  });
+
+  it('shows an HMAC signature by its header and prefix', () => {
+    const r = describeWebhookRequest(
+      anEndpoint({
+        signature: { scheme: 'hmac-sha256', header: 'X-Hub-Signature-256', prefix: 'sha256=' },
+        auth: { type: 'bearer', token: 'tok-tok-tok-tok' },
+      }),
+      event,
+      at,
+      'hookrelay/1',
+    );
+    expect(r.headers['x-hub-signature-256']).toBe('sha256=•••');
+    expect(r.headers.authorization).toBe('Bearer •••');
+    expect(r.headers).not.toHaveProperty('webhook-signature');
   });
 });

@@ -165,6 +165,27 @@ export const views = {
       .nullable()
       .describe('why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed'),
   }),
+  EndpointDeliveryDetail: z.object({
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastAttemptAt: iso.nullable(),
+    nextAttemptAt: iso.nullable(),
+    createdAt: iso,
+    test: z.optional(z.literal(true)),
+    lastError: z.string().nullable(),
+    request: z
+      .object({
+        method: z.literal('POST'),
+        url: z.string(),
+        headers: z.record(z.string(), z.string()),
+      })
+      .describe(
+        'the request of the latest attempt (or the first, before it is made), built from the endpoint as it is now: signatures shown by version or prefix, Authorization by scheme, custom header values as •••',
+      ),
+  }),
   EndpointStats: z.object({
     since: iso,
     until: iso,
@@ -415,6 +436,13 @@ export const routeDocs: Record<string, RouteDoc> = {
     tag: 'Endpoints',
     query: deliveriesQuerySchema,
     ok: { status: 200, view: 'EndpointDelivery', list: true },
+    errors: [404, 429],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}': {
+    summary:
+      'One event’s delivery to the endpoint, with the request its latest attempt sent (secrets hidden); 404 when the event does not go to this endpoint',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'EndpointDeliveryDetail' },
     errors: [404, 429],
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': {
