@@ -2,7 +2,22 @@
 import { useState } from 'preact/hooks';
 import type { RequestBody } from '../../client';
 import { must, type Schemas } from './api';
-import { errorText, href, NoticeLine, StatusBadge, Title, useLoad, usePortal, type Notice } from './ui';
+import {
+  ago,
+  Alert,
+  failed,
+  href,
+  NoticeLine,
+  Rate,
+  StatusBadge,
+  throttleOf,
+  ThrottleNote,
+  Title,
+  useLoad,
+  usePortal,
+  when,
+  type Notice,
+} from './ui';
 
 type Endpoint = Schemas['Endpoint'];
 type EndpointCreate = RequestBody<'/v1/apps/{appId}/endpoints', 'post'>;
@@ -29,7 +44,7 @@ export function EndpointsScreen() {
       setNotice({ kind: 'ok', text: `${ep.url} is ${enabled ? 'enabled' : 'disabled'}.` });
       list.reload();
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
@@ -42,7 +57,7 @@ export function EndpointsScreen() {
       setNotice({ kind: 'ok', text: `${ep.url} was deleted.` });
       list.reload();
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
@@ -57,7 +72,7 @@ export function EndpointsScreen() {
         )}
       </div>
       <NoticeLine notice={notice} />
-      {list.error && <p role="alert">{list.error}</p>}
+      <Alert failure={list.error ?? null} />
       {list.data && list.data.items.length === 0 && <p>No endpoints yet.</p>}
       {list.data && list.data.items.length > 0 && (
         <table>
@@ -67,23 +82,28 @@ export function EndpointsScreen() {
               <th scope="col">URL</th>
               <th scope="col">Event types</th>
               <th scope="col">State</th>
+              <th scope="col">Health, last 24 h</th>
               {canManage && <th scope="col">Actions</th>}
             </tr>
           </thead>
           <tbody>
             {list.data.items.map((ep) => (
               <tr key={ep.id}>
-                <td>
+                <td data-label="URL" class="url">
                   <a href={href('endpoints', ep.id)}>{ep.url}</a>
                   {ep.description && <div class="muted">{ep.description}</div>}
                 </td>
-                <td>{ep.eventTypes.length === 0 ? 'All types' : ep.eventTypes.join(', ')}</td>
-                <td>
+                <td data-label="Event types">{ep.eventTypes.length === 0 ? 'All types' : ep.eventTypes.join(', ')}</td>
+                <td data-label="State">
                   <StatusBadge status={ep.enabled ? 'enabled' : 'disabled'} />
                   {ep.disabledReason && <div class="muted">{ep.disabledReason}</div>}
+                  <ThrottleNote throttle={throttleOf(ep)} />
+                </td>
+                <td data-label="Health, last 24 h">
+                  <Health endpointId={ep.id} />
                 </td>
                 {canManage && (
-                  <td class="actions">
+                  <td class="actions" data-label="Actions">
                     <button type="button" onClick={() => void setEnabled(ep, !ep.enabled)}>
                       {ep.enabled ? 'Disable' : 'Enable'}
                       <span class="sr-only"> {ep.url}</span>
@@ -110,6 +130,52 @@ export function EndpointsScreen() {
         </table>
       )}
     </section>
+  );
+}
+
+/**
+ * An endpoint's health at a glance: its success rate over the last 24 hours and its latest
+ * failure, from the statistics route (one call per endpoint, read-only).
+ */
+function Health({ endpointId }: { endpointId: string }) {
+  const { client, session } = usePortal();
+  const [since] = useState(() => new Date(Date.now() - 86_400_000).toISOString());
+  const stats = useLoad(
+    () =>
+      must(
+        client.GET('/v1/apps/{appId}/endpoints/{endpointId}/stats', {
+          params: { path: { appId: session.appId, endpointId }, query: { since } },
+        }),
+      ),
+    [endpointId],
+  );
+  if (stats.error) return <span class="muted">{stats.error.text}</span>;
+  const s = stats.data;
+  if (!s) return <span class="muted">…</span>;
+  const finished = s.byStatus.succeeded + s.byStatus.failed;
+  const failure = s.lastFailure;
+  return (
+    <div class="health" data-testid="health">
+      {s.total === 0 ? (
+        <span class="muted">No deliveries</span>
+      ) : (
+        <span>
+          <Rate rate={s.successRate} />{' '}
+          <span class="muted">
+            of {finished} finished{s.byStatus.retrying > 0 ? `, ${s.byStatus.retrying} retrying` : ''}
+          </span>
+        </span>
+      )}
+      {failure && (
+        <div class="muted" data-testid="last-failure">
+          Last failure{' '}
+          <a href={href('endpoints', endpointId, 'deliveries', failure.eventId)} title={when(failure.at)}>
+            {ago(failure.at)}
+          </a>
+          : {failure.error ?? (failure.statusCode === null ? 'no response' : `HTTP ${failure.statusCode}`)}
+        </div>
+      )}
+    </div>
   );
 }
 
@@ -163,6 +229,24 @@ function initial(ep: Endpoint | undefined): FormState {
     audience: auth?.type === 'oauth2-client-credentials' ? (auth.audience ?? '') : '',
   };
 }
+
+/** Where the API names each field in an error's `details`. */
+const FIELD_PATHS: Partial<Record<keyof FormState, string>> = {
+  url: 'url',
+  description: 'description',
+  secret: 'secret',
+  hmacHeader: 'signature.header',
+  hmacPrefix: 'signature.prefix',
+  headers: 'headers',
+  username: 'auth.username',
+  password: 'auth.password',
+  bearer: 'auth.token',
+  tokenUrl: 'auth.tokenUrl',
+  clientId: 'auth.clientId',
+  clientSecret: 'auth.clientSecret',
+  scope: 'auth.scope',
+  audience: 'auth.audience',
+};
 
 const AUTH_FIELDS: (keyof FormState)[] = [
   'auth',
@@ -242,7 +326,7 @@ export function EndpointFormScreen({ endpointId }: { endpointId?: string }) {
   );
   if (!canManage) return <p role="alert">This portal link is read-only.</p>;
   if (existing.loading && existing.data === undefined) return <p>Loading…</p>;
-  if (existing.error) return <p role="alert">{existing.error}</p>;
+  if (existing.error) return <Alert failure={existing.error} />;
   return <EndpointForm endpointId={endpointId} existing={existing.data} />;
 }
 
@@ -254,9 +338,15 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
   const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof FormState>(key: K, value: FormState[K]) => setF((s) => ({ ...s, [key]: value }));
+  const refused = (key: keyof FormState) => {
+    const path = FIELD_PATHS[key];
+    return path !== undefined && (notice?.details ?? []).some((d) => d.path === path || d.path.startsWith(`${path}.`));
+  };
   const text = (key: keyof FormState) => ({
     value: f[key] as string,
     onInput: (e: Event) => set(key, (e.currentTarget as HTMLInputElement).value as never),
+    // A field the API refused says so to assistive technology, and the notice below says why.
+    ...(refused(key) ? { 'aria-invalid': true as const, 'aria-describedby': 'ep-form-notice' } : {}),
   });
 
   async function submit(e: Event) {
@@ -278,7 +368,9 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
             );
       location.hash = href('endpoints', saved.id);
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
+      // Take the user to the first field the API refused (its reason is under it and below).
+      setTimeout(() => document.querySelector<HTMLElement>('.form [aria-invalid="true"]')?.focus());
     } finally {
       setBusy(false);
     }
@@ -292,6 +384,13 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
       <form onSubmit={(e) => void submit(e)} class="form">
         <label for="ep-url">URL</label>
         <input id="ep-url" type="url" required placeholder="https://example.com/webhooks" {...text('url')} />
+        {notice?.details
+          ?.filter((d) => d.path === 'url')
+          .map((d) => (
+            <p class="field-error" key={d.message} data-testid="url-error">
+              {d.message}
+            </p>
+          ))}
         <label for="ep-description">Description</label>
         <input id="ep-description" {...text('description')} />
         <div class="check">
@@ -402,7 +501,9 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
           {existing?.auth && <p class="muted">Secrets are write-only: enter them again to change them.</p>}
         </fieldset>
 
-        <NoticeLine notice={notice} />
+        <div id="ep-form-notice">
+          <NoticeLine notice={notice} />
+        </div>
         <div class="actions">
           <button type="submit" class="primary" disabled={busy}>
             {endpointId === undefined ? 'Create endpoint' : 'Save changes'}
