@@ -7,6 +7,14 @@ const NO_INFRA = {
   message: 'functions/ must not import infra/ or the CDK: pass tunables through the environment (functions/config.ts)',
 };
 
+/** The files allowed to import the AWS SDK: the adapters, named for what they talk to. */
+const ADAPTER_FILES = [
+  'functions/**/dynamo-*.ts',
+  'functions/**/sqs-*.ts',
+  'functions/**/aws-*.ts',
+  'functions/**/eventbridge-*.ts',
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', 'cdk.out.*/', 'dist/', 'coverage/'] },
   js.configs.recommended,
@@ -21,18 +29,22 @@ export default tseslint.config(
     // What deploys is a bundle of functions/ alone: a Lambda must never pick up the CDK app, its
     // topology or the local runtime. Tunables reach a function through its environment.
     files: ['functions/**/*.ts'],
-    ignores: ['functions/core/**/*.ts', 'functions/handlers/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [NO_INFRA] }] },
   },
   {
-    // The core is the domain: it must never reach for the AWS SDK (ports only).
-    files: ['functions/core/**/*.ts', 'functions/handlers/**/*.ts'],
+    // Only adapters talk to AWS: a file that imports the SDK says so by its name (dynamo-*, sqs-*,
+    // aws-*, eventbridge-*). Use cases, ports and handlers reach AWS through them.
+    files: ['functions/**/*.ts'],
+    ignores: ADAPTER_FILES,
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['@aws-sdk/*'], message: 'core and handlers talk to AWS through adapters only' },
+            {
+              group: ['@aws-sdk/*'],
+              message: 'only adapter files (dynamo-*, sqs-*, aws-*, eventbridge-*) import the AWS SDK',
+            },
             NO_INFRA,
           ],
         },

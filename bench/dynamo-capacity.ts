@@ -93,7 +93,7 @@ function sorted(item: WireItem | undefined): Array<[string, unknown]> {
   return Object.entries(item ?? {}).sort(([a], [b]) => a.localeCompare(b));
 }
 
-/** The item kind, from its sort key (see functions/adapters/dynamo/table.ts). */
+/** The item kind, from its sort key (see functions/shared/dynamo-table.ts). */
 export function kindOf(key: WireItem | undefined): string {
   const sk = (key?.sk?.S as string | undefined) ?? '';
   const pk = (key?.pk?.S as string | undefined) ?? '';
@@ -111,7 +111,7 @@ export function kindOf(key: WireItem | undefined): string {
 
 /**
  * A readable name for an UpdateItem, from its expression. The names follow the adapters' methods
- * (functions/adapters/dynamo/*); an expression not listed here is shown as it is written.
+ * (the dynamo-* adapters under functions/); an expression not listed here is shown as it is written.
  */
 export function updateName(input: { UpdateExpression?: string; ConditionExpression?: string }): string {
   const u = input.UpdateExpression ?? '';

@@ -65,7 +65,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   // Loaded only now: the functions' modules read the environment (log level, metrics on or off)
   // when they load, and the stack has just set it.
   const [{ dynamoClient, resetClientsForTests, sqsClient }, { resetWiringForTests }] = await Promise.all([
-    import('../functions/adapters/aws-clients'),
+    import('../functions/shared/aws-clients'),
     import('../functions/wiring'),
   ]);
   // Fresh handler-side clients bound to this stack, then the meter's middleware on them: the

@@ -4,7 +4,7 @@
  * - Lambda: every handler is wrapped (the local stack takes handler overrides), so each
  *   invocation is counted, with its records and its wall-clock duration, under the function's name.
  * - DynamoDB and SQS: middleware on the handlers' own SDK clients (the singletons of
- *   functions/adapters/aws-clients.ts) sees every request the functions make, adds
+ *   functions/shared/aws-clients.ts) sees every request the functions make, adds
  *   `ReturnConsumedCapacity: 'TOTAL'` to DynamoDB ones, and records units and billed requests.
  * - The SQS event source (Lambda's pollers): one ReceiveMessage per delivery invocation and one
  *   DeleteMessageBatch per ten records it succeeded on, as the event source mapping does. The

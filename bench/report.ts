@@ -279,7 +279,7 @@ function costSection(res: BenchResults): string[] {
   );
   if (a.length > 0) out.push(compareLines(a), '');
   out.push(
-    'DynamoDB is most of it. Per delivery, (a) makes these writes (table units + feed-index units + open-index units, from the table above): ' +
+    `DynamoDB is most of it. Per delivery, (a) makes these writes (${WRITE_PARTS}, from the table above): ` +
       (single ? dynamoWriteSummary(single) : '') +
       ` Index writes follow the projections (${INDEXES.map((i) => `${i.name}: ${i.projection}`).join(', ')}): an entry is written when an item joins or leaves an index or its index key changes (two writes: delete and put), and, for an ALL index, whenever the item changes.`,
     '',
@@ -384,7 +384,7 @@ function goalGaps(res: BenchResults): string[] {
     const u = unitsPerDelivery(single);
     const f = floorUnits(single);
     out.push(
-      `**Units per delivery** (single POSTs): ${u.writes.toFixed(2)} write units (goal ≤ ${GOALS.writeUnitsPerDelivery}, floor ${f.writes.toFixed(2)}) and ${u.reads.toFixed(2)} read units (goal ≤ ${GOALS.readUnitsPerDelivery}, floor ${f.reads.toFixed(2)}). Request by request (table + feed-index + open-index units): ${dynamoWriteSummary(single)} The events carry hookrelay's generated ids, which hold their accept time, so an event is one write in its app's partition (which is also the feed); with the producer's own ids (the scenario of that name) each event also claims its id, one more write. The reads above the floor are housekeeping's reconcile (the app's events and the endpoint's records over the window, queries shared by a page) and the worker's endpoint read when its cache is cold.`,
+      `**Units per delivery** (single POSTs): ${u.writes.toFixed(2)} write units (goal ≤ ${GOALS.writeUnitsPerDelivery}, floor ${f.writes.toFixed(2)}) and ${u.reads.toFixed(2)} read units (goal ≤ ${GOALS.readUnitsPerDelivery}, floor ${f.reads.toFixed(2)}). Request by request (${WRITE_PARTS}): ${dynamoWriteSummary(single)} The events carry hookrelay's generated ids, which hold their accept time, so an event is one write in its app's partition (which is also the feed); with the producer's own ids (the scenario of that name) each event also claims its id, one more write. The reads above the floor are housekeeping's reconcile (the app's events and the endpoint's records over the window, queries shared by a page) and the worker's endpoint read when its cache is cold.`,
       '',
     );
   }
@@ -420,6 +420,7 @@ function lineTable(lines: CostLine[]): string {
 function dynamoTable(r: ScenarioResult): string {
   const D = r.deliveries;
   const price = (n: number, p: number) => n * p * 1e6;
+  // One column per index the table has (topology), so a dropped index drops its column.
   return table(
     [
       'function',
@@ -428,12 +429,11 @@ function dynamoTable(r: ScenarioResult): string {
       'calls',
       'read units',
       'table write units',
-      'feed index units',
-      'open index units',
+      ...INDEXES.map((i) => `${i.name} index units`),
       'per million',
     ],
     r.dynamo.map((d) => {
-      const w = d.tableWriteUnits + (d.indexWriteUnits.feed ?? 0) + (d.indexWriteUnits.open ?? 0);
+      const w = INDEXES.reduce((t, i) => t + (d.indexWriteUnits[i.name] ?? 0), d.tableWriteUnits);
       const usdPerM =
         price(w / D, PRICES.dynamoWriteRequestUnit.usd) + price(d.readUnits / D, PRICES.dynamoReadRequestUnit.usd);
       return [
@@ -443,14 +443,16 @@ function dynamoTable(r: ScenarioResult): string {
         qty(d.calls / D),
         qty(d.readUnits / D),
         qty(d.tableWriteUnits / D),
-        qty((d.indexWriteUnits.feed ?? 0) / D),
-        qty((d.indexWriteUnits.open ?? 0) / D),
+        ...INDEXES.map((i) => qty((d.indexWriteUnits[i.name] ?? 0) / D)),
         usd(usdPerM),
       ];
     }),
-    ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'l', 'l', 'r', 'r', 'r', ...INDEXES.map(() => 'r' as const), 'r'],
   );
 }
+
+/** "table + <index> index units" for each request that writes, in the order of dynamoTable's columns. */
+const WRITE_PARTS = ['table', ...INDEXES.map((i) => `${i.name}-index`)].join(' + ') + ' units';
 
 function dynamoWriteSummary(r: ScenarioResult): string {
   const D = r.deliveries;
@@ -459,7 +461,7 @@ function dynamoWriteSummary(r: ScenarioResult): string {
       .filter((d) => d.tableWriteUnits > 0)
       .map(
         (d) =>
-          `${d.label} ${qty(d.tableWriteUnits / D)} + ${qty((d.indexWriteUnits.feed ?? 0) / D)} + ${qty((d.indexWriteUnits.open ?? 0) / D)}`,
+          `${d.label} ${[d.tableWriteUnits, ...INDEXES.map((i) => d.indexWriteUnits[i.name] ?? 0)].map((u) => qty(u / D)).join(' + ')}`,
       )
       .join('; ') + '.'
   );

@@ -40,7 +40,7 @@ export function throughputFindings(
           'brotli at quality 9 for stored event data',
           '1.6 ms an event (a fifth of the CPU; Lambda time on AWS too)',
           'quality 5: 0.08 ms, within a byte (559 B against 558 B of a realistic 1 KB payload)',
-          '`functions/adapters/dynamo/event-store.ts`',
+          '`functions/intake/dynamo-event-store.ts`',
         ],
         [
           "each of the functions' AWS calls took a second HTTP hop through the local AWS endpoint, which records nothing when the sources run in this process",

@@ -3,9 +3,9 @@
  * share (durations, ages).
  */
 import type { Message } from '@aws-sdk/client-sqs';
-import { INGEST_DLQ_ATTRIBUTES } from '../functions/adapters/sqs-ingest-queues';
-import { busEventIdentity } from '../functions/core/bus-intake';
-import { isDeliveryMessage, type DeliveryMessage } from '../functions/core/lifecycle';
+import { INGEST_DLQ_ATTRIBUTES } from '../functions/intake/sqs-ingest-queues';
+import { busEventIdentity } from '../functions/intake/bus-intake';
+import { isDeliveryMessage, type DeliveryMessage } from '../functions/delivery/lifecycle';
 
 /** One DLQ message as `dlq list` shows it (and prints as a JSON line with --json). */
 export interface DlqEntry {

@@ -27,6 +27,8 @@ export const ENV = {
   portalUrl: 'HOOKRELAY_PORTAL_URL',
   portalRateLimit: 'HOOKRELAY_PORTAL_RATE_LIMIT',
   port: 'PORT',
+  /** Local stack only: the SQS emulator's port (default: any free one). */
+  sqsPort: 'HOOKRELAY_SQS_PORT',
   // The deployment's: resources.
   tableName: 'HOOKRELAY_TABLE_NAME',
   workQueueUrl: 'HOOKRELAY_WORK_QUEUE_URL',

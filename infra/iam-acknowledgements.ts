@@ -61,14 +61,14 @@ export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
     action: 'sqs:ChangeMessageVisibility',
     resource: 'HookrelayIngestQueue*',
     reason:
-      'The ingest function backs off an event it could not ingest yet by changing its message visibility (adapters/sqs-ingest-queues.ts); the end-to-end run has no failing ingest (test/integration/eventbridge-ingest.int.test.ts drives it on the sources).',
+      'The ingest function backs off an event it could not ingest yet by changing its message visibility (intake/sqs-ingest-queues.ts); the end-to-end run has no failing ingest (test/integration/eventbridge-ingest.int.test.ts drives it on the sources).',
   },
   {
     role: 'ingest',
     action: 'sqs:SendMessage',
     resource: 'HookrelayIngestDeadLetter*',
     reason:
-      'The ingest function dead-letters an event it refuses (unknown app, invalid data) itself, with the reason (core/bus-intake.ts); the end-to-end run sends only valid events on the bus.',
+      'The ingest function dead-letters an event it refuses (unknown app, invalid data) itself, with the reason (intake/bus-intake.ts); the end-to-end run sends only valid events on the bus.',
   },
   {
     role: 'ingest',

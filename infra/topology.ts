@@ -8,8 +8,8 @@
  * defaults in functions/config.ts, the table layout, the metric names), never the reverse.
  */
 import { CONTRACT_DEFAULTS, ENV } from '../functions/config';
-import { TABLE_LAYOUT } from '../functions/adapters/dynamo/table-layout';
-import { METRIC_NAMES, METRICS_NAMESPACE } from '../functions/metric-names';
+import { TABLE_LAYOUT } from '../functions/shared/table-layout';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../functions/shared/metric-names';
 
 export { ENV };
 

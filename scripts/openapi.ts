@@ -1,5 +1,5 @@
 /**
- * Generates docs/openapi.yaml (and from it the typed client's client/openapi.d.ts) from the route docs (functions/handlers/http/api-docs.ts), whose
+ * Generates docs/openapi.yaml (and from it the typed client's client/openapi.d.ts) from the route docs (functions/api/api-docs.ts), whose
  * request schemas are the ones the API validates with. `npm run openapi` rewrites the file;
  * test/unit/openapi.test.ts fails when the file is stale or disagrees with the router.
  */
@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { renderClientTypes } from '../client/generate';
 import { PORTAL_CAPABILITIES } from '../functions/handlers/api';
-import { routeDocs, views, type RouteDoc } from '../functions/handlers/http/api-docs';
+import { routeDocs, views, type RouteDoc } from '../functions/api/api-docs';
 
 type Json = Record<string, unknown>;
 

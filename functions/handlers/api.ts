@@ -7,12 +7,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
-import { endpointView } from '../core/apps';
-import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../core/errors';
-import { EVENT_ID_PATTERN } from '../core/ids';
-import { authorizeApp, requireAdmin, type Principal } from '../core/keys';
-import { requirePortalCapability, type Capability } from '../core/portal-access';
-import { EVENT_TYPE_PATTERN, LIMITS } from '../core/schemas';
+import { endpointView } from '../endpoints/apps';
+import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../shared/errors';
+import { EVENT_ID_PATTERN } from '../shared/ids';
+import { authorizeApp, requireAdmin, type Principal } from '../access/keys';
+import { requirePortalCapability, type Capability } from '../access/portal-access';
+import { EVENT_TYPE_PATTERN, LIMITS } from '../api/schemas';
 import { logger, metrics, wiring } from '../wiring';
 import type { Context } from 'aws-lambda';
 import { authenticate, errorMapper, headerLimit, jsonBody, rateLimit, type ApiEvent } from './http/middleware';
@@ -247,7 +247,7 @@ const api = middy<ApiEvent, HttpResult>()
   .use(
     authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }),
   )
-  // The portal's own calls, per link: a token bucket in this container (see core/rate-limit.ts).
+  // The portal's own calls, per link: a token bucket in this container (see access/rate-limit.ts).
   .use(
     rateLimit((who) =>
       who?.kind === 'portal' ? services().portalRateLimiter.take(who.session) : { ok: true as const },

@@ -8,7 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { isDeliveryMessage } from '../core/lifecycle';
+import { isDeliveryMessage } from '../delivery/lifecycle';
 import { logger, metrics, wiring } from '../wiring';
 
 const processor = new BatchProcessor(EventType.SQS);

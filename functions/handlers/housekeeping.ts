@@ -1,5 +1,5 @@
 /**
- * Scheduled housekeeping: reconciles the table against the queues (see core/housekeeping.ts).
+ * Scheduled housekeeping: reconciles the table against the queues (see delivery/housekeeping.ts).
  * An event with `detail.recover = true` treats every open item as due: the local stack sends it
  * at start-up over a kept data directory, when the queues' state may have been lost.
  */
@@ -8,8 +8,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
-import type { HousekeepingReport } from '../core/housekeeping';
-import { METRIC_NAMES } from '../metric-names';
+import type { HousekeepingReport } from '../delivery/housekeeping';
+import { METRIC_NAMES } from '../shared/metric-names';
 import { logger, metrics, wiring } from '../wiring';
 
 export const handler = middy<ScheduledEvent<{ recover?: boolean } | undefined>, HousekeepingReport>()

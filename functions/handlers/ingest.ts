@@ -1,6 +1,6 @@
 /**
  * The ingest queue's consumer: each SQS record is one EventBridge event the bus rule put there
- * (functions/core/bus-intake.ts says what becomes of it). A record ingested or dead-lettered
+ * (functions/intake/bus-intake.ts says what becomes of it). A record ingested or dead-lettered
  * with its reason is done, and deleted. A record that failed for now is hidden again for the
  * retry policy's delay, then reported as a batch item failure, so that SQS gives it back later.
  */

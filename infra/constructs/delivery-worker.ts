@@ -55,7 +55,7 @@ export class DeliveryWorker extends Construct {
       );
     }
 
-    // What the delivery path reads and writes (adapters/dynamo/delivery-store.ts): no query, no delete.
+    // What the delivery path reads and writes (delivery/dynamo-delivery-store.ts): no query, no delete.
     props.store.grantReadWriteData(
       fn,
       ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],

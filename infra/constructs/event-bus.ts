@@ -107,7 +107,7 @@ export class IngestBus extends Construct {
         maxConcurrency: ingest.maxConcurrency,
       }),
     );
-    // The accept path's operations (core/ingest.ts over adapters/dynamo/event-store.ts).
+    // The accept path's operations (intake/ingest.ts over intake/dynamo-event-store.ts).
     props.store.grantReadWriteData(
       fn,
       ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],

@@ -1,25 +1,35 @@
 /**
- * What the local SQS emulator cannot do by itself: keep a queue's messages across a crash.
- * local-aws-sqs keeps everything in memory. The delivery queues can afford that (the table is
- * their truth, and housekeeping rebuilds them from it), but an event waiting in the ingest queue,
- * or dead-lettered in the ingest DLQ, is in no table. So, with a data dir, the emulator keeps the
- * queues named here on disk, one file per message, in `<dataDir>/sqs/<queue>/`:
+ * What the local SQS emulator cannot do by itself: keep its messages across a restart or a crash.
+ * local-aws-sqs keeps everything in memory. With a data dir, every queue (the delivery queues,
+ * both DLQs, the ingest queue) is kept on disk as a journal, `<dataDir>/sqs/journal.ndjson`,
+ * written from inside the emulator, so that moves the emulator makes by itself (a redrive
+ * policy's move to the DLQ, a DLQ redrive's message move task) are kept like a producer's send:
  *
- * - a message is written (and fsynced) when the emulator accepts it (SendMessage or
- *   SendMessageBatch), before the sender gets the answer, so once PutEvents has answered an
- *   entry its event is on disk;
- * - it is removed when it is deleted (DeleteMessage or DeleteMessageBatch, by the receipt handle
- *   a ReceiveMessage gave out) or its queue is purged;
- * - on start, once the queues exist again, every kept message is sent to its queue again.
+ * - every message a queue takes is written when the emulator takes it, and fsynced before the
+ *   answer leaves (once SendMessage or PutEvents has answered, the message is on disk);
+ * - every receive and visibility change is written with the message's receive count, first
+ *   receive time and when it is visible again; every delete, purge and queue deletion too;
+ * - on start (and when the SQS emulator restarts), once the queues exist again, each kept
+ *   message is put back in its queue with its message id, SentTimestamp,
+ *   ApproximateReceiveCount and ApproximateFirstReceiveTimestamp, and stays out of sight until
+ *   its delay or visibility timeout would have ended. A message past its queue's retention
+ *   period is dropped, as SQS would have.
  *
- * What this does not keep, stated rather than hidden: visibility timeouts and receive counts (a
- * retried event starts its count over), and moves the emulator makes by itself (a redrive
- * policy's, a message move task's): such a message comes back in the queue it was last sent to,
- * so a redrive cut short by a crash is redone from the DLQ. A crash between a delete and the
- * removal of the file brings the message back once: at least once, never lost.
+ * Stated rather than hidden: a message that was in flight comes back as a delayed message (SQS
+ * counts it in ApproximateNumberOfMessagesDelayed rather than NotVisible until then), and its old
+ * receipt handle no longer works, as after any visibility timeout. A crash between a delete and
+ * the write of its journal line brings the message back once: at least once, never lost. The
+ * journal is rewritten to the live messages on start and whenever it passes 32 MB.
+ *
+ * The hooks go on the emulator's queue objects (their public methods `setRecord`, `receive`,
+ * `delete`, `changeVisibility`, `clearRecords`), which is where local-aws-sqs 2.0.2 adds and
+ * removes messages: every path into a queue, the redrive policy's and the move task's included,
+ * calls `setRecord`.
  */
+import { randomUUID } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -27,124 +37,350 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 
-type Input = Record<string, unknown>;
-
-interface Kept {
-  body: string;
-  attributes?: Record<string, MessageAttributeValue>;
+/** One message as the emulator holds it (local-aws-sqs's record). */
+interface EmulatedRecord {
+  MessageId: string;
+  ReceiptHandle?: string;
+  MessageBody: string;
+  MessageAttributes?: Record<string, unknown>;
+  /** SentTimestamp, ApproximateReceiveCount, ApproximateFirstReceiveTimestamp, MessageGroupId... */
+  attributes: Record<string, string>;
 }
+
+/** The emulator's queue, as far as it is used here. */
+export interface EmulatedQueue {
+  QueueName: string;
+  VisibilityTimeout: number;
+  MessageRetentionPeriod: number;
+  setRecord(input: Record<string, unknown>, messageId?: string): unknown;
+  receive(opts: {
+    VisibilityTimeout?: unknown;
+    WaitTimeSeconds?: unknown;
+    MaxNumberOfMessages?: unknown;
+  }): Promise<EmulatedRecord[]>;
+  delete(receiptHandle: string): boolean;
+  changeVisibility(receiptHandle: string, visibilityTimeout: string): boolean;
+  clearRecords(): void;
+}
+
+/** The emulator's service (createRequestHandler's `service`): its queues. */
+export interface EmulatedService {
+  Queues: EmulatedQueue[];
+}
+
+/** A kept message: enough to put it back as it was. */
+interface Kept {
+  q: string;
+  id: string;
+  body: string;
+  attrs?: Record<string, unknown>;
+  /** The record's system attributes as the emulator last had them. */
+  sys: Record<string, string>;
+  /** Epoch ms before which it is not to be received (its delay or visibility timeout). */
+  at: number;
+}
+
+type Line =
+  | ({ a: 'add' } & Kept)
+  | { a: 'vis'; q: string; id: string; sys: Record<string, string>; at: number }
+  | { a: 'del'; q: string; id: string }
+  | { a: 'clear'; q: string };
 
 export interface DurableQueues {
-  /** An accepted SQS action, its input and the emulator's answer (called before the answer leaves). */
-  observe(action: string, input: Input, answer: unknown): void;
-  /** Sends every kept message to its queue again; the queues must exist. Returns the count per queue. */
-  restore(sqs: SQSClient, queueUrl: (name: string) => string): Promise<Record<string, number>>;
+  /** Hooks the emulator's queues (those it has and those it creates); returns the unhook. */
+  attach(service: EmulatedService): () => void;
+  /**
+   * Puts every kept message back in its queue of `service`; call once the queues exist. Returns
+   * the count per queue.
+   */
+  restore(service: EmulatedService): Record<string, number>;
+  /** Makes the journal lines written so far durable (called before each SQS answer leaves). */
+  flush(): void;
+  close(): void;
 }
 
-const nameOf = (url: unknown) => (typeof url === 'string' ? url.slice(url.lastIndexOf('/') + 1) : '');
-const list = (v: unknown): Input[] => (Array.isArray(v) ? (v as Input[]) : []);
+/** When the journal is rewritten to the live messages. */
+const COMPACT_BYTES = 32 * 1024 * 1024;
 
-/** A file a crash leaves whole or absent, never half written. */
-function writeDurably(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
+/** The message id a receipt handle names (local-aws-sqs: base64 of a uuid and a JSON object). */
+function messageIdOf(receiptHandle: string): string | undefined {
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const text = Buffer.from(receiptHandle, 'base64').toString('utf8');
+    const id = (JSON.parse(text.slice(text.indexOf('{'))) as { MessageId?: unknown }).MessageId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
   }
-  renameSync(tmp, path);
 }
 
-export function openDurableQueues(dataDir: string, queueNames: readonly string[]): DurableQueues {
-  const dirOf = (queue: string) => join(dataDir, 'sqs', queue);
-  for (const q of queueNames) mkdirSync(dirOf(q), { recursive: true });
-  const durable = new Set(queueNames);
-  const fileOf = (queue: string, messageId: string) => join(dirOf(queue), `${messageId.replace(/[^\w.-]/g, '_')}.json`);
-  // Receipt handle -> the message it names, learnt from ReceiveMessage answers.
-  const handles = new Map<string, { queue: string; messageId: string }>();
+function apply(kept: Map<string, Kept>, line: Line): void {
+  switch (line.a) {
+    case 'add': {
+      const { a: _a, ...k } = line;
+      // A message id is unique across queues: an add under a known id is a move (redrive policy).
+      kept.delete(k.id);
+      kept.set(k.id, k);
+      return;
+    }
+    case 'vis': {
+      const k = kept.get(line.id);
+      if (k && k.q === line.q) Object.assign(k, { sys: line.sys, at: line.at });
+      return;
+    }
+    case 'del':
+      if (kept.get(line.id)?.q === line.q) kept.delete(line.id);
+      return;
+    case 'clear':
+      for (const [id, k] of kept) if (k.q === line.q) kept.delete(id);
+      return;
+  }
+}
 
-  const keep = (queue: string, messageId: unknown, entry: Input) => {
-    if (typeof messageId !== 'string' || typeof entry.MessageBody !== 'string') return;
-    const kept: Kept = { body: entry.MessageBody, attributes: entry.MessageAttributes as Kept['attributes'] };
-    writeDurably(fileOf(queue, messageId), JSON.stringify(kept));
+const journalOf = (dataDir: string) => join(dataDir, 'sqs', 'journal.ndjson');
+
+function replay(file: string): Map<string, Kept> {
+  const kept = new Map<string, Kept>();
+  if (!existsSync(file)) return kept;
+  for (const text of readFileSync(file, 'utf8').split('\n')) {
+    if (!text) continue;
+    try {
+      apply(kept, JSON.parse(text) as Line);
+    } catch {
+      // Only the last line can be cut short (a machine crash mid-write), and it was never answered.
+    }
+  }
+  return kept;
+}
+
+/**
+ * The messages a data dir keeps, as the journal says now (tests, and a look at a stopped stack's
+ * queues): queue, message id, body and system attributes.
+ */
+export function keptMessages(
+  dataDir: string,
+): { queue: string; messageId: string; body: string; attributes: Record<string, string> }[] {
+  return [...replay(journalOf(dataDir)).values()].map((k) => ({
+    queue: k.q,
+    messageId: k.id,
+    body: k.body,
+    attributes: k.sys,
+  }));
+}
+
+export function openDurableQueues(dataDir: string): DurableQueues {
+  const dir = join(dataDir, 'sqs');
+  mkdirSync(dir, { recursive: true });
+  const file = journalOf(dataDir);
+  const kept = replay(file);
+  importLegacyFiles(dir, kept);
+
+  let fd = -1;
+  let bytes = 0;
+  let unsynced = false;
+  /** Writes the live messages as a new journal (whole or absent after a crash) and appends to it. */
+  const compact = () => {
+    if (fd >= 0) closeSync(fd);
+    const tmp = `${file}.tmp`;
+    const out = openSync(tmp, 'w');
+    let size = 0;
+    try {
+      const chunk: string[] = [];
+      for (const k of kept.values()) chunk.push(JSON.stringify({ a: 'add', ...k }));
+      const text = chunk.length > 0 ? `${chunk.join('\n')}\n` : '';
+      size = Buffer.byteLength(text);
+      writeSync(out, text);
+      fsyncSync(out);
+    } finally {
+      closeSync(out);
+    }
+    renameSync(tmp, file);
+    fd = openSync(file, 'a');
+    bytes = size;
+    unsynced = false;
   };
-  const forget = (handle: unknown) => {
-    const m = typeof handle === 'string' ? handles.get(handle) : undefined;
-    if (!m) return;
-    rmSync(fileOf(m.queue, m.messageId), { force: true });
-    for (const [h, v] of handles) if (v.messageId === m.messageId) handles.delete(h);
+  compact();
+  removeLegacyFolders(dir);
+
+  const write = (line: Line, sync: boolean) => {
+    apply(kept, line);
+    const text = `${JSON.stringify(line)}\n`;
+    // A SIGKILL cannot lose what write() handed to the kernel; fsync guards against a machine crash.
+    writeSync(fd, text);
+    bytes += Buffer.byteLength(text);
+    if (sync) unsynced = true;
+    if (bytes > COMPACT_BYTES) compact();
   };
+  const flush = () => {
+    if (unsynced && fd >= 0) {
+      fsyncSync(fd);
+      unsynced = false;
+    }
+  };
+  // Moves made by the emulator's own timers (a message move task) are not followed by an answer.
+  const timer = setInterval(flush, 1000);
+  timer.unref();
+
+  /** True while a restore puts messages back: those are in the journal already. */
+  let restoring = false;
 
   return {
-    observe(action, input, answer) {
-      const queue = nameOf(input.QueueUrl);
-      if (!durable.has(queue)) return;
-      const out = (answer ?? {}) as Input;
-      switch (action) {
-        case 'SendMessage':
-          keep(queue, out.MessageId, input);
-          return;
-        case 'SendMessageBatch': {
-          const byId = new Map(list(input.Entries).map((e) => [e.Id, e]));
-          for (const ok of list(out.Successful)) {
-            const entry = byId.get(ok.Id);
-            if (entry) keep(queue, ok.MessageId, entry);
+    attach(service) {
+      let attached = true;
+      const hooked = new Set<EmulatedQueue>();
+      const hook = (queue: EmulatedQueue) => {
+        if (hooked.has(queue)) return;
+        hooked.add(queue);
+        const q = queue.QueueName;
+        const setRecord = queue.setRecord.bind(queue);
+        const receive = queue.receive.bind(queue);
+        const del = queue.delete.bind(queue);
+        const changeVisibility = queue.changeVisibility.bind(queue);
+        const clearRecords = queue.clearRecords.bind(queue);
+        queue.setRecord = (input, messageId) => {
+          const result = setRecord(input, messageId) as { visible?: boolean; record?: EmulatedRecord };
+          // A FIFO send deduplicated against a message it holds answers without a new message.
+          if (attached && !restoring && result?.record && 'visible' in result) {
+            const r = result.record;
+            const delayS = Number(input.DelaySeconds);
+            const at = Date.now() + (Number.isFinite(delayS) ? delayS : 0) * 1000;
+            write(
+              {
+                a: 'add',
+                q,
+                id: r.MessageId,
+                body: r.MessageBody,
+                attrs: r.MessageAttributes,
+                sys: { ...r.attributes },
+                at,
+              },
+              true,
+            );
           }
-          return;
-        }
-        case 'ReceiveMessage':
-          for (const m of list(out.Messages)) {
-            if (typeof m.ReceiptHandle === 'string' && typeof m.MessageId === 'string')
-              handles.set(m.ReceiptHandle, { queue, messageId: m.MessageId });
+          return result;
+        };
+        queue.receive = async (opts) => {
+          const got = await receive(opts);
+          if (attached) {
+            const visibilityS = Number(opts.VisibilityTimeout);
+            const at = Date.now() + (Number.isFinite(visibilityS) ? visibilityS : queue.VisibilityTimeout) * 1000;
+            for (const r of got) write({ a: 'vis', q, id: r.MessageId, sys: { ...r.attributes }, at }, false);
           }
-          return;
-        case 'DeleteMessage':
-          forget(input.ReceiptHandle);
-          return;
-        case 'DeleteMessageBatch': {
-          const byId = new Map(list(input.Entries).map((e) => [e.Id, e.ReceiptHandle]));
-          for (const ok of list(out.Successful)) forget(byId.get(ok.Id));
-          return;
-        }
-        case 'PurgeQueue':
-          for (const f of readdirSync(dirOf(queue))) rmSync(join(dirOf(queue), f), { force: true });
-          for (const [h, v] of handles) if (v.queue === queue) handles.delete(h);
-          return;
-      }
+          return got;
+        };
+        queue.delete = (handle) => {
+          const done = del(handle);
+          const id = attached ? messageIdOf(handle) : undefined;
+          if (id) write({ a: 'del', q, id }, false);
+          return done;
+        };
+        queue.changeVisibility = (handle, timeout) => {
+          const done = changeVisibility(handle, timeout);
+          const id = attached && done ? messageIdOf(handle) : undefined;
+          const k = id ? kept.get(id) : undefined;
+          if (id && k) write({ a: 'vis', q, id, sys: k.sys, at: Date.now() + Number(timeout) * 1000 }, false);
+          return done;
+        };
+        queue.clearRecords = () => {
+          clearRecords();
+          if (attached) write({ a: 'clear', q }, false);
+        };
+      };
+      for (const queue of service.Queues) hook(queue);
+      // CreateQueue pushes; DeleteQueue splices (its messages go with it).
+      const queues = service.Queues;
+      queues.push = (...added: EmulatedQueue[]) => {
+        for (const queue of added) hook(queue);
+        return Array.prototype.push.apply(queues, added);
+      };
+      queues.splice = (...args: Parameters<EmulatedQueue[]['splice']>) => {
+        const removed = Array.prototype.splice.apply(queues, args) as EmulatedQueue[];
+        if (attached) for (const queue of removed) write({ a: 'clear', q: queue.QueueName }, false);
+        return removed;
+      };
+      return () => {
+        attached = false;
+      };
     },
 
-    async restore(sqs, queueUrl) {
+    restore(service) {
       const counts: Record<string, number> = {};
-      for (const queue of queueNames) {
-        const files = readdirSync(dirOf(queue)).filter((f) => f.endsWith('.json'));
-        counts[queue] = files.length;
-        for (const f of files) {
-          const path = join(dirOf(queue), f);
-          let kept: Kept;
-          try {
-            kept = JSON.parse(readFileSync(path, 'utf8')) as Kept;
-          } catch {
-            continue; // only a .tmp file can be cut short, and it never ends in .json
+      const now = Date.now();
+      restoring = true;
+      try {
+        for (const k of [...kept.values()]) {
+          const queue = service.Queues.find((x) => x.QueueName === k.q);
+          if (!queue) continue; // kept for a start whose template has that queue again
+          if (Number(k.sys.SentTimestamp) + queue.MessageRetentionPeriod * 1000 < now) {
+            write({ a: 'del', q: k.q, id: k.id }, false);
+            continue;
           }
-          // Sent again (and so kept again, under its new id) before the old file goes.
-          await sqs.send(
-            new SendMessageCommand({
-              QueueUrl: queueUrl(queue),
-              MessageBody: kept.body,
-              MessageAttributes: kept.attributes,
-            }),
-          );
-          rmSync(path, { force: true });
+          const result = queue.setRecord(
+            {
+              MessageBody: k.body,
+              MessageAttributes: k.attrs,
+              MessageGroupId: k.sys.MessageGroupId,
+              MessageDeduplicationId: k.sys.MessageDeduplicationId,
+              DelaySeconds: Math.max(0, k.at - now) / 1000,
+            },
+            k.id,
+          ) as { record?: EmulatedRecord };
+          if (result?.record) Object.assign(result.record.attributes, k.sys);
+          counts[k.q] = (counts[k.q] ?? 0) + 1;
         }
+      } finally {
+        restoring = false;
       }
+      flush();
       return counts;
     },
+
+    flush,
+
+    close() {
+      clearInterval(timer);
+      if (fd >= 0) {
+        flush();
+        closeSync(fd);
+        fd = -1;
+      }
+    },
   };
+}
+
+/**
+ * Data dirs written before the journal kept the ingest queue and its DLQ as one file per message
+ * in `<dataDir>/sqs/<queue>/`: those messages join the journal (under new ids) and the files go.
+ */
+function importLegacyFiles(dir: string, kept: Map<string, Kept>): void {
+  for (const q of readdirSync(dir)) {
+    const sub = join(dir, q);
+    if (!statSync(sub).isDirectory()) continue;
+    for (const f of readdirSync(sub).filter((x) => x.endsWith('.json'))) {
+      try {
+        const old = JSON.parse(readFileSync(join(sub, f), 'utf8')) as { body: string; attributes?: Kept['attrs'] };
+        const id = randomUUID();
+        const sys = {
+          ApproximateReceiveCount: '0',
+          SentTimestamp: String(Date.now()),
+          ApproximateFirstReceiveTimestamp: '',
+        };
+        kept.set(id, { q, id, body: old.body, attrs: old.attributes, sys, at: 0 });
+      } catch {
+        // a file cut short was never answered
+      }
+    }
+  }
+}
+
+/** Removes the legacy per-message folders once their messages are in the journal. */
+function removeLegacyFolders(dir: string): void {
+  for (const q of readdirSync(dir)) {
+    const sub = join(dir, q);
+    if (statSync(sub).isDirectory()) rmSync(sub, { recursive: true, force: true });
+  }
 }

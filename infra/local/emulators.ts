@@ -6,22 +6,24 @@
  * its log before acknowledging a write, so a killed process loses nothing acknowledged (only a
  * machine crash could lose the last, unsynced writes), and each item write is one LevelDB batch
  * with its index entries (dynalite-atomic.ts), so a kill never leaves them apart. local-aws-sqs has no
- * persistence; for the delivery queues that is accepted because the table is the source of truth
- * and housekeeping re-enqueues every delivery that is due, so a restart only costs one
- * housekeeping run. The queues named `durableQueues` (the ingest queue and its DLQ, whose
- * messages are in no table) are kept on disk message by message instead (durable-queues.ts).
+ * persistence of its own: with a data dir, every queue's messages (both DLQs included) are kept
+ * in a journal with their ids, ages and receive counts (durable-queues.ts), so a restart, even
+ * after a SIGKILL, finds each message where it was.
+ *
+ * The SQS port: 0 (any free one) unless given (HOOKRELAY_SQS_PORT), so a CLI or an AWS CLI
+ * profile can keep one endpoint across restarts.
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
-import { createSqsServer } from 'local-aws-sqs';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { createRequestHandler } from 'local-aws-sqs';
 import { makeDynaliteWritesAtomic } from './dynalite-atomic';
 import { memoizeDynaliteExpressions } from './dynalite-expressions';
-import { openDurableQueues } from './durable-queues';
+import { openDurableQueues, type EmulatedService } from './durable-queues';
+import { LocalStackError } from './errors';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
 
@@ -50,10 +52,10 @@ export interface Emulators {
   /** Lets the pollers sleep while their queue is idle and still react at once (see sqs-poller.ts). */
   onQueueActivity(listener: (activity: QueueActivity) => void): () => void;
   /**
-   * Sends the messages kept on disk for the durable queues (durable-queues.ts) to them again;
-   * call once the queues exist. Nothing without a data dir. Returns the count per queue.
+   * Puts the messages kept on disk (durable-queues.ts) back in their queues, with their ids and
+   * ages; call once the queues exist. Nothing without a data dir. Returns the count per queue.
    */
-  restoreDurableQueues(sqs: SQSClient): Promise<Record<string, number>>;
+  restoreDurableQueues(): Record<string, number>;
   /**
    * Fault injection for tests: the SQS emulator dies (its connections cut, every queue and
    * message lost) and a fresh one starts on the same port, with no queues yet.
@@ -68,20 +70,19 @@ export interface Emulators {
 }
 
 export interface EmulatorOptions {
-  /** Keep the tables here, and the messages of `durableQueues`; default: everything in memory. */
+  /** Keep the tables and every queue's messages here; default: everything in memory. */
   dataDir?: string;
-  /** Queues whose messages, with a data dir, survive a crash (see durable-queues.ts). */
-  durableQueues?: readonly string[];
+  /** The SQS emulator's port; default 0, any free one. */
+  sqsPort?: number;
 }
 
 export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
   const activity = new EventEmitter();
   activity.setMaxListeners(0);
-  const durable =
-    opts.dataDir && opts.durableQueues?.length ? openDurableQueues(opts.dataDir, opts.durableQueues) : undefined;
+  const durable = opts.dataDir ? openDurableQueues(opts.dataDir) : undefined;
 
   const startSqs = async (port: number) => {
-    const server = await createSqsServer({
+    const { service, requestHandler } = createRequestHandler({
       port,
       hostname: '127.0.0.1',
       region: LOCAL_REGION,
@@ -89,16 +90,27 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       // Off: AWS's 60 s wait before re-creating a deleted queue only slows tests down.
       emulateQueueCreationLifecycle: false,
     });
-    observeSqsRequests(
-      server,
-      (a) => activity.emit('activity', a),
-      (action, input, answer) => durable?.observe(action, input, answer),
-    );
-    return server;
+    const detach = durable?.attach(service as unknown as EmulatedService);
+    const server = createServer((req, res) => void requestHandler(req, res));
+    try {
+      await listen(server, port);
+    } catch (err) {
+      detach?.();
+      durable?.close();
+      if (err instanceof LocalStackError && port !== 0)
+        throw new LocalStackError(`SQS port ${port} is already in use (set HOOKRELAY_SQS_PORT to another port)`, {
+          cause: err,
+        });
+      throw err;
+    }
+    // The queue URLs the emulator hands out name the port it really has.
+    service.PORT = (server.address() as AddressInfo).port;
+    observeSqsRequests(server, (a) => activity.emit('activity', a), durable ? () => durable.flush() : undefined);
+    return { server, service, detach };
   };
-  let sqs = await startSqs(0);
+  let current = await startSqs(opts.sqsPort ?? 0);
+  let sqs = current.server;
   const sqsPort = (sqs.address() as AddressInfo).port;
-  const sqs0 = () => sqs;
 
   let dynamo: Server;
   let dynamoAvailable = true;
@@ -115,6 +127,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     cutWhileUnavailable(dynamo, () => dynamoAvailable);
   } catch (err) {
     await closeServer(sqs);
+    durable?.close();
     throw err;
   }
 
@@ -141,17 +154,19 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       activity.on('activity', listener);
       return () => activity.off('activity', listener);
     },
-    async restoreDurableQueues(sqs) {
-      if (!durable) return {};
-      const endpoint = urlOf(sqs0());
-      return durable.restore(sqs, (name) => `${endpoint}/${LOCAL_ACCOUNT_ID}/${name}`);
+    restoreDurableQueues() {
+      return durable ? durable.restore(current.service as unknown as EmulatedService) : {};
     },
     async restartSqs() {
       if (stopped) throw new Error('the emulators are stopped');
       // As if its process died: connections cut at once, every message gone.
       cutHandedOver('sqs');
+      // The dead emulator's timers (visibility timeouts, redrive moves) must not reach the journal.
+      current.detach?.();
+      for (const queue of current.service.Queues) queue.clearRecords();
       await closeServer(sqs, 0);
-      sqs = await startSqs(sqsPort);
+      current = await startSqs(sqsPort);
+      sqs = current.server;
     },
     setDynamoAvailable(available) {
       dynamoAvailable = available;
@@ -165,6 +180,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       // dynalite's close() also closes its LevelDB store, which flushes it to disk.
       stopped ??= Promise.all([closeServer(sqs), closeServer(dynamo)]).then(() => {
         activity.removeAllListeners();
+        durable?.close();
       });
       return stopped;
     },
@@ -189,11 +205,6 @@ const ACTIVITY: Record<string, (input: Input) => { queueName: string | undefined
   'AmazonSQS.StartMessageMoveTask': () => [{ queueName: undefined, delayMs: 0 }],
 };
 
-/**
- * Wraps the emulator's request listener to learn, from each successful action that makes
- * messages visible, which queue and when. The JSON protocol names the action in X-Amz-Target; the
- * body is read alongside the emulator (a second 'data' listener, attached in the same tick).
- */
 /** Destroys each connection's requests while `available()` says no. */
 function cutWhileUnavailable(server: Server, available: () => boolean): void {
   const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
@@ -208,65 +219,49 @@ function cutWhileUnavailable(server: Server, available: () => boolean): void {
   });
 }
 
-/** Actions reported to `onAnswer`, synchronously, just before their answer is sent. */
-const REPORTED = new Set(
-  ['SendMessage', 'SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'DeleteMessageBatch', 'PurgeQueue'].map(
-    (a) => `AmazonSQS.${a}`,
-  ),
-);
-
+/**
+ * Wraps the emulator's request listener to learn, from each successful action that makes
+ * messages visible, which queue and when. The JSON protocol names the action in X-Amz-Target; the
+ * body is read alongside the emulator (a second 'data' listener, attached in the same tick).
+ * `beforeAnswer` runs just before each answer is sent.
+ */
 function observeSqsRequests(
   server: Server,
   onActivity: (a: QueueActivity) => void,
-  onAnswer: (action: string, input: Input, answer: unknown) => void,
+  beforeAnswer: (() => void) | undefined,
 ): void {
   const [original] = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   if (!original) throw new Error('local-aws-sqs: no request listener to observe');
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const target = String(req.headers['x-amz-target']);
-    const activityOf = ACTIVITY[target];
-    if (activityOf || REPORTED.has(target)) {
+    if (beforeAnswer) {
+      // Before the answer leaves: a message kept on disk is kept before its sender knows it was accepted.
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+      res.end = ((...args: unknown[]) => {
+        beforeAnswer();
+        return end(...args);
+      }) as typeof res.end;
+    }
+    const activityOf = ACTIVITY[String(req.headers['x-amz-target'])];
+    if (activityOf) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      const parsed = () => {
+      res.once('finish', () => {
+        if (res.statusCode >= 300) return;
+        let input: Input;
         try {
-          return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Input;
+          input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Input;
         } catch {
-          return undefined;
+          return;
         }
-      };
-      if (REPORTED.has(target)) {
-        // Before the answer leaves: a message kept on disk is kept before its sender knows it was accepted.
-        const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-        res.end = ((...args: unknown[]) => {
-          const input = res.statusCode < 300 ? parsed() : undefined;
-          if (input) {
-            let answer: unknown;
-            try {
-              answer = typeof args[0] === 'string' && args[0] !== '' ? JSON.parse(args[0]) : {};
-            } catch {
-              answer = {};
-            }
-            onAnswer(target.slice('AmazonSQS.'.length), input, answer);
-          }
-          return end(...args);
-        }) as typeof res.end;
-      }
-      if (activityOf) {
-        res.once('finish', () => {
-          if (res.statusCode >= 300) return;
-          const input = parsed();
-          if (!input) return;
-          const now = Date.now();
-          const seen = new Set<string>();
-          for (const { queueName, delayMs } of activityOf(input)) {
-            const key = `${queueName ?? ''} ${delayMs}`;
-            if (!seen.has(key)) onActivity({ queueName, visibleAt: now + delayMs });
-            seen.add(key);
-          }
-        });
-      }
+        const now = Date.now();
+        const seen = new Set<string>();
+        for (const { queueName, delayMs } of activityOf(input)) {
+          const key = `${queueName ?? ''} ${delayMs}`;
+          if (!seen.has(key)) onActivity({ queueName, visibleAt: now + delayMs });
+          seen.add(key);
+        }
+      });
     }
     original.call(server, req, res);
   });

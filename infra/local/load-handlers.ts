@@ -31,7 +31,7 @@ export async function loadHandlers(injected: Partial<Handlers> = {}): Promise<Lo
     if (!usesReal) return;
     const [{ resetWiringForTests }, { resetClientsForTests }] = await Promise.all([
       import('../../functions/wiring'),
-      import('../../functions/adapters/aws-clients'),
+      import('../../functions/shared/aws-clients'),
     ]);
     await resetWiringForTests();
     resetClientsForTests();

@@ -23,6 +23,17 @@ export function resolvePort(option: number | undefined, env: Record<string, stri
   return port;
 }
 
+/** The SQS emulator's port, from an option or HOOKRELAY_SQS_PORT; 0 (the default) means any free port. */
+export function resolveSqsPort(option: number | undefined, env: Record<string, string | undefined>): number {
+  const raw = option ?? env[ENV.sqsPort];
+  if (raw === undefined || raw === '') return 0;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ConfigError([`${ENV.sqsPort} must be a whole number from 0 to 65535, got "${String(raw)}"`]);
+  }
+  return port;
+}
+
 export function resolveDataDir(
   option: string | undefined,
   env: Record<string, string | undefined>,

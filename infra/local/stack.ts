@@ -44,7 +44,7 @@ import { closeServer, listen } from './net';
 import { LOCAL_CREDENTIALS, provisionStack, sqsClient, type QueueKey, type QueueOverrides } from './provision';
 import { ruleRuntime } from './rules';
 import { scheduledEvent, startScheduler, type Scheduler } from './scheduler';
-import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort } from './settings';
+import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort, resolveSqsPort } from './settings';
 import { startSqsPoller, type SqsPoller } from './sqs-poller';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import {
@@ -73,6 +73,8 @@ export interface LocalStackOptions {
   port?: number;
   /** A separate port for PutEvents; by default PutEvents shares the API's port. */
   eventsPort?: number;
+  /** The SQS emulator's port; default HOOKRELAY_SQS_PORT, else any free one. */
+  sqsPort?: number;
   /** Variables for the functions, over the template's and process.env (e.g. HOOKRELAY_RETRY_SCHEDULE). */
   env?: Record<string, string>;
   /** Keep tables and the admin key here; default HOOKRELAY_DATA_DIR, else in memory. */
@@ -262,10 +264,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   try {
     if (dataDir) onStop('data dir lock', lockDataDir(dataDir));
-    const emulators: Emulators = await startEmulators({
-      dataDir,
-      durableQueues: [topology.queues.ingest.name, topology.queues.ingestDlq.name],
-    });
+    const emulators: Emulators = await startEmulators({ dataDir, sqsPort: resolveSqsPort(opts.sqsPort, userEnv) });
     onStop('emulators', () => emulators.stop());
 
     // Local names: the delivery queues and the table keep the names the CLI knows
@@ -484,7 +483,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       });
       resetConfigForTests();
       // The admin key is cached by its module, which outlives a stack in this process.
-      (await import('../../functions/adapters/admin-key')).resetAdminKeyForTests();
+      (await import('../../functions/access/aws-admin-key')).resetAdminKeyForTests();
     }
     try {
       const unknownRole = sourceRoles.find((r) => !['api', 'delivery', 'ingest', 'housekeeping'].includes(r));
@@ -552,9 +551,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const queueUrls = Object.fromEntries(
       [...roles].filter(([, r]) => r !== 'table').map(([id, r]) => [r, provisioned.queues.get(id)!.url]),
     ) as Record<QueueKey, string>;
-    // The ingest queue and its DLQ hold what is in no table: with a data dir the emulator keeps them.
+    // With a data dir the emulator keeps every queue's messages (both DLQs'), with their ids and ages.
     const restoreQueues = async () => {
-      const kept = await emulators.restoreDurableQueues(targetSqs);
+      const kept = emulators.restoreDurableQueues();
       const n = Object.values(kept).reduce((a, b) => a + b, 0);
       if (n > 0) log.info(`restored ${n} message(s) kept on disk: ${JSON.stringify(kept)}`);
     };

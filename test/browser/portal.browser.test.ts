@@ -22,7 +22,7 @@ import type { Browser, BrowserContext, BrowserType, Page } from 'playwright-core
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Schemas } from '../../client';
-import { hashKey } from '../../functions/core/keys';
+import { hashKey } from '../../functions/access/keys';
 import { useSystem } from '../helpers/e2e';
 
 const system = useSystem({ HOOKRELAY_PORTAL_FRAME_ANCESTORS: 'http://127.0.0.1:*' });
@@ -538,8 +538,8 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     // An expired link, written as minting writes it, a day old.
     const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
     const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
-    const { DynamoCatalogStore } = await import('../../functions/adapters/dynamo/catalog-store');
-    const { DynamoTable } = await import('../../functions/adapters/dynamo/table');
+    const { DynamoCatalogStore } = await import('../../functions/catalog/dynamo-catalog-store');
+    const { DynamoTable } = await import('../../functions/shared/dynamo-table');
     const stack = system.target as unknown as { embedded: boolean };
     expect(stack.embedded).toBe(true);
     // The embedded stack's emulator (its functions run with their own environment, not this process's).

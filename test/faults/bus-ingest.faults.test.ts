@@ -9,12 +9,13 @@
  * The stack runs as a child process (test/faults/fixtures/bus-stack.ts) with the real handlers
  * and a short ingest retry policy (HOOKRELAY_INGEST_RETRY=1,2,30: 1 s, then 2 s between tries).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/hookrelay';
+import { keptMessages } from '../../infra/local/durable-queues';
 import { freePort, killAll, spawnTs, type Child as Process } from '../helpers/processes';
 import { RecordingReceiver } from '../helpers/receiver';
 import { testApi } from '../helpers/target';
@@ -103,11 +104,10 @@ describe('PutEvents while the table is unreachable', () => {
     await stack.waitFor(RETRYING, 'a failed try of the second event', retriesBefore + 1);
     // Refused at once, table or not: `data` that is not an object. It waits in the ingest DLQ.
     const refused = await putEvent(port, { appId, data: 'not an object' });
-    const dlqDir = join(dataDir, 'sqs', 'hookrelay-ingest-dlq');
-    const ingestDir = join(dataDir, 'sqs', 'hookrelay-ingest');
+    const onDisk = (queue: string) => keptMessages(dataDir).filter((m) => m.queue === queue).length;
     // On disk: the refused event in the ingest DLQ (and, once its batch is deleted, no longer in
     // the ingest queue), and the one event waiting in the ingest queue.
-    for (let i = 0; readdirSync(dlqDir).length !== 1 || readdirSync(ingestDir).length !== 1; i++) {
+    for (let i = 0; onDisk('hookrelay-ingest-dlq') !== 1 || onDisk('hookrelay-ingest') !== 1; i++) {
       if (i > 400)
         throw new Error(`the refused event never settled in the ingest DLQ:\n${stack.output().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 25));
@@ -134,7 +134,7 @@ describe('PutEvents while the table is unreachable', () => {
     const status = await api.eventStatus(appId, 'inv_outage_2');
     expect(status.deliveries).toEqual([expect.objectContaining({ status: 'succeeded' })]);
     // Ingested, then deleted from the queue: nothing kept to restore at the next start.
-    expect(readdirSync(join(dataDir, 'sqs', 'hookrelay-ingest'))).toEqual([]);
+    expect(onDisk('hookrelay-ingest')).toBe(0);
     // The refused event is still in the ingest DLQ, with its reason, as an operator lists it.
     let listed = '';
     const code = await run(['--endpoint-url', stack.sqsEndpoint(), '--json', 'dlq', 'list'], {

@@ -3,7 +3,7 @@
  * generators draw from (made through the public API), and the checks every answer must pass.
  */
 import { describeApiError, hookrelayClient } from '../../client';
-import { LIMITS } from '../../functions/core/schemas';
+import { LIMITS } from '../../functions/api/schemas';
 import type { LocalStack } from '../../infra/local/stack';
 import type { RecordingReceiver } from '../helpers/receiver';
 import { contractProblem } from './contract';

@@ -9,11 +9,11 @@ import {
   type AppRecords,
   type DeliveryRecords,
   type EventRecords,
-} from '../../functions/adapters/dynamo/stores';
-import type { DeliveryUpdate, EndpointSource, FinishGuard, WebhookSender } from '../../functions/core/deliver';
-import type { EndpointHealthStore } from '../../functions/core/endpoint-health';
-import type { OpenItem } from '../../functions/core/housekeeping';
-import type { PutEventResult } from '../../functions/core/ingest';
+} from '../../functions/shared/dynamo-stores';
+import type { DeliveryUpdate, EndpointSource, FinishGuard, WebhookSender } from '../../functions/delivery/deliver';
+import type { EndpointHealthStore } from '../../functions/endpoints/endpoint-health';
+import type { OpenItem } from '../../functions/delivery/housekeeping';
+import type { PutEventResult } from '../../functions/intake/ingest';
 import {
   freshDelivery,
   isActive,
@@ -22,11 +22,11 @@ import {
   Status,
   type DeliveryKey,
   type DeliveryMessage,
-} from '../../functions/core/lifecycle';
-import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/core/model';
-import type { SendResult } from '../../functions/core/outcome';
-import { successAttempt } from '../../functions/core/queries';
-import type { WebhookRequest } from '../../functions/core/webhook';
+} from '../../functions/delivery/lifecycle';
+import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/shared/model';
+import type { SendResult } from '../../functions/webhook/outcome';
+import { successAttempt } from '../../functions/delivery/queries';
+import type { WebhookRequest } from '../../functions/webhook/webhook';
 
 const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
   `${k.appId}/${k.endpointId}/${k.eventAt}/${k.eventId}`;

@@ -1,5 +1,5 @@
 /** Records the unit and integration tests build by hand, in one place. */
-import type { Endpoint, StoredEvent } from '../../functions/core/model';
+import type { Endpoint, StoredEvent } from '../../functions/shared/model';
 
 /** An enabled endpoint subscribed to every type, with one secret; `extra` overrides any field. */
 export function anEndpoint(extra: Partial<Endpoint> = {}): Endpoint {

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeApiError, hookrelayClient, type RequestBody, type Schemas } from '../../client';
-import { keyFromSecretString } from '../../functions/adapters/admin-key';
+import { keyFromSecretString } from '../../functions/access/aws-admin-key';
 import { documentedAnswers } from './documented';
 import { REPO_ROOT } from '../../infra/local/assembly';
 import { startLocalStack } from '../../infra/local/stack';

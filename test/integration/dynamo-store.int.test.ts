@@ -4,13 +4,13 @@
  */
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoAppStore } from '../../functions/adapters/dynamo/app-store';
-import { CHOSEN_ID_ABANDONED_MS, DynamoEventStore } from '../../functions/adapters/dynamo/event-store';
-import { keys } from '../../functions/adapters/dynamo/table-layout';
-import { newId } from '../../functions/core/ids';
-import { DynamoTable } from '../../functions/adapters/dynamo/table';
-import { ValidationError } from '../../functions/core/errors';
-import type { Endpoint, StoredEvent } from '../../functions/core/model';
+import { DynamoAppStore } from '../../functions/endpoints/dynamo-app-store';
+import { CHOSEN_ID_ABANDONED_MS, DynamoEventStore } from '../../functions/intake/dynamo-event-store';
+import { keys } from '../../functions/shared/table-layout';
+import { newId } from '../../functions/shared/ids';
+import { DynamoTable } from '../../functions/shared/dynamo-table';
+import { ValidationError } from '../../functions/shared/errors';
+import type { Endpoint, StoredEvent } from '../../functions/shared/model';
 import type { Emulators } from '../../infra/local/emulators';
 import { startTestEmulators } from '../helpers/dynamodb-local';
 import { anEndpoint } from '../helpers/fixtures';

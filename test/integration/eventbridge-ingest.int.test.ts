@@ -12,7 +12,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/hookrelay';
-import { keys } from '../../functions/adapters/dynamo/table-layout';
+import { keys } from '../../functions/shared/table-layout';
 import { dynamoClient, sqsClient } from '../../infra/local/provision';
 import { startLocalStack, type Handlers, type LocalStack } from '../../infra/local/stack';
 import { RecordingReceiver } from '../helpers/receiver';

@@ -10,9 +10,9 @@ import {
   findForbiddenDestinationError,
   type GuardedAgent,
   type Resolver,
-} from '../../functions/adapters/guarded-lookup';
-import { HttpSender } from '../../functions/adapters/http-sender';
-import { checkDestinationUrl } from '../../functions/core/destination-guard';
+} from '../../functions/webhook/guarded-lookup';
+import { HttpSender } from '../../functions/webhook/http-sender';
+import { checkDestinationUrl } from '../../functions/webhook/destination-guard';
 
 /** A receiver on 127.0.0.1 that records what reaches it. */
 interface Receiver {

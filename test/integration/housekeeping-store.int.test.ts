@@ -1,9 +1,9 @@
 /** The open index read by housekeeping, at the sizes a recover run after a crash can meet. */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoStores } from '../../functions/adapters/dynamo/stores';
-import { RECOVER_LIMIT, type HousekeepingStore } from '../../functions/core/housekeeping';
-import { freshDelivery } from '../../functions/core/lifecycle';
+import { dynamoStores } from '../../functions/shared/dynamo-stores';
+import { RECOVER_LIMIT, type HousekeepingStore } from '../../functions/delivery/housekeeping';
+import { freshDelivery } from '../../functions/delivery/lifecycle';
 import type { Emulators } from '../../infra/local/emulators';
 import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';

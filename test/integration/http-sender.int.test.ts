@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpSender } from '../../functions/adapters/http-sender';
+import { HttpSender } from '../../functions/webhook/http-sender';
 import { RecordingReceiver } from '../helpers/receiver';
 
 let receiver: RecordingReceiver;

@@ -7,10 +7,10 @@
 import type { IncomingMessage } from 'node:http';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { GuardedAgent } from '../../functions/adapters/guarded-lookup';
-import { HttpSender } from '../../functions/adapters/http-sender';
-import { OAuth2Tokens } from '../../functions/adapters/oauth2-tokens';
-import type { OAuth2Auth } from '../../functions/core/webhook';
+import { GuardedAgent } from '../../functions/webhook/guarded-lookup';
+import { HttpSender } from '../../functions/webhook/http-sender';
+import { OAuth2Tokens } from '../../functions/webhook/oauth2-tokens';
+import type { OAuth2Auth } from '../../functions/webhook/webhook';
 
 interface TokenCall {
   authorization: string | undefined;

@@ -1,8 +1,8 @@
 /** The SQS adapters against the real-protocol emulator, on queues the topology defines. */
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { delaySeconds, MAX_SQS_DELAY_S, SqsDeadLetterQueue, SqsScheduler } from '../../functions/adapters/sqs-queues';
-import type { DeliveryMessage } from '../../functions/core/lifecycle';
+import { delaySeconds, MAX_SQS_DELAY_S, SqsDeadLetterQueue, SqsScheduler } from '../../functions/delivery/sqs-queues';
+import type { DeliveryMessage } from '../../functions/delivery/lifecycle';
 import { startEmulators, type Emulators } from '../../infra/local/emulators';
 import { provision, sqsClient, type Provisioned } from '../../infra/local/provision';
 

@@ -6,10 +6,10 @@
  */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoStores } from '../../functions/adapters/dynamo/stores';
-import type { DeliveryUpdate } from '../../functions/core/deliver';
-import { freshDelivery, Status, type DeliveryKey } from '../../functions/core/lifecycle';
-import type { App, StoredEvent } from '../../functions/core/model';
+import { dynamoStores } from '../../functions/shared/dynamo-stores';
+import type { DeliveryUpdate } from '../../functions/delivery/deliver';
+import { freshDelivery, Status, type DeliveryKey } from '../../functions/delivery/lifecycle';
+import type { App, StoredEvent } from '../../functions/shared/model';
 import type { Emulators } from '../../infra/local/emulators';
 import { startTestEmulators } from '../helpers/dynamodb-local';
 import { dynamoClient, provision } from '../../infra/local/provision';

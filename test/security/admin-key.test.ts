@@ -9,7 +9,7 @@ import { functionTunables } from '../../infra/topology';
 
 const store = vi.hoisted(() => ({ value: '', reads: [] as string[] }));
 
-vi.mock('../../functions/adapters/aws-clients', () => ({
+vi.mock('../../functions/shared/aws-clients', () => ({
   secretsClient: () => ({
     send: async (command: GetSecretValueCommand) => {
       store.reads.push(command.input.SecretId ?? '');
@@ -18,7 +18,7 @@ vi.mock('../../functions/adapters/aws-clients', () => ({
   }),
 }));
 
-const { adminKey } = await import('../../functions/adapters/admin-key');
+const { adminKey } = await import('../../functions/access/aws-admin-key');
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hookrelay-admin-key';
 const deployment = {

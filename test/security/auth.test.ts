@@ -11,8 +11,8 @@ vi.mock('node:crypto', async (importOriginal) => {
   return { ...real, timingSafeEqual: vi.fn(real.timingSafeEqual) };
 });
 
-const { bearerToken, secretsEqual } = await import('../../functions/core/auth');
-const { createKeyService, hashKey } = await import('../../functions/core/keys');
+const { bearerToken, secretsEqual } = await import('../../functions/access/auth');
+const { createKeyService, hashKey } = await import('../../functions/access/keys');
 const timingSafeEqual = vi.mocked(crypto.timingSafeEqual);
 
 afterEach(() => {

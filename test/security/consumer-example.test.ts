@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSecret } from '../../functions/core/signing';
-import { buildWebhookRequest } from '../../functions/core/webhook';
+import { generateSecret } from '../../functions/webhook/signing';
+import { buildWebhookRequest } from '../../functions/webhook/webhook';
 
 interface Example {
   receiveWebhook(

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Schemas } from '../../client';
-import { LIMITS } from '../../functions/core/schemas';
+import { LIMITS } from '../../functions/api/schemas';
 import { invoke, type Handlers } from '../../infra/local/lambda';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { errorShapeProblem } from '../fuzz/contract';

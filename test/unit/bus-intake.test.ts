@@ -6,9 +6,9 @@ import {
   retryHorizonS,
   type DeadLetteredEvent,
   type IngestRetryPolicy,
-} from '../../functions/core/bus-intake';
-import { ConflictError, IdInUseError, NotFoundError, ValidationError } from '../../functions/core/errors';
-import type { IngestRequest, IngestResult } from '../../functions/core/ingest';
+} from '../../functions/intake/bus-intake';
+import { ConflictError, IdInUseError, NotFoundError, ValidationError } from '../../functions/shared/errors';
+import type { IngestRequest, IngestResult } from '../../functions/intake/ingest';
 import { topology } from '../../infra/topology';
 
 const policy: IngestRetryPolicy = { firstDelayS: 30, maxDelayS: 3600, attempts: 30 };

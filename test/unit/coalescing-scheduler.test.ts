@@ -1,7 +1,7 @@
 /** Concurrent first attempts of the bus's ingest share SendMessageBatch requests. */
 import { describe, expect, it } from 'vitest';
-import { CoalescingScheduler } from '../../functions/adapters/sqs-queues';
-import type { DeliveryMessage, DeliveryScheduler } from '../../functions/core/lifecycle';
+import { CoalescingScheduler } from '../../functions/delivery/sqs-queues';
+import type { DeliveryMessage, DeliveryScheduler } from '../../functions/delivery/lifecycle';
 
 const message = (n: number): DeliveryMessage => ({ v: 2, appId: 'a', eventId: `e${n}`, endpointId: 'ep', attempt: 1 });
 

@@ -1,12 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createDeliverService } from '../../functions/core/deliver';
-import { createEndpointHealth } from '../../functions/core/endpoint-health';
-import { firstAttemptMessage, freshDelivery, lifecycle, type DeliveryMessage } from '../../functions/core/lifecycle';
-import type { SendResult } from '../../functions/core/outcome';
-import { RetryPolicy } from '../../functions/core/retry-policy';
-import { generateSecret } from '../../functions/core/signing';
+import { createDeliverService } from '../../functions/delivery/deliver';
+import { createEndpointHealth } from '../../functions/endpoints/endpoint-health';
+import {
+  firstAttemptMessage,
+  freshDelivery,
+  lifecycle,
+  type DeliveryMessage,
+} from '../../functions/delivery/lifecycle';
+import type { SendResult } from '../../functions/webhook/outcome';
+import { RetryPolicy } from '../../functions/delivery/retry-policy';
+import { generateSecret } from '../../functions/webhook/signing';
 import { fakeStores, RecordingScheduler, ScriptedSender, status } from '../helpers/fakes';
 
 // Now, so that the verifier's timestamp tolerance (5 minutes) accepts the signature.

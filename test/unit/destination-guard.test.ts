@@ -12,7 +12,7 @@ import {
   isForbiddenAddress,
   parseIpv4Loose,
   parseIpv6,
-} from '../../functions/core/destination-guard';
+} from '../../functions/webhook/destination-guard';
 
 const STRICT = { allowPrivate: false };
 const LOCAL = { allowPrivate: true };

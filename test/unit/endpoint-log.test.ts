@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { describeWebhookRequest } from '../../functions/core/webhook';
+import { describeWebhookRequest } from '../../functions/webhook/webhook';
 import { anEndpoint, anEvent } from '../helpers/fixtures';
 import {
   createEndpointLog,
   series,
   type EndpointLogStore,
   type LoggedDelivery,
-} from '../../functions/core/endpoint-log';
+} from '../../functions/endpoints/endpoint-log';
 
 const delivery = (over: Partial<LoggedDelivery>): LoggedDelivery => ({
   eventId: 'evt_1',

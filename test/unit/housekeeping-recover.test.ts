@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createHousekeeping, RUN_LIMIT } from '../../functions/core/housekeeping';
-import { freshDelivery, lifecycle, Status } from '../../functions/core/lifecycle';
-import type { StoredEvent } from '../../functions/core/model';
+import { createHousekeeping, RUN_LIMIT } from '../../functions/delivery/housekeeping';
+import { freshDelivery, lifecycle, Status } from '../../functions/delivery/lifecycle';
+import type { StoredEvent } from '../../functions/shared/model';
 import { fakeStores, RecordingScheduler } from '../helpers/fakes';
 import { anEvent } from '../helpers/fixtures';
 

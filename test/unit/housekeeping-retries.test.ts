@@ -5,9 +5,9 @@
  * sent again, once.
  */
 import { describe, expect, it } from 'vitest';
-import type { DeliveryUpdate } from '../../functions/core/deliver';
-import { createHousekeeping, type HousekeepingStore } from '../../functions/core/housekeeping';
-import { lifecycle, RETRY_RECONCILE_AFTER_S, Status, type DeliveryKey } from '../../functions/core/lifecycle';
+import type { DeliveryUpdate } from '../../functions/delivery/deliver';
+import { createHousekeeping, type HousekeepingStore } from '../../functions/delivery/housekeeping';
+import { lifecycle, RETRY_RECONCILE_AFTER_S, Status, type DeliveryKey } from '../../functions/delivery/lifecycle';
 import { fakeStores, RecordingScheduler } from '../helpers/fakes';
 import { anEvent } from '../helpers/fixtures';
 

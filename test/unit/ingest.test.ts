@@ -1,9 +1,9 @@
 /** The accept path's answers to what the event store says of an id (the store itself: dynamo-store.int.test.ts). */
 import { describe, expect, it } from 'vitest';
-import { ConflictError } from '../../functions/core/errors';
-import { createIngestService, requestHash, type IngestStore, type PutEventResult } from '../../functions/core/ingest';
-import type { DeliveryMessage } from '../../functions/core/lifecycle';
-import type { StoredEvent } from '../../functions/core/model';
+import { ConflictError } from '../../functions/shared/errors';
+import { createIngestService, requestHash, type IngestStore, type PutEventResult } from '../../functions/intake/ingest';
+import type { DeliveryMessage } from '../../functions/delivery/lifecycle';
+import type { StoredEvent } from '../../functions/shared/model';
 import { anEndpoint } from '../helpers/fixtures';
 
 const app = { id: 'app_1', name: 'A', createdAt: '2026-01-01T00:00:00.000Z' };

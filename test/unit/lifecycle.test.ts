@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONTRACT_DEFAULTS } from '../../functions/config';
-import { lifecycle, RETRY_RECONCILE_AFTER_S, SCHEDULER_HORIZON_S } from '../../functions/core/lifecycle';
+import { lifecycle, RETRY_RECONCILE_AFTER_S, SCHEDULER_HORIZON_S } from '../../functions/delivery/lifecycle';
 
 const life = lifecycle({ leaseS: 300 });
 const EVENT_AT = '2026-11-22T12:00:00.000Z';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, type SendResult } from '../../functions/core/outcome';
+import { classify, type SendResult } from '../../functions/webhook/outcome';
 
 const response = (statusCode: number, headers: Record<string, string> = {}): SendResult => ({
   kind: 'response',

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkSchemaAndExamples } from '../../functions/core/json-schema';
+import { checkSchemaAndExamples } from '../../functions/catalog/json-schema';
 import {
   createPortalAccessService,
   type PortalStore,
   type PortalTokenRecord,
-} from '../../functions/core/portal-access';
-import { createRateLimiter } from '../../functions/core/rate-limit';
+} from '../../functions/access/portal-access';
+import { createRateLimiter } from '../../functions/access/rate-limit';
 
 function memoryStore(): PortalStore & { tokens: Map<string, PortalTokenRecord> } {
   const tokens = new Map<string, PortalTokenRecord>();

@@ -5,14 +5,14 @@
  * hours later, which wait on the open index until housekeeping sends them 15 minutes ahead.
  */
 import { describe, expect, it } from 'vitest';
-import { delaySeconds } from '../../functions/adapters/sqs-queues';
+import { delaySeconds } from '../../functions/delivery/sqs-queues';
 import { CONTRACT_DEFAULTS } from '../../functions/config';
-import { createDeliverService } from '../../functions/core/deliver';
-import { createEndpointHealth } from '../../functions/core/endpoint-health';
-import { createHousekeeping } from '../../functions/core/housekeeping';
-import { firstAttemptMessage, lifecycle, type DeliveryMessage } from '../../functions/core/lifecycle';
-import { RetryPolicy } from '../../functions/core/retry-policy';
-import { generateSecret } from '../../functions/core/signing';
+import { createDeliverService } from '../../functions/delivery/deliver';
+import { createEndpointHealth } from '../../functions/endpoints/endpoint-health';
+import { createHousekeeping } from '../../functions/delivery/housekeeping';
+import { firstAttemptMessage, lifecycle, type DeliveryMessage } from '../../functions/delivery/lifecycle';
+import { RetryPolicy } from '../../functions/delivery/retry-policy';
+import { generateSecret } from '../../functions/webhook/signing';
 import { fakeStores, RecordingScheduler, ScriptedSender, status } from '../helpers/fakes';
 
 /** Lateness allowed by the design: delays are rounded up to SQS's whole seconds. */

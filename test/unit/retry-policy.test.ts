@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RetryPolicy, parseRetryAfter } from '../../functions/core/retry-policy';
+import { RetryPolicy, parseRetryAfter } from '../../functions/delivery/retry-policy';
 import { topology } from '../../infra/topology';
 
 describe('retry policy', () => {

@@ -6,15 +6,15 @@
 import { createHmac, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import type { EndpointSignature } from '../../functions/core/model';
+import type { EndpointSignature } from '../../functions/shared/model';
 import {
   chosenSecretProblem,
   generateSecret,
   generateSigningKey,
   publicKeyOf,
   verificationKey,
-} from '../../functions/core/signing';
-import { buildWebhookRequest } from '../../functions/core/webhook';
+} from '../../functions/webhook/signing';
+import { buildWebhookRequest } from '../../functions/webhook/webhook';
 
 const at = new Date();
 const HUB = { scheme: 'hmac-sha256', header: 'X-Hub-Signature-256', prefix: 'sha256=' } as const;

@@ -2,8 +2,8 @@ import { createHmac } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { describe, expect, it } from 'vitest';
-import { activeSecrets, generateSecret } from '../../functions/core/signing';
-import { buildWebhookRequest } from '../../functions/core/webhook';
+import { activeSecrets, generateSecret } from '../../functions/webhook/signing';
+import { buildWebhookRequest } from '../../functions/webhook/webhook';
 
 const at = new Date();
 

@@ -1,9 +1,9 @@
-/** One attempt's request and send (core/webhook.ts) against a scripted sender and token source. */
+/** One attempt's request and send (webhook/webhook.ts) against a scripted sender and token source. */
 import { describe, expect, it } from 'vitest';
-import type { Endpoint } from '../../functions/core/model';
-import type { SendResult } from '../../functions/core/outcome';
-import { generateSecret } from '../../functions/core/signing';
-import { sendWebhook, type AccessTokens, type OAuth2Auth, type WebhookRequest } from '../../functions/core/webhook';
+import type { Endpoint } from '../../functions/shared/model';
+import type { SendResult } from '../../functions/webhook/outcome';
+import { generateSecret } from '../../functions/webhook/signing';
+import { sendWebhook, type AccessTokens, type OAuth2Auth, type WebhookRequest } from '../../functions/webhook/webhook';
 import { anEndpoint } from '../helpers/fixtures';
 
 const event = { id: 'msg_1', type: 'a.b', timestamp: '2026-12-01T00:00:00.000Z', dataJson: '{}' };

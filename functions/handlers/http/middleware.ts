@@ -14,9 +14,9 @@ import {
   TooManyRequestsError,
   UnsupportedMediaTypeError,
   ValidationError,
-} from '../../core/errors';
-import type { Principal } from '../../core/keys';
-import { LIMITS } from '../../core/schemas';
+} from '../../shared/errors';
+import type { Principal } from '../../access/keys';
+import { LIMITS } from '../../api/schemas';
 import { json, type HttpResult } from './respond';
 
 type Mw = MiddlewareObj<ApiEvent, HttpResult, Error, Context>;

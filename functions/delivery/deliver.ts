@@ -1,0 +1,352 @@
+/**
+ * One delivery attempt, from a queue message to a recorded outcome, in four steps:
+ *   prepare  what to send and to whom (the event from the message, the endpoint from a short
+ *            cache), and whether this receive may send at all (dedupe; a lease unless nothing
+ *            else can hold the delivery);
+ *   attempt  sign and send the webhook, and classify what came back;
+ *   decide   succeeded, retry at a time, or failed (pure: the retry policy);
+ *   apply    record it: the attempt, the endpoint's health, the outcome (conditional, so a
+ *            duplicate never records twice), then the retry or the dead letter.
+ *
+ * The table is the truth: an outcome is written before the message that follows from it is
+ * sent, and every unfinished delivery is either waiting on the open index or stood for by its
+ * event, which housekeeping reads back once it is late: before its first outcome, and while a
+ * retry soon after the event waits (lifecycle.ts, RETRY_RECONCILE_AFTER_S).
+ */
+import { randomUUID } from 'node:crypto';
+import type { EndpointHealth } from '../endpoints/endpoint-health';
+import {
+  deadLetterMessage,
+  deliveryAsSent,
+  freshDelivery,
+  isDeadLetterRedrive,
+  isFinished,
+  previousFailureAt,
+  restarted,
+  Status,
+  nextAttemptMessage,
+  redriveMessage,
+  type DeadLetterQueue,
+  type DeliveryKey,
+  type DeliveryMessage,
+  type DeliveryScheduler,
+  type DeliveryStatus,
+  type Lifecycle,
+} from './lifecycle';
+import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
+import { classify, type Classified, type SendResult } from '../webhook/outcome';
+import { parseRetryAfter, type RetryPolicy } from './retry-policy';
+import { sendWebhook, type AccessTokens, type WebhookRequest } from '../webhook/webhook';
+
+export interface DeliveryUpdate {
+  status: DeliveryStatus;
+  eventType: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastAttemptAt: string;
+  nextAttemptAt: string | null;
+  /** The successful attempt's details (it has no attempt record of its own). */
+  success?: { durationMs: number; responseExcerpt: string | null };
+  /** A test event's delivery (send-example): the endpoint's log marks it. */
+  test?: true;
+  /**
+   * When housekeeping should look again (on the open index); null once finished, and while a
+   * retry soon after its event waits (the trailing reconcile reads it back).
+   */
+  dueAt: string | null;
+}
+
+/**
+ * How an outcome write proves it is the one that may record: the lease it took, or (a receive
+ * that took none) that the delivery is still where the message found it: `attempt - 1` attempts
+ * made, still active, and no one holding a live lease.
+ */
+export type FinishGuard = { leaseToken: string } | { unleased: { attempt: number; now: string } };
+
+export interface DeliveryStore {
+  /** The event, strongly consistent (for messages that do not carry it). */
+  /** The event; `eventAt` (its accept time, which v2 messages carry) finds it with one read. */
+  getEvent(appId: string, eventId: string, eventAt?: string): Promise<StoredEvent | null>;
+  /** The delivery's record, strongly consistent; null when it has none yet. */
+  getDelivery(key: DeliveryKey): Promise<Delivery | null>;
+  /**
+   * Takes the lease on attempt `attempt` (creating the record of a first attempt that has none);
+   * false when another worker holds it or the attempt already happened.
+   */
+  claim(key: DeliveryKey, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean>;
+  recordAttempt(attempt: Attempt): Promise<void>;
+  /** Writes the attempt's outcome if the guard holds; false otherwise (nothing written). */
+  finish(key: DeliveryKey, guard: FinishGuard, update: DeliveryUpdate): Promise<boolean>;
+  /** Records the delivery skipped without an attempt (its endpoint is disabled or deleted). */
+  skip(key: DeliveryKey, eventType: string): Promise<void>;
+  /** Puts a finished (or waiting, unleased) delivery back to pending; false if it may not restart. */
+  restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
+}
+
+export interface EndpointSource {
+  /**
+   * The endpoint, no older than `minVersion` when given (a short per-container cache may answer);
+   * `'latest'` reads it afresh, consistently, past the cache.
+   */
+  endpointForDelivery(appId: string, endpointId: string, minVersion?: number | 'latest'): Promise<Endpoint | null>;
+}
+
+export interface WebhookSender {
+  send(request: WebhookRequest, timeoutMs: number): Promise<SendResult>;
+}
+
+export interface DeliveryObserver {
+  attempted?(a: Attempt, ctx: { event: StoredEvent }): void;
+  finished?(status: DeliveryStatus, ctx: { event: StoredEvent; attempts: number; at: Date }): void;
+  retried?(delayMs: number): void;
+}
+
+export interface DeliverDeps {
+  store: DeliveryStore;
+  endpoints: EndpointSource;
+  health: EndpointHealth;
+  sender: WebhookSender;
+  /** OAuth2 client-credentials tokens, for endpoints whose auth needs them. */
+  tokens?: AccessTokens;
+  scheduler: DeliveryScheduler;
+  deadLetters: DeadLetterQueue;
+  policy: RetryPolicy;
+  life: Lifecycle;
+  timeoutMs: number;
+  userAgent: string;
+  now?: () => Date;
+  observer?: DeliveryObserver;
+}
+
+/** Why a message produced no attempt, or what the attempt led to; for logs and tests. */
+export type DeliverOutcome =
+  | 'hopped'
+  | 'missing'
+  | 'duplicate'
+  | 'contended'
+  | 'lease_lost'
+  | typeof Status.skipped
+  | typeof Status.succeeded
+  | typeof Status.retrying
+  | typeof Status.failed;
+
+/** Everything an attempt needs, once prepare has decided it may go ahead. */
+interface Prepared {
+  message: DeliveryMessage;
+  event: StoredEvent;
+  endpoint: Endpoint;
+  delivery: Delivery;
+  key: DeliveryKey;
+  attemptNo: number;
+  guard: FinishGuard;
+  at: Date;
+}
+
+interface Tried {
+  attempt: Attempt;
+  verdict: Classified;
+  done: Date;
+}
+
+/** What an attempt leads to: done, another attempt at a time, or giving up. */
+type Decision =
+  { kind: 'done' } | { kind: 'retry'; dueMs: number; delayMs: number } | { kind: 'give_up'; reason: string };
+
+/** The event a message carries, or null when the worker has to read it. */
+function carriedEvent(m: DeliveryMessage): StoredEvent | null {
+  if (!m.event || m.eventAt === undefined) return null;
+  return {
+    id: m.eventId,
+    appId: m.appId,
+    type: m.event.type,
+    timestamp: m.eventAt,
+    dataJson: m.event.dataJson,
+    requestHash: '',
+    endpointIds: [m.endpointId],
+    skippedEndpointIds: [],
+    ...(m.event.test ? { test: true } : {}),
+  };
+}
+
+export function createDeliverService(deps: DeliverDeps) {
+  const now = deps.now ?? (() => new Date());
+  const { store, life } = deps;
+
+  async function prepare(
+    incoming: DeliveryMessage,
+    receiveCount: number,
+    start: Date,
+  ): Promise<Prepared | DeliverOutcome> {
+    let message = incoming;
+    const event = carriedEvent(message) ?? (await store.getEvent(message.appId, message.eventId, message.eventAt));
+    if (!event) return 'missing';
+    const key: DeliveryKey = {
+      appId: message.appId,
+      eventId: message.eventId,
+      endpointId: message.endpointId,
+      eventAt: event.timestamp,
+    };
+    // A retry reads the endpoint afresh: a PATCH (a fixed secret, another scheme or auth) takes
+    // effect from the next attempt, not after the cache expires. First attempts, by far the most,
+    // take the cache when it is at least as new as the version their event saw.
+    const endpointP = deps.endpoints.endpointForDelivery(
+      message.appId,
+      message.endpointId,
+      message.attempt > 1 ? 'latest' : message.endpointVersion,
+    );
+
+    let delivery: Delivery;
+    let unleased = life.mayAttemptWithoutLease(message, receiveCount, start);
+    if (unleased) {
+      delivery = deliveryAsSent(message, key);
+    } else {
+      const stored = await store.getDelivery(key);
+      // A first attempt has no record until its outcome (its event stands for it).
+      if (!stored && message.attempt !== 1) return 'missing';
+      delivery = stored ?? freshDelivery(key, event.type);
+      // Only the worker's own dead-letter messages carry a reason: one coming back means an
+      // operator redrove the DLQ, which asks for the failed delivery to be tried again.
+      if (isDeadLetterRedrive(message, delivery)) {
+        const dueAt = life.redrivenDueAt(start);
+        if (!(await store.restartDelivery(delivery, dueAt, start.toISOString()))) return 'duplicate';
+        delivery = restarted(delivery, dueAt);
+        message = { ...redriveMessage(delivery), endpointVersion: message.endpointVersion };
+        unleased = false;
+      }
+      if (isFinished(delivery.status) || delivery.attempts >= message.attempt) return 'duplicate';
+    }
+
+    const endpoint = await endpointP;
+    if (!endpoint || !endpoint.enabled) {
+      await store.skip(key, event.type);
+      deps.observer?.finished?.(Status.skipped, { event, attempts: delivery.attempts, at: start });
+      return Status.skipped;
+    }
+
+    const attemptNo = delivery.attempts + 1;
+    let guard: FinishGuard;
+    if (unleased) {
+      guard = { unleased: { attempt: attemptNo, now: start.toISOString() } };
+    } else {
+      const lease = { token: randomUUID(), until: life.leaseUntil(start) };
+      if (!(await store.claim(key, attemptNo, lease, start.toISOString()))) return 'contended';
+      guard = { leaseToken: lease.token };
+    }
+    return { message, event, endpoint, delivery, key, attemptNo, guard, at: now() };
+  }
+
+  async function attempt(p: Prepared): Promise<Tried> {
+    // The endpoint's signature scheme, custom headers and auth (an OAuth2 token fetched or reused).
+    const result = await sendWebhook(
+      { sender: deps.sender, tokens: deps.tokens, userAgent: deps.userAgent, timeoutMs: deps.timeoutMs },
+      p.endpoint,
+      p.event,
+      p.at,
+    );
+    const verdict = classify(result);
+    const attempt: Attempt = {
+      appId: p.event.appId,
+      eventId: p.event.id,
+      endpointId: p.endpoint.id,
+      attempt: p.attemptNo,
+      at: p.at.toISOString(),
+      statusCode: verdict.statusCode,
+      durationMs: result.durationMs,
+      outcome: verdict.outcome,
+      error: verdict.error,
+      responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
+    };
+    return { attempt, verdict, done: now() };
+  }
+
+  function decide(p: Prepared, t: Tried): Decision {
+    const { verdict, done } = t;
+    if (verdict.outcome === 'succeeded') return { kind: 'done' };
+    if (verdict.outcome === 'retryable') {
+      // A send-again restarts the schedule: count attempts from the last one.
+      const d = deps.policy.afterFailure(
+        p.attemptNo - (p.delivery.retryBase ?? 0),
+        parseRetryAfter(verdict.retryAfterHeader, done),
+      );
+      if (d.retry) return { kind: 'retry', dueMs: done.getTime() + d.delayMs, delayMs: d.delayMs };
+      return {
+        kind: 'give_up',
+        reason: `exhausted after ${p.attemptNo} attempts; last: ${verdict.error ?? 'unknown'}`,
+      };
+    }
+    return { kind: 'give_up', reason: verdict.error ?? verdict.outcome };
+  }
+
+  async function apply(p: Prepared, t: Tried, decision: Decision): Promise<DeliverOutcome> {
+    const { attempt, verdict, done } = t;
+    // A failed attempt gets its own record; a successful one is kept on the delivery's outcome.
+    if (verdict.outcome !== 'succeeded') await store.recordAttempt(attempt);
+    deps.observer?.attempted?.(attempt, { event: p.event });
+    await deps.health.track(p.endpoint, verdict.outcome, done, previousFailureAt(p.delivery));
+
+    const base = {
+      eventType: p.event.type,
+      attempts: p.attemptNo,
+      lastStatusCode: verdict.statusCode,
+      lastAttemptAt: attempt.at,
+      ...(p.event.test ? { test: true as const } : {}),
+    };
+    const lost: DeliverOutcome = 'leaseToken' in p.guard ? 'lease_lost' : 'duplicate';
+    switch (decision.kind) {
+      case 'done': {
+        const success = { durationMs: attempt.durationMs, responseExcerpt: attempt.responseExcerpt };
+        const update = { ...base, status: Status.succeeded, success, nextAttemptAt: null, dueAt: null };
+        if (!(await store.finish(p.key, p.guard, update))) return lost;
+        deps.observer?.finished?.(Status.succeeded, { event: p.event, attempts: p.attemptNo, at: done });
+        return Status.succeeded;
+      }
+      case 'retry': {
+        // A retry soon after its event is on no index (dueAt null; a record that was on it, a
+        // re-driven one, leaves it): housekeeping's trailing reconcile reads it back instead.
+        const wait = life.retryWait(done, decision.dueMs, p.key.eventAt);
+        const update = {
+          ...base,
+          status: Status.retrying,
+          nextAttemptAt: new Date(decision.dueMs).toISOString(),
+          dueAt: wait.dueAt,
+        };
+        if (!(await store.finish(p.key, p.guard, update))) return lost;
+        if (wait.scheduleNow) {
+          const next = nextAttemptMessage(p.message, p.delivery, p.attemptNo + 1, decision.dueMs, attempt.at);
+          await deps.scheduler.at(next, new Date(decision.dueMs));
+        }
+        deps.observer?.retried?.(decision.delayMs);
+        return Status.retrying;
+      }
+      case 'give_up': {
+        // Dead-letter first: if the table write then fails, the message is retried and at worst
+        // the DLQ holds a duplicate; the other order could lose the DLQ copy on a transient error.
+        await deps.deadLetters.send(deadLetterMessage(p.message, p.attemptNo, decision.reason));
+        const update = { ...base, status: Status.failed, nextAttemptAt: null, dueAt: null };
+        if (!(await store.finish(p.key, p.guard, update))) return lost;
+        deps.observer?.finished?.(Status.failed, { event: p.event, attempts: p.attemptNo, at: done });
+        return Status.failed;
+      }
+    }
+  }
+
+  return {
+    /**
+     * Handles one queue message (`receiveCount`: SQS's ApproximateReceiveCount). Resolves when
+     * the message can be deleted; throws on an infrastructure error so that the queue retries it.
+     */
+    async handle(message: DeliveryMessage, receiveCount = 1): Promise<DeliverOutcome> {
+      const start = now();
+      if (message.notBefore !== undefined && message.notBefore - start.getTime() > 1000) {
+        await deps.scheduler.at(message, new Date(message.notBefore));
+        return 'hopped';
+      }
+      const prepared = await prepare(message, receiveCount, start);
+      if (typeof prepared === 'string') return prepared;
+      const tried = await attempt(prepared);
+      return apply(prepared, tried, decide(prepared, tried));
+    },
+  };
+}
+
+export type DeliverService = ReturnType<typeof createDeliverService>;

@@ -1,0 +1,510 @@
+/**
+ * Deliveries: each delivery's record (written with its first outcome, or when it is late or sent
+ * again), its failed attempts' records, the open index of work that is late or waiting, and
+ * housekeeping's checkpoints of how far it has read events back.
+ * A record lives in its endpoint's partition sorted by its event's time (table-layout.ts), so an
+ * endpoint's log is a Query, newest first, and no write per delivery goes to an index.
+ */
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeliveryUpdate, FinishGuard } from './deliver';
+import type { OpenItem } from './housekeeping';
+import { ACTIVE_STATUSES, FINISHED_STATUSES, RECOVERABLE_STATUSES, Status, type DeliveryKey } from './lifecycle';
+import type { Attempt, Delivery } from '../shared/model';
+import { successAttempt } from './queries';
+import type { DynamoTable, Item } from '../shared/dynamo-table';
+import {
+  dueAtOf,
+  keys,
+  openKeys,
+  openShardPks,
+  parseDeliveryKey,
+  SK,
+  TABLE_LAYOUT,
+  type Key,
+} from '../shared/table-layout';
+
+export function toDelivery(i: Item): Delivery {
+  const { appId, endpointId, eventAt, eventId } = parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) });
+  const d: Delivery = {
+    appId,
+    eventId,
+    endpointId,
+    status: i.status as Delivery['status'],
+    attempts: (i.attempts as number | undefined) ?? 0,
+    createdAt: eventAt,
+  };
+  if (typeof i.eventType === 'string') d.eventType = i.eventType;
+  if (typeof i.lastStatusCode === 'number') d.lastStatusCode = i.lastStatusCode;
+  if (typeof i.lastAttemptAt === 'string') d.lastAttemptAt = i.lastAttemptAt;
+  if (typeof i.nextAttemptAt === 'string') d.nextAttemptAt = i.nextAttemptAt;
+  if (typeof i.leaseUntil === 'string') d.leaseUntil = i.leaseUntil;
+  if (typeof i.dueAt === 'string') d.dueAt = i.dueAt;
+  if (typeof i.requeues === 'number') d.requeues = i.requeues;
+  if (typeof i.retryBase === 'number') d.retryBase = i.retryBase;
+  if (i.success && typeof i.success === 'object') d.success = i.success as NonNullable<Delivery['success']>;
+  return d;
+}
+
+export function toAttempt(i: Item): Attempt {
+  return {
+    appId: i.appId as string,
+    eventId: i.eventId as string,
+    endpointId: i.endpointId as string,
+    attempt: i.attempt as number,
+    at: i.at as string,
+    statusCode: (i.statusCode as number | null | undefined) ?? null,
+    durationMs: i.durationMs as number,
+    outcome: i.outcome as Attempt['outcome'],
+    error: (i.error as string | null | undefined) ?? null,
+    responseExcerpt: (i.responseExcerpt as string | null | undefined) ?? null,
+  };
+}
+
+const deliveryKeyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt'>): Key =>
+  keys.delivery({ appId: d.appId, eventId: d.eventId, endpointId: d.endpointId, eventAt: d.createdAt });
+
+/** `:active` and `:finished` lists as expression values, for conditions on the status. */
+const statusValues = (names: Record<string, readonly string[]>) => {
+  const values: Item = {};
+  const lists: Record<string, string> = {};
+  for (const [name, statuses] of Object.entries(names)) {
+    lists[name] = statuses.map((s, i) => `:${name}${i}`).join(', ');
+    statuses.forEach((s, i) => (values[`:${name}${i}`] = s));
+  }
+  return { values, lists };
+};
+
+/** How housekeeping moves an item on the open index (see HousekeepingStore.rescheduleDue). */
+type RedriveOptions = { clearLease?: boolean; planned?: boolean };
+
+export class DynamoDeliveryStore {
+  constructor(private readonly t: DynamoTable) {}
+
+  private newRecord(d: Delivery, dueAt?: string): Item {
+    const key = deliveryKeyOf(d);
+    const item: Item = {
+      ...key,
+      kind: 'delivery',
+      status: d.status,
+      attempts: d.attempts,
+      expiresAt: this.t.expiresAt(d.createdAt),
+    };
+    if (d.eventType !== undefined) item.eventType = d.eventType;
+    if (dueAt !== undefined) Object.assign(item, { dueAt, ...openKeys(key, dueAt) });
+    return item;
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  async getDelivery(k: DeliveryKey): Promise<Delivery | null> {
+    const [item] = await this.t.batchGet([keys.delivery(k)], true);
+    return item ? toDelivery(item) : null;
+  }
+
+  /** The records of these deliveries that have one. */
+  async getDeliveries(ks: DeliveryKey[], consistent = false): Promise<Delivery[]> {
+    return (await this.t.batchGet(ks.map(keys.delivery), consistent)).map(toDelivery);
+  }
+
+  /**
+   * The events, accepted in [from, to], whose delivery to this endpoint has a record: one query
+   * of the endpoint's partition, keys only (a read unit covers ~13 records, not one).
+   */
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const page of this.t.queryPages({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: {
+        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':lo': from,
+        ':hi': `${to}#\uffff`,
+      },
+      ProjectionExpression: 'pk, sk',
+    })) {
+      for (const i of page) ids.add(parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) }).eventId);
+    }
+    return ids;
+  }
+
+  /**
+   * This endpoint's deliveries of events accepted in [from, to] that wait for a retry with no
+   * open-index entry (the scheduler carries them): one query of the endpoint's partition,
+   * eventually consistent, whole items (the filter runs after the read: what the span holds is
+   * what is billed, as for recordedBetween).
+   */
+  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string): Promise<Delivery[]> {
+    const items = await this.t.queryAll({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      FilterExpression: '#s = :retrying AND attribute_not_exists(openPk)',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':lo': from,
+        ':hi': `${to}#\uffff`,
+        ':retrying': Status.retrying,
+      },
+    });
+    return items.map(toDelivery);
+  }
+
+  /** An event's failed attempts, by endpoint and number. */
+  async attemptsOf(appId: string, eventId: string): Promise<Attempt[]> {
+    const items = await this.t.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :try)',
+      ExpressionAttributeValues: { ':pk': keys.attemptsPk(appId, eventId), ':try': SK.attempt },
+    });
+    return items.map(toAttempt);
+  }
+
+  /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
+  async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
+    const { values, lists } = statusValues({ r: RECOVERABLE_STATUSES });
+    const items: Item[] = [];
+    for await (const page of this.t.queryPages({
+      KeyConditionExpression: 'pk = :pk AND sk >= :since',
+      FilterExpression: `#s IN (${lists.r})`,
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':since': since,
+        ...values,
+      },
+    })) {
+      items.push(...page);
+      if (items.length > limit) break;
+    }
+    return { items: items.slice(0, limit).map(toDelivery), more: items.length > limit };
+  }
+
+  // ---- the worker's writes ------------------------------------------------------------------
+
+  async claim(k: DeliveryKey, attempt: number, lease: { token: string; until: string }, now: string): Promise<boolean> {
+    // A first attempt may have no record yet: the lease creates it (pending). A record on no
+    // index (that one, or a short retry's) goes on the open index due when the lease ends: the
+    // reconciles see a record and pass it by, so should this worker die and its message be lost,
+    // only the index finds it. A record already on the index keeps its entry.
+    const { values, lists } = statusValues({ a: ACTIVE_STATUSES });
+    const open = openKeys(keys.delivery(k), lease.until);
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.delivery(k),
+          UpdateExpression:
+            'SET leaseToken = :tok, leaseUntil = :until, #s = if_not_exists(#s, :pending), ' +
+            'attempts = if_not_exists(attempts, :zero), kind = :kind, expiresAt = if_not_exists(expiresAt, :exp), ' +
+            'dueAt = if_not_exists(dueAt, :until), openPk = if_not_exists(openPk, :opk), openSk = if_not_exists(openSk, :osk)',
+          ConditionExpression:
+            '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
+            lists.a +
+            ') AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now))',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':tok': lease.token,
+            ':until': lease.until,
+            ':pending': Status.pending,
+            ':zero': 0,
+            ':kind': 'delivery',
+            ':exp': this.t.expiresAt(k.eventAt),
+            ':prev': attempt - 1,
+            ':now': now,
+            ':opk': open.openPk,
+            ':osk': open.openSk,
+            ...values,
+          },
+        }),
+      ),
+    );
+  }
+
+  async recordAttempt(a: Attempt): Promise<void> {
+    await this.t.db.send(
+      new PutCommand({
+        TableName: this.t.name,
+        Item: {
+          ...keys.attempt(a.appId, a.eventId, a.endpointId, a.attempt),
+          kind: 'attempt',
+          ...a,
+          expiresAt: this.t.expiresAt(a.at),
+        },
+      }),
+    );
+  }
+
+  /**
+   * The outcome: one UpdateItem that creates the record of a first attempt or updates it, on the
+   * open index while a retry waits, off it once finished.
+   */
+  async finish(k: DeliveryKey, guard: FinishGuard, u: DeliveryUpdate): Promise<boolean> {
+    const key = keys.delivery(k);
+    const set = ['#s = :s', 'attempts = :a', 'eventType = :et', 'lastAttemptAt = :la', 'kind = :kind'];
+    const remove = ['leaseToken', 'leaseUntil', 'requeues'];
+    const values: Item = {
+      ':s': u.status,
+      ':a': u.attempts,
+      ':et': u.eventType,
+      ':la': u.lastAttemptAt,
+      ':kind': 'delivery',
+    };
+    set.push('expiresAt = if_not_exists(expiresAt, :exp)');
+    values[':exp'] = this.t.expiresAt(k.eventAt);
+    if (u.lastStatusCode !== null) {
+      set.push('lastStatusCode = :c');
+      values[':c'] = u.lastStatusCode;
+    } else {
+      remove.push('lastStatusCode');
+    }
+    if (u.test) {
+      set.push('test = :test');
+      values[':test'] = true;
+    }
+    if (u.success) {
+      set.push('success = :ok');
+      values[':ok'] = u.success;
+    }
+    if (u.nextAttemptAt) {
+      set.push('nextAttemptAt = :na');
+      values[':na'] = u.nextAttemptAt;
+    } else {
+      remove.push('nextAttemptAt');
+    }
+    if (u.dueAt) {
+      const open = openKeys(key, u.dueAt);
+      set.push('dueAt = :due', 'openPk = :opk', 'openSk = :osk');
+      Object.assign(values, { ':due': u.dueAt, ':opk': open.openPk, ':osk': open.openSk });
+    } else {
+      remove.push('dueAt', 'openPk', 'openSk');
+    }
+    let condition: string;
+    if ('leaseToken' in guard) {
+      condition = 'leaseToken = :tok';
+      values[':tok'] = guard.leaseToken;
+    } else {
+      // No lease taken: the delivery must still be where the message found it, and unheld.
+      const { values: sv, lists } = statusValues({ act: ACTIVE_STATUSES });
+      Object.assign(values, sv, { ':prev': guard.unleased.attempt - 1, ':zero': 0, ':now': guard.unleased.now });
+      condition =
+        '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
+        lists.act +
+        ') AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now))';
+    }
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  async skip(k: DeliveryKey, eventType: string): Promise<void> {
+    const { values, lists } = statusValues({ a: ACTIVE_STATUSES });
+    await this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.delivery(k),
+          UpdateExpression:
+            'SET #s = :skipped, eventType = :et, kind = :kind, attempts = if_not_exists(attempts, :zero), ' +
+            'expiresAt = if_not_exists(expiresAt, :exp) REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
+          ConditionExpression: `attribute_not_exists(pk) OR #s IN (${lists.a})`,
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':skipped': Status.skipped,
+            ':et': eventType,
+            ':kind': 'delivery',
+            ':zero': 0,
+            ':exp': this.t.expiresAt(k.eventAt),
+            ...values,
+          },
+        }),
+      ),
+    );
+  }
+
+  // ---- records made outside the worker ------------------------------------------------------
+
+  /** Deliveries finished at accept time (endpoints disabled then). */
+  async putSkippedDeliveries(deliveries: Delivery[]): Promise<void> {
+    await this.t.batchWrite(deliveries.map((d) => ({ PutRequest: { Item: this.newRecord(d) } })));
+  }
+
+  /** A pending record on the open index for a delivery that has none; false if it has one. */
+  async openPending(d: Delivery, dueAt: string): Promise<boolean> {
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new PutCommand({
+          TableName: this.t.name,
+          Item: this.newRecord(d, dueAt),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  /** Puts a finished (or waiting, unleased) delivery back to pending for a new attempt cycle. */
+  async restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean> {
+    const key = deliveryKeyOf(d);
+    const open = openKeys(key, dueAt);
+    // The success kept on the delivery becomes an attempt record before the delivery moves on.
+    for (const a of successAttempt(d)) await this.recordAttempt(a);
+    const { values, lists } = statusValues({ f: FINISHED_STATUSES });
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression:
+            'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
+            'REMOVE nextAttemptAt, leaseToken, leaseUntil, success',
+          ConditionExpression:
+            `attempts = :attempts AND (#s IN (${lists.f}) OR ` +
+            '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':pending': Status.pending,
+            ':retrying': Status.retrying,
+            ':zero': 0,
+            ':attempts': d.attempts,
+            ':due': dueAt,
+            ':opk': open.openPk,
+            ':osk': open.openSk,
+            ':now': now,
+            ...values,
+          },
+        }),
+      ),
+    );
+  }
+
+  // ---- the open index -----------------------------------------------------------------------
+
+  async listDue(cutoff: string, limit: number): Promise<OpenItem[]> {
+    const perShard = await Promise.all(
+      openShardPks().map(async (p) => {
+        const refs: Item[] = [];
+        for await (const page of this.t.queryPages({
+          IndexName: TABLE_LAYOUT.indexes.open.name,
+          KeyConditionExpression: 'openPk = :p AND openSk < :cut',
+          ExpressionAttributeValues: { ':p': p, ':cut': cutoff },
+          Limit: limit,
+        })) {
+          refs.push(...page);
+          if (refs.length >= limit) break;
+        }
+        return refs;
+      }),
+    );
+    const refs = perShard.flat();
+    refs.sort((a, b) => String(a.openSk).localeCompare(String(b.openSk)));
+    // Strongly consistent: the item's current due time is what rescheduleDue will compare with.
+    const items = await this.t.batchGet(refs.slice(0, limit) as Key[], true);
+    return items
+      .filter((i) => i.kind === 'delivery' && typeof i.openSk === 'string' && i.openSk < cutoff)
+      .map((i): OpenItem => ({ dueAt: dueAtOf(String(i.openSk)), delivery: toDelivery(i) }));
+  }
+
+  async rescheduleDue(item: OpenItem, toDueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
+    const key = deliveryKeyOf(item.delivery);
+    return this.moveOnIndex(key, ['dueAt = :due', 'openSk = :to'], 'openSk = :from', opts, {
+      ':due': toDueAt,
+      ':to': openKeys(key, toDueAt).openSk,
+      ':from': openKeys(key, item.dueAt).openSk,
+    });
+  }
+
+  /**
+   * Puts a retry that waits with no open-index entry on it, due at `dueAt`, if it still waits as
+   * it was read: retrying, the same attempts, on no index.
+   */
+  async openWaitingRetry(d: Delivery, dueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
+    const key = deliveryKeyOf(d);
+    const open = openKeys(key, dueAt);
+    return this.moveOnIndex(
+      key,
+      ['dueAt = :due', 'openPk = :opk', 'openSk = :osk'],
+      '#s = :retrying AND attempts = :attempts AND attribute_not_exists(openPk)',
+      opts,
+      {
+        ':due': dueAt,
+        ':opk': open.openPk,
+        ':osk': open.openSk,
+        ':retrying': Status.retrying,
+        ':attempts': d.attempts,
+      },
+      { '#s': 'status' },
+    );
+  }
+
+  /**
+   * Housekeeping's conditional move of an item on the open index: `set` (its due time and keys),
+   * counting a re-drive unless it is the `planned` send of a future attempt, and dropping a dead
+   * worker's lease when `clearLease`; false if `condition` failed (someone moved it first).
+   */
+  private moveOnIndex(
+    key: Key,
+    set: string[],
+    condition: string,
+    opts: RedriveOptions,
+    values: Item,
+    names?: Record<string, string>,
+  ): Promise<boolean> {
+    const parts = opts.planned ? set : [...set, 'requeues = if_not_exists(requeues, :zero) + :one'];
+    const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression: `SET ${parts.join(', ')}${remove}`,
+          ConditionExpression: condition,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: { ...values, ...(opts.planned ? {} : { ':zero': 0, ':one': 1 }) },
+        }),
+      ),
+    );
+  }
+
+  // ---- housekeeping's checkpoints -----------------------------------------------------------
+
+  /** Up to when events have been reconciled against their first attempts' outcomes. */
+  reconciledUntil(): Promise<string | null> {
+    return this.checkpoint(keys.reconcileCheckpoint());
+  }
+  setReconciledUntil(until: string): Promise<void> {
+    return this.moveCheckpoint(keys.reconcileCheckpoint(), until);
+  }
+  /** Up to when events' waiting retries have been read back (the trailing reconcile). */
+  retriesReconciledUntil(): Promise<string | null> {
+    return this.checkpoint(keys.retryReconcileCheckpoint());
+  }
+  setRetriesReconciledUntil(until: string): Promise<void> {
+    return this.moveCheckpoint(keys.retryReconcileCheckpoint(), until);
+  }
+
+  private async checkpoint(key: Key): Promise<string | null> {
+    const [item] = await this.t.batchGet([key], true);
+    return typeof item?.until === 'string' ? item.until : null;
+  }
+
+  private async moveCheckpoint(key: Key, until: string): Promise<void> {
+    // Only forward: a slow run never moves the checkpoint back over a later one's.
+    await this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: key,
+          UpdateExpression: 'SET #u = :u',
+          ConditionExpression: 'attribute_not_exists(#u) OR #u < :u',
+          ExpressionAttributeNames: { '#u': 'until' },
+          ExpressionAttributeValues: { ':u': until },
+        }),
+      ),
+    );
+  }
+}

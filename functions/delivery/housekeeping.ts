@@ -1,0 +1,235 @@
+/**
+ * Housekeeping: reconcile the table (the truth) against the queues. Two kinds of unfinished work:
+ * - first attempts, which have no record until their outcome: each event is read once, when it
+ *   is a lease old, against the outcomes recorded for it; a delivery with none is late (a crash
+ *   between the event write and its message, a lost message, a dead worker), gets a pending
+ *   record on the open index, and is sent again. Reading costs a fifth of the write an index
+ *   entry for every first attempt would;
+ * - retries the scheduler carries soon after their event (the default schedule's 5 s and 5 min),
+ *   which have no index entry either: read back once the event is RETRY_RECONCILE_AFTER_S old
+ *   (the trailing reconcile), when one still waiting is overdue by construction (its message was
+ *   lost, or its worker is very late), goes on the open index and is sent again;
+ * - everything else that is unfinished sits on the open index with a due time: a delivery past
+ *   it is sent again, and a retry waiting longer than the scheduler's horizon is handed to it
+ *   once it comes within it.
+ * Each re-drive first moves the due time (or creates the record) with a conditional write, so
+ * concurrent runs never send the same item twice; duplicates that do reach a worker are dropped
+ * there.
+ */
+import {
+  freshDelivery,
+  isActive,
+  redriveMessage,
+  retryDueMs,
+  type DeliveryMessage,
+  type DeliveryScheduler,
+  type Lifecycle,
+} from './lifecycle';
+import type { AcceptedEventRef, Delivery } from '../shared/model';
+
+export interface OpenItem {
+  dueAt: string;
+  delivery: Delivery;
+}
+
+/** An event, and the endpoints whose deliveries of it have a record. */
+export interface AcceptedEvent {
+  event: AcceptedEventRef;
+  recorded: ReadonlySet<string>;
+}
+
+export interface HousekeepingStore {
+  /** Open items due before `cutoff` (ISO), oldest first, across all shards. */
+  listDue(cutoff: string, limit: number): Promise<OpenItem[]>;
+  /**
+   * Moves an item's due time from `item.dueAt` to `toDueAt` (counting a re-drive unless it is the
+   * `planned` send of a long wait, and dropping a dead worker's lease when `clearLease`); false if
+   * someone else moved it first.
+   */
+  rescheduleDue(item: OpenItem, toDueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
+  /** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
+  listAccepted(from: string, to: string): AsyncIterable<AcceptedEvent[]>;
+  /** Gives a late first attempt a pending record on the open index; false if it has a record. */
+  openLateDelivery(d: Delivery, dueAt: string): Promise<boolean>;
+  /** Up to when every event has been reconciled (null: never). */
+  reconciledUntil(): Promise<string | null>;
+  setReconciledUntil(until: string): Promise<void>;
+  /**
+   * Every app's deliveries, of events accepted in [from, to), that wait for a retry with no
+   * open-index entry (the scheduler carries their message), a page of events at a time.
+   */
+  listWaitingRetries(from: string, to: string): AsyncIterable<Delivery[]>;
+  /**
+   * Puts such a retry on the open index due at `dueAt` (counting a re-drive unless `planned`,
+   * dropping a dead worker's lease when `clearLease`); false if it no longer waits as read
+   * (it progressed, or another run opened it first).
+   */
+  openWaitingRetry(d: Delivery, dueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
+  /** Up to when every event's waiting retries have been read back (null: never). */
+  retriesReconciledUntil(): Promise<string | null>;
+  setRetriesReconciledUntil(until: string): Promise<void>;
+}
+
+export interface HousekeepingDeps {
+  store: HousekeepingStore;
+  scheduler: DeliveryScheduler;
+  life: Lifecycle;
+  /** A delivery re-driven this many times without progress is reported as stuck. */
+  stuckAfterRequeues: number;
+  now?: () => Date;
+}
+
+export interface HousekeepingReport {
+  examined: number;
+  /** Retries waiting longer than the scheduler's horizon, handed to it now that they are within it. */
+  scheduled: number;
+  requeued: number;
+  /** First attempts found late by reading their events (included in `requeued`). */
+  reconciled: number;
+  /**
+   * Retries without an open-index entry found still waiting by the trailing reconcile (their
+   * message lost, or a worker very late); included in `requeued`, `scheduled` (recovering, a
+   * future one) or `skippedInFlight` (one a worker holds: it waits on the open index now).
+   */
+  reconciledRetries: number;
+  stuck: number;
+  skippedInFlight: number;
+}
+
+/** Items one scheduled run looks at; the next run takes the rest. */
+export const RUN_LIMIT = 1000;
+/** Items a recover run looks at: every open item in practice (a valid DynamoDB Query Limit). */
+export const RECOVER_LIMIT = 100_000;
+/** Messages sent at a time, so the first are on their way while a long run goes on. */
+const SEND_CHUNK = 100;
+
+export function createHousekeeping(deps: HousekeepingDeps) {
+  const now = deps.now ?? (() => new Date());
+  const { store, life } = deps;
+
+  async function reconcileWaitingRetries(
+    at: Date,
+    recover: boolean,
+    report: HousekeepingReport,
+    send: (m: DeliveryMessage) => Promise<void>,
+  ) {
+    const from = (await store.retriesReconciledUntil()) ?? '';
+    // Recovering reads every event up to now, but the checkpoint stays where a scheduled run
+    // would put it: a young event's retry written after this run (its first attempt still in
+    // flight now) has no entry either, and a later run must still read it back.
+    const settled = life.retriesReconciledBefore(at);
+    const to = recover ? at.toISOString() : settled;
+    if (to <= from) return;
+    const nowIso = at.toISOString();
+    const nextDue = life.redrivenDueAt(at);
+    for await (const page of store.listWaitingRetries(from, to)) {
+      for (const d of page) {
+        const dueMs = retryDueMs(d);
+        if (recover && dueMs !== undefined && dueMs > at.getTime()) {
+          // Its message is gone with the queues: send it again for its own time.
+          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          if (!(await store.openWaitingRetry(d, planned, { clearLease: true, planned: true }))) continue;
+          await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
+          report.scheduled++;
+          report.reconciledRetries++;
+          continue;
+        }
+        if (!recover && d.leaseUntil !== undefined && d.leaseUntil > nowIso) {
+          // A worker holds it: on the open index from now (due when its lease has run out),
+          // where step 1 re-drives it should that worker have died.
+          if (!(await store.openWaitingRetry(d, nextDue, { planned: true }))) continue;
+          report.skippedInFlight++;
+          report.reconciledRetries++;
+          continue;
+        }
+        if (!(await store.openWaitingRetry(d, nextDue, { clearLease: recover }))) continue;
+        await send(redriveMessage(d));
+        report.requeued++;
+        report.reconciledRetries++;
+      }
+    }
+    await store.setRetriesReconciledUntil(recover ? settled : to);
+  }
+
+  return {
+    /**
+     * One pass. With `recover`, every open item counts as due, leases are ignored and every event
+     * not reconciled yet is reconciled at once (its first attempts and its waiting retries): for a
+     * restart after a crash, when queue state may be gone and no worker is alive. A recover pass takes every open item (RECOVER_LIMIT).
+     */
+    async run(opts: { recover?: boolean; limit?: number } = {}): Promise<HousekeepingReport> {
+      const at = now();
+      const recover = opts.recover === true;
+      const report: HousekeepingReport = {
+        examined: 0,
+        scheduled: 0,
+        requeued: 0,
+        reconciled: 0,
+        reconciledRetries: 0,
+        stuck: 0,
+        skippedInFlight: 0,
+      };
+      const toSend: DeliveryMessage[] = [];
+      const send = async (m: DeliveryMessage) => {
+        toSend.push(m);
+        if (toSend.length >= SEND_CHUNK) await deps.scheduler.now(toSend.splice(0));
+      };
+      const nextDue = life.redrivenDueAt(at);
+
+      // 1. The open index: what is overdue, and long waits coming within the horizon.
+      const limit = opts.limit ?? (recover ? RECOVER_LIMIT : RUN_LIMIT);
+      const items = await store.listDue(recover ? '9999' : at.toISOString(), limit);
+      for (const item of items) {
+        report.examined++;
+        const d = item.delivery;
+        if (!isActive(d.status)) continue;
+        if (!recover && d.leaseUntil !== undefined && d.leaseUntil > at.toISOString()) {
+          report.skippedInFlight++;
+          continue;
+        }
+        const dueMs = retryDueMs(d);
+        if (dueMs !== undefined && dueMs > at.getTime()) {
+          // A long wait coming due (or, recovering, any future retry): hand it over with its time.
+          // Due again one lease after the attempt, in case this message is lost.
+          if (!recover && !life.withinHorizon(at, dueMs)) continue;
+          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          if (!(await store.rescheduleDue(item, planned, { clearLease: recover, planned: true }))) continue;
+          await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
+          report.scheduled++;
+          continue;
+        }
+        if (!(await store.rescheduleDue(item, nextDue, { clearLease: recover }))) continue;
+        if ((d.requeues ?? 0) + 1 >= deps.stuckAfterRequeues) report.stuck++;
+        await send(redriveMessage(d));
+        report.requeued++;
+      }
+      // 2. First attempts: events a lease old (all of them, recovering) against their outcomes.
+      //    After the open index, so that what this step puts there is not sent twice.
+      const from = (await store.reconciledUntil()) ?? '';
+      const to = recover ? at.toISOString() : life.firstAttemptLateBefore(at);
+      if (to > from) {
+        for await (const page of store.listAccepted(from, to)) {
+          for (const { event, recorded } of page) {
+            for (const endpointId of event.endpointIds) {
+              if (recorded.has(endpointId)) continue;
+              const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
+              const d = freshDelivery(key, event.type);
+              if (!(await store.openLateDelivery(d, nextDue))) continue;
+              await send(redriveMessage(d));
+              report.reconciled++;
+              report.requeued++;
+            }
+          }
+        }
+        await store.setReconciledUntil(to);
+      }
+      // 3. Retries the scheduler carries soon after their event, which wait on no index: read
+      //    back once the event is RETRY_RECONCILE_AFTER_S old, when any still waiting is overdue
+      //    by construction (lifecycle.retryWait). After step 1, for the same reason as step 2.
+      await reconcileWaitingRetries(at, recover, report, send);
+
+      if (toSend.length > 0) await deps.scheduler.now(toSend);
+      return report;
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Sending again: one event to one or all of its endpoints (resend), or every delivery of an
+ * endpoint that failed since a time (recover, typically after the customer fixed the endpoint and
+ * re-enabled it). A re-sent delivery keeps its webhook-id, continues its attempt numbering, and
+ * gets a fresh retry schedule.
+ */
+import { ConflictError, NotFoundError } from '../shared/errors';
+import { freshDelivery, mayRestart, redriveMessage, type DeliveryScheduler, type Lifecycle } from './lifecycle';
+import type { Delivery, Endpoint } from '../shared/model';
+import { withPending, type EventQueryStore } from './queries';
+import { parseOrThrow, recoverSchema, resendSchema } from '../api/schemas';
+
+export interface ReplayStore extends Pick<EventQueryStore, 'getEventWithDeliveries'> {
+  /**
+   * Puts a finished (or waiting, unleased) delivery back to pending for one more attempt cycle;
+   * false when it is already pending or in flight.
+   */
+  restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
+  /**
+   * Adds an endpoint to an event's fan-out, with a pending record for its delivery on the open
+   * index; false when that delivery exists already.
+   */
+  addDelivery(d: Delivery, dueAt: string): Promise<boolean>;
+  /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
+  listFailedSince(
+    appId: string,
+    endpointId: string,
+    since: string,
+    limit: number,
+  ): Promise<{ items: Delivery[]; more: boolean }>;
+}
+
+export interface ReplayDeps {
+  store: ReplayStore;
+  scheduler: Pick<DeliveryScheduler, 'now'>;
+  getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
+  life: Lifecycle;
+  recoverMax: number;
+  now?: () => Date;
+}
+
+export function createReplayService(deps: ReplayDeps) {
+  const now = deps.now ?? (() => new Date());
+
+  async function requireEnabledEndpoint(appId: string, endpointId: string): Promise<Endpoint> {
+    const endpoint = await deps.getEndpoint(appId, endpointId);
+    if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    if (!endpoint.enabled) {
+      throw new ConflictError(
+        `endpoint ${endpointId} is disabled; enable it (PATCH enabled: true) before sending to it again`,
+      );
+    }
+    return endpoint;
+  }
+
+  /** Restarts what can be restarted and enqueues one attempt for each; returns how many. */
+  async function restartAll(deliveries: Delivery[]): Promise<number> {
+    const at = now();
+    const dueAt = deps.life.redrivenDueAt(at);
+    const candidates = deliveries.filter((d) => mayRestart(d, at));
+    const restarted = await Promise.all(candidates.map((d) => deps.store.restartDelivery(d, dueAt, at.toISOString())));
+    const messages = candidates.filter((_, i) => restarted[i]).map((d) => redriveMessage(d));
+    if (messages.length > 0) await deps.scheduler.now(messages);
+    return messages.length;
+  }
+
+  return {
+    async resend(appId: string, eventId: string, body: unknown): Promise<{ deliveries: number }> {
+      const input = parseOrThrow(resendSchema, body ?? {});
+      const found = await deps.store.getEventWithDeliveries(appId, eventId);
+      if (!found) throw new NotFoundError(`event ${eventId} not found`);
+
+      const deliveries = withPending(found.event, found.deliveries);
+      if (input.endpointId === undefined) {
+        return { deliveries: await restartAll(deliveries) };
+      }
+      await requireEnabledEndpoint(appId, input.endpointId);
+      const existing = deliveries.find((d) => d.endpointId === input.endpointId);
+      if (existing) return { deliveries: await restartAll([existing]) };
+
+      // An endpoint the event never went to (created later, or filtered out): a first delivery.
+      const key = { appId, eventId, endpointId: input.endpointId, eventAt: found.event.timestamp };
+      const fresh = freshDelivery(key, found.event.type);
+      if (!(await deps.store.addDelivery(fresh, deps.life.redrivenDueAt(now())))) return { deliveries: 0 };
+      await deps.scheduler.now([redriveMessage(fresh)]);
+      return { deliveries: 1 };
+    },
+
+    async recover(appId: string, endpointId: string, body: unknown): Promise<{ recovered: number; more: boolean }> {
+      const input = parseOrThrow(recoverSchema, body);
+      await requireEnabledEndpoint(appId, endpointId);
+      const since = new Date(input.since).toISOString();
+      const { items, more } = await deps.store.listFailedSince(appId, endpointId, since, deps.recoverMax);
+      let recovered = 0;
+      for (let i = 0; i < items.length; i += 25) recovered += await restartAll(items.slice(i, i + 25));
+      return { recovered, more };
+    },
+  };
+}
+
+export type ReplayService = ReturnType<typeof createReplayService>;

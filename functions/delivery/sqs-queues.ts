@@ -1,0 +1,101 @@
+/**
+ * SQS: the work queue (attempts to run now), the retry queue (attempts at a later time) and the
+ * DLQ. SQS's own limit lives here: a message is delayed by at most MAX_SQS_DELAY_S; a later one
+ * arrives early with its `notBefore`, and the worker hands it back for the rest (a hop).
+ */
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { randomUUID } from 'node:crypto';
+import { sendInBatches } from '../shared/batches';
+import type { DeadLetterQueue, DeliveryMessage, DeliveryScheduler } from './lifecycle';
+
+/** SQS caps a message's DelaySeconds at 15 minutes. */
+export const MAX_SQS_DELAY_S = 900;
+
+/** Sends messages ten a request, re-sending any entry SQS reports as failed. */
+function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]): Promise<void> {
+  const entries = messages.map((m) => ({ Id: randomUUID(), MessageBody: JSON.stringify(m) }));
+  return sendInBatches(entries, { size: 10, rounds: 5, backoffMs: 50, what: `SQS ${queueUrl}` }, async (chunk) => {
+    const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: chunk }));
+    const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+    return chunk.filter((e) => failed.has(e.Id));
+  });
+}
+
+/** The delay SQS is asked for: whole seconds, rounded up, within its limit. */
+export function delaySeconds(at: Date, now: Date): number {
+  return Math.max(0, Math.min(MAX_SQS_DELAY_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
+}
+
+export class SqsScheduler implements DeliveryScheduler {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queues: { work: string; retry: string },
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  now(messages: DeliveryMessage[]): Promise<void> {
+    return sendAll(this.sqs, this.queues.work, messages);
+  }
+
+  async at(message: DeliveryMessage, at: Date): Promise<void> {
+    const body: DeliveryMessage = { ...message, notBefore: at.getTime() };
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queues.retry,
+        MessageBody: JSON.stringify(body),
+        DelaySeconds: delaySeconds(at, this.clock()),
+      }),
+    );
+  }
+}
+
+/**
+ * Sends what concurrent callers hand over within `windowMs` of each other in shared requests of
+ * ten, instead of a request each. For the bus's ingest, whose invocations take ten events at once
+ * and ingest them concurrently: a request per event becomes about one per invocation. Each caller
+ * resolves once its own messages are sent (or rejects with the failure), so it still reports its
+ * event done only after its first attempts are on their way.
+ */
+export class CoalescingScheduler implements DeliveryScheduler {
+  private pending: Array<{ messages: DeliveryMessage[]; done: (err?: unknown) => void }> = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly inner: DeliveryScheduler,
+    private readonly windowMs: number,
+  ) {}
+
+  now(messages: DeliveryMessage[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ messages, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
+    });
+  }
+
+  at(message: DeliveryMessage, at: Date): Promise<void> {
+    return this.inner.at(message, at);
+  }
+
+  private async flush(): Promise<void> {
+    const callers = this.pending;
+    this.pending = [];
+    this.timer = undefined;
+    try {
+      await this.inner.now(callers.flatMap((c) => c.messages));
+      for (const c of callers) c.done();
+    } catch (err) {
+      for (const c of callers) c.done(err ?? new Error('send failed'));
+    }
+  }
+}
+
+export class SqsDeadLetterQueue implements DeadLetterQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async send(message: DeliveryMessage): Promise<void> {
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }));
+  }
+}

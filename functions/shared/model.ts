@@ -1,0 +1,135 @@
+/** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
+import type { DeliveryStatus } from '../delivery/lifecycle';
+
+export interface App {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface EndpointSecret {
+  /**
+   * A symmetric secret: `whsec_` + base64 of random key bytes, or a string the owner chose.
+   * An ed25519 signing key (the `standard-webhooks-v1a` scheme): `whsk_` + base64 of its seed.
+   */
+  key: string;
+  createdAt: string;
+  /** Set when a rotation replaced this secret: it keeps signing until then. */
+  expiresAt?: string;
+}
+
+/** How the endpoint's webhooks are signed (absent = `standard-webhooks`). */
+export type EndpointSignature =
+  | { scheme: 'standard-webhooks' }
+  | { scheme: 'hmac-sha256'; header: string; prefix: string }
+  | { scheme: 'standard-webhooks-v1a' };
+
+export type SignatureScheme = EndpointSignature['scheme'];
+
+/** How hookrelay authenticates to the endpoint. Every secret here is write-only in the API. */
+export type EndpointAuth =
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'bearer'; token: string }
+  | {
+      type: 'oauth2-client-credentials';
+      tokenUrl: string;
+      clientId: string;
+      clientSecret: string;
+      scope?: string;
+      audience?: string;
+    };
+
+export interface Endpoint {
+  id: string;
+  appId: string;
+  url: string;
+  /** Empty = every event type. */
+  eventTypes: string[];
+  description: string;
+  enabled: boolean;
+  /** Why the service disabled it (e.g. `410 Gone`), if it did. */
+  disabledReason?: string;
+  /** Since when every attempt to it has failed (cleared by a success); drives auto-disable. */
+  failingSince?: string;
+  createdAt: string;
+  updatedAt: string;
+  secrets: EndpointSecret[];
+  /** Absent = Standard Webhooks (`v1`, HMAC-SHA256 of "id.timestamp.body"). */
+  signature?: EndpointSignature;
+  /** Extra request headers, sent as given; their values are secrets (never logged or shown). */
+  headers?: Record<string, string>;
+  auth?: EndpointAuth;
+  /** Bumped on every change; updates are conditional on it (optimistic concurrency). */
+  version: number;
+}
+
+export interface StoredEvent {
+  id: string;
+  appId: string;
+  type: string;
+  /** ISO 8601 time the event was accepted. */
+  timestamp: string;
+  /** The event's `data`, kept as the exact JSON text the producer sent. */
+  dataJson: string;
+  /** sha256 of the request that created it, for idempotent replays. */
+  requestHash: string;
+  /** Endpoints it fans out to (the deliveries it owns). */
+  endpointIds: string[];
+  /** Endpoints that were disabled at accept time: deliveries recorded as skipped. */
+  skippedEndpointIds: string[];
+  /** A test event (send-example): it goes to one endpoint and never into the catch-up feed. */
+  test?: boolean;
+}
+
+/** What housekeeping's reconcile needs of an event: its place, its type and its fan-out. */
+export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds'>;
+
+/**
+ * A delivery's record: written with its first outcome (a pending first attempt has none: its
+ * event stands for it), or when housekeeping or a send-again gives it one.
+ */
+export interface Delivery {
+  appId: string;
+  eventId: string;
+  endpointId: string;
+  status: DeliveryStatus;
+  /** The event's type, so an endpoint's log can be filtered by it. */
+  eventType?: string;
+  /** Attempts made so far. */
+  attempts: number;
+  lastStatusCode?: number;
+  lastAttemptAt?: string;
+  nextAttemptAt?: string;
+  /** A worker holds the current attempt until then. */
+  leaseUntil?: string;
+  /** When housekeeping should look at it if nothing else happens (absent once finished). */
+  dueAt?: string;
+  /**
+   * The successful attempt, kept on the delivery instead of an attempt record of its own (one
+   * write less per delivery); failed attempts each have their record.
+   */
+  success?: { durationMs: number; responseExcerpt: string | null };
+  /** Attempts made before the last resend: the retry schedule restarts from there. */
+  retryBase?: number;
+  /** Times housekeeping re-drove it without progress. */
+  requeues?: number;
+  /** The event's accept time: deliveries date from their event (and are keyed by it). */
+  createdAt: string;
+}
+
+export type AttemptOutcome = 'succeeded' | 'retryable' | 'gone' | 'forbidden_destination';
+
+export interface Attempt {
+  appId: string;
+  eventId: string;
+  endpointId: string;
+  attempt: number;
+  at: string;
+  statusCode: number | null;
+  durationMs: number;
+  outcome: AttemptOutcome;
+  /** Why it failed, for people: `HTTP 500`, `timeout after 10000 ms`, `connection refused`... */
+  error: string | null;
+  /** The first bytes of the receiver's answer. */
+  responseExcerpt: string | null;
+}
