@@ -457,6 +457,24 @@ export interface components {
                 /** @constant */
                 clientSecretSet: true;
             };
+            /** @description at most this many POSTs a second (first attempts and retries together), or null for none */
+            rateLimit: {
+                perSecond: number;
+            } | null;
+            /** @description flow control: how hookrelay is sending to this endpoint now */
+            throttle: {
+                /**
+                 * @description normal; throttled: hookrelay sends at a lower rate (the receiver answered 429/503, slowed down, or is slow) or holds for its Retry-After; paused: attempts kept failing, deliveries wait unattempted while a probe goes out now and then
+                 * @enum {string}
+                 */
+                state: "normal" | "throttled" | "paused";
+                /** @description the rate it is sent at now, when limited */
+                perSecond?: number;
+                /** @description paused: the next probe; throttled: the end of the receiver's Retry-After */
+                until?: string;
+                /** @description why, e.g. HTTP 429 or 5 failed attempts in a row */
+                reason?: string;
+            };
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
@@ -1017,6 +1035,9 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     };
+                    rateLimit?: {
+                        perSecond: number;
+                    } | null;
                 };
             };
         };
@@ -1142,6 +1163,9 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     }) | null;
+                    rateLimit?: {
+                        perSecond: number;
+                    } | null;
                 };
             };
         };

@@ -1,6 +1,6 @@
 /**
- * `hookrelay endpoints create|update|show`: register an endpoint with the request options a
- * receiver needs (signature scheme, a chosen secret, custom headers, auth) and change them.
+ * `hookrelay endpoints list|show|create|update|enable|disable|delete`: an app's endpoints, with
+ * the request options a receiver needs (signature scheme, a chosen secret, custom headers, auth).
  * Values that are secrets can come from a file (`@path`), so they stay out of shell history and
  * the process list.
  */
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { apiClient, type EndpointChange, type EndpointCreate } from '../api';
 import { resolveApi } from '../context';
-import { UsageError } from '../io';
+import { OperationError, UsageError } from '../io';
 import { missingSubcommand, type Runtime } from '../runtime';
 
 /** A value, or the contents of a file given as `@path` (one trailing newline dropped). */
@@ -53,6 +53,16 @@ interface OptionFlags {
   header?: Record<string, string>;
   headers?: string | false;
   auth?: string | false;
+  rateLimit?: string;
+}
+
+/** `--rate-limit 5` (requests a second) or `--rate-limit none` (update: remove it). */
+function rateLimitOf(value: string): EndpointChange['rateLimit'] {
+  if (value === 'none') return null;
+  const perSecond = Number(value);
+  if (value.trim() === '' || !Number.isFinite(perSecond))
+    throw new UsageError(`--rate-limit must be a number of requests a second (0.1 to 1000) or none, got ${value}`);
+  return { perSecond };
 }
 
 /**
@@ -83,6 +93,7 @@ function bodyOf(o: OptionFlags): EndpointChange {
     };
   if (o.auth === false) body.auth = null;
   else if (o.auth !== undefined) body.auth = jsonOf('--auth', o.auth) as EndpointChange['auth'];
+  if (o.rateLimit !== undefined) body.rateLimit = rateLimitOf(o.rateLimit);
   return body;
 }
 
@@ -108,6 +119,10 @@ function optionFlags(cmd: Command, update: boolean): Command {
       collectHeader,
     )
     .option('--headers <json>', 'custom headers as a JSON object, or @file.json')
+    .option(
+      '--rate-limit <perSecond>',
+      'at most this many POSTs a second, 0.1 to 1000 (first attempts and retries together); none removes it',
+    )
     .option(
       '--auth <json>',
       'auth as JSON or @file.json: {"type":"basic","username","password"}, {"type":"bearer","token"}, or ' +
@@ -186,8 +201,84 @@ export function registerEndpoints(program: Command, rt: Runtime): void {
     .action(async (o: { app: string; endpoint: string }, cmd: Command) => {
       const g = rt.globals(cmd);
       const api = apiClient(resolveApi(g.opts, rt.io));
-      print(rt, g.opts.json === true, await api.getEndpoint(o.app, o.endpoint));
+      const endpoint = await api.getEndpoint(o.app, o.endpoint);
+      print(rt, g.opts.json === true, endpoint);
+      if (g.opts.json !== true) rt.out.line(throttleLine(endpoint.throttle));
     });
+
+  endpoints
+    .command('list')
+    .summary("list an app's endpoints: id, enabled, url, event types")
+    .requiredOption('--app <appId>', 'the app')
+    .action(async (o: { app: string }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      const all = [];
+      let cursor: string | undefined;
+      do {
+        const page = await api.listEndpoints(o.app, cursor);
+        all.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      if (g.opts.json) {
+        for (const e of all) rt.out.json(e);
+        return;
+      }
+      if (all.length === 0) {
+        rt.out.line(`app ${o.app} has no endpoints`);
+        return;
+      }
+      for (const e of all) {
+        const types = e.eventTypes.length > 0 ? e.eventTypes.join(',') : 'every type';
+        const state = e.enabled ? 'enabled ' : 'disabled';
+        rt.out.line(`${e.id}  ${state}  ${e.url}  (${types})`);
+      }
+    });
+
+  for (const [name, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    endpoints
+      .command(name)
+      .summary(
+        enabled
+          ? 'enable an endpoint (clears why it was disabled)'
+          : 'disable an endpoint: its deliveries are skipped until it is enabled',
+      )
+      .requiredOption('--app <appId>', 'the app the endpoint belongs to')
+      .requiredOption('--endpoint <endpointId>', 'the endpoint')
+      .action(async (o: { app: string; endpoint: string }, cmd: Command) => {
+        const g = rt.globals(cmd);
+        const api = apiClient(resolveApi(g.opts, rt.io));
+        print(rt, g.opts.json === true, await api.updateEndpoint(o.app, o.endpoint, { enabled }));
+      });
+  }
+
+  endpoints
+    .command('delete')
+    .summary('delete an endpoint: it gets no more webhooks')
+    .requiredOption('--app <appId>', 'the app the endpoint belongs to')
+    .requiredOption('--endpoint <endpointId>', 'the endpoint')
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (o: { app: string; endpoint: string; yes?: boolean }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      if (!(await rt.confirm(`Delete endpoint ${o.endpoint} of app ${o.app}?`, o.yes)))
+        throw new OperationError('not deleted: the confirmation was declined');
+      await api.deleteEndpoint(o.app, o.endpoint);
+      if (g.opts.json) rt.out.json({ deleted: o.endpoint });
+      else rt.out.line(`deleted endpoint ${o.endpoint}`);
+    });
+}
+
+/** Flow control's state in one line: `flow: paused until ... (5 failed attempts in a row ...)`. */
+export function throttleLine(t: { state: string; perSecond?: number; until?: string; reason?: string }): string {
+  const parts = [`flow: ${t.state}`];
+  if (t.perSecond !== undefined) parts.push(`at ${t.perSecond}/s`);
+  if (t.until !== undefined) parts.push(t.state === 'paused' ? `next probe ${t.until}` : `holding until ${t.until}`);
+  if (t.reason !== undefined) parts.push(`(${t.reason})`);
+  return parts.join(' ');
 }
 
 function print(rt: Runtime, json: boolean, value: unknown): void {

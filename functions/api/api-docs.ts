@@ -63,6 +63,22 @@ export const views = {
       ])
       .optional()
       .describe('how hookrelay authenticates to it; secrets are write-only, shown only as set'),
+    rateLimit: z
+      .object({ perSecond: z.number() })
+      .nullable()
+      .describe('at most this many POSTs a second (first attempts and retries together), or null for none'),
+    throttle: z
+      .object({
+        state: z
+          .enum(['normal', 'throttled', 'paused'])
+          .describe(
+            'normal; throttled: hookrelay sends at a lower rate (the receiver answered 429/503, slowed down, or is slow) or holds for its Retry-After; paused: attempts kept failing, deliveries wait unattempted while a probe goes out now and then',
+          ),
+        perSecond: z.number().optional().describe('the rate it is sent at now, when limited'),
+        until: iso.optional().describe("paused: the next probe; throttled: the end of the receiver's Retry-After"),
+        reason: z.string().optional().describe('why, e.g. HTTP 429 or 5 failed attempts in a row'),
+      })
+      .describe('flow control: how hookrelay is sending to this endpoint now'),
     createdAt: iso,
     updatedAt: iso,
   }),

@@ -12,6 +12,7 @@ import { ValidationError, type ErrorDetail } from '../shared/errors';
 z.config(en());
 import { EVENT_ID_PATTERN } from '../shared/ids';
 import { DELIVERY_STATUSES } from '../delivery/lifecycle';
+import { RATE_LIMIT_MAX, RATE_LIMIT_MIN } from '../flow/throttle';
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, reservedHeaderReason } from '../webhook/endpoint-options';
 
 export const LIMITS = {
@@ -195,6 +196,21 @@ export const authSchema = z.discriminatedUnion(
   { error: 'type must be one of basic, bearer, oauth2-client-credentials' },
 );
 
+/**
+ * `rateLimit`: at most `perSecond` POSTs a second to the endpoint (first attempts and retries
+ * together, across every instance), or null for none. See functions/flow.
+ */
+const rateLimitSchema = z.nullable(
+  z.strictObject({
+    perSecond: z
+      .number({ error: `is required: a number of requests a second, ${RATE_LIMIT_MIN} to ${RATE_LIMIT_MAX}` })
+      .check(
+        z.gte(RATE_LIMIT_MIN, `must be at least ${RATE_LIMIT_MIN} (one request every 10 s)`),
+        z.lte(RATE_LIMIT_MAX, `must be at most ${RATE_LIMIT_MAX}`),
+      ),
+  }),
+);
+
 /** The endpoint fields whose problems are a 422 (well-formed JSON, options that cannot be used). */
 export const ENDPOINT_OPTION_FIELDS: ReadonlySet<string> = new Set(['signature', 'secret', 'headers', 'auth']);
 
@@ -207,6 +223,7 @@ export const createEndpointSchema = z.strictObject({
   secret: z.optional(secretSchema),
   headers: z.optional(headersSchema),
   auth: z.optional(authSchema),
+  rateLimit: z.optional(rateLimitSchema),
 });
 
 export const updateEndpointSchema = z
@@ -222,11 +239,13 @@ export const updateEndpointSchema = z
     headers: z.optional(z.nullable(headersSchema)),
     /** Replaces the endpoint's auth; null removes it. */
     auth: z.optional(z.nullable(authSchema)),
+    /** Replaces the endpoint's rate limit; null removes it. */
+    rateLimit: z.optional(rateLimitSchema),
   })
   .check(
     z.refine(
       (v) => Object.keys(v).length > 0,
-      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth',
+      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, rateLimit',
     ),
   );
 

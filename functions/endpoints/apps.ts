@@ -1,5 +1,6 @@
 /** Apps and their endpoints: the tenants and the places their webhooks go. */
 import type * as z from 'zod/mini';
+import { throttleView, type RateLimit, type ThrottleView } from '../flow/throttle';
 import { authView, clashingHeaderReason, type AuthView } from '../webhook/endpoint-options';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError, type ErrorDetail } from '../shared/errors';
 import { newId } from '../shared/ids';
@@ -74,6 +75,10 @@ export interface EndpointView {
   /** The custom headers' names; their values are write-only. */
   headerNames: string[];
   auth?: AuthView;
+  /** At most this many POSTs a second, or null for none. */
+  rateLimit: RateLimit | null;
+  /** Flow control's state: normal, throttled (and at what rate), or paused (until its next probe). */
+  throttle: ThrottleView;
   createdAt: string;
   updatedAt: string;
 }
@@ -96,6 +101,8 @@ export function endpointView(e: Endpoint): EndpointView {
         ? { scheme: signature.scheme, publicKey: publicKeyOf(newest.key) }
         : signature,
     headerNames: Object.keys(e.headers ?? {}),
+    rateLimit: e.rateLimit ?? null,
+    throttle: throttleView(e.throttle, e.rateLimit),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
   };
@@ -245,6 +252,7 @@ export function createAppService(deps: AppDeps) {
       if (input.signature !== undefined) endpoint.signature = signature;
       if (input.headers !== undefined && Object.keys(input.headers).length > 0) endpoint.headers = input.headers;
       if (auth !== undefined) endpoint.auth = auth;
+      if (input.rateLimit) endpoint.rateLimit = { perSecond: input.rateLimit.perSecond };
       await deps.store.putEndpoint(endpoint);
       return endpointView(endpoint);
     },
@@ -256,7 +264,11 @@ export function createAppService(deps: AppDeps) {
       const url = input.url === undefined ? undefined : await allowedUrl(input.url, 'url');
       const auth = input.auth ? await checkedAuth(input.auth) : input.auth;
       const updated = await modifyEndpoint(appId, endpointId, (e) => {
-        if (url !== undefined) e.url = url;
+        if (url !== undefined && url !== e.url) {
+          e.url = url;
+          // Another receiver: what flow control learnt of the old one does not apply.
+          delete e.throttle;
+        }
         if (input.eventTypes !== undefined) e.eventTypes = [...new Set(input.eventTypes)];
         if (input.description !== undefined) e.description = input.description;
         if (input.enabled !== undefined) {
@@ -272,6 +284,8 @@ export function createAppService(deps: AppDeps) {
         else if (input.headers !== undefined) e.headers = input.headers;
         if (auth === null) delete e.auth;
         else if (auth !== undefined) e.auth = auth;
+        if (input.rateLimit === null) delete e.rateLimit;
+        else if (input.rateLimit !== undefined) e.rateLimit = { perSecond: input.rateLimit.perSecond };
 
         const scheme = (e.signature ?? DEFAULT_SIGNATURE).scheme;
         const problems = optionProblems(e);

@@ -61,3 +61,14 @@ export function isStoredThrottle(x: unknown): x is StoredThrottle {
     (t.until === undefined || typeof t.until === 'string')
   );
 }
+
+export function isRateLimit(x: unknown): x is RateLimit {
+  const r = x as { perSecond?: unknown } | null;
+  return typeof r === 'object' && r !== null && typeof r.perSecond === 'number' && r.perSecond > 0;
+}
+
+/** Where flow control writes an endpoint's state change (the endpoint's record). */
+export interface ThrottleStore {
+  /** `null`: back to normal. Never bumps the endpoint's version. */
+  saveThrottle(appId: string, endpointId: string, throttle: StoredThrottle | null): Promise<void>;
+}

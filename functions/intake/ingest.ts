@@ -9,7 +9,7 @@
  * attempt that has none (a crash between the two, a lost message). A crash before the 202 makes
  * the producer retry; the replay answers the original response and sends nothing twice.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { ConflictError, IdInUseError, NotFoundError, ValidationError } from '../shared/errors';
 import { newId } from '../shared/ids';
 import {
@@ -102,8 +102,11 @@ export function createIngestService(deps: IngestDeps) {
     const at = now();
     const subscribed = found.endpoints.filter((e) => subscribes(e, input.type));
     const enabled = subscribed.filter((e) => e.enabled);
+    // An app whose events are spread over several partitions: any of them, at random.
+    const shards = found.app.eventShards ?? 1;
+    const shard = shards > 1 ? randomInt(shards) : 0;
     const event: StoredEvent = {
-      id: input.id ?? idempotencyKey ?? newId('msg', at.getTime()),
+      id: input.id ?? idempotencyKey ?? newId('msg', at.getTime(), shard),
       appId,
       type: input.type,
       timestamp: at.toISOString(),
@@ -111,6 +114,7 @@ export function createIngestService(deps: IngestDeps) {
       requestHash: requestHash(input.type, dataJson),
       endpointIds: enabled.map((e) => e.id),
       skippedEndpointIds: subscribed.filter((e) => !e.enabled).map((e) => e.id),
+      ...(shard > 0 ? { shard } : {}),
     };
     const put = await deps.store.putEventIfAbsent(event);
     if (!put.created) {

@@ -15,10 +15,17 @@ import { DynamoEventStore } from '../intake/dynamo-event-store';
 import { DynamoTable, type DynamoStoreOptions } from './dynamo-table';
 
 /** What the ports need of each aggregate; the in-memory fakes implement the same (test/helpers/fakes.ts). */
-export type AppRecords = Pick<DynamoAppStore, 'getAppWithEndpoints' | 'appIdPages'>;
+export type AppRecords = Pick<DynamoAppStore, 'getAppWithEndpoints' | 'getApp' | 'appIdPages'>;
 export type EventRecords = Pick<
   DynamoEventStore,
-  'putEventIfAbsent' | 'getEvent' | 'getEventAt' | 'addEndpoint' | 'listFeed' | 'acceptedPages'
+  | 'putEventIfAbsent'
+  | 'getEvent'
+  | 'getEventAt'
+  | 'addEndpoint'
+  | 'listFeed'
+  | 'activeIn'
+  | 'markersSince'
+  | 'acceptedPages'
 >;
 export type DeliveryRecords = Pick<
   DynamoDeliveryStore,
@@ -88,7 +95,13 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
       const ids = [...event.endpointIds, ...event.skippedEndpointIds];
       return { event, deliveries: await deliveries.getDeliveries(deliveryKeys(event, ids)), attempts };
     },
-    listFeed: (appId, after, before, limit) => events.listFeed(appId, after, before, limit),
+    async listFeed(appId, after, before, limit) {
+      // Every partition the app's events may be in: the count only grows, and a raise reaches the
+      // writers (which read the app) no sooner than this read sees it; the feed's settle window
+      // (a minute) dwarfs the eventually consistent read's lag.
+      const shards = (await apps.getApp(appId))?.eventShards ?? 1;
+      return events.listFeed(appId, after, before, limit, shards);
+    },
   };
 
   const replay: ReplayStore = {
@@ -104,18 +117,44 @@ export function composeStores(apps: AppRecords, events: EventRecords, deliveries
   };
 
   /**
-   * Every app's events accepted in [from, to), a feed page at a time, with the page's time span
-   * and the endpoints its events name: what both reconciles read deliveries back over.
+   * Every app's events accepted in [from, to), a page of one shard at a time, with the page's
+   * time span and the endpoints its events name: what both reconciles read deliveries back over.
+   * Only the apps' shards that stored events in the window are read (their activity markers): a
+   * run costs what its window holds, not what the app list holds.
    */
   async function* acceptedEventPages(from: string, to: string) {
-    for await (const appIds of apps.appIdPages()) {
-      for (const appId of appIds) {
-        for await (const page of events.acceptedPages(appId, from, to)) {
+    for await (const active of activeShards(from, to)) {
+      for (const { appId, shard } of active) {
+        for await (const page of events.acceptedPages(appId, shard, from, to)) {
           if (page.length === 0) continue;
           const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
           yield { appId, page, span, endpointIds: [...new Set(page.flatMap((e) => e.endpointIds))] };
         }
       }
+    }
+  }
+
+  /**
+   * The shards to read for [from, to): the marked ones; or, for a window that starts before
+   * markers were written (the runs just after an upgrade from a version without them), every
+   * app's first shard (such a version wrote no other), as that version did.
+   */
+  async function* activeShards(from: string, to: string) {
+    // A table that was never reconciled holds no event from before markers: they start at ''.
+    const fresh = (await deliveries.reconciledUntil()) === null;
+    const since = await events.markersSince(fresh ? '' : new Date().toISOString());
+    if (from >= since) {
+      yield* events.activeIn(from, to);
+      return;
+    }
+    const walked = new Set<string>();
+    for await (const appIds of apps.appIdPages()) {
+      for (const appId of appIds) walked.add(appId);
+      yield appIds.map((appId) => ({ appId, shard: 0 }));
+    }
+    for await (const page of events.activeIn(from, to)) {
+      const rest = page.filter((a) => a.shard > 0 || !walked.has(a.appId));
+      if (rest.length > 0) yield rest;
     }
   }
 

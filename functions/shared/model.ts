@@ -1,10 +1,17 @@
 /** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
 import type { DeliveryStatus } from '../delivery/lifecycle';
+import type { RateLimit, StoredThrottle } from '../flow/throttle';
 
 export interface App {
   id: string;
   name: string;
   createdAt: string;
+  /**
+   * How many partitions the app's events are spread over (1 when absent): raised for an app that
+   * sends more than one partition takes (~1,000 writes a second). It only grows, so a reader that
+   * reads this many partitions never misses an event written with fewer.
+   */
+  eventShards?: number;
 }
 
 export interface EndpointSecret {
@@ -59,6 +66,13 @@ export interface Endpoint {
   /** Extra request headers, sent as given; their values are secrets (never logged or shown). */
   headers?: Record<string, string>;
   auth?: EndpointAuth;
+  /** At most this many POSTs a second (absent: no limit). */
+  rateLimit?: RateLimit;
+  /**
+   * Flow control's state when not normal (throttled or paused), written by the delivery workers
+   * only when it changes; it never bumps `version` (it is not the owner's change).
+   */
+  throttle?: StoredThrottle;
   /** Bumped on every change; updates are conditional on it (optimistic concurrency). */
   version: number;
 }
@@ -79,10 +93,12 @@ export interface StoredEvent {
   skippedEndpointIds: string[];
   /** A test event (send-example): it goes to one endpoint and never into the catch-up feed. */
   test?: boolean;
+  /** Which of its app's event partitions holds it (0 when absent; see App.eventShards). */
+  shard?: number;
 }
 
 /** What housekeeping's reconcile needs of an event: its place, its type and its fan-out. */
-export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds'>;
+export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds' | 'shard'>;
 
 /**
  * A delivery's record: written with its first outcome (a pending first attempt has none: its

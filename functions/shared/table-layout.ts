@@ -7,18 +7,25 @@
  * |-------------|----------------------------|---------------------------|-------------------------------------|
  * | app         | APP#<appId>                | #APP                      | open: APPS / <appId> (the app list) |
  * | endpoint    | APP#<appId>                | EP#<endpointId>           |                                     |
- * | event       | EVENTS#<appId>             | <ts>#<eventId>            |                                     |
+ * | event       | EVENTS#<appId>[#<shard>]   | <ts>#<eventId>            |                                     |
  * | chosen id   | IDEM#<appId>#<eventId>     | #IDEM                     |                                     |
+ * | activity    | ACTIVE#<n>                 | <minute>#<appId>#<shard>  |                                     |
  * | attempt     | EVT#<appId>#<eventId>      | TRY#<endpointId>#<nnnn>   |                                     |
  * | delivery    | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
  * |             |                            |                           | while late or waiting               |
- * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES     |                                     |
+ * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES,    |                                     |
+ * |             |                            | #ACTIVITY                 |                                     |
  *
- * An app's events live in one partition sorted by accept time: that partition is the catch-up
- * feed and what housekeeping reconciles, with no index entry to write. An id hookrelay generated
- * carries its accept time, so the event's key is computable from the id alone; an id the
- * producer chose does not, and gets a small record of its own (the "chosen id") that makes it
- * unique and says when its event was accepted.
+ * An app's events live in its event partitions sorted by accept time (one, `EVENTS#<appId>`,
+ * unless the app's `eventShards` is raised; shard n > 0 is `EVENTS#<appId>#<n>`): merged in
+ * accept order they are the catch-up feed, and housekeeping reconciles them, with no index entry
+ * to write. An id hookrelay generated carries its accept time and its shard, so the event's key
+ * is computable from the id alone; an id the producer chose does not, and gets a small record of
+ * its own (the "chosen id") that makes it unique and says when and where its event was stored.
+ *
+ * An activity marker says "this app wrote events to this shard in this minute": written before
+ * the first such event a container stores in a minute (so at most once per app, shard, minute and
+ * container), it is how housekeeping finds the events of its window without walking every app.
  *
  * A delivery's record lives in its endpoint's partition, sorted by its event's time: an
  * endpoint's deliveries, newest first, are one Query on the table (no index entry to write),
@@ -51,6 +58,12 @@ export const TABLE_LAYOUT = {
    * Changing it moves where items are written: a data migration, not a setting.
    */
   openShards: 32,
+  /**
+   * Partitions of the activity markers (ACTIVE#<n>), by app and shard: housekeeping reads each
+   * once per reconcile step. Each takes ~1,000 marker writes a second, and a marker is written at
+   * most once per app, shard, minute and container: 16 carry ~960,000 such a minute.
+   */
+  activityShards: 16,
 } as const;
 
 export type Key = { pk: string; sk: string };
@@ -60,12 +73,17 @@ export const keys = {
   appKey: (appId: string, keyId: string): Key => ({ pk: `APP#${appId}`, sk: `KEY#${keyId}` }),
   app: (appId: string): Key => ({ pk: `APP#${appId}`, sk: '#APP' }),
   endpoint: (appId: string, endpointId: string): Key => ({ pk: `APP#${appId}`, sk: `EP#${endpointId}` }),
-  /** An event, in its app's partition at its accept time (its place in the feed). */
-  event: (appId: string, eventId: string, timestamp: string): Key => ({
-    pk: `EVENTS#${appId}`,
+  /** An event, in its app's partition (shard) at its accept time (its place in the feed). */
+  event: (appId: string, eventId: string, timestamp: string, shard = 0): Key => ({
+    pk: eventsPk(appId, shard),
     sk: feedPosition({ timestamp, id: eventId }),
   }),
-  /** An id the producer chose: unique per app, and where its event is (`timestamp`). */
+  /** "App `appId` stored events in shard `shard` in the minute of `timestamp`." */
+  activity: (appId: string, shard: number, timestamp: string): Key => ({
+    pk: activityPk(appId, shard),
+    sk: `${minuteOf(timestamp)}#${appId}#${shard}`,
+  }),
+  /** An id the producer chose: unique per app, and where its event is (`timestamp`, `shard`). */
   chosenId: (appId: string, eventId: string): Key => ({ pk: `IDEM#${appId}#${eventId}`, sk: '#IDEM' }),
   /** The partition of an event's failed attempts. */
   attemptsPk: (appId: string, eventId: string) => `EVT#${appId}#${eventId}`,
@@ -79,6 +97,8 @@ export const keys = {
   }),
   /** Where housekeeping keeps how far it has reconciled events against their deliveries. */
   reconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#CHECKPOINT' }),
+  /** Beside them: since when every stored event has an activity marker. */
+  activitySince: (): Key => ({ pk: 'HK#reconcile', sk: '#ACTIVITY' }),
   /** Beside it: how far the trailing reconcile has read events' waiting retries. */
   retryReconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#RETRIES' }),
 };
@@ -89,8 +109,24 @@ export const SK = { app: '#APP', endpoint: 'EP#', appKey: 'KEY#', attempt: 'TRY#
 /** An app partition's items that fan-out needs ('#APP' < 'EP#...' < 'KEY#...'): below this. */
 export const APP_PARTITION_BEFORE_KEYS = 'F';
 
-/** An app's event partition. */
-export const eventsPk = (appId: string) => `EVENTS#${appId}`;
+/** An app's event partition (shard 0 keeps the name an app with one partition has always had). */
+export const eventsPk = (appId: string, shard = 0) => (shard === 0 ? `EVENTS#${appId}` : `EVENTS#${appId}#${shard}`);
+
+/** The minute of an ISO time (`YYYY-MM-DDTHH:MM`), which sorts before every ISO time within it. */
+export const minuteOf = (iso: string) => iso.slice(0, 16);
+
+/** The activity partition of an app's shard: spread by a hash, so a busy minute spreads too. */
+export function activityPk(appId: string, shard: number) {
+  const n = createHash('sha1').update(`${appId}#${shard}`).digest().readUInt32BE(0) % TABLE_LAYOUT.activityShards;
+  return `ACTIVE#${n}`;
+}
+export const activityShardPks = () => Array.from({ length: TABLE_LAYOUT.activityShards }, (_, n) => `ACTIVE#${n}`);
+
+/** The app and shard an activity marker names. */
+export function parseActivitySk(sk: string) {
+  const [, appId = '', shard = '0'] = sk.split('#');
+  return { appId, shard: Number(shard) };
+}
 
 /** The accept time and id in an event's sort key (ISO times and event ids hold no '#'). */
 export function parseEventSk(sk: string) {
@@ -120,5 +156,8 @@ export function parseDeliveryKey(key: Key) {
   return { appId, endpointId, eventAt: key.sk.slice(0, cut), eventId: key.sk.slice(cut + 1) };
 }
 
-/** The app in an event's partition key (EVENTS#<appId>). */
-export const appOfEventsPk = (pk: string) => pk.slice('EVENTS#'.length);
+/** The app and shard in an event's partition key (EVENTS#<appId>[#<shard>]). */
+export function parseEventsPk(pk: string) {
+  const [, appId = '', shard = '0'] = pk.split('#');
+  return { appId, shard: Number(shard) };
+}

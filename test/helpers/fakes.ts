@@ -57,6 +57,11 @@ export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthS
     return { app: structuredClone(app), endpoints };
   }
 
+  async getApp(appId: string) {
+    const app = this.apps.get(appId);
+    return app ? structuredClone(app) : null;
+  }
+
   async *appIdPages() {
     yield [...this.apps.keys()];
   }
@@ -86,8 +91,19 @@ export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthS
 
 export class InMemoryEvents implements EventRecords {
   events = new Map<string, StoredEvent>();
+  /** Activity markers, as the table's sort keys: `<minute>#<appId>#<shard>`. */
+  markers = new Set<string>();
+  /** Since when every event has a marker (the real store keeps it in the table). */
+  since: string | undefined;
 
+  async markersSince(ifUnset: string) {
+    this.since ??= ifUnset;
+    return this.since;
+  }
+
+  /** Stores an event and (first, as the real store does) its minute's activity marker. */
   put(e: StoredEvent) {
+    this.markers.add(`${e.timestamp.slice(0, 16)}#${e.appId}#${e.shard ?? 0}`);
     this.events.set(`${e.appId}/${e.id}`, structuredClone(e));
   }
 
@@ -115,21 +131,38 @@ export class InMemoryEvents implements EventRecords {
       .map((e) => ({ e, pos: `${e.timestamp}#${e.id}` }))
       .sort((a, b) => a.pos.localeCompare(b.pos));
   }
-  async listFeed(appId: string, after: string | undefined, before: string, limit: number) {
+  async listFeed(appId: string, after: string | undefined, before: string, limit: number, shards = 1) {
     return this.inFeedOrder(appId)
-      .filter(({ e, pos }) => !e.test && (after === undefined || pos > after) && pos < before)
+      .filter(
+        ({ e, pos }) => !e.test && (e.shard ?? 0) < shards && (after === undefined || pos > after) && pos < before,
+      )
       .slice(0, limit)
       .map(({ e }) => structuredClone(e));
   }
-  async *acceptedPages(appId: string, from: string, to: string) {
+  async *activeIn(from: string, to: string) {
+    const lo = from.slice(0, 16);
+    const active = [...this.markers]
+      .filter((sk) => sk >= lo && sk <= to)
+      .map((sk) => {
+        const [, appId = '', shard = '0'] = sk.split('#');
+        return `${appId}#${shard}`;
+      });
+    const unique = [...new Set(active)].map((id) => {
+      const [appId = '', shard = '0'] = id.split('#');
+      return { appId, shard: Number(shard) };
+    });
+    if (unique.length > 0) yield unique;
+  }
+  async *acceptedPages(appId: string, shard: number, from: string, to: string) {
     const page = this.inFeedOrder(appId)
-      .filter(({ pos }) => pos >= from && pos < to)
+      .filter(({ e, pos }) => (e.shard ?? 0) === shard && pos >= from && pos < to)
       .map(({ e }) => ({
         appId: e.appId,
         id: e.id,
         type: e.type,
         timestamp: e.timestamp,
         endpointIds: [...e.endpointIds],
+        ...(e.shard ? { shard: e.shard } : {}),
       }));
     if (page.length > 0) yield page;
   }
