@@ -16,7 +16,6 @@ import {
   NoticeLine,
   Rate,
   StatusBadge,
-  throttleOf,
   ThrottleNote,
   Title,
   useLoad,
@@ -34,12 +33,6 @@ const WINDOWS = [
   { value: '30d', label: 'Last 30 days', ms: 30 * 86_400_000 },
   { value: 'custom', label: 'Custom…', ms: 0 },
 ] as const;
-
-/** The endpoint's `rateLimit` (issue 19), read loosely until every API serves it. */
-function rateLimitText(ep: object): string {
-  const limit = (ep as { rateLimit?: { perSecond?: number } | null }).rateLimit;
-  return limit?.perSecond === undefined ? 'none' : `at most ${limit.perSecond} requests a second`;
-}
 
 export function EndpointScreen({ endpointId }: { endpointId: string }) {
   const { client, session, canManage } = usePortal();
@@ -98,16 +91,16 @@ export function EndpointScreen({ endpointId }: { endpointId: string }) {
         </dd>
         <dt>Created</dt>
         <dd>{when(ep.createdAt)}</dd>
-        {'rateLimit' in ep && (
-          <>
-            <dt>Rate limit</dt>
-            <dd data-testid="rate-limit">{rateLimitText(ep)}</dd>
-          </>
-        )}
-        {throttleOf(ep) && (
+        <dt>Rate limit</dt>
+        <dd data-testid="rate-limit">
+          {ep.rateLimit ? `at most ${ep.rateLimit.perSecond} requests a second` : 'none'}
+        </dd>
+        {ep.throttle && (
           <>
             <dt>Flow</dt>
-            <dd>{throttleOf(ep)!.state === 'normal' ? 'normal' : <ThrottleNote throttle={throttleOf(ep)} />}</dd>
+            <dd data-testid="flow">
+              {ep.throttle.state === 'normal' ? 'normal' : <ThrottleNote throttle={ep.throttle} />}
+            </dd>
           </>
         )}
       </dl>

@@ -10,7 +10,6 @@ import {
   NoticeLine,
   Rate,
   StatusBadge,
-  throttleOf,
   ThrottleNote,
   Title,
   useLoad,
@@ -97,7 +96,7 @@ export function EndpointsScreen() {
                 <td data-label="State">
                   <StatusBadge status={ep.enabled ? 'enabled' : 'disabled'} />
                   {ep.disabledReason && <div class="muted">{ep.disabledReason}</div>}
-                  <ThrottleNote throttle={throttleOf(ep)} />
+                  <ThrottleNote throttle={ep.throttle} />
                 </td>
                 <td data-label="Health, last 24 h">
                   <Health endpointId={ep.id} />
@@ -185,6 +184,8 @@ type AuthKind = 'none' | 'basic' | 'bearer' | 'oauth2-client-credentials';
 
 interface FormState {
   url: string;
+  /** Requests a second at most, as typed; empty: no limit. */
+  rateLimit: string;
   description: string;
   enabled: boolean;
   eventTypes: string[];
@@ -209,6 +210,7 @@ function initial(ep: Endpoint | undefined): FormState {
   const auth = ep?.auth;
   return {
     url: ep?.url ?? '',
+    rateLimit: ep?.rateLimit ? String(ep.rateLimit.perSecond) : '',
     description: ep?.description ?? '',
     enabled: ep?.enabled ?? true,
     eventTypes: ep?.eventTypes ?? [],
@@ -233,6 +235,7 @@ function initial(ep: Endpoint | undefined): FormState {
 /** Where the API names each field in an error's `details`. */
 const FIELD_PATHS: Partial<Record<keyof FormState, string>> = {
   url: 'url',
+  rateLimit: 'rateLimit',
   description: 'description',
   secret: 'secret',
   hmacHeader: 'signature.header',
@@ -273,6 +276,11 @@ function bodyOf(f: FormState, start: FormState, ep: Endpoint | undefined): Endpo
   };
   const changed = (...keys: (keyof FormState)[]) => keys.some((k) => f[k] !== start[k]);
   if (f.secret !== '') body.secret = f.secret;
+  if (changed('rateLimit')) {
+    const limit = f.rateLimit.trim();
+    // Sent as typed: the API says what is wrong with a value out of range or not a number.
+    body.rateLimit = limit === '' ? null : { perSecond: Number(limit) };
+  }
   if (changed('scheme', 'hmacHeader', 'hmacPrefix')) {
     body.signature =
       f.scheme === 'hmac-sha256'
@@ -422,6 +430,26 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
               <label for={`ep-type-${name}`}>{name}</label>
             </div>
           ))}
+        </fieldset>
+
+        <fieldset>
+          <legend>Delivery rate</legend>
+          <label for="ep-rate-limit">At most this many requests a second (empty: no limit)</label>
+          <input
+            id="ep-rate-limit"
+            type="number"
+            inputMode="decimal"
+            min="0.1"
+            max="1000"
+            step="any"
+            placeholder="no limit"
+            {...text('rateLimit')}
+          />
+          <p class="muted">
+            From 0.1 (one request every 10 s) to 1000. First attempts and retries count together; deliveries over the
+            rate wait, they are never dropped. Whatever the limit, hookrelay also slows down by itself when your
+            endpoint answers 429 or 503, or gets slow.
+          </p>
         </fieldset>
 
         <fieldset>

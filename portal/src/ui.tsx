@@ -160,26 +160,12 @@ export function Json({ value, label }: { value: unknown; label: string }) {
   );
 }
 
-/**
- * Flow control's state of an endpoint (CONTRACT.md, additions of 2026-12-04): `normal`, or
- * `throttled` to a rate, or `paused` by the breaker until a probe succeeds. Read loosely, so the
- * page shows it as soon as the API's endpoint view carries it.
- */
-export interface Throttle {
-  state: 'normal' | 'throttled' | 'paused';
-  perSecond?: number;
-  until?: string;
-  reason?: string;
-}
-
-export function throttleOf(endpoint: object): Throttle | undefined {
-  const t = (endpoint as { throttle?: unknown }).throttle;
-  if (!t || typeof t !== 'object' || typeof (t as Throttle).state !== 'string') return undefined;
-  return t as Throttle;
-}
+/** Flow control's state of an endpoint: `normal`, `throttled` to a rate, or `paused` by the breaker. */
+export type Throttle = Schemas['Endpoint']['throttle'];
 
 /** What flow control is doing to an endpoint, in a word and a line; nothing when it is normal. */
 export function ThrottleNote({ throttle }: { throttle: Throttle | undefined }) {
+  // Read defensively: an older API's endpoint view has no `throttle`.
   if (!throttle || throttle.state === 'normal') return null;
   const rate = throttle.perSecond === undefined ? '' : ` to ${throttle.perSecond}/s`;
   const until = throttle.until ? ` until ${when(throttle.until)}` : '';

@@ -764,7 +764,7 @@ describe('the portal, as a customer meets it', { timeout: 120_000 }, () => {
     await context.close();
   });
 
-  it('shows the API’s error details in the form: a metadata address says why it is refused', async () => {
+  it('shows the API’s error details in the form (a metadata address says why it is refused) and edits the rate limit', async () => {
     if (!(await ready())) return;
     const { context, page } = await open(await link());
     await page.getByRole('link', { name: 'Add endpoint' }).click();
@@ -780,10 +780,36 @@ describe('the portal, as a customer meets it', { timeout: 120_000 }, () => {
     expect(await page.getByTestId('url-error').textContent()).toMatch(/^169\.254\.169\.254 is a forbidden address/);
     await expect.poll(() => page.evaluate(`document.activeElement?.id`), WAIT).toBe('ep-url');
     await shot(page, 'endpoint-form-refused');
-    // Fixed, the field is no longer marked.
+    // Fixed, the field is no longer marked; a rate limit out of range is refused in its turn.
+    const rate = page.getByLabel(/requests a second/);
     await page.getByLabel('URL').fill(system.hook());
+    await rate.fill('5000');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await expect
+      .poll(() => alert.locator('li').allInnerTexts(), WAIT)
+      .toEqual([expect.stringMatching(/^rateLimit\.perSecond .*1000/)]);
+    expect(await rate.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('URL').getAttribute('aria-invalid')).toBeNull();
+    await rate.fill('2.5');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
     await page.getByTestId('stats-headline').waitFor();
+    expect(await page.getByTestId('rate-limit').textContent()).toBe('at most 2.5 requests a second');
+    expect(await page.getByTestId('flow').textContent()).toBe('normal');
+    const endpointId = decodeURIComponent(page.url().split('/').at(-1)!);
+    const read = async () =>
+      (
+        await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', {
+          params: { path: { appId: c.app!, endpointId } },
+        })
+      ).data;
+    expect((await read())?.rateLimit).toEqual({ perSecond: 2.5 });
+    // Emptied in the edit form, the limit is removed.
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await expect.poll(() => rate.inputValue(), WAIT).toBe('2.5');
+    await rate.fill('');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByTestId('rate-limit').textContent(), WAIT).toBe('none');
+    expect((await read())?.rateLimit).toBeNull();
     await context.close();
   });
 
