@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { adminKey } from './access/aws-admin-key';
 import { dynamoClient, sqsClient } from './shared/aws-clients';
-import { dynamoStores } from './shared/dynamo-stores';
+import { dynamoStores } from './dynamo-stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './webhook/guarded-lookup';
 import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
@@ -99,7 +99,9 @@ function build() {
   });
   const ingestVia = (sends: DeliveryScheduler) =>
     createIngestService({
-      store: stores.ingest,
+      apps: stores.apps,
+      events: stores.events,
+      deliveries: stores.deliveries,
       scheduler: sends,
       onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
     });
@@ -127,7 +129,8 @@ function build() {
     userAgent,
   });
   const deliver = createDeliverService({
-    store: stores.deliver,
+    events: stores.events,
+    store: stores.deliveries,
     endpoints: stores.apps,
     health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
     sender,
@@ -157,6 +160,9 @@ function build() {
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
+    apps: stores.apps,
+    events: stores.events,
+    deliveries: stores.deliveries,
     scheduler,
     life,
     stuckAfterRequeues: 3,
@@ -179,7 +185,7 @@ function build() {
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({
-      store: stores.ingest,
+      events: stores.events,
       scheduler,
       getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
       getEventType: (name) => catalogStore.getEventType(name),
@@ -191,7 +197,8 @@ function build() {
       portal,
     }),
     replay: createReplayService({
-      store: stores.replay,
+      events: stores.events,
+      deliveries: stores.deliveries,
       scheduler,
       getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
       life,
@@ -201,7 +208,7 @@ function build() {
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
-    queries: createEventQueries(stores.queries, { feedSettleMs: cfg.feedSettleMs }),
+    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs }),
     housekeeping,
     sender,
   };

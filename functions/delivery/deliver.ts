@@ -63,10 +63,16 @@ export interface DeliveryUpdate {
  */
 export type FinishGuard = { leaseToken: string } | { unleased: { attempt: number; now: string } };
 
+/** What the worker reads of the events (the event store). */
+export interface DeliveryEvents {
+  /** The event, strongly consistent (for messages that do not carry its accept time). */
+  getEvent(appId: string, eventId: string): Promise<StoredEvent | null>;
+  /** The event by its accept time (which v2 messages carry): one read. */
+  getEventAt(appId: string, eventId: string, eventAt: string): Promise<StoredEvent | null>;
+}
+
+/** What the worker reads and writes of the deliveries' records (the delivery store). */
 export interface DeliveryStore {
-  /** The event, strongly consistent (for messages that do not carry it). */
-  /** The event; `eventAt` (its accept time, which v2 messages carry) finds it with one read. */
-  getEvent(appId: string, eventId: string, eventAt?: string): Promise<StoredEvent | null>;
   /** The delivery's record, strongly consistent; null when it has none yet. */
   getDelivery(key: DeliveryKey): Promise<Delivery | null>;
   /**
@@ -102,6 +108,7 @@ export interface DeliveryObserver {
 }
 
 export interface DeliverDeps {
+  events: DeliveryEvents;
   store: DeliveryStore;
   endpoints: EndpointSource;
   health: EndpointHealth;
@@ -172,13 +179,18 @@ export function createDeliverService(deps: DeliverDeps) {
   const now = deps.now ?? (() => new Date());
   const { store, life } = deps;
 
+  const readEvent = (m: DeliveryMessage) =>
+    m.eventAt === undefined
+      ? deps.events.getEvent(m.appId, m.eventId)
+      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt);
+
   async function prepare(
     incoming: DeliveryMessage,
     receiveCount: number,
     start: Date,
   ): Promise<Prepared | DeliverOutcome> {
     let message = incoming;
-    const event = carriedEvent(message) ?? (await store.getEvent(message.appId, message.eventId, message.eventAt));
+    const event = carriedEvent(message) ?? (await readEvent(message));
     if (!event) return 'missing';
     const key: DeliveryKey = {
       appId: message.appId,

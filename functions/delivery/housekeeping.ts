@@ -38,6 +38,15 @@ export interface AcceptedEvent {
   recorded: ReadonlySet<string>;
 }
 
+/** How housekeeping moves an item on the open index (see HousekeepingStore.rescheduleDue). */
+export interface RedriveOptions {
+  /** Drop a dead worker's lease. */
+  clearLease?: boolean;
+  /** The planned send of a future attempt: not counted as a re-drive. */
+  planned?: boolean;
+}
+
+/** Housekeeping's own store (dynamo-housekeeping-store.ts): its reads, its index moves, its checkpoints. */
 export interface HousekeepingStore {
   /** Open items due before `cutoff` (ISO), oldest first, across all shards. */
   listDue(cutoff: string, limit: number): Promise<OpenItem[]>;
@@ -46,32 +55,55 @@ export interface HousekeepingStore {
    * `planned` send of a long wait, and dropping a dead worker's lease when `clearLease`); false if
    * someone else moved it first.
    */
-  rescheduleDue(item: OpenItem, toDueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
-  /** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
-  listAccepted(from: string, to: string): AsyncIterable<AcceptedEvent[]>;
-  /** Gives a late first attempt a pending record on the open index; false if it has a record. */
-  openLateDelivery(d: Delivery, dueAt: string): Promise<boolean>;
-  /** Up to when every event has been reconciled (null: never). */
-  reconciledUntil(): Promise<string | null>;
-  setReconciledUntil(until: string): Promise<void>;
+  rescheduleDue(item: OpenItem, toDueAt: string, opts?: RedriveOptions): Promise<boolean>;
+  /** The events, accepted in [from, to], whose delivery to this endpoint has a record. */
+  recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>>;
   /**
-   * Every app's deliveries, of events accepted in [from, to), that wait for a retry with no
-   * open-index entry (the scheduler carries their message), a page of events at a time.
+   * This endpoint's deliveries of events accepted in [from, to] that wait for a retry with no
+   * open-index entry (the scheduler carries their message).
    */
-  listWaitingRetries(from: string, to: string): AsyncIterable<Delivery[]>;
+  waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string): Promise<Delivery[]>;
   /**
    * Puts such a retry on the open index due at `dueAt` (counting a re-drive unless `planned`,
    * dropping a dead worker's lease when `clearLease`); false if it no longer waits as read
    * (it progressed, or another run opened it first).
    */
-  openWaitingRetry(d: Delivery, dueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
+  openWaitingRetry(d: Delivery, dueAt: string, opts?: RedriveOptions): Promise<boolean>;
+  /** Up to when every event has been reconciled (null: never). */
+  reconciledUntil(): Promise<string | null>;
+  setReconciledUntil(until: string): Promise<void>;
   /** Up to when every event's waiting retries have been read back (null: never). */
   retriesReconciledUntil(): Promise<string | null>;
   setRetriesReconciledUntil(until: string): Promise<void>;
 }
 
+/** What housekeeping reads of the apps (the app store). */
+export interface HousekeepingApps {
+  /** Every app's id, a page at a time. */
+  appIdPages(): AsyncIterable<string[]>;
+}
+
+/** What housekeeping reads of the events (the event store). */
+export interface HousekeepingEvents {
+  /** The apps' shards that stored events in [from, to) (their activity markers), a page at a time. */
+  activeIn(from: string, to: string): AsyncIterable<{ appId: string; shard: number }[]>;
+  /** Since when every event has an activity marker; `ifUnset` becomes that time on first ask. */
+  markersSince(ifUnset: string): Promise<string>;
+  /** One shard of an app's events accepted in [from, to), in feed order, a page at a time. */
+  acceptedPages(appId: string, shard: number, from: string, to: string): AsyncIterable<AcceptedEventRef[]>;
+}
+
+/** What housekeeping writes of the deliveries' records (the delivery store). */
+export interface HousekeepingDeliveries {
+  /** Gives a late first attempt a pending record on the open index; false if it has a record. */
+  openPending(d: Delivery, dueAt: string): Promise<boolean>;
+}
+
 export interface HousekeepingDeps {
   store: HousekeepingStore;
+  apps: HousekeepingApps;
+  events: HousekeepingEvents;
+  deliveries: HousekeepingDeliveries;
   scheduler: DeliveryScheduler;
   life: Lifecycle;
   /** A delivery re-driven this many times without progress is reported as stuck. */
@@ -94,6 +126,85 @@ export interface HousekeepingReport {
   reconciledRetries: number;
   stuck: number;
   skippedInFlight: number;
+}
+
+/** What both reconciles read: every app, its events in a window, the records of their deliveries. */
+export type ReconcileReads = Pick<HousekeepingDeps, 'apps' | 'events' | 'store'>;
+
+/**
+ * Every app's events accepted in [from, to), a page of one shard at a time, with the page's
+ * time span and the endpoints its events name: what both reconciles read deliveries back over.
+ * Only the apps' shards that stored events in the window are read (their activity markers): a
+ * run costs what its window holds, not what the app list holds.
+ */
+async function* acceptedEventPages(reads: ReconcileReads, from: string, to: string) {
+  for await (const active of activeShards(reads, from, to)) {
+    for (const { appId, shard } of active) {
+      for await (const page of reads.events.acceptedPages(appId, shard, from, to)) {
+        if (page.length === 0) continue;
+        const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
+        yield { appId, page, span, endpointIds: [...new Set(page.flatMap((e) => e.endpointIds))] };
+      }
+    }
+  }
+}
+
+/**
+ * The shards to read for [from, to): the marked ones; or, for a window that starts before
+ * markers were written (the runs just after an upgrade from a version without them), every
+ * app's first shard (such a version wrote no other), as that version did.
+ */
+async function* activeShards(reads: ReconcileReads, from: string, to: string) {
+  // A table that was never reconciled holds no event from before markers: they start at ''.
+  const fresh = (await reads.store.reconciledUntil()) === null;
+  const since = await reads.events.markersSince(fresh ? '' : new Date().toISOString());
+  if (from >= since) {
+    yield* reads.events.activeIn(from, to);
+    return;
+  }
+  const walked = new Set<string>();
+  for await (const appIds of reads.apps.appIdPages()) {
+    for (const appId of appIds) walked.add(appId);
+    yield appIds.map((appId) => ({ appId, shard: 0 }));
+  }
+  for await (const page of reads.events.activeIn(from, to)) {
+    const rest = page.filter((a) => a.shard > 0 || !walked.has(a.appId));
+    if (rest.length > 0) yield rest;
+  }
+}
+
+/** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
+export async function* listAccepted(reads: ReconcileReads, from: string, to: string): AsyncIterable<AcceptedEvent[]> {
+  for await (const { appId, page, span, endpointIds } of acceptedEventPages(reads, from, to)) {
+    // Per endpoint, one keys-only query over the page's time span, not one read per
+    // delivery. Eventually consistent: a record missed here is caught by openPending's
+    // condition.
+    const recordedBy = new Map(
+      await Promise.all(
+        endpointIds.map(async (id) => [id, await reads.store.recordedBetween(appId, id, span.lo, span.hi)] as const),
+      ),
+    );
+    yield page.map((event) => ({
+      event,
+      recorded: new Set(event.endpointIds.filter((id) => recordedBy.get(id)?.has(event.id))),
+    }));
+  }
+}
+
+/**
+ * Every app's deliveries, of events accepted in [from, to), that wait for a retry with no
+ * open-index entry (the scheduler carries their message), a page of events at a time.
+ */
+export async function* listWaitingRetries(reads: ReconcileReads, from: string, to: string): AsyncIterable<Delivery[]> {
+  for await (const { appId, span, endpointIds } of acceptedEventPages(reads, from, to)) {
+    // Per endpoint, one filtered query over the page's time span. Eventually consistent: a
+    // retry that moved on meanwhile fails openWaitingRetry's condition.
+    const found = await Promise.all(
+      endpointIds.map((id) => reads.store.waitingRetriesBetween(appId, id, span.lo, span.hi)),
+    );
+    const waiting = found.flat();
+    if (waiting.length > 0) yield waiting;
+  }
 }
 
 /** Items one scheduled run looks at; the next run takes the rest. */
@@ -122,7 +233,7 @@ export function createHousekeeping(deps: HousekeepingDeps) {
     if (to <= from) return;
     const nowIso = at.toISOString();
     const nextDue = life.redrivenDueAt(at);
-    for await (const page of store.listWaitingRetries(from, to)) {
+    for await (const page of listWaitingRetries(deps, from, to)) {
       for (const d of page) {
         const dueMs = retryDueMs(d);
         if (recover && dueMs !== undefined && dueMs > at.getTime()) {
@@ -208,13 +319,13 @@ export function createHousekeeping(deps: HousekeepingDeps) {
       const from = (await store.reconciledUntil()) ?? '';
       const to = recover ? at.toISOString() : life.firstAttemptLateBefore(at);
       if (to > from) {
-        for await (const page of store.listAccepted(from, to)) {
+        for await (const page of listAccepted(deps, from, to)) {
           for (const { event, recorded } of page) {
             for (const endpointId of event.endpointIds) {
               if (recorded.has(endpointId)) continue;
               const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
               const d = freshDelivery(key, event.type);
-              if (!(await store.openLateDelivery(d, nextDue))) continue;
+              if (!(await deps.deliveries.openPending(d, nextDue))) continue;
               await send(redriveMessage(d));
               report.reconciled++;
               report.requeued++;

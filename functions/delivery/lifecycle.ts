@@ -13,7 +13,7 @@
  * carries soon after its event is on no index: housekeeping reads it back once the event is
  * RETRY_RECONCILE_AFTER_S old, and only a retry still waiting then (its message lost) is re-sent.
  */
-import type { Delivery, Endpoint, StoredEvent } from '../shared/model';
+import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
 
 /** A delivery's states; the rest of the code names them through this object. */
 export const Status = {
@@ -351,4 +351,23 @@ export interface DeliveryScheduler {
 
 export interface DeadLetterQueue {
   send(message: DeliveryMessage): Promise<void>;
+}
+
+/** A delivery's successful attempt, which is kept on the delivery rather than as a record. */
+export function successAttempt(d: Delivery): Attempt[] {
+  if (d.status !== Status.succeeded || !d.success || d.lastAttemptAt === undefined) return [];
+  return [
+    {
+      appId: d.appId,
+      eventId: d.eventId,
+      endpointId: d.endpointId,
+      attempt: d.attempts,
+      at: d.lastAttemptAt,
+      statusCode: d.lastStatusCode ?? null,
+      durationMs: d.success.durationMs,
+      outcome: 'succeeded',
+      error: null,
+      responseExcerpt: d.success.responseExcerpt,
+    },
+  ];
 }

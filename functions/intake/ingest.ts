@@ -27,17 +27,28 @@ export type PutEventResult =
   /** The id is claimed by a request still storing its event (a concurrent duplicate), or was lost mid-way moments ago. */
   | { created: false; claimed: { requestHash: string } };
 
-export interface IngestStore {
+/** What ingest reads of the apps (the app store). */
+export interface IngestApps {
   /** The app and all its endpoints, or null when the app does not exist. */
   getAppWithEndpoints(appId: string): Promise<{ app: App; endpoints: Endpoint[] } | null>;
+}
+
+/** What ingest writes of the events (the event store). */
+export interface IngestEvents {
   /** Stores a new event; returns the existing one if the id is taken. */
   putEventIfAbsent(event: StoredEvent): Promise<PutEventResult>;
+}
+
+/** What ingest writes of the deliveries (the delivery store). */
+export interface IngestDeliveries {
   /** Records deliveries that are finished at accept time (endpoints disabled then): rare. */
   putSkippedDeliveries(deliveries: Delivery[]): Promise<void>;
 }
 
 export interface IngestDeps {
-  store: IngestStore;
+  apps: IngestApps;
+  events: IngestEvents;
+  deliveries: IngestDeliveries;
   scheduler: Pick<DeliveryScheduler, 'now'>;
   now?: () => Date;
   onAccepted?: (event: StoredEvent) => void;
@@ -78,7 +89,7 @@ function skippedAtAccept(event: StoredEvent): Delivery[] {
 export function createIngestService(deps: IngestDeps) {
   const now = deps.now ?? (() => new Date());
 
-  type AppView = NonNullable<Awaited<ReturnType<IngestStore['getAppWithEndpoints']>>>;
+  type AppView = NonNullable<Awaited<ReturnType<IngestApps['getAppWithEndpoints']>>>;
 
   function validate(body: unknown, idempotencyKey?: string) {
     const input = parseOrThrow(createEventSchema, body);
@@ -116,7 +127,7 @@ export function createIngestService(deps: IngestDeps) {
       skippedEndpointIds: subscribed.filter((e) => !e.enabled).map((e) => e.id),
       ...(shard > 0 ? { shard } : {}),
     };
-    const put = await deps.store.putEventIfAbsent(event);
+    const put = await deps.events.putEventIfAbsent(event);
     if (!put.created) {
       const idPath = input.id !== undefined ? 'id' : 'Idempotency-Key';
       const requestHash = 'existing' in put ? put.existing.requestHash : put.claimed.requestHash;
@@ -138,14 +149,14 @@ export function createIngestService(deps: IngestDeps) {
       return { result: resultOf(existing), messages: [] };
     }
     const skipped = skippedAtAccept(event);
-    if (skipped.length > 0) await deps.store.putSkippedDeliveries(skipped);
+    if (skipped.length > 0) await deps.deliveries.putSkippedDeliveries(skipped);
     return { result: resultOf(event), messages: enabled.map((e) => firstAttemptMessage(event, e)), event };
   }
 
   return {
     async ingest(req: IngestRequest): Promise<IngestResult> {
       const valid = validate(req.body, req.idempotencyKey);
-      const found = await deps.store.getAppWithEndpoints(req.appId);
+      const found = await deps.apps.getAppWithEndpoints(req.appId);
       if (!found) throw new NotFoundError(`app ${req.appId} not found`);
       const { result, messages, event } = await accept(req.appId, valid, found, req.idempotencyKey);
       if (messages.length > 0) await deps.scheduler.now(messages);
@@ -160,7 +171,7 @@ export function createIngestService(deps: IngestDeps) {
     async ingestBatch(appId: string, body: unknown) {
       const { events } = parseOrThrow(createEventBatchSchema, body);
       // One read of the app and its endpoints serves the whole batch.
-      const found = await deps.store.getAppWithEndpoints(appId);
+      const found = await deps.apps.getAppWithEndpoints(appId);
       if (!found) throw new NotFoundError(`app ${appId} not found`);
       const accepted = await Promise.all(
         events.map(async (item, index) => {

@@ -8,6 +8,7 @@ import type { LocalStack } from '../../infra/local/stack';
 import type { RecordingReceiver } from '../helpers/receiver';
 import { contractProblem } from './contract';
 import type { Fixture, FuzzRequest, RouteLike } from './requests';
+import type { RouteSpec } from '../../functions/api/routes';
 
 /** The fixture is made with the typed client (the fuzzed requests themselves are raw). */
 const admin = (stack: LocalStack) => hookrelayClient({ baseUrl: stack.apiUrl, key: stack.apiKey });
@@ -79,7 +80,8 @@ async function mintLinks(stack: LocalStack, appId: string) {
 type Caller = { kind: 'admin' } | { kind: 'app' } | { kind: 'portal'; manage: boolean } | { kind: 'none' };
 
 /** What a portal link may reach, as the API's own table says (a copy would prove nothing new). */
-const { PORTAL_CAPABILITIES } = await import('../../functions/handlers/api');
+const { ROUTES } = await import('../../functions/api/routes');
+const portalCapability = (route: string) => (ROUTES as Record<string, RouteSpec>)[route]?.portal;
 
 /** Who the API should take the caller for, from the Authorization header alone. */
 function callerOf(f: Fixture, header: string | undefined): Caller {
@@ -161,7 +163,7 @@ export function answerProblem(
     }
     if (who.kind === 'app' && route === 'GET /v1/portal/session') return `the app key got a ${status} on ${route}`;
     if (who.kind === 'portal' && reached.params.appId !== undefined) {
-      const needed = PORTAL_CAPABILITIES[route];
+      const needed = portalCapability(route);
       if (needed === undefined) return `a portal link got a ${status} on ${route}`;
       if (needed === 'manage' && !who.manage) return `a read-only portal link got a ${status} on ${route}`;
     }

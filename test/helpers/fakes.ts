@@ -1,31 +1,39 @@
 /**
- * In-memory fakes of the core's ports. The stores are in-memory versions of the three DynamoDB
- * aggregates (apps and endpoints, events, deliveries), composed into the use cases' ports by the
- * same composeStores the real ones go through, and checked by the same contract test
+ * In-memory fakes of the core's ports. The stores are in-memory versions of the DynamoDB stores
+ * (apps and endpoints, events, deliveries, housekeeping's), each implementing the same ports the
+ * real one does, and checked by the same contract test
  * (test/integration/store-contract.int.test.ts), so that they cannot drift.
  */
-import {
-  composeStores,
-  type AppRecords,
-  type DeliveryRecords,
-  type EventRecords,
-} from '../../functions/shared/dynamo-stores';
-import type { DeliveryUpdate, EndpointSource, FinishGuard, WebhookSender } from '../../functions/delivery/deliver';
+import type {
+  DeliveryEvents,
+  DeliveryStore,
+  DeliveryUpdate,
+  EndpointSource,
+  FinishGuard,
+  WebhookSender,
+} from '../../functions/delivery/deliver';
 import type { EndpointHealthStore } from '../../functions/endpoints/endpoint-health';
-import type { OpenItem } from '../../functions/delivery/housekeeping';
-import type { PutEventResult } from '../../functions/intake/ingest';
+import type {
+  HousekeepingApps,
+  HousekeepingDeliveries,
+  HousekeepingEvents,
+  HousekeepingStore,
+  OpenItem,
+} from '../../functions/delivery/housekeeping';
+import type { ReplayDeliveries, ReplayEvents } from '../../functions/delivery/replay';
+import type { IngestApps, IngestDeliveries, IngestEvents, PutEventResult } from '../../functions/intake/ingest';
 import {
   freshDelivery,
   isActive,
   isFinished,
   RECOVERABLE_STATUSES,
   Status,
+  successAttempt,
   type DeliveryKey,
   type DeliveryMessage,
 } from '../../functions/delivery/lifecycle';
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/shared/model';
 import type { SendResult } from '../../functions/webhook/outcome';
-import { successAttempt } from '../../functions/delivery/queries';
 import type { WebhookRequest } from '../../functions/webhook/webhook';
 
 const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
@@ -35,7 +43,7 @@ const recordKey = (d: Delivery) =>
 
 type Stored = Delivery & { leaseToken?: string };
 
-export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthStore {
+export class InMemoryApps implements IngestApps, HousekeepingApps, EndpointSource, EndpointHealthStore {
   apps = new Map<string, App>();
   endpoints = new Map<string, Endpoint>();
   disabled: { endpointId: string; reason: string }[] = [];
@@ -89,7 +97,7 @@ export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthS
   }
 }
 
-export class InMemoryEvents implements EventRecords {
+export class InMemoryEvents implements IngestEvents, DeliveryEvents, ReplayEvents, HousekeepingEvents {
   events = new Map<string, StoredEvent>();
   /** Activity markers, as the table's sort keys: `<minute>#<appId>#<shard>`. */
   markers = new Set<string>();
@@ -168,7 +176,10 @@ export class InMemoryEvents implements EventRecords {
   }
 }
 
-export class InMemoryDeliveries implements DeliveryRecords {
+/** The delivery store's fake, and housekeeping's store's (both read and write the same records). */
+export class InMemoryDeliveries
+  implements DeliveryStore, IngestDeliveries, ReplayDeliveries, HousekeepingDeliveries, HousekeepingStore
+{
   records = new Map<string, Stored>();
   attempts: Attempt[] = [];
   checkpoint: string | null = null;
@@ -339,12 +350,12 @@ export class InMemoryDeliveries implements DeliveryRecords {
   }
 }
 
-/** The fakes of every store, composed into the ports as the real ones are. */
+/** The fakes of every store, named as dynamoStores names the real ones. */
 export function fakeStores() {
   const apps = new InMemoryApps();
   const events = new InMemoryEvents();
   const deliveries = new InMemoryDeliveries();
-  return { apps, ...composeStores(apps, events, deliveries), events, deliveries };
+  return { apps, events, deliveries, housekeeping: deliveries };
 }
 
 /** A sender that answers from a script, one result per call (the last one repeats). */

@@ -7,10 +7,11 @@
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOT_APP_REUSE_MS } from '../../functions/endpoints/dynamo-app-store';
-import { dynamoStores } from '../../functions/shared/dynamo-stores';
+import { dynamoStores } from '../../functions/dynamo-stores';
 import { eventsPk } from '../../functions/shared/table-layout';
 import { shardOfId } from '../../functions/shared/ids';
 import { createIngestService } from '../../functions/intake/ingest';
+import { listAccepted } from '../../functions/delivery/housekeeping';
 import { createEventQueries } from '../../functions/delivery/queries';
 import type { Emulators } from '../../infra/local/emulators';
 import { dynamoClient, provision } from '../../infra/local/provision';
@@ -44,8 +45,8 @@ afterAll(async () => {
 });
 
 const scheduler = new RecordingScheduler();
-const ingester = () => createIngestService({ store: stores.ingest, scheduler, now: () => new Date(clock++) });
-const feed = () => createEventQueries(stores.queries, { feedSettleMs: 0, now: () => new Date(T0 + 86_400_000) });
+const ingester = () => createIngestService({ ...stores, scheduler, now: () => new Date(clock++) });
+const feed = () => createEventQueries(stores, { feedSettleMs: 0, now: () => new Date(T0 + 86_400_000) });
 
 async function send(n: number, chosen = false): Promise<string[]> {
   const ids: string[] = [];
@@ -109,7 +110,11 @@ describe('an app whose events are spread over several partitions', () => {
 
     // Reconciled from every shard: each event once.
     const reconciled: string[] = [];
-    for await (const page of stores.housekeeping.listAccepted('', new Date(T0 + 86_400_000).toISOString())) {
+    for await (const page of listAccepted(
+      { ...stores, store: stores.housekeeping },
+      '',
+      new Date(T0 + 86_400_000).toISOString(),
+    )) {
       reconciled.push(...page.map((a) => a.event.id));
     }
     expect(reconciled.sort()).toEqual([...before, ...after].sort());
@@ -123,7 +128,7 @@ describe('an app whose events are spread over several partitions', () => {
       expect(status.id).toBe(id);
       const event = await stores.events.getEvent(APP, id);
       // As a delivery's message finds it: by id and accept time.
-      expect((await stores.deliver.getEvent(APP, id, event!.timestamp))?.id).toBe(id);
+      expect((await stores.events.getEventAt(APP, id, event!.timestamp))?.id).toBe(id);
     }
     const shardsOfChosen = await Promise.all(
       chosen.map(async (id) => (await stores.events.getEvent(APP, id))?.shard ?? 0),

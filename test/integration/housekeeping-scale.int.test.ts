@@ -6,7 +6,7 @@
  */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoStores } from '../../functions/shared/dynamo-stores';
+import { dynamoStores } from '../../functions/dynamo-stores';
 import { createHousekeeping } from '../../functions/delivery/housekeeping';
 import { newId } from '../../functions/shared/ids';
 import { lifecycle } from '../../functions/delivery/lifecycle';
@@ -51,6 +51,7 @@ afterAll(async () => {
 
 const housekeeping = () =>
   createHousekeeping({
+    ...stores,
     store: stores.housekeeping,
     scheduler,
     life: lifecycle({ leaseS: 300 }),
