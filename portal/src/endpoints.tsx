@@ -439,8 +439,6 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
             id="ep-rate-limit"
             type="number"
             inputMode="decimal"
-            min="0.1"
-            max="1000"
             step="any"
             placeholder="no limit"
             {...text('rateLimit')}

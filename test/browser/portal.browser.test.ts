@@ -657,7 +657,76 @@ describe('the portal, as a customer meets it', { timeout: 120_000 }, () => {
     }
     // The retry schedule of the test stack is 1,1,1: four attempts, then failed.
     await system.api.waitForStatus(c.app, lost.id, (st) => st.deliveries[0]?.status === 'failed', 30_000);
+    await seedHistory();
   }, 90_000);
+
+  /**
+   * A day of history for a third endpoint, so that its statistics have a shape (the stack cannot
+   * backdate events): a delivery every 6 minutes, written through the delivery store as the
+   * workers write them, with an hour of 503s eight hours ago. Its log rows have no event behind
+   * them; only its list row and statistics are looked at.
+   */
+  async function seedHistory() {
+    c.shippingUrl = system.hook([200]);
+    c.shipping = (
+      await system.api.createEndpoint(c.app!, c.shippingUrl, { eventTypes: ['shipment.sent'], description: 'Shipping' })
+    ).id;
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const { DynamoDeliveryStore } = await import('../../functions/delivery/dynamo-delivery-store');
+    const { DynamoTable } = await import('../../functions/shared/dynamo-table');
+    const db = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: system.target.local!.dynamodb, region: 'us-east-1' }),
+    );
+    const store = new DynamoDeliveryStore(
+      new DynamoTable(db, { tableName: system.target.local!.tableName, retentionDays: 30 }),
+    );
+    const now = Date.now();
+    const writes: Promise<unknown>[] = [];
+    for (let n = 1; n <= 235; n++) {
+      const eventAt = new Date(now - n * 6 * 60_000 - 30_000);
+      const hoursAgo = (now - eventAt.getTime()) / 3_600_000;
+      const incident = hoursAgo > 8 && hoursAgo < 9;
+      const failed = incident && n % 5 !== 0;
+      const durationMs = Math.round(45 + 25 * Math.sin(n / 9) + (n % 7) * 4 + (incident ? 120 : 0));
+      const key = { appId: c.app!, endpointId: c.shipping, eventId: `evt_seed_${n}`, eventAt: eventAt.toISOString() };
+      const lastAttemptAt = new Date(eventAt.getTime() + (failed ? 3_000 : durationMs)).toISOString();
+      writes.push(
+        store.finish(
+          key,
+          { unleased: { attempt: 1, now: new Date(now).toISOString() } },
+          {
+            status: failed ? 'failed' : 'succeeded',
+            eventType: 'shipment.sent',
+            attempts: failed ? 4 : 1,
+            lastStatusCode: failed ? 503 : 200,
+            lastAttemptAt,
+            nextAttemptAt: null,
+            ...(failed ? {} : { success: { durationMs, responseExcerpt: 'ok' } }),
+            dueAt: null,
+          },
+        ),
+      );
+      if (failed) {
+        writes.push(
+          store.recordAttempt({
+            appId: c.app!,
+            eventId: key.eventId,
+            endpointId: c.shipping,
+            attempt: 4,
+            at: lastAttemptAt,
+            statusCode: 503,
+            durationMs: 30,
+            outcome: 'retryable',
+            error: 'HTTP 503',
+            responseExcerpt: 'upstream unavailable',
+          }),
+        );
+      }
+    }
+    await Promise.all(writes);
+    db.destroy();
+  }
 
   const link = async () => (await mint(c.app!, ['read', 'manage'])).url;
   const onEndpoint = async (page: Page, endpointId: string) => {
@@ -845,7 +914,19 @@ describe('the portal, as a customer meets it', { timeout: 120_000 }, () => {
     await expect.poll(() => chart.locator('figcaption').textContent(), WAIT).toContain('each bar 3 h');
     await page.getByLabel('Window', { exact: true }).selectOption('24h');
     await expect.poll(() => chart.locator('figcaption').textContent(), WAIT).toContain('each bar 30 min');
-    await page.locator('section[aria-labelledby="stats-title"]').scrollIntoViewIfNeeded();
+
+    // A day with an incident: the chart shows it where it happened, and the list says so.
+    await onEndpoint(page, c.shipping!);
+    await expect.poll(() => page.getByTestId('stat-total').textContent(), WAIT).toBe('235');
+    const failedAt = await page
+      .getByTestId('deliveries-chart')
+      .locator('g', { has: page.locator('rect.bar-failed') })
+      .evaluateAll((gs) => gs.map((g) => Date.parse(g.getAttribute('data-at')!)));
+    expect(failedAt.length).toBeGreaterThanOrEqual(2);
+    for (const at of failedAt) expect((Date.now() - at) / 3_600_000).toBeGreaterThan(7.4);
+    expect(await page.getByTestId('stat-last-failure').textContent()).toMatch(
+      /\(8 h ago\), HTTP 503; no retry left\.$/,
+    );
     await shot(page, 'endpoint', true);
 
     await onEndpoint(page, c.failing!);
@@ -860,7 +941,8 @@ describe('the portal, as a customer meets it', { timeout: 120_000 }, () => {
     const { context, page } = await open(await link(), { width: 390, height: 844 });
     const screens: [string, () => Promise<void>, string?][] = [
       ['endpoints', () => page.getByTestId('health').first().waitFor(), 'endpoints-390'],
-      [`endpoints/${c.failing}`, () => page.getByTestId('deliveries-chart').waitFor(), 'endpoint-390'],
+      [`endpoints/${c.failing}`, () => page.getByTestId('deliveries-chart').waitFor()],
+      [`endpoints/${c.shipping}`, () => page.getByTestId('deliveries-chart').waitFor(), 'endpoint-390'],
       [
         `endpoints/${c.failing}/deliveries/${c.lost}`,
         () => page.getByTestId('request-headers').waitFor(),
@@ -875,7 +957,8 @@ describe('the portal, as a customer meets it', { timeout: 120_000 }, () => {
       await ready_();
       await page.waitForTimeout(300);
       expect(await scrollWidth(page), `#/${route} at 390 px`).toBeLessThanOrEqual(390);
-      if (name) await shot(page, name, name !== 'endpoints-390');
+      if (name === 'endpoint-390') await page.locator('#stats-title').evaluate((h) => h.scrollIntoView());
+      if (name) await shot(page, name, name === 'delivery-390');
     }
     await context.close();
     const refused = await open(`${system.target.apiUrl}/portal#token=hrp_${'x'.repeat(43)}`, { width: 390 });
