@@ -18,7 +18,10 @@ import {
 } from './lifecycle';
 import type { Attempt, Delivery } from '../shared/model';
 import type { DynamoTable, Item } from '../shared/dynamo-table';
-import { keys, openKeys, parseDeliveryKey, SK, type Key } from '../shared/table-layout';
+import { deliveriesPk, keys, openKeys, parseDeliveryKey, SK, type Key } from '../shared/table-layout';
+
+/** DynamoDB's order of string sort keys (by code unit, as localeCompare is not). */
+export const bySk = (a: Item, b: Item) => (String(a.sk) < String(b.sk) ? -1 : String(a.sk) > String(b.sk) ? 1 : 0);
 
 export function toDelivery(i: Item): Delivery {
   const { appId, endpointId, eventAt, eventId } = parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) });
@@ -112,20 +115,25 @@ export class DynamoDeliveryStore {
   /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
   async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
     const { values, lists } = statusValues({ r: RECOVERABLE_STATUSES });
-    const items: Item[] = [];
-    for await (const page of this.t.queryPages({
-      KeyConditionExpression: 'pk = :pk AND sk >= :since',
-      FilterExpression: `#s IN (${lists.r})`,
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
-        ':since': since,
-        ...values,
-      },
-    })) {
-      items.push(...page);
-      if (items.length > limit) break;
-    }
+    // Each of the endpoint's partitions in an app with several event shards (table-layout.ts).
+    const shards = await this.t.appEventShards(appId);
+    const perShard = await Promise.all(
+      Array.from({ length: shards }, async (_, shard) => {
+        const items: Item[] = [];
+        for await (const page of this.t.queryPages({
+          KeyConditionExpression: 'pk = :pk AND sk >= :since',
+          FilterExpression: `#s IN (${lists.r})`,
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':pk': deliveriesPk(appId, endpointId, shard), ':since': since, ...values },
+        })) {
+          items.push(...page);
+          if (items.length > limit) break;
+        }
+        return items;
+      }),
+    );
+    // Each partition's first limit + 1 are the only candidates for the merged first limit + 1.
+    const items = perShard.flat().sort(bySk);
     return { items: items.slice(0, limit).map(toDelivery), more: items.length > limit };
   }
 

@@ -14,6 +14,7 @@ import {
   openShardPks,
   parseDeliveryKey,
   TABLE_LAYOUT,
+  deliveriesPk,
   type Key,
 } from '../shared/table-layout';
 import { deliveryKeyOf, toDelivery } from './dynamo-delivery-store';
@@ -29,12 +30,12 @@ export class DynamoHousekeepingStore implements HousekeepingStore {
    * The events, accepted in [from, to], whose delivery to this endpoint has a record: one query
    * of the endpoint's partition, keys only (a read unit covers ~13 records, not one).
    */
-  async recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>> {
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string, shard = 0): Promise<Set<string>> {
     const ids = new Set<string>();
     for await (const page of this.t.queryPages({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
       ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':pk': deliveriesPk(appId, endpointId, shard),
         ':lo': from,
         ':hi': `${to}#\uffff`,
       },
@@ -51,13 +52,19 @@ export class DynamoHousekeepingStore implements HousekeepingStore {
    * eventually consistent, whole items (the filter runs after the read: what the span holds is
    * what is billed, as for recordedBetween).
    */
-  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string): Promise<Delivery[]> {
+  async waitingRetriesBetween(
+    appId: string,
+    endpointId: string,
+    from: string,
+    to: string,
+    shard = 0,
+  ): Promise<Delivery[]> {
     const items = await this.t.queryAll({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
       FilterExpression: '#s = :retrying AND attribute_not_exists(openPk)',
       ExpressionAttributeNames: { '#s': 'status' },
       ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
+        ':pk': deliveriesPk(appId, endpointId, shard),
         ':lo': from,
         ':hi': `${to}#\uffff`,
         ':retrying': Status.retrying,

@@ -26,6 +26,7 @@ import {
   type Lifecycle,
 } from './lifecycle';
 import type { AcceptedEventRef, Delivery } from '../shared/model';
+import { shardOfId } from '../shared/ids';
 
 export interface OpenItem {
   dueAt: string;
@@ -57,12 +58,18 @@ export interface HousekeepingStore {
    */
   rescheduleDue(item: OpenItem, toDueAt: string, opts?: RedriveOptions): Promise<boolean>;
   /** The events, accepted in [from, to], whose delivery to this endpoint has a record. */
-  recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>>;
+  recordedBetween(appId: string, endpointId: string, from: string, to: string, shard?: number): Promise<Set<string>>;
   /**
    * This endpoint's deliveries of events accepted in [from, to] that wait for a retry with no
    * open-index entry (the scheduler carries their message).
    */
-  waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string): Promise<Delivery[]>;
+  waitingRetriesBetween(
+    appId: string,
+    endpointId: string,
+    from: string,
+    to: string,
+    shard?: number,
+  ): Promise<Delivery[]>;
   /**
    * Puts such a retry on the open index due at `dueAt` (counting a re-drive unless `planned`,
    * dropping a dead worker's lease when `clearLease`); false if it no longer waits as read
@@ -143,7 +150,10 @@ async function* acceptedEventPages(reads: ReconcileReads, from: string, to: stri
       for await (const page of reads.events.acceptedPages(appId, shard, from, to)) {
         if (page.length === 0) continue;
         const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
-        yield { appId, page, span, endpointIds: [...new Set(page.flatMap((e) => e.endpointIds))] };
+        const endpointIds = [...new Set(page.flatMap((e) => e.endpointIds))];
+        // The delivery partitions of those events: the shard each one's id names (table-layout.ts).
+        const dlvShards = [...new Set(page.map((e) => shardOfId(e.id) ?? 0))];
+        yield { appId, page, span, endpointIds, dlvShards };
       }
     }
   }
@@ -175,13 +185,18 @@ async function* activeShards(reads: ReconcileReads, from: string, to: string) {
 
 /** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
 export async function* listAccepted(reads: ReconcileReads, from: string, to: string): AsyncIterable<AcceptedEvent[]> {
-  for await (const { appId, page, span, endpointIds } of acceptedEventPages(reads, from, to)) {
-    // Per endpoint, one keys-only query over the page's time span, not one read per
-    // delivery. Eventually consistent: a record missed here is caught by openPending's
-    // condition.
+  for await (const { appId, page, span, endpointIds, dlvShards } of acceptedEventPages(reads, from, to)) {
+    // Per endpoint (and delivery partition), one keys-only query over the page's time span, not
+    // one read per delivery. Eventually consistent: a record missed here is caught by
+    // openPending's condition.
     const recordedBy = new Map(
       await Promise.all(
-        endpointIds.map(async (id) => [id, await reads.store.recordedBetween(appId, id, span.lo, span.hi)] as const),
+        endpointIds.map(async (id) => {
+          const found = await Promise.all(
+            dlvShards.map((shard) => reads.store.recordedBetween(appId, id, span.lo, span.hi, shard)),
+          );
+          return [id, new Set(found.flatMap((ids) => [...ids]))] as const;
+        }),
       ),
     );
     yield page.map((event) => ({
@@ -196,11 +211,13 @@ export async function* listAccepted(reads: ReconcileReads, from: string, to: str
  * open-index entry (the scheduler carries their message), a page of events at a time.
  */
 export async function* listWaitingRetries(reads: ReconcileReads, from: string, to: string): AsyncIterable<Delivery[]> {
-  for await (const { appId, span, endpointIds } of acceptedEventPages(reads, from, to)) {
-    // Per endpoint, one filtered query over the page's time span. Eventually consistent: a
-    // retry that moved on meanwhile fails openWaitingRetry's condition.
+  for await (const { appId, span, endpointIds, dlvShards } of acceptedEventPages(reads, from, to)) {
+    // Per endpoint (and delivery partition), one filtered query over the page's time span.
+    // Eventually consistent: a retry that moved on meanwhile fails openWaitingRetry's condition.
     const found = await Promise.all(
-      endpointIds.map((id) => reads.store.waitingRetriesBetween(appId, id, span.lo, span.hi)),
+      endpointIds.flatMap((id) =>
+        dlvShards.map((shard) => reads.store.waitingRetriesBetween(appId, id, span.lo, span.hi, shard)),
+      ),
     );
     const waiting = found.flat();
     if (waiting.length > 0) yield waiting;

@@ -11,7 +11,7 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import { ConflictError, IdInUseError, NotFoundError, ValidationError } from '../shared/errors';
-import { newId } from '../shared/ids';
+import { newId, shardOfId } from '../shared/ids';
 import {
   firstAttemptMessage,
   freshDelivery,
@@ -116,6 +116,17 @@ export function createIngestService(deps: IngestDeps) {
     // An app whose events are spread over several partitions: any of them, at random.
     const shards = found.app.eventShards ?? 1;
     const shard = shards > 1 ? randomInt(shards) : 0;
+    const chosen = input.id ?? idempotencyKey;
+    if (chosen !== undefined && (shardOfId(chosen) ?? 0) >= shards) {
+      // The shape hookrelay's own ids have, naming a partition this app does not have: the
+      // delivery records' keys follow from it (table-layout.ts), so it is refused, never guessed.
+      throw new ValidationError('the event id has the shape of an id hookrelay generates for a wider app', [
+        {
+          path: input.id !== undefined ? 'id' : 'Idempotency-Key',
+          message: `names event shard ${shardOfId(chosen)}; this app has ${shards}: drop the last character or choose another id`,
+        },
+      ]);
+    }
     const event: StoredEvent = {
       id: input.id ?? idempotencyKey ?? newId('msg', at.getTime(), shard),
       appId,

@@ -12,6 +12,7 @@
  * | activity    | ACTIVE#<n>                 | <minute>#<appId>#<shard>  |                                     |
  * | attempt     | EVT#<appId>#<eventId>      | TRY#<endpointId>#<nnnn>   |                                     |
  * | delivery    | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
+ * |             | [#<shard>]                 |                           |                                     |
  * |             |                            |                           | while late or waiting               |
  * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES,    |                                     |
  * |             |                            | #ACTIVITY                 |                                     |
@@ -29,10 +30,14 @@
  *
  * A delivery's record lives in its endpoint's partition, sorted by its event's time: an
  * endpoint's deliveries, newest first, are one Query on the table (no index entry to write),
- * and the record of (event, endpoint) has a key computable from the event alone.
+ * and the record of (event, endpoint) has a key computable from the event alone. In an app with
+ * several event shards, an endpoint's records are spread the same way (the shard its event's
+ * generated id names; shard 0 for an id the producer chose), so one busy endpoint is not held to
+ * one partition's ~1,000 writes a second either; its readers merge the app's shards.
  */
 import { createHash } from 'node:crypto';
 import { feedPosition } from '../delivery/queries';
+import { shardOfId } from './ids';
 
 export const TABLE_LAYOUT = {
   partitionKey: 'pk',
@@ -91,8 +96,9 @@ export const keys = {
     pk: `EVT#${appId}#${eventId}`,
     sk: `TRY#${endpointId}#${String(n).padStart(4, '0')}`,
   }),
+  /** A delivery, in its endpoint's partition (the shard its event's id names) at its event's time. */
   delivery: (k: { appId: string; endpointId: string; eventAt: string; eventId: string }): Key => ({
-    pk: `DLV#${k.appId}#${k.endpointId}`,
+    pk: deliveriesPk(k.appId, k.endpointId, deliveryShardOf(k.eventId)),
     sk: `${k.eventAt}#${k.eventId}`,
   }),
   /** Where housekeeping keeps how far it has reconciled events against their deliveries. */
@@ -149,7 +155,18 @@ export const openShardPks = () => Array.from({ length: TABLE_LAYOUT.openShards }
 /** The due time at the head of an open-index sort key. */
 export const dueAtOf = (openSk: string) => openSk.split('#')[0] ?? '';
 
-/** The ids in a delivery's keys (DLV#<appId>#<endpointId> / <eventTs>#<eventId>). */
+/**
+ * The shard of a delivery's partition: the one its event's id names (every id hookrelay generated
+ * for an app with several shards), else 0. A function of the id alone, so every reader and writer
+ * of the record agrees on it; ingest refuses a chosen id naming a shard its app does not have.
+ */
+export const deliveryShardOf = (eventId: string) => shardOfId(eventId) ?? 0;
+
+/** An endpoint's delivery partition (shard 0 keeps the name an unsharded app has always had). */
+export const deliveriesPk = (appId: string, endpointId: string, shard = 0) =>
+  shard === 0 ? `DLV#${appId}#${endpointId}` : `DLV#${appId}#${endpointId}#${shard}`;
+
+/** The ids in a delivery's keys (DLV#<appId>#<endpointId>[#<shard>] / <eventTs>#<eventId>). */
 export function parseDeliveryKey(key: Key) {
   const [, appId = '', endpointId = ''] = key.pk.split('#');
   const cut = key.sk.indexOf('#');

@@ -34,6 +34,7 @@ import {
 } from '../../functions/delivery/lifecycle';
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/shared/model';
 import type { SendResult } from '../../functions/webhook/outcome';
+import { shardOfId } from '../../functions/shared/ids';
 import type { WebhookRequest } from '../../functions/webhook/webhook';
 
 const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
@@ -203,16 +204,22 @@ export class InMemoryDeliveries
     }
     return out;
   }
-  async recordedBetween(appId: string, endpointId: string, from: string, to: string) {
-    return new Set(
-      [...this.records.values()]
-        .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
-        .map((d) => d.eventId),
+  /** The records of one of an endpoint's partitions (the shard its events' ids name) over a span. */
+  private inSpan(appId: string, endpointId: string, from: string, to: string, shard: number) {
+    return [...this.records.values()].filter(
+      (d) =>
+        d.appId === appId &&
+        d.endpointId === endpointId &&
+        (shardOfId(d.eventId) ?? 0) === shard &&
+        d.createdAt >= from &&
+        d.createdAt <= to,
     );
   }
-  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string) {
-    return [...this.records.values()]
-      .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string, shard = 0) {
+    return new Set(this.inSpan(appId, endpointId, from, to, shard).map((d) => d.eventId));
+  }
+  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string, shard = 0) {
+    return this.inSpan(appId, endpointId, from, to, shard)
       .filter((d) => d.status === Status.retrying && d.dueAt === undefined)
       .sort((a, b) => `${a.createdAt}#${a.eventId}`.localeCompare(`${b.createdAt}#${b.eventId}`))
       .map((d) => {

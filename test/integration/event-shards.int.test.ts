@@ -8,8 +8,11 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOT_APP_REUSE_MS } from '../../functions/endpoints/dynamo-app-store';
 import { dynamoStores } from '../../functions/dynamo-stores';
-import { eventsPk } from '../../functions/shared/table-layout';
-import { shardOfId } from '../../functions/shared/ids';
+import { deliveriesPk, eventsPk } from '../../functions/shared/table-layout';
+import { newId, shardOfId } from '../../functions/shared/ids';
+import { DynamoTable } from '../../functions/shared/dynamo-table';
+import { ValidationError } from '../../functions/shared/errors';
+import { DynamoEndpointLogStore } from '../../functions/endpoints/dynamo-endpoint-log-store';
 import { createIngestService } from '../../functions/intake/ingest';
 import { listAccepted } from '../../functions/delivery/housekeeping';
 import { createEventQueries } from '../../functions/delivery/queries';
@@ -118,6 +121,68 @@ describe('an app whose events are spread over several partitions', () => {
       reconciled.push(...page.map((a) => a.event.id));
     }
     expect(reconciled.sort()).toEqual([...before, ...after].sort());
+  });
+
+  it("spreads one endpoint's delivery records the same way, and reads them back merged", async () => {
+    const ids = await send(24);
+    const events = await Promise.all(ids.map(async (id) => (await stores.events.getEvent(APP, id))!));
+    // An outcome for each (a skip writes the record as an outcome would).
+    for (const e of events) {
+      await stores.deliveries.skip({ appId: APP, eventId: e.id, endpointId: 'ep_1', eventAt: e.timestamp }, e.type);
+    }
+    const partitions = new Set<number>();
+    for (let s = 0; s < 4; s++) {
+      const out = await db.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': deliveriesPk(APP, 'ep_1', s) },
+          Select: 'COUNT',
+        }),
+      );
+      if ((out.Count ?? 0) > 0) partitions.add(s);
+    }
+    expect(partitions.size).toBeGreaterThan(1);
+
+    // The endpoint's log: newest first, each once, across pages.
+    const log = new DynamoEndpointLogStore(new DynamoTable(db, { tableName, retentionDays: 30 }));
+    const window = { since: events[0]!.timestamp, until: events.at(-1)!.timestamp };
+    const listed: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await log.listEndpointDeliveries(APP, 'ep_1', window, 5, cursor);
+      expect(page.items.length).toBeLessThanOrEqual(5);
+      listed.push(...page.items.map((d) => d.eventId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(listed).toEqual([...ids].reverse());
+    expect((await log.scanEndpointDeliveries(APP, 'ep_1', window, 1000)).items.map((d) => d.eventId)).toEqual(
+      [...ids].reverse(),
+    );
+    // Recover's read: oldest first, merged.
+    const failed = await stores.deliveries.listFailedSince(APP, 'ep_1', events[0]!.timestamp, 100);
+    expect(failed.items.map((d) => d.eventId)).toEqual(ids);
+    // And the reconcile sees each record where it is.
+    let checked = 0;
+    for await (const page of listAccepted(
+      { ...stores, store: stores.housekeeping },
+      window.since,
+      `${window.until}~`,
+    )) {
+      for (const a of page) {
+        if (!ids.includes(a.event.id)) continue;
+        expect(a.recorded.has('ep_1')).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBe(ids.length);
+  });
+
+  it('refuses an id of the generated shape that names a shard the app does not have', async () => {
+    const named = `${newId('msg', clock)}z`;
+    await expect(
+      ingester().ingest({ appId: APP, body: { type: 'order.created', data: {}, id: named } }),
+    ).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('finds each event by its id, generated or chosen, and answers a repeat with the original', async () => {
