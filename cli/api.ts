@@ -80,6 +80,9 @@ export function apiClient(api: { url: string; key: string }) {
     createApp(body: RequestBody<'/v1/apps', 'post'>) {
       return must('POST', hr.POST('/v1/apps', { body, ...init() }));
     },
+    updateApp(appId: string, body: RequestBody<'/v1/apps/{appId}', 'patch'>) {
+      return must('PATCH', hr.PATCH('/v1/apps/{appId}', { ...ofApp(appId), body }));
+    },
     getApp(appId: string) {
       return must('GET', hr.GET('/v1/apps/{appId}', ofApp(appId)));
     },

@@ -48,7 +48,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change an app: its name, knownEventTypesOnly (admin key only) */
+        patch: operations["patchV1AppsByAppId"];
         trace?: never;
     };
     "/v1/apps/{appId}/keys": {
@@ -408,6 +409,8 @@ export interface components {
             name: string;
             /** @description ISO 8601 date-time */
             createdAt: string;
+            /** @description true: events of a type the catalog does not list are refused (422); absent: any type goes */
+            knownEventTypesOnly?: boolean;
         };
         Endpoint: {
             id: string;
@@ -587,6 +590,8 @@ export interface components {
                 [key: string]: unknown;
             }[];
             deprecated: boolean;
+            /** @description true: events of this type whose data breaks the schema are refused (422); false: the schema is documentation */
+            validate: boolean;
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
@@ -849,6 +854,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
+                    knownEventTypesOnly?: boolean;
                 };
             };
         };
@@ -890,6 +896,40 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    patchV1AppsByAppId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    knownEventTypesOnly?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["App"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             429: components["responses"]["E429"];
         };
@@ -1351,6 +1391,7 @@ export interface operations {
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
             415: components["responses"]["E415"];
+            422: components["responses"]["E422"];
             429: components["responses"]["E429"];
         };
     };
@@ -1526,6 +1567,7 @@ export interface operations {
                         [key: string]: unknown;
                     }[];
                     deprecated?: boolean;
+                    validate?: boolean;
                 };
             };
         };
@@ -1618,6 +1660,7 @@ export interface operations {
                         [key: string]: unknown;
                     }[];
                     deprecated?: boolean;
+                    validate?: boolean;
                 };
             };
         };

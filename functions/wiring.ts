@@ -29,7 +29,8 @@ import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
 import { DynamoEventStore } from './intake/dynamo-event-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
 import { describeWebhookRequest } from './webhook/webhook';
-import { createEventTypeService } from './catalog/event-types';
+import { createCatalogCheck } from './catalog/catalog-check';
+import { createEventTypeService, listAllEventTypes } from './catalog/event-types';
 import { createPortalAccessService } from './access/portal-access';
 import { createRateLimiter } from './access/rate-limit';
 import { createTestEventService } from './intake/test-events';
@@ -97,11 +98,15 @@ function build() {
     checkDestination: destinationCheck(cfg.allowPrivateTargets),
     rotationOverlapS: cfg.secretRotationOverlapS,
   });
+  const catalogStore = new DynamoCatalogStore(stores.table);
+  // One per container: the catalog's rules, read at most every 10 s while events arrive.
+  const catalogCheck = createCatalogCheck({ listAll: () => listAllEventTypes(catalogStore) });
   const ingestVia = (sends: DeliveryScheduler) =>
     createIngestService({
       apps: stores.apps,
       events: stores.events,
       deliveries: stores.deliveries,
+      catalog: catalogCheck,
       scheduler: sends,
       onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
     });
@@ -167,8 +172,7 @@ function build() {
     life,
     stuckAfterRequeues: 3,
   });
-  const catalogStore = new DynamoCatalogStore(stores.table);
-  const eventTypes = createEventTypeService({ store: catalogStore });
+  const eventTypes = createEventTypeService({ store: catalogStore, onChange: () => catalogCheck.invalidate() });
   const portal = createPortalAccessService({ store: catalogStore, requireApp: apps.requireApp });
   return {
     cfg,

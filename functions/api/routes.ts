@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Capability } from '../access/portal-access';
 import {
   createAppSchema,
+  updateAppSchema,
   createEndpointSchema,
   createEventBatchSchema,
   createEventSchema,
@@ -79,6 +80,15 @@ export const ROUTES = {
     tag: 'Apps',
     ok: { status: 200, view: 'App' },
     errors: [404],
+  },
+  'PATCH /v1/apps/{appId}': {
+    summary: 'Change an app: its name, knownEventTypesOnly (admin key only)',
+    // `app` first, so another app's key gets 404 as everywhere; then the admin alone (403).
+    access: 'app',
+    tag: 'Apps',
+    body: updateAppSchema,
+    ok: { status: 200, view: 'App' },
+    errors: [403, 404],
   },
   'POST /v1/apps/{appId}/keys': {
     summary: 'Create an app-scoped key (admin key only); the key is shown once',
@@ -170,7 +180,7 @@ export const ROUTES = {
     tag: 'Events',
     body: createEventSchema,
     ok: { status: 202, view: 'Accepted' },
-    errors: [404, 409, 413, 415],
+    errors: [404, 409, 413, 415, 422],
     headers: { 'Idempotency-Key': 'used as the event id when the body has none' },
   },
   'POST /v1/apps/{appId}/events/batch': {

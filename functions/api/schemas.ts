@@ -91,9 +91,19 @@ const pageSize = z._default(
   LIMITS.pageSizeDefault,
 );
 
+const knownEventTypesOnly = z.optional(z.boolean({ error: 'must be true or false' }));
+
 export const createAppSchema = z.strictObject({
   name: z.string({ error: 'is required and must be a string' }).check(z.trim(), nonEmpty, max(LIMITS.nameLength)),
+  knownEventTypesOnly,
 });
+
+export const updateAppSchema = z
+  .strictObject({
+    name: z.optional(z.string({ error: 'must be a string' }).check(z.trim(), nonEmpty, max(LIMITS.nameLength))),
+    knownEventTypesOnly,
+  })
+  .check(z.refine((v) => Object.keys(v).length > 0, 'must change at least one of name, knownEventTypesOnly'));
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 const printable = z.regex(PRINTABLE, 'must hold printable ASCII characters only');
@@ -300,6 +310,7 @@ export const createEventTypeSchema = z.strictObject({
   schema: z.optional(z.record(z.string(), z.unknown(), { error: 'must be a JSON Schema object' })),
   examples: z.optional(examples),
   deprecated: z.optional(z.boolean({ error: 'must be true or false' })),
+  validate: z.optional(z.boolean({ error: 'must be true or false' })),
 });
 
 export const updateEventTypeSchema = z
@@ -310,9 +321,13 @@ export const updateEventTypeSchema = z
     ),
     examples: z.optional(examples),
     deprecated: z.optional(z.boolean({ error: 'must be true or false' })),
+    validate: z.optional(z.boolean({ error: 'must be true or false' })),
   })
   .check(
-    z.refine((v) => Object.keys(v).length > 0, 'must change at least one of description, schema, examples, deprecated'),
+    z.refine(
+      (v) => Object.keys(v).length > 0,
+      'must change at least one of description, schema, examples, deprecated, validate',
+    ),
   );
 
 export const sendExampleSchema = z.strictObject({ eventType });

@@ -8,7 +8,15 @@ import { DELIVERY_STATUSES } from '../delivery/lifecycle';
 
 const iso = z.string().describe('ISO 8601 date-time');
 export const views = {
-  App: z.object({ id: z.string(), name: z.string(), createdAt: iso }),
+  App: z.object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: iso,
+    knownEventTypesOnly: z
+      .boolean()
+      .optional()
+      .describe('true: events of a type the catalog does not list are refused (422); absent: any type goes'),
+  }),
   Endpoint: z.object({
     id: z.string(),
     url: z.string(),
@@ -144,6 +152,11 @@ export const views = {
       .describe('JSON Schema (2020-12 or draft-07) of the event data'),
     examples: z.array(z.record(z.string(), z.unknown())).describe('example data; the first is what send-example sends'),
     deprecated: z.boolean(),
+    validate: z
+      .boolean()
+      .describe(
+        'true: events of this type whose data breaks the schema are refused (422); false: the schema is documentation',
+      ),
     createdAt: iso,
     updatedAt: iso,
   }),

@@ -10,6 +10,7 @@ import {
   LIMITS,
   parseOrThrow,
   createAppSchema,
+  updateAppSchema,
   createEndpointSchema,
   pageQuerySchema,
   toDetails,
@@ -30,6 +31,8 @@ import {
 /** Storage the app and endpoint use cases need. */
 export interface AppStore {
   putApp(app: App): Promise<void>;
+  /** Sets the app's name and options; false when there is no such app. */
+  updateApp(app: App): Promise<boolean>;
   getApp(appId: string): Promise<App | null>;
   putEndpoint(endpoint: Endpoint): Promise<void>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
@@ -208,8 +211,21 @@ export function createAppService(deps: AppDeps) {
     async createApp(body: unknown): Promise<App> {
       const input = parseOrThrow(createAppSchema, body);
       const app: App = { id: newId('app'), name: input.name, createdAt: now().toISOString() };
+      if (input.knownEventTypesOnly) app.knownEventTypesOnly = true;
       await deps.store.putApp(app);
       return app;
+    },
+
+    /** Changes the app's name or its options (knownEventTypesOnly). */
+    async updateApp(appId: string, body: unknown): Promise<App> {
+      const input = parseOrThrow(updateAppSchema, body);
+      const current = await requireApp(appId);
+      const next: App = { ...current };
+      if (input.name !== undefined) next.name = input.name;
+      if (input.knownEventTypesOnly === true) next.knownEventTypesOnly = true;
+      else if (input.knownEventTypesOnly === false) delete next.knownEventTypesOnly;
+      if (!(await deps.store.updateApp(next))) throw new NotFoundError(`app ${appId} not found`);
+      return next;
     },
 
     async createEndpoint(appId: string, body: unknown): Promise<EndpointView> {

@@ -17,6 +17,7 @@ import { APP_LIST_PK, APP_PARTITION_BEFORE_KEYS, appListKeys, keys, SK, TABLE_LA
 export function toApp(i: Item): App {
   const app: App = { id: i.id as string, name: i.name as string, createdAt: i.createdAt as string };
   if (typeof i.eventShards === 'number' && i.eventShards > 1) app.eventShards = i.eventShards;
+  if (i.knownEventTypesOnly === true) app.knownEventTypesOnly = true;
   return app;
 }
 
@@ -91,6 +92,24 @@ export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, Endpo
         Item: { ...keys.app(app.id), ...appListKeys(app.id), kind: 'app', ...app },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
+    );
+  }
+
+  /** Sets the app's name and options; false when there is no such app. */
+  async updateApp(app: App): Promise<boolean> {
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.app(app.id),
+          UpdateExpression: app.knownEventTypesOnly
+            ? 'SET #name = :name, knownEventTypesOnly = :k'
+            : 'SET #name = :name REMOVE knownEventTypesOnly',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#name': 'name' },
+          ExpressionAttributeValues: { ':name': app.name, ...(app.knownEventTypesOnly ? { ':k': true } : {}) },
+        }),
+      ),
     );
   }
 

@@ -88,6 +88,10 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
 
   'POST /v1/apps': async (e) => json(201, await services().apps.createApp(e.jsonBody)),
   'GET /v1/apps/{appId}': async (_e, _who, appId) => json(200, await services().apps.requireApp(appId)),
+  'PATCH /v1/apps/{appId}': async (e, who, appId) => {
+    requireAdmin(who, 'only the admin key can change an app');
+    return json(200, await services().apps.updateApp(appId, e.jsonBody));
+  },
 
   'POST /v1/apps/{appId}/keys': async (e, who, appId) =>
     json(201, await services().keys.create(who, appId, e.jsonBody)),

@@ -10,7 +10,7 @@
  * the producer retry; the replay answers the original response and sends nothing twice.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { ConflictError, IdInUseError, NotFoundError, ValidationError } from '../shared/errors';
+import { ConflictError, IdInUseError, NotFoundError, UnprocessableError, ValidationError } from '../shared/errors';
 import { newId, shardOfId } from '../shared/ids';
 import {
   firstAttemptMessage,
@@ -49,6 +49,8 @@ export interface IngestDeps {
   apps: IngestApps;
   events: IngestEvents;
   deliveries: IngestDeliveries;
+  /** The catalog's opt-in checks (catalog-check.ts): known types only, schema validation. */
+  catalog?: { check(app: App, type: string, data: unknown): Promise<void> };
   scheduler: Pick<DeliveryScheduler, 'now'>;
   now?: () => Date;
   onAccepted?: (event: StoredEvent) => void;
@@ -169,6 +171,7 @@ export function createIngestService(deps: IngestDeps) {
       const valid = validate(req.body, req.idempotencyKey);
       const found = await deps.apps.getAppWithEndpoints(req.appId);
       if (!found) throw new NotFoundError(`app ${req.appId} not found`);
+      await deps.catalog?.check(found.app, valid.input.type, valid.input.data);
       const { result, messages, event } = await accept(req.appId, valid, found, req.idempotencyKey);
       if (messages.length > 0) await deps.scheduler.now(messages);
       if (event) deps.onAccepted?.(event);
@@ -187,9 +190,11 @@ export function createIngestService(deps: IngestDeps) {
       const accepted = await Promise.all(
         events.map(async (item, index) => {
           try {
-            return await accept(appId, validate(item), found);
+            const valid = validate(item);
+            await deps.catalog?.check(found.app, valid.input.type, valid.input.data);
+            return await accept(appId, valid, found);
           } catch (err) {
-            if (err instanceof ValidationError || err instanceof ConflictError) {
+            if (err instanceof ValidationError || err instanceof ConflictError || err instanceof UnprocessableError) {
               return {
                 error: {
                   code: err.code,
