@@ -174,6 +174,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/endpoints/{endpointId}/ordering/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fail the delivery now holding an ordering key of a strict endpoint (reason "skipped by ..."), so the key's later events go on */
+        post: operations["postV1AppsByAppIdEndpointsByEndpointIdOrderingSkip"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/ordering/held": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A strict endpoint's held keys: each key whose head failed an attempt and waits, with the head's attempts */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdOrderingHeld"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{appId}/events": {
         parameters: {
             query?: never;
@@ -478,6 +512,11 @@ export interface components {
                 /** @description why, e.g. HTTP 429 or 5 failed attempts in a row */
                 reason?: string;
             };
+            /**
+             * @description strict: the events that share an orderingKey arrive one at a time, in accept order
+             * @enum {string}
+             */
+            ordering: "none" | "strict";
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
@@ -531,6 +570,8 @@ export interface components {
              * @constant
              */
             test?: true;
+            /** @description the producer's ordering key, when it gave one */
+            orderingKey?: string;
             deliveries: {
                 endpointId: string;
                 /** @enum {string} */
@@ -539,6 +580,35 @@ export interface components {
                 lastStatusCode: number | null;
                 lastAttemptAt: string | null;
                 nextAttemptAt: string | null;
+                /** @description why it failed when no attempt says so, e.g. "skipped by the admin key" */
+                reason?: string;
+                /** @description a strict endpoint's delivery waiting behind an earlier event of its key whose delivery failed an attempt and waits for the next */
+                waitingFor?: {
+                    eventId: string;
+                    attempts: number;
+                    /** @description ISO 8601 date-time */
+                    nextAttemptAt: string;
+                };
+            }[];
+        };
+        Skipped: {
+            /** @description the event whose delivery held the key: now failed, its dead letter in the DLQ */
+            eventId: string;
+            /** @description null: the endpoint’s events without a key */
+            orderingKey: string | null;
+        };
+        HeldKeys: {
+            items: {
+                /** @description null: the endpoint’s events without a key */
+                orderingKey: string | null;
+                /** @description the head: the event whose delivery holds the key */
+                eventId: string;
+                attempts: number;
+                /** @description ISO 8601 date-time */
+                nextAttemptAt: string;
+                lastError: string | null;
+                /** @description when the head first failed */
+                since: string | null;
             }[];
         };
         Attempts: {
@@ -1075,6 +1145,8 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     };
+                    /** @enum {string} */
+                    ordering?: "none" | "strict";
                     rateLimit?: {
                         perSecond: number;
                     } | null;
@@ -1203,6 +1275,8 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     }) | null;
+                    /** @enum {string} */
+                    ordering?: "none" | "strict";
                     rateLimit?: {
                         perSecond: number;
                     } | null;
@@ -1321,6 +1395,68 @@ export interface operations {
             429: components["responses"]["E429"];
         };
     };
+    postV1AppsByAppIdEndpointsByEndpointIdOrderingSkip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    orderingKey?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Skipped"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdOrderingHeld: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldKeys"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
     getV1AppsByAppIdEvents: {
         parameters: {
             query?: {
@@ -1371,6 +1507,7 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     id?: string;
+                    orderingKey?: string;
                 };
             };
         };

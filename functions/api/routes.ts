@@ -25,6 +25,7 @@ import {
   feedQuerySchema,
   pageQuerySchema,
   portalAccessSchema,
+  orderingSkipSchema,
   recoverSchema,
   resendSchema,
   sendExampleSchema,
@@ -173,6 +174,24 @@ export const ROUTES = {
     body: recoverSchema,
     ok: { status: 202, view: 'Recovered' },
     errors: [404, 409],
+  },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip': {
+    summary:
+      'Fail the delivery now holding an ordering key of a strict endpoint (reason "skipped by ..."), so the key\'s later events go on',
+    access: 'app',
+    portal: 'manage',
+    tag: 'Endpoints',
+    body: orderingSkipSchema,
+    ok: { status: 202, view: 'Skipped' },
+    errors: [404, 409],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/ordering/held': {
+    summary: "A strict endpoint's held keys: each key whose head failed an attempt and waits, with the head's attempts",
+    access: 'app',
+    portal: 'read',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'HeldKeys' },
+    errors: [404],
   },
   'POST /v1/apps/{appId}/events': {
     summary: 'Send an event; idempotent on `id` or the Idempotency-Key header',
