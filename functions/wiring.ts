@@ -18,6 +18,11 @@ import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
 import { createReplayService } from './delivery/replay';
 import { createDeliverService, type DeliveryObserver } from './delivery/deliver';
+import { DynamoHeldKeyStore } from './ordering/dynamo-held-keys';
+import { createOrderedDelivery } from './ordering/ordered-delivery';
+import { createOrderedLane } from './ordering/ordered-lane';
+import { createOrderingService } from './ordering/ordering-service';
+import { SqsLaneQueue } from './ordering/sqs-ordered-lane';
 import { createEndpointHealth } from './endpoints/endpoint-health';
 import { lifecycle, Status, type DeliveryScheduler } from './delivery/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './webhook/destination-guard';
@@ -27,7 +32,8 @@ import { createEventQueries } from './delivery/queries';
 import { DynamoCatalogStore } from './catalog/dynamo-catalog-store';
 import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
-import { createEventTypeService } from './catalog/event-types';
+import { createCatalogCheck } from './catalog/catalog-check';
+import { createEventTypeService, listAllEventTypes } from './catalog/event-types';
 import { createPortalAccessService } from './access/portal-access';
 import { createRateLimiter } from './access/rate-limit';
 import { createTestEventService } from './intake/test-events';
@@ -36,6 +42,8 @@ import { METRIC_NAMES, METRICS_NAMESPACE } from './shared/metric-names';
 
 /** How long a delivery worker reuses an endpoint it read (see DynamoAppStore.endpointForDelivery). */
 const ENDPOINT_CACHE_MS = 5000;
+/** How long an ordered delivery whose handling failed (the table, a queue) waits before it is tried again. */
+const ORDERED_ERROR_HOLD_MS = 30_000;
 /** How long the bus's ingest gathers first attempts into shared requests (see CoalescingScheduler). */
 const BUS_SEND_WINDOW_MS = 10;
 
@@ -78,7 +86,7 @@ function destinationCheck(allowPrivate: boolean): DestinationCheck {
   };
 }
 
-/** The delivery's metrics, through the worker's observer port. */
+/** The delivery's metrics, through the workers' observer port. */
 const deliveryMetrics: DeliveryObserver = {
   attempted: (a) => {
     if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
@@ -123,7 +131,11 @@ function build() {
     { endpointCacheMs: ENDPOINT_CACHE_MS },
   );
   const sqs = sqsClient();
-  const scheduler = new SqsScheduler(sqs, { work: cfg.workQueueUrl, retry: cfg.retryQueueUrl });
+  const scheduler = new SqsScheduler(sqs, {
+    work: cfg.workQueueUrl,
+    retry: cfg.retryQueueUrl,
+    ordered: cfg.orderedQueueUrl,
+  });
   const life = lifecycle({ leaseS: cfg.leaseS });
   const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
   const apps = createAppService({
@@ -131,11 +143,15 @@ function build() {
     checkDestination: destinationCheck(cfg.allowPrivateTargets),
     rotationOverlapS: cfg.secretRotationOverlapS,
   });
+  const catalogStore = new DynamoCatalogStore(stores.table);
+  // One per container: the catalog's rules, read at most every 10 s while events arrive.
+  const catalogCheck = createCatalogCheck({ listAll: () => listAllEventTypes(catalogStore) });
   const ingestVia = (sends: DeliveryScheduler) =>
     createIngestService({
       apps: stores.apps,
       events: stores.events,
       deliveries: stores.deliveries,
+      catalog: catalogCheck,
       scheduler: sends,
       onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
     });
@@ -150,6 +166,7 @@ function build() {
     onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
   });
   const { sender, tokens, userAgent } = webhookSenders(cfg);
+  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
   const deliver = createDeliverService({
     events: stores.events,
     store: stores.deliveries,
@@ -158,12 +175,45 @@ function build() {
     sender,
     tokens,
     scheduler,
-    deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
+    deadLetters,
     policy,
     life,
     timeoutMs: cfg.deliveryTimeoutMs,
     userAgent,
     observer: deliveryMetrics,
+  });
+  // Strict endpoints' lane (functions/ordering): the same sending, signing and outcomes, in
+  // each key's order, its head held by its visibility while it waits.
+  const heldKeys = new DynamoHeldKeyStore(stores.table);
+  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
+    logger.warn(message, { detail }),
+  );
+  const orderedLane = createOrderedLane({
+    deliver: createOrderedDelivery({
+      events: stores.events,
+      store: stores.deliveries,
+      held: heldKeys,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
+      sender,
+      tokens,
+      deadLetters,
+      policy,
+      timeoutMs: cfg.deliveryTimeoutMs,
+      userAgent,
+      observer: deliveryMetrics,
+    }),
+    queue: laneQueue,
+    errorHoldMs: ORDERED_ERROR_HOLD_MS,
+    onError: (err, record) =>
+      logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
+  });
+  const ordering = createOrderingService({
+    held: heldKeys,
+    store: stores.deliveries,
+    deadLetters,
+    release: (receiptHandle) => laneQueue.release(receiptHandle),
+    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
@@ -174,8 +224,7 @@ function build() {
     life,
     stuckAfterRequeues: 3,
   });
-  const catalogStore = new DynamoCatalogStore(stores.table);
-  const eventTypes = createEventTypeService({ store: catalogStore });
+  const eventTypes = createEventTypeService({ store: catalogStore, onChange: () => catalogCheck.invalidate() });
   const portal = createPortalAccessService({ store: catalogStore, requireApp: apps.requireApp });
   return {
     cfg,
@@ -212,7 +261,9 @@ function build() {
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
-    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs }),
+    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs, held: heldKeys }),
+    orderedLane,
+    ordering,
     housekeeping,
     sender,
   };

@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Capability } from '../access/portal-access';
 import {
   createAppSchema,
+  updateAppSchema,
   createEndpointSchema,
   createEventBatchSchema,
   createEventSchema,
@@ -24,6 +25,7 @@ import {
   feedQuerySchema,
   pageQuerySchema,
   portalAccessSchema,
+  orderingSkipSchema,
   recoverSchema,
   resendSchema,
   sendExampleSchema,
@@ -79,6 +81,15 @@ export const ROUTES = {
     tag: 'Apps',
     ok: { status: 200, view: 'App' },
     errors: [404],
+  },
+  'PATCH /v1/apps/{appId}': {
+    summary: 'Change an app: its name, knownEventTypesOnly (admin key only)',
+    // `app` first, so another app's key gets 404 as everywhere; then the admin alone (403).
+    access: 'app',
+    tag: 'Apps',
+    body: updateAppSchema,
+    ok: { status: 200, view: 'App' },
+    errors: [403, 404],
   },
   'POST /v1/apps/{appId}/keys': {
     summary: 'Create an app-scoped key (admin key only); the key is shown once',
@@ -164,13 +175,31 @@ export const ROUTES = {
     ok: { status: 202, view: 'Recovered' },
     errors: [404, 409],
   },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip': {
+    summary:
+      'Fail the delivery now holding an ordering key of a strict endpoint (reason "skipped by ..."), so the key\'s later events go on',
+    access: 'app',
+    portal: 'manage',
+    tag: 'Endpoints',
+    body: orderingSkipSchema,
+    ok: { status: 202, view: 'Skipped' },
+    errors: [404, 409],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/ordering/held': {
+    summary: "A strict endpoint's held keys: each key whose head failed an attempt and waits, with the head's attempts",
+    access: 'app',
+    portal: 'read',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'HeldKeys' },
+    errors: [404],
+  },
   'POST /v1/apps/{appId}/events': {
     summary: 'Send an event; idempotent on `id` or the Idempotency-Key header',
     access: 'app',
     tag: 'Events',
     body: createEventSchema,
     ok: { status: 202, view: 'Accepted' },
-    errors: [404, 409, 413, 415],
+    errors: [404, 409, 413, 415, 422],
     headers: { 'Idempotency-Key': 'used as the event id when the body has none' },
   },
   'POST /v1/apps/{appId}/events/batch': {

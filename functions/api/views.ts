@@ -8,7 +8,15 @@ import { DELIVERY_STATUSES } from '../delivery/lifecycle';
 
 const iso = z.string().describe('ISO 8601 date-time');
 export const views = {
-  App: z.object({ id: z.string(), name: z.string(), createdAt: iso }),
+  App: z.object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: iso,
+    knownEventTypesOnly: z
+      .boolean()
+      .optional()
+      .describe('true: events of a type the catalog does not list are refused (422); absent: any type goes'),
+  }),
   Endpoint: z.object({
     id: z.string(),
     url: z.string(),
@@ -60,6 +68,9 @@ export const views = {
         reason: z.string().optional().describe('why, e.g. HTTP 429 or 5 failed attempts in a row'),
       })
       .describe('flow control: how hookrelay is sending to this endpoint now'),
+    ordering: z
+      .enum(['none', 'strict'])
+      .describe('strict: the events that share an orderingKey arrive one at a time, in accept order'),
     createdAt: iso,
     updatedAt: iso,
   }),
@@ -102,6 +113,7 @@ export const views = {
     timestamp: iso,
     data: z.record(z.string(), z.unknown()),
     test: z.literal(true).optional().describe('present on a test event (send-example)'),
+    orderingKey: z.string().optional().describe("the producer's ordering key, when it gave one"),
     deliveries: z.array(
       z.object({
         endpointId: z.string(),
@@ -110,6 +122,32 @@ export const views = {
         lastStatusCode: z.number().int().nullable(),
         lastAttemptAt: iso.nullable(),
         nextAttemptAt: iso.nullable(),
+        reason: z
+          .string()
+          .optional()
+          .describe('why it failed when no attempt says so, e.g. "skipped by the admin key"'),
+        waitingFor: z
+          .object({ eventId: z.string(), attempts: z.number().int(), nextAttemptAt: iso })
+          .optional()
+          .describe(
+            "a strict endpoint's delivery waiting behind an earlier event of its key whose delivery failed an attempt and waits for the next",
+          ),
+      }),
+    ),
+  }),
+  Skipped: z.object({
+    eventId: z.string().describe('the event whose delivery held the key: now failed, its dead letter in the DLQ'),
+    orderingKey: z.string().nullable().describe('null: the endpoint’s events without a key'),
+  }),
+  HeldKeys: z.object({
+    items: z.array(
+      z.object({
+        orderingKey: z.string().nullable().describe('null: the endpoint’s events without a key'),
+        eventId: z.string().describe('the head: the event whose delivery holds the key'),
+        attempts: z.number().int(),
+        nextAttemptAt: iso,
+        lastError: z.string().nullable(),
+        since: iso.nullable().describe('when the head first failed'),
       }),
     ),
   }),
@@ -144,6 +182,11 @@ export const views = {
       .describe('JSON Schema (2020-12 or draft-07) of the event data'),
     examples: z.array(z.record(z.string(), z.unknown())).describe('example data; the first is what send-example sends'),
     deprecated: z.boolean(),
+    validate: z
+      .boolean()
+      .describe(
+        'true: events of this type whose data breaks the schema are refused (422); false: the schema is documentation',
+      ),
     createdAt: iso,
     updatedAt: iso,
   }),

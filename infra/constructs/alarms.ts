@@ -13,6 +13,8 @@ import { hookrelayMetric } from './metrics';
 export interface DeliveryAlarmsProps {
   readonly deadLetterQueue: sqs.IQueue;
   readonly ingestDeadLetterQueue: sqs.IQueue;
+  /** The ordered lane's backstop DLQ (a message there is a strict delivery nothing could handle). */
+  readonly orderedDeadLetterQueue?: sqs.IQueue;
   /** The bus rule's target, drained by the ingest function. */
   readonly ingestQueue: sqs.IQueue;
   readonly api: ApiMetrics;
@@ -63,7 +65,7 @@ export class DeliveryAlarms extends Construct {
     return alarm;
   }
 
-  /** The delivery DLQ: anything in it, and its oldest message near expiry. */
+  /** The delivery DLQs: anything in them, and the main one's oldest message near expiry. */
   private deadLetterAlarms(props: DeliveryAlarmsProps) {
     this.add(
       'DeadLetterMessages',
@@ -94,6 +96,20 @@ export class DeliveryAlarms extends Construct {
         alarmDescription: `The oldest dead-letter message is ${topology.queues.dlq.retentionDays - 3} days old: SQS deletes it at ${topology.queues.dlq.retentionDays} days. Redrive or archive it.`,
       },
     );
+    if (props.orderedDeadLetterQueue) {
+      this.add(
+        'OrderedDeadLetterMessages',
+        props.orderedDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        {
+          ...AT_LEAST_ONE,
+          alarmDescription:
+            "A strict endpoint's delivery left the ordered lane after 1,000 receives (docs/ordering.md): its key moved on without it. Inspect it, then redrive the ordered DLQ to the ordered queue.",
+        },
+      );
+    }
   }
 
   /** The bus's ingest: its DLQ (anything, and near expiry) and events waiting an hour. */
