@@ -31,7 +31,9 @@ import { createIngestService } from './intake/ingest';
 import { createEventQueries } from './delivery/queries';
 import { DynamoCatalogStore } from './catalog/dynamo-catalog-store';
 import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
+import { DynamoEventStore } from './intake/dynamo-event-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
+import { describeWebhookRequest } from './webhook/webhook';
 import { createCatalogCheck } from './catalog/catalog-check';
 import { createEventTypeService, listAllEventTypes } from './catalog/event-types';
 import { createPortalAccessService } from './access/portal-access';
@@ -235,6 +237,9 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
+      findEvent: async (appId, eventId) =>
+        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false)) ?? undefined,
+      describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, userAgent),
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({
