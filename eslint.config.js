@@ -32,6 +32,25 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [NO_INFRA] }] },
   },
   {
+    // The shipped CLI talks to a local stack through its endpoints and infra/local-stack-file.ts,
+    // never by loading the emulators, the local runtime or the CDK.
+    files: ['cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/infra/local/**', 'aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'],
+              message:
+                'the CLI must not import the local stack or the CDK (what it needs is in infra/local-stack-file.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Only adapters talk to AWS: a file that imports the SDK says so by its name (dynamo-*, sqs-*,
     // aws-*, eventbridge-*). Use cases, ports and handlers reach AWS through them.
     files: ['functions/**/*.ts'],

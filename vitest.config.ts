@@ -18,6 +18,8 @@ const DYNAMODB_TESTS = [
   'test/integration/dynamodb-backend.int.test.ts',
   'test/integration/dynamo-store.int.test.ts',
   'test/integration/housekeeping-store.int.test.ts',
+  'test/integration/housekeeping-scale.int.test.ts',
+  'test/integration/event-shards.int.test.ts',
   'test/integration/store-contract.int.test.ts',
 ];
 

@@ -100,6 +100,8 @@ export function kindOf(key: WireItem | undefined): string {
   if (pk.startsWith('DLV#')) return 'delivery';
   if (pk.startsWith('EVENTS#')) return 'event';
   if (pk.startsWith('IDEM#')) return 'chosen id';
+  if (pk.startsWith('ACTIVE#')) return 'activity marker';
+  if (pk.startsWith('HK#')) return 'checkpoint';
   if (sk === '#APP') return 'app';
   if (sk === '#KEY') return 'api key';
   if (sk.startsWith('DLV#')) return 'delivery';

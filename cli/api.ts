@@ -51,42 +51,112 @@ export function apiClient(api: { url: string; key: string }) {
     return data;
   }
 
-  const ofEndpoint = (appId: string, endpointId: string) => ({ path: { appId, endpointId } });
+  /** An answer that has no body (204): only its status is checked. */
+  async function done(method: string, call: Promise<{ error?: unknown; response: Response }>): Promise<void> {
+    let answer: { error?: unknown; response: Response };
+    try {
+      answer = await call;
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+      const why = cause instanceof Error ? ((cause as { code?: string }).code ?? cause.message) : String(cause);
+      throw new OperationError(`cannot reach the API at ${api.url} (${why})`, { cause: err });
+    }
+    const { error, response } = answer;
+    if (!response.ok) {
+      const code = (error as Schemas['Error'] | undefined)?.error?.code;
+      const path = new URL(response.url || api.url).pathname;
+      throw new ApiError(
+        response.status,
+        code,
+        `${method} ${path} answered ${response.status} ${describeApiError(response.status, error)}`,
+      );
+    }
+  }
+
+  const ofApp = (appId: string) => ({ params: { path: { appId } }, ...init() });
+  const ofEndpoint = (appId: string, endpointId: string) => ({ params: { path: { appId, endpointId } }, ...init() });
+  const ofEvent = (appId: string, eventId: string) => ({ params: { path: { appId, eventId } }, ...init() });
   return {
-    createEndpoint(appId: string, body: EndpointCreate) {
-      return must('POST', hr.POST('/v1/apps/{appId}/endpoints', { params: { path: { appId } }, body, ...init() }));
+    createApp(body: RequestBody<'/v1/apps', 'post'>) {
+      return must('POST', hr.POST('/v1/apps', { body, ...init() }));
     },
-    updateEndpoint(appId: string, endpointId: string, body: EndpointChange) {
+    updateApp(appId: string, body: RequestBody<'/v1/apps/{appId}', 'patch'>) {
+      return must('PATCH', hr.PATCH('/v1/apps/{appId}', { ...ofApp(appId), body }));
+    },
+    getApp(appId: string) {
+      return must('GET', hr.GET('/v1/apps/{appId}', ofApp(appId)));
+    },
+    createKey(appId: string, body: RequestBody<'/v1/apps/{appId}/keys', 'post'>) {
+      return must('POST', hr.POST('/v1/apps/{appId}/keys', { ...ofApp(appId), body }));
+    },
+    deleteKey(appId: string, keyId: string) {
+      return done(
+        'DELETE',
+        hr.DELETE('/v1/apps/{appId}/keys/{keyId}', { params: { path: { appId, keyId } }, ...init() }),
+      );
+    },
+    createPortalLink(appId: string, body: RequestBody<'/v1/apps/{appId}/portal-access', 'post'>) {
+      return must('POST', hr.POST('/v1/apps/{appId}/portal-access', { ...ofApp(appId), body }));
+    },
+    endPortalSessions(appId: string) {
+      return done('DELETE', hr.DELETE('/v1/apps/{appId}/portal-access', ofApp(appId)));
+    },
+    listEndpoints(appId: string, cursor?: string) {
       return must(
-        'PATCH',
-        hr.PATCH('/v1/apps/{appId}/endpoints/{endpointId}', {
-          params: ofEndpoint(appId, endpointId),
-          body,
+        'GET',
+        hr.GET('/v1/apps/{appId}/endpoints', {
+          params: { path: { appId }, query: cursor === undefined ? {} : { cursor } },
           ...init(),
         }),
       );
     },
+    createEndpoint(appId: string, body: EndpointCreate) {
+      return must('POST', hr.POST('/v1/apps/{appId}/endpoints', { ...ofApp(appId), body }));
+    },
+    updateEndpoint(appId: string, endpointId: string, body: EndpointChange) {
+      return must(
+        'PATCH',
+        hr.PATCH('/v1/apps/{appId}/endpoints/{endpointId}', { ...ofEndpoint(appId, endpointId), body }),
+      );
+    },
     getEndpoint(appId: string, endpointId: string) {
+      return must('GET', hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', ofEndpoint(appId, endpointId)));
+    },
+    deleteEndpoint(appId: string, endpointId: string) {
+      return done('DELETE', hr.DELETE('/v1/apps/{appId}/endpoints/{endpointId}', ofEndpoint(appId, endpointId)));
+    },
+    /** A strict endpoint's held keys (docs/ordering.md). */
+    heldKeys(appId: string, endpointId: string) {
       return must(
         'GET',
-        hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', { params: ofEndpoint(appId, endpointId), ...init() }),
+        hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/ordering/held', ofEndpoint(appId, endpointId)),
+      );
+    },
+    /** Fails the delivery holding a key of a strict endpoint (null: the events without a key). */
+    skipKey(appId: string, endpointId: string, orderingKey: string | null) {
+      return must(
+        'POST',
+        hr.POST('/v1/apps/{appId}/endpoints/{endpointId}/ordering/skip', {
+          ...ofEndpoint(appId, endpointId),
+          body: { orderingKey },
+        }),
       );
     },
     /** What the endpoint's receiver verifies with: its secret, or a v1a endpoint's public key. */
     endpointKey(appId: string, endpointId: string) {
-      return must(
-        'GET',
-        hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/secret', { params: ofEndpoint(appId, endpointId), ...init() }),
-      );
+      return must('GET', hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/secret', ofEndpoint(appId, endpointId)));
     },
     sendEvent(appId: string, event: RequestBody<'/v1/apps/{appId}/events', 'post'>) {
-      return must('POST', hr.POST('/v1/apps/{appId}/events', { params: { path: { appId } }, body: event, ...init() }));
+      return must('POST', hr.POST('/v1/apps/{appId}/events', { ...ofApp(appId), body: event }));
     },
     getEvent(appId: string, eventId: string) {
-      return must(
-        'GET',
-        hr.GET('/v1/apps/{appId}/events/{eventId}', { params: { path: { appId, eventId } }, ...init() }),
-      );
+      return must('GET', hr.GET('/v1/apps/{appId}/events/{eventId}', ofEvent(appId, eventId)));
+    },
+    eventAttempts(appId: string, eventId: string) {
+      return must('GET', hr.GET('/v1/apps/{appId}/events/{eventId}/attempts', ofEvent(appId, eventId)));
+    },
+    resendEvent(appId: string, eventId: string, body: RequestBody<'/v1/apps/{appId}/events/{eventId}/resend', 'post'>) {
+      return must('POST', hr.POST('/v1/apps/{appId}/events/{eventId}/resend', { ...ofEvent(appId, eventId), body }));
     },
   };
 }

@@ -4,11 +4,17 @@
  * the API's URL and key.
  */
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../infra/local/lambda';
+import { readFileSync } from 'node:fs';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION, LOCAL_STACK_FILE, readLocalStackFile } from '../infra/local-stack-file';
 import { topology } from '../infra/topology';
 import { OperationError, UsageError, type CliIO } from './io';
 
 export interface GlobalOptions {
+  /**
+   * The running local stack found from `.hookrelay/local.json` (npm start writes it), when no
+   * endpoint, queue URL or stack was given: its endpoints are the defaults.
+   */
+  localStack?: { file: string; apiUrl: string; sqsEndpoint: string; apiKeyFile?: string };
   region?: string;
   profile?: string;
   endpointUrl?: string;
@@ -134,7 +140,9 @@ export async function resolveQueues(
         explicit.ingestDlq ?? localQueueUrl(endpoint, 'ingestDlq'),
         explicit.ingest ?? localQueueUrl(endpoint, 'ingest'),
       ),
-      source: `the local stack at ${endpoint}`,
+      source: opts.localStack
+        ? `the local stack at ${endpoint} (from ${opts.localStack.file})`
+        : `the local stack at ${endpoint}`,
     };
   }
   const outputs = await stackOutputs(opts);
@@ -176,14 +184,50 @@ async function stackOutputs(opts: GlobalOptions): Promise<Record<string, string>
   }
 }
 
-/** The API's base URL and key, from the options or HOOKRELAY_API_URL / HOOKRELAY_API_KEY. */
+/**
+ * The local stack `npm start` runs in `cwd` or a parent folder, when nothing else was chosen:
+ * no --endpoint-url, no queue URL, no --stack, no AWS_ENDPOINT_URL(_SQS). Fills `localStack`, and
+ * `endpointUrl` with its SQS endpoint.
+ */
+export function withLocalStack(
+  opts: GlobalOptions,
+  sources: OptionSources,
+  io: Pick<CliIO, 'env' | 'cwd'>,
+): GlobalOptions {
+  const env = io.env ?? process.env;
+  if (io.cwd === undefined || sources.stackExplicit) return opts;
+  const chosen =
+    opts.endpointUrl ?? opts.dlqUrl ?? opts.ingestDlqUrl ?? env.AWS_ENDPOINT_URL ?? env.AWS_ENDPOINT_URL_SQS;
+  const found = readLocalStackFile(io.cwd);
+  if (!found) return opts;
+  const localStack = {
+    file: found.file,
+    apiUrl: found.apiUrl,
+    sqsEndpoint: found.sqsEndpoint,
+    ...(found.apiKeyFile ? { apiKeyFile: found.apiKeyFile } : {}),
+  };
+  return chosen === undefined ? { ...opts, endpointUrl: found.sqsEndpoint, localStack } : { ...opts, localStack };
+}
+
+/**
+ * The API's base URL and key: the options, else HOOKRELAY_API_URL / HOOKRELAY_API_KEY, else the
+ * running local stack's (its key read from the file it names).
+ */
 export function resolveApi(opts: GlobalOptions, io: Pick<CliIO, 'env'>): { url: string; key: string } {
   const env = io.env ?? process.env;
-  const url = opts.apiUrl ?? env.HOOKRELAY_API_URL;
-  const key = opts.apiKey ?? env.HOOKRELAY_API_KEY;
+  const local = opts.localStack;
+  const url = opts.apiUrl ?? env.HOOKRELAY_API_URL ?? local?.apiUrl;
+  let key = opts.apiKey ?? env.HOOKRELAY_API_KEY;
+  if (!key && local?.apiKeyFile && url === local.apiUrl) {
+    try {
+      key = readFileSync(local.apiKeyFile, 'utf8').trim() || undefined;
+    } catch {
+      key = undefined;
+    }
+  }
   if (!url)
     throw new UsageError(
-      'no API URL: give --api-url or set HOOKRELAY_API_URL (npm start prints it; on AWS it is the stack output ApiUrl)',
+      `no API URL: give --api-url or set HOOKRELAY_API_URL (npm start prints it and writes it to ${LOCAL_STACK_FILE}; on AWS it is the stack output ApiUrl)`,
     );
   if (!key) throw new UsageError('no API key: give --api-key or set HOOKRELAY_API_KEY');
   return { url: checkUrl('--api-url', url), key };

@@ -1,6 +1,7 @@
 /**
- * `hookrelay`: the operator CLI. Inspects and redrives the dead-letter queue, sends events and
- * follows their deliveries, against the local stack (`npm start`) or a deployed stack on AWS.
+ * `hookrelay`: the operator CLI. Apps, endpoints, keys, portal links and events through the API;
+ * the dead-letter queues through SQS; against the local stack (`npm start`, found by itself from
+ * the `.hookrelay/local.json` it writes) or a deployed stack on AWS.
  *
  * Exit codes: 0 ok, 1 the operation failed, 2 usage error. Errors are one line on stderr; the
  * stack trace only with --debug.
@@ -14,6 +15,7 @@
  * });
  */
 import { Command, CommanderError, Option } from 'commander';
+import { registerApps } from './commands/apps';
 import { registerDlq } from './commands/dlq';
 import { registerEndpoints } from './commands/endpoints';
 import { registerEvents } from './commands/events';
@@ -26,7 +28,9 @@ const VERSION = '0.1.0';
 export function buildProgram(io: CliIO): Command {
   const rt = createRuntime(io);
   const program = new Command('hookrelay')
-    .description('Operate hookrelay: the dead-letter queue, endpoints, events and deliveries, locally or on AWS.')
+    .description(
+      'Operate hookrelay: apps, endpoints, keys, portal links, events and the dead-letter queues, locally or on AWS.',
+    )
     .version(VERSION, '-V, --version')
     .option('--region <region>', "AWS region (default: AWS_REGION or your profile's)")
     .option('--profile <name>', 'AWS shared-config profile')
@@ -57,25 +61,29 @@ export function buildProgram(io: CliIO): Command {
     .addHelpText(
       'after',
       `
-Local stack (npm start): its SQS queues are <sqs endpoint>/123456789012/hookrelay-dlq,
-hookrelay-deliveries, hookrelay-ingest-dlq and hookrelay-ingest, so --endpoint-url alone finds them. AWS: the queues come from the outputs of
-the stack (--stack, default ${DEFAULT_STACK}); or give --dlq-url and --work-queue-url.
+Local stack (npm start): found by itself, from the .hookrelay/local.json it writes in the folder
+it runs in (its API URL, the file with its key, its SQS endpoint), from there or any subfolder.
+AWS: the queues come from the outputs of the stack (--stack, default ${DEFAULT_STACK}), the API from
+HOOKRELAY_API_URL and HOOKRELAY_API_KEY. LocalStack: set AWS_ENDPOINT_URL=http://localhost:4566
+(never --endpoint-url alone: that implies the embedded stack's queue URLs).
 
 Examples:
-  hookrelay --endpoint-url http://127.0.0.1:4566 dlq list
-  hookrelay --region eu-west-1 dlq redrive --yes
-  HOOKRELAY_API_URL=http://127.0.0.1:3000 HOOKRELAY_API_KEY=demo-key \\
-    hookrelay events send --app app_123 --type invoice.paid --data '{"amount":42}'
-  hookrelay deliveries tail --app app_123 --event inv_1001
+  hookrelay apps create --name demo
   hookrelay endpoints create --app app_123 --url https://ci.example.com/hooks/deploy \\
     --signature hmac-sha256 --secret @hook-secret.txt --auth @auth.json
+  hookrelay events send --app app_123 --type invoice.paid --data '{"amount":42}'
+  hookrelay deliveries tail --app app_123 --event inv_1001
+  hookrelay dlq list
+  hookrelay --region eu-west-1 dlq redrive --yes
+  AWS_ENDPOINT_URL=http://localhost:4566 hookrelay dlq list
 
 Exit codes: 0 ok, 1 the operation failed, 2 usage error.`,
     );
   // Subcommands made by .command() inherit exitOverride and configureOutput from here.
-  registerDlq(program, rt);
-  registerEvents(program, rt);
+  registerApps(program, rt);
   registerEndpoints(program, rt);
+  registerEvents(program, rt);
+  registerDlq(program, rt);
   return program;
 }
 

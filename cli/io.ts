@@ -16,6 +16,11 @@ export interface CliIO {
   stderr: Output;
   /** Variables read for HOOKRELAY_API_URL / HOOKRELAY_API_KEY; default process.env. */
   env?: Record<string, string | undefined>;
+  /**
+   * Where to look for a running local stack's endpoints (.hookrelay/local.json, here or above);
+   * none when absent (tests), the working directory for the executable.
+   */
+  cwd?: string;
   /** Whether a person is there to answer a question; default: stdin and stderr are terminals. */
   interactive?: boolean;
   /** Asks a yes/no question; default: a readline prompt on stdin/stderr. */
@@ -29,6 +34,7 @@ export function processIO(): CliIO {
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
+    cwd: process.cwd(),
     interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
     confirm: promptYesNo,
     progressStream: process.stderr,

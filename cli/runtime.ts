@@ -3,7 +3,7 @@
  * option parsers that turn bad input into usage errors (exit code 2).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_STACK, type GlobalOptions, type OptionSources } from './context';
+import { DEFAULT_STACK, withLocalStack, type GlobalOptions, type OptionSources } from './context';
 import { parseDuration } from './format';
 import { printer, UsageError, type CliIO } from './io';
 
@@ -26,10 +26,8 @@ export function createRuntime(io: CliIO): Runtime {
       let root: Command = cmd;
       while (root.parent) root = root.parent;
       const opts = cmd.optsWithGlobals<GlobalOptions>();
-      return {
-        opts: { ...opts, stack: opts.stack ?? DEFAULT_STACK },
-        sources: { stackExplicit: root.getOptionValueSource('stack') === 'cli' },
-      };
+      const sources = { stackExplicit: root.getOptionValueSource('stack') === 'cli' };
+      return { opts: withLocalStack({ ...opts, stack: opts.stack ?? DEFAULT_STACK }, sources, io), sources };
     },
     async confirm(question, yes) {
       if (yes || !io.interactive || !io.confirm) return true;
@@ -61,16 +59,24 @@ export function duration(name: string, minMs = 0) {
 }
 
 /**
- * `hookrelay dlq` alone, or `hookrelay dlq frob`: one error line naming the choices, rather than
- * commander's default of printing the whole help to stderr.
+ * `hookrelay dlq` alone, or `hookrelay endpoints frob --app x`: one error line that says there is
+ * no such command and names the choices, rather than commander's complaint about the first
+ * option it does not know, or its whole help on stderr.
  */
 export function missingSubcommand(group: Command): void {
   group
     .usage('<command> [options]')
     .argument('[command]')
+    .allowUnknownOption()
+    .allowExcessArguments()
     .action((name: string | undefined) => {
       const choices = group.commands.map((c) => c.name()).join('|');
-      const what = name === undefined ? 'missing command' : `unknown command '${name}'`;
-      throw new UsageError(`${what}: hookrelay ${group.name()} <${choices}> (see hookrelay ${group.name()} --help)`);
+      const what =
+        name === undefined || name.startsWith('-')
+          ? 'missing command'
+          : `no such command: hookrelay ${group.name()} ${name}`;
+      throw new UsageError(
+        `${what} (the commands: hookrelay ${group.name()} <${choices}>; see hookrelay ${group.name()} --help)`,
+      );
     });
 }

@@ -13,6 +13,12 @@ import { METRIC_NAMES, METRICS_NAMESPACE } from '../functions/shared/metric-name
 
 export { ENV };
 
+/**
+ * The tag the stack puts on each function naming its role (api, delivery, ingest, housekeeping):
+ * the local runtime finds each function's handler by it, and IAM acknowledgements name it.
+ */
+export const FUNCTION_TAG = 'hookrelay:function';
+
 export const topology = {
   table: {
     /** Physical name locally; on AWS the stack lets CloudFormation name it and passes it in. */
@@ -32,6 +38,16 @@ export const topology = {
     isolated: { name: 'hookrelay-isolated', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
     /** Exhausted deliveries and poison messages. Kept long enough to inspect and redrive. */
     dlq: { name: 'hookrelay-dlq', retentionDays: 14 },
+    /**
+     * The ordered lane (docs/ordering.md): strict endpoints' deliveries, one message group per
+     * (endpoint, ordering key). A key's head waits for its retry by holding its message (a
+     * visibility change), so it is received once per attempt, plus once per 12 hours of a longer
+     * wait: maxReceiveCount is SQS's most, a backstop for a message nothing can handle. Kept
+     * 14 days (SQS's most), past the retry schedule.
+     */
+    ordered: { name: 'hookrelay-ordered.fifo', visibilityTimeoutS: 180, maxReceiveCount: 1000, retentionDays: 14 },
+    /** Where the ordered lane's backstop moves a message (SQS wants a FIFO queue's DLQ FIFO too). */
+    orderedDlq: { name: 'hookrelay-ordered-dlq.fifo', retentionDays: 14 },
     /**
      * Events from the bus, as EventBridge puts them (the rule's target), drained by the ingest
      * function. Kept longer than the whole ingest retry horizon (topology.ingest.retry). Its
@@ -111,8 +127,6 @@ export const topology = {
   housekeeping: {
     /** Default period; HOOKRELAY_HOUSEKEEPING_RATE_S overrides it (rounded up to minutes on AWS). */
     defaultRateS: CONTRACT_DEFAULTS.housekeepingRateS,
-    /** Deliveries due within this horizon are enqueued by a sweep (with the remaining delay). */
-    lookaheadS: 900,
   },
   retention: {
     /** Events, deliveries and attempts expire by TTL after this many days. */

@@ -1,15 +1,16 @@
 /**
- * Generates docs/openapi.yaml (and from it the typed client's client/openapi.d.ts) from the route docs (functions/api/api-docs.ts), whose
- * request schemas are the ones the API validates with. `npm run openapi` rewrites the file;
- * test/unit/openapi.test.ts fails when the file is stale or disagrees with the router.
+ * Generates docs/openapi.yaml (and from it the typed client's client/openapi.d.ts) from the route
+ * table (functions/api/routes.ts), whose request schemas are the ones the API validates with, and
+ * the response views (functions/api/views.ts). `npm run openapi` rewrites both files;
+ * test/unit/openapi.test.ts fails when they are stale or disagree with the router.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { renderClientTypes } from '../client/generate';
-import { PORTAL_CAPABILITIES } from '../functions/handlers/api';
-import { routeDocs, views, type RouteDoc } from '../functions/api/api-docs';
+import { ROUTES, type RouteSpec } from '../functions/api/routes';
+import { views } from '../functions/api/views';
 
 type Json = Record<string, unknown>;
 
@@ -31,7 +32,7 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'Too many calls (a portal link): wait for Retry-After seconds',
 };
 
-function operation(key: string, doc: RouteDoc): Json {
+function operation(key: string, doc: RouteSpec): Json {
   const [method = '', path = ''] = key.split(' ');
   const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({
     name: m[1],
@@ -78,12 +79,13 @@ function operation(key: string, doc: RouteDoc): Json {
       : {}),
   };
   const errors = new Set(doc.errors);
-  if (!doc.open) errors.add(401);
+  const open = doc.access === 'open';
+  if (!open) errors.add(401);
   // A portal link is rate-limited wherever it calls, and refused (403) an app route its
-  // capabilities do not cover: every route outside PORTAL_CAPABILITIES, and a manage route to a
+  // capabilities do not cover: a route with no `portal` capability, and a manage route to a
   // read-only link.
-  if (!doc.open) errors.add(429);
-  if (path.includes('{appId}') && PORTAL_CAPABILITIES[key] !== 'read') errors.add(403);
+  if (!open) errors.add(429);
+  if (doc.access === 'app' && doc.portal !== 'read') errors.add(403);
   if (doc.body || doc.query || params.some((p) => p.in === 'path')) errors.add(400);
   for (const status of [...errors].sort()) {
     responses[String(status)] = { $ref: `#/components/responses/E${status}` };
@@ -98,13 +100,13 @@ function operation(key: string, doc: RouteDoc): Json {
       : {}),
     responses,
   };
-  if (doc.open) op.security = [];
+  if (open) op.security = [];
   return op;
 }
 
 export function buildOpenApi(): Json {
   const paths: Record<string, Json> = {};
-  for (const [key, doc] of Object.entries(routeDocs)) {
+  for (const [key, doc] of Object.entries(ROUTES) as Array<[string, RouteSpec]>) {
     const [method = '', path = ''] = key.split(' ');
     (paths[path] ??= {})[method.toLowerCase()] = operation(key, doc);
   }

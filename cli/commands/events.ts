@@ -1,6 +1,7 @@
 /**
- * `hookrelay events send` and `hookrelay deliveries tail`: the API side of the CLI, for trying a
- * deployment and for following one event's deliveries until they finish.
+ * `hookrelay events send|show|attempts|resend` and `hookrelay deliveries tail`: the API side of
+ * the CLI, for trying a deployment, looking at one event, sending it again, and following its
+ * deliveries until they finish.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -43,13 +44,70 @@ export function registerEvents(program: Command, rt: Runtime): void {
     .requiredOption('--type <type>', 'the event type, e.g. invoice.paid')
     .requiredOption('--data <json>', 'the event data: a JSON object, or @file.json')
     .option('--id <id>', 'the event id; sending the same id again delivers nothing new (idempotency)')
-    .action(async (o: { app: string; type: string; data: string; id?: string }, cmd: Command) => {
+    .option(
+      '--ordering-key <key>',
+      'strict endpoints receive the events that share this key one at a time, in accept order',
+    )
+    .action(async (o: { app: string; type: string; data: string; id?: string; orderingKey?: string }, cmd: Command) => {
       const g = rt.globals(cmd);
       const data = readData(o.data);
       const api = apiClient(resolveApi(g.opts, rt.io));
-      const accepted = await api.sendEvent(o.app, { type: o.type, data, ...(o.id === undefined ? {} : { id: o.id }) });
+      const accepted = await api.sendEvent(o.app, {
+        type: o.type,
+        data,
+        ...(o.id === undefined ? {} : { id: o.id }),
+        ...(o.orderingKey === undefined ? {} : { orderingKey: o.orderingKey }),
+      });
       if (g.opts.json) rt.out.json(accepted);
       else rt.out.line(JSON.stringify(accepted, null, 2));
+    });
+
+  events
+    .command('show')
+    .summary('print an event with the state of each of its deliveries')
+    .requiredOption('--app <appId>', 'the app the event belongs to')
+    .requiredOption('--event <eventId>', 'the event id (the webhook-id)')
+    .action(async (o: { app: string; event: string }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      const event = await api.getEvent(o.app, o.event);
+      if (g.opts.json) rt.out.json(event);
+      else rt.out.line(JSON.stringify(event, null, 2));
+    });
+
+  events
+    .command('attempts')
+    .summary("list every attempt of an event's deliveries: when, HTTP status, duration, outcome, error")
+    .requiredOption('--app <appId>', 'the app the event belongs to')
+    .requiredOption('--event <eventId>', 'the event id (the webhook-id)')
+    .action(async (o: { app: string; event: string }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      const { items } = await api.eventAttempts(o.app, o.event);
+      if (g.opts.json) {
+        for (const a of items) rt.out.json(a);
+        return;
+      }
+      if (items.length === 0) rt.out.line(`event ${o.event} has no attempts yet`);
+      for (const a of items) {
+        const status = a.statusCode === null ? 'no answer' : `HTTP ${a.statusCode}`;
+        const error = a.error ? `  ${a.error}` : '';
+        rt.out.line(`${a.at}  ${a.endpointId}  #${a.attempt}  ${a.outcome}  ${status}  ${a.durationMs} ms${error}`);
+      }
+    });
+
+  events
+    .command('resend')
+    .summary('send an event again to its endpoints (or one), as a new delivery')
+    .requiredOption('--app <appId>', 'the app the event belongs to')
+    .requiredOption('--event <eventId>', 'the event id (the webhook-id)')
+    .option('--endpoint <endpointId>', 'only to this endpoint')
+    .action(async (o: { app: string; event: string; endpoint?: string }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      const answer = await api.resendEvent(o.app, o.event, o.endpoint === undefined ? {} : { endpointId: o.endpoint });
+      if (g.opts.json) rt.out.json(answer);
+      else rt.out.line(JSON.stringify(answer, null, 2));
     });
 
   const deliveries = program.command('deliveries').description("follow an event's deliveries through the API");
@@ -88,10 +146,19 @@ export function registerEvents(program: Command, rt: Runtime): void {
           await new Promise((r) => setTimeout(r, o.interval));
           continue;
         }
-        for (const d of event.deliveries) {
+        const changed = event.deliveries.filter((d) => {
           const before = seen.get(d.endpointId);
-          if (!before || before.status !== d.status || before.attempts !== d.attempts)
-            printChange(rt, json, event.id, before, d);
+          return !before || before.status !== d.status || before.attempts !== d.attempts;
+        });
+        // Why the last attempt failed (a refused connection has no status code): one more read,
+        // only when an attempt was made since the last poll.
+        const lastErrors = new Map<string, string>();
+        if (changed.some((d) => d.attempts > (seen.get(d.endpointId)?.attempts ?? 0))) {
+          const { items } = await api.eventAttempts(o.app, o.event).catch(() => ({ items: [] }));
+          for (const a of items) if (a.error) lastErrors.set(`${a.endpointId} ${a.attempt}`, a.error);
+        }
+        for (const d of changed) {
+          printChange(rt, json, event.id, seen.get(d.endpointId), d, lastErrors.get(`${d.endpointId} ${d.attempts}`));
           seen.set(d.endpointId, d);
         }
         if (event.deliveries.every((d) => FINISHED.has(d.status))) {
@@ -121,15 +188,17 @@ function printChange(
   eventId: string,
   before: DeliveryState | undefined,
   d: DeliveryState,
+  lastError: string | undefined,
 ): void {
   const at = new Date().toISOString();
   if (json) {
-    rt.out.json({ at, eventId, from: before?.status ?? null, ...d });
+    rt.out.json({ at, eventId, from: before?.status ?? null, ...d, ...(lastError ? { lastError } : {}) });
     return;
   }
   const change = before ? `${before.status} -> ${d.status}` : d.status;
   const parts = [`attempts ${d.attempts}`];
   if (d.lastStatusCode !== null) parts.push(`last HTTP ${d.lastStatusCode}`);
+  if (lastError) parts.push(`last error: ${lastError}`);
   if (d.nextAttemptAt) parts.push(`next attempt ${d.nextAttemptAt}`);
   rt.out.line(`${at.slice(11, 23)}  ${d.endpointId}  ${change}  (${parts.join(', ')})`);
 }

@@ -21,6 +21,7 @@ import {
   freshDelivery,
   isDeadLetterRedrive,
   isFinished,
+  orderOf,
   previousFailureAt,
   restarted,
   Status,
@@ -33,12 +34,13 @@ import {
   type DeliveryStatus,
   type Lifecycle,
 } from './lifecycle';
-import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
-import { classify, type Classified, type SendResult } from '../webhook/outcome';
+import type { Attempt, Delivery, DeliveryOrder, Endpoint, StoredEvent } from '../shared/model';
+import { classify, type Classified } from '../webhook/outcome';
 import { parseRetryAfter, type RetryPolicy } from './retry-policy';
-import { sendWebhook, type AccessTokens, type WebhookRequest } from '../webhook/webhook';
+import { sendWebhook, type AccessTokens, type WebhookSender } from '../webhook/webhook';
 import type { Admission, FlowGate, FlowSignal, WaitReason } from '../flow/gate';
 import type { StoredThrottle, ThrottleStore } from '../flow/throttle';
+import { PARKED_DUE_AT } from '../ordering/ordering';
 
 export interface DeliveryUpdate {
   status: DeliveryStatus;
@@ -51,6 +53,8 @@ export interface DeliveryUpdate {
   success?: { durationMs: number; responseExcerpt: string | null };
   /** A test event's delivery (send-example): the endpoint's log marks it. */
   test?: true;
+  /** A strict endpoint's delivery: its record keeps its key, for housekeeping and replays. */
+  order?: DeliveryOrder;
   /**
    * When housekeeping should look again (on the open index); null once finished, and while a
    * retry soon after its event waits (the trailing reconcile reads it back).
@@ -74,10 +78,16 @@ export interface ParkUpdate {
  */
 export type FinishGuard = { leaseToken: string } | { unleased: { attempt: number; now: string } };
 
+/** What the worker reads of the events (the event store). */
+export interface DeliveryEvents {
+  /** The event, strongly consistent (for messages that do not carry its accept time). */
+  getEvent(appId: string, eventId: string): Promise<StoredEvent | null>;
+  /** The event by its accept time (which v2 messages carry): one read. */
+  getEventAt(appId: string, eventId: string, eventAt: string): Promise<StoredEvent | null>;
+}
+
+/** What the worker reads and writes of the deliveries' records (the delivery store). */
 export interface DeliveryStore {
-  /** The event, strongly consistent (for messages that do not carry it). */
-  /** The event; `eventAt` (its accept time, which v2 messages carry) finds it with one read. */
-  getEvent(appId: string, eventId: string, eventAt?: string): Promise<StoredEvent | null>;
   /** The delivery's record, strongly consistent; null when it has none yet. */
   getDelivery(key: DeliveryKey): Promise<Delivery | null>;
   /**
@@ -94,7 +104,7 @@ export interface DeliveryStore {
    */
   park(key: DeliveryKey, guard: FinishGuard, update: ParkUpdate): Promise<boolean>;
   /** Records the delivery skipped without an attempt (its endpoint is disabled or deleted). */
-  skip(key: DeliveryKey, eventType: string): Promise<void>;
+  skip(key: DeliveryKey, eventType: string, order?: DeliveryOrder): Promise<void>;
   /** Puts a finished (or waiting, unleased) delivery back to pending; false if it may not restart. */
   restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
 }
@@ -105,10 +115,6 @@ export interface EndpointSource {
    * `'latest'` reads it afresh, consistently, past the cache.
    */
   endpointForDelivery(appId: string, endpointId: string, minVersion?: number | 'latest'): Promise<Endpoint | null>;
-}
-
-export interface WebhookSender {
-  send(request: WebhookRequest, timeoutMs: number): Promise<SendResult>;
 }
 
 export interface DeliveryObserver {
@@ -124,6 +130,7 @@ export interface DeliveryObserver {
 }
 
 export interface DeliverDeps {
+  events: DeliveryEvents;
   store: DeliveryStore;
   endpoints: EndpointSource;
   health: EndpointHealth;
@@ -152,6 +159,8 @@ export type DeliverOutcome =
   | 'hopped'
   /** Flow control made it wait, or moved it to the isolation lane: no attempt made or counted. */
   | 'deferred'
+  /** A strict endpoint's delivery, handed to its key's line (the ordered lane). */
+  | 'forwarded'
   | 'missing'
   | 'duplicate'
   | 'contended'
@@ -234,13 +243,18 @@ export function createDeliverService(deps: DeliverDeps) {
   const now = deps.now ?? (() => new Date());
   const { store, life } = deps;
 
+  const readEvent = (m: DeliveryMessage) =>
+    m.eventAt === undefined
+      ? deps.events.getEvent(m.appId, m.eventId)
+      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt);
+
   async function prepare(
     incoming: DeliveryMessage,
     receiveCount: number,
     start: Date,
   ): Promise<Prepared | DeliverOutcome> {
     let message = incoming;
-    const event = carriedEvent(message) ?? (await store.getEvent(message.appId, message.eventId, message.eventAt));
+    const event = carriedEvent(message) ?? (await readEvent(message));
     if (!event) return 'missing';
     const key: DeliveryKey = {
       appId: message.appId,
@@ -269,7 +283,8 @@ export function createDeliverService(deps: DeliverDeps) {
       // Only the worker's own dead-letter messages carry a reason: one coming back means an
       // operator redrove the DLQ, which asks for the failed delivery to be tried again.
       if (isDeadLetterRedrive(message, delivery)) {
-        const dueAt = life.redrivenDueAt(start);
+        // A strict delivery's record waits parked: its message in the ordered lane holds its place.
+        const dueAt = delivery.order ? PARKED_DUE_AT : life.redrivenDueAt(start);
         if (!(await store.restartDelivery(delivery, dueAt, start.toISOString()))) return 'duplicate';
         delivery = restarted(delivery, dueAt);
         message = { ...redriveMessage(delivery), endpointVersion: message.endpointVersion };
@@ -283,6 +298,14 @@ export function createDeliverService(deps: DeliverDeps) {
       await store.skip(key, event.type);
       deps.observer?.finished?.(Status.skipped, { event, attempts: delivery.attempts, at: start });
       return Status.skipped;
+    }
+    if (endpoint.ordering === 'strict') {
+      // Its key's line is the ordered lane (a DLQ redrive, a message from before the endpoint
+      // turned strict): it goes there, at the end of the line, rather than past it here.
+      const order =
+        message.order ?? delivery.order ?? orderOf(message.event ? ((await readEvent(message)) ?? {}) : event);
+      await deps.scheduler.now([{ ...message, order }]);
+      return 'forwarded';
     }
 
     const attemptNo = delivery.attempts + 1;

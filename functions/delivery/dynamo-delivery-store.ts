@@ -1,27 +1,27 @@
 /**
  * Deliveries: each delivery's record (written with its first outcome, or when it is late or sent
- * again), its failed attempts' records, the open index of work that is late or waiting, and
- * housekeeping's checkpoints of how far it has read events back.
+ * again) and its failed attempts' records: the store behind the worker's, ingest's, the queries'
+ * and replay's ports. Housekeeping's reads and moves on the open index, and its checkpoints, are
+ * in dynamo-housekeeping-store.ts.
  * A record lives in its endpoint's partition sorted by its event's time (table-layout.ts), so an
  * endpoint's log is a Query, newest first, and no write per delivery goes to an index.
  */
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeliveryUpdate, FinishGuard, ParkUpdate } from './deliver';
-import type { OpenItem } from './housekeeping';
-import { ACTIVE_STATUSES, FINISHED_STATUSES, RECOVERABLE_STATUSES, Status, type DeliveryKey } from './lifecycle';
-import type { Attempt, Delivery } from '../shared/model';
-import { successAttempt } from './queries';
-import type { DynamoTable, Item } from '../shared/dynamo-table';
 import {
-  dueAtOf,
-  keys,
-  openKeys,
-  openShardPks,
-  parseDeliveryKey,
-  SK,
-  TABLE_LAYOUT,
-  type Key,
-} from '../shared/table-layout';
+  ACTIVE_STATUSES,
+  FINISHED_STATUSES,
+  RECOVERABLE_STATUSES,
+  Status,
+  successAttempt,
+  type DeliveryKey,
+} from './lifecycle';
+import type { Attempt, Delivery, DeliveryOrder } from '../shared/model';
+import type { DynamoTable, Item } from '../shared/dynamo-table';
+import { deliveriesPk, keys, openKeys, parseDeliveryKey, SK, type Key } from '../shared/table-layout';
+
+/** DynamoDB's order of string sort keys (by code unit, as localeCompare is not). */
+export const bySk = (a: Item, b: Item) => (String(a.sk) < String(b.sk) ? -1 : String(a.sk) > String(b.sk) ? 1 : 0);
 
 export function toDelivery(i: Item): Delivery {
   const { appId, endpointId, eventAt, eventId } = parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) });
@@ -42,6 +42,8 @@ export function toDelivery(i: Item): Delivery {
   if (typeof i.requeues === 'number') d.requeues = i.requeues;
   if (typeof i.retryBase === 'number') d.retryBase = i.retryBase;
   if (i.success && typeof i.success === 'object') d.success = i.success as NonNullable<Delivery['success']>;
+  if (i.ordered === true) d.order = typeof i.orderingKey === 'string' ? { key: i.orderingKey } : {};
+  if (typeof i.reason === 'string') d.reason = i.reason;
   return d;
 }
 
@@ -60,11 +62,11 @@ export function toAttempt(i: Item): Attempt {
   };
 }
 
-const deliveryKeyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt'>): Key =>
+export const deliveryKeyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt'>): Key =>
   keys.delivery({ appId: d.appId, eventId: d.eventId, endpointId: d.endpointId, eventAt: d.createdAt });
 
 /** `:active` and `:finished` lists as expression values, for conditions on the status. */
-const statusValues = (names: Record<string, readonly string[]>) => {
+export const statusValues = (names: Record<string, readonly string[]>) => {
   const values: Item = {};
   const lists: Record<string, string> = {};
   for (const [name, statuses] of Object.entries(names)) {
@@ -74,8 +76,11 @@ const statusValues = (names: Record<string, readonly string[]>) => {
   return { values, lists };
 };
 
-/** How housekeeping moves an item on the open index (see HousekeepingStore.rescheduleDue). */
-type RedriveOptions = { clearLease?: boolean; planned?: boolean };
+/** A strict delivery's record keeps its place: `ordered`, and its key when it has one. */
+function orderAttributes(order: DeliveryOrder | undefined): Item {
+  if (!order) return {};
+  return order.key === undefined ? { ordered: true } : { ordered: true, orderingKey: order.key };
+}
 
 export class DynamoDeliveryStore {
   constructor(private readonly t: DynamoTable) {}
@@ -90,6 +95,7 @@ export class DynamoDeliveryStore {
       expiresAt: this.t.expiresAt(d.createdAt),
     };
     if (d.eventType !== undefined) item.eventType = d.eventType;
+    Object.assign(item, orderAttributes(d.order));
     if (dueAt !== undefined) Object.assign(item, { dueAt, ...openKeys(key, dueAt) });
     return item;
   }
@@ -106,47 +112,6 @@ export class DynamoDeliveryStore {
     return (await this.t.batchGet(ks.map(keys.delivery), consistent)).map(toDelivery);
   }
 
-  /**
-   * The events, accepted in [from, to], whose delivery to this endpoint has a record: one query
-   * of the endpoint's partition, keys only (a read unit covers ~13 records, not one).
-   */
-  async recordedBetween(appId: string, endpointId: string, from: string, to: string): Promise<Set<string>> {
-    const ids = new Set<string>();
-    for await (const page of this.t.queryPages({
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
-      ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
-        ':lo': from,
-        ':hi': `${to}#\uffff`,
-      },
-      ProjectionExpression: 'pk, sk',
-    })) {
-      for (const i of page) ids.add(parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) }).eventId);
-    }
-    return ids;
-  }
-
-  /**
-   * This endpoint's deliveries of events accepted in [from, to] that wait for a retry with no
-   * open-index entry (the scheduler carries them): one query of the endpoint's partition,
-   * eventually consistent, whole items (the filter runs after the read: what the span holds is
-   * what is billed, as for recordedBetween).
-   */
-  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string): Promise<Delivery[]> {
-    const items = await this.t.queryAll({
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
-      FilterExpression: '#s = :retrying AND attribute_not_exists(openPk)',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
-        ':lo': from,
-        ':hi': `${to}#\uffff`,
-        ':retrying': Status.retrying,
-      },
-    });
-    return items.map(toDelivery);
-  }
-
   /** An event's failed attempts, by endpoint and number. */
   async attemptsOf(appId: string, eventId: string): Promise<Attempt[]> {
     const items = await this.t.queryAll({
@@ -159,20 +124,25 @@ export class DynamoDeliveryStore {
   /** Failed or skipped deliveries of an endpoint for events since `since`, oldest first. */
   async listFailedSince(appId: string, endpointId: string, since: string, limit: number) {
     const { values, lists } = statusValues({ r: RECOVERABLE_STATUSES });
-    const items: Item[] = [];
-    for await (const page of this.t.queryPages({
-      KeyConditionExpression: 'pk = :pk AND sk >= :since',
-      FilterExpression: `#s IN (${lists.r})`,
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: {
-        ':pk': keys.delivery({ appId, endpointId, eventAt: '', eventId: '' }).pk,
-        ':since': since,
-        ...values,
-      },
-    })) {
-      items.push(...page);
-      if (items.length > limit) break;
-    }
+    // Each of the endpoint's partitions in an app with several event shards (table-layout.ts).
+    const shards = await this.t.appEventShards(appId);
+    const perShard = await Promise.all(
+      Array.from({ length: shards }, async (_, shard) => {
+        const items: Item[] = [];
+        for await (const page of this.t.queryPages({
+          KeyConditionExpression: 'pk = :pk AND sk >= :since',
+          FilterExpression: `#s IN (${lists.r})`,
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':pk': deliveriesPk(appId, endpointId, shard), ':since': since, ...values },
+        })) {
+          items.push(...page);
+          if (items.length > limit) break;
+        }
+        return items;
+      }),
+    );
+    // Each partition's first limit + 1 are the only candidates for the merged first limit + 1.
+    const items = perShard.flat().sort(bySk);
     return { items: items.slice(0, limit).map(toDelivery), more: items.length > limit };
   }
 
@@ -257,6 +227,10 @@ export class DynamoDeliveryStore {
     if (u.test) {
       set.push('test = :test');
       values[':test'] = true;
+    }
+    for (const [name, value] of Object.entries(orderAttributes(u.order))) {
+      set.push(`${name} = :${name}`);
+      values[`:${name}`] = value;
     }
     if (u.success) {
       set.push('success = :ok');
@@ -363,8 +337,9 @@ export class DynamoDeliveryStore {
     );
   }
 
-  async skip(k: DeliveryKey, eventType: string): Promise<void> {
+  async skip(k: DeliveryKey, eventType: string, order?: DeliveryOrder): Promise<void> {
     const { values, lists } = statusValues({ a: ACTIVE_STATUSES });
+    const ordered = Object.entries(orderAttributes(order));
     await this.t.conditional(() =>
       this.t.db.send(
         new UpdateCommand({
@@ -372,7 +347,8 @@ export class DynamoDeliveryStore {
           Key: keys.delivery(k),
           UpdateExpression:
             'SET #s = :skipped, eventType = :et, kind = :kind, attempts = if_not_exists(attempts, :zero), ' +
-            'expiresAt = if_not_exists(expiresAt, :exp) REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
+            `expiresAt = if_not_exists(expiresAt, :exp)${ordered.map(([n]) => `, ${n} = :${n}`).join('')} ` +
+            'REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
           ConditionExpression: `attribute_not_exists(pk) OR #s IN (${lists.a})`,
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: {
@@ -381,7 +357,35 @@ export class DynamoDeliveryStore {
             ':kind': 'delivery',
             ':zero': 0,
             ':exp': this.t.expiresAt(k.eventAt),
+            ...Object.fromEntries(ordered.map(([n, v]) => [`:${n}`, v])),
             ...values,
+          },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The skip route: fails a key's head that waits for its next attempt (retrying, `attempts`
+   * made, no live lease), with why; false when it is not so any more.
+   */
+  async skipHead(k: DeliveryKey, attempts: number, reason: string, now: string): Promise<boolean> {
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.delivery(k),
+          UpdateExpression:
+            'SET #s = :failed, reason = :why REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
+          ConditionExpression:
+            '#s = :retrying AND attempts = :n AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':failed': Status.failed,
+            ':retrying': Status.retrying,
+            ':why': reason,
+            ':n': attempts,
+            ':now': now,
           },
         }),
       ),
@@ -422,7 +426,7 @@ export class DynamoDeliveryStore {
           Key: key,
           UpdateExpression:
             'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
-            'REMOVE nextAttemptAt, leaseToken, leaseUntil, success',
+            'REMOVE nextAttemptAt, leaseToken, leaseUntil, success, reason',
           ConditionExpression:
             `attempts = :attempts AND (#s IN (${lists.f}) OR ` +
             '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',
@@ -438,132 +442,6 @@ export class DynamoDeliveryStore {
             ':now': now,
             ...values,
           },
-        }),
-      ),
-    );
-  }
-
-  // ---- the open index -----------------------------------------------------------------------
-
-  async listDue(cutoff: string, limit: number): Promise<OpenItem[]> {
-    const perShard = await Promise.all(
-      openShardPks().map(async (p) => {
-        const refs: Item[] = [];
-        for await (const page of this.t.queryPages({
-          IndexName: TABLE_LAYOUT.indexes.open.name,
-          KeyConditionExpression: 'openPk = :p AND openSk < :cut',
-          ExpressionAttributeValues: { ':p': p, ':cut': cutoff },
-          Limit: limit,
-        })) {
-          refs.push(...page);
-          if (refs.length >= limit) break;
-        }
-        return refs;
-      }),
-    );
-    const refs = perShard.flat();
-    refs.sort((a, b) => String(a.openSk).localeCompare(String(b.openSk)));
-    // Strongly consistent: the item's current due time is what rescheduleDue will compare with.
-    const items = await this.t.batchGet(refs.slice(0, limit) as Key[], true);
-    return items
-      .filter((i) => i.kind === 'delivery' && typeof i.openSk === 'string' && i.openSk < cutoff)
-      .map((i): OpenItem => ({ dueAt: dueAtOf(String(i.openSk)), delivery: toDelivery(i) }));
-  }
-
-  async rescheduleDue(item: OpenItem, toDueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
-    const key = deliveryKeyOf(item.delivery);
-    return this.moveOnIndex(key, ['dueAt = :due', 'openSk = :to'], 'openSk = :from', opts, {
-      ':due': toDueAt,
-      ':to': openKeys(key, toDueAt).openSk,
-      ':from': openKeys(key, item.dueAt).openSk,
-    });
-  }
-
-  /**
-   * Puts a retry that waits with no open-index entry on it, due at `dueAt`, if it still waits as
-   * it was read: retrying, the same attempts, on no index.
-   */
-  async openWaitingRetry(d: Delivery, dueAt: string, opts: RedriveOptions = {}): Promise<boolean> {
-    const key = deliveryKeyOf(d);
-    const open = openKeys(key, dueAt);
-    return this.moveOnIndex(
-      key,
-      ['dueAt = :due', 'openPk = :opk', 'openSk = :osk'],
-      '#s = :retrying AND attempts = :attempts AND attribute_not_exists(openPk)',
-      opts,
-      {
-        ':due': dueAt,
-        ':opk': open.openPk,
-        ':osk': open.openSk,
-        ':retrying': Status.retrying,
-        ':attempts': d.attempts,
-      },
-      { '#s': 'status' },
-    );
-  }
-
-  /**
-   * Housekeeping's conditional move of an item on the open index: `set` (its due time and keys),
-   * counting a re-drive unless it is the `planned` send of a future attempt, and dropping a dead
-   * worker's lease when `clearLease`; false if `condition` failed (someone moved it first).
-   */
-  private moveOnIndex(
-    key: Key,
-    set: string[],
-    condition: string,
-    opts: RedriveOptions,
-    values: Item,
-    names?: Record<string, string>,
-  ): Promise<boolean> {
-    const parts = opts.planned ? set : [...set, 'requeues = if_not_exists(requeues, :zero) + :one'];
-    const remove = opts.clearLease ? ' REMOVE leaseToken, leaseUntil' : '';
-    return this.t.conditional(() =>
-      this.t.db.send(
-        new UpdateCommand({
-          TableName: this.t.name,
-          Key: key,
-          UpdateExpression: `SET ${parts.join(', ')}${remove}`,
-          ConditionExpression: condition,
-          ...(names ? { ExpressionAttributeNames: names } : {}),
-          ExpressionAttributeValues: { ...values, ...(opts.planned ? {} : { ':zero': 0, ':one': 1 }) },
-        }),
-      ),
-    );
-  }
-
-  // ---- housekeeping's checkpoints -----------------------------------------------------------
-
-  /** Up to when events have been reconciled against their first attempts' outcomes. */
-  reconciledUntil(): Promise<string | null> {
-    return this.checkpoint(keys.reconcileCheckpoint());
-  }
-  setReconciledUntil(until: string): Promise<void> {
-    return this.moveCheckpoint(keys.reconcileCheckpoint(), until);
-  }
-  /** Up to when events' waiting retries have been read back (the trailing reconcile). */
-  retriesReconciledUntil(): Promise<string | null> {
-    return this.checkpoint(keys.retryReconcileCheckpoint());
-  }
-  setRetriesReconciledUntil(until: string): Promise<void> {
-    return this.moveCheckpoint(keys.retryReconcileCheckpoint(), until);
-  }
-
-  private async checkpoint(key: Key): Promise<string | null> {
-    const [item] = await this.t.batchGet([key], true);
-    return typeof item?.until === 'string' ? item.until : null;
-  }
-
-  private async moveCheckpoint(key: Key, until: string): Promise<void> {
-    // Only forward: a slow run never moves the checkpoint back over a later one's.
-    await this.t.conditional(() =>
-      this.t.db.send(
-        new UpdateCommand({
-          TableName: this.t.name,
-          Key: key,
-          UpdateExpression: 'SET #u = :u',
-          ConditionExpression: 'attribute_not_exists(#u) OR #u < :u',
-          ExpressionAttributeNames: { '#u': 'until' },
-          ExpressionAttributeValues: { ':u': until },
         }),
       ),
     );

@@ -16,9 +16,12 @@
  * concurrent runs never send the same item twice; duplicates that do reach a worker are dropped
  * there.
  */
+import { PARKED_DUE_AT } from '../ordering/ordering';
 import {
   freshDelivery,
   isActive,
+  orderedAtAccept,
+  orderOf,
   redriveMessage,
   retryDueMs,
   type DeliveryMessage,
@@ -26,6 +29,7 @@ import {
   type Lifecycle,
 } from './lifecycle';
 import type { AcceptedEventRef, Delivery } from '../shared/model';
+import { shardOfId } from '../shared/ids';
 
 export interface OpenItem {
   dueAt: string;
@@ -38,6 +42,15 @@ export interface AcceptedEvent {
   recorded: ReadonlySet<string>;
 }
 
+/** How housekeeping moves an item on the open index (see HousekeepingStore.rescheduleDue). */
+export interface RedriveOptions {
+  /** Drop a dead worker's lease. */
+  clearLease?: boolean;
+  /** The planned send of a future attempt: not counted as a re-drive. */
+  planned?: boolean;
+}
+
+/** Housekeeping's own store (dynamo-housekeeping-store.ts): its reads, its index moves, its checkpoints. */
 export interface HousekeepingStore {
   /** Open items due before `cutoff` (ISO), oldest first, across all shards. */
   listDue(cutoff: string, limit: number): Promise<OpenItem[]>;
@@ -46,32 +59,61 @@ export interface HousekeepingStore {
    * `planned` send of a long wait, and dropping a dead worker's lease when `clearLease`); false if
    * someone else moved it first.
    */
-  rescheduleDue(item: OpenItem, toDueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
-  /** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
-  listAccepted(from: string, to: string): AsyncIterable<AcceptedEvent[]>;
-  /** Gives a late first attempt a pending record on the open index; false if it has a record. */
-  openLateDelivery(d: Delivery, dueAt: string): Promise<boolean>;
-  /** Up to when every event has been reconciled (null: never). */
-  reconciledUntil(): Promise<string | null>;
-  setReconciledUntil(until: string): Promise<void>;
+  rescheduleDue(item: OpenItem, toDueAt: string, opts?: RedriveOptions): Promise<boolean>;
+  /** The events, accepted in [from, to], whose delivery to this endpoint has a record. */
+  recordedBetween(appId: string, endpointId: string, from: string, to: string, shard?: number): Promise<Set<string>>;
   /**
-   * Every app's deliveries, of events accepted in [from, to), that wait for a retry with no
-   * open-index entry (the scheduler carries their message), a page of events at a time.
+   * This endpoint's deliveries of events accepted in [from, to] that wait for a retry with no
+   * open-index entry (the scheduler carries their message).
    */
-  listWaitingRetries(from: string, to: string): AsyncIterable<Delivery[]>;
+  waitingRetriesBetween(
+    appId: string,
+    endpointId: string,
+    from: string,
+    to: string,
+    shard?: number,
+  ): Promise<Delivery[]>;
   /**
    * Puts such a retry on the open index due at `dueAt` (counting a re-drive unless `planned`,
    * dropping a dead worker's lease when `clearLease`); false if it no longer waits as read
    * (it progressed, or another run opened it first).
    */
-  openWaitingRetry(d: Delivery, dueAt: string, opts?: { clearLease?: boolean; planned?: boolean }): Promise<boolean>;
+  openWaitingRetry(d: Delivery, dueAt: string, opts?: RedriveOptions): Promise<boolean>;
+  /** Up to when every event has been reconciled (null: never). */
+  reconciledUntil(): Promise<string | null>;
+  setReconciledUntil(until: string): Promise<void>;
   /** Up to when every event's waiting retries have been read back (null: never). */
   retriesReconciledUntil(): Promise<string | null>;
   setRetriesReconciledUntil(until: string): Promise<void>;
 }
 
+/** What housekeeping reads of the apps (the app store). */
+export interface HousekeepingApps {
+  /** Every app's id, a page at a time. */
+  appIdPages(): AsyncIterable<string[]>;
+}
+
+/** What housekeeping reads of the events (the event store). */
+export interface HousekeepingEvents {
+  /** The apps' shards that stored events in [from, to) (their activity markers), a page at a time. */
+  activeIn(from: string, to: string): AsyncIterable<{ appId: string; shard: number }[]>;
+  /** Since when every event has an activity marker; `ifUnset` becomes that time on first ask. */
+  markersSince(ifUnset: string): Promise<string>;
+  /** One shard of an app's events accepted in [from, to), in feed order, a page at a time. */
+  acceptedPages(appId: string, shard: number, from: string, to: string): AsyncIterable<AcceptedEventRef[]>;
+}
+
+/** What housekeeping writes of the deliveries' records (the delivery store). */
+export interface HousekeepingDeliveries {
+  /** Gives a late first attempt a pending record on the open index; false if it has a record. */
+  openPending(d: Delivery, dueAt: string): Promise<boolean>;
+}
+
 export interface HousekeepingDeps {
   store: HousekeepingStore;
+  apps: HousekeepingApps;
+  events: HousekeepingEvents;
+  deliveries: HousekeepingDeliveries;
   scheduler: DeliveryScheduler;
   life: Lifecycle;
   /** A delivery re-driven this many times without progress is reported as stuck. */
@@ -94,6 +136,95 @@ export interface HousekeepingReport {
   reconciledRetries: number;
   stuck: number;
   skippedInFlight: number;
+}
+
+/** What both reconciles read: every app, its events in a window, the records of their deliveries. */
+export type ReconcileReads = Pick<HousekeepingDeps, 'apps' | 'events' | 'store'>;
+
+/**
+ * Every app's events accepted in [from, to), a page of one shard at a time, with the page's
+ * time span and the endpoints its events name: what both reconciles read deliveries back over.
+ * Only the apps' shards that stored events in the window are read (their activity markers): a
+ * run costs what its window holds, not what the app list holds.
+ */
+async function* acceptedEventPages(reads: ReconcileReads, from: string, to: string) {
+  for await (const active of activeShards(reads, from, to)) {
+    for (const { appId, shard } of active) {
+      for await (const page of reads.events.acceptedPages(appId, shard, from, to)) {
+        if (page.length === 0) continue;
+        const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
+        const endpointIds = [...new Set(page.flatMap((e) => e.endpointIds))];
+        // The delivery partitions of those events: the shard each one's id names (table-layout.ts).
+        const dlvShards = [...new Set(page.map((e) => shardOfId(e.id) ?? 0))];
+        yield { appId, page, span, endpointIds, dlvShards };
+      }
+    }
+  }
+}
+
+/**
+ * The shards to read for [from, to): the marked ones; or, for a window that starts before
+ * markers were written (the runs just after an upgrade from a version without them), every
+ * app's first shard (such a version wrote no other), as that version did.
+ */
+async function* activeShards(reads: ReconcileReads, from: string, to: string) {
+  // A table that was never reconciled holds no event from before markers: they start at ''.
+  const fresh = (await reads.store.reconciledUntil()) === null;
+  const since = await reads.events.markersSince(fresh ? '' : new Date().toISOString());
+  if (from >= since) {
+    yield* reads.events.activeIn(from, to);
+    return;
+  }
+  const walked = new Set<string>();
+  for await (const appIds of reads.apps.appIdPages()) {
+    for (const appId of appIds) walked.add(appId);
+    yield appIds.map((appId) => ({ appId, shard: 0 }));
+  }
+  for await (const page of reads.events.activeIn(from, to)) {
+    const rest = page.filter((a) => a.shard > 0 || !walked.has(a.appId));
+    if (rest.length > 0) yield rest;
+  }
+}
+
+/** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
+export async function* listAccepted(reads: ReconcileReads, from: string, to: string): AsyncIterable<AcceptedEvent[]> {
+  for await (const { appId, page, span, endpointIds, dlvShards } of acceptedEventPages(reads, from, to)) {
+    // Per endpoint (and delivery partition), one keys-only query over the page's time span, not
+    // one read per delivery. Eventually consistent: a record missed here is caught by
+    // openPending's condition.
+    const recordedBy = new Map(
+      await Promise.all(
+        endpointIds.map(async (id) => {
+          const found = await Promise.all(
+            dlvShards.map((shard) => reads.store.recordedBetween(appId, id, span.lo, span.hi, shard)),
+          );
+          return [id, new Set(found.flatMap((ids) => [...ids]))] as const;
+        }),
+      ),
+    );
+    yield page.map((event) => ({
+      event,
+      recorded: new Set(event.endpointIds.filter((id) => recordedBy.get(id)?.has(event.id))),
+    }));
+  }
+}
+
+/**
+ * Every app's deliveries, of events accepted in [from, to), that wait for a retry with no
+ * open-index entry (the scheduler carries their message), a page of events at a time.
+ */
+export async function* listWaitingRetries(reads: ReconcileReads, from: string, to: string): AsyncIterable<Delivery[]> {
+  for await (const { appId, span, endpointIds, dlvShards } of acceptedEventPages(reads, from, to)) {
+    // Per endpoint (and delivery partition), one filtered query over the page's time span.
+    // Eventually consistent: a retry that moved on meanwhile fails openWaitingRetry's condition.
+    const found = await Promise.all(
+      endpointIds.flatMap((id) =>
+        dlvShards.map((shard) => reads.store.waitingRetriesBetween(appId, id, span.lo, span.hi, shard)),
+      ),
+    );
+    const waiting = found.flat();
+    if (waiting.length > 0) yield waiting;
+  }
 }
 
 /** Items one scheduled run looks at; the next run takes the rest. */
@@ -122,12 +253,12 @@ export function createHousekeeping(deps: HousekeepingDeps) {
     if (to <= from) return;
     const nowIso = at.toISOString();
     const nextDue = life.redrivenDueAt(at);
-    for await (const page of store.listWaitingRetries(from, to)) {
+    for await (const page of listWaitingRetries(deps, from, to)) {
       for (const d of page) {
         const dueMs = retryDueMs(d);
         if (recover && dueMs !== undefined && dueMs > at.getTime()) {
           // Its message is gone with the queues: send it again for its own time.
-          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          const planned = life.plannedDueAt(dueMs);
           if (!(await store.openWaitingRetry(d, planned, { clearLease: true, planned: true }))) continue;
           await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
           report.scheduled++;
@@ -170,7 +301,14 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         skippedInFlight: 0,
       };
       const toSend: DeliveryMessage[] = [];
+      // Strict deliveries are sent last, together, in accept order: a recover pass rebuilds each
+      // key's line in the ordered lane as it was (their lane holds each until its due time).
+      const ordered: DeliveryMessage[] = [];
       const send = async (m: DeliveryMessage) => {
+        if (m.order) {
+          ordered.push(m);
+          return;
+        }
         toSend.push(m);
         if (toSend.length >= SEND_CHUNK) await deps.scheduler.now(toSend.splice(0));
       };
@@ -187,12 +325,19 @@ export function createHousekeeping(deps: HousekeepingDeps) {
           report.skippedInFlight++;
           continue;
         }
+        if (d.order && recover) {
+          // A strict delivery's record is parked (due in the year 9000), so only a recover pass
+          // gets here: its message went with the queues. Its lane keeps its due time.
+          await send(redriveMessage(d));
+          report.requeued++;
+          continue;
+        }
         const dueMs = retryDueMs(d);
         if (dueMs !== undefined && dueMs > at.getTime()) {
           // A long wait coming due (or, recovering, any future retry): hand it over with its time.
           // Due again one lease after the attempt, in case this message is lost.
           if (!recover && !life.withinHorizon(at, dueMs)) continue;
-          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          const planned = life.plannedDueAt(dueMs);
           if (!(await store.rescheduleDue(item, planned, { clearLease: recover, planned: true }))) continue;
           await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
           report.scheduled++;
@@ -208,13 +353,17 @@ export function createHousekeeping(deps: HousekeepingDeps) {
       const from = (await store.reconciledUntil()) ?? '';
       const to = recover ? at.toISOString() : life.firstAttemptLateBefore(at);
       if (to > from) {
-        for await (const page of store.listAccepted(from, to)) {
+        for await (const page of listAccepted(deps, from, to)) {
           for (const { event, recorded } of page) {
             for (const endpointId of event.endpointIds) {
               if (recorded.has(endpointId)) continue;
               const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
               const d = freshDelivery(key, event.type);
-              if (!(await store.openLateDelivery(d, nextDue))) continue;
+              // A strict one may just be waiting in its key's line: its record is parked (a
+              // recover pass finds it), and the copy sent now is dropped by SQS within 5 minutes
+              // of the original, or by its lane when it reaches a finished delivery.
+              if (orderedAtAccept(event, endpointId)) d.order = orderOf(event);
+              if (!(await deps.deliveries.openPending(d, d.order ? PARKED_DUE_AT : nextDue))) continue;
               await send(redriveMessage(d));
               report.reconciled++;
               report.requeued++;
@@ -229,6 +378,10 @@ export function createHousekeeping(deps: HousekeepingDeps) {
       await reconcileWaitingRetries(at, recover, report, send);
 
       if (toSend.length > 0) await deps.scheduler.now(toSend);
+      if (ordered.length > 0) {
+        const accepted = (m: DeliveryMessage) => `${m.eventAt ?? ''}#${m.eventId}`;
+        await deps.scheduler.now(ordered.sort((a, b) => accepted(a).localeCompare(accepted(b))));
+      }
       return report;
     },
   };

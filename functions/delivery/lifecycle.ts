@@ -13,28 +13,19 @@
  * carries soon after its event is on no index: housekeeping reads it back once the event is
  * RETRY_RECONCILE_AFTER_S old, and only a retry still waiting then (its message lost) is re-sent.
  */
-import type { Delivery, Endpoint, StoredEvent } from '../shared/model';
+import {
+  Status,
+  type Attempt,
+  type Delivery,
+  type DeliveryOrder,
+  type DeliveryStatus,
+  type Endpoint,
+  type StoredEvent,
+} from '../shared/model';
 
-/** A delivery's states; the rest of the code names them through this object. */
-export const Status = {
-  /** Waiting for its first attempt (or the first of a send-again). */
-  pending: 'pending',
-  /** An attempt failed; the next one is scheduled. */
-  retrying: 'retrying',
-  succeeded: 'succeeded',
-  /** Exhausted, or failed in a way no retry changes; its message is in the DLQ. */
-  failed: 'failed',
-  /** Not attempted: the endpoint was disabled or deleted. */
-  skipped: 'skipped',
-} as const;
-export type DeliveryStatus = (typeof Status)[keyof typeof Status];
-export const DELIVERY_STATUSES = [
-  Status.pending,
-  Status.retrying,
-  Status.succeeded,
-  Status.failed,
-  Status.skipped,
-] as const;
+// The states themselves are declared with the delivery's record (shared/model.ts), which this
+// module builds on; the rest of the code names them through here.
+export { DELIVERY_STATUSES, Status, type DeliveryStatus } from '../shared/model';
 
 /** States a worker may still attempt. */
 export const ACTIVE_STATUSES: readonly DeliveryStatus[] = [Status.pending, Status.retrying];
@@ -48,8 +39,9 @@ export const isActive = (s: DeliveryStatus) => ACTIVE_STATUSES.includes(s);
 
 /**
  * Waits up to this long are handed to the scheduler at once; a longer one waits on the open
- * index and housekeeping hands it over this long before it is due. It is SQS's delay limit (900 s):
- * the scheduler carries any wait it is given, but one beyond its limit costs it extra hops.
+ * index and housekeeping hands it over this long before it is due. It is SQS's delay limit (900 s,
+ * DelaySeconds' maximum, which the SQS scheduler caps at): the scheduler carries any wait it is
+ * given, but one beyond its limit costs it extra hops.
  */
 export const SCHEDULER_HORIZON_S = 900;
 
@@ -117,6 +109,11 @@ export interface DeliveryMessage {
   ticket?: number;
   /** When flow control first made this attempt wait (epoch ms): a paused wait's retry window runs from it. */
   waitingSince?: number;
+  /**
+   * Set when the delivery is a strict endpoint's: it travels in the ordered lane, in the message
+   * group of its endpoint and key (functions/ordering).
+   */
+  order?: DeliveryOrder;
 }
 
 export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
@@ -140,6 +137,11 @@ export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
     (m.heldSince === undefined || typeof m.heldSince === 'number') &&
     (m.ticket === undefined || typeof m.ticket === 'number') &&
     (m.waitingSince === undefined || typeof m.waitingSince === 'number') &&
+    (m.order === undefined ||
+      (typeof m.order === 'object' &&
+        m.order !== null &&
+        ((m.order as { key?: unknown }).key === undefined ||
+          typeof (m.order as { key?: unknown }).key === 'string'))) &&
     (event === undefined ||
       (typeof event.type === 'string' &&
         typeof event.dataJson === 'string' &&
@@ -215,10 +217,22 @@ export const retryDueMs = (d: Delivery) =>
 
 // ---- messages ---------------------------------------------------------------------------------
 
+/** A strict delivery's place for an event: its key, or the endpoint's events without one. */
+export const orderOf = (event: Pick<StoredEvent, 'orderingKey'>): DeliveryOrder =>
+  event.orderingKey === undefined ? {} : { key: event.orderingKey };
+
+/** Whether the event's delivery to `endpointId` was strict when the event was accepted. */
+export const orderedAtAccept = (event: Pick<StoredEvent, 'orderedEndpointIds'>, endpointId: string) =>
+  event.orderedEndpointIds?.includes(endpointId) === true;
+
+/** Deliveries sorted by their events' accept time (then id): the order a key's line keeps. */
+export const inAcceptOrder = <D extends Pick<Delivery, 'createdAt' | 'eventId'>>(ds: D[]): D[] =>
+  [...ds].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.eventId.localeCompare(b.eventId));
+
 /** The first attempt, sent at accept time, with the event in it when it is small enough. */
 export function firstAttemptMessage(
   event: StoredEvent,
-  endpoint: Pick<Endpoint, 'id' | 'version' | 'rateLimit' | 'throttle'>,
+  endpoint: Pick<Endpoint, 'id' | 'version' | 'ordering' | 'rateLimit' | 'throttle'>,
 ): DeliveryMessage {
   const m: DeliveryMessage = {
     v: 2,
@@ -230,7 +244,8 @@ export function firstAttemptMessage(
     endpointVersion: endpoint.version,
   };
   // An endpoint flow control holds apart starts on the isolation lane (no hop through the shared one).
-  if (endpoint.rateLimit || endpoint.throttle) m.lane = 'isolated';
+  if (endpoint.ordering === 'strict') m.order = orderOf(event);
+  else if (endpoint.rateLimit || endpoint.throttle) m.lane = 'isolated';
   if (Buffer.byteLength(event.dataJson) <= CARRIED_DATA_MAX_BYTES) {
     m.event = { type: event.type, dataJson: event.dataJson, ...(event.test ? { test: true as const } : {}) };
   }
@@ -279,6 +294,7 @@ export function redriveMessage(d: Delivery, notBefore?: number): DeliveryMessage
     redriven: true,
   };
   if (notBefore !== undefined) m.notBefore = notBefore;
+  if (d.order) m.order = d.order;
   return m;
 }
 
@@ -320,6 +336,12 @@ export function lifecycle({ leaseS }: LifecycleTimes) {
 
     /** When housekeeping looks again at work it (re)sends now: one lease from now. */
     redrivenDueAt: (now: Date) => iso(now.getTime() + leaseMs),
+
+    /**
+     * When housekeeping looks again at a future attempt (due at `dueMs`) it has just handed to the
+     * scheduler: one lease after it, in case that message is lost.
+     */
+    plannedDueAt: (dueMs: number) => iso(dueMs + leaseMs),
 
     /**
      * How a retry due at `dueMs`, of an event accepted at `eventAt`, waits. Within the scheduler's
@@ -393,4 +415,23 @@ export interface DeliveryScheduler {
 
 export interface DeadLetterQueue {
   send(message: DeliveryMessage): Promise<void>;
+}
+
+/** A delivery's successful attempt, which is kept on the delivery rather than as a record. */
+export function successAttempt(d: Delivery): Attempt[] {
+  if (d.status !== Status.succeeded || !d.success || d.lastAttemptAt === undefined) return [];
+  return [
+    {
+      appId: d.appId,
+      eventId: d.eventId,
+      endpointId: d.endpointId,
+      attempt: d.attempts,
+      at: d.lastAttemptAt,
+      statusCode: d.lastStatusCode ?? null,
+      durationMs: d.success.durationMs,
+      outcome: 'succeeded',
+      error: null,
+      responseExcerpt: d.success.responseExcerpt,
+    },
+  ];
 }

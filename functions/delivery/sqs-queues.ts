@@ -1,15 +1,14 @@
 /**
  * SQS: the work queue (attempts to run now), the retry queue (attempts at a later time) and the
- * DLQ. SQS's own limit lives here: a message is delayed by at most MAX_SQS_DELAY_S; a later one
- * arrives early with its `notBefore`, and the worker hands it back for the rest (a hop).
+ * DLQ. SQS delays a message by at most 15 minutes (the lifecycle's SCHEDULER_HORIZON_S, which is
+ * set to that limit); a later one arrives early with its `notBefore`, and the worker hands it back
+ * for the rest (a hop).
  */
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { sendInBatches } from '../shared/batches';
-import type { DeadLetterQueue, DeliveryMessage, DeliveryScheduler } from './lifecycle';
-
-/** SQS caps a message's DelaySeconds at 15 minutes. */
-export const MAX_SQS_DELAY_S = 900;
+import { sendOrdered } from '../ordering/sqs-ordered-lane';
+import { SCHEDULER_HORIZON_S, type DeadLetterQueue, type DeliveryMessage, type DeliveryScheduler } from './lifecycle';
 
 /** Sends messages ten a request, re-sending any entry SQS reports as failed. */
 function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]): Promise<void> {
@@ -23,28 +22,43 @@ function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]):
 
 /** The delay SQS is asked for: whole seconds, rounded up, within its limit. */
 export function delaySeconds(at: Date, now: Date): number {
-  return Math.max(0, Math.min(MAX_SQS_DELAY_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
+  return Math.max(0, Math.min(SCHEDULER_HORIZON_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
 }
 
+/**
+ * Sends attempts where they run: a strict endpoint's (`order` set) to the ordered lane, in the
+ * order given and at once (its lane holds it until the table's due time: a FIFO queue takes no
+ * per-message delay), every other to the work queue, or to the retry queue with its delay.
+ */
 export class SqsScheduler implements DeliveryScheduler {
   constructor(
     private readonly sqs: SQSClient,
-    private readonly queues: { work: string; retry: string; isolated: string },
+    private readonly queues: { work: string; retry: string; isolated: string; ordered?: string },
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** First attempts: the work queue, or the isolation lane for the messages that travel on it. */
+  private ordered(messages: DeliveryMessage[]): Promise<void> {
+    if (!this.queues.ordered) {
+      throw new Error('a strict endpoint is sent to, but no ordered queue is configured (HOOKRELAY_ORDERED_QUEUE_URL)');
+    }
+    return sendOrdered(this.sqs, this.queues.ordered, messages);
+  }
+
+  /** First attempts: the work queue, the ordered lane (strict endpoints), or the isolation lane. */
   async now(messages: DeliveryMessage[]): Promise<void> {
-    const isolated = messages.filter((m) => m.lane === 'isolated');
-    const shared = isolated.length === 0 ? messages : messages.filter((m) => m.lane !== 'isolated');
+    const ordered = messages.filter((m) => m.order);
+    const isolated = messages.filter((m) => !m.order && m.lane === 'isolated');
+    const rest = messages.filter((m) => !m.order && m.lane !== 'isolated');
     await Promise.all([
-      shared.length > 0 ? sendAll(this.sqs, this.queues.work, shared) : undefined,
+      rest.length > 0 ? sendAll(this.sqs, this.queues.work, rest) : undefined,
       isolated.length > 0 ? sendAll(this.sqs, this.queues.isolated, isolated) : undefined,
+      ordered.length > 0 ? this.ordered(ordered) : undefined,
     ]);
   }
 
   /** A later attempt: the retry queue, or the isolation lane, with the delay SQS allows. */
   async at(message: DeliveryMessage, at: Date): Promise<void> {
+    if (message.order) return this.ordered([message]);
     const body: DeliveryMessage = { ...message, notBefore: at.getTime() };
     await this.sqs.send(
       new SendMessageCommand({

@@ -11,10 +11,14 @@ import type { ApiKeyRecord, KeyStore } from '../access/keys';
 import type { App, Endpoint } from '../shared/model';
 import { isRateLimit, isStoredThrottle, type StoredThrottle, type ThrottleStore } from '../flow/throttle';
 import { decodeCursor, encodeCursor, type DynamoTable, type Item } from '../shared/dynamo-table';
+import { MAX_ID_SHARDS as MAX_EVENT_SHARDS } from '../shared/ids';
 import { APP_LIST_PK, APP_PARTITION_BEFORE_KEYS, appListKeys, keys, SK, TABLE_LAYOUT } from '../shared/table-layout';
 
 export function toApp(i: Item): App {
-  return { id: i.id as string, name: i.name as string, createdAt: i.createdAt as string };
+  const app: App = { id: i.id as string, name: i.name as string, createdAt: i.createdAt as string };
+  if (typeof i.eventShards === 'number' && i.eventShards > 1) app.eventShards = i.eventShards;
+  if (i.knownEventTypesOnly === true) app.knownEventTypesOnly = true;
+  return app;
 }
 
 export function toEndpoint(i: Item): Endpoint {
@@ -36,6 +40,7 @@ export function toEndpoint(i: Item): Endpoint {
   if (i.signature !== undefined) e.signature = i.signature as Endpoint['signature'] & object;
   if (i.headers !== undefined) e.headers = i.headers as Record<string, string>;
   if (i.auth !== undefined) e.auth = i.auth as Endpoint['auth'] & object;
+  if (i.ordering === 'strict') e.ordering = 'strict';
   if (isRateLimit(i.rateLimit)) e.rateLimit = { perSecond: i.rateLimit.perSecond };
   if (isStoredThrottle(i.throttle)) e.throttle = i.throttle;
   return e;
@@ -50,8 +55,26 @@ export interface AppStoreOptions {
   now?: () => number;
 }
 
+/**
+ * A busy app's fan-out (the app and its endpoints) is reused by a container for this long, once
+ * the container has read it HOT_APP_READS times within it: at 10,000 events a second every event
+ * reading the app's partition would take ~10,000 read units a second from one partition (3,000 is
+ * its limit). An app below that rate per container reads it afresh on every event, so an endpoint
+ * created a moment ago gets its next event; a busy one's new or changed endpoints take effect
+ * within this long.
+ */
+export const HOT_APP_REUSE_MS = 1000;
+export const HOT_APP_READS = 10;
+
+type FanOut = { app: App; endpoints: Endpoint[] };
+
 export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, EndpointHealthStore, ThrottleStore {
   private readonly cache = new Map<string, { endpoint: Endpoint | null; until: number }>();
+  /** Per app: the last fan-out read, when, and the times of this container's recent reads. */
+  private readonly fanOuts = new Map<
+    string,
+    { value: FanOut | null; at: number; windowStart: number; reads: number; hot: boolean }
+  >();
   private readonly clock: () => number;
 
   constructor(
@@ -73,9 +96,49 @@ export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, Endpo
     );
   }
 
+  /** Sets the app's name and options; false when there is no such app. */
+  async updateApp(app: App): Promise<boolean> {
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.app(app.id),
+          UpdateExpression: app.knownEventTypesOnly
+            ? 'SET #name = :name, knownEventTypesOnly = :k'
+            : 'SET #name = :name REMOVE knownEventTypesOnly',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#name': 'name' },
+          ExpressionAttributeValues: { ':name': app.name, ...(app.knownEventTypesOnly ? { ':k': true } : {}) },
+        }),
+      ),
+    );
+  }
+
   async getApp(appId: string): Promise<App | null> {
     const out = await this.t.db.send(new GetCommand({ TableName: this.t.name, Key: keys.app(appId) }));
     return out.Item ? toApp(out.Item) : null;
+  }
+
+  /**
+   * Spreads the app's events over `shards` partitions from now on (writers see it at their next
+   * read of the app). Only ever raised: readers read every partition up to the count, and a lower
+   * count would hide the events in the others. False when the app is missing or already has as many.
+   */
+  async raiseEventShards(appId: string, shards: number): Promise<boolean> {
+    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_EVENT_SHARDS) {
+      throw new RangeError(`eventShards must be a whole number from 1 to ${MAX_EVENT_SHARDS}`);
+    }
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.app(appId),
+          UpdateExpression: 'SET eventShards = :n',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(eventShards) OR eventShards < :n)',
+          ExpressionAttributeValues: { ':n': shards },
+        }),
+      ),
+    );
   }
 
   /** Every app id, a page at a time (the app list). */
@@ -89,8 +152,31 @@ export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, Endpo
     }
   }
 
-  /** The app and every endpoint, strongly consistent (an endpoint created a moment ago gets the next event). */
-  async getAppWithEndpoints(appId: string) {
+  /**
+   * The app and every endpoint, strongly consistent (an endpoint created a moment ago gets the
+   * next event); for an app this container serves at HOT_APP_READS within HOT_APP_REUSE_MS, its
+   * copy from within that time.
+   */
+  async getAppWithEndpoints(appId: string): Promise<FanOut | null> {
+    const now = this.clock();
+    const seen = this.fanOuts.get(appId) ?? { value: null, at: -Infinity, windowStart: now, reads: 0, hot: false };
+    if (now - seen.windowStart >= HOT_APP_REUSE_MS) {
+      // Hot: as many reads in the window that just ended (or the one before, if none since).
+      seen.hot = now - seen.windowStart < 2 * HOT_APP_REUSE_MS && seen.reads >= HOT_APP_READS;
+      seen.windowStart = now;
+      seen.reads = 0;
+    }
+    seen.reads++;
+    const hot = seen.hot || seen.reads > HOT_APP_READS;
+    if (hot && seen.value && now - seen.at < HOT_APP_REUSE_MS) return structuredClone(seen.value);
+    seen.value = await this.readAppWithEndpoints(appId);
+    seen.at = now;
+    this.fanOuts.set(appId, seen);
+    if (this.fanOuts.size > 10_000) this.fanOuts.delete(this.fanOuts.keys().next().value!);
+    return seen.value === null ? null : structuredClone(seen.value);
+  }
+
+  private async readAppWithEndpoints(appId: string): Promise<FanOut | null> {
     const items = await this.t.queryAll({
       KeyConditionExpression: 'pk = :pk AND sk < :keys',
       ExpressionAttributeValues: { ':pk': keys.app(appId).pk, ':keys': APP_PARTITION_BEFORE_KEYS },

@@ -1,7 +1,8 @@
 /**
- * The HTTP API (API Gateway HTTP API, payload 2.0). Routes are a table of thin functions over the
- * core; middleware does auth, JSON parsing and error mapping once for all of them. Every route
- * under /v1/apps/{appId} goes through `appRoute`, which lets an app-scoped key reach its own app only.
+ * The HTTP API (API Gateway HTTP API, payload 2.0). The routes are declared once, in
+ * functions/api/routes.ts, with who may call each; here each gets a thin function over the core.
+ * Middleware does auth, JSON parsing and error mapping once for all of them, and `serve` checks
+ * each route's access before its function runs.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -11,11 +12,13 @@ import { endpointView } from '../endpoints/apps';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../shared/errors';
 import { EVENT_ID_PATTERN } from '../shared/ids';
 import { authorizeApp, requireAdmin, type Principal } from '../access/keys';
-import { requirePortalCapability, type Capability } from '../access/portal-access';
+import { requirePortalCapability } from '../access/portal-access';
+import { ROUTES, routeKeys, type RouteKey, type RouteSpec } from '../api/routes';
 import { EVENT_TYPE_PATTERN, LIMITS } from '../api/schemas';
 import { logger, metrics, wiring } from '../wiring';
 import type { Context } from 'aws-lambda';
-import { authenticate, errorMapper, headerLimit, jsonBody, rateLimit, type ApiEvent } from './http/middleware';
+import { errorMapper } from './http/errors';
+import { authenticate, headerLimit, jsonBody, rateLimit, type ApiEvent } from './http/middleware';
 import { portalAsset } from './http/portal';
 import { json, type HttpResult } from './http/respond';
 import { isRestProxyEvent, restProxyEvents, restToHttpApiEvent } from './http/rest-event';
@@ -70,166 +73,137 @@ function principal(e: ApiEvent): Principal {
   return e.principal;
 }
 
-const route = (
-  method: Method,
-  path: string,
-  handler: (e: ApiEvent) => Promise<HttpResult>,
-): Route<ApiEvent, HttpResult> => ({
-  method,
-  path,
-  handler,
-});
-
-/**
- * What a portal link may do, route by route: `read` with any link, `manage` with a manage link.
- * A route not listed (keys, sending events, the feed) answers 403 to every portal link.
- */
-export const PORTAL_CAPABILITIES: Record<string, Capability> = {
-  'GET /v1/apps/{appId}': 'read',
-  'POST /v1/apps/{appId}/endpoints': 'manage',
-  'GET /v1/apps/{appId}/endpoints': 'read',
-  'GET /v1/apps/{appId}/endpoints/{endpointId}': 'read',
-  'PATCH /v1/apps/{appId}/endpoints/{endpointId}': 'manage',
-  'DELETE /v1/apps/{appId}/endpoints/{endpointId}': 'manage',
-  'GET /v1/apps/{appId}/endpoints/{endpointId}/secret': 'manage',
-  'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate': 'manage',
-  'POST /v1/apps/{appId}/endpoints/{endpointId}/recover': 'manage',
-  'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example': 'manage',
-  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': 'read',
-  'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': 'read',
-  'GET /v1/apps/{appId}/events/{eventId}': 'read',
-  'GET /v1/apps/{appId}/events/{eventId}/attempts': 'read',
-  'POST /v1/apps/{appId}/events/{eventId}/resend': 'manage',
-};
-
-/**
- * A route under /v1/apps/{appId}: the caller must be the admin or hold a key (or a portal link)
- * of this app; a portal link also needs the route's capability.
- */
-const appRoute = (
-  method: Method,
-  path: string,
-  handler: (e: ApiEvent, appId: string, who: Principal) => Promise<HttpResult>,
-): Route<ApiEvent, HttpResult> =>
-  route(method, path, async (e) => {
-    const appId = param(e, 'appId');
-    const who = principal(e);
-    authorizeApp(who, appId);
-    requirePortalCapability(who, PORTAL_CAPABILITIES[`${method} ${path}`], `${method} ${path}`);
-    return handler(e, appId, who);
-  });
+/** One route's work, once `serve` has checked its access; `appId` is set on app routes. */
+type Implementation = (e: ApiEvent, who: Principal, appId: string) => Promise<HttpResult>;
+/** An open route has no caller to pass. */
+type Implements<K extends RouteKey> = (typeof ROUTES)[K]['access'] extends 'open'
+  ? (e: ApiEvent) => Promise<HttpResult>
+  : Implementation;
 
 const services = () => wiring();
 
-/** Every route the API serves; docs/openapi.yaml is checked against this table. */
-export const routes: Route<ApiEvent, HttpResult>[] = [
-  route('GET', '/health', async () => json(200, { ok: true })),
+/** Who did it, as a skipped delivery's reason says ("skipped by ..."). */
+function actorOf(who: Principal): string {
+  if (who.kind === 'admin') return 'the admin key';
+  if (who.kind === 'app') return `app key ${who.keyId}`;
+  return "the endpoint's owner (portal)";
+}
 
-  route('POST', '/v1/apps', async (e) => {
-    requireAdmin(principal(e), 'only the admin key can create apps');
-    return json(201, await services().apps.createApp(e.jsonBody));
-  }),
-  appRoute('GET', '/v1/apps/{appId}', async (_e, appId) => json(200, await services().apps.requireApp(appId))),
+/** What each declared route does: the compiler holds this to exactly the routes in ROUTES. */
+const implementations: { [K in RouteKey]: Implements<K> } = {
+  'GET /health': async () => json(200, { ok: true }),
 
-  appRoute('POST', '/v1/apps/{appId}/keys', async (e, appId, who) =>
+  'POST /v1/apps': async (e) => json(201, await services().apps.createApp(e.jsonBody)),
+  'GET /v1/apps/{appId}': async (_e, _who, appId) => json(200, await services().apps.requireApp(appId)),
+  'PATCH /v1/apps/{appId}': async (e, who, appId) => {
+    requireAdmin(who, 'only the admin key can change an app');
+    return json(200, await services().apps.updateApp(appId, e.jsonBody));
+  },
+
+  'POST /v1/apps/{appId}/keys': async (e, who, appId) =>
     json(201, await services().keys.create(who, appId, e.jsonBody)),
-  ),
-  appRoute('DELETE', '/v1/apps/{appId}/keys/{keyId}', async (e, appId, who) => {
+  'DELETE /v1/apps/{appId}/keys/{keyId}': async (e, who, appId) => {
     await services().keys.revoke(who, appId, param(e, 'keyId'));
     return json(204);
-  }),
+  },
 
-  appRoute('POST', '/v1/apps/{appId}/endpoints', async (e, appId) =>
+  'POST /v1/apps/{appId}/endpoints': async (e, _who, appId) =>
     json(201, await services().apps.createEndpoint(appId, e.jsonBody)),
-  ),
-  appRoute('GET', '/v1/apps/{appId}/endpoints', async (e, appId) =>
+  'GET /v1/apps/{appId}/endpoints': async (e, _who, appId) =>
     json(200, await services().apps.listEndpoints(appId, query(e))),
-  ),
-  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}', async (e, appId) =>
+  'GET /v1/apps/{appId}/endpoints/{endpointId}': async (e, _who, appId) =>
     json(200, endpointView(await services().apps.getEndpoint(appId, param(e, 'endpointId')))),
-  ),
-  appRoute('PATCH', '/v1/apps/{appId}/endpoints/{endpointId}', async (e, appId) =>
+  'PATCH /v1/apps/{appId}/endpoints/{endpointId}': async (e, _who, appId) =>
     json(200, await services().apps.updateEndpoint(appId, param(e, 'endpointId'), e.jsonBody)),
-  ),
-  appRoute('DELETE', '/v1/apps/{appId}/endpoints/{endpointId}', async (e, appId) => {
+  'DELETE /v1/apps/{appId}/endpoints/{endpointId}': async (e, _who, appId) => {
     await services().apps.deleteEndpoint(appId, param(e, 'endpointId'));
     return json(204);
-  }),
-  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/secret', async (e, appId) =>
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/secret': async (e, _who, appId) =>
     json(200, await services().apps.currentSecret(appId, param(e, 'endpointId'))),
-  ),
-  appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate', async (e, appId) =>
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/secret/rotate': async (e, _who, appId) =>
     json(200, await services().apps.rotateSecret(appId, param(e, 'endpointId'))),
-  ),
-  appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/recover', async (e, appId) =>
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/recover': async (e, _who, appId) =>
     json(202, await services().replay.recover(appId, param(e, 'endpointId'), e.jsonBody)),
-  ),
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip': async (e, who, appId) =>
+    json(202, await services().ordering.skip(appId, param(e, 'endpointId'), e.jsonBody, actorOf(who))),
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/ordering/held': async (e, _who, appId) =>
+    json(200, await services().ordering.heldKeys(appId, param(e, 'endpointId'))),
 
-  appRoute('POST', '/v1/apps/{appId}/events', async (e, appId) =>
+  'POST /v1/apps/{appId}/events': async (e, _who, appId) =>
     json(
       202,
       await services().ingest.ingest({ appId, body: e.jsonBody, idempotencyKey: e.headers?.['idempotency-key'] }),
     ),
-  ),
-  appRoute('POST', '/v1/apps/{appId}/events/batch', async (e, appId) =>
+  'POST /v1/apps/{appId}/events/batch': async (e, _who, appId) =>
     json(202, await services().ingest.ingestBatch(appId, e.jsonBody)),
-  ),
-  appRoute('GET', '/v1/apps/{appId}/events', async (e, appId) =>
-    json(200, await services().queries.feed(appId, query(e))),
-  ),
-  appRoute('GET', '/v1/apps/{appId}/events/{eventId}', async (e, appId) =>
+  'GET /v1/apps/{appId}/events': async (e, _who, appId) => json(200, await services().queries.feed(appId, query(e))),
+  'GET /v1/apps/{appId}/events/{eventId}': async (e, _who, appId) =>
     json(200, await services().queries.status(appId, param(e, 'eventId'))),
-  ),
-  appRoute('GET', '/v1/apps/{appId}/events/{eventId}/attempts', async (e, appId) =>
+  'GET /v1/apps/{appId}/events/{eventId}/attempts': async (e, _who, appId) =>
     json(200, await services().queries.attempts(appId, param(e, 'eventId'))),
-  ),
-  appRoute('POST', '/v1/apps/{appId}/events/{eventId}/resend', async (e, appId) =>
+  'POST /v1/apps/{appId}/events/{eventId}/resend': async (e, _who, appId) =>
     json(202, await services().replay.resend(appId, param(e, 'eventId'), e.jsonBody)),
-  ),
 
-  route('POST', '/v1/event-types', async (e) => {
-    requireAdmin(principal(e), 'only the admin key can change the event-type catalog');
-    return json(201, await services().eventTypes.create(e.jsonBody));
-  }),
-  route('GET', '/v1/event-types', async (e) => {
-    principal(e);
-    return json(200, await services().eventTypes.list(query(e)));
-  }),
-  route('GET', '/v1/event-types/{name}', async (e) => {
-    principal(e);
-    return json(200, await services().eventTypes.get(typeParam(e)));
-  }),
-  route('PATCH', '/v1/event-types/{name}', async (e) => {
-    requireAdmin(principal(e), 'only the admin key can change the event-type catalog');
-    return json(200, await services().eventTypes.update(typeParam(e), e.jsonBody));
-  }),
-  route('DELETE', '/v1/event-types/{name}', async (e) => {
-    requireAdmin(principal(e), 'only the admin key can change the event-type catalog');
+  'POST /v1/event-types': async (e) => json(201, await services().eventTypes.create(e.jsonBody)),
+  'GET /v1/event-types': async (e) => json(200, await services().eventTypes.list(query(e))),
+  'GET /v1/event-types/{name}': async (e) => json(200, await services().eventTypes.get(typeParam(e))),
+  'PATCH /v1/event-types/{name}': async (e) => json(200, await services().eventTypes.update(typeParam(e), e.jsonBody)),
+  'DELETE /v1/event-types/{name}': async (e) => {
     await services().eventTypes.remove(typeParam(e));
     return json(204);
-  }),
-  appRoute('POST', '/v1/apps/{appId}/endpoints/{endpointId}/send-example', async (e, appId) =>
+  },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example': async (e, _who, appId) =>
     json(202, await services().testEvents.sendExample(appId, param(e, 'endpointId'), e.jsonBody)),
-  ),
-  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/deliveries', async (e, appId) =>
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': async (e, _who, appId) =>
     json(200, await services().endpointLog.deliveries(appId, param(e, 'endpointId'), query(e))),
-  ),
-  appRoute('GET', '/v1/apps/{appId}/endpoints/{endpointId}/stats', async (e, appId) =>
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}': async (e, _who, appId) =>
+    json(200, await services().endpointLog.delivery(appId, param(e, 'endpointId'), param(e, 'eventId'))),
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': async (e, _who, appId) =>
     json(200, await services().endpointLog.stats(appId, param(e, 'endpointId'), query(e))),
-  ),
-  appRoute('POST', '/v1/apps/{appId}/portal-access', async (e, appId, who) =>
+  'POST /v1/apps/{appId}/portal-access': async (e, who, appId) =>
     json(201, await services().portal.mint(who, appId, e.jsonBody, portalBase(e))),
-  ),
-  appRoute('DELETE', '/v1/apps/{appId}/portal-access', async (_e, appId, who) => {
+  'DELETE /v1/apps/{appId}/portal-access': async (_e, who, appId) => {
     await services().portal.endAll(who, appId);
     return json(204);
-  }),
-  route('GET', '/v1/portal/session', async (e) => {
-    const who = principal(e);
+  },
+  'GET /v1/portal/session': async (_e, who) => {
     if (who.kind !== 'portal') throw new ForbiddenError('only a portal link has a portal session');
     return json(200, { appId: who.appId, capabilities: who.capabilities, expiresAt: who.expiresAt });
-  }),
-];
+  },
+};
+
+/**
+ * A declared route, served: its access checked from ROUTES (a key; the admin; the path's app,
+ * which an app-scoped key or portal link reaches only for its own app; a portal link's
+ * capability), then its implementation.
+ */
+function serve(key: RouteKey, method: Method, path: string): Route<ApiEvent, HttpResult> {
+  const spec: RouteSpec = ROUTES[key];
+  const implementation: Implementation = implementations[key];
+  return {
+    method,
+    path,
+    handler: async (e: ApiEvent) => {
+      if (spec.access === 'open') return (implementations[key] as (e: ApiEvent) => Promise<HttpResult>)(e);
+      if (spec.access === 'app') {
+        const appId = param(e, 'appId');
+        const who = principal(e);
+        authorizeApp(who, appId);
+        requirePortalCapability(who, spec.portal, key);
+        return implementation(e, who, appId);
+      }
+      const who = principal(e);
+      if (typeof spec.access === 'object') requireAdmin(who, spec.access.admin);
+      return implementation(e, who, '');
+    },
+  };
+}
+
+/** Every route the API serves, in ROUTES' order. */
+export const routes: Route<ApiEvent, HttpResult>[] = routeKeys().map(({ key, method, path }) =>
+  serve(key, method as Method, path),
+);
 
 const api = middy<ApiEvent, HttpResult>()
   // A REST API (`-c hookrelay:api=rest`) sends payload format 1.0: made 2.0 before anything reads it.
@@ -241,7 +215,14 @@ const api = middy<ApiEvent, HttpResult>()
   .use(errorMapper(logger))
   .use(headerLimit())
   .use(
-    authenticate({ openPaths: new Set(['/health']), authenticate: (header) => services().keys.authenticate(header) }),
+    authenticate({
+      openPaths: new Set(
+        routeKeys()
+          .filter(({ key }) => ROUTES[key].access === 'open')
+          .map(({ path }) => path),
+      ),
+      authenticate: (header) => services().keys.authenticate(header),
+    }),
   )
   // The portal's own calls, per link: a token bucket in this container (see access/rate-limit.ts).
   .use(

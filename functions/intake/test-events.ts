@@ -7,13 +7,13 @@
 import { ConflictError, NotFoundError, UnprocessableError } from '../shared/errors';
 import type { EventType } from '../catalog/event-types';
 import { newId } from '../shared/ids';
-import { requestHash, type IngestStore } from './ingest';
+import { requestHash, type IngestEvents } from './ingest';
 import { firstAttemptMessage, type DeliveryScheduler } from '../delivery/lifecycle';
 import type { Endpoint, StoredEvent } from '../shared/model';
 import { parseOrThrow, sendExampleSchema } from '../api/schemas';
 
 export interface TestEventDeps {
-  store: Pick<IngestStore, 'putEventIfAbsent'>;
+  events: IngestEvents;
   scheduler: Pick<DeliveryScheduler, 'now'>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
   getEventType(name: string): Promise<EventType | null>;
@@ -59,7 +59,7 @@ export function createTestEventService(deps: TestEventDeps) {
       };
       // As ingest does: the event stands for its pending delivery, stored before its message is
       // sent (housekeeping's reconcile re-sends a first attempt whose message was lost).
-      await deps.store.putEventIfAbsent(event);
+      await deps.events.putEventIfAbsent(event);
       await deps.scheduler.now([firstAttemptMessage(event, endpoint)]);
       return { id: event.id };
     },

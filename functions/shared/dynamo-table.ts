@@ -7,13 +7,14 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  GetCommand,
   paginateQuery,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from './errors';
 import { sendInBatches } from './batches';
-import type { Key } from './table-layout';
+import { keys, type Key } from './table-layout';
 
 export type Item = Record<string, unknown>;
 
@@ -94,6 +95,19 @@ export class DynamoTable {
     for await (const page of paginateQuery({ client: this.db }, { ...input, TableName: this.name })) {
       yield (page.Items as Item[] | undefined) ?? [];
     }
+  }
+
+  /**
+   * How many event partitions an app's events (and its endpoints' delivery records) are spread
+   * over: its app item's `eventShards` (1 when unset). Eventually consistent: the count only
+   * grows, and writers see a raise no sooner than this read does (table-layout.ts).
+   */
+  async appEventShards(appId: string): Promise<number> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.name, Key: keys.app(appId), ProjectionExpression: 'eventShards' }),
+    );
+    const n = out.Item?.eventShards;
+    return typeof n === 'number' && n > 1 ? n : 1;
   }
 
   /** Every item a query finds. */

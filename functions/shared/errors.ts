@@ -1,15 +1,31 @@
 /**
- * Domain errors carry their own code and HTTP status; one mapper at the edge
- * (functions/handlers/http/errors.ts) renders them as the contract's error shape.
+ * Domain errors: each carries a code (the contract's `error.code`), a message and, for bad input,
+ * the failing fields. They know nothing of HTTP: the API's edge (functions/handlers/http/errors.ts)
+ * picks each code's status and renders the contract's error shape; the bus intake and the batch
+ * route classify them by type.
  */
+/** Every error code the API can answer with (besides `internal`, the unknown error's). */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'headers_too_large'
+  | 'malformed_json'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'unprocessable'
+  | 'rate_limited';
+
 export interface ErrorDetail {
   path: string;
   message: string;
 }
 
 export abstract class DomainError extends Error {
-  abstract readonly status: number;
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
 
   constructor(message: string, details?: ErrorDetail[]) {
@@ -19,75 +35,63 @@ export abstract class DomainError extends Error {
   }
 }
 
-/** 400: the request is malformed or fails validation; `details` names each failing field. */
+/** The request is malformed or fails validation; `details` names each failing field. */
 export class ValidationError extends DomainError {
-  readonly status = 400;
-  readonly code = 'validation_failed';
+  readonly code = 'validation_failed' as const;
 }
 
-/** 400: the request line and headers together are over API Gateway's 10 KB. */
+/** The request line and headers together are over API Gateway's 10 KB. */
 export class HeadersTooLargeError extends DomainError {
-  readonly status = 400;
-  readonly code = 'headers_too_large';
+  readonly code = 'headers_too_large' as const;
 }
 
-/** 400: the body is not parseable JSON. */
+/** The body is not parseable JSON. */
 export class MalformedJsonError extends DomainError {
-  readonly status = 400;
-  readonly code = 'malformed_json';
+  readonly code = 'malformed_json' as const;
 }
 
 export class UnauthorizedError extends DomainError {
-  readonly status = 401;
-  readonly code = 'unauthorized';
+  readonly code = 'unauthorized' as const;
 }
 
 export class ForbiddenError extends DomainError {
-  readonly status = 403;
-  readonly code = 'forbidden';
+  readonly code = 'forbidden' as const;
 }
 
 export class NotFoundError extends DomainError {
-  readonly status = 404;
-  readonly code = 'not_found';
+  readonly code = 'not_found' as const;
 }
 
 export class MethodNotAllowedError extends DomainError {
-  readonly status = 405;
-  readonly code = 'method_not_allowed';
+  readonly code = 'method_not_allowed' as const;
 }
 
 export class ConflictError extends DomainError {
-  readonly status = 409;
-  readonly code = 'conflict';
+  readonly code = 'conflict' as const;
 }
 
 /**
- * An event id another request is storing right now (or died storing a moment ago): a 409 to an
- * API caller, who retries; a bus event waits and is tried again rather than dead-lettered.
+ * An event id another request is storing right now (or died storing a moment ago): a conflict to
+ * an API caller, who retries; a bus event waits and is tried again rather than dead-lettered.
  */
 export class IdInUseError extends ConflictError {}
 
 export class PayloadTooLargeError extends DomainError {
-  readonly status = 413;
-  readonly code = 'payload_too_large';
+  readonly code = 'payload_too_large' as const;
 }
 
 export class UnsupportedMediaTypeError extends DomainError {
-  readonly status = 415;
-  readonly code = 'unsupported_media_type';
+  readonly code = 'unsupported_media_type' as const;
 }
 
-/** 422: well-formed, but refers to something that cannot be used (e.g. a forbidden destination). */
+/** Well-formed, but refers to something that cannot be used (e.g. a forbidden destination). */
 export class UnprocessableError extends DomainError {
-  readonly status = 422;
-  readonly code = 'unprocessable';
+  readonly code = 'unprocessable' as const;
 }
 
-/** 429: too many calls from one caller; `retryAfterS` becomes the Retry-After header. */
+/** Too many calls from one caller; the edge sends `retryAfterS` as the Retry-After header. */
 export class TooManyRequestsError extends DomainError {
-  readonly status = 429;
-  readonly code = 'rate_limited';
+  readonly code = 'rate_limited' as const;
   constructor(
     message: string,
     readonly retryAfterS: number,

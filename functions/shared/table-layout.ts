@@ -7,25 +7,38 @@
  * |-------------|----------------------------|---------------------------|-------------------------------------|
  * | app         | APP#<appId>                | #APP                      | open: APPS / <appId> (the app list) |
  * | endpoint    | APP#<appId>                | EP#<endpointId>           |                                     |
- * | event       | EVENTS#<appId>             | <ts>#<eventId>            |                                     |
+ * | event       | EVENTS#<appId>[#<shard>]   | <ts>#<eventId>            |                                     |
  * | chosen id   | IDEM#<appId>#<eventId>     | #IDEM                     |                                     |
+ * | activity    | ACTIVE#<n>                 | <minute>#<appId>#<shard>  |                                     |
  * | attempt     | EVT#<appId>#<eventId>      | TRY#<endpointId>#<nnnn>   |                                     |
  * | delivery    | DLV#<appId>#<endpointId>   | <eventTs>#<eventId>       | open: OPEN#<n> / <dueAt>#pk#sk,     |
+ * |             | [#<shard>]                 |                           |                                     |
  * |             |                            |                           | while late or waiting               |
- * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES     |                                     |
+ * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES,    |                                     |
+ * |             |                            | #ACTIVITY                 |                                     |
+ * | held key    | HELD#<appId>#<endpointId>  | K#<orderingKey>, #        |                                     |
  *
- * An app's events live in one partition sorted by accept time: that partition is the catch-up
- * feed and what housekeeping reconciles, with no index entry to write. An id hookrelay generated
- * carries its accept time, so the event's key is computable from the id alone; an id the
- * producer chose does not, and gets a small record of its own (the "chosen id") that makes it
- * unique and says when its event was accepted.
+ * An app's events live in its event partitions sorted by accept time (one, `EVENTS#<appId>`,
+ * unless the app's `eventShards` is raised; shard n > 0 is `EVENTS#<appId>#<n>`): merged in
+ * accept order they are the catch-up feed, and housekeeping reconciles them, with no index entry
+ * to write. An id hookrelay generated carries its accept time and its shard, so the event's key
+ * is computable from the id alone; an id the producer chose does not, and gets a small record of
+ * its own (the "chosen id") that makes it unique and says when and where its event was stored.
+ *
+ * An activity marker says "this app wrote events to this shard in this minute": written before
+ * the first such event a container stores in a minute (so at most once per app, shard, minute and
+ * container), it is how housekeeping finds the events of its window without walking every app.
  *
  * A delivery's record lives in its endpoint's partition, sorted by its event's time: an
  * endpoint's deliveries, newest first, are one Query on the table (no index entry to write),
- * and the record of (event, endpoint) has a key computable from the event alone.
+ * and the record of (event, endpoint) has a key computable from the event alone. In an app with
+ * several event shards, an endpoint's records are spread the same way (the shard its event's
+ * generated id names; shard 0 for an id the producer chose), so one busy endpoint is not held to
+ * one partition's ~1,000 writes a second either; its readers merge the app's shards.
  */
 import { createHash } from 'node:crypto';
 import { feedPosition } from '../delivery/queries';
+import { shardOfId } from './ids';
 
 export const TABLE_LAYOUT = {
   partitionKey: 'pk',
@@ -51,6 +64,12 @@ export const TABLE_LAYOUT = {
    * Changing it moves where items are written: a data migration, not a setting.
    */
   openShards: 32,
+  /**
+   * Partitions of the activity markers (ACTIVE#<n>), by app and shard: housekeeping reads each
+   * once per reconcile step. Each takes ~1,000 marker writes a second, and a marker is written at
+   * most once per app, shard, minute and container: 16 carry ~960,000 such a minute.
+   */
+  activityShards: 16,
 } as const;
 
 export type Key = { pk: string; sk: string };
@@ -60,12 +79,17 @@ export const keys = {
   appKey: (appId: string, keyId: string): Key => ({ pk: `APP#${appId}`, sk: `KEY#${keyId}` }),
   app: (appId: string): Key => ({ pk: `APP#${appId}`, sk: '#APP' }),
   endpoint: (appId: string, endpointId: string): Key => ({ pk: `APP#${appId}`, sk: `EP#${endpointId}` }),
-  /** An event, in its app's partition at its accept time (its place in the feed). */
-  event: (appId: string, eventId: string, timestamp: string): Key => ({
-    pk: `EVENTS#${appId}`,
+  /** An event, in its app's partition (shard) at its accept time (its place in the feed). */
+  event: (appId: string, eventId: string, timestamp: string, shard = 0): Key => ({
+    pk: eventsPk(appId, shard),
     sk: feedPosition({ timestamp, id: eventId }),
   }),
-  /** An id the producer chose: unique per app, and where its event is (`timestamp`). */
+  /** "App `appId` stored events in shard `shard` in the minute of `timestamp`." */
+  activity: (appId: string, shard: number, timestamp: string): Key => ({
+    pk: activityPk(appId, shard),
+    sk: `${minuteOf(timestamp)}#${appId}#${shard}`,
+  }),
+  /** An id the producer chose: unique per app, and where its event is (`timestamp`, `shard`). */
   chosenId: (appId: string, eventId: string): Key => ({ pk: `IDEM#${appId}#${eventId}`, sk: '#IDEM' }),
   /** The partition of an event's failed attempts. */
   attemptsPk: (appId: string, eventId: string) => `EVT#${appId}#${eventId}`,
@@ -73,12 +97,23 @@ export const keys = {
     pk: `EVT#${appId}#${eventId}`,
     sk: `TRY#${endpointId}#${String(n).padStart(4, '0')}`,
   }),
+  /** A delivery, in its endpoint's partition (the shard its event's id names) at its event's time. */
   delivery: (k: { appId: string; endpointId: string; eventAt: string; eventId: string }): Key => ({
-    pk: `DLV#${k.appId}#${k.endpointId}`,
+    pk: deliveriesPk(k.appId, k.endpointId, deliveryShardOf(k.eventId)),
     sk: `${k.eventAt}#${k.eventId}`,
+  }),
+  /**
+   * A strict endpoint's held key: its head failed an attempt and waits (functions/ordering). The
+   * events without a key are `#`, which no key can be (`#` is not an ordering-key character).
+   */
+  heldKey: (appId: string, endpointId: string, orderingKey: string | undefined): Key => ({
+    pk: `HELD#${appId}#${endpointId}`,
+    sk: orderingKey === undefined ? '#' : `K#${orderingKey}`,
   }),
   /** Where housekeeping keeps how far it has reconciled events against their deliveries. */
   reconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#CHECKPOINT' }),
+  /** Beside them: since when every stored event has an activity marker. */
+  activitySince: (): Key => ({ pk: 'HK#reconcile', sk: '#ACTIVITY' }),
   /** Beside it: how far the trailing reconcile has read events' waiting retries. */
   retryReconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#RETRIES' }),
 };
@@ -89,8 +124,24 @@ export const SK = { app: '#APP', endpoint: 'EP#', appKey: 'KEY#', attempt: 'TRY#
 /** An app partition's items that fan-out needs ('#APP' < 'EP#...' < 'KEY#...'): below this. */
 export const APP_PARTITION_BEFORE_KEYS = 'F';
 
-/** An app's event partition. */
-export const eventsPk = (appId: string) => `EVENTS#${appId}`;
+/** An app's event partition (shard 0 keeps the name an app with one partition has always had). */
+export const eventsPk = (appId: string, shard = 0) => (shard === 0 ? `EVENTS#${appId}` : `EVENTS#${appId}#${shard}`);
+
+/** The minute of an ISO time (`YYYY-MM-DDTHH:MM`), which sorts before every ISO time within it. */
+export const minuteOf = (iso: string) => iso.slice(0, 16);
+
+/** The activity partition of an app's shard: spread by a hash, so a busy minute spreads too. */
+export function activityPk(appId: string, shard: number) {
+  const n = createHash('sha1').update(`${appId}#${shard}`).digest().readUInt32BE(0) % TABLE_LAYOUT.activityShards;
+  return `ACTIVE#${n}`;
+}
+export const activityShardPks = () => Array.from({ length: TABLE_LAYOUT.activityShards }, (_, n) => `ACTIVE#${n}`);
+
+/** The app and shard an activity marker names. */
+export function parseActivitySk(sk: string) {
+  const [, appId = '', shard = '0'] = sk.split('#');
+  return { appId, shard: Number(shard) };
+}
 
 /** The accept time and id in an event's sort key (ISO times and event ids hold no '#'). */
 export function parseEventSk(sk: string) {
@@ -113,12 +164,26 @@ export const openShardPks = () => Array.from({ length: TABLE_LAYOUT.openShards }
 /** The due time at the head of an open-index sort key. */
 export const dueAtOf = (openSk: string) => openSk.split('#')[0] ?? '';
 
-/** The ids in a delivery's keys (DLV#<appId>#<endpointId> / <eventTs>#<eventId>). */
+/**
+ * The shard of a delivery's partition: the one its event's id names (every id hookrelay generated
+ * for an app with several shards), else 0. A function of the id alone, so every reader and writer
+ * of the record agrees on it; ingest refuses a chosen id naming a shard its app does not have.
+ */
+export const deliveryShardOf = (eventId: string) => shardOfId(eventId) ?? 0;
+
+/** An endpoint's delivery partition (shard 0 keeps the name an unsharded app has always had). */
+export const deliveriesPk = (appId: string, endpointId: string, shard = 0) =>
+  shard === 0 ? `DLV#${appId}#${endpointId}` : `DLV#${appId}#${endpointId}#${shard}`;
+
+/** The ids in a delivery's keys (DLV#<appId>#<endpointId>[#<shard>] / <eventTs>#<eventId>). */
 export function parseDeliveryKey(key: Key) {
   const [, appId = '', endpointId = ''] = key.pk.split('#');
   const cut = key.sk.indexOf('#');
   return { appId, endpointId, eventAt: key.sk.slice(0, cut), eventId: key.sk.slice(cut + 1) };
 }
 
-/** The app in an event's partition key (EVENTS#<appId>). */
-export const appOfEventsPk = (pk: string) => pk.slice('EVENTS#'.length);
+/** The app and shard in an event's partition key (EVENTS#<appId>[#<shard>]). */
+export function parseEventsPk(pk: string) {
+  const [, appId = '', shard = '0'] = pk.split('#');
+  return { appId, shard: Number(shard) };
+}

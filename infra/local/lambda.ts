@@ -13,8 +13,9 @@ import type {
   ScheduledEvent,
 } from 'aws-lambda';
 
-export const LOCAL_ACCOUNT_ID = '123456789012';
-export const LOCAL_REGION = 'us-east-1';
+// The account and region are promised to the CLI too: they live where it can read them.
+export { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../local-stack-file';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../local-stack-file';
 
 export interface Handlers {
   api(event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2>;

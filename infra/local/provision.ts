@@ -27,7 +27,7 @@ import { LocalStackError } from './errors';
 import { LOCAL_REGION } from './lambda';
 import type { StackModel, TableSpec } from './template';
 
-export type QueueKey = 'work' | 'retry' | 'isolated' | 'dlq' | 'ingest' | 'ingestDlq';
+export type QueueKey = 'work' | 'retry' | 'isolated' | 'dlq' | 'ingest' | 'ingestDlq' | 'ordered';
 
 export interface QueueSettings {
   visibilityTimeoutS?: number;
@@ -206,6 +206,25 @@ async function ensureQueues(
     source('retry'),
     source('isolated'),
   ]);
+  // The ordered lane: FIFO, deduplicated and throttled per message group (infra/constructs/ordered-lane.ts).
+  const orderedDlqUrl = await ensureQueue(sqs, q.orderedDlq.name, {
+    FifoQueue: 'true',
+    MessageRetentionPeriod: String(q.orderedDlq.retentionDays * DAY_S),
+  });
+  const orderedSettings = { ...q.ordered, ...overrides.ordered };
+  const orderedUrl = await ensureQueue(sqs, q.ordered.name, {
+    FifoQueue: 'true',
+    DeduplicationScope: 'messageGroup',
+    FifoThroughputLimit: 'perMessageGroupId',
+    VisibilityTimeout: String(orderedSettings.visibilityTimeoutS),
+    MessageRetentionPeriod: String(orderedSettings.retentionDays * DAY_S),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: await queueArn(sqs, orderedDlqUrl),
+      maxReceiveCount: orderedSettings.maxReceiveCount,
+    }),
+  });
+  const orderedArn = await queueArn(sqs, orderedUrl);
+
   return {
     queueUrls: {
       work: workUrl,
@@ -214,6 +233,7 @@ async function ensureQueues(
       dlq: dlqUrl,
       ingest: ingestUrl,
       ingestDlq: ingestDlqUrl,
+      ordered: orderedUrl,
     },
     queueArns: {
       work: workArn,
@@ -222,6 +242,7 @@ async function ensureQueues(
       dlq: dlqArn,
       ingest: ingestArn,
       ingestDlq: ingestDlqArn,
+      ordered: orderedArn,
     },
   };
 }
@@ -292,6 +313,7 @@ export async function provisionStack(
           if (visibility !== undefined) attributes.VisibilityTimeout = String(visibility);
           if (q.retentionS !== undefined) attributes.MessageRetentionPeriod = String(q.retentionS);
           if (q.delayS !== undefined) attributes.DelaySeconds = String(q.delayS);
+          if (q.fifo) Object.assign(attributes, q.fifo);
           if (q.redrive) {
             attributes.RedrivePolicy = JSON.stringify({
               deadLetterTargetArn: queues.get(q.redrive.deadLetterQueueId)!.arn,

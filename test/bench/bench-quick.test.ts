@@ -95,14 +95,19 @@ describe('the quick benchmark (small)', () => {
   });
 
   it("writes an event once with a generated id, and claims a producer's own id with one more write", () => {
-    // Table and index units per delivery, housekeeping's checkpoint writes (once a run) aside.
+    // Table and index units per delivery, housekeeping's checkpoint writes (once a run) and the
+    // activity markers (once per app, minute and container) aside.
     const writes = (s: ScenarioResult) =>
       s.dynamo
-        .filter((d) => !d.label.includes('checkpoint'))
+        .filter((d) => !d.label.includes('checkpoint') && !d.label.includes('activity marker'))
         .reduce((n, d) => n + d.tableWriteUnits + Object.values(d.indexWriteUnits).reduce((a, b) => a + b, 0), 0) /
       s.deliveries;
     expect(writes(scenario('single'))).toBe(2);
     expect(writes(scenario('singleIds'))).toBe(3);
+    // The markers housekeeping reads are written, but never one per event.
+    const markers = scenario('single').dynamo.filter((d) => d.label === 'put activity marker');
+    expect(markers.reduce((n, d) => n + d.calls, 0)).toBeGreaterThan(0);
+    expect(markers.reduce((n, d) => n + d.calls, 0)).toBeLessThan(scenario('single').events);
     expect(unitsPerDelivery(scenario('single')).writes).toBeLessThan(unitsPerDelivery(scenario('singleIds')).writes);
     expect(line(scenario('single'), 'DynamoDB', /^write units: index (?!open)/)).toEqual([]);
   });

@@ -8,6 +8,7 @@ import type { LocalStack } from '../../infra/local/stack';
 import type { RecordingReceiver } from '../helpers/receiver';
 import { contractProblem } from './contract';
 import type { Fixture, FuzzRequest, RouteLike } from './requests';
+import type { RouteSpec } from '../../functions/api/routes';
 
 /** The fixture is made with the typed client (the fuzzed requests themselves are raw). */
 const admin = (stack: LocalStack) => hookrelayClient({ baseUrl: stack.apiUrl, key: stack.apiKey });
@@ -32,6 +33,33 @@ const newEndpoint = async (stack: LocalStack, appId: string, url: string) =>
     )
   ).id;
 
+const HELD_KEY = 'fuzz-held';
+const HELD_TYPE = 'fuzz.held';
+
+/**
+ * Gives the strict endpoint's key a held head: an event with the key, whose attempt the receiver
+ * fails (500), then waits until the endpoint lists the key as held (its next attempt is a retry).
+ */
+async function holdKey(stack: LocalStack, appId: string, endpointId: string): Promise<void> {
+  await must(
+    admin(stack).POST('/v1/apps/{appId}/events', {
+      params: { path: { appId } },
+      body: { type: HELD_TYPE, data: { n: 1 }, orderingKey: HELD_KEY },
+    }),
+  );
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const held = await must(
+      admin(stack).GET('/v1/apps/{appId}/endpoints/{endpointId}/ordering/held', {
+        params: { path: { appId, endpointId } },
+      }),
+    );
+    if (held.items.some((h) => h.orderingKey === HELD_KEY)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`fixture: the key ${HELD_KEY} of ${endpointId} was not held within 60 s`);
+}
+
 /** Two apps; a key, an endpoint (to the receiver) and an event in the first. */
 export async function createFixture(stack: LocalStack, receiver: RecordingReceiver): Promise<Fixture> {
   const receiverUrl = receiver.endpoint([200]);
@@ -50,6 +78,15 @@ export async function createFixture(stack: LocalStack, receiver: RecordingReceiv
   const eventTypeA = `fuzz.type.${appA.slice(-6).toLowerCase()}`;
   await createFixtureType(stack, eventTypeA);
   const links = await mintLinks(stack, appA);
+  const endpointStrictA = (
+    await must(
+      admin(stack).POST('/v1/apps/{appId}/endpoints', {
+        params: { path: { appId: appA } },
+        body: { url: receiver.endpoint([500]), eventTypes: [HELD_TYPE], ordering: 'strict' },
+      }),
+    )
+  ).id;
+  await holdKey(stack, appA, endpointStrictA);
   return {
     adminKey: stack.apiKey,
     appA,
@@ -60,6 +97,8 @@ export async function createFixture(stack: LocalStack, receiver: RecordingReceiv
     eventA,
     receiverUrl,
     eventTypeA,
+    endpointStrictA,
+    heldKeyA: HELD_KEY,
     ...links,
   };
 }
@@ -79,7 +118,8 @@ async function mintLinks(stack: LocalStack, appId: string) {
 type Caller = { kind: 'admin' } | { kind: 'app' } | { kind: 'portal'; manage: boolean } | { kind: 'none' };
 
 /** What a portal link may reach, as the API's own table says (a copy would prove nothing new). */
-const { PORTAL_CAPABILITIES } = await import('../../functions/handlers/api');
+const { ROUTES } = await import('../../functions/api/routes');
+const portalCapability = (route: string) => (ROUTES as Record<string, RouteSpec>)[route]?.portal;
 
 /** Who the API should take the caller for, from the Authorization header alone. */
 function callerOf(f: Fixture, header: string | undefined): Caller {
@@ -161,7 +201,7 @@ export function answerProblem(
     }
     if (who.kind === 'app' && route === 'GET /v1/portal/session') return `the app key got a ${status} on ${route}`;
     if (who.kind === 'portal' && reached.params.appId !== undefined) {
-      const needed = PORTAL_CAPABILITIES[route];
+      const needed = portalCapability(route);
       if (needed === undefined) return `a portal link got a ${status} on ${route}`;
       if (needed === 'manage' && !who.manage) return `a read-only portal link got a ${status} on ${route}`;
     }
@@ -207,6 +247,14 @@ export async function restore(
     await must(
       admin(stack).PATCH('/v1/event-types/{name}', { params: { path: { name: f.eventTypeA } }, body: FIXTURE_TYPE }),
     );
+  }
+  // A skipped head lets the key go on: hold it again, so that the next skip can succeed too.
+  if (
+    status === 202 &&
+    reached?.route.path.endsWith('/ordering/skip') &&
+    decoded(reached.params.endpointId) === f.endpointStrictA
+  ) {
+    await holdKey(stack, f.appA, f.endpointStrictA);
   }
   if (status !== 204 || !reached || reached.route.method !== 'DELETE') return;
   if (reached.route.path.endsWith('/keys/{keyId}') && decoded(reached.params.keyId) === f.keyIdA) {

@@ -1,38 +1,41 @@
 /**
- * In-memory fakes of the core's ports. The stores are in-memory versions of the three DynamoDB
- * aggregates (apps and endpoints, events, deliveries), composed into the use cases' ports by the
- * same composeStores the real ones go through, and checked by the same contract test
+ * In-memory fakes of the core's ports. The stores are in-memory versions of the DynamoDB stores
+ * (apps and endpoints, events, deliveries, housekeeping's), each implementing the same ports the
+ * real one does, and checked by the same contract test
  * (test/integration/store-contract.int.test.ts), so that they cannot drift.
  */
-import {
-  composeStores,
-  type AppRecords,
-  type DeliveryRecords,
-  type EventRecords,
-} from '../../functions/shared/dynamo-stores';
 import type {
+  DeliveryEvents,
+  DeliveryStore,
   DeliveryUpdate,
   EndpointSource,
   FinishGuard,
   ParkUpdate,
-  WebhookSender,
 } from '../../functions/delivery/deliver';
 import type { EndpointHealthStore } from '../../functions/endpoints/endpoint-health';
-import type { OpenItem } from '../../functions/delivery/housekeeping';
-import type { PutEventResult } from '../../functions/intake/ingest';
+import type {
+  HousekeepingApps,
+  HousekeepingDeliveries,
+  HousekeepingEvents,
+  HousekeepingStore,
+  OpenItem,
+} from '../../functions/delivery/housekeeping';
+import type { ReplayDeliveries, ReplayEvents } from '../../functions/delivery/replay';
+import type { IngestApps, IngestDeliveries, IngestEvents, PutEventResult } from '../../functions/intake/ingest';
 import {
   freshDelivery,
   isActive,
   isFinished,
   RECOVERABLE_STATUSES,
   Status,
+  successAttempt,
   type DeliveryKey,
   type DeliveryMessage,
 } from '../../functions/delivery/lifecycle';
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/shared/model';
 import type { SendResult } from '../../functions/webhook/outcome';
-import { successAttempt } from '../../functions/delivery/queries';
-import type { WebhookRequest } from '../../functions/webhook/webhook';
+import { shardOfId } from '../../functions/shared/ids';
+import type { WebhookRequest, WebhookSender } from '../../functions/webhook/webhook';
 
 const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
   `${k.appId}/${k.endpointId}/${k.eventAt}/${k.eventId}`;
@@ -41,7 +44,7 @@ const recordKey = (d: Delivery) =>
 
 type Stored = Delivery & { leaseToken?: string };
 
-export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthStore {
+export class InMemoryApps implements IngestApps, HousekeepingApps, EndpointSource, EndpointHealthStore {
   apps = new Map<string, App>();
   endpoints = new Map<string, Endpoint>();
   disabled: { endpointId: string; reason: string }[] = [];
@@ -61,6 +64,11 @@ export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthS
     if (!app) return null;
     const endpoints = [...this.endpoints.values()].filter((e) => e.appId === appId).map((e) => structuredClone(e));
     return { app: structuredClone(app), endpoints };
+  }
+
+  async getApp(appId: string) {
+    const app = this.apps.get(appId);
+    return app ? structuredClone(app) : null;
   }
 
   async *appIdPages() {
@@ -90,10 +98,21 @@ export class InMemoryApps implements AppRecords, EndpointSource, EndpointHealthS
   }
 }
 
-export class InMemoryEvents implements EventRecords {
+export class InMemoryEvents implements IngestEvents, DeliveryEvents, ReplayEvents, HousekeepingEvents {
   events = new Map<string, StoredEvent>();
+  /** Activity markers, as the table's sort keys: `<minute>#<appId>#<shard>`. */
+  markers = new Set<string>();
+  /** Since when every event has a marker (the real store keeps it in the table). */
+  since: string | undefined;
 
+  async markersSince(ifUnset: string) {
+    this.since ??= ifUnset;
+    return this.since;
+  }
+
+  /** Stores an event and (first, as the real store does) its minute's activity marker. */
   put(e: StoredEvent) {
+    this.markers.add(`${e.timestamp.slice(0, 16)}#${e.appId}#${e.shard ?? 0}`);
     this.events.set(`${e.appId}/${e.id}`, structuredClone(e));
   }
 
@@ -121,27 +140,47 @@ export class InMemoryEvents implements EventRecords {
       .map((e) => ({ e, pos: `${e.timestamp}#${e.id}` }))
       .sort((a, b) => a.pos.localeCompare(b.pos));
   }
-  async listFeed(appId: string, after: string | undefined, before: string, limit: number) {
+  async listFeed(appId: string, after: string | undefined, before: string, limit: number, shards = 1) {
     return this.inFeedOrder(appId)
-      .filter(({ e, pos }) => !e.test && (after === undefined || pos > after) && pos < before)
+      .filter(
+        ({ e, pos }) => !e.test && (e.shard ?? 0) < shards && (after === undefined || pos > after) && pos < before,
+      )
       .slice(0, limit)
       .map(({ e }) => structuredClone(e));
   }
-  async *acceptedPages(appId: string, from: string, to: string) {
+  async *activeIn(from: string, to: string) {
+    const lo = from.slice(0, 16);
+    const active = [...this.markers]
+      .filter((sk) => sk >= lo && sk <= to)
+      .map((sk) => {
+        const [, appId = '', shard = '0'] = sk.split('#');
+        return `${appId}#${shard}`;
+      });
+    const unique = [...new Set(active)].map((id) => {
+      const [appId = '', shard = '0'] = id.split('#');
+      return { appId, shard: Number(shard) };
+    });
+    if (unique.length > 0) yield unique;
+  }
+  async *acceptedPages(appId: string, shard: number, from: string, to: string) {
     const page = this.inFeedOrder(appId)
-      .filter(({ pos }) => pos >= from && pos < to)
+      .filter(({ e, pos }) => (e.shard ?? 0) === shard && pos >= from && pos < to)
       .map(({ e }) => ({
         appId: e.appId,
         id: e.id,
         type: e.type,
         timestamp: e.timestamp,
         endpointIds: [...e.endpointIds],
+        ...(e.shard ? { shard: e.shard } : {}),
       }));
     if (page.length > 0) yield page;
   }
 }
 
-export class InMemoryDeliveries implements DeliveryRecords {
+/** The delivery store's fake, and housekeeping's store's (both read and write the same records). */
+export class InMemoryDeliveries
+  implements DeliveryStore, IngestDeliveries, ReplayDeliveries, HousekeepingDeliveries, HousekeepingStore
+{
   records = new Map<string, Stored>();
   attempts: Attempt[] = [];
   checkpoint: string | null = null;
@@ -165,16 +204,22 @@ export class InMemoryDeliveries implements DeliveryRecords {
     }
     return out;
   }
-  async recordedBetween(appId: string, endpointId: string, from: string, to: string) {
-    return new Set(
-      [...this.records.values()]
-        .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
-        .map((d) => d.eventId),
+  /** The records of one of an endpoint's partitions (the shard its events' ids name) over a span. */
+  private inSpan(appId: string, endpointId: string, from: string, to: string, shard: number) {
+    return [...this.records.values()].filter(
+      (d) =>
+        d.appId === appId &&
+        d.endpointId === endpointId &&
+        (shardOfId(d.eventId) ?? 0) === shard &&
+        d.createdAt >= from &&
+        d.createdAt <= to,
     );
   }
-  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string) {
-    return [...this.records.values()]
-      .filter((d) => d.appId === appId && d.endpointId === endpointId && d.createdAt >= from && d.createdAt <= to)
+  async recordedBetween(appId: string, endpointId: string, from: string, to: string, shard = 0) {
+    return new Set(this.inSpan(appId, endpointId, from, to, shard).map((d) => d.eventId));
+  }
+  async waitingRetriesBetween(appId: string, endpointId: string, from: string, to: string, shard = 0) {
+    return this.inSpan(appId, endpointId, from, to, shard)
       .filter((d) => d.status === Status.retrying && d.dueAt === undefined)
       .sort((a, b) => `${a.createdAt}#${a.eventId}`.localeCompare(`${b.createdAt}#${b.eventId}`))
       .map((d) => {
@@ -331,12 +376,12 @@ export class InMemoryDeliveries implements DeliveryRecords {
   }
 }
 
-/** The fakes of every store, composed into the ports as the real ones are. */
+/** The fakes of every store, named as dynamoStores names the real ones. */
 export function fakeStores() {
   const apps = new InMemoryApps();
   const events = new InMemoryEvents();
   const deliveries = new InMemoryDeliveries();
-  return { apps, ...composeStores(apps, events, deliveries), events, deliveries };
+  return { apps, events, deliveries, housekeeping: deliveries };
 }
 
 /** A sender that answers from a script, one result per call (the last one repeats). */

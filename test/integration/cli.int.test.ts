@@ -4,7 +4,7 @@
  * output; one test runs the executable itself.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,9 @@ import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-s
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/hookrelay';
 import type { CliIO } from '../../cli/io';
+import { writeLocalStackFile } from '../../infra/local-stack-file';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { freePort } from '../helpers/processes';
 import { RecordingReceiver } from '../helpers/receiver';
 import { testApi, type Api, type EventStatus } from '../helpers/target';
 
@@ -515,9 +517,163 @@ describe('hookrelay, odd messages and errors', () => {
       });
     const help = await exec(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/Usage: hookrelay .*\n[\s\S]*dlq[\s\S]*events[\s\S]*deliveries/);
+    expect(help.stdout).toMatch(
+      /Usage: hookrelay .*\n[\s\S]*apps[\s\S]*endpoints[\s\S]*keys[\s\S]*portal[\s\S]*events[\s\S]*deliveries[\s\S]*dlq/,
+    );
+    // LocalStack's port alone would imply the embedded stack's queue URLs (docs/operations.md).
+    expect(help.stdout).not.toMatch(/--endpoint-url \S+:4566/);
+    // The SDK's notice about Node versions is not an operator's business.
+    expect(help.stderr).not.toMatch(/NodeVersionSupportWarning|Node\.js version/);
     const usage = await exec(['dlq', 'list', '--limit', '0']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^error: option '--limit <n>' argument '0' is invalid/);
+  });
+});
+
+// Last: its failing deliveries reach the DLQ, which the tests above count.
+describe('hookrelay apps, keys, portal, endpoints and events', () => {
+  it('creates an app, shows it, and makes and revokes a key that works until revoked', async () => {
+    const created = await cli(['--json', 'apps', 'create', '--name', 'cli apps']);
+    expect(created.code, created.stderr).toBe(0);
+    const app = created.lines[0] as { id: string; name: string };
+    expect(app).toMatchObject({ name: 'cli apps', id: expect.stringMatching(/^app_/) });
+    const shown = await cli(['--json', 'apps', 'show', '--app', app.id]);
+    expect(shown.lines).toEqual([expect.objectContaining({ id: app.id, name: 'cli apps' })]);
+    const strict = await cli(['--json', 'apps', 'update', '--app', app.id, '--known-event-types-only']);
+    expect(strict.lines).toEqual([expect.objectContaining({ id: app.id, knownEventTypesOnly: true })]);
+    const refused = await cli(['events', 'send', '--app', app.id, '--type', 'never.listed', '--data', '{}']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/answered 422 unprocessable: .*\(type: is not in the event-type catalog/);
+    const lax = await cli(['--json', 'apps', 'update', '--app', app.id, '--any-event-type']);
+    expect(lax.lines[0]).not.toHaveProperty('knownEventTypesOnly');
+
+    const key = (await cli(['--json', 'keys', 'create', '--app', app.id, '--name', 'ci'])).lines[0] as {
+      id: string;
+      key: string;
+    };
+    const withKey = (k: string) => cli(['--json', '--api-key', k, 'endpoints', 'list', '--app', app.id]);
+    expect((await withKey(key.key)).code).toBe(0);
+    const revoked = await cli(['keys', 'delete', '--app', app.id, '--key', key.id, '--yes']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const gone = await withKey(key.key);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/answered 401/);
+  });
+
+  it('mints a portal link that opens a session, and revokes every link', async () => {
+    const app = await api.createApp('cli portal');
+    const link = await cli(['--json', 'portal', 'link', '--app', app, '--capability', 'read', '--ttl', '3600']);
+    expect(link.code, link.stderr).toBe(0);
+    const { url, token, expiresAt } = link.lines[0] as { url: string; token: string; expiresAt: string };
+    expect(url).toContain(`#token=${token}`);
+    expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(3500_000);
+    const session = () => fetch(`${stack.apiUrl}/v1/portal/session`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await session()).status).toBe(200);
+    const revoked = await cli(['portal', 'revoke', '--app', app, '--yes']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect((await session()).status).toBe(401);
+    const bad = await cli(['portal', 'link', '--app', app, '--capability', 'write']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/capabilities/);
+  });
+
+  it('lists, disables, enables and deletes endpoints', async () => {
+    const app = await api.createApp('cli endpoints');
+    const a = await api.createEndpoint(app, receiver.script('/ep-a', [200]));
+    const b = await api.createEndpoint(app, receiver.script('/ep-b', [200]), { eventTypes: ['order.created'] });
+    const listed = await cli(['endpoints', 'list', '--app', app]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(`${a.id}  enabled   ${receiver.baseUrl}/ep-a  (every type)`);
+    expect(listed.stdout).toContain(`${b.id}  enabled   ${receiver.baseUrl}/ep-b  (order.created)`);
+
+    const disabled = await cli(['--json', 'endpoints', 'disable', '--app', app, '--endpoint', a.id]);
+    expect(disabled.lines[0]).toMatchObject({ id: a.id, enabled: false });
+    expect((await cli(['--json', 'endpoints', 'enable', '--app', app, '--endpoint', a.id])).lines[0]).toMatchObject({
+      enabled: true,
+    });
+    const deleted = await cli(['endpoints', 'delete', '--app', app, '--endpoint', b.id, '--yes']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const after = await cli(['--json', 'endpoints', 'list', '--app', app]);
+    expect(after.lines.map((e) => e.id)).toEqual([a.id]);
+    const gone = await cli(['endpoints', 'show', '--app', app, '--endpoint', b.id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/answered 404/);
+  });
+
+  it('shows an event, its attempts with the error, and resends it', async () => {
+    const app = await api.createApp('cli events');
+    // Nothing listens there: the connection is refused, so the attempt has an error and no status.
+    await api.createEndpoint(app, `http://127.0.0.1:${await freePort()}/refused`);
+    const ok = await api.createEndpoint(app, receiver.script('/ev-ok', [200]));
+    const event = await api.sendEvent(app, { type: 'order.created', data: { n: 1 } });
+    await api.waitForStatus(app, event.id, (s) => s.deliveries.every((d) => d.attempts > 0));
+
+    const shown = await cli(['--json', 'events', 'show', '--app', app, '--event', event.id]);
+    expect(shown.lines[0]).toMatchObject({ id: event.id, type: 'order.created', data: { n: 1 } });
+    const attempts = await cli(['events', 'attempts', '--app', app, '--event', event.id]);
+    expect(attempts.code, attempts.stderr).toBe(0);
+    expect(attempts.stdout).toMatch(/#1 {2}\w+ {2}no answer {2}\d+ ms {2}connection refused/);
+    expect(attempts.stdout).toMatch(new RegExp(`${ok.id} {2}#1 {2}succeeded {2}HTTP 200`));
+
+    const before = receiver.on('/ev-ok').length;
+    const resent = await cli(['--json', 'events', 'resend', '--app', app, '--event', event.id, '--endpoint', ok.id]);
+    expect(resent.code, resent.stderr).toBe(0);
+    await receiver.waitFor(() => receiver.on('/ev-ok').length > before, 10_000, 'the resent webhook');
+  });
+
+  it('deliveries tail names the error of an attempt that got no answer (a refused connection)', async () => {
+    const app = await api.createApp('cli tail refused');
+    await api.createEndpoint(app, `http://127.0.0.1:${await freePort()}/refused`);
+    const event = await api.sendEvent(app, { type: 'order.created', data: {} });
+    const r = await cli([
+      'deliveries',
+      'tail',
+      '--app',
+      app,
+      '--event',
+      event.id,
+      '--interval',
+      '200ms',
+      '--timeout',
+      '25s',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/attempts 1, last error: connection refused/);
+  });
+
+  it('says there is no such command, whatever options follow', async () => {
+    const r = await cli(['endpoints', 'frob', '--app', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^error: no such command: hookrelay endpoints frob \(the commands: hookrelay endpoints <.*list.*>/,
+    );
+  });
+
+  it('finds the running local stack from .hookrelay/local.json: no --endpoint-url, API URL or key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookrelay-cli-local-'));
+    try {
+      const keyFile = join(dir, 'key');
+      writeFileSync(keyFile, `${stack.apiKey}\n`);
+      writeLocalStackFile(dir, {
+        pid: process.pid,
+        apiUrl: stack.apiUrl,
+        sqsEndpoint: stack.endpoints.sqs,
+        eventsUrl: stack.eventsUrl,
+        apiKeyFile: keyFile,
+      });
+      mkdirSync(join(dir, 'sub'));
+      const found = { global: false, cwd: join(dir, 'sub') };
+      const dlq = await cli(['--json', 'dlq', 'list'], found);
+      expect(dlq.code, dlq.stderr).toBe(0);
+      const app = await cli(['--json', 'apps', 'create', '--name', 'found'], found);
+      expect(app.code, app.stderr).toBe(0);
+      // A file left by a process that is gone is not followed.
+      writeLocalStackFile(dir, { pid: 999_999_999, apiUrl: stack.apiUrl, sqsEndpoint: 'x', eventsUrl: 'x' });
+      const stale = await cli(['apps', 'create', '--name', 'x'], found);
+      expect(stale.code).toBe(2);
+      expect(stale.stderr).toMatch(/no API URL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

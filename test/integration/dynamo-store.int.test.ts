@@ -4,7 +4,7 @@
  */
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoAppStore } from '../../functions/endpoints/dynamo-app-store';
+import { DynamoAppStore, HOT_APP_READS, HOT_APP_REUSE_MS } from '../../functions/endpoints/dynamo-app-store';
 import { CHOSEN_ID_ABANDONED_MS, DynamoEventStore } from '../../functions/intake/dynamo-event-store';
 import { keys } from '../../functions/shared/table-layout';
 import { newId } from '../../functions/shared/ids';
@@ -93,6 +93,29 @@ describe('DynamoAppStore', () => {
     const foreign = Buffer.from(JSON.stringify({ pk: 'APP#other', sk: 'EP#x' })).toString('base64url');
     await expect(store.listEndpoints(appId, 2, foreign)).rejects.toBeInstanceOf(ValidationError);
     await expect(store.listEndpoints(appId, 2, '!!')).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it("reads a quiet app's endpoints afresh for every event, and reuses a busy app's for at most a second", async () => {
+    let now = 1_000_000;
+    const clocked = new DynamoAppStore(new DynamoTable(db, { tableName: tableNameOf, retentionDays: 30 }), {
+      endpointCacheMs: 0,
+      now: () => now,
+    });
+    const appId = unique('app');
+    await clocked.putApp({ id: appId, name: 'A', createdAt: 'x' });
+    await clocked.putEndpoint(endpoint(appId, 'ep_1'));
+    const ids = async () => (await clocked.getAppWithEndpoints(appId))?.endpoints.map((e) => e.id);
+
+    for (let i = 0; i < HOT_APP_READS - 1; i++) expect(await ids()).toEqual(['ep_1']);
+    await clocked.putEndpoint(endpoint(appId, 'ep_2'));
+    expect(await ids()).toEqual(['ep_1', 'ep_2']); // still quiet: a fresh read
+
+    for (let i = 0; i < HOT_APP_READS; i++) await ids();
+    await clocked.putEndpoint(endpoint(appId, 'ep_3'));
+    now += HOT_APP_REUSE_MS / 2;
+    expect(await ids()).toEqual(['ep_1', 'ep_2']); // busy: the copy of under a second ago
+    now += HOT_APP_REUSE_MS / 2;
+    expect(await ids()).toEqual(['ep_1', 'ep_2', 'ep_3']);
   });
 
   it('lists every app for housekeeping', async () => {
@@ -211,7 +234,7 @@ describe('DynamoEventStore: ids and where their events are', () => {
     const feed = await events.listFeed(appId, undefined, new Date().toISOString(), 10);
     expect(feed.map((e) => e.id)).toEqual([real.id]);
     const reconciled: string[] = [];
-    for await (const page of events.acceptedPages(appId, '', new Date().toISOString())) {
+    for await (const page of events.acceptedPages(appId, 0, '', new Date().toISOString())) {
       reconciled.push(...page.map((r) => r.id));
     }
     expect(reconciled).toEqual([real.id, test.id]);

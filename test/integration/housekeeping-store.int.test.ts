@@ -1,7 +1,7 @@
 /** The open index read by housekeeping, at the sizes a recover run after a crash can meet. */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoStores } from '../../functions/shared/dynamo-stores';
+import { dynamoStores } from '../../functions/dynamo-stores';
 import { RECOVER_LIMIT, type HousekeepingStore } from '../../functions/delivery/housekeeping';
 import { freshDelivery } from '../../functions/delivery/lifecycle';
 import type { Emulators } from '../../infra/local/emulators';

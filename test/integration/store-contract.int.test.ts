@@ -1,14 +1,17 @@
 /**
  * The storage contract, run twice: on the DynamoDB stores against the real-protocol emulator,
- * and on the in-memory fakes the unit tests use (test/helpers/fakes.ts). Both are composed into
- * the use cases' ports by the same composeStores, so a fake that drifts from the real store
- * fails here.
+ * and on the in-memory fakes the unit tests use (test/helpers/fakes.ts). Both implement the same
+ * ports, read here as the use cases read them (the reads that span stores through the use cases'
+ * own functions), so a fake that drifts from the real store fails here.
  */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamoStores } from '../../functions/shared/dynamo-stores';
+import { dynamoStores } from '../../functions/dynamo-stores';
 import type { DeliveryUpdate } from '../../functions/delivery/deliver';
+import { listAccepted, listWaitingRetries } from '../../functions/delivery/housekeeping';
 import { freshDelivery, Status, type DeliveryKey } from '../../functions/delivery/lifecycle';
+import { eventHistory, eventWithDeliveries } from '../../functions/delivery/queries';
+import { addDelivery } from '../../functions/delivery/replay';
 import type { App, StoredEvent } from '../../functions/shared/model';
 import type { Emulators } from '../../infra/local/emulators';
 import { startTestEmulators } from '../helpers/dynamodb-local';
@@ -93,22 +96,24 @@ const invoiceJson = JSON.stringify({
 
 describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
   const s = () => subjects[name]!.stores;
+  /** What housekeeping's reconciles read through. */
+  const reads = () => ({ ...s(), store: s().housekeeping });
 
   it('accepts an event once, with its data byte for byte, and hands back the first on a repeat', async () => {
     const appId = unique('app');
     const e = event(appId, 'msg_1', ['ep_1'], T(0), invoiceJson);
-    expect(await s().ingest.putEventIfAbsent(e)).toEqual({ created: true });
-    const again = await s().ingest.putEventIfAbsent({ ...e, requestHash: 'other' });
+    expect(await s().events.putEventIfAbsent(e)).toEqual({ created: true });
+    const again = await s().events.putEventIfAbsent({ ...e, requestHash: 'other' });
     expect(again).toEqual({ created: false, existing: e });
-    expect(await s().deliver.getEvent(appId, 'msg_1')).toEqual(e);
+    expect(await s().events.getEvent(appId, 'msg_1')).toEqual(e);
   });
 
   it('shows only the deliveries that have a record, and every failed attempt', async () => {
     const appId = unique('app');
     const e = event(appId, 'msg_1', ['ep_1', 'ep_2']);
-    await s().ingest.putEventIfAbsent(e);
-    expect((await s().queries.getEventWithDeliveries(appId, 'msg_1'))?.deliveries).toEqual([]);
-    await s().deliver.recordAttempt({
+    await s().events.putEventIfAbsent(e);
+    expect((await eventWithDeliveries(s(), appId, 'msg_1'))?.deliveries).toEqual([]);
+    await s().deliveries.recordAttempt({
       appId,
       eventId: 'msg_1',
       endpointId: 'ep_2',
@@ -121,8 +126,8 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
       responseExcerpt: 'no',
     });
     const update = outcome(Status.retrying, 1, { nextAttemptAt: T(6), dueAt: T(306) });
-    expect(await s().deliver.finish(keyOf(e, 'ep_2'), { unleased: { attempt: 1, now: T(1) } }, update)).toBe(true);
-    const history = await s().queries.getEventHistory(appId, 'msg_1');
+    expect(await s().deliveries.finish(keyOf(e, 'ep_2'), { unleased: { attempt: 1, now: T(1) } }, update)).toBe(true);
+    const history = await eventHistory(s(), appId, 'msg_1');
     expect(history?.deliveries).toMatchObject([
       { endpointId: 'ep_2', status: Status.retrying, attempts: 1, nextAttemptAt: T(6), dueAt: T(306) },
     ]);
@@ -132,24 +137,24 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
   it('records an unleased outcome once: a second write of the same attempt is refused', async () => {
     const e = event(unique('app'), 'msg_1', ['ep_1']);
     const guard = { unleased: { attempt: 1, now: T(1) } };
-    expect(await s().deliver.finish(keyOf(e, 'ep_1'), guard, outcome(Status.succeeded, 1))).toBe(true);
-    expect(await s().deliver.finish(keyOf(e, 'ep_1'), guard, outcome(Status.succeeded, 1))).toBe(false);
-    expect(await s().deliver.getDelivery(keyOf(e, 'ep_1'))).toMatchObject({ status: Status.succeeded, attempts: 1 });
+    expect(await s().deliveries.finish(keyOf(e, 'ep_1'), guard, outcome(Status.succeeded, 1))).toBe(true);
+    expect(await s().deliveries.finish(keyOf(e, 'ep_1'), guard, outcome(Status.succeeded, 1))).toBe(false);
+    expect(await s().deliveries.getDelivery(keyOf(e, 'ep_1'))).toMatchObject({ status: Status.succeeded, attempts: 1 });
   });
 
   it('leases an attempt to one worker at a time and applies only the holder’s result', async () => {
     const e = event(unique('app'), 'msg_1', ['ep_1']);
     const k = keyOf(e, 'ep_1');
-    expect(await s().deliver.claim(k, 1, { token: 'a', until: T(300) }, T(0))).toBe(true);
-    expect(await s().deliver.claim(k, 1, { token: 'b', until: T(300) }, T(1))).toBe(false);
+    expect(await s().deliveries.claim(k, 1, { token: 'a', until: T(300) }, T(0))).toBe(true);
+    expect(await s().deliveries.claim(k, 1, { token: 'b', until: T(300) }, T(1))).toBe(false);
     // An unleased write (a duplicate first receive) loses to the live lease.
-    expect(await s().deliver.finish(k, { unleased: { attempt: 1, now: T(1) } }, outcome(Status.succeeded, 1))).toBe(
+    expect(await s().deliveries.finish(k, { unleased: { attempt: 1, now: T(1) } }, outcome(Status.succeeded, 1))).toBe(
       false,
     );
-    expect(await s().deliver.finish(k, { leaseToken: 'b' }, outcome(Status.succeeded, 1))).toBe(false);
-    expect(await s().deliver.finish(k, { leaseToken: 'a' }, outcome(Status.succeeded, 1))).toBe(true);
+    expect(await s().deliveries.finish(k, { leaseToken: 'b' }, outcome(Status.succeeded, 1))).toBe(false);
+    expect(await s().deliveries.finish(k, { leaseToken: 'a' }, outcome(Status.succeeded, 1))).toBe(true);
     // The lease expired long ago, but the attempt happened: no second claim.
-    expect(await s().deliver.claim(k, 1, { token: 'c', until: T(900) }, T(600))).toBe(false);
+    expect(await s().deliveries.claim(k, 1, { token: 'c', until: T(900) }, T(600))).toBe(false);
   });
 
   it('puts a record a lease creates on the open index, due when the lease ends, and takes it off with the outcome', async () => {
@@ -158,37 +163,41 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
     const k = keyOf(e, 'ep_1');
     const mine = async () =>
       (await s().housekeeping.listDue('9999', 100_000)).filter((i) => i.delivery.appId === appId);
-    expect(await s().deliver.claim(k, 1, { token: 'a', until: T(300) }, T(0))).toBe(true);
+    expect(await s().deliveries.claim(k, 1, { token: 'a', until: T(300) }, T(0))).toBe(true);
     // Should the worker die and its message be lost, the index alone still finds the delivery.
     expect((await mine()).map((i) => [i.dueAt, i.delivery.status])).toEqual([[T(300), Status.pending]]);
-    expect(await s().deliver.finish(k, { leaseToken: 'a' }, outcome(Status.succeeded, 1))).toBe(true);
+    expect(await s().deliveries.finish(k, { leaseToken: 'a' }, outcome(Status.succeeded, 1))).toBe(true);
     expect(await mine()).toEqual([]);
   });
 
   it('skips a delivery once, and never one that finished', async () => {
     const e = event(unique('app'), 'msg_1', ['ep_1', 'ep_2']);
-    await s().deliver.skip(keyOf(e, 'ep_1'), 't.created');
-    expect(await s().deliver.getDelivery(keyOf(e, 'ep_1'))).toMatchObject({ status: Status.skipped, attempts: 0 });
-    await s().deliver.finish(keyOf(e, 'ep_2'), { unleased: { attempt: 1, now: T(1) } }, outcome(Status.succeeded, 1));
-    await s().deliver.skip(keyOf(e, 'ep_2'), 't.created');
-    expect(await s().deliver.getDelivery(keyOf(e, 'ep_2'))).toMatchObject({ status: Status.succeeded });
+    await s().deliveries.skip(keyOf(e, 'ep_1'), 't.created');
+    expect(await s().deliveries.getDelivery(keyOf(e, 'ep_1'))).toMatchObject({ status: Status.skipped, attempts: 0 });
+    await s().deliveries.finish(
+      keyOf(e, 'ep_2'),
+      { unleased: { attempt: 1, now: T(1) } },
+      outcome(Status.succeeded, 1),
+    );
+    await s().deliveries.skip(keyOf(e, 'ep_2'), 't.created');
+    expect(await s().deliveries.getDelivery(keyOf(e, 'ep_2'))).toMatchObject({ status: Status.succeeded });
   });
 
   it('restarts a finished delivery once, keeping its success as an attempt record', async () => {
     const appId = unique('app');
     const e = event(appId, 'msg_1', ['ep_1']);
     const k = keyOf(e, 'ep_1');
-    await s().ingest.putEventIfAbsent(e);
-    await s().deliver.finish(
+    await s().events.putEventIfAbsent(e);
+    await s().deliveries.finish(
       k,
       { unleased: { attempt: 1, now: T(1) } },
       outcome(Status.succeeded, 1, { success: { durationMs: 7, responseExcerpt: 'ok' } }),
     );
-    const d = (await s().deliver.getDelivery(k))!;
-    expect(await s().deliver.restartDelivery(d, T(400), T(100))).toBe(true);
-    expect(await s().deliver.restartDelivery(d, T(400), T(100))).toBe(false);
-    expect(await s().deliver.getDelivery(k)).toMatchObject({ status: Status.pending, retryBase: 1, dueAt: T(400) });
-    expect((await s().queries.getEventHistory(appId, 'msg_1'))?.attempts).toMatchObject([
+    const d = (await s().deliveries.getDelivery(k))!;
+    expect(await s().deliveries.restartDelivery(d, T(400), T(100))).toBe(true);
+    expect(await s().deliveries.restartDelivery(d, T(400), T(100))).toBe(false);
+    expect(await s().deliveries.getDelivery(k)).toMatchObject({ status: Status.pending, retryBase: 1, dueAt: T(400) });
+    expect((await eventHistory(s(), appId, 'msg_1'))?.attempts).toMatchObject([
       { endpointId: 'ep_1', attempt: 1, outcome: 'succeeded', durationMs: 7 },
     ]);
   });
@@ -196,8 +205,8 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
   it('lists due open items by time and moves one only for the first of two concurrent housekeepers', async () => {
     const e = event(unique('app'), 'msg_1', ['ep_1']);
     const d = freshDelivery(keyOf(e, 'ep_1'), 't.created');
-    expect(await s().housekeeping.openLateDelivery(d, '2000-01-01T00:00:00.000Z')).toBe(true);
-    expect(await s().housekeeping.openLateDelivery(d, '2000-01-01T00:00:00.000Z')).toBe(false);
+    expect(await s().deliveries.openPending(d, '2000-01-01T00:00:00.000Z')).toBe(true);
+    expect(await s().deliveries.openPending(d, '2000-01-01T00:00:00.000Z')).toBe(false);
     const due = (await s().housekeeping.listDue('2000-01-02', 1000)).filter((i) => i.delivery.eventId === e.id);
     expect(due).toMatchObject([{ dueAt: '2000-01-01T00:00:00.000Z', delivery: { appId: e.appId, status: 'pending' } }]);
     const [a, b] = await Promise.all([
@@ -205,7 +214,7 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
       s().housekeeping.rescheduleDue(due[0]!, '2000-01-01T00:05:00.000Z'),
     ]);
     expect([a, b].filter(Boolean)).toHaveLength(1);
-    expect(await s().deliver.getDelivery(keyOf(e, 'ep_1'))).toMatchObject({ requeues: 1 });
+    expect(await s().deliveries.getDelivery(keyOf(e, 'ep_1'))).toMatchObject({ requeues: 1 });
   });
 
   it('lists an app’s accepted events in a window, each with the endpoints that have a record', async () => {
@@ -213,16 +222,16 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
     await subjects[name]!.putApp({ id: appId, name: 'A', createdAt: T(0) });
     const early = event(appId, 'msg_a', ['ep_1', 'ep_2'], T(10));
     const late = event(appId, 'msg_b', ['ep_1'], T(20));
-    await s().ingest.putEventIfAbsent(early);
-    await s().ingest.putEventIfAbsent(late);
-    await s().deliver.finish(
+    await s().events.putEventIfAbsent(early);
+    await s().events.putEventIfAbsent(late);
+    await s().deliveries.finish(
       keyOf(early, 'ep_2'),
       { unleased: { attempt: 1, now: T(11) } },
       outcome(Status.succeeded, 1),
     );
     const seen: { id: string; recorded: string[] }[] = [];
     const refs: unknown[] = [];
-    for await (const page of s().housekeeping.listAccepted(T(10), T(20))) {
+    for await (const page of listAccepted(reads(), T(10), T(20))) {
       for (const a of page) {
         if (a.event.appId !== appId) continue;
         seen.push({ id: a.event.id, recorded: [...a.recorded] });
@@ -240,15 +249,15 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
     const waiting = event(appId, 'msg_a', ['ep_1', 'ep_2'], T(10));
     const onIndex = event(appId, 'msg_b', ['ep_1'], T(20));
     const later = event(appId, 'msg_c', ['ep_1'], T(30));
-    for (const e of [waiting, onIndex, later]) await s().ingest.putEventIfAbsent(e);
+    for (const e of [waiting, onIndex, later]) await s().events.putEventIfAbsent(e);
     const retry = (e: StoredEvent, endpointId: string, dueAt: string | null) =>
-      s().deliver.finish(
+      s().deliveries.finish(
         keyOf(e, endpointId),
         { unleased: { attempt: 1, now: T(11) } },
         outcome(Status.retrying, 1, { nextAttemptAt: T(16), dueAt }),
       );
     await retry(waiting, 'ep_1', null);
-    await s().deliver.finish(
+    await s().deliveries.finish(
       keyOf(waiting, 'ep_2'),
       { unleased: { attempt: 1, now: T(11) } },
       outcome(Status.succeeded, 1),
@@ -257,7 +266,7 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
     await retry(later, 'ep_1', null);
     const list = async () => {
       const found = [];
-      for await (const page of s().housekeeping.listWaitingRetries(T(10), T(30))) {
+      for await (const page of listWaitingRetries(reads(), T(10), T(30))) {
         found.push(...page.filter((d) => d.appId === appId));
       }
       return found;
@@ -306,13 +315,15 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
     const events = [0, 1, 2, 3].map((i) => event(appId, `msg_${i}`, ['ep_1'], T(i * 10)));
     const results = [Status.failed, Status.succeeded, Status.failed, Status.failed] as const;
     for (const [i, e] of events.entries()) {
-      await s().deliver.finish(keyOf(e, 'ep_1'), { unleased: { attempt: 1, now: T(100) } }, outcome(results[i]!, 1));
+      await s().deliveries.finish(keyOf(e, 'ep_1'), { unleased: { attempt: 1, now: T(100) } }, outcome(results[i]!, 1));
     }
-    await s().ingest.putSkippedDeliveries([freshDelivery(keyOf(event(appId, 'msg_9', [], T(90)), 'ep_1'), 't', true)]);
-    const found = await s().replay.listFailedSince(appId, 'ep_1', T(5), 2);
+    await s().deliveries.putSkippedDeliveries([
+      freshDelivery(keyOf(event(appId, 'msg_9', [], T(90)), 'ep_1'), 't', true),
+    ]);
+    const found = await s().deliveries.listFailedSince(appId, 'ep_1', T(5), 2);
     expect(found.items.map((d) => d.eventId)).toEqual(['msg_2', 'msg_3']);
     expect(found.more).toBe(true);
-    const all = await s().replay.listFailedSince(appId, 'ep_1', T(5), 10);
+    const all = await s().deliveries.listFailedSince(appId, 'ep_1', T(5), 10);
     expect(all.items.map((d) => [d.eventId, d.status])).toEqual([
       ['msg_2', Status.failed],
       ['msg_3', Status.failed],
@@ -323,19 +334,19 @@ describe.each(['fake', 'dynamo'])('the storage contract (%s)', (name) => {
   it('adds a delivery to an event it never went to, once', async () => {
     const appId = unique('app');
     const e = event(appId, 'msg_1', ['ep_1']);
-    await s().ingest.putEventIfAbsent(e);
+    await s().events.putEventIfAbsent(e);
     const d = freshDelivery(keyOf(e, 'ep_2'), 't.created');
-    expect(await s().replay.addDelivery(d, T(300))).toBe(true);
-    expect(await s().replay.addDelivery(d, T(300))).toBe(false);
-    expect((await s().deliver.getEvent(appId, 'msg_1'))?.endpointIds).toEqual(['ep_1', 'ep_2']);
+    expect(await addDelivery(s(), d, T(300))).toBe(true);
+    expect(await addDelivery(s(), d, T(300))).toBe(false);
+    expect((await s().events.getEvent(appId, 'msg_1'))?.endpointIds).toEqual(['ep_1', 'ep_2']);
   });
 
   it('pages the feed oldest first, strictly after a position and before a time', async () => {
     const appId = unique('app');
-    for (let i = 0; i < 5; i++) await s().ingest.putEventIfAbsent(event(appId, `msg_${i}`, [], T(i)));
-    const first = await s().queries.listFeed(appId, undefined, T(4), 2);
+    for (let i = 0; i < 5; i++) await s().events.putEventIfAbsent(event(appId, `msg_${i}`, [], T(i)));
+    const first = await s().events.listFeed(appId, undefined, T(4), 2);
     expect(first.map((e) => e.id)).toEqual(['msg_0', 'msg_1']);
-    const next = await s().queries.listFeed(appId, `${T(1)}#msg_1`, T(4), 10);
+    const next = await s().events.listFeed(appId, `${T(1)}#msg_1`, T(4), 10);
     expect(next.map((e) => e.id)).toEqual(['msg_2', 'msg_3']);
   });
 });

@@ -49,7 +49,8 @@ function setup(script: SendResult[], scheduleS = [5, 300]) {
   const retryQueue = new RecordingScheduler(() => clock);
   const dlq = new RecordingScheduler(() => clock);
   const service = createDeliverService({
-    store: stores.deliver,
+    events: stores.events,
+    store: stores.deliveries,
     endpoints: stores.apps,
     health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: 5 * 86_400 }),
     sender,
@@ -151,7 +152,7 @@ describe('a delivery attempt', () => {
     s.advance(86_400_000);
     const at = new Date(T0 + 300_000 + 86_400_000);
     const dueAt = new Date(at.getTime() + 300_000).toISOString();
-    expect(await s.stores.deliver.restartDelivery(s.delivery(), dueAt, at.toISOString())).toBe(true);
+    expect(await s.stores.deliveries.restartDelivery(s.delivery(), dueAt, at.toISOString())).toBe(true);
     expect(await s.service.handle({ ...first, attempt: 2, redriven: true })).toBe('retrying');
     expect(s.delivery().dueAt).toBe(new Date(T0 + 300_000 + 86_400_000 + 5000 + 300_000).toISOString());
   });

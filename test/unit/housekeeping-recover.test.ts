@@ -13,6 +13,7 @@ function setup() {
   const scheduler = new RecordingScheduler(() => NOW.getTime());
   let clock = NOW.getTime();
   const housekeeping = createHousekeeping({
+    ...stores,
     store: stores.housekeeping,
     scheduler,
     life: lifecycle({ leaseS: 300 }),

@@ -20,6 +20,7 @@ function setup() {
   const scheduler = new RecordingScheduler(() => clock);
   const housekeeper = (store: HousekeepingStore = stores.housekeeping) =>
     createHousekeeping({
+      ...stores,
       store,
       scheduler,
       life: lifecycle({ leaseS: LEASE_S }),
@@ -53,7 +54,7 @@ function setup() {
         nextAttemptAt: iso(nextS),
         dueAt,
       };
-      expect(await stores.deliver.finish(key, { unleased: { attempt, now: iso(atS) } }, update)).toBe(true);
+      expect(await stores.deliveries.finish(key, { unleased: { attempt, now: iso(atS) } }, update)).toBe(true);
     },
   };
 }
@@ -106,7 +107,7 @@ describe('housekeeping reconciling waiting retries', () => {
     const s = setup();
     const finished = s.event('evt_done', 0);
     await s.failed(finished, 1, 1, 6);
-    await s.stores.deliver.finish(
+    await s.stores.deliveries.finish(
       finished,
       { unleased: { attempt: 2, now: s.iso(6) } },
       {
@@ -127,14 +128,16 @@ describe('housekeeping reconciling waiting retries', () => {
     await s.failed(movesOn, 1, 3, 8);
 
     // The read is eventually consistent: the worker's outcome lands between it and the write.
-    const racing: HousekeepingStore = {
-      ...s.stores.housekeeping,
-      async *listWaitingRetries(from, to) {
-        for await (const page of s.stores.housekeeping.listWaitingRetries(from, to)) {
-          await s.failed(movesOn, 2, 8, 308);
-          yield page;
-        }
-      },
+    const read = s.stores.housekeeping.waitingRetriesBetween.bind(s.stores.housekeeping);
+    let landed = false;
+    const racing: HousekeepingStore = s.stores.housekeeping;
+    racing.waitingRetriesBetween = async (...args) => {
+      const found = await read(...args);
+      if (!landed) {
+        landed = true;
+        await s.failed(movesOn, 2, 8, 308);
+      }
+      return found;
     };
     s.advance(RETRY_RECONCILE_AFTER_S + 60);
     const report = await s.housekeeper(racing).run();
@@ -153,7 +156,7 @@ describe('housekeeping reconciling waiting retries', () => {
     await s.failed(key, 1, 1, 6);
     s.advance(RETRY_RECONCILE_AFTER_S + 60);
     const leaseUntil = new Date(NOW + (RETRY_RECONCILE_AFTER_S + 120) * 1000).toISOString();
-    expect(await s.stores.deliver.claim(key, 2, { token: 'w', until: leaseUntil }, s.nowIso())).toBe(true);
+    expect(await s.stores.deliveries.claim(key, 2, { token: 'w', until: leaseUntil }, s.nowIso())).toBe(true);
     expect(s.stores.deliveries.record(key)!.dueAt).toBe(leaseUntil);
 
     const report = await s.housekeeping.run();
@@ -194,7 +197,7 @@ describe('housekeeping reconciling waiting retries', () => {
     await s.housekeeping.run({ recover: true });
     s.scheduler.sent.length = 0;
     // Its outcome, a short retry, then lands, and the retry's message is lost.
-    await s.stores.deliver.finish(
+    await s.stores.deliveries.finish(
       key,
       { unleased: { attempt: 1, now: s.iso(11) } },
       {

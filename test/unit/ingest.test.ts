@@ -1,7 +1,7 @@
 /** The accept path's answers to what the event store says of an id (the store itself: dynamo-store.int.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../functions/shared/errors';
-import { createIngestService, requestHash, type IngestStore, type PutEventResult } from '../../functions/intake/ingest';
+import { createIngestService, requestHash, type PutEventResult } from '../../functions/intake/ingest';
 import type { DeliveryMessage } from '../../functions/delivery/lifecycle';
 import type { StoredEvent } from '../../functions/shared/model';
 import { anEndpoint } from '../helpers/fixtures';
@@ -12,12 +12,12 @@ const body = { type: 'order.created', id: 'order-1', data: { n: 1 } };
 
 function service(answer: (e: StoredEvent) => PutEventResult) {
   const sent: DeliveryMessage[] = [];
-  const store: IngestStore = {
-    getAppWithEndpoints: async () => ({ app, endpoints: [endpoint] }),
-    putEventIfAbsent: async (e) => answer(e),
-    putSkippedDeliveries: async () => {},
-  };
-  const ingest = createIngestService({ store, scheduler: { now: async (ms) => void sent.push(...ms) } });
+  const ingest = createIngestService({
+    apps: { getAppWithEndpoints: async () => ({ app, endpoints: [endpoint] }) },
+    events: { putEventIfAbsent: async (e) => answer(e) },
+    deliveries: { putSkippedDeliveries: async () => {} },
+    scheduler: { now: async (ms) => void sent.push(...ms) },
+  });
   return { ingest, sent };
 }
 

@@ -37,7 +37,7 @@ describe('portal links', () => {
     expect([...store.tokens.values()][0]!.hash).not.toContain(link.token.slice(4));
     await expect(portal.authenticate(link.token)).resolves.toMatchObject({ kind: 'portal', appId: 'app_1' });
     clock += 3600 * 1000;
-    await expect(portal.authenticate(link.token)).rejects.toMatchObject({ status: 401, message: /expired/ });
+    await expect(portal.authenticate(link.token)).rejects.toMatchObject({ code: 'unauthorized', message: /expired/ });
   });
 
   it('end together when the app’s generation moves on', async () => {
@@ -45,7 +45,7 @@ describe('portal links', () => {
     const a = await portal.mint(admin, 'app_1', { capabilities: ['read', 'manage'] }, 'http://x');
     const other = await portal.mint(admin, 'app_2', {}, 'http://x');
     await portal.endAll(admin, 'app_1');
-    await expect(portal.authenticate(a.token)).rejects.toMatchObject({ status: 401, message: /ended/ });
+    await expect(portal.authenticate(a.token)).rejects.toMatchObject({ code: 'unauthorized', message: /ended/ });
     await expect(portal.authenticate(other.token)).resolves.toMatchObject({ appId: 'app_2', capabilities: ['read'] });
     const b = await portal.mint(admin, 'app_1', {}, 'http://x');
     await expect(portal.authenticate(b.token)).resolves.toMatchObject({ appId: 'app_1' });
@@ -60,8 +60,8 @@ describe('portal links', () => {
       expiresAt: '',
       session: 'h',
     } as const;
-    await expect(portal.mint(who, 'app_1', {}, 'http://x')).rejects.toMatchObject({ status: 403 });
-    await expect(portal.endAll(who, 'app_1')).rejects.toMatchObject({ status: 403 });
+    await expect(portal.mint(who, 'app_1', {}, 'http://x')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(portal.endAll(who, 'app_1')).rejects.toMatchObject({ code: 'forbidden' });
   });
 });
 

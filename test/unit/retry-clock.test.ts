@@ -64,7 +64,8 @@ describe('the default retry schedule on a virtual clock', () => {
     const life = lifecycle({ leaseS: 300 });
     const sender = new ScriptedSender([status(500)]);
     const service = createDeliverService({
-      store: stores.deliver,
+      events: stores.events,
+      store: stores.deliveries,
       endpoints: stores.apps,
       health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: 30 * 86_400 }),
       sender,
@@ -78,6 +79,7 @@ describe('the default retry schedule on a virtual clock', () => {
     });
 
     const housekeeping = createHousekeeping({
+      ...stores,
       store: stores.housekeeping,
       scheduler,
       life,

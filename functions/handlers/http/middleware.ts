@@ -1,15 +1,12 @@
 /**
- * The API's middleware, applied once around every route: error mapping (the only place an error
- * becomes an HTTP answer), authentication, and JSON body parsing with its 413 / 415 / 400.
+ * The API's middleware, applied once around every route: authentication, the header limit, the
+ * portal's rate limit, and JSON body parsing. Errors become HTTP answers in ./errors.ts alone.
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import {
-  DomainError,
   HeadersTooLargeError,
   MalformedJsonError,
-  MethodNotAllowedError,
-  NotFoundError,
   PayloadTooLargeError,
   TooManyRequestsError,
   UnsupportedMediaTypeError,
@@ -17,50 +14,12 @@ import {
 } from '../../shared/errors';
 import type { Principal } from '../../access/keys';
 import { LIMITS } from '../../api/schemas';
-import { json, type HttpResult } from './respond';
+import { type HttpResult } from './respond';
 
-type Mw = MiddlewareObj<ApiEvent, HttpResult, Error, Context>;
+export type Mw = MiddlewareObj<ApiEvent, HttpResult, Error, Context>;
 
 /** The API Gateway event with what the middleware adds: the parsed JSON body and the caller. */
 export type ApiEvent = APIGatewayProxyEventV2 & { jsonBody?: unknown; principal?: Principal };
-
-interface Log {
-  error(message: string, extra: Record<string, unknown>): void;
-}
-
-/** Maps errors to the contract's shape; anything unknown is a 500 whose cause is logged, never sent. */
-export function errorMapper(log: Log): Mw {
-  return {
-    onError: (request) => {
-      const err = request.error;
-      const requestId = request.event.requestContext?.requestId ?? request.context?.awsRequestId;
-      if (err instanceof DomainError) {
-        const body: Record<string, unknown> = { code: err.code, message: err.message };
-        if (err.details && err.details.length > 0) body.details = err.details;
-        const headers: Record<string, string> =
-          err instanceof TooManyRequestsError ? { 'retry-after': String(err.retryAfterS) } : {};
-        request.response = json(err.status, { error: body }, headers);
-        return;
-      }
-      // middy's own HTTP errors (the router's "no such route") carry a status below 500.
-      const status = (err as { statusCode?: unknown } | null)?.statusCode;
-      if (status === 404) {
-        const e = new NotFoundError(
-          `no route for ${request.event.requestContext.http.method} ${request.event.rawPath}`,
-        );
-        request.response = json(e.status, { error: { code: e.code, message: e.message } });
-        return;
-      }
-      if (status === 405) {
-        const e = new MethodNotAllowedError(`method ${request.event.requestContext.http.method} not allowed here`);
-        request.response = json(e.status, { error: { code: e.code, message: e.message } });
-        return;
-      }
-      log.error('unhandled error', { error: err, requestId });
-      request.response = json(500, { error: { code: 'internal', message: `internal error (request ${requestId})` } });
-    },
-  };
-}
 
 /** What API Gateway adds to a request before the function sees it: not the caller's bytes. */
 const GATEWAY_HEADERS = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', 'x-amzn-trace-id']);
