@@ -199,7 +199,13 @@ interface Tried {
 const OWNERSHIP_MARGIN_MS = 10_000;
 
 /** What an attempt's classified result says to flow control. */
-export function flowSignal(verdict: Classified, durationMs: number, timedOut: boolean, done: Date): FlowSignal {
+export function flowSignal(
+  verdict: Classified,
+  durationMs: number,
+  timedOut: boolean,
+  done: Date,
+  firstAttempt = false,
+): FlowSignal {
   switch (verdict.outcome) {
     case 'succeeded':
       return { kind: 'success', durationMs };
@@ -213,7 +219,7 @@ export function flowSignal(verdict: Classified, durationMs: number, timedOut: bo
           ...(retryAfterS === undefined ? {} : { retryAfterS }),
         };
       }
-      return { kind: 'failed', error: verdict.error ?? 'failed', timeout: timedOut, durationMs };
+      return { kind: 'failed', error: verdict.error ?? 'failed', timeout: timedOut, durationMs, firstAttempt };
     default:
       return { kind: 'neutral' };
   }
@@ -489,7 +495,8 @@ export function createDeliverService(deps: DeliverDeps) {
     if (verdict.outcome !== 'succeeded') await store.recordAttempt(attempt);
     deps.observer?.attempted?.(attempt, { event: p.event });
     await deps.health.track(p.endpoint, verdict.outcome, done, previousFailureAt(p.delivery));
-    await observeFlow(p, flowSignal(verdict, attempt.durationMs, t.timedOut, done), done);
+    const firstAttempt = p.attemptNo - (p.delivery.retryBase ?? 0) === 1;
+    await observeFlow(p, flowSignal(verdict, attempt.durationMs, t.timedOut, done, firstAttempt), done);
 
     const base = {
       eventType: p.event.type,

@@ -71,7 +71,18 @@ export type FlowSignal =
   /** 429 or 503; `retryAfterS` from the receiver's Retry-After. */
   | { kind: 'congested'; statusCode: number; retryAfterS?: number; durationMs: number }
   /** A failed attempt: another status, a timeout, a connection error. */
-  | { kind: 'failed'; error: string; timeout: boolean; durationMs: number }
+  | {
+      kind: 'failed';
+      error: string;
+      timeout: boolean;
+      durationMs: number;
+      /**
+       * A delivery's first attempt: it does not count toward the breaker. A receiver that fails
+       * a burst of first attempts and takes the retries (a flaky one) is not one that keeps
+       * failing; one whose retries fail too is.
+       */
+      firstAttempt?: boolean;
+    }
   /** Cut at the shared lane's budget, unanswered: it goes to the isolation lane, not counted. */
   | { kind: 'cut'; durationMs: number }
   /** Says nothing about the endpoint's health (410 disables it; a refused destination). */
@@ -377,7 +388,7 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
       case 'failed': {
         f.lastBadMs = now;
         const before = f.breaker;
-        f.breaker = breakerFailed(before, now, breakerOpts);
+        if (!signal.firstAttempt || before.kind === 'open') f.breaker = breakerFailed(before, now, breakerOpts);
         if (f.breaker.kind === 'open') {
           const what =
             before.kind === 'open' ? 'a probe failed' : `${breakerOpts.failuresToOpen} failed attempts in a row`;

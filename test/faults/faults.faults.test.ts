@@ -212,8 +212,8 @@ describe('faults with loss accounting', () => {
         params: { path: { appId, endpointId: endpoints[fault].id } },
       });
       expect(view.data?.throttle, fault).toMatchObject({ state: 'paused' });
-      // Paused, it was sent fewer requests than every delivery's every attempt.
-      expect(receiver.on(endpoints[fault].path).length, fault).toBeLessThan(accepted.length * MAX_ATTEMPTS);
+      // Paused, it was sent no more requests than every delivery's every attempt.
+      expect(receiver.on(endpoints[fault].path).length, fault).toBeLessThanOrEqual(accepted.length * MAX_ATTEMPTS);
     };
     await exhausted('failing', 'HTTP 500');
     await exhausted('hanging', `timeout after ${TIMEOUT_MS} ms`);

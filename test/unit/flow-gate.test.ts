@@ -204,6 +204,18 @@ describe('flow gate: breaker', () => {
     expect(gate.observe(e, fail(), T0 + 3000)?.throttle).toMatchObject({ state: 'paused' });
   });
 
+  it('does not count first attempts toward the breaker: a flaky receiver takes the retries', () => {
+    const gate = createFlowGate();
+    const e = ep();
+    for (let i = 0; i < 20; i++)
+      gate.observe(
+        e,
+        { kind: 'failed', error: 'HTTP 500', timeout: false, durationMs: 5, firstAttempt: true },
+        T0 + i * 500,
+      );
+    expect(gate.stateOf(e, T0 + 10_000)).toBeUndefined();
+  });
+
   it('does not pause an endpoint whose failures are broken by a success', () => {
     const gate = createFlowGate();
     const e = ep();
