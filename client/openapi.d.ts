@@ -174,6 +174,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{appId}/endpoints/{endpointId}/ordering/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fail the delivery now holding an ordering key of a strict endpoint (reason "skipped by ..."), so the key's later events go on */
+        post: operations["postV1AppsByAppIdEndpointsByEndpointIdOrderingSkip"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/ordering/held": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A strict endpoint's held keys: each key whose head failed an attempt and waits, with the head's attempts */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdOrderingHeld"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{appId}/events": {
         parameters: {
             query?: never;
@@ -321,8 +355,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome */
+        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise), each with its latest attempt’s error; `eventId` finds that event’s delivery whatever its age. A first attempt still in flight shows once it has an outcome */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One event’s delivery to the endpoint, with the request its latest attempt sent (secrets hidden); 404 when the event does not go to this endpoint */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -338,7 +389,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95 */
+        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95, the same over time, and the latest failure */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdStats"];
         put?: never;
         post?: never;
@@ -461,6 +512,11 @@ export interface components {
                 /** @description why, e.g. HTTP 429 or 5 failed attempts in a row */
                 reason?: string;
             };
+            /**
+             * @description strict: the events that share an orderingKey arrive one at a time, in accept order
+             * @enum {string}
+             */
+            ordering: "none" | "strict";
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
@@ -514,6 +570,8 @@ export interface components {
              * @constant
              */
             test?: true;
+            /** @description the producer's ordering key, when it gave one */
+            orderingKey?: string;
             deliveries: {
                 endpointId: string;
                 /** @enum {string} */
@@ -522,6 +580,35 @@ export interface components {
                 lastStatusCode: number | null;
                 lastAttemptAt: string | null;
                 nextAttemptAt: string | null;
+                /** @description why it failed when no attempt says so, e.g. "skipped by the admin key" */
+                reason?: string;
+                /** @description a strict endpoint's delivery waiting behind an earlier event of its key whose delivery failed an attempt and waits for the next */
+                waitingFor?: {
+                    eventId: string;
+                    attempts: number;
+                    /** @description ISO 8601 date-time */
+                    nextAttemptAt: string;
+                };
+            }[];
+        };
+        Skipped: {
+            /** @description the event whose delivery held the key: now failed, its dead letter in the DLQ */
+            eventId: string;
+            /** @description null: the endpoint’s events without a key */
+            orderingKey: string | null;
+        };
+        HeldKeys: {
+            items: {
+                /** @description null: the endpoint’s events without a key */
+                orderingKey: string | null;
+                /** @description the head: the event whose delivery holds the key */
+                eventId: string;
+                attempts: number;
+                /** @description ISO 8601 date-time */
+                nextAttemptAt: string;
+                lastError: string | null;
+                /** @description when the head first failed */
+                since: string | null;
             }[];
         };
         Attempts: {
@@ -596,6 +683,32 @@ export interface components {
              * @constant
              */
             test?: true;
+            /** @description why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed */
+            lastError: string | null;
+        };
+        EndpointDeliveryDetail: {
+            eventId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+            attempts: number;
+            lastStatusCode: number | null;
+            lastAttemptAt: string | null;
+            nextAttemptAt: string | null;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @constant */
+            test?: true;
+            lastError: string | null;
+            /** @description the request of the latest attempt (or the first, before it is made), built from the endpoint as it is now: signatures shown by version or prefix, Authorization by scheme, custom header values as ••• */
+            request: {
+                /** @constant */
+                method: "POST";
+                url: string;
+                headers: {
+                    [key: string]: string;
+                };
+            };
         };
         EndpointStats: {
             /** @description ISO 8601 date-time */
@@ -620,6 +733,38 @@ export interface components {
             latencyMs: {
                 p50: number | null;
                 p95: number | null;
+            };
+            /** @description the delivery in the window whose latest attempt failed most recently; null when none did */
+            lastFailure: {
+                eventId: string;
+                /** @description when its latest attempt was made */
+                at: string | null;
+                /**
+                 * @description retrying or failed
+                 * @enum {string}
+                 */
+                status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+                statusCode: number | null;
+                error: string | null;
+            } | null;
+            /** @description the same figures over time, for a chart */
+            series: {
+                /** @description the width of each point: 1, 5, 15 or 30 min, 1, 2, 3, 6 or 12 h, a day or a week */
+                bucketSeconds: number;
+                /** @description at most 64 buckets, oldest first, by event time as the log */
+                points: {
+                    /** @description the bucket’s start, aligned to UTC */
+                    at: string;
+                    pending: number;
+                    retrying: number;
+                    succeeded: number;
+                    failed: number;
+                    skipped: number;
+                    latencyMs: {
+                        p50: number | null;
+                        p95: number | null;
+                    };
+                }[];
             };
             /** @description more than 10,000 deliveries in the window: the figures cover the newest 10,000 */
             truncated: boolean;
@@ -1000,6 +1145,8 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     };
+                    /** @enum {string} */
+                    ordering?: "none" | "strict";
                     rateLimit?: {
                         perSecond: number;
                     } | null;
@@ -1128,6 +1275,8 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     }) | null;
+                    /** @enum {string} */
+                    ordering?: "none" | "strict";
                     rateLimit?: {
                         perSecond: number;
                     } | null;
@@ -1246,6 +1395,68 @@ export interface operations {
             429: components["responses"]["E429"];
         };
     };
+    postV1AppsByAppIdEndpointsByEndpointIdOrderingSkip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    orderingKey?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Skipped"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdOrderingHeld: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldKeys"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
     getV1AppsByAppIdEvents: {
         parameters: {
             query?: {
@@ -1296,6 +1507,7 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     id?: string;
+                    orderingKey?: string;
                 };
             };
         };
@@ -1649,6 +1861,7 @@ export interface operations {
             query?: {
                 status?: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
                 eventType?: string;
+                eventId?: string;
                 since?: string;
                 until?: string;
                 limit?: number;
@@ -1673,6 +1886,34 @@ export interface operations {
                         items: components["schemas"]["EndpointDelivery"][];
                         nextCursor: string | null;
                     };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointDeliveryDetail"];
                 };
             };
             400: components["responses"]["E400"];

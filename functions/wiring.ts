@@ -17,7 +17,12 @@ import { createAppService, type DestinationCheck } from './endpoints/apps';
 import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
 import { createReplayService } from './delivery/replay';
-import { createDeliverService } from './delivery/deliver';
+import { createDeliverService, type DeliveryObserver } from './delivery/deliver';
+import { DynamoHeldKeyStore } from './ordering/dynamo-held-keys';
+import { createOrderedDelivery } from './ordering/ordered-delivery';
+import { createOrderedLane } from './ordering/ordered-lane';
+import { createOrderingService } from './ordering/ordering-service';
+import { SqsLaneQueue } from './ordering/sqs-ordered-lane';
 import { createEndpointHealth } from './endpoints/endpoint-health';
 import { lifecycle, Status, type DeliveryScheduler } from './delivery/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './webhook/destination-guard';
@@ -26,7 +31,9 @@ import { createIngestService } from './intake/ingest';
 import { createEventQueries } from './delivery/queries';
 import { DynamoCatalogStore } from './catalog/dynamo-catalog-store';
 import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
+import { DynamoEventStore } from './intake/dynamo-event-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
+import { describeWebhookRequest } from './webhook/webhook';
 import { createCatalogCheck } from './catalog/catalog-check';
 import { createEventTypeService, listAllEventTypes } from './catalog/event-types';
 import { createPortalAccessService } from './access/portal-access';
@@ -37,6 +44,8 @@ import { METRIC_NAMES, METRICS_NAMESPACE } from './shared/metric-names';
 
 /** How long a delivery worker reuses an endpoint it read (see DynamoAppStore.endpointForDelivery). */
 const ENDPOINT_CACHE_MS = 5000;
+/** How long an ordered delivery whose handling failed (the table, a queue) waits before it is tried again. */
+const ORDERED_ERROR_HOLD_MS = 30_000;
 /** How long the bus's ingest gathers first attempts into shared requests (see CoalescingScheduler). */
 const BUS_SEND_WINDOW_MS = 10;
 
@@ -88,7 +97,11 @@ function build() {
     { endpointCacheMs: ENDPOINT_CACHE_MS },
   );
   const sqs = sqsClient();
-  const scheduler = new SqsScheduler(sqs, { work: cfg.workQueueUrl, retry: cfg.retryQueueUrl });
+  const scheduler = new SqsScheduler(sqs, {
+    work: cfg.workQueueUrl,
+    retry: cfg.retryQueueUrl,
+    ordered: cfg.orderedQueueUrl,
+  });
   const life = lifecycle({ leaseS: cfg.leaseS });
   const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
   const apps = createAppService({
@@ -131,6 +144,23 @@ function build() {
     sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
     userAgent,
   });
+  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
+  const deliveryObserver: DeliveryObserver = {
+    attempted: (a) => {
+      if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
+    },
+    retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
+    finished: (status, { event, at }) => {
+      if (status === Status.succeeded) {
+        metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
+        metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
+      } else if (status === Status.failed) {
+        metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
+      } else if (status === Status.skipped) {
+        metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
+      }
+    },
+  };
   const deliver = createDeliverService({
     events: stores.events,
     store: stores.deliveries,
@@ -139,27 +169,45 @@ function build() {
     sender,
     tokens,
     scheduler,
-    deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
+    deadLetters,
     policy,
     life,
     timeoutMs: cfg.deliveryTimeoutMs,
     userAgent,
-    observer: {
-      attempted: (a) => {
-        if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
-      },
-      retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
-      finished: (status, { event, at }) => {
-        if (status === Status.succeeded) {
-          metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
-          metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
-        } else if (status === Status.failed) {
-          metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
-        } else if (status === Status.skipped) {
-          metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
-        }
-      },
-    },
+    observer: deliveryObserver,
+  });
+  // Strict endpoints' lane (functions/ordering): the same sending, signing and outcomes, in
+  // each key's order, its head held by its visibility while it waits.
+  const heldKeys = new DynamoHeldKeyStore(stores.table);
+  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
+    logger.warn(message, { detail }),
+  );
+  const orderedLane = createOrderedLane({
+    deliver: createOrderedDelivery({
+      events: stores.events,
+      store: stores.deliveries,
+      held: heldKeys,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
+      sender,
+      tokens,
+      deadLetters,
+      policy,
+      timeoutMs: cfg.deliveryTimeoutMs,
+      userAgent,
+      observer: deliveryObserver,
+    }),
+    queue: laneQueue,
+    errorHoldMs: ORDERED_ERROR_HOLD_MS,
+    onError: (err, record) =>
+      logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
+  });
+  const ordering = createOrderingService({
+    held: heldKeys,
+    store: stores.deliveries,
+    deadLetters,
+    release: (receiptHandle) => laneQueue.release(receiptHandle),
+    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
@@ -181,6 +229,9 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
+      findEvent: async (appId, eventId) =>
+        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false)) ?? undefined,
+      describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, userAgent),
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({
@@ -207,7 +258,9 @@ function build() {
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
-    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs }),
+    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs, held: heldKeys }),
+    orderedLane,
+    ordering,
     housekeeping,
     sender,
   };

@@ -14,6 +14,7 @@ import { EVENT_ID_PATTERN } from '../shared/ids';
 import { DELIVERY_STATUSES } from '../delivery/lifecycle';
 import { RATE_LIMIT_MAX, RATE_LIMIT_MIN } from '../flow/throttle';
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, reservedHeaderReason } from '../webhook/endpoint-options';
+import { ORDERING_KEY_PATTERN, ORDERING_MODES } from '../ordering/ordering';
 
 export const LIMITS = {
   /** Serialized `data` of one event. SQS messages carry only references, so the bound is DynamoDB's 400 KB item. */
@@ -75,6 +76,13 @@ export const eventIdSchema = z
       'must be 1-128 characters of letters, digits and _ . : - starting with a letter or digit',
     ),
   );
+
+/** An event's ordering key (docs/ordering.md). */
+export const orderingKeySchema = z
+  .string({ error: 'must be a string' })
+  .check(z.regex(ORDERING_KEY_PATTERN, 'must be 1-128 characters of letters, digits and . _ : / -'));
+
+const ordering = z.enum(ORDERING_MODES, { error: `must be one of ${ORDERING_MODES.join(', ')}` });
 
 const eventTypes = z
   .array(eventType, { error: 'must be an array of event types' })
@@ -233,6 +241,8 @@ export const createEndpointSchema = z.strictObject({
   secret: z.optional(secretSchema),
   headers: z.optional(headersSchema),
   auth: z.optional(authSchema),
+  /** `strict`: a key's events one at a time, in accept order; `none` (the default): no order. */
+  ordering: z.optional(ordering),
   rateLimit: z.optional(rateLimitSchema),
 });
 
@@ -249,13 +259,15 @@ export const updateEndpointSchema = z
     headers: z.optional(z.nullable(headersSchema)),
     /** Replaces the endpoint's auth; null removes it. */
     auth: z.optional(z.nullable(authSchema)),
+    /** Applies to events accepted from now on; a key's events already in line keep their lane. */
+    ordering: z.optional(ordering),
     /** Replaces the endpoint's rate limit; null removes it. */
     rateLimit: z.optional(rateLimitSchema),
   })
   .check(
     z.refine(
       (v) => Object.keys(v).length > 0,
-      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, rateLimit',
+      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, rateLimit, ordering',
     ),
   );
 
@@ -280,6 +292,13 @@ export const createEventSchema = z.strictObject({
   type: eventType,
   data: z.record(z.string(), z.unknown(), { error: 'is required and must be a JSON object' }),
   id: z.optional(eventIdSchema),
+  /** Strict endpoints receive the events that share it one at a time, in accept order. */
+  orderingKey: z.optional(orderingKeySchema),
+});
+
+/** POST .../ordering/skip: the key whose head to fail (absent or null: the events without a key). */
+export const orderingSkipSchema = z.strictObject({
+  orderingKey: z.optional(z.nullable(orderingKeySchema)),
 });
 
 export const createEventBatchSchema = z.strictObject({
@@ -340,6 +359,7 @@ const isoTime = (what: string) =>
 export const deliveriesQuerySchema = z.object({
   status: z.optional(z.enum(DELIVERY_STATUSES, { error: `must be one of ${DELIVERY_STATUSES.join(', ')}` })),
   eventType: z.optional(eventType),
+  eventId: z.optional(eventIdSchema),
   since: isoTime('by event time; default 24 hours before until'),
   until: isoTime('by event time; default now'),
   limit: pageSize,

@@ -78,6 +78,8 @@ export interface EndpointView {
   /** The custom headers' names; their values are write-only. */
   headerNames: string[];
   auth?: AuthView;
+  /** `strict`: a key's events one at a time, in accept order (docs/ordering.md). */
+  ordering: 'none' | 'strict';
   /** At most this many POSTs a second, or null for none. */
   rateLimit: RateLimit | null;
   /** Flow control's state: normal, throttled (and at what rate), or paused (until its next probe). */
@@ -104,6 +106,7 @@ export function endpointView(e: Endpoint): EndpointView {
         ? { scheme: signature.scheme, publicKey: publicKeyOf(newest.key) }
         : signature,
     headerNames: Object.keys(e.headers ?? {}),
+    ordering: e.ordering ?? 'none',
     rateLimit: e.rateLimit ?? null,
     throttle: throttleView(e.throttle, e.rateLimit),
     createdAt: e.createdAt,
@@ -268,6 +271,7 @@ export function createAppService(deps: AppDeps) {
       if (input.signature !== undefined) endpoint.signature = signature;
       if (input.headers !== undefined && Object.keys(input.headers).length > 0) endpoint.headers = input.headers;
       if (auth !== undefined) endpoint.auth = auth;
+      if (input.ordering === 'strict') endpoint.ordering = 'strict';
       if (input.rateLimit) endpoint.rateLimit = { perSecond: input.rateLimit.perSecond };
       await deps.store.putEndpoint(endpoint);
       return endpointView(endpoint);
@@ -300,6 +304,8 @@ export function createAppService(deps: AppDeps) {
         else if (input.headers !== undefined) e.headers = input.headers;
         if (auth === null) delete e.auth;
         else if (auth !== undefined) e.auth = auth;
+        if (input.ordering === 'strict') e.ordering = 'strict';
+        else if (input.ordering === 'none') delete e.ordering;
         if (input.rateLimit === null) delete e.rateLimit;
         else if (input.rateLimit !== undefined) e.rateLimit = { perSecond: input.rateLimit.perSecond };
 

@@ -40,6 +40,7 @@ export function toEndpoint(i: Item): Endpoint {
   if (i.signature !== undefined) e.signature = i.signature as Endpoint['signature'] & object;
   if (i.headers !== undefined) e.headers = i.headers as Record<string, string>;
   if (i.auth !== undefined) e.auth = i.auth as Endpoint['auth'] & object;
+  if (i.ordering === 'strict') e.ordering = 'strict';
   if (isRateLimit(i.rateLimit)) e.rateLimit = { perSecond: i.rateLimit.perSecond };
   if (isStoredThrottle(i.throttle)) e.throttle = i.throttle;
   return e;

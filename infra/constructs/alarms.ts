@@ -13,6 +13,8 @@ import { hookrelayMetric } from './metrics';
 export interface DeliveryAlarmsProps {
   readonly deadLetterQueue: sqs.IQueue;
   readonly ingestDeadLetterQueue: sqs.IQueue;
+  /** The ordered lane's backstop DLQ (a message there is a strict delivery nothing could handle). */
+  readonly orderedDeadLetterQueue?: sqs.IQueue;
   /** The bus rule's target, drained by the ingest function. */
   readonly ingestQueue: sqs.IQueue;
   readonly api: ApiMetrics;
@@ -88,6 +90,20 @@ export class DeliveryAlarms extends Construct {
       },
     );
 
+    if (props.orderedDeadLetterQueue) {
+      add(
+        'OrderedDeadLetterMessages',
+        props.orderedDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        {
+          ...atLeastOne,
+          alarmDescription:
+            "A strict endpoint's delivery left the ordered lane after 1,000 receives (docs/ordering.md): its key moved on without it. Inspect it, then redrive the ordered DLQ to the ordered queue.",
+        },
+      );
+    }
     add(
       'IngestDeadLetterMessages',
       props.ingestDeadLetterQueue.metricApproximateNumberOfMessagesVisible({

@@ -162,6 +162,7 @@ const ROLE_VARS: Record<string, QueueKey | 'table'> = {
   [ENV.dlqUrl]: 'dlq',
   [ENV.ingestQueueUrl]: 'ingest',
   [ENV.ingestDlqUrl]: 'ingestDlq',
+  [ENV.orderedQueueUrl]: 'ordered',
   [ENV.tableName]: 'table',
 };
 /** Variables that name resources: set from the template, never by the operator. */
@@ -172,6 +173,7 @@ const RESOURCE_VARS = new Set<string>([
   ENV.dlqUrl,
   ENV.ingestQueueUrl,
   ENV.ingestDlqUrl,
+  ENV.orderedQueueUrl,
   ENV.apiKeySecretArn,
 ]);
 /** Passed through to the worker threads from this process, so Node and the SDK behave as here. */
@@ -277,7 +279,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const fn = model.functions.find((f) => f.id === id);
       if (fn) return `hookrelay-${fn.role}`;
       const given = r?.Properties?.Name ?? r?.Properties?.QueueName ?? r?.Properties?.TableName;
-      return typeof given === 'string' ? given : kebab(id);
+      if (typeof given === 'string') return given;
+      // A FIFO queue's name must end with `.fifo`.
+      return model.queues.some((q) => q.id === id && q.fifo) ? `${kebab(id)}.fifo` : kebab(id);
     };
     const overrides = new Map<string, { visibilityTimeoutS?: number; maxReceiveCount?: number }>();
     for (const [id, role] of roles) {

@@ -25,6 +25,7 @@ export type Behaviour =
 export class RecordingReceiver {
   readonly received: Received[] = [];
   private readonly scripts = new Map<string, Behaviour[]>();
+  private readonly responders = new Map<string, (request: Received) => Behaviour>();
   private readonly counts = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
@@ -34,6 +35,13 @@ export class RecordingReceiver {
   /** Answers on `path` follow `behaviours` in order; the last one repeats. Default: 200. */
   script(path: string, behaviours: Behaviour[]): string {
     this.scripts.set(path, behaviours);
+    return `${this.baseUrl}${path}`;
+  }
+
+  /** A fresh, unique path answered by `answer` for each request (by its body, say); returns its full URL. */
+  respond(answer: (request: Received) => Behaviour): string {
+    const path = `/hook/${Math.random().toString(36).slice(2, 10)}`;
+    this.responders.set(path, answer);
     return `${this.baseUrl}${path}`;
   }
 
@@ -101,7 +109,8 @@ export class RecordingReceiver {
     const n = this.counts.get(path) ?? 0;
     this.counts.set(path, n + 1);
     const script = this.scripts.get(path) ?? [200];
-    const b = script[Math.min(n, script.length - 1)] ?? 200;
+    const responder = this.responders.get(path);
+    const b = responder ? responder(this.received.at(-1)!) : (script[Math.min(n, script.length - 1)] ?? 200);
     if (typeof b === 'number') {
       res.writeHead(b, { 'content-type': 'text/plain' }).end(`status ${b}`);
       return;
