@@ -41,7 +41,7 @@ const THROUGHPUT_BATCH = 20;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchSizes {
-  /** Deliveries per cost scenario (the retry scenario uses half: one app per event). */
+  /** Deliveries per cost scenario (the retry scenario uses half: each takes two attempts). */
   costDeliveries: number;
   latencyEvents: number;
   latencyRatePerSecond: number;
