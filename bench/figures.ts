@@ -12,7 +12,7 @@
 import type { ScenarioId, ScenarioResult } from './cost';
 import { applyChanges, PROVISIONED } from './design-changes';
 import { PRICES } from './prices';
-import type { BenchResults } from './report';
+import type { BenchResults } from './results';
 
 export const GOALS = {
   singlePostPerMillion: 5,

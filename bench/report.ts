@@ -8,43 +8,17 @@ import { floorPerMillion, floorUnits, GOALS, unitsPerDelivery } from './figures'
 import type { CapacityModel } from './capacity';
 import type { ColdStartResult, BundleMeasure } from './cold-start';
 import { SCENARIOS, topLines, type CostLine, type ScenarioId, type ScenarioResult } from './cost';
-import type { DeployedConfig } from './deployed';
-import type { ChangeStep, DesignChange } from './design-changes';
+
 import { INDEXES } from './dynamo-capacity';
 import type { LatencyResult } from './latency';
 import { PRICES } from './prices';
 import type { ThroughputResult, ThroughputRun } from './throughput';
 import { throughputFindings } from './throughput-findings';
+import type { BenchResults } from './results';
+
+export type { BenchResults, ChangePlan } from './results';
 
 export const GOAL_PER_MILLION = 1.2;
-
-export interface ChangePlan {
-  scenario: ScenarioId;
-  before: number;
-  steps: ChangeStep[];
-  after: ScenarioResult;
-  /** The lean design, then on provisioned capacity. */
-  provisioned: number;
-}
-
-export interface BenchResults {
-  meta: {
-    date: string;
-    mode: 'full' | 'quick';
-    commit: string;
-    node: string;
-    cpus: number;
-    cpuModel: string;
-    loadAverage: [number, number, number];
-    sizes: { costDeliveries: number; latencyEvents: number; throughputSeconds: number; coldStartRuns: number };
-  };
-  deployed: DeployedConfig;
-  cost?: { scenarios: ScenarioResult[]; plans: ChangePlan[]; changes: DesignChange[]; provisioned: DesignChange };
-  latency?: LatencyResult;
-  throughput?: ThroughputResult;
-  coldStart?: ColdStartResult;
-  capacity?: { current: CapacityModel; lean: CapacityModel };
-}
 
 // ---- formatting -------------------------------------------------------------------------------
 

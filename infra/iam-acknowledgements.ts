@@ -3,7 +3,7 @@
  * it stays. test/iam/recorded-calls.test.ts fails on any other grant no recorded call used, and
  * on any entry here that no longer matches an unused grant (a stale reason misleads).
  *
- * `role` is the function (its `hookrelay:function` tag), `action` an IAM action (`*` wildcards
+ * `role` is the function (its FUNCTION_TAG, infra/topology.ts), `action` an IAM action (`*` wildcards
  * allowed), `resource` a glob over the granted resource as the template names it: the logical id
  * of the resource, with any suffix the grant adds (`<table>/index/*`), or `*`.
  */

@@ -13,6 +13,12 @@ import { METRIC_NAMES, METRICS_NAMESPACE } from '../functions/shared/metric-name
 
 export { ENV };
 
+/**
+ * The tag the stack puts on each function naming its role (api, delivery, ingest, housekeeping):
+ * the local runtime finds each function's handler by it, and IAM acknowledgements name it.
+ */
+export const FUNCTION_TAG = 'hookrelay:function';
+
 export const topology = {
   table: {
     /** Physical name locally; on AWS the stack lets CloudFormation name it and passes it in. */
@@ -94,8 +100,6 @@ export const topology = {
   housekeeping: {
     /** Default period; HOOKRELAY_HOUSEKEEPING_RATE_S overrides it (rounded up to minutes on AWS). */
     defaultRateS: CONTRACT_DEFAULTS.housekeepingRateS,
-    /** Deliveries due within this horizon are enqueued by a sweep (with the remaining delay). */
-    lookaheadS: 900,
   },
   retention: {
     /** Events, deliveries and attempts expire by TTL after this many days. */

@@ -34,9 +34,9 @@ import {
   type Lifecycle,
 } from './lifecycle';
 import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
-import { classify, type Classified, type SendResult } from '../webhook/outcome';
+import { classify, type Classified } from '../webhook/outcome';
 import { parseRetryAfter, type RetryPolicy } from './retry-policy';
-import { sendWebhook, type AccessTokens, type WebhookRequest } from '../webhook/webhook';
+import { sendWebhook, type AccessTokens, type WebhookSender } from '../webhook/webhook';
 
 export interface DeliveryUpdate {
   status: DeliveryStatus;
@@ -95,10 +95,6 @@ export interface EndpointSource {
    * `'latest'` reads it afresh, consistently, past the cache.
    */
   endpointForDelivery(appId: string, endpointId: string, minVersion?: number | 'latest'): Promise<Endpoint | null>;
-}
-
-export interface WebhookSender {
-  send(request: WebhookRequest, timeoutMs: number): Promise<SendResult>;
 }
 
 export interface DeliveryObserver {

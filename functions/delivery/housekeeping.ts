@@ -301,7 +301,7 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         const dueMs = retryDueMs(d);
         if (recover && dueMs !== undefined && dueMs > at.getTime()) {
           // Its message is gone with the queues: send it again for its own time.
-          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          const planned = life.plannedDueAt(dueMs);
           if (!(await store.openWaitingRetry(d, planned, { clearLease: true, planned: true }))) continue;
           await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
           report.scheduled++;
@@ -366,7 +366,7 @@ export function createHousekeeping(deps: HousekeepingDeps) {
           // A long wait coming due (or, recovering, any future retry): hand it over with its time.
           // Due again one lease after the attempt, in case this message is lost.
           if (!recover && !life.withinHorizon(at, dueMs)) continue;
-          const planned = new Date(dueMs + life.leaseMs).toISOString();
+          const planned = life.plannedDueAt(dueMs);
           if (!(await store.rescheduleDue(item, planned, { clearLease: recover, planned: true }))) continue;
           await deps.scheduler.at(redriveMessage(d, dueMs), new Date(dueMs));
           report.scheduled++;

@@ -13,28 +13,18 @@
  * carries soon after its event is on no index: housekeeping reads it back once the event is
  * RETRY_RECONCILE_AFTER_S old, and only a retry still waiting then (its message lost) is re-sent.
  */
-import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
+import {
+  Status,
+  type Attempt,
+  type Delivery,
+  type DeliveryStatus,
+  type Endpoint,
+  type StoredEvent,
+} from '../shared/model';
 
-/** A delivery's states; the rest of the code names them through this object. */
-export const Status = {
-  /** Waiting for its first attempt (or the first of a send-again). */
-  pending: 'pending',
-  /** An attempt failed; the next one is scheduled. */
-  retrying: 'retrying',
-  succeeded: 'succeeded',
-  /** Exhausted, or failed in a way no retry changes; its message is in the DLQ. */
-  failed: 'failed',
-  /** Not attempted: the endpoint was disabled or deleted. */
-  skipped: 'skipped',
-} as const;
-export type DeliveryStatus = (typeof Status)[keyof typeof Status];
-export const DELIVERY_STATUSES = [
-  Status.pending,
-  Status.retrying,
-  Status.succeeded,
-  Status.failed,
-  Status.skipped,
-] as const;
+// The states themselves are declared with the delivery's record (shared/model.ts), which this
+// module builds on; the rest of the code names them through here.
+export { DELIVERY_STATUSES, Status, type DeliveryStatus } from '../shared/model';
 
 /** States a worker may still attempt. */
 export const ACTIVE_STATUSES: readonly DeliveryStatus[] = [Status.pending, Status.retrying];
@@ -48,8 +38,9 @@ export const isActive = (s: DeliveryStatus) => ACTIVE_STATUSES.includes(s);
 
 /**
  * Waits up to this long are handed to the scheduler at once; a longer one waits on the open
- * index and housekeeping hands it over this long before it is due. It is SQS's delay limit (900 s):
- * the scheduler carries any wait it is given, but one beyond its limit costs it extra hops.
+ * index and housekeeping hands it over this long before it is due. It is SQS's delay limit (900 s,
+ * DelaySeconds' maximum, which the SQS scheduler caps at): the scheduler carries any wait it is
+ * given, but one beyond its limit costs it extra hops.
  */
 export const SCHEDULER_HORIZON_S = 900;
 
@@ -279,6 +270,12 @@ export function lifecycle({ leaseS }: LifecycleTimes) {
 
     /** When housekeeping looks again at work it (re)sends now: one lease from now. */
     redrivenDueAt: (now: Date) => iso(now.getTime() + leaseMs),
+
+    /**
+     * When housekeeping looks again at a future attempt (due at `dueMs`) it has just handed to the
+     * scheduler: one lease after it, in case that message is lost.
+     */
+    plannedDueAt: (dueMs: number) => iso(dueMs + leaseMs),
 
     /**
      * How a retry due at `dueMs`, of an event accepted at `eventAt`, waits. Within the scheduler's

@@ -1,15 +1,13 @@
 /**
  * SQS: the work queue (attempts to run now), the retry queue (attempts at a later time) and the
- * DLQ. SQS's own limit lives here: a message is delayed by at most MAX_SQS_DELAY_S; a later one
- * arrives early with its `notBefore`, and the worker hands it back for the rest (a hop).
+ * DLQ. SQS delays a message by at most 15 minutes (the lifecycle's SCHEDULER_HORIZON_S, which is
+ * set to that limit); a later one arrives early with its `notBefore`, and the worker hands it back
+ * for the rest (a hop).
  */
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { sendInBatches } from '../shared/batches';
-import type { DeadLetterQueue, DeliveryMessage, DeliveryScheduler } from './lifecycle';
-
-/** SQS caps a message's DelaySeconds at 15 minutes. */
-export const MAX_SQS_DELAY_S = 900;
+import { SCHEDULER_HORIZON_S, type DeadLetterQueue, type DeliveryMessage, type DeliveryScheduler } from './lifecycle';
 
 /** Sends messages ten a request, re-sending any entry SQS reports as failed. */
 function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]): Promise<void> {
@@ -23,7 +21,7 @@ function sendAll(sqs: SQSClient, queueUrl: string, messages: DeliveryMessage[]):
 
 /** The delay SQS is asked for: whole seconds, rounded up, within its limit. */
 export function delaySeconds(at: Date, now: Date): number {
-  return Math.max(0, Math.min(MAX_SQS_DELAY_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
+  return Math.max(0, Math.min(SCHEDULER_HORIZON_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
 }
 
 export class SqsScheduler implements DeliveryScheduler {

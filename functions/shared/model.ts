@@ -1,6 +1,26 @@
 /** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
-import type { DeliveryStatus } from '../delivery/lifecycle';
 import type { RateLimit, StoredThrottle } from '../flow/throttle';
+
+/** A delivery's states; the rest of the code names them through this object. */
+export const Status = {
+  /** Waiting for its first attempt (or the first of a send-again). */
+  pending: 'pending',
+  /** An attempt failed; the next one is scheduled. */
+  retrying: 'retrying',
+  succeeded: 'succeeded',
+  /** Exhausted, or failed in a way no retry changes; its message is in the DLQ. */
+  failed: 'failed',
+  /** Not attempted: the endpoint was disabled or deleted. */
+  skipped: 'skipped',
+} as const;
+export type DeliveryStatus = (typeof Status)[keyof typeof Status];
+export const DELIVERY_STATUSES = [
+  Status.pending,
+  Status.retrying,
+  Status.succeeded,
+  Status.failed,
+  Status.skipped,
+] as const;
 
 export interface App {
   id: string;

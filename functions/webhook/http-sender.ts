@@ -9,9 +9,8 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { WebhookSender } from '../delivery/deliver';
 import type { SendResult } from './outcome';
-import type { WebhookRequest } from './webhook';
+import type { WebhookRequest, WebhookSender } from './webhook';
 import { GuardedAgent } from './guarded-lookup';
 
 export interface HttpSenderOptions {

@@ -8,6 +8,11 @@ import type { Endpoint, EndpointAuth, EndpointSignature } from '../shared/model'
 import type { SendResult } from './outcome';
 import { DEFAULT_SIGNATURE, activeSecrets, signatureHeaders } from './signing';
 
+/** Sends one webhook request and says what came back (HttpSender, in http-sender.ts). */
+export interface WebhookSender {
+  send(request: WebhookRequest, timeoutMs: number): Promise<SendResult>;
+}
+
 export interface WebhookRequest {
   url: string;
   headers: Record<string, string>;

@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import path from 'node:path';
-import { topology } from '../topology';
+import { FUNCTION_TAG, topology } from '../topology';
 import {
   ESM_REQUIRE_BANNER,
   EXTERNAL_MODULES,
@@ -109,7 +109,7 @@ export class HookrelayFunction extends Construct {
 
     // Names the function's role in hookrelay, for people and for the local runtime, which runs
     // the template's functions and lets tests replace one by this name (infra/local/template.ts).
-    Tags.of(this.fn).add('hookrelay:function', props.handler);
+    Tags.of(this.fn).add(FUNCTION_TAG, props.handler);
 
     // X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions:
     // AWS documents `Resource: *` as the only form. This is the one `*` resource in the role.

@@ -9,6 +9,7 @@
  * deployed stack would (the IAM check evaluates ARNs of that form).
  */
 import { LocalStackError } from './errors';
+import { FUNCTION_TAG } from '../topology';
 
 export interface CfnResource {
   Type: string;
@@ -237,9 +238,6 @@ export function referencedId(value: unknown): string | undefined {
 
 // ---------------------------------------------------------------------------------------------
 // What the local runtime runs, read from the template.
-
-/** The tag the stack puts on each function naming its role (infra/constructs/hookrelay-function.ts). */
-export const FUNCTION_TAG = 'hookrelay:function';
 
 export interface FunctionSpec {
   id: string;

@@ -10,7 +10,6 @@ import type {
   DeliveryUpdate,
   EndpointSource,
   FinishGuard,
-  WebhookSender,
 } from '../../functions/delivery/deliver';
 import type { EndpointHealthStore } from '../../functions/endpoints/endpoint-health';
 import type {
@@ -35,7 +34,7 @@ import {
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/shared/model';
 import type { SendResult } from '../../functions/webhook/outcome';
 import { shardOfId } from '../../functions/shared/ids';
-import type { WebhookRequest } from '../../functions/webhook/webhook';
+import type { WebhookRequest, WebhookSender } from '../../functions/webhook/webhook';
 
 const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
   `${k.appId}/${k.endpointId}/${k.eventAt}/${k.eventId}`;

@@ -1,7 +1,8 @@
 /** The SQS adapters against the real-protocol emulator, on queues the topology defines. */
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { delaySeconds, MAX_SQS_DELAY_S, SqsDeadLetterQueue, SqsScheduler } from '../../functions/delivery/sqs-queues';
+import { SCHEDULER_HORIZON_S } from '../../functions/delivery/lifecycle';
+import { delaySeconds, SqsDeadLetterQueue, SqsScheduler } from '../../functions/delivery/sqs-queues';
 import type { DeliveryMessage } from '../../functions/delivery/lifecycle';
 import { startEmulators, type Emulators } from '../../infra/local/emulators';
 import { provision, sqsClient, type Provisioned } from '../../infra/local/provision';
@@ -61,7 +62,7 @@ describe('SQS queues', () => {
 
   it('asks SQS for at most its 900 s, carrying the rest in notBefore for the worker', () => {
     const now = new Date('2026-01-01T00:00:00Z');
-    expect(delaySeconds(new Date(now.getTime() + 3_600_000), now)).toBe(MAX_SQS_DELAY_S);
+    expect(delaySeconds(new Date(now.getTime() + 3_600_000), now)).toBe(SCHEDULER_HORIZON_S);
     expect(delaySeconds(new Date(now.getTime() + 4_001), now)).toBe(5);
     expect(delaySeconds(new Date(now.getTime() - 10), now)).toBe(0);
   });
