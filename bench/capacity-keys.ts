@@ -16,7 +16,7 @@
  * is the container count at the target rate times one read per cache period.
  */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoAppStore } from '../functions/endpoints/dynamo-app-store';
+import { DynamoAppStore, HOT_APP_READS } from '../functions/endpoints/dynamo-app-store';
 import { DynamoTable } from '../functions/shared/dynamo-table';
 import { activityPk } from '../functions/shared/table-layout';
 import { dynamoClient } from '../infra/local/provision';
@@ -29,6 +29,13 @@ export const TARGET_EVENTS_PER_SECOND = 10_000;
 /** Event partitions (and one busy endpoint's delivery partitions) the one-app scenario uses. */
 export const ONE_APP_SHARDS = 16;
 const ZIPF_APPS = 1000;
+/**
+ * Lambda containers at the target rate (Little's law): single POSTs of ~30 ms on Lambda (a put, a
+ * marker now and then, a SendMessage), and delivery batches of 10 in flight ~250 ms (a receiver
+ * answering in 200 ms): the model's assumptions, stated here, not measured on AWS.
+ */
+const API_CONTAINERS = (TARGET_EVENTS_PER_SECOND * 30) / 1000;
+const DELIVERY_CONTAINERS = (TARGET_EVENTS_PER_SECOND / 10) * 0.25;
 /** A DynamoDB query's latency from Lambda in the same region, for the time model (typical: 5-10 ms). */
 const DYNAMO_CALL_MS = 8;
 /** Events per second one partition is planned for (60 % of its 1,000 write units). */
@@ -100,28 +107,48 @@ function roleOf(pk: string, rankOf: Map<string, string>): string {
 }
 
 /**
- * The api containers at the target rate (Little's law, with the measured mean invocation, at least
- * 20 ms as on Lambda), and the activity markers they write: one per app shard, minute and
+ * The activity markers the api containers write at the target rate: one per app shard, minute and
  * container that sees it (a shard sending r events a minute is seen by at most r containers), on
  * the marker partition its app and shard hash to. Markers grow with time and containers, not
  * events: scaling their count in a short run by events would be wrong.
  */
-function markerLoads(h: Harness, apps: Array<{ id: string; rate: number; shards: number }>) {
-  const d = h.meter.lambda.api.durationsMs;
-  const meanMs = Math.max(20, d.reduce((a, b) => a + b, 0) / Math.max(1, d.length));
-  const containers = Math.ceil((TARGET_EVENTS_PER_SECOND * meanMs) / 1000);
+function markerLoads(apps: Array<{ id: string; rate: number; shards: number }>): KeyLoad[] {
   const perPartition = new Map<string, number>();
   for (const app of apps) {
     for (let shard = 0; shard < app.shards; shard++) {
-      const perMinute = Math.min(containers, (app.rate / app.shards) * 60);
+      const perMinute = Math.min(API_CONTAINERS, (app.rate / app.shards) * 60);
       const pk = activityPk(app.id, shard);
       perPartition.set(pk, (perPartition.get(pk) ?? 0) + perMinute / 60);
     }
   }
-  return {
-    containers,
-    loads: [...perPartition].map(([key, w]): KeyLoad => ({ key, wcuPerSecond: round(w), rcuPerSecond: 0 })),
+  return [...perPartition].map(([key, w]) => ({ key, wcuPerSecond: round(w), rcuPerSecond: 0 }));
+}
+
+/**
+ * Reads of an app's partition (APP#<appId>) at the target rate. The fan-out query is cached by a
+ * container that reads the app HOT_APP_READS times a second (then once a second), the endpoint
+ * by each delivery container for 5 s: so they grow with containers, and a short run on one
+ * machine, whose few containers each see a few events a second, says nothing of them. Modelled
+ * instead from the measured units per read and Lambda's containers at the target rate: an app
+ * sending r events a second over C api containers reads its fan-out r times a second when r / C
+ * is under HOT_APP_READS, else C times; its endpoints are read at most once per 5 s per delivery
+ * container.
+ */
+function appReads(h: Harness, apps: Array<{ id: string; rate: number }>) {
+  const per = (label: string) => {
+    const d = [...h.meter.dynamo.values()].filter((x) => x.label === label);
+    const calls = d.reduce((n, x) => n + x.calls, 0);
+    return calls === 0 ? 0 : d.reduce((n, x) => n + x.readUnits, 0) / calls;
   };
+  const fanOutRcu = per('query table APP#') || 1;
+  const endpointRcu = per('get endpoint') || 0.5;
+  return new Map(
+    apps.map((a) => {
+      const fanOuts = a.rate / API_CONTAINERS >= HOT_APP_READS ? API_CONTAINERS : a.rate;
+      const endpointReads = Math.min(a.rate, DELIVERY_CONTAINERS / 5);
+      return [`APP#${a.id}`, fanOuts * fanOutRcu + endpointReads * endpointRcu];
+    }),
+  );
 }
 
 function loads(
@@ -132,16 +159,17 @@ function loads(
   note: string,
 ) {
   const scale = TARGET_EVENTS_PER_SECOND / events;
-  const markers = markerLoads(h, apps);
+  const markers = markerLoads(apps);
+  const reads = appReads(h, apps);
   const all: KeyLoad[] = [...h.meter.keys]
     .filter(([pk]) => !pk.startsWith('ACTIVE#'))
     .map(([pk, u]) => ({
       key: roleOf(pk, rankOf),
       wcuPerSecond: round(u.wcu * scale),
-      rcuPerSecond: round(u.rcu * scale),
+      rcuPerSecond: round(reads.get(pk) ?? u.rcu * scale),
     }))
-    .concat(markers.loads);
-  note = `${note}; ACTIVE#<n>: activity markers from ${markers.containers} api containers at the target rate (by time and containers, not events)`;
+    .concat(markers);
+  note = `${note}. APP#: the fan-out and endpoint reads of ${API_CONTAINERS} api and ${DELIVERY_CONTAINERS} delivery containers at the target rate (cached per container: by containers, not events); ACTIVE#<n>: the activity markers they write (by containers and minutes, not events)`;
   const byW = [...all].sort((a, b) => b.wcuPerSecond - a.wcuPerSecond);
   const byR = [...all].sort((a, b) => b.rcuPerSecond - a.rcuPerSecond);
   return {

@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Capability } from '../access/portal-access';
 import {
   createAppSchema,
+  eventShardsSchema,
   createEndpointSchema,
   createEventBatchSchema,
   createEventSchema,
@@ -79,6 +80,15 @@ export const ROUTES = {
     tag: 'Apps',
     ok: { status: 200, view: 'App' },
     errors: [404],
+  },
+  'PUT /v1/apps/{appId}/event-shards': {
+    summary:
+      "Spread an app's events over more partitions (admin key only): for an app sending more than ~1,000 events a second; the count can only be raised",
+    access: { admin: "only the admin key can change an app's event shards" },
+    tag: 'Apps',
+    body: eventShardsSchema,
+    ok: { status: 200, view: 'App' },
+    errors: [403, 404, 409],
   },
   'POST /v1/apps/{appId}/keys': {
     summary: 'Create an app-scoped key (admin key only); the key is shown once',

@@ -8,7 +8,16 @@ import { DELIVERY_STATUSES } from '../delivery/lifecycle';
 
 const iso = z.string().describe('ISO 8601 date-time');
 export const views = {
-  App: z.object({ id: z.string(), name: z.string(), createdAt: iso }),
+  App: z.object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: iso,
+    eventShards: z
+      .number()
+      .int()
+      .optional()
+      .describe("partitions the app's events are spread over, when raised above 1 (PUT .../event-shards)"),
+  }),
   Endpoint: z.object({
     id: z.string(),
     url: z.string(),
