@@ -213,7 +213,7 @@ async function oneApp(events: number): Promise<KeyScenario> {
         events,
         new Map([[appId, '<app>']]),
         [{ id: appId, rate: TARGET_EVENTS_PER_SECOND, shards: ONE_APP_SHARDS }],
-        'APP#<app> holds the fan-out and the endpoint, which containers cache (the busy-app reuse for 1 s, the endpoint for 5 s): at 10,000 events/s its reads grow with the containers (a few hundred: at most that many reads a second), not with events',
+        'one endpoint receives every event: its delivery records spread over the same 16 shards as the events (DLV#<app>#<ep>#<n>)',
       ),
     };
   } finally {
@@ -245,7 +245,7 @@ async function zipf(events: number): Promise<KeyScenario> {
     const rankOf = new Map([...appOfRank].map(([rank, appId]) => [appId, `<app rank ${rank}>`]));
     return {
       id: 'zipf',
-      title: `${ZIPF_APPS} apps, events by a Zipf law (the busiest app ${Math.round(TARGET_EVENTS_PER_SECOND / harmonic)}/s), one endpoint each; apps over ${PER_SHARD_EVENTS}/s sharded`,
+      title: `${ZIPF_APPS.toLocaleString('en-US')} apps, events by a Zipf law (the busiest app ${Math.round(TARGET_EVENTS_PER_SECOND / harmonic).toLocaleString('en-US')}/s), one endpoint each; apps over ${PER_SHARD_EVENTS}/s sharded`,
       eventsMeasured: events,
       eventsPerSecond: TARGET_EVENTS_PER_SECOND,
       ...loads(
@@ -257,7 +257,7 @@ async function zipf(events: number): Promise<KeyScenario> {
           const shards = rate > PER_SHARD_EVENTS ? Math.ceil(rate / PER_SHARD_EVENTS) : 1;
           return { id: appOfRank.get(rank) ?? `app_rank${rank}`, rate, shards };
         }),
-        `${appOfRank.size} of the ${ZIPF_APPS} apps got events in the sample`,
+        `${appOfRank.size} of the ${ZIPF_APPS.toLocaleString('en-US')} apps got events in the sample`,
       ),
     };
   } finally {

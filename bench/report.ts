@@ -608,7 +608,7 @@ function capacitySection(res: BenchResults): string[] {
     '',
     table(['what', 'needs', 'limit', '', 'note'], rows(current), ['l', 'l', 'l', 'l', 'l']),
     '',
-    `**Ceilings of the current design** (per-key DynamoDB limits, which no quota increase lifts): the open index's ${i.openShards} shards allow **${fmt(current.ceilings.openIndexDeliveriesPerSecond)} deliveries/s** in total; one app's feed partition allows **${fmt(current.ceilings.feedEventsPerSecondPerApp)} events/s** for that app; one app's partition allows **${fmt(current.ceilings.appPartitionEventsPerSecond)} events/s** of reads.`,
+    `**Ceilings of the current design** (per-key DynamoDB limits, which no quota increase lifts): the open index's ${i.openShards} shards allow **${fmt(current.ceilings.openIndexDeliveriesPerSecond)} deliveries/s** in total; one app's event shards allow **${fmt(current.ceilings.feedEventsPerSecondPerApp)} events/s** for that app (32 shards); one app's partition allows **${fmt(current.ceilings.appPartitionEventsPerSecond)} events/s** of reads.`,
     '',
     `**Cost per month** at ${int(i.deliveriesPerSecond)}/s (${int(current.monthly.deliveries / 1e9)} billion deliveries in 30 days), at the first-tier prices above: **${money(current.monthly.usd)}** as measured (${usd(current.monthly.usdPerMillion)} per million); **${money(lean.monthly.usd)}** with the design changes of section 1 (${usd(lean.monthly.usdPerMillion)} per million), before volume tiers (Lambda compute, API Gateway and SQS get cheaper past their first tiers; DynamoDB does not). With the changes the limits read:`,
     '',

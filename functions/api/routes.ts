@@ -84,7 +84,7 @@ export const ROUTES = {
   'PUT /v1/apps/{appId}/event-shards': {
     summary:
       "Spread an app's events over more partitions (admin key only): for an app sending more than ~1,000 events a second; the count can only be raised",
-    access: { admin: "only the admin key can change an app's event shards" },
+    access: 'app',
     tag: 'Apps',
     body: eventShardsSchema,
     ok: { status: 200, view: 'App' },
