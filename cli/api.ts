@@ -80,6 +80,9 @@ export function apiClient(api: { url: string; key: string }) {
     createApp(body: RequestBody<'/v1/apps', 'post'>) {
       return must('POST', hr.POST('/v1/apps', { body, ...init() }));
     },
+    updateApp(appId: string, body: RequestBody<'/v1/apps/{appId}', 'patch'>) {
+      return must('PATCH', hr.PATCH('/v1/apps/{appId}', { ...ofApp(appId), body }));
+    },
     getApp(appId: string) {
       return must('GET', hr.GET('/v1/apps/{appId}', ofApp(appId)));
     },
@@ -121,6 +124,23 @@ export function apiClient(api: { url: string; key: string }) {
     },
     deleteEndpoint(appId: string, endpointId: string) {
       return done('DELETE', hr.DELETE('/v1/apps/{appId}/endpoints/{endpointId}', ofEndpoint(appId, endpointId)));
+    },
+    /** A strict endpoint's held keys (docs/ordering.md). */
+    heldKeys(appId: string, endpointId: string) {
+      return must(
+        'GET',
+        hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/ordering/held', ofEndpoint(appId, endpointId)),
+      );
+    },
+    /** Fails the delivery holding a key of a strict endpoint (null: the events without a key). */
+    skipKey(appId: string, endpointId: string, orderingKey: string | null) {
+      return must(
+        'POST',
+        hr.POST('/v1/apps/{appId}/endpoints/{endpointId}/ordering/skip', {
+          ...ofEndpoint(appId, endpointId),
+          body: { orderingKey },
+        }),
+      );
     },
     /** What the endpoint's receiver verifies with: its secret, or a v1a endpoint's public key. */
     endpointKey(appId: string, endpointId: string) {

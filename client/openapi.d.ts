@@ -48,7 +48,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change an app: its name, knownEventTypesOnly (admin key only) */
+        patch: operations["patchV1AppsByAppId"];
         trace?: never;
     };
     "/v1/apps/{appId}/event-shards": {
@@ -184,6 +185,40 @@ export interface paths {
         put?: never;
         /** Send again every delivery to this endpoint that failed or was skipped for events since a time */
         post: operations["postV1AppsByAppIdEndpointsByEndpointIdRecover"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/ordering/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Fail the delivery now holding an ordering key of a strict endpoint (reason "skipped by ..."), so the key's later events go on */
+        post: operations["postV1AppsByAppIdEndpointsByEndpointIdOrderingSkip"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/ordering/held": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A strict endpoint's held keys: each key whose head failed an attempt and waits, with the head's attempts */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdOrderingHeld"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -337,8 +372,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome */
+        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise), each with its latest attempt’s error; `eventId` finds that event’s delivery whatever its age. A first attempt still in flight shows once it has an outcome */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One event’s delivery to the endpoint, with the request its latest attempt sent (secrets hidden); 404 when the event does not go to this endpoint */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -354,7 +406,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95 */
+        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95, the same over time, and the latest failure */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdStats"];
         put?: never;
         post?: never;
@@ -410,6 +462,8 @@ export interface components {
             createdAt: string;
             /** @description partitions the app's events are spread over, when raised above 1 (PUT .../event-shards) */
             eventShards?: number;
+            /** @description true: events of a type the catalog does not list are refused (422); absent: any type goes */
+            knownEventTypesOnly?: boolean;
         };
         Endpoint: {
             id: string;
@@ -477,6 +531,11 @@ export interface components {
                 /** @description why, e.g. HTTP 429 or 5 failed attempts in a row */
                 reason?: string;
             };
+            /**
+             * @description strict: the events that share an orderingKey arrive one at a time, in accept order
+             * @enum {string}
+             */
+            ordering: "none" | "strict";
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
@@ -530,6 +589,8 @@ export interface components {
              * @constant
              */
             test?: true;
+            /** @description the producer's ordering key, when it gave one */
+            orderingKey?: string;
             deliveries: {
                 endpointId: string;
                 /** @enum {string} */
@@ -538,6 +599,35 @@ export interface components {
                 lastStatusCode: number | null;
                 lastAttemptAt: string | null;
                 nextAttemptAt: string | null;
+                /** @description why it failed when no attempt says so, e.g. "skipped by the admin key" */
+                reason?: string;
+                /** @description a strict endpoint's delivery waiting behind an earlier event of its key whose delivery failed an attempt and waits for the next */
+                waitingFor?: {
+                    eventId: string;
+                    attempts: number;
+                    /** @description ISO 8601 date-time */
+                    nextAttemptAt: string;
+                };
+            }[];
+        };
+        Skipped: {
+            /** @description the event whose delivery held the key: now failed, its dead letter in the DLQ */
+            eventId: string;
+            /** @description null: the endpoint’s events without a key */
+            orderingKey: string | null;
+        };
+        HeldKeys: {
+            items: {
+                /** @description null: the endpoint’s events without a key */
+                orderingKey: string | null;
+                /** @description the head: the event whose delivery holds the key */
+                eventId: string;
+                attempts: number;
+                /** @description ISO 8601 date-time */
+                nextAttemptAt: string;
+                lastError: string | null;
+                /** @description when the head first failed */
+                since: string | null;
             }[];
         };
         Attempts: {
@@ -589,6 +679,8 @@ export interface components {
                 [key: string]: unknown;
             }[];
             deprecated: boolean;
+            /** @description true: events of this type whose data breaks the schema are refused (422); false: the schema is documentation */
+            validate: boolean;
             /** @description ISO 8601 date-time */
             createdAt: string;
             /** @description ISO 8601 date-time */
@@ -610,6 +702,32 @@ export interface components {
              * @constant
              */
             test?: true;
+            /** @description why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed */
+            lastError: string | null;
+        };
+        EndpointDeliveryDetail: {
+            eventId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+            attempts: number;
+            lastStatusCode: number | null;
+            lastAttemptAt: string | null;
+            nextAttemptAt: string | null;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @constant */
+            test?: true;
+            lastError: string | null;
+            /** @description the request of the latest attempt (or the first, before it is made), built from the endpoint as it is now: signatures shown by version or prefix, Authorization by scheme, custom header values as ••• */
+            request: {
+                /** @constant */
+                method: "POST";
+                url: string;
+                headers: {
+                    [key: string]: string;
+                };
+            };
         };
         EndpointStats: {
             /** @description ISO 8601 date-time */
@@ -634,6 +752,38 @@ export interface components {
             latencyMs: {
                 p50: number | null;
                 p95: number | null;
+            };
+            /** @description the delivery in the window whose latest attempt failed most recently; null when none did */
+            lastFailure: {
+                eventId: string;
+                /** @description when its latest attempt was made */
+                at: string | null;
+                /**
+                 * @description retrying or failed
+                 * @enum {string}
+                 */
+                status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+                statusCode: number | null;
+                error: string | null;
+            } | null;
+            /** @description the same figures over time, for a chart */
+            series: {
+                /** @description the width of each point: 1, 5, 15 or 30 min, 1, 2, 3, 6 or 12 h, a day or a week */
+                bucketSeconds: number;
+                /** @description at most 64 buckets, oldest first, by event time as the log */
+                points: {
+                    /** @description the bucket’s start, aligned to UTC */
+                    at: string;
+                    pending: number;
+                    retrying: number;
+                    succeeded: number;
+                    failed: number;
+                    skipped: number;
+                    latencyMs: {
+                        p50: number | null;
+                        p95: number | null;
+                    };
+                }[];
             };
             /** @description more than 10,000 deliveries in the window: the figures cover the newest 10,000 */
             truncated: boolean;
@@ -793,6 +943,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
+                    knownEventTypesOnly?: boolean;
                 };
             };
         };
@@ -834,6 +985,40 @@ export interface operations {
             };
             400: components["responses"]["E400"];
             401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    patchV1AppsByAppId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    knownEventTypesOnly?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["App"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
             404: components["responses"]["E404"];
             429: components["responses"]["E429"];
         };
@@ -1013,6 +1198,8 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     };
+                    /** @enum {string} */
+                    ordering?: "none" | "strict";
                     rateLimit?: {
                         perSecond: number;
                     } | null;
@@ -1141,6 +1328,8 @@ export interface operations {
                         scope?: string;
                         audience?: string;
                     }) | null;
+                    /** @enum {string} */
+                    ordering?: "none" | "strict";
                     rateLimit?: {
                         perSecond: number;
                     } | null;
@@ -1259,6 +1448,68 @@ export interface operations {
             429: components["responses"]["E429"];
         };
     };
+    postV1AppsByAppIdEndpointsByEndpointIdOrderingSkip: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    orderingKey?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Skipped"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdOrderingHeld: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeldKeys"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
     getV1AppsByAppIdEvents: {
         parameters: {
             query?: {
@@ -1309,6 +1560,7 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     id?: string;
+                    orderingKey?: string;
                 };
             };
         };
@@ -1329,6 +1581,7 @@ export interface operations {
             409: components["responses"]["E409"];
             413: components["responses"]["E413"];
             415: components["responses"]["E415"];
+            422: components["responses"]["E422"];
             429: components["responses"]["E429"];
         };
     };
@@ -1504,6 +1757,7 @@ export interface operations {
                         [key: string]: unknown;
                     }[];
                     deprecated?: boolean;
+                    validate?: boolean;
                 };
             };
         };
@@ -1596,6 +1850,7 @@ export interface operations {
                         [key: string]: unknown;
                     }[];
                     deprecated?: boolean;
+                    validate?: boolean;
                 };
             };
         };
@@ -1659,6 +1914,7 @@ export interface operations {
             query?: {
                 status?: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
                 eventType?: string;
+                eventId?: string;
                 since?: string;
                 until?: string;
                 limit?: number;
@@ -1683,6 +1939,34 @@ export interface operations {
                         items: components["schemas"]["EndpointDelivery"][];
                         nextCursor: string | null;
                     };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointDeliveryDetail"];
                 };
             };
             400: components["responses"]["E400"];

@@ -37,6 +37,7 @@ export const ENV = {
   /** The bus rule's target and its DLQ: set on the ingest function only (the others never use them). */
   ingestQueueUrl: 'HOOKRELAY_INGEST_QUEUE_URL',
   ingestDlqUrl: 'HOOKRELAY_INGEST_DLQ_URL',
+  orderedQueueUrl: 'HOOKRELAY_ORDERED_QUEUE_URL',
   apiKeySecretArn: 'HOOKRELAY_API_KEY_SECRET_ARN',
   // The deployment's: tunables.
   retentionDays: 'HOOKRELAY_RETENTION_DAYS',
@@ -221,6 +222,7 @@ const schema = z.object({
   [ENV.dlqUrl]: required,
   [ENV.ingestQueueUrl]: z._default(z.string(), ''),
   [ENV.ingestDlqUrl]: z._default(z.string(), ''),
+  [ENV.orderedQueueUrl]: z._default(z.string(), ''),
   [ENV.ingestRetry]: ingestRetry,
   [ENV.apiKey]: z.optional(z.string()),
   [ENV.apiKeySecretArn]: z.optional(z.string()),
@@ -252,6 +254,8 @@ export interface Config {
   readonly ingestQueueUrl: string;
   /** Events from the bus that could not be ingested, with their reason ('' on the other functions). */
   readonly ingestDlqUrl: string;
+  /** The ordered lane's FIFO queue (strict endpoints); empty: none, and strict endpoints cannot be sent to. */
+  readonly orderedQueueUrl: string;
   /** Retries of a bus event that fails for a reason other than itself (the table down, say). */
   readonly ingestRetry: { readonly firstDelayS: number; readonly maxDelayS: number; readonly attempts: number };
   /** The admin key given directly (local); on AWS it is read from Secrets Manager instead. */
@@ -307,6 +311,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dlqUrl: e[ENV.dlqUrl],
     ingestQueueUrl: e[ENV.ingestQueueUrl],
     ingestDlqUrl: e[ENV.ingestDlqUrl],
+    orderedQueueUrl: e[ENV.orderedQueueUrl],
     ingestRetry: Object.freeze(e[ENV.ingestRetry]),
     apiKey: e[ENV.apiKey],
     apiKeySecretArn: e[ENV.apiKeySecretArn],

@@ -12,12 +12,17 @@ import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
 import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './intake/sqs-ingest-queues';
 import { CoalescingScheduler, SqsDeadLetterQueue, SqsScheduler } from './delivery/sqs-queues';
-import { config } from './config';
+import { config, type Config } from './config';
 import { createAppService, type DestinationCheck } from './endpoints/apps';
 import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
 import { createReplayService } from './delivery/replay';
-import { createDeliverService } from './delivery/deliver';
+import { createDeliverService, type DeliveryObserver } from './delivery/deliver';
+import { DynamoHeldKeyStore } from './ordering/dynamo-held-keys';
+import { createOrderedDelivery } from './ordering/ordered-delivery';
+import { createOrderedLane } from './ordering/ordered-lane';
+import { createOrderingService } from './ordering/ordering-service';
+import { SqsLaneQueue } from './ordering/sqs-ordered-lane';
 import { createEndpointHealth } from './endpoints/endpoint-health';
 import { lifecycle, Status, type DeliveryScheduler } from './delivery/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './webhook/destination-guard';
@@ -26,8 +31,11 @@ import { createIngestService } from './intake/ingest';
 import { createEventQueries } from './delivery/queries';
 import { DynamoCatalogStore } from './catalog/dynamo-catalog-store';
 import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
+import { DynamoEventStore } from './intake/dynamo-event-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
-import { createEventTypeService } from './catalog/event-types';
+import { describeWebhookRequest } from './webhook/webhook';
+import { createCatalogCheck } from './catalog/catalog-check';
+import { createEventTypeService, listAllEventTypes } from './catalog/event-types';
 import { createPortalAccessService } from './access/portal-access';
 import { createRateLimiter } from './access/rate-limit';
 import { createTestEventService } from './intake/test-events';
@@ -36,6 +44,8 @@ import { METRIC_NAMES, METRICS_NAMESPACE } from './shared/metric-names';
 
 /** How long a delivery worker reuses an endpoint it read (see DynamoAppStore.endpointForDelivery). */
 const ENDPOINT_CACHE_MS = 5000;
+/** How long an ordered delivery whose handling failed (the table, a queue) waits before it is tried again. */
+const ORDERED_ERROR_HOLD_MS = 30_000;
 /** How long the bus's ingest gathers first attempts into shared requests (see CoalescingScheduler). */
 const BUS_SEND_WINDOW_MS = 10;
 
@@ -78,41 +88,26 @@ function destinationCheck(allowPrivate: boolean): DestinationCheck {
   };
 }
 
-function build() {
-  const cfg = config();
-  const stores = dynamoStores(
-    dynamoClient(),
-    { tableName: cfg.tableName, retentionDays: cfg.retentionDays },
-    // A worker reuses an endpoint it read for a few seconds (never one older than its message's).
-    { endpointCacheMs: ENDPOINT_CACHE_MS },
-  );
-  const sqs = sqsClient();
-  const scheduler = new SqsScheduler(sqs, { work: cfg.workQueueUrl, retry: cfg.retryQueueUrl });
-  const life = lifecycle({ leaseS: cfg.leaseS });
-  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
-  const apps = createAppService({
-    store: stores.apps,
-    checkDestination: destinationCheck(cfg.allowPrivateTargets),
-    rotationOverlapS: cfg.secretRotationOverlapS,
-  });
-  const ingestVia = (sends: DeliveryScheduler) =>
-    createIngestService({
-      apps: stores.apps,
-      events: stores.events,
-      deliveries: stores.deliveries,
-      scheduler: sends,
-      onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
-    });
-  const ingest = ingestVia(scheduler);
-  // The bus's events arrive ten an invocation and are ingested concurrently: their first attempts
-  // share SendMessageBatch requests (within a few milliseconds) instead of taking one each.
-  const busIngest = ingestVia(new CoalescingScheduler(scheduler, BUS_SEND_WINDOW_MS));
-  const busIntake = createBusIntake({
-    ingest: (req) => busIngest.ingest(req),
-    deadLetters: new SqsIngestDeadLetterQueue(sqs, cfg.ingestDlqUrl),
-    retry: cfg.ingestRetry,
-    onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
-  });
+/** The delivery's metrics, through the workers' observer port. */
+const deliveryMetrics: DeliveryObserver = {
+  attempted: (a) => {
+    if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
+  },
+  retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
+  finished: (status, { event, at }) => {
+    if (status === Status.succeeded) {
+      metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
+      metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
+    } else if (status === Status.failed) {
+      metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
+    } else if (status === Status.skipped) {
+      metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
+    }
+  },
+};
+
+/** What sends webhooks, and OAuth2 token requests, through one guarded agent. */
+function webhookSenders(cfg: Config) {
   // Checks every address again at connect time, keeps connections alive, never follows redirects.
   const agent = createGuardedAgent({
     allowPrivate: cfg.allowPrivateTargets,
@@ -126,6 +121,54 @@ function build() {
     sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
     userAgent,
   });
+  return { sender, tokens, userAgent };
+}
+
+function build() {
+  const cfg = config();
+  const stores = dynamoStores(
+    dynamoClient(),
+    { tableName: cfg.tableName, retentionDays: cfg.retentionDays },
+    // A worker reuses an endpoint it read for a few seconds (never one older than its message's).
+    { endpointCacheMs: ENDPOINT_CACHE_MS },
+  );
+  const sqs = sqsClient();
+  const scheduler = new SqsScheduler(sqs, {
+    work: cfg.workQueueUrl,
+    retry: cfg.retryQueueUrl,
+    ordered: cfg.orderedQueueUrl,
+  });
+  const life = lifecycle({ leaseS: cfg.leaseS });
+  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
+  const apps = createAppService({
+    store: stores.apps,
+    checkDestination: destinationCheck(cfg.allowPrivateTargets),
+    rotationOverlapS: cfg.secretRotationOverlapS,
+  });
+  const catalogStore = new DynamoCatalogStore(stores.table);
+  // One per container: the catalog's rules, read at most every 10 s while events arrive.
+  const catalogCheck = createCatalogCheck({ listAll: () => listAllEventTypes(catalogStore) });
+  const ingestVia = (sends: DeliveryScheduler) =>
+    createIngestService({
+      apps: stores.apps,
+      events: stores.events,
+      deliveries: stores.deliveries,
+      catalog: catalogCheck,
+      scheduler: sends,
+      onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
+    });
+  const ingest = ingestVia(scheduler);
+  // The bus's events arrive ten an invocation and are ingested concurrently: their first attempts
+  // share SendMessageBatch requests (within a few milliseconds) instead of taking one each.
+  const busIngest = ingestVia(new CoalescingScheduler(scheduler, BUS_SEND_WINDOW_MS));
+  const busIntake = createBusIntake({
+    ingest: (req) => busIngest.ingest(req),
+    deadLetters: new SqsIngestDeadLetterQueue(sqs, cfg.ingestDlqUrl),
+    retry: cfg.ingestRetry,
+    onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
+  });
+  const { sender, tokens, userAgent } = webhookSenders(cfg);
+  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
   const deliver = createDeliverService({
     events: stores.events,
     store: stores.deliveries,
@@ -134,27 +177,45 @@ function build() {
     sender,
     tokens,
     scheduler,
-    deadLetters: new SqsDeadLetterQueue(sqs, cfg.dlqUrl),
+    deadLetters,
     policy,
     life,
     timeoutMs: cfg.deliveryTimeoutMs,
     userAgent,
-    observer: {
-      attempted: (a) => {
-        if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
-      },
-      retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
-      finished: (status, { event, at }) => {
-        if (status === Status.succeeded) {
-          metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
-          metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
-        } else if (status === Status.failed) {
-          metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
-        } else if (status === Status.skipped) {
-          metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
-        }
-      },
-    },
+    observer: deliveryMetrics,
+  });
+  // Strict endpoints' lane (functions/ordering): the same sending, signing and outcomes, in
+  // each key's order, its head held by its visibility while it waits.
+  const heldKeys = new DynamoHeldKeyStore(stores.table);
+  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
+    logger.warn(message, { detail }),
+  );
+  const orderedLane = createOrderedLane({
+    deliver: createOrderedDelivery({
+      events: stores.events,
+      store: stores.deliveries,
+      held: heldKeys,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
+      sender,
+      tokens,
+      deadLetters,
+      policy,
+      timeoutMs: cfg.deliveryTimeoutMs,
+      userAgent,
+      observer: deliveryMetrics,
+    }),
+    queue: laneQueue,
+    errorHoldMs: ORDERED_ERROR_HOLD_MS,
+    onError: (err, record) =>
+      logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
+  });
+  const ordering = createOrderingService({
+    held: heldKeys,
+    store: stores.deliveries,
+    deadLetters,
+    release: (receiptHandle) => laneQueue.release(receiptHandle),
+    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
@@ -165,8 +226,7 @@ function build() {
     life,
     stuckAfterRequeues: 3,
   });
-  const catalogStore = new DynamoCatalogStore(stores.table);
-  const eventTypes = createEventTypeService({ store: catalogStore });
+  const eventTypes = createEventTypeService({ store: catalogStore, onChange: () => catalogCheck.invalidate() });
   const portal = createPortalAccessService({ store: catalogStore, requireApp: apps.requireApp });
   return {
     cfg,
@@ -177,6 +237,9 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
+      findEvent: async (appId, eventId) =>
+        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false)) ?? undefined,
+      describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, userAgent),
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({
@@ -203,7 +266,9 @@ function build() {
     busIntake,
     ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
     deliver,
-    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs }),
+    queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs, held: heldKeys }),
+    orderedLane,
+    ordering,
     housekeeping,
     sender,
   };

@@ -92,6 +92,34 @@ export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
       'A repeated event id reads the stored event to compare it (event-store putEventIfAbsent); the end-to-end run repeats ids through the API only, never on the bus.',
   },
   {
+    role: 'delivery',
+    action: 'sqs:GetQueueUrl',
+    resource: 'HookrelayOrderedQueue*',
+    reason:
+      "The ordered lane's event source mapping consume grant (CDK SqsEventSource); Lambda's poller works by queue ARN.",
+  },
+  {
+    role: 'delivery',
+    action: 'sqs:SendMessage',
+    resource: 'HookrelayOrderedQueue*',
+    reason:
+      "A standard lane forwards a strict endpoint's message to the ordered lane (a DLQ redrive, a message from before the endpoint turned strict: delivery/deliver.ts); the end-to-end run sends strict deliveries through the API only.",
+  },
+  {
+    role: 'ingest',
+    action: 'sqs:SendMessage',
+    resource: 'HookrelayOrderedQueue*',
+    reason:
+      "A bus event for a strict endpoint goes to the ordered lane (delivery/sqs-queues.ts routes by the message's order); the end-to-end run puts bus events for unordered endpoints only.",
+  },
+  {
+    role: 'housekeeping',
+    action: 'sqs:SendMessage',
+    resource: 'HookrelayOrderedQueue*',
+    reason:
+      "Housekeeping sends a strict delivery whose message was lost (a recover pass after the queues went) to its key's line in the ordered lane; the end-to-end run loses no strict delivery (test/faults/sigkill-ordering.faults.test.ts does).",
+  },
+  {
     role: 'housekeeping',
     action: 'sqs:SendMessage',
     resource: 'HookrelayQueuesWork*',

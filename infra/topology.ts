@@ -33,6 +33,16 @@ export const topology = {
     /** Exhausted deliveries and poison messages. Kept long enough to inspect and redrive. */
     dlq: { name: 'hookrelay-dlq', retentionDays: 14 },
     /**
+     * The ordered lane (docs/ordering.md): strict endpoints' deliveries, one message group per
+     * (endpoint, ordering key). A key's head waits for its retry by holding its message (a
+     * visibility change), so it is received once per attempt, plus once per 12 hours of a longer
+     * wait: maxReceiveCount is SQS's most, a backstop for a message nothing can handle. Kept
+     * 14 days (SQS's most), past the retry schedule.
+     */
+    ordered: { name: 'hookrelay-ordered.fifo', visibilityTimeoutS: 180, maxReceiveCount: 1000, retentionDays: 14 },
+    /** Where the ordered lane's backstop moves a message (SQS wants a FIFO queue's DLQ FIFO too). */
+    orderedDlq: { name: 'hookrelay-ordered-dlq.fifo', retentionDays: 14 },
+    /**
      * Events from the bus, as EventBridge puts them (the rule's target), drained by the ingest
      * function. Kept longer than the whole ingest retry horizon (topology.ingest.retry). Its
      * redrive policy is a backstop for a function that crashes or times out on a message:

@@ -1,11 +1,11 @@
 /**
- * `hookrelay apps create|show`, `hookrelay keys create|delete` and `hookrelay portal link|revoke`:
+ * `hookrelay apps create|show|update`, `hookrelay keys create|delete` and `hookrelay portal link|revoke`:
  * the tenants, their app-scoped keys and their customers' portal links, through the API.
  */
 import type { Command } from 'commander';
 import { apiClient } from '../api';
 import { resolveApi } from '../context';
-import { OperationError } from '../io';
+import { OperationError, UsageError } from '../io';
 import { missingSubcommand, positiveInt, type Runtime } from '../runtime';
 
 function print(rt: Runtime, json: boolean, value: unknown): void {
@@ -22,11 +22,38 @@ export function registerApps(program: Command, rt: Runtime): void {
     .command('create')
     .summary('create an app (admin key) and print it; its id is what every other command takes as --app')
     .requiredOption('--name <name>', 'a name for people')
-    .action(async (o: { name: string }, cmd: Command) => {
+    .option('--known-event-types-only', 'refuse events of a type the catalog does not list (422)')
+    .action(async (o: { name: string; knownEventTypesOnly?: boolean }, cmd: Command) => {
       const g = rt.globals(cmd);
       const api = apiClient(resolveApi(g.opts, rt.io));
-      print(rt, g.opts.json === true, await api.createApp({ name: o.name }));
+      const body = { name: o.name, ...(o.knownEventTypesOnly ? { knownEventTypesOnly: true } : {}) };
+      print(rt, g.opts.json === true, await api.createApp(body));
     });
+  apps
+    .command('update')
+    .summary("change an app's name, or whether it takes only the catalog's event types (admin key)")
+    .requiredOption('--app <appId>', 'the app')
+    .option('--name <name>', 'a new name')
+    .option('--known-event-types-only', 'refuse events of a type the catalog does not list (422)')
+    .option('--any-event-type', 'take events of any type again (the default)')
+    .action(
+      async (
+        o: { app: string; name?: string; knownEventTypesOnly?: boolean; anyEventType?: boolean },
+        cmd: Command,
+      ) => {
+        const g = rt.globals(cmd);
+        if (o.knownEventTypesOnly && o.anyEventType)
+          throw new UsageError('--known-event-types-only and --any-event-type exclude each other');
+        const body = {
+          ...(o.name === undefined ? {} : { name: o.name }),
+          ...(o.knownEventTypesOnly ? { knownEventTypesOnly: true } : {}),
+          ...(o.anyEventType ? { knownEventTypesOnly: false } : {}),
+        };
+        if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give at least one option');
+        const api = apiClient(resolveApi(g.opts, rt.io));
+        print(rt, g.opts.json === true, await api.updateApp(o.app, body));
+      },
+    );
   apps
     .command('show')
     .summary('print an app')

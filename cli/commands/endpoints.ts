@@ -1,5 +1,5 @@
 /**
- * `hookrelay endpoints list|show|create|update|enable|disable|delete`: an app's endpoints, with
+ * `hookrelay endpoints list|show|create|update|enable|disable|delete|held|skip`: an app's endpoints, with
  * the request options a receiver needs (signature scheme, a chosen secret, custom headers, auth).
  * Values that are secrets can come from a file (`@path`), so they stay out of shell history and
  * the process list.
@@ -54,6 +54,7 @@ interface OptionFlags {
   headers?: string | false;
   auth?: string | false;
   rateLimit?: string;
+  ordering?: string;
 }
 
 /** `--rate-limit 5` (requests a second) or `--rate-limit none` (update: remove it). */
@@ -94,6 +95,8 @@ function bodyOf(o: OptionFlags): EndpointChange {
   if (o.auth === false) body.auth = null;
   else if (o.auth !== undefined) body.auth = jsonOf('--auth', o.auth) as EndpointChange['auth'];
   if (o.rateLimit !== undefined) body.rateLimit = rateLimitOf(o.rateLimit);
+  // Checked by the API (its 400 names the field), like every other value here.
+  if (o.ordering !== undefined) body.ordering = o.ordering as EndpointChange['ordering'];
   return body;
 }
 
@@ -122,6 +125,10 @@ function optionFlags(cmd: Command, update: boolean): Command {
     .option(
       '--rate-limit <perSecond>',
       'at most this many POSTs a second, 0.1 to 1000 (first attempts and retries together); none removes it',
+    )
+    .option(
+      '--ordering <mode>',
+      'strict: the events that share an ordering key arrive one at a time, in accept order; none (the default): no order',
     )
     .option(
       '--auth <json>',
@@ -204,6 +211,47 @@ export function registerEndpoints(program: Command, rt: Runtime): void {
       const endpoint = await api.getEndpoint(o.app, o.endpoint);
       print(rt, g.opts.json === true, endpoint);
       if (g.opts.json !== true) rt.out.line(throttleLine(endpoint.throttle));
+    });
+
+  endpoints
+    .command('held')
+    .summary("a strict endpoint's held keys: each key whose head failed an attempt and waits")
+    .requiredOption('--app <appId>', 'the app the endpoint belongs to')
+    .requiredOption('--endpoint <endpointId>', 'the endpoint')
+    .action(async (o: { app: string; endpoint: string }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      const { items } = await api.heldKeys(o.app, o.endpoint);
+      if (g.opts.json) {
+        for (const h of items) rt.out.json(h);
+        return;
+      }
+      if (items.length === 0) rt.out.line(`endpoint ${o.endpoint} holds no key`);
+      for (const h of items) {
+        const key = h.orderingKey ?? '(events without a key)';
+        rt.out.line(
+          `${key}  held by ${h.eventId}: ${h.attempts} attempt(s), next ${h.nextAttemptAt}` +
+            (h.lastError ? `, last: ${h.lastError}` : ''),
+        );
+      }
+    });
+
+  endpoints
+    .command('skip')
+    .summary('fail the delivery holding a key of a strict endpoint, so the key moves on')
+    .description(
+      'fail the delivery now holding an ordering key (POST .../ordering/skip): it ends failed ("skipped by ..."), ' +
+        'its dead letter goes to the DLQ, and the key goes on with its next event',
+    )
+    .requiredOption('--app <appId>', 'the app the endpoint belongs to')
+    .requiredOption('--endpoint <endpointId>', 'the endpoint')
+    .option('--key <orderingKey>', 'the key (default: the events without a key)')
+    .action(async (o: { app: string; endpoint: string; key?: string }, cmd: Command) => {
+      const g = rt.globals(cmd);
+      const api = apiClient(resolveApi(g.opts, rt.io));
+      const skipped = await api.skipKey(o.app, o.endpoint, o.key ?? null);
+      if (g.opts.json) rt.out.json(skipped);
+      else rt.out.line(`skipped ${skipped.eventId}: ${o.key ?? 'the events without a key'} moves on`);
     });
 
   endpoints

@@ -44,11 +44,20 @@ export function registerEvents(program: Command, rt: Runtime): void {
     .requiredOption('--type <type>', 'the event type, e.g. invoice.paid')
     .requiredOption('--data <json>', 'the event data: a JSON object, or @file.json')
     .option('--id <id>', 'the event id; sending the same id again delivers nothing new (idempotency)')
-    .action(async (o: { app: string; type: string; data: string; id?: string }, cmd: Command) => {
+    .option(
+      '--ordering-key <key>',
+      'strict endpoints receive the events that share this key one at a time, in accept order',
+    )
+    .action(async (o: { app: string; type: string; data: string; id?: string; orderingKey?: string }, cmd: Command) => {
       const g = rt.globals(cmd);
       const data = readData(o.data);
       const api = apiClient(resolveApi(g.opts, rt.io));
-      const accepted = await api.sendEvent(o.app, { type: o.type, data, ...(o.id === undefined ? {} : { id: o.id }) });
+      const accepted = await api.sendEvent(o.app, {
+        type: o.type,
+        data,
+        ...(o.id === undefined ? {} : { id: o.id }),
+        ...(o.orderingKey === undefined ? {} : { orderingKey: o.orderingKey }),
+      });
       if (g.opts.json) rt.out.json(accepted);
       else rt.out.line(JSON.stringify(accepted, null, 2));
     });

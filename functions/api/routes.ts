@@ -15,6 +15,7 @@ import type { Capability } from '../access/portal-access';
 import {
   createAppSchema,
   eventShardsSchema,
+  updateAppSchema,
   createEndpointSchema,
   createEventBatchSchema,
   createEventSchema,
@@ -25,6 +26,7 @@ import {
   feedQuerySchema,
   pageQuerySchema,
   portalAccessSchema,
+  orderingSkipSchema,
   recoverSchema,
   resendSchema,
   sendExampleSchema,
@@ -89,6 +91,15 @@ export const ROUTES = {
     body: eventShardsSchema,
     ok: { status: 200, view: 'App' },
     errors: [403, 404, 409],
+  },
+  'PATCH /v1/apps/{appId}': {
+    summary: 'Change an app: its name, knownEventTypesOnly (admin key only)',
+    // `app` first, so another app's key gets 404 as everywhere; then the admin alone (403).
+    access: 'app',
+    tag: 'Apps',
+    body: updateAppSchema,
+    ok: { status: 200, view: 'App' },
+    errors: [403, 404],
   },
   'POST /v1/apps/{appId}/keys': {
     summary: 'Create an app-scoped key (admin key only); the key is shown once',
@@ -174,13 +185,31 @@ export const ROUTES = {
     ok: { status: 202, view: 'Recovered' },
     errors: [404, 409],
   },
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip': {
+    summary:
+      'Fail the delivery now holding an ordering key of a strict endpoint (reason "skipped by ..."), so the key\'s later events go on',
+    access: 'app',
+    portal: 'manage',
+    tag: 'Endpoints',
+    body: orderingSkipSchema,
+    ok: { status: 202, view: 'Skipped' },
+    errors: [404, 409],
+  },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/ordering/held': {
+    summary: "A strict endpoint's held keys: each key whose head failed an attempt and waits, with the head's attempts",
+    access: 'app',
+    portal: 'read',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'HeldKeys' },
+    errors: [404],
+  },
   'POST /v1/apps/{appId}/events': {
     summary: 'Send an event; idempotent on `id` or the Idempotency-Key header',
     access: 'app',
     tag: 'Events',
     body: createEventSchema,
     ok: { status: 202, view: 'Accepted' },
-    errors: [404, 409, 413, 415],
+    errors: [404, 409, 413, 415, 422],
     headers: { 'Idempotency-Key': 'used as the event id when the body has none' },
   },
   'POST /v1/apps/{appId}/events/batch': {
@@ -273,7 +302,7 @@ export const ROUTES = {
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': {
     summary:
-      'The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome',
+      'The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise), each with its latest attempt’s error; `eventId` finds that event’s delivery whatever its age. A first attempt still in flight shows once it has an outcome',
     access: 'app',
     portal: 'read',
     tag: 'Endpoints',
@@ -281,8 +310,18 @@ export const ROUTES = {
     ok: { status: 200, view: 'EndpointDelivery', list: true },
     errors: [404, 429],
   },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}': {
+    summary:
+      'One event’s delivery to the endpoint, with the request its latest attempt sent (secrets hidden); 404 when the event does not go to this endpoint',
+    access: 'app',
+    portal: 'read',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'EndpointDeliveryDetail' },
+    errors: [404, 429],
+  },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': {
-    summary: 'The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95',
+    summary:
+      'The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95, the same over time, and the latest failure',
     access: 'app',
     portal: 'read',
     tag: 'Endpoints',

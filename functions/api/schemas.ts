@@ -14,6 +14,7 @@ import { EVENT_ID_PATTERN } from '../shared/ids';
 import { DELIVERY_STATUSES } from '../delivery/lifecycle';
 import { RATE_LIMIT_MAX, RATE_LIMIT_MIN } from '../flow/throttle';
 import { HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN, reservedHeaderReason } from '../webhook/endpoint-options';
+import { ORDERING_KEY_PATTERN, ORDERING_MODES } from '../ordering/ordering';
 
 export const LIMITS = {
   /** Serialized `data` of one event. SQS messages carry only references, so the bound is DynamoDB's 400 KB item. */
@@ -76,6 +77,13 @@ export const eventIdSchema = z
     ),
   );
 
+/** An event's ordering key (docs/ordering.md). */
+export const orderingKeySchema = z
+  .string({ error: 'must be a string' })
+  .check(z.regex(ORDERING_KEY_PATTERN, 'must be 1-128 characters of letters, digits and . _ : / -'));
+
+const ordering = z.enum(ORDERING_MODES, { error: `must be one of ${ORDERING_MODES.join(', ')}` });
+
 const eventTypes = z
   .array(eventType, { error: 'must be an array of event types' })
   .check(z.maxLength(LIMITS.eventTypesPerEndpoint, `must hold at most ${LIMITS.eventTypesPerEndpoint} event types`));
@@ -91,8 +99,11 @@ const pageSize = z._default(
   LIMITS.pageSizeDefault,
 );
 
+const knownEventTypesOnly = z.optional(z.boolean({ error: 'must be true or false' }));
+
 export const createAppSchema = z.strictObject({
   name: z.string({ error: 'is required and must be a string' }).check(z.trim(), nonEmpty, max(LIMITS.nameLength)),
+  knownEventTypesOnly,
 });
 
 /** An app's event partitions: 1 to 32 (one character of a generated id names the shard). */
@@ -101,6 +112,13 @@ export const eventShardsSchema = z.strictObject({
     .number({ error: 'is required and must be a whole number from 1 to 32' })
     .check(z.int({ error: 'must be a whole number' }), z.gte(1, 'must be at least 1'), z.lte(32, 'must be at most 32')),
 });
+
+export const updateAppSchema = z
+  .strictObject({
+    name: z.optional(z.string({ error: 'must be a string' }).check(z.trim(), nonEmpty, max(LIMITS.nameLength))),
+    knownEventTypesOnly,
+  })
+  .check(z.refine((v) => Object.keys(v).length > 0, 'must change at least one of name, knownEventTypesOnly'));
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 const printable = z.regex(PRINTABLE, 'must hold printable ASCII characters only');
@@ -230,6 +248,8 @@ export const createEndpointSchema = z.strictObject({
   secret: z.optional(secretSchema),
   headers: z.optional(headersSchema),
   auth: z.optional(authSchema),
+  /** `strict`: a key's events one at a time, in accept order; `none` (the default): no order. */
+  ordering: z.optional(ordering),
   rateLimit: z.optional(rateLimitSchema),
 });
 
@@ -246,13 +266,15 @@ export const updateEndpointSchema = z
     headers: z.optional(z.nullable(headersSchema)),
     /** Replaces the endpoint's auth; null removes it. */
     auth: z.optional(z.nullable(authSchema)),
+    /** Applies to events accepted from now on; a key's events already in line keep their lane. */
+    ordering: z.optional(ordering),
     /** Replaces the endpoint's rate limit; null removes it. */
     rateLimit: z.optional(rateLimitSchema),
   })
   .check(
     z.refine(
       (v) => Object.keys(v).length > 0,
-      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, rateLimit',
+      'must change at least one of url, eventTypes, description, enabled, signature, secret, headers, auth, rateLimit, ordering',
     ),
   );
 
@@ -277,6 +299,13 @@ export const createEventSchema = z.strictObject({
   type: eventType,
   data: z.record(z.string(), z.unknown(), { error: 'is required and must be a JSON object' }),
   id: z.optional(eventIdSchema),
+  /** Strict endpoints receive the events that share it one at a time, in accept order. */
+  orderingKey: z.optional(orderingKeySchema),
+});
+
+/** POST .../ordering/skip: the key whose head to fail (absent or null: the events without a key). */
+export const orderingSkipSchema = z.strictObject({
+  orderingKey: z.optional(z.nullable(orderingKeySchema)),
 });
 
 export const createEventBatchSchema = z.strictObject({
@@ -307,6 +336,7 @@ export const createEventTypeSchema = z.strictObject({
   schema: z.optional(z.record(z.string(), z.unknown(), { error: 'must be a JSON Schema object' })),
   examples: z.optional(examples),
   deprecated: z.optional(z.boolean({ error: 'must be true or false' })),
+  validate: z.optional(z.boolean({ error: 'must be true or false' })),
 });
 
 export const updateEventTypeSchema = z
@@ -317,9 +347,13 @@ export const updateEventTypeSchema = z
     ),
     examples: z.optional(examples),
     deprecated: z.optional(z.boolean({ error: 'must be true or false' })),
+    validate: z.optional(z.boolean({ error: 'must be true or false' })),
   })
   .check(
-    z.refine((v) => Object.keys(v).length > 0, 'must change at least one of description, schema, examples, deprecated'),
+    z.refine(
+      (v) => Object.keys(v).length > 0,
+      'must change at least one of description, schema, examples, deprecated, validate',
+    ),
   );
 
 export const sendExampleSchema = z.strictObject({ eventType });
@@ -332,6 +366,7 @@ const isoTime = (what: string) =>
 export const deliveriesQuerySchema = z.object({
   status: z.optional(z.enum(DELIVERY_STATUSES, { error: `must be one of ${DELIVERY_STATUSES.join(', ')}` })),
   eventType: z.optional(eventType),
+  eventId: z.optional(eventIdSchema),
   since: isoTime('by event time; default 24 hours before until'),
   until: isoTime('by event time; default now'),
   limit: pageSize,

@@ -17,6 +17,10 @@ export const views = {
       .int()
       .optional()
       .describe("partitions the app's events are spread over, when raised above 1 (PUT .../event-shards)"),
+    knownEventTypesOnly: z
+      .boolean()
+      .optional()
+      .describe('true: events of a type the catalog does not list are refused (422); absent: any type goes'),
   }),
   Endpoint: z.object({
     id: z.string(),
@@ -69,6 +73,9 @@ export const views = {
         reason: z.string().optional().describe('why, e.g. HTTP 429 or 5 failed attempts in a row'),
       })
       .describe('flow control: how hookrelay is sending to this endpoint now'),
+    ordering: z
+      .enum(['none', 'strict'])
+      .describe('strict: the events that share an orderingKey arrive one at a time, in accept order'),
     createdAt: iso,
     updatedAt: iso,
   }),
@@ -111,6 +118,7 @@ export const views = {
     timestamp: iso,
     data: z.record(z.string(), z.unknown()),
     test: z.literal(true).optional().describe('present on a test event (send-example)'),
+    orderingKey: z.string().optional().describe("the producer's ordering key, when it gave one"),
     deliveries: z.array(
       z.object({
         endpointId: z.string(),
@@ -119,6 +127,32 @@ export const views = {
         lastStatusCode: z.number().int().nullable(),
         lastAttemptAt: iso.nullable(),
         nextAttemptAt: iso.nullable(),
+        reason: z
+          .string()
+          .optional()
+          .describe('why it failed when no attempt says so, e.g. "skipped by the admin key"'),
+        waitingFor: z
+          .object({ eventId: z.string(), attempts: z.number().int(), nextAttemptAt: iso })
+          .optional()
+          .describe(
+            "a strict endpoint's delivery waiting behind an earlier event of its key whose delivery failed an attempt and waits for the next",
+          ),
+      }),
+    ),
+  }),
+  Skipped: z.object({
+    eventId: z.string().describe('the event whose delivery held the key: now failed, its dead letter in the DLQ'),
+    orderingKey: z.string().nullable().describe('null: the endpoint’s events without a key'),
+  }),
+  HeldKeys: z.object({
+    items: z.array(
+      z.object({
+        orderingKey: z.string().nullable().describe('null: the endpoint’s events without a key'),
+        eventId: z.string().describe('the head: the event whose delivery holds the key'),
+        attempts: z.number().int(),
+        nextAttemptAt: iso,
+        lastError: z.string().nullable(),
+        since: iso.nullable().describe('when the head first failed'),
       }),
     ),
   }),
@@ -153,6 +187,11 @@ export const views = {
       .describe('JSON Schema (2020-12 or draft-07) of the event data'),
     examples: z.array(z.record(z.string(), z.unknown())).describe('example data; the first is what send-example sends'),
     deprecated: z.boolean(),
+    validate: z
+      .boolean()
+      .describe(
+        'true: events of this type whose data breaks the schema are refused (422); false: the schema is documentation',
+      ),
     createdAt: iso,
     updatedAt: iso,
   }),
@@ -166,6 +205,31 @@ export const views = {
     nextAttemptAt: iso.nullable(),
     createdAt: iso.describe('the event’s time: the log is sorted and windowed by it'),
     test: z.optional(z.literal(true)).describe('set on a test event’s delivery (send-example)'),
+    lastError: z
+      .string()
+      .nullable()
+      .describe('why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed'),
+  }),
+  EndpointDeliveryDetail: z.object({
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastAttemptAt: iso.nullable(),
+    nextAttemptAt: iso.nullable(),
+    createdAt: iso,
+    test: z.optional(z.literal(true)),
+    lastError: z.string().nullable(),
+    request: z
+      .object({
+        method: z.literal('POST'),
+        url: z.string(),
+        headers: z.record(z.string(), z.string()),
+      })
+      .describe(
+        'the request of the latest attempt (or the first, before it is made), built from the endpoint as it is now: signatures shown by version or prefix, Authorization by scheme, custom header values as •••',
+      ),
   }),
   EndpointStats: z.object({
     since: iso,
@@ -183,6 +247,37 @@ export const views = {
     latencyMs: z
       .object({ p50: z.number().nullable(), p95: z.number().nullable() })
       .describe('response time of the successful attempts'),
+    lastFailure: z
+      .object({
+        eventId: z.string(),
+        at: iso.nullable().describe('when its latest attempt was made'),
+        status: z.enum(DELIVERY_STATUSES).describe('retrying or failed'),
+        statusCode: z.number().int().nullable(),
+        error: z.string().nullable(),
+      })
+      .nullable()
+      .describe('the delivery in the window whose latest attempt failed most recently; null when none did'),
+    series: z
+      .object({
+        bucketSeconds: z
+          .number()
+          .int()
+          .describe('the width of each point: 1, 5, 15 or 30 min, 1, 2, 3, 6 or 12 h, a day or a week'),
+        points: z
+          .array(
+            z.object({
+              at: iso.describe('the bucket’s start, aligned to UTC'),
+              pending: z.number().int(),
+              retrying: z.number().int(),
+              succeeded: z.number().int(),
+              failed: z.number().int(),
+              skipped: z.number().int(),
+              latencyMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }),
+            }),
+          )
+          .describe('at most 64 buckets, oldest first, by event time as the log'),
+      })
+      .describe('the same figures over time, for a chart'),
     truncated: z.boolean().describe('more than 10,000 deliveries in the window: the figures cover the newest 10,000'),
   }),
   TestSent: z.object({ id: z.string().describe('the test event’s id: poll GET /v1/apps/{appId}/events/{id}') }),

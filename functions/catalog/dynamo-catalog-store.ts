@@ -26,6 +26,7 @@ function toEventType(i: Item): EventType {
     description: (i.description as string | undefined) ?? '',
     examples: JSON.parse((i.examplesJson as string | undefined) ?? '[]') as EventType['examples'],
     deprecated: i.deprecated === true,
+    validate: i.validate === true,
     createdAt: i.createdAt as string,
     updatedAt: i.updatedAt as string,
   };
@@ -43,6 +44,7 @@ function eventTypeItem(t: EventType): Item {
     ...(t.schema !== undefined ? { schemaJson: JSON.stringify(t.schema) } : {}),
     examplesJson: JSON.stringify(t.examples),
     deprecated: t.deprecated,
+    validate: t.validate,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
   };

@@ -15,6 +15,11 @@ export interface EventType {
   /** Example `data`, each valid against the schema; the first is what a test event sends. */
   examples: Record<string, unknown>[];
   deprecated: boolean;
+  /**
+   * Refuse events of this type whose `data` breaks the schema (422); false: the schema is
+   * documentation only (catalog-check.ts).
+   */
+  validate: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -30,8 +35,25 @@ export interface EventTypeStore {
   listEventTypes(limit: number, cursor?: string): Promise<{ items: EventType[]; nextCursor: string | null }>;
 }
 
+/** Every type of the catalog, page after page (the intake's checks read it this way). */
+export async function listAllEventTypes(store: Pick<EventTypeStore, 'listEventTypes'>): Promise<EventType[]> {
+  const all: EventType[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listEventTypes(100, cursor);
+    all.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return all;
+}
+
 /** Schema and examples: within the size bound, the schema valid, every example valid against it. */
-function checkContent(t: Pick<EventType, 'schema' | 'examples'>): void {
+function checkContent(t: Pick<EventType, 'schema' | 'examples' | 'validate'>): void {
+  if (t.validate && t.schema === undefined) {
+    throw new ValidationError('validate needs a schema', [
+      { path: 'validate', message: 'can be true only for a type with a schema to validate against' },
+    ]);
+  }
   const bytes = Buffer.byteLength(JSON.stringify({ s: t.schema ?? null, e: t.examples }));
   if (bytes > LIMITS.eventTypeBytes) {
     throw new ValidationError('event type is too large', [
@@ -48,8 +70,14 @@ function checkContent(t: Pick<EventType, 'schema' | 'examples'>): void {
   throw new UnprocessableError('an example does not validate against the schema', problems);
 }
 
-export function createEventTypeService(deps: { store: EventTypeStore; now?: () => Date }) {
+export function createEventTypeService(deps: {
+  store: EventTypeStore;
+  now?: () => Date;
+  /** Told after each change, so this container's intake checks apply it at once. */
+  onChange?: () => void;
+}) {
   const now = deps.now ?? (() => new Date());
+  const changed = () => deps.onChange?.();
 
   async function get(name: string): Promise<EventType> {
     const found = await deps.store.getEventType(name);
@@ -69,6 +97,7 @@ export function createEventTypeService(deps: { store: EventTypeStore; now?: () =
         ...(input.schema !== undefined ? { schema: input.schema } : {}),
         examples: input.examples ?? [],
         deprecated: input.deprecated ?? false,
+        validate: input.validate ?? false,
         createdAt: at,
         updatedAt: at,
       };
@@ -78,6 +107,7 @@ export function createEventTypeService(deps: { store: EventTypeStore; now?: () =
           { path: 'name', message: 'is taken; PATCH /v1/event-types/{name} changes it' },
         ]);
       }
+      changed();
       return t;
     },
 
@@ -87,6 +117,7 @@ export function createEventTypeService(deps: { store: EventTypeStore; now?: () =
       const next: EventType = { ...current, updatedAt: now().toISOString() };
       if (input.description !== undefined) next.description = input.description;
       if (input.deprecated !== undefined) next.deprecated = input.deprecated;
+      if (input.validate !== undefined) next.validate = input.validate;
       if (input.examples !== undefined) next.examples = input.examples;
       if (input.schema === null) delete next.schema;
       else if (input.schema !== undefined) next.schema = input.schema;
@@ -96,11 +127,13 @@ export function createEventTypeService(deps: { store: EventTypeStore; now?: () =
       if (!(await deps.store.replaceEventType(next, current.updatedAt))) {
         throw new ConflictError(`event type ${name} changed meanwhile; read it again and retry`);
       }
+      changed();
       return next;
     },
 
     async remove(name: string): Promise<void> {
       if (!(await deps.store.deleteEventType(name))) throw new NotFoundError(`event type ${name} not found`);
+      changed();
     },
 
     async list(query: Record<string, string | undefined>) {

@@ -60,3 +60,21 @@ export function checkSchemaAndExamples(
   }
   return examples.flatMap((example, i) => (validate(example) ? [] : details(`examples.${i}`, validate.errors)));
 }
+
+/** A compiled schema: what is wrong with a value, as details under `prefix` (empty when valid). */
+export type DataCheck = (value: unknown, prefix: string) => ErrorDetail[];
+
+/**
+ * Compiles a catalog schema (already checked at write time) into a reusable check. One Ajv
+ * instance per schema, so dropping the check frees it; undefined if it no longer compiles.
+ */
+export function compileSchema(schema: Record<string, unknown>): DataCheck | undefined {
+  const chosen = ajvFor(schema);
+  if ('error' in chosen) return undefined;
+  try {
+    const validate = chosen.ajv.compile(schema);
+    return (value, prefix) => (validate(value) ? [] : details(prefix, validate.errors));
+  } catch {
+    return undefined;
+  }
+}

@@ -21,6 +21,7 @@ import {
   freshDelivery,
   isDeadLetterRedrive,
   isFinished,
+  orderOf,
   previousFailureAt,
   restarted,
   Status,
@@ -33,10 +34,11 @@ import {
   type DeliveryStatus,
   type Lifecycle,
 } from './lifecycle';
-import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
+import type { Attempt, Delivery, DeliveryOrder, Endpoint, StoredEvent } from '../shared/model';
 import { classify, type Classified } from '../webhook/outcome';
 import { parseRetryAfter, type RetryPolicy } from './retry-policy';
 import { sendWebhook, type AccessTokens, type WebhookSender } from '../webhook/webhook';
+import { PARKED_DUE_AT } from '../ordering/ordering';
 
 export interface DeliveryUpdate {
   status: DeliveryStatus;
@@ -49,6 +51,8 @@ export interface DeliveryUpdate {
   success?: { durationMs: number; responseExcerpt: string | null };
   /** A test event's delivery (send-example): the endpoint's log marks it. */
   test?: true;
+  /** A strict endpoint's delivery: its record keeps its key, for housekeeping and replays. */
+  order?: DeliveryOrder;
   /**
    * When housekeeping should look again (on the open index); null once finished, and while a
    * retry soon after its event waits (the trailing reconcile reads it back).
@@ -84,7 +88,7 @@ export interface DeliveryStore {
   /** Writes the attempt's outcome if the guard holds; false otherwise (nothing written). */
   finish(key: DeliveryKey, guard: FinishGuard, update: DeliveryUpdate): Promise<boolean>;
   /** Records the delivery skipped without an attempt (its endpoint is disabled or deleted). */
-  skip(key: DeliveryKey, eventType: string): Promise<void>;
+  skip(key: DeliveryKey, eventType: string, order?: DeliveryOrder): Promise<void>;
   /** Puts a finished (or waiting, unleased) delivery back to pending; false if it may not restart. */
   restartDelivery(d: Delivery, dueAt: string, now: string): Promise<boolean>;
 }
@@ -124,6 +128,8 @@ export interface DeliverDeps {
 /** Why a message produced no attempt, or what the attempt led to; for logs and tests. */
 export type DeliverOutcome =
   | 'hopped'
+  /** A strict endpoint's delivery, handed to its key's line (the ordered lane). */
+  | 'forwarded'
   | 'missing'
   | 'duplicate'
   | 'contended'
@@ -215,7 +221,8 @@ export function createDeliverService(deps: DeliverDeps) {
       // Only the worker's own dead-letter messages carry a reason: one coming back means an
       // operator redrove the DLQ, which asks for the failed delivery to be tried again.
       if (isDeadLetterRedrive(message, delivery)) {
-        const dueAt = life.redrivenDueAt(start);
+        // A strict delivery's record waits parked: its message in the ordered lane holds its place.
+        const dueAt = delivery.order ? PARKED_DUE_AT : life.redrivenDueAt(start);
         if (!(await store.restartDelivery(delivery, dueAt, start.toISOString()))) return 'duplicate';
         delivery = restarted(delivery, dueAt);
         message = { ...redriveMessage(delivery), endpointVersion: message.endpointVersion };
@@ -229,6 +236,14 @@ export function createDeliverService(deps: DeliverDeps) {
       await store.skip(key, event.type);
       deps.observer?.finished?.(Status.skipped, { event, attempts: delivery.attempts, at: start });
       return Status.skipped;
+    }
+    if (endpoint.ordering === 'strict') {
+      // Its key's line is the ordered lane (a DLQ redrive, a message from before the endpoint
+      // turned strict): it goes there, at the end of the line, rather than past it here.
+      const order =
+        message.order ?? delivery.order ?? orderOf(message.event ? ((await readEvent(message)) ?? {}) : event);
+      await deps.scheduler.now([{ ...message, order }]);
+      return 'forwarded';
     }
 
     const attemptNo = delivery.attempts + 1;

@@ -16,7 +16,7 @@ import {
   successAttempt,
   type DeliveryKey,
 } from './lifecycle';
-import type { Attempt, Delivery } from '../shared/model';
+import type { Attempt, Delivery, DeliveryOrder } from '../shared/model';
 import type { DynamoTable, Item } from '../shared/dynamo-table';
 import { deliveriesPk, keys, openKeys, parseDeliveryKey, SK, type Key } from '../shared/table-layout';
 
@@ -42,6 +42,8 @@ export function toDelivery(i: Item): Delivery {
   if (typeof i.requeues === 'number') d.requeues = i.requeues;
   if (typeof i.retryBase === 'number') d.retryBase = i.retryBase;
   if (i.success && typeof i.success === 'object') d.success = i.success as NonNullable<Delivery['success']>;
+  if (i.ordered === true) d.order = typeof i.orderingKey === 'string' ? { key: i.orderingKey } : {};
+  if (typeof i.reason === 'string') d.reason = i.reason;
   return d;
 }
 
@@ -74,6 +76,12 @@ export const statusValues = (names: Record<string, readonly string[]>) => {
   return { values, lists };
 };
 
+/** A strict delivery's record keeps its place: `ordered`, and its key when it has one. */
+function orderAttributes(order: DeliveryOrder | undefined): Item {
+  if (!order) return {};
+  return order.key === undefined ? { ordered: true } : { ordered: true, orderingKey: order.key };
+}
+
 export class DynamoDeliveryStore {
   constructor(private readonly t: DynamoTable) {}
 
@@ -87,6 +95,7 @@ export class DynamoDeliveryStore {
       expiresAt: this.t.expiresAt(d.createdAt),
     };
     if (d.eventType !== undefined) item.eventType = d.eventType;
+    Object.assign(item, orderAttributes(d.order));
     if (dueAt !== undefined) Object.assign(item, { dueAt, ...openKeys(key, dueAt) });
     return item;
   }
@@ -219,6 +228,10 @@ export class DynamoDeliveryStore {
       set.push('test = :test');
       values[':test'] = true;
     }
+    for (const [name, value] of Object.entries(orderAttributes(u.order))) {
+      set.push(`${name} = :${name}`);
+      values[`:${name}`] = value;
+    }
     if (u.success) {
       set.push('success = :ok');
       values[':ok'] = u.success;
@@ -263,8 +276,9 @@ export class DynamoDeliveryStore {
     );
   }
 
-  async skip(k: DeliveryKey, eventType: string): Promise<void> {
+  async skip(k: DeliveryKey, eventType: string, order?: DeliveryOrder): Promise<void> {
     const { values, lists } = statusValues({ a: ACTIVE_STATUSES });
+    const ordered = Object.entries(orderAttributes(order));
     await this.t.conditional(() =>
       this.t.db.send(
         new UpdateCommand({
@@ -272,7 +286,8 @@ export class DynamoDeliveryStore {
           Key: keys.delivery(k),
           UpdateExpression:
             'SET #s = :skipped, eventType = :et, kind = :kind, attempts = if_not_exists(attempts, :zero), ' +
-            'expiresAt = if_not_exists(expiresAt, :exp) REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
+            `expiresAt = if_not_exists(expiresAt, :exp)${ordered.map(([n]) => `, ${n} = :${n}`).join('')} ` +
+            'REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
           ConditionExpression: `attribute_not_exists(pk) OR #s IN (${lists.a})`,
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: {
@@ -281,7 +296,35 @@ export class DynamoDeliveryStore {
             ':kind': 'delivery',
             ':zero': 0,
             ':exp': this.t.expiresAt(k.eventAt),
+            ...Object.fromEntries(ordered.map(([n, v]) => [`:${n}`, v])),
             ...values,
+          },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The skip route: fails a key's head that waits for its next attempt (retrying, `attempts`
+   * made, no live lease), with why; false when it is not so any more.
+   */
+  async skipHead(k: DeliveryKey, attempts: number, reason: string, now: string): Promise<boolean> {
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.delivery(k),
+          UpdateExpression:
+            'SET #s = :failed, reason = :why REMOVE dueAt, openPk, openSk, nextAttemptAt, leaseToken, leaseUntil',
+          ConditionExpression:
+            '#s = :retrying AND attempts = :n AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':failed': Status.failed,
+            ':retrying': Status.retrying,
+            ':why': reason,
+            ':n': attempts,
+            ':now': now,
           },
         }),
       ),
@@ -322,7 +365,7 @@ export class DynamoDeliveryStore {
           Key: key,
           UpdateExpression:
             'SET #s = :pending, retryBase = attempts, requeues = :zero, dueAt = :due, openPk = :opk, openSk = :osk ' +
-            'REMOVE nextAttemptAt, leaseToken, leaseUntil, success',
+            'REMOVE nextAttemptAt, leaseToken, leaseUntil, success, reason',
           ConditionExpression:
             `attempts = :attempts AND (#s IN (${lists.f}) OR ` +
             '(#s = :retrying AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)))',

@@ -16,9 +16,12 @@
  * concurrent runs never send the same item twice; duplicates that do reach a worker are dropped
  * there.
  */
+import { PARKED_DUE_AT } from '../ordering/ordering';
 import {
   freshDelivery,
   isActive,
+  orderedAtAccept,
+  orderOf,
   redriveMessage,
   retryDueMs,
   type DeliveryMessage,
@@ -344,7 +347,14 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         skippedInFlight: 0,
       };
       const toSend: DeliveryMessage[] = [];
+      // Strict deliveries are sent last, together, in accept order: a recover pass rebuilds each
+      // key's line in the ordered lane as it was (their lane holds each until its due time).
+      const ordered: DeliveryMessage[] = [];
       const send = async (m: DeliveryMessage) => {
+        if (m.order) {
+          ordered.push(m);
+          return;
+        }
         toSend.push(m);
         if (toSend.length >= SEND_CHUNK) await deps.scheduler.now(toSend.splice(0));
       };
@@ -359,6 +369,13 @@ export function createHousekeeping(deps: HousekeepingDeps) {
         if (!isActive(d.status)) continue;
         if (!recover && d.leaseUntil !== undefined && d.leaseUntil > at.toISOString()) {
           report.skippedInFlight++;
+          continue;
+        }
+        if (d.order && recover) {
+          // A strict delivery's record is parked (due in the year 9000), so only a recover pass
+          // gets here: its message went with the queues. Its lane keeps its due time.
+          await send(redriveMessage(d));
+          report.requeued++;
           continue;
         }
         const dueMs = retryDueMs(d);
@@ -388,7 +405,11 @@ export function createHousekeeping(deps: HousekeepingDeps) {
               if (recorded.has(endpointId)) continue;
               const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
               const d = freshDelivery(key, event.type);
-              if (!(await deps.deliveries.openPending(d, nextDue))) continue;
+              // A strict one may just be waiting in its key's line: its record is parked (a
+              // recover pass finds it), and the copy sent now is dropped by SQS within 5 minutes
+              // of the original, or by its lane when it reaches a finished delivery.
+              if (orderedAtAccept(event, endpointId)) d.order = orderOf(event);
+              if (!(await deps.deliveries.openPending(d, d.order ? PARKED_DUE_AT : nextDue))) continue;
               await send(redriveMessage(d));
               report.reconciled++;
               report.requeued++;
@@ -403,6 +424,10 @@ export function createHousekeeping(deps: HousekeepingDeps) {
       await reconcileWaitingRetries(at, recover, report, send);
 
       if (toSend.length > 0) await deps.scheduler.now(toSend);
+      if (ordered.length > 0) {
+        const accepted = (m: DeliveryMessage) => `${m.eventAt ?? ''}#${m.eventId}`;
+        await deps.scheduler.now(ordered.sort((a, b) => accepted(a).localeCompare(accepted(b))));
+      }
       return report;
     },
   };

@@ -17,6 +17,7 @@ import {
   Status,
   type Attempt,
   type Delivery,
+  type DeliveryOrder,
   type DeliveryStatus,
   type Endpoint,
   type StoredEvent,
@@ -94,6 +95,11 @@ export interface DeliveryMessage {
   redriven?: true;
   /** Set on messages the worker moves to the DLQ: why the delivery ended there. */
   reason?: string;
+  /**
+   * Set when the delivery is a strict endpoint's: it travels in the ordered lane, in the message
+   * group of its endpoint and key (functions/ordering).
+   */
+  order?: DeliveryOrder;
 }
 
 export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
@@ -113,6 +119,11 @@ export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
     (m.endpointVersion === undefined || typeof m.endpointVersion === 'number') &&
     (m.retryBase === undefined || typeof m.retryBase === 'number') &&
     (m.previousAttemptAt === undefined || typeof m.previousAttemptAt === 'string') &&
+    (m.order === undefined ||
+      (typeof m.order === 'object' &&
+        m.order !== null &&
+        ((m.order as { key?: unknown }).key === undefined ||
+          typeof (m.order as { key?: unknown }).key === 'string'))) &&
     (event === undefined ||
       (typeof event.type === 'string' &&
         typeof event.dataJson === 'string' &&
@@ -188,8 +199,23 @@ export const retryDueMs = (d: Delivery) =>
 
 // ---- messages ---------------------------------------------------------------------------------
 
+/** A strict delivery's place for an event: its key, or the endpoint's events without one. */
+export const orderOf = (event: Pick<StoredEvent, 'orderingKey'>): DeliveryOrder =>
+  event.orderingKey === undefined ? {} : { key: event.orderingKey };
+
+/** Whether the event's delivery to `endpointId` was strict when the event was accepted. */
+export const orderedAtAccept = (event: Pick<StoredEvent, 'orderedEndpointIds'>, endpointId: string) =>
+  event.orderedEndpointIds?.includes(endpointId) === true;
+
+/** Deliveries sorted by their events' accept time (then id): the order a key's line keeps. */
+export const inAcceptOrder = <D extends Pick<Delivery, 'createdAt' | 'eventId'>>(ds: D[]): D[] =>
+  [...ds].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.eventId.localeCompare(b.eventId));
+
 /** The first attempt, sent at accept time, with the event in it when it is small enough. */
-export function firstAttemptMessage(event: StoredEvent, endpoint: Pick<Endpoint, 'id' | 'version'>): DeliveryMessage {
+export function firstAttemptMessage(
+  event: StoredEvent,
+  endpoint: Pick<Endpoint, 'id' | 'version' | 'ordering'>,
+): DeliveryMessage {
   const m: DeliveryMessage = {
     v: 2,
     appId: event.appId,
@@ -199,6 +225,7 @@ export function firstAttemptMessage(event: StoredEvent, endpoint: Pick<Endpoint,
     eventAt: event.timestamp,
     endpointVersion: endpoint.version,
   };
+  if (endpoint.ordering === 'strict') m.order = orderOf(event);
   if (Buffer.byteLength(event.dataJson) <= CARRIED_DATA_MAX_BYTES) {
     m.event = { type: event.type, dataJson: event.dataJson, ...(event.test ? { test: true as const } : {}) };
   }
@@ -238,6 +265,7 @@ export function redriveMessage(d: Delivery, notBefore?: number): DeliveryMessage
     redriven: true,
   };
   if (notBefore !== undefined) m.notBefore = notBefore;
+  if (d.order) m.order = d.order;
   return m;
 }
 

@@ -1,6 +1,16 @@
 /** The polling fallback: what happened to an event, delivery by delivery and attempt by attempt. */
 import { NotFoundError, ValidationError } from '../shared/errors';
-import { freshDelivery, shownNextAttempt, successAttempt, type DeliveryKey } from './lifecycle';
+import {
+  freshDelivery,
+  isActive,
+  orderedAtAccept,
+  orderOf,
+  shownNextAttempt,
+  Status,
+  successAttempt,
+  type DeliveryKey,
+} from './lifecycle';
+import type { HeldKeyStore } from '../ordering/ordering';
 import type { App, Attempt, Delivery, StoredEvent } from '../shared/model';
 import { feedQuerySchema, parseOrThrow } from '../api/schemas';
 
@@ -119,6 +129,8 @@ export interface EventStatusView {
   data: unknown;
   /** Set on a test event (send-example). */
   test?: true;
+  /** The producer's ordering key, when it gave one. */
+  orderingKey?: string;
   deliveries: {
     endpointId: string;
     status: Delivery['status'];
@@ -126,11 +138,30 @@ export interface EventStatusView {
     lastStatusCode: number | null;
     lastAttemptAt: string | null;
     nextAttemptAt: string | null;
+    /** Why it failed when no attempt says so: `skipped by ...`. */
+    reason?: string;
+    /**
+     * A strict endpoint's delivery waiting in its key's line behind an earlier event's delivery
+     * that failed an attempt and waits for its next: which, and how it stands.
+     */
+    waitingFor?: { eventId: string; attempts: number; nextAttemptAt: string };
   }[];
 }
 
-export function createEventQueries(stores: QueryStores, opts: { feedSettleMs: number; now?: () => Date }) {
+export function createEventQueries(
+  stores: QueryStores,
+  opts: { feedSettleMs: number; now?: () => Date; held?: Pick<HeldKeyStore, 'get'> },
+) {
   const now = opts.now ?? (() => new Date());
+  /** A strict delivery not yet attempted, behind its key's held head: which one it waits for. */
+  async function waitingFor(event: StoredEvent, d: Delivery) {
+    if (!opts.held || d.status !== Status.pending || !isActive(d.status)) return undefined;
+    if (!d.order && !orderedAtAccept(event, d.endpointId)) return undefined;
+    const head = await opts.held.get(event.appId, d.endpointId, (d.order ?? orderOf(event)).key);
+    if (!head || head.eventId === event.id || head.eventAt > event.timestamp) return undefined;
+    return { eventId: head.eventId, attempts: head.attempts, nextAttemptAt: head.nextAttemptAt };
+  }
+
   return {
     /**
      * The catch-up feed: every event of the app exactly once, oldest first. `nextCursor` is set once
@@ -163,19 +194,23 @@ export function createEventQueries(stores: QueryStores, opts: { feedSettleMs: nu
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
       const { event } = found;
       const deliveries = withPending(event, found.deliveries);
+      const waiting = await Promise.all(deliveries.map((d) => waitingFor(event, d)));
       return {
         id: event.id,
         type: event.type,
         timestamp: event.timestamp,
         data: JSON.parse(event.dataJson) as unknown,
         ...(event.test ? { test: true as const } : {}),
-        deliveries: deliveries.map((d) => ({
+        ...(event.orderingKey !== undefined ? { orderingKey: event.orderingKey } : {}),
+        deliveries: deliveries.map((d, i) => ({
           endpointId: d.endpointId,
           status: d.status,
           attempts: d.attempts,
           lastStatusCode: d.lastStatusCode ?? null,
           lastAttemptAt: d.lastAttemptAt ?? null,
           nextAttemptAt: shownNextAttempt(d),
+          ...(d.reason !== undefined ? { reason: d.reason } : {}),
+          ...(waiting[i] ? { waitingFor: waiting[i] } : {}),
         })),
       };
     },

@@ -5,7 +5,17 @@
  * gets a fresh retry schedule.
  */
 import { ConflictError, NotFoundError } from '../shared/errors';
-import { freshDelivery, mayRestart, redriveMessage, type DeliveryScheduler, type Lifecycle } from './lifecycle';
+import {
+  freshDelivery,
+  inAcceptOrder,
+  mayRestart,
+  orderedAtAccept,
+  orderOf,
+  redriveMessage,
+  type DeliveryScheduler,
+  type Lifecycle,
+} from './lifecycle';
+import { PARKED_DUE_AT } from '../ordering/ordering';
 import type { Delivery, Endpoint, StoredEvent } from '../shared/model';
 import { eventWithDeliveries, withPending, type QueryDeliveries, type QueryEvents } from './queries';
 import { parseOrThrow, recoverSchema, resendSchema } from '../api/schemas';
@@ -76,12 +86,14 @@ export function createReplayService(deps: ReplayDeps) {
   /** Restarts what can be restarted and enqueues one attempt for each; returns how many. */
   async function restartAll(deliveries: Delivery[]): Promise<number> {
     const at = now();
-    const dueAt = deps.life.redrivenDueAt(at);
+    // A strict delivery's record waits parked: its message in its key's line holds its place.
+    const dueAt = (d: Delivery) => (d.order ? PARKED_DUE_AT : deps.life.redrivenDueAt(at));
     const candidates = deliveries.filter((d) => mayRestart(d, at));
     const restarted = await Promise.all(
-      candidates.map((d) => deps.deliveries.restartDelivery(d, dueAt, at.toISOString())),
+      candidates.map((d) => deps.deliveries.restartDelivery(d, dueAt(d), at.toISOString())),
     );
-    const messages = candidates.filter((_, i) => restarted[i]).map((d) => redriveMessage(d));
+    // In accept order: strict ones join their keys' lines in the order their events were accepted.
+    const messages = inAcceptOrder(candidates.filter((_, i) => restarted[i])).map((d) => redriveMessage(d));
     if (messages.length > 0) await deps.scheduler.now(messages);
     return messages.length;
   }
@@ -92,7 +104,10 @@ export function createReplayService(deps: ReplayDeps) {
       const found = await eventWithDeliveries(deps, appId, eventId);
       if (!found) throw new NotFoundError(`event ${eventId} not found`);
 
-      const deliveries = withPending(found.event, found.deliveries);
+      // A delivery with no record yet that was strict at accept time goes through its key's line.
+      const deliveries = withPending(found.event, found.deliveries).map((d) =>
+        !d.order && orderedAtAccept(found.event, d.endpointId) ? { ...d, order: orderOf(found.event) } : d,
+      );
       if (input.endpointId === undefined) {
         return { deliveries: await restartAll(deliveries) };
       }
@@ -103,7 +118,10 @@ export function createReplayService(deps: ReplayDeps) {
       // An endpoint the event never went to (created later, or filtered out): a first delivery.
       const key = { appId, eventId, endpointId: input.endpointId, eventAt: found.event.timestamp };
       const fresh = freshDelivery(key, found.event.type);
-      if (!(await addDelivery(deps, fresh, deps.life.redrivenDueAt(now())))) return { deliveries: 0 };
+      const endpoint = await deps.getEndpoint(appId, input.endpointId);
+      if (endpoint?.ordering === 'strict') fresh.order = orderOf(found.event);
+      const dueAt = fresh.order ? PARKED_DUE_AT : deps.life.redrivenDueAt(now());
+      if (!(await addDelivery(deps, fresh, dueAt))) return { deliveries: 0 };
       await deps.scheduler.now([redriveMessage(fresh)]);
       return { deliveries: 1 };
     },

@@ -7,6 +7,7 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { sendInBatches } from '../shared/batches';
+import { sendOrdered } from '../ordering/sqs-ordered-lane';
 import { SCHEDULER_HORIZON_S, type DeadLetterQueue, type DeliveryMessage, type DeliveryScheduler } from './lifecycle';
 
 /** Sends messages ten a request, re-sending any entry SQS reports as failed. */
@@ -24,18 +25,36 @@ export function delaySeconds(at: Date, now: Date): number {
   return Math.max(0, Math.min(SCHEDULER_HORIZON_S, Math.ceil((at.getTime() - now.getTime()) / 1000)));
 }
 
+/**
+ * Sends attempts where they run: a strict endpoint's (`order` set) to the ordered lane, in the
+ * order given and at once (its lane holds it until the table's due time: a FIFO queue takes no
+ * per-message delay), every other to the work queue, or to the retry queue with its delay.
+ */
 export class SqsScheduler implements DeliveryScheduler {
   constructor(
     private readonly sqs: SQSClient,
-    private readonly queues: { work: string; retry: string },
+    private readonly queues: { work: string; retry: string; ordered?: string },
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  now(messages: DeliveryMessage[]): Promise<void> {
-    return sendAll(this.sqs, this.queues.work, messages);
+  private ordered(messages: DeliveryMessage[]): Promise<void> {
+    if (!this.queues.ordered) {
+      throw new Error('a strict endpoint is sent to, but no ordered queue is configured (HOOKRELAY_ORDERED_QUEUE_URL)');
+    }
+    return sendOrdered(this.sqs, this.queues.ordered, messages);
+  }
+
+  async now(messages: DeliveryMessage[]): Promise<void> {
+    const ordered = messages.filter((m) => m.order);
+    const rest = ordered.length === 0 ? messages : messages.filter((m) => !m.order);
+    await Promise.all([
+      rest.length > 0 ? sendAll(this.sqs, this.queues.work, rest) : undefined,
+      ordered.length > 0 ? this.ordered(ordered) : undefined,
+    ]);
   }
 
   async at(message: DeliveryMessage, at: Date): Promise<void> {
+    if (message.order) return this.ordered([message]);
     const body: DeliveryMessage = { ...message, notBefore: at.getTime() };
     await this.sqs.send(
       new SendMessageCommand({

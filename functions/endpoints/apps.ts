@@ -11,6 +11,7 @@ import {
   parseOrThrow,
   createAppSchema,
   eventShardsSchema,
+  updateAppSchema,
   createEndpointSchema,
   pageQuerySchema,
   toDetails,
@@ -31,6 +32,8 @@ import {
 /** Storage the app and endpoint use cases need. */
 export interface AppStore {
   putApp(app: App): Promise<void>;
+  /** Sets the app's name and options; false when there is no such app. */
+  updateApp(app: App): Promise<boolean>;
   getApp(appId: string): Promise<App | null>;
   /** Raises the app's eventShards to `shards`; false when it is missing or has as many already. */
   raiseEventShards(appId: string, shards: number): Promise<boolean>;
@@ -78,6 +81,8 @@ export interface EndpointView {
   /** The custom headers' names; their values are write-only. */
   headerNames: string[];
   auth?: AuthView;
+  /** `strict`: a key's events one at a time, in accept order (docs/ordering.md). */
+  ordering: 'none' | 'strict';
   /** At most this many POSTs a second, or null for none. */
   rateLimit: RateLimit | null;
   /** Flow control's state: normal, throttled (and at what rate), or paused (until its next probe). */
@@ -104,6 +109,7 @@ export function endpointView(e: Endpoint): EndpointView {
         ? { scheme: signature.scheme, publicKey: publicKeyOf(newest.key) }
         : signature,
     headerNames: Object.keys(e.headers ?? {}),
+    ordering: e.ordering ?? 'none',
     rateLimit: e.rateLimit ?? null,
     throttle: throttleView(e.throttle, e.rateLimit),
     createdAt: e.createdAt,
@@ -211,6 +217,7 @@ export function createAppService(deps: AppDeps) {
     async createApp(body: unknown): Promise<App> {
       const input = parseOrThrow(createAppSchema, body);
       const app: App = { id: newId('app'), name: input.name, createdAt: now().toISOString() };
+      if (input.knownEventTypesOnly) app.knownEventTypesOnly = true;
       await deps.store.putApp(app);
       return app;
     },
@@ -224,7 +231,10 @@ export function createAppService(deps: AppDeps) {
       const { eventShards } = parseOrThrow(eventShardsSchema, body);
       const app = await requireApp(appId);
       const current = app.eventShards ?? 1;
-      if (eventShards < current || (eventShards > current && !(await deps.store.raiseEventShards(appId, eventShards)))) {
+      if (
+        eventShards < current ||
+        (eventShards > current && !(await deps.store.raiseEventShards(appId, eventShards)))
+      ) {
         const now = (await requireApp(appId)).eventShards ?? 1;
         if (now !== eventShards) {
           throw new ConflictError(`app ${appId} has ${now} event shards: the count can only be raised`, [
@@ -233,6 +243,18 @@ export function createAppService(deps: AppDeps) {
         }
       }
       return requireApp(appId);
+    },
+
+    /** Changes the app's name or its options (knownEventTypesOnly). */
+    async updateApp(appId: string, body: unknown): Promise<App> {
+      const input = parseOrThrow(updateAppSchema, body);
+      const current = await requireApp(appId);
+      const next: App = { ...current };
+      if (input.name !== undefined) next.name = input.name;
+      if (input.knownEventTypesOnly === true) next.knownEventTypesOnly = true;
+      else if (input.knownEventTypesOnly === false) delete next.knownEventTypesOnly;
+      if (!(await deps.store.updateApp(next))) throw new NotFoundError(`app ${appId} not found`);
+      return next;
     },
 
     async createEndpoint(appId: string, body: unknown): Promise<EndpointView> {
@@ -275,6 +297,7 @@ export function createAppService(deps: AppDeps) {
       if (input.signature !== undefined) endpoint.signature = signature;
       if (input.headers !== undefined && Object.keys(input.headers).length > 0) endpoint.headers = input.headers;
       if (auth !== undefined) endpoint.auth = auth;
+      if (input.ordering === 'strict') endpoint.ordering = 'strict';
       if (input.rateLimit) endpoint.rateLimit = { perSecond: input.rateLimit.perSecond };
       await deps.store.putEndpoint(endpoint);
       return endpointView(endpoint);
@@ -307,6 +330,8 @@ export function createAppService(deps: AppDeps) {
         else if (input.headers !== undefined) e.headers = input.headers;
         if (auth === null) delete e.auth;
         else if (auth !== undefined) e.auth = auth;
+        if (input.ordering === 'strict') e.ordering = 'strict';
+        else if (input.ordering === 'none') delete e.ordering;
         if (input.rateLimit === null) delete e.rateLimit;
         else if (input.rateLimit !== undefined) e.rateLimit = { perSecond: input.rateLimit.perSecond };
 

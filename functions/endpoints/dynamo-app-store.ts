@@ -17,6 +17,7 @@ import { APP_LIST_PK, APP_PARTITION_BEFORE_KEYS, appListKeys, keys, SK, TABLE_LA
 export function toApp(i: Item): App {
   const app: App = { id: i.id as string, name: i.name as string, createdAt: i.createdAt as string };
   if (typeof i.eventShards === 'number' && i.eventShards > 1) app.eventShards = i.eventShards;
+  if (i.knownEventTypesOnly === true) app.knownEventTypesOnly = true;
   return app;
 }
 
@@ -39,6 +40,7 @@ export function toEndpoint(i: Item): Endpoint {
   if (i.signature !== undefined) e.signature = i.signature as Endpoint['signature'] & object;
   if (i.headers !== undefined) e.headers = i.headers as Record<string, string>;
   if (i.auth !== undefined) e.auth = i.auth as Endpoint['auth'] & object;
+  if (i.ordering === 'strict') e.ordering = 'strict';
   if (isRateLimit(i.rateLimit)) e.rateLimit = { perSecond: i.rateLimit.perSecond };
   if (isStoredThrottle(i.throttle)) e.throttle = i.throttle;
   return e;
@@ -91,6 +93,24 @@ export class DynamoAppStore implements AppStore, KeyStore, EndpointSource, Endpo
         Item: { ...keys.app(app.id), ...appListKeys(app.id), kind: 'app', ...app },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
+    );
+  }
+
+  /** Sets the app's name and options; false when there is no such app. */
+  async updateApp(app: App): Promise<boolean> {
+    return this.t.conditional(() =>
+      this.t.db.send(
+        new UpdateCommand({
+          TableName: this.t.name,
+          Key: keys.app(app.id),
+          UpdateExpression: app.knownEventTypesOnly
+            ? 'SET #name = :name, knownEventTypesOnly = :k'
+            : 'SET #name = :name REMOVE knownEventTypesOnly',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#name': 'name' },
+          ExpressionAttributeValues: { ':name': app.name, ...(app.knownEventTypesOnly ? { ':k': true } : {}) },
+        }),
+      ),
     );
   }
 

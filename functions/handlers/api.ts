@@ -82,6 +82,13 @@ type Implements<K extends RouteKey> = (typeof ROUTES)[K]['access'] extends 'open
 
 const services = () => wiring();
 
+/** Who did it, as a skipped delivery's reason says ("skipped by ..."). */
+function actorOf(who: Principal): string {
+  if (who.kind === 'admin') return 'the admin key';
+  if (who.kind === 'app') return `app key ${who.keyId}`;
+  return "the endpoint's owner (portal)";
+}
+
 /** What each declared route does: the compiler holds this to exactly the routes in ROUTES. */
 const implementations: { [K in RouteKey]: Implements<K> } = {
   'GET /health': async () => json(200, { ok: true }),
@@ -92,6 +99,10 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
     // Another app's key got 404 on the way in; its own app's key is not an operator.
     requireAdmin(who, "only the admin key can change an app's event shards");
     return json(200, await services().apps.raiseEventShards(appId, e.jsonBody));
+  },
+  'PATCH /v1/apps/{appId}': async (e, who, appId) => {
+    requireAdmin(who, 'only the admin key can change an app');
+    return json(200, await services().apps.updateApp(appId, e.jsonBody));
   },
 
   'POST /v1/apps/{appId}/keys': async (e, who, appId) =>
@@ -119,6 +130,10 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
     json(200, await services().apps.rotateSecret(appId, param(e, 'endpointId'))),
   'POST /v1/apps/{appId}/endpoints/{endpointId}/recover': async (e, _who, appId) =>
     json(202, await services().replay.recover(appId, param(e, 'endpointId'), e.jsonBody)),
+  'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip': async (e, who, appId) =>
+    json(202, await services().ordering.skip(appId, param(e, 'endpointId'), e.jsonBody, actorOf(who))),
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/ordering/held': async (e, _who, appId) =>
+    json(200, await services().ordering.heldKeys(appId, param(e, 'endpointId'))),
 
   'POST /v1/apps/{appId}/events': async (e, _who, appId) =>
     json(
@@ -147,6 +162,8 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
     json(202, await services().testEvents.sendExample(appId, param(e, 'endpointId'), e.jsonBody)),
   'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': async (e, _who, appId) =>
     json(200, await services().endpointLog.deliveries(appId, param(e, 'endpointId'), query(e))),
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}': async (e, _who, appId) =>
+    json(200, await services().endpointLog.delivery(appId, param(e, 'endpointId'), param(e, 'eventId'))),
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': async (e, _who, appId) =>
     json(200, await services().endpointLog.stats(appId, param(e, 'endpointId'), query(e))),
   'POST /v1/apps/{appId}/portal-access': async (e, who, appId) =>

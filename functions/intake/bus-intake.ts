@@ -1,6 +1,6 @@
 /**
  * Events from the bus: each message of the ingest queue is one EventBridge event, as the rule
- * put it there (`detail-type` = event type, `detail` = `{appId, data, id?}`). Each ends in one
+ * put it there (`detail-type` = event type, `detail` = `{appId, data, id?, orderingKey?}`). Each ends in one
  * of three places, never nowhere:
  *
  * - ingested, like a POST of the same event (the event id is `detail.id`, else `evb_` + the
@@ -29,6 +29,8 @@ const busEventSchema = z.object({
       appId: z.string({ error: 'is required and must be a string' }).check(z.minLength(1, 'must not be empty')),
       data: z.unknown(),
       id: z.optional(z.unknown()),
+      /** Checked by the ingest, like a POST's. */
+      orderingKey: z.optional(z.unknown()),
     },
     { error: 'must be an object' },
   ),
@@ -160,7 +162,12 @@ export function createBusIntake(deps: BusIntakeDeps) {
         const event = parseBusEvent(message.body);
         const result = await deps.ingest({
           appId: event.detail.appId,
-          body: { type: event['detail-type'], data: event.detail.data, id: eventIdOf(event) },
+          body: {
+            type: event['detail-type'],
+            data: event.detail.data,
+            id: eventIdOf(event),
+            ...(event.detail.orderingKey === undefined ? {} : { orderingKey: event.detail.orderingKey }),
+          },
         });
         return { outcome: 'ingested', result };
       } catch (err) {

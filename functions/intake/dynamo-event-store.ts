@@ -59,6 +59,8 @@ export function toEvent(i: Item): StoredEvent {
     endpointIds: (i.endpointIds as string[] | undefined) ?? [],
     skippedEndpointIds: (i.skippedEndpointIds as string[] | undefined) ?? [],
     ...(i.test === true ? { test: true } : {}),
+    ...(typeof i.orderingKey === 'string' ? { orderingKey: i.orderingKey } : {}),
+    ...(Array.isArray(i.orderedEndpointIds) ? { orderedEndpointIds: i.orderedEndpointIds as string[] } : {}),
     ...(shard > 0 ? { shard } : {}),
   };
 }
@@ -122,6 +124,8 @@ export class DynamoEventStore {
     };
     if (event.endpointIds.length > 0) item.endpointIds = event.endpointIds;
     if (event.skippedEndpointIds.length > 0) item.skippedEndpointIds = event.skippedEndpointIds;
+    if (event.orderingKey !== undefined) item.orderingKey = event.orderingKey;
+    if (event.orderedEndpointIds?.length) item.orderedEndpointIds = event.orderedEndpointIds;
     const plain = { ...item, dataJson: event.dataJson };
     const units = (i: Item) => Math.ceil(approximateItemBytes(i) / WRITE_UNIT_BYTES);
     if (Buffer.byteLength(event.dataJson) < 256) return plain;
@@ -415,7 +419,7 @@ export class DynamoEventStore {
     // DynamoDB refuses an empty string in a key condition: no checkpoint yet means "from the start".
     for await (const page of this.t.queryPages({
       KeyConditionExpression: from === '' ? 'pk = :p AND sk < :hi' : 'pk = :p AND sk BETWEEN :lo AND :hi',
-      ProjectionExpression: 'sk, eventType, endpointIds',
+      ProjectionExpression: 'sk, eventType, endpointIds, orderingKey, orderedEndpointIds',
       ExpressionAttributeValues: { ':p': eventsPk(appId, shard), ':hi': to, ...(from === '' ? {} : { ':lo': from }) },
     })) {
       const refs = page
@@ -428,6 +432,8 @@ export class DynamoEventStore {
             type: i.eventType as string,
             timestamp,
             endpointIds: (i.endpointIds as string[] | undefined) ?? [],
+            ...(typeof i.orderingKey === 'string' ? { orderingKey: i.orderingKey } : {}),
+            ...(Array.isArray(i.orderedEndpointIds) ? { orderedEndpointIds: i.orderedEndpointIds as string[] } : {}),
             ...(shard > 0 ? { shard } : {}),
           };
         });

@@ -10,7 +10,7 @@
  * the producer retry; the replay answers the original response and sends nothing twice.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { ConflictError, IdInUseError, NotFoundError, ValidationError } from '../shared/errors';
+import { ConflictError, IdInUseError, NotFoundError, UnprocessableError, ValidationError } from '../shared/errors';
 import { newId, shardOfId } from '../shared/ids';
 import {
   firstAttemptMessage,
@@ -49,6 +49,8 @@ export interface IngestDeps {
   apps: IngestApps;
   events: IngestEvents;
   deliveries: IngestDeliveries;
+  /** The catalog's opt-in checks (catalog-check.ts): known types only, schema validation. */
+  catalog?: { check(app: App, type: string, data: unknown): Promise<void> };
   scheduler: Pick<DeliveryScheduler, 'now'>;
   now?: () => Date;
   onAccepted?: (event: StoredEvent) => void;
@@ -71,12 +73,24 @@ export function subscribes(endpoint: Endpoint, type: string): boolean {
   return endpoint.eventTypes.length === 0 || endpoint.eventTypes.includes(type);
 }
 
-export function requestHash(type: string, dataJson: string): string {
-  return createHash('sha256').update(type).update('\n').update(dataJson).digest('base64url');
+export function requestHash(type: string, dataJson: string, orderingKey?: string): string {
+  const h = createHash('sha256').update(type).update('\n').update(dataJson);
+  // Only when set, so that the hashes of events without a key are what they always were.
+  if (orderingKey !== undefined) h.update('\n#orderingKey\n').update(orderingKey);
+  return h.digest('base64url');
 }
 
 function resultOf(event: StoredEvent): IngestResult {
   return { id: event.id, type: event.type, timestamp: event.timestamp, deliveries: event.endpointIds.length };
+}
+
+/** A replayed event's first attempts to the endpoints that were strict when it was accepted. */
+function strictReplays(event: StoredEvent, endpoints: Endpoint[]): DeliveryMessage[] {
+  const strict = new Set(event.orderedEndpointIds ?? []);
+  if (strict.size === 0) return [];
+  return endpoints
+    .filter((e) => strict.has(e.id))
+    .map((e) => firstAttemptMessage(event, { id: e.id, version: e.version, ordering: 'strict' }));
 }
 
 /** The deliveries of an event that are skipped from the start (their endpoints were disabled). */
@@ -133,11 +147,14 @@ export function createIngestService(deps: IngestDeps) {
       type: input.type,
       timestamp: at.toISOString(),
       dataJson,
-      requestHash: requestHash(input.type, dataJson),
+      requestHash: requestHash(input.type, dataJson, input.orderingKey),
       endpointIds: enabled.map((e) => e.id),
       skippedEndpointIds: subscribed.filter((e) => !e.enabled).map((e) => e.id),
       ...(shard > 0 ? { shard } : {}),
     };
+    if (input.orderingKey !== undefined) event.orderingKey = input.orderingKey;
+    const strict = enabled.filter((e) => e.ordering === 'strict').map((e) => e.id);
+    if (strict.length > 0) event.orderedEndpointIds = strict;
     const put = await deps.events.putEventIfAbsent(event);
     if (!put.created) {
       const idPath = input.id !== undefined ? 'id' : 'Idempotency-Key';
@@ -157,7 +174,11 @@ export function createIngestService(deps: IngestDeps) {
       const existing = put.existing;
       // A replay: its first attempts were sent, or (a crash before the 202) housekeeping's
       // reconcile sends them once they are late. Sending them again here would POST twice.
-      return { result: resultOf(existing), messages: [] };
+      // Strict deliveries are the exception: sent again before this answer, so that a first
+      // attempt a crash kept from its queue takes its place in its key's line before the next
+      // event of the key; one that was queued is dropped by SQS (the same deduplication id,
+      // within 5 minutes) or, later, by its lane (already finished, or behind its original).
+      return { result: resultOf(existing), messages: strictReplays(existing, found.endpoints) };
     }
     const skipped = skippedAtAccept(event);
     if (skipped.length > 0) await deps.deliveries.putSkippedDeliveries(skipped);
@@ -169,6 +190,7 @@ export function createIngestService(deps: IngestDeps) {
       const valid = validate(req.body, req.idempotencyKey);
       const found = await deps.apps.getAppWithEndpoints(req.appId);
       if (!found) throw new NotFoundError(`app ${req.appId} not found`);
+      await deps.catalog?.check(found.app, valid.input.type, valid.input.data);
       const { result, messages, event } = await accept(req.appId, valid, found, req.idempotencyKey);
       if (messages.length > 0) await deps.scheduler.now(messages);
       if (event) deps.onAccepted?.(event);
@@ -187,9 +209,11 @@ export function createIngestService(deps: IngestDeps) {
       const accepted = await Promise.all(
         events.map(async (item, index) => {
           try {
-            return await accept(appId, validate(item), found);
+            const valid = validate(item);
+            await deps.catalog?.check(found.app, valid.input.type, valid.input.data);
+            return await accept(appId, valid, found);
           } catch (err) {
-            if (err instanceof ValidationError || err instanceof ConflictError) {
+            if (err instanceof ValidationError || err instanceof ConflictError || err instanceof UnprocessableError) {
               return {
                 error: {
                   code: err.code,

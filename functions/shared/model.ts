@@ -32,6 +32,8 @@ export interface App {
    * reads this many partitions never misses an event written with fewer.
    */
   eventShards?: number;
+  /** Refuse events whose type the catalog does not list (422); absent = false, any type goes. */
+  knownEventTypesOnly?: boolean;
 }
 
 export interface EndpointSecret {
@@ -86,6 +88,11 @@ export interface Endpoint {
   /** Extra request headers, sent as given; their values are secrets (never logged or shown). */
   headers?: Record<string, string>;
   auth?: EndpointAuth;
+  /**
+   * `strict`: the events that share an ordering key reach it one at a time, in accept order
+   * (docs/ordering.md). Absent: `none`, no ordering.
+   */
+  ordering?: 'strict';
   /** At most this many POSTs a second (absent: no limit). */
   rateLimit?: RateLimit;
   /**
@@ -113,12 +120,24 @@ export interface StoredEvent {
   skippedEndpointIds: string[];
   /** A test event (send-example): it goes to one endpoint and never into the catch-up feed. */
   test?: boolean;
+  /** The producer's ordering key: strict endpoints receive a key's events one at a time, in order. */
+  orderingKey?: string;
+  /** The endpoints that were strict when it was accepted: their deliveries go through the ordered lane. */
+  orderedEndpointIds?: string[];
   /** Which of its app's event partitions holds it (0 when absent; see App.eventShards). */
   shard?: number;
 }
 
-/** What housekeeping's reconcile needs of an event: its place, its type and its fan-out. */
-export type AcceptedEventRef = Pick<StoredEvent, 'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds' | 'shard'>;
+/** What housekeeping's reconcile needs of an event: its place, its type, its fan-out and its order. */
+export type AcceptedEventRef = Pick<
+  StoredEvent,
+  'appId' | 'id' | 'type' | 'timestamp' | 'endpointIds' | 'shard' | 'orderingKey' | 'orderedEndpointIds'
+>;
+
+/** A strict delivery's place: its event's ordering key (absent: the endpoint's events without one). */
+export interface DeliveryOrder {
+  key?: string;
+}
 
 /**
  * A delivery's record: written with its first outcome (a pending first attempt has none: its
@@ -151,6 +170,10 @@ export interface Delivery {
   requeues?: number;
   /** The event's accept time: deliveries date from their event (and are keyed by it). */
   createdAt: string;
+  /** Set on a strict endpoint's delivery: it goes through its key's line (the ordered lane). */
+  order?: DeliveryOrder;
+  /** Why it failed when no attempt says so (`skipped by ...`: the skip route failed a key's head). */
+  reason?: string;
 }
 
 export type AttemptOutcome = 'succeeded' | 'retryable' | 'gone' | 'forbidden_destination';

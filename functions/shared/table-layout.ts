@@ -16,6 +16,7 @@
  * |             |                            |                           | while late or waiting               |
  * | checkpoints | HK#reconcile               | #CHECKPOINT, #RETRIES,    |                                     |
  * |             |                            | #ACTIVITY                 |                                     |
+ * | held key    | HELD#<appId>#<endpointId>  | K#<orderingKey>, #        |                                     |
  *
  * An app's events live in its event partitions sorted by accept time (one, `EVENTS#<appId>`,
  * unless the app's `eventShards` is raised; shard n > 0 is `EVENTS#<appId>#<n>`): merged in
@@ -100,6 +101,14 @@ export const keys = {
   delivery: (k: { appId: string; endpointId: string; eventAt: string; eventId: string }): Key => ({
     pk: deliveriesPk(k.appId, k.endpointId, deliveryShardOf(k.eventId)),
     sk: `${k.eventAt}#${k.eventId}`,
+  }),
+  /**
+   * A strict endpoint's held key: its head failed an attempt and waits (functions/ordering). The
+   * events without a key are `#`, which no key can be (`#` is not an ordering-key character).
+   */
+  heldKey: (appId: string, endpointId: string, orderingKey: string | undefined): Key => ({
+    pk: `HELD#${appId}#${endpointId}`,
+    sk: orderingKey === undefined ? '#' : `K#${orderingKey}`,
   }),
   /** Where housekeeping keeps how far it has reconciled events against their deliveries. */
   reconcileCheckpoint: (): Key => ({ pk: 'HK#reconcile', sk: '#CHECKPOINT' }),

@@ -55,10 +55,11 @@ export class DeliveryWorker extends Construct {
       );
     }
 
-    // What the delivery path reads and writes (delivery/dynamo-delivery-store.ts): no query, no delete.
+    // What the delivery path reads and writes (delivery/dynamo-delivery-store.ts): no query.
+    // DeleteItem: a strict endpoint's held key goes when its head finishes (functions/ordering).
     props.store.grantReadWriteData(
       fn,
-      ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       {
         queryIndexes: false,
       },

@@ -15,6 +15,7 @@ import { DeliveryDashboard } from './dashboard';
 import { DeliveryWorker } from './delivery-worker';
 import { IngestBus } from './event-bus';
 import { Housekeeping, housekeepingRateMinutes } from './housekeeping';
+import { OrderedLane } from './ordered-lane';
 import { DeliveryQueues } from './queues';
 import { WebhookStore } from './store';
 
@@ -201,6 +202,8 @@ export class WebhookDelivery extends Construct {
   readonly settings: ResolvedWebhookDeliveryProps;
   readonly store: WebhookStore;
   readonly queues: DeliveryQueues;
+  /** The FIFO lane of strict endpoints (ordered delivery). */
+  readonly ordered: OrderedLane;
   readonly api: WebhookApi;
   readonly worker: DeliveryWorker;
   readonly ingest: IngestBus;
@@ -220,6 +223,7 @@ export class WebhookDelivery extends Construct {
       encryptionKey: props.tableEncryptionKey,
     });
     this.queues = new DeliveryQueues(this, 'Queues');
+    this.ordered = new OrderedLane(this, 'Ordered');
     const { store } = this;
     const table = store.table;
 
@@ -230,6 +234,7 @@ export class WebhookDelivery extends Construct {
       [ENV.workQueueUrl]: this.queues.work.queueUrl,
       [ENV.retryQueueUrl]: this.queues.retry.queueUrl,
       [ENV.dlqUrl]: this.queues.deadLetter.queueUrl,
+      [ENV.orderedQueueUrl]: this.ordered.queue.queueUrl,
       [ENV.retrySchedule]: s.retryScheduleS.join(','),
       [ENV.deliveryTimeoutMs]: String(s.deliveryTimeoutMs),
       [ENV.allowPrivateTargets]: String(s.allowPrivateTargets),
@@ -274,6 +279,15 @@ export class WebhookDelivery extends Construct {
       rateMinutes: s.housekeepingRateMinutes,
     });
 
+    // Strict endpoints' deliveries: the worker consumes the lane; whoever sends deliveries sends there too.
+    this.ordered.feed(this.worker.function.fn, s.maxConcurrency);
+    for (const fn of [this.api.function.fn, this.ingest.function.fn, this.housekeeping.function.fn]) {
+      this.ordered.grantSend(fn);
+    }
+    this.ordered.grantRelease(this.api.function.fn);
+    // The skip route fails a key's head: its dead letter goes to the DLQ like any failed delivery's.
+    this.queues.deadLetter.grant(this.api.function.fn, 'sqs:SendMessage');
+
     const functions: Record<HandlerName, lambda.IFunction> = {
       api: this.api.function.fn,
       delivery: this.worker.function.fn,
@@ -284,6 +298,7 @@ export class WebhookDelivery extends Construct {
     this.alarms = new DeliveryAlarms(this, 'Alarms', {
       deadLetterQueue: this.queues.deadLetter,
       ingestDeadLetterQueue: this.ingest.deadLetter,
+      orderedDeadLetterQueue: this.ordered.deadLetter,
       ingestQueue: this.ingest.queue,
       api: this.api.metrics,
       functions,

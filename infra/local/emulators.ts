@@ -18,11 +18,13 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import { createRequestHandler } from 'local-aws-sqs';
 import { makeDynaliteWritesAtomic } from './dynalite-atomic';
 import { memoizeDynaliteExpressions } from './dynalite-expressions';
 import { openDurableQueues, type EmulatedService } from './durable-queues';
+import { createFifoQueues, isFifoRequest, type FifoQueues } from './fifo-queues';
 import { LocalStackError } from './errors';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
@@ -80,6 +82,14 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const activity = new EventEmitter();
   activity.setMaxListeners(0);
   const durable = opts.dataDir ? openDurableQueues(opts.dataDir) : undefined;
+  // FIFO queues are answered by fifo-queues.ts (local-aws-sqs ignores their message groups);
+  // their URLs and ARNs are shaped like the emulator's, on the same port.
+  let fifoPort = 0;
+  const fifo = createFifoQueues({
+    urlOf: (name) => `http://127.0.0.1:${fifoPort}/${LOCAL_ACCOUNT_ID}/${name}`,
+    arnOf: (name) => `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${name}`,
+  });
+  fifo.onActivity((a) => activity.emit('activity', a));
 
   const startSqs = async (port: number) => {
     const { service, requestHandler } = createRequestHandler({
@@ -91,7 +101,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       emulateQueueCreationLifecycle: false,
     });
     const detach = durable?.attach(service as unknown as EmulatedService);
-    const server = createServer((req, res) => void requestHandler(req, res));
+    const server = createServer(routeFifo(fifo, (req, res) => void requestHandler(req, res)));
     try {
       await listen(server, port);
     } catch (err) {
@@ -105,6 +115,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
     }
     // The queue URLs the emulator hands out name the port it really has.
     service.PORT = (server.address() as AddressInfo).port;
+    fifoPort = service.PORT;
     observeSqsRequests(server, (a) => activity.emit('activity', a), durable ? () => durable.flush() : undefined);
     return { server, service, detach };
   };
@@ -164,6 +175,7 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
       // The dead emulator's timers (visibility timeouts, redrive moves) must not reach the journal.
       current.detach?.();
       for (const queue of current.service.Queues) queue.clearRecords();
+      fifo.reset();
       await closeServer(sqs, 0);
       current = await startSqs(sqsPort);
       sqs = current.server;
@@ -204,6 +216,53 @@ const ACTIVITY: Record<string, (input: Input) => { queueName: string | undefined
     entries(i).map((e) => ({ queueName: nameOf(i.QueueUrl), delayMs: seconds(e.VisibilityTimeout) })),
   'AmazonSQS.StartMessageMoveTask': () => [{ queueName: undefined, delayMs: 0 }],
 };
+
+/**
+ * Hands requests for FIFO queues to `fifo` and everything else to the emulator. The body is read
+ * first to find the queue it names; a request for the emulator gets it back as a stream.
+ */
+function routeFifo(fifo: FifoQueues, emulator: (req: IncomingMessage, res: ServerResponse) => void) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (!target.startsWith('AmazonSQS.')) {
+      emulator(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      let input: Input | undefined;
+      try {
+        input = JSON.parse(raw.toString('utf8')) as Input;
+      } catch {
+        input = undefined;
+      }
+      if (input && typeof input === 'object' && isFifoRequest(input)) {
+        fifo.handle(target.slice('AmazonSQS.'.length), input).then(
+          (answer) => {
+            const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.0' };
+            if (answer.queryError) headers['x-amzn-query-error'] = answer.queryError;
+            res.writeHead(answer.status, headers).end(JSON.stringify(answer.body));
+          },
+          (err: unknown) => {
+            res
+              .writeHead(500, { 'content-type': 'application/x-amz-json-1.0' })
+              .end(JSON.stringify({ __type: 'InternalFailure', message: String(err) }));
+          },
+        );
+        return;
+      }
+      const replay = Object.assign(Readable.from([raw]), {
+        headers: req.headers,
+        method: req.method,
+        url: req.url,
+        socket: req.socket,
+      }) as unknown as IncomingMessage;
+      emulator(replay, res);
+    });
+  };
+}
 
 /** Destroys each connection's requests while `available()` says no. */
 function cutWhileUnavailable(server: Server, available: () => boolean): void {

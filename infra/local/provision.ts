@@ -27,7 +27,7 @@ import { LocalStackError } from './errors';
 import { LOCAL_REGION } from './lambda';
 import type { StackModel, TableSpec } from './template';
 
-export type QueueKey = 'work' | 'retry' | 'dlq' | 'ingest' | 'ingestDlq';
+export type QueueKey = 'work' | 'retry' | 'dlq' | 'ingest' | 'ingestDlq' | 'ordered';
 
 export interface QueueSettings {
   visibilityTimeoutS?: number;
@@ -201,10 +201,43 @@ async function ensureQueues(
   });
   const ingestArn = await queueArn(sqs, ingestUrl);
 
+  // The ordered lane: FIFO, deduplicated and throttled per message group (infra/constructs/ordered-lane.ts).
+  const orderedDlqUrl = await ensureQueue(sqs, q.orderedDlq.name, {
+    FifoQueue: 'true',
+    MessageRetentionPeriod: String(q.orderedDlq.retentionDays * DAY_S),
+  });
+  const orderedSettings = { ...q.ordered, ...overrides.ordered };
+  const orderedUrl = await ensureQueue(sqs, q.ordered.name, {
+    FifoQueue: 'true',
+    DeduplicationScope: 'messageGroup',
+    FifoThroughputLimit: 'perMessageGroupId',
+    VisibilityTimeout: String(orderedSettings.visibilityTimeoutS),
+    MessageRetentionPeriod: String(orderedSettings.retentionDays * DAY_S),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: await queueArn(sqs, orderedDlqUrl),
+      maxReceiveCount: orderedSettings.maxReceiveCount,
+    }),
+  });
+  const orderedArn = await queueArn(sqs, orderedUrl);
+
   const [[workUrl, workArn], [retryUrl, retryArn]] = await Promise.all([source('work'), source('retry')]);
   return {
-    queueUrls: { work: workUrl, retry: retryUrl, dlq: dlqUrl, ingest: ingestUrl, ingestDlq: ingestDlqUrl },
-    queueArns: { work: workArn, retry: retryArn, dlq: dlqArn, ingest: ingestArn, ingestDlq: ingestDlqArn },
+    queueUrls: {
+      work: workUrl,
+      retry: retryUrl,
+      dlq: dlqUrl,
+      ingest: ingestUrl,
+      ingestDlq: ingestDlqUrl,
+      ordered: orderedUrl,
+    },
+    queueArns: {
+      work: workArn,
+      retry: retryArn,
+      dlq: dlqArn,
+      ingest: ingestArn,
+      ingestDlq: ingestDlqArn,
+      ordered: orderedArn,
+    },
   };
 }
 
@@ -274,6 +307,7 @@ export async function provisionStack(
           if (visibility !== undefined) attributes.VisibilityTimeout = String(visibility);
           if (q.retentionS !== undefined) attributes.MessageRetentionPeriod = String(q.retentionS);
           if (q.delayS !== undefined) attributes.DelaySeconds = String(q.delayS);
+          if (q.fifo) Object.assign(attributes, q.fifo);
           if (q.redrive) {
             attributes.RedrivePolicy = JSON.stringify({
               deadLetterTargetArn: queues.get(q.redrive.deadLetterQueueId)!.arn,

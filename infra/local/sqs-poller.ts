@@ -80,6 +80,10 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const concurrency = opts.concurrency ?? 2;
   const idlePollMs = opts.idlePollMs ?? 5_000;
   const queueName = opts.queueUrl.slice(opts.queueUrl.lastIndexOf('/') + 1);
+  // A FIFO queue is answered by fifo-queues.ts, whose receive returns at once with what it may
+  // hand out, as AWS's does: no depth to ask first (and its depth counts messages of blocked
+  // groups, which a receive does not return).
+  const fifo = queueName.endsWith('.fifo');
 
   let stopping = false;
   // Bumped on every wake-up, so a signal that lands between "queue looks empty" and going to
@@ -206,9 +210,9 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     while (!stopping) {
       const seen = generation;
       try {
-        let visible = await visibleCount();
+        let visible = fifo ? batchSize : await visibleCount();
         // The batching window: a batch short of full waits (once) for more before it goes.
-        if (windowMs > 0 && visible > 0 && visible < batchSize) {
+        if (!fifo && windowMs > 0 && visible > 0 && visible < batchSize) {
           await new Promise((r) => setTimeout(r, windowMs));
           visible = await visibleCount();
         }
@@ -221,7 +225,7 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
           continue;
         }
         // More than this batch: get a sleeping peer going on the rest.
-        if (visible > messages.length) wakeOne();
+        if (fifo ? messages.length === batchSize : visible > messages.length) wakeOne();
         await processBatch(messages, receivedAt);
       } catch (err) {
         if (stopping) break;

@@ -75,7 +75,9 @@ export function standardAttributes(r: CfnResource, id: string, p: NamingParts): 
   const arn = (service: string, rest: string) => `arn:aws:${service}:${p.region}:${p.account}:${rest}`;
   switch (r.Type) {
     case 'AWS::SQS::Queue': {
-      const name = physicalName(id, r, 'QueueName', p.name);
+      // CloudFormation ends the name it makes for a FIFO queue with `.fifo`, as SQS requires.
+      const fifo = r.Properties?.FifoQueue === true && !p.name.endsWith('.fifo');
+      const name = physicalName(id, r, 'QueueName', fifo ? `${p.name}.fifo` : p.name);
       const url = p.queueUrl(name);
       return { Ref: url, QueueUrl: url, Arn: arn('sqs', name), QueueName: name };
     }
@@ -264,6 +266,8 @@ export interface QueueSpec {
   retentionS: number | undefined;
   delayS: number | undefined;
   redrive: { deadLetterQueueId: string; maxReceiveCount: number } | undefined;
+  /** A FIFO queue's attributes (FifoQueue, ContentBasedDeduplication, DeduplicationScope...), as strings. */
+  fifo: Record<string, string> | undefined;
 }
 
 export interface TableSpec {
@@ -380,6 +384,14 @@ export function readModel(template: CfnTemplate): StackModel {
       visibilityTimeoutS: num(p.VisibilityTimeout),
       retentionS: num(p.MessageRetentionPeriod),
       delayS: num(p.DelaySeconds),
+      fifo:
+        p.FifoQueue === true || p.FifoQueue === 'true'
+          ? Object.fromEntries(
+              ['FifoQueue', 'ContentBasedDeduplication', 'DeduplicationScope', 'FifoThroughputLimit']
+                .filter((k) => p[k] !== undefined)
+                .map((k) => [k, String(p[k])]),
+            )
+          : undefined,
       redrive: rp
         ? {
             deadLetterQueueId: must(referencedId(rp.deadLetterTargetArn), `${id}'s redrive target`),

@@ -27,6 +27,7 @@ export class RecordingReceiver {
   private readonly scripts = new Map<string, Behaviour[]>();
   /** Paths whose script runs afresh for each event (by `webhook-id`) rather than once for the path. */
   private readonly perEvent = new Set<string>();
+  private readonly responders = new Map<string, (request: Received) => Behaviour>();
   private readonly counts = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
@@ -36,6 +37,13 @@ export class RecordingReceiver {
   /** Answers on `path` follow `behaviours` in order; the last one repeats. Default: 200. */
   script(path: string, behaviours: Behaviour[]): string {
     this.scripts.set(path, behaviours);
+    return `${this.baseUrl}${path}`;
+  }
+
+  /** A fresh, unique path answered by `answer` for each request (by its body, say); returns its full URL. */
+  respond(answer: (request: Received) => Behaviour): string {
+    const path = `/hook/${Math.random().toString(36).slice(2, 10)}`;
+    this.responders.set(path, answer);
     return `${this.baseUrl}${path}`;
   }
 
@@ -109,7 +117,8 @@ export class RecordingReceiver {
     const n = this.counts.get(counted) ?? 0;
     this.counts.set(counted, n + 1);
     const script = this.scripts.get(path) ?? [200];
-    const b = script[Math.min(n, script.length - 1)] ?? 200;
+    const responder = this.responders.get(path);
+    const b = responder ? responder(this.received.at(-1)!) : (script[Math.min(n, script.length - 1)] ?? 200);
     if (typeof b === 'number') {
       res.writeHead(b, { 'content-type': 'text/plain' }).end(`status ${b}`);
       return;

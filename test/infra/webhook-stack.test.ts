@@ -167,7 +167,8 @@ describe('the queues', () => {
 
   it('are all encrypted at rest and refuse requests that are not over TLS', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    expect(Object.keys(queues)).toHaveLength(5);
+    // Work, retry, DLQ, ingest and its DLQ, the ordered lane and its DLQ.
+    expect(Object.keys(queues)).toHaveLength(7);
     for (const q of Object.values(queues)) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     for (const id of Object.keys(queues)) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -188,8 +189,11 @@ describe('the queues', () => {
 
 describe('the delivery worker', () => {
   it('consumes both the work and the retry queue, reporting per-message failures, in topology batches', () => {
+    const standard = [JSON.stringify(arnOf(ids.work)), JSON.stringify(arnOf(ids.retry))];
     const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).filter(
-      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify(refOf(ids.fn.delivery)),
+      (m) =>
+        JSON.stringify(m.Properties.FunctionName) === JSON.stringify(refOf(ids.fn.delivery)) &&
+        standard.includes(JSON.stringify(m.Properties.EventSourceArn)),
     );
     expect(mappings).toHaveLength(2);
     expect(mappings.map((m) => m.Properties.EventSourceArn)).toEqual(
@@ -211,6 +215,8 @@ describe('the delivery worker', () => {
     const mappings = Object.values(resourcesOf(t, 'AWS::Lambda::EventSourceMapping'));
     expect(mappings.map((m) => m.Properties.ScalingConfig)).toEqual([
       { MaximumConcurrency: 7 },
+      { MaximumConcurrency: 7 },
+      // The ordered lane (infra/constructs/ordered-lane.ts).
       { MaximumConcurrency: 7 },
       // The ingest function's own cap, from the topology.
       { MaximumConcurrency: topology.ingest.maxConcurrency },
@@ -489,9 +495,10 @@ describe('IAM', () => {
       'ingest',
       'housekeeping',
     ]);
-    // The delivery worker neither queries nor deletes (test/iam holds the rest of the detail).
+    // The delivery worker does not query; it deletes only a strict endpoint's held key once its
+    // head finishes (test/iam holds the rest of the detail).
     expect(roleCan(template, ids.role.delivery, 'dynamodb:Query', arnOf(ids.table))).toBe(false);
-    expect(roleCan(template, ids.role.delivery, 'dynamodb:DeleteItem', arnOf(ids.table))).toBe(false);
+    expect(roleCan(template, ids.role.delivery, 'dynamodb:DeleteItem', arnOf(ids.table))).toBe(true);
     expect(roleCan(template, ids.role.api, 'dynamodb:Query', arnOf(ids.table))).toBe(true);
   });
 
@@ -505,7 +512,8 @@ describe('IAM', () => {
       HANDLERS.filter((h) => roleCan(template, ids.role[h], 'sqs:SendMessage', arnOf(queue)));
     expect(senders(ids.work)).toEqual(['api', 'ingest', 'housekeeping']);
     expect(senders(ids.retry)).toEqual(['delivery', 'housekeeping']);
-    expect(senders(ids.dlq)).toEqual(['delivery']);
+    // The api: the skip route fails a strict endpoint's held head and sends its dead letter.
+    expect(senders(ids.dlq)).toEqual(['api', 'delivery']);
     expect(senders(ids.ingestDlq)).toEqual(['ingest']);
     expect(senders(ids.ingestQueue)).toEqual([]);
   });

@@ -539,6 +539,13 @@ describe('hookrelay apps, keys, portal, endpoints and events', () => {
     expect(app).toMatchObject({ name: 'cli apps', id: expect.stringMatching(/^app_/) });
     const shown = await cli(['--json', 'apps', 'show', '--app', app.id]);
     expect(shown.lines).toEqual([expect.objectContaining({ id: app.id, name: 'cli apps' })]);
+    const strict = await cli(['--json', 'apps', 'update', '--app', app.id, '--known-event-types-only']);
+    expect(strict.lines).toEqual([expect.objectContaining({ id: app.id, knownEventTypesOnly: true })]);
+    const refused = await cli(['events', 'send', '--app', app.id, '--type', 'never.listed', '--data', '{}']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/answered 422 unprocessable: .*\(type: is not in the event-type catalog/);
+    const lax = await cli(['--json', 'apps', 'update', '--app', app.id, '--any-event-type']);
+    expect(lax.lines[0]).not.toHaveProperty('knownEventTypesOnly');
 
     const key = (await cli(['--json', 'keys', 'create', '--app', app.id, '--name', 'ci'])).lines[0] as {
       id: string;
@@ -548,9 +555,9 @@ describe('hookrelay apps, keys, portal, endpoints and events', () => {
     expect((await withKey(key.key)).code).toBe(0);
     const revoked = await cli(['keys', 'delete', '--app', app.id, '--key', key.id, '--yes']);
     expect(revoked.code, revoked.stderr).toBe(0);
-    const refused = await withKey(key.key);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/answered 401/);
+    const gone = await withKey(key.key);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/answered 401/);
   });
 
   it('mints a portal link that opens a session, and revokes every link', async () => {
