@@ -173,7 +173,7 @@ function loads(
       rcuPerSecond: round(reads.get(pk) ?? u.rcu * scale),
     }))
     .concat(markers);
-  note = `${note}. APP#: the fan-out and endpoint reads of ${API_CONTAINERS} api and ${DELIVERY_CONTAINERS} delivery containers at the target rate (cached per container: by containers, not events); ACTIVE#<n>: the activity markers they write (by containers and minutes, not events)`;
+  note = `${note}. APP#: the fan-out and endpoint reads of ${API_CONTAINERS} api and ${DELIVERY_CONTAINERS} delivery containers at the target rate (cached per container: by containers, not events); ACTIVE#<n>: the activity markers they read and write (by containers and minutes, not events)`;
   const byW = [...all].sort((a, b) => b.wcuPerSecond - a.wcuPerSecond);
   const byR = [...all].sort((a, b) => b.rcuPerSecond - a.rcuPerSecond);
   return {
