@@ -31,11 +31,12 @@ import { startHarness } from './harness';
 import { runLatency } from './latency';
 import { renderConsole, renderMarkdown, type BenchResults, type ChangePlan } from './report';
 import { runThroughput } from './throughput';
+import { runOrdering } from './ordering';
 
 // The SDK's notice that Node 20 support ends: a fact about this machine, not a finding.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-export const PARTS = ['cost', 'latency', 'throughput', 'cold-start'] as const;
+export const PARTS = ['cost', 'latency', 'throughput', 'cold-start', 'ordering'] as const;
 /** Events per POST /events/batch in the throughput run (the issue: it ingests with batch POSTs). */
 const THROUGHPUT_BATCH = 20;
 export type Part = (typeof PARTS)[number];
@@ -49,6 +50,9 @@ export interface BenchSizes {
   throughputProducers: number;
   throughputPollers: number;
   coldStartRuns: number;
+  /** The ordering part: keys of one strict endpoint, events per key (each key's sent one after the other). */
+  orderingKeys: number;
+  orderingEventsPerKey: number;
 }
 
 export const SIZES: Record<'full' | 'quick', BenchSizes> = {
@@ -60,6 +64,8 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 15,
+    orderingKeys: 100,
+    orderingEventsPerKey: 10,
   },
   quick: {
     costDeliveries: 200,
@@ -69,6 +75,8 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 5,
+    orderingKeys: 100,
+    orderingEventsPerKey: 3,
   },
 };
 
@@ -134,7 +142,9 @@ export function derive(res: BenchResults, scenarios: ScenarioResult[] | undefine
   return res;
 }
 
-type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart'> & { costScenarios?: ScenarioResult[] };
+type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart' | 'ordering'> & {
+  costScenarios?: ScenarioResult[];
+};
 
 /** Runs one part in this process. */
 export async function runPart(part: Part, sizes: BenchSizes, runId: string, compareRef?: string): Promise<PartResult> {
@@ -163,6 +173,14 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
           },
           runId,
         ),
+      };
+    case 'ordering':
+      return {
+        ordering: await runOrdering({
+          keys: sizes.orderingKeys,
+          eventsPerKey: sizes.orderingEventsPerKey,
+          pollers: sizes.throughputPollers,
+        }),
       };
     case 'cold-start':
       return {
@@ -246,6 +264,7 @@ export async function runBench(opts: {
     latency: `${sizes.latencyEvents} events at ${sizes.latencyRatePerSecond}/s`,
     throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each, batches of ${THROUGHPUT_BATCH}`,
     'cold-start': `${sizes.coldStartRuns} fresh processes per bundle`,
+    ordering: `${sizes.orderingKeys} keys of one strict endpoint, ${sizes.orderingEventsPerKey} events each`,
   };
   let scenarios: ScenarioResult[] | undefined;
   for (const part of PARTS.filter((p) => opts.parts.includes(p))) {
