@@ -128,6 +128,8 @@ export function figuresJson(res: BenchResults): Record<string, unknown> {
       dynamoAndSqsPerMillion: o.storageAndQueuesPerMillion,
       sqsFifoPricePerMillionRequests: o.fifoPricePerMillionRequests,
       sqsStandardPricePerMillionRequests: 0.4,
+      unorderedSameRun: o.unordered,
+      loadAverage: o.loadAverage,
       commit,
     };
   }

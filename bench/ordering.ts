@@ -11,6 +11,7 @@
  *   with bench/prices.ts, every SQS request at the FIFO price (in this scenario they all go to the
  *   ordered lane's FIFO queue: the ingest's sends, the event source's receives and deletes).
  */
+import { loadavg } from 'node:os';
 import { PRICES } from './prices';
 import { startHarness } from './harness';
 import { eventData } from './cost';
@@ -35,17 +36,43 @@ export interface OrderingResult {
   storageAndQueuesPerMillion: number;
   fifoPricePerMillionRequests: number;
   inOrder: true;
+  /** The same run on an unordered endpoint, right after: the comparison at the same machine load. */
+  unordered: Pick<
+    OrderingResult,
+    'deliveriesPerSecond' | 'latencyMs' | 'writeUnitsPerDelivery' | 'readUnitsPerDelivery' | 'sqsRequestsPerDelivery'
+  >;
+  /** The machine's load average during the run (2 cores here): absolute rates fall with it. */
+  loadAverage: number;
 }
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
 
+/**
+ * The ordered run, then the same run on an unordered endpoint (same keys, same sending, same
+ * machine load): what ordering costs in throughput and latency, measured side by side.
+ */
 export async function runOrdering(s: OrderingSettings): Promise<OrderingResult> {
+  const ordered = await runOnce(s, true);
+  const unordered = await runOnce(s, false);
+  return {
+    ...ordered,
+    unordered: {
+      deliveriesPerSecond: unordered.deliveriesPerSecond,
+      latencyMs: unordered.latencyMs,
+      writeUnitsPerDelivery: unordered.writeUnitsPerDelivery,
+      readUnitsPerDelivery: unordered.readUnitsPerDelivery,
+      sqsRequestsPerDelivery: unordered.sqsRequestsPerDelivery,
+    },
+  };
+}
+
+async function runOnce(s: OrderingSettings, strict: boolean): Promise<Omit<OrderingResult, 'unordered'>> {
   const h = await startHarness({ pollerConcurrency: s.pollers, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
   try {
     const appId = await h.api.createApp('bench-ordering');
     const url = h.receiver.endpoint([200]);
-    await h.api.createEndpoint(appId, url, { ordering: 'strict' });
+    await h.api.createEndpoint(appId, url, strict ? { ordering: 'strict' } : {});
     const path = new URL(url).pathname;
     h.meter.reset();
 
@@ -82,7 +109,7 @@ export async function runOrdering(s: OrderingSettings): Promise<OrderingResult> 
       const key = keyOf.get(id) ?? '?';
       seen.set(key, [...(seen.get(key) ?? []), id]);
     }
-    for (const [key, ids] of order) {
+    for (const [key, ids] of strict ? order : new Map<string, string[]>()) {
       if (JSON.stringify(seen.get(key)) !== JSON.stringify(ids)) {
         throw new Error(`key ${key} arrived as ${JSON.stringify(seen.get(key))}, accepted as ${JSON.stringify(ids)}`);
       }
@@ -121,6 +148,7 @@ export async function runOrdering(s: OrderingSettings): Promise<OrderingResult> 
       storageAndQueuesPerMillion: Math.round(storageAndQueues(PRICES.sqsFifoRequest.usd) * 100) / 100,
       fifoPricePerMillionRequests: PRICES.sqsFifoRequest.usd * 1e6,
       inOrder: true,
+      loadAverage: Math.round(loadavg()[0]! * 10) / 10,
     };
   } finally {
     await h.stop();

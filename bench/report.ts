@@ -671,7 +671,8 @@ export function renderConsole(res: BenchResults): string {
     const o = res.ordering;
     lines.push(
       `ordering  ${o.keys} keys x ${o.events / o.keys}: ${o.deliveriesPerSecond.toFixed(1)}/s, per-key latency p50 ${ms(o.latencyMs.p50)} p95 ${ms(o.latencyMs.p95)}, ` +
-        `${o.writeUnitsPerDelivery} WCU + ${o.readUnitsPerDelivery} RCU + ${o.sqsRequestsPerDelivery} SQS FIFO requests a delivery ($${o.storageAndQueuesPerMillion}/M), in order`,
+        `${o.writeUnitsPerDelivery} WCU + ${o.readUnitsPerDelivery} RCU + ${o.sqsRequestsPerDelivery} SQS FIFO requests a delivery ($${o.storageAndQueuesPerMillion}/M), in order; ` +
+        `unordered same run ${o.unordered.deliveriesPerSecond}/s, p50 ${ms(o.unordered.latencyMs.p50)} (load ${o.loadAverage})`,
     );
   }
   for (const b of res.coldStart?.handlers ?? [])
@@ -696,5 +697,7 @@ function orderingSection(o: NonNullable<BenchResults['ordering']>): string[] {
     `| SQS FIFO requests a delivery | ${o.sqsRequestsPerDelivery} (at $${o.fifoPricePerMillionRequests} per million, against $0.40 for standard queues) |`,
     `| Lambda invocations a delivery | ${o.lambdaInvocationsPerDelivery} |`,
     `| DynamoDB and SQS per million deliveries | $${o.storageAndQueuesPerMillion} |`,
+    '',
+    `The same run on an unordered endpoint right after (same keys and sending, machine load average ${o.loadAverage} on its 2 cores): ${o.unordered.deliveriesPerSecond} deliveries/s, latency p50 / p95 ${o.unordered.latencyMs.p50} / ${o.unordered.latencyMs.p95} ms, ${o.unordered.writeUnitsPerDelivery} write and ${o.unordered.readUnitsPerDelivery} read units and ${o.unordered.sqsRequestsPerDelivery} SQS requests a delivery.`,
   ];
 }
