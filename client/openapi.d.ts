@@ -355,8 +355,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome */
+        /** The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise), each with its latest attempt’s error; `eventId` finds that event’s delivery whatever its age. A first attempt still in flight shows once it has an outcome */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One event’s delivery to the endpoint, with the request its latest attempt sent (secrets hidden); 404 when the event does not go to this endpoint */
+        get: operations["getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -372,7 +389,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95 */
+        /** The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95, the same over time, and the latest failure */
         get: operations["getV1AppsByAppIdEndpointsByEndpointIdStats"];
         put?: never;
         post?: never;
@@ -666,6 +683,32 @@ export interface components {
              * @constant
              */
             test?: true;
+            /** @description why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed */
+            lastError: string | null;
+        };
+        EndpointDeliveryDetail: {
+            eventId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+            attempts: number;
+            lastStatusCode: number | null;
+            lastAttemptAt: string | null;
+            nextAttemptAt: string | null;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @constant */
+            test?: true;
+            lastError: string | null;
+            /** @description the request of the latest attempt (or the first, before it is made), built from the endpoint as it is now: signatures shown by version or prefix, Authorization by scheme, custom header values as ••• */
+            request: {
+                /** @constant */
+                method: "POST";
+                url: string;
+                headers: {
+                    [key: string]: string;
+                };
+            };
         };
         EndpointStats: {
             /** @description ISO 8601 date-time */
@@ -690,6 +733,38 @@ export interface components {
             latencyMs: {
                 p50: number | null;
                 p95: number | null;
+            };
+            /** @description the delivery in the window whose latest attempt failed most recently; null when none did */
+            lastFailure: {
+                eventId: string;
+                /** @description when its latest attempt was made */
+                at: string | null;
+                /**
+                 * @description retrying or failed
+                 * @enum {string}
+                 */
+                status: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
+                statusCode: number | null;
+                error: string | null;
+            } | null;
+            /** @description the same figures over time, for a chart */
+            series: {
+                /** @description the width of each point: 1, 5, 15 or 30 min, 1, 2, 3, 6 or 12 h, a day or a week */
+                bucketSeconds: number;
+                /** @description at most 64 buckets, oldest first, by event time as the log */
+                points: {
+                    /** @description the bucket’s start, aligned to UTC */
+                    at: string;
+                    pending: number;
+                    retrying: number;
+                    succeeded: number;
+                    failed: number;
+                    skipped: number;
+                    latencyMs: {
+                        p50: number | null;
+                        p95: number | null;
+                    };
+                }[];
             };
             /** @description more than 10,000 deliveries in the window: the figures cover the newest 10,000 */
             truncated: boolean;
@@ -1786,6 +1861,7 @@ export interface operations {
             query?: {
                 status?: "pending" | "retrying" | "succeeded" | "failed" | "skipped";
                 eventType?: string;
+                eventId?: string;
                 since?: string;
                 until?: string;
                 limit?: number;
@@ -1810,6 +1886,34 @@ export interface operations {
                         items: components["schemas"]["EndpointDelivery"][];
                         nextCursor: string | null;
                     };
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    getV1AppsByAppIdEndpointsByEndpointIdDeliveriesByEventId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+                endpointId: string;
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointDeliveryDetail"];
                 };
             };
             400: components["responses"]["E400"];

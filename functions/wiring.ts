@@ -12,7 +12,7 @@ import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
 import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './intake/sqs-ingest-queues';
 import { CoalescingScheduler, SqsDeadLetterQueue, SqsScheduler } from './delivery/sqs-queues';
-import { config } from './config';
+import { config, type Config } from './config';
 import { createAppService, type DestinationCheck } from './endpoints/apps';
 import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
@@ -31,7 +31,9 @@ import { createIngestService } from './intake/ingest';
 import { createEventQueries } from './delivery/queries';
 import { DynamoCatalogStore } from './catalog/dynamo-catalog-store';
 import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
+import { DynamoEventStore } from './intake/dynamo-event-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
+import { describeWebhookRequest } from './webhook/webhook';
 import { createCatalogCheck } from './catalog/catalog-check';
 import { createEventTypeService, listAllEventTypes } from './catalog/event-types';
 import { createPortalAccessService } from './access/portal-access';
@@ -86,6 +88,42 @@ function destinationCheck(allowPrivate: boolean): DestinationCheck {
   };
 }
 
+/** The delivery's metrics, through the workers' observer port. */
+const deliveryMetrics: DeliveryObserver = {
+  attempted: (a) => {
+    if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
+  },
+  retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
+  finished: (status, { event, at }) => {
+    if (status === Status.succeeded) {
+      metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
+      metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
+    } else if (status === Status.failed) {
+      metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
+    } else if (status === Status.skipped) {
+      metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
+    }
+  },
+};
+
+/** What sends webhooks, and OAuth2 token requests, through one guarded agent. */
+function webhookSenders(cfg: Config) {
+  // Checks every address again at connect time, keeps connections alive, never follows redirects.
+  const agent = createGuardedAgent({
+    allowPrivate: cfg.allowPrivateTargets,
+    keepAliveTimeoutMs: 30_000,
+    connections: 64,
+  });
+  const sender = new HttpSender({ excerptBytes: cfg.responseExcerptBytes, agent });
+  const userAgent = `hookrelay/${cfg.version}`;
+  // OAuth2 token requests go through the same guarded agent; a token response needs more than an excerpt.
+  const tokens = new OAuth2Tokens({
+    sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
+    userAgent,
+  });
+  return { sender, tokens, userAgent };
+}
+
 function build() {
   const cfg = config();
   const stores = dynamoStores(
@@ -129,36 +167,8 @@ function build() {
     retry: cfg.ingestRetry,
     onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
   });
-  // Checks every address again at connect time, keeps connections alive, never follows redirects.
-  const agent = createGuardedAgent({
-    allowPrivate: cfg.allowPrivateTargets,
-    keepAliveTimeoutMs: 30_000,
-    connections: 64,
-  });
-  const sender = new HttpSender({ excerptBytes: cfg.responseExcerptBytes, agent });
-  const userAgent = `hookrelay/${cfg.version}`;
-  // OAuth2 token requests go through the same guarded agent; a token response needs more than an excerpt.
-  const tokens = new OAuth2Tokens({
-    sender: new HttpSender({ excerptBytes: 16 * 1024, bodyGraceMs: cfg.deliveryTimeoutMs, agent }),
-    userAgent,
-  });
+  const { sender, tokens, userAgent } = webhookSenders(cfg);
   const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
-  const deliveryObserver: DeliveryObserver = {
-    attempted: (a) => {
-      if (a.outcome !== 'succeeded') metrics.addMetric(M.attemptsFailed, MetricUnit.Count, 1);
-    },
-    retried: () => metrics.addMetric(M.deliveriesRetried, MetricUnit.Count, 1),
-    finished: (status, { event, at }) => {
-      if (status === Status.succeeded) {
-        metrics.addMetric(M.deliveriesSucceeded, MetricUnit.Count, 1);
-        metrics.addMetric(M.deliveryLatencyMs, MetricUnit.Milliseconds, at.getTime() - Date.parse(event.timestamp));
-      } else if (status === Status.failed) {
-        metrics.addMetric(M.deliveriesFailed, MetricUnit.Count, 1);
-      } else if (status === Status.skipped) {
-        metrics.addMetric(M.deliveriesSkipped, MetricUnit.Count, 1);
-      }
-    },
-  };
   const deliver = createDeliverService({
     events: stores.events,
     store: stores.deliveries,
@@ -172,7 +182,7 @@ function build() {
     life,
     timeoutMs: cfg.deliveryTimeoutMs,
     userAgent,
-    observer: deliveryObserver,
+    observer: deliveryMetrics,
   });
   // Strict endpoints' lane (functions/ordering): the same sending, signing and outcomes, in
   // each key's order, its head held by its visibility while it waits.
@@ -193,7 +203,7 @@ function build() {
       policy,
       timeoutMs: cfg.deliveryTimeoutMs,
       userAgent,
-      observer: deliveryObserver,
+      observer: deliveryMetrics,
     }),
     queue: laneQueue,
     errorHoldMs: ORDERED_ERROR_HOLD_MS,
@@ -227,6 +237,9 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
+      findEvent: async (appId, eventId) =>
+        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false)) ?? undefined,
+      describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, userAgent),
       statsMax: 10_000,
     }),
     testEvents: createTestEventService({

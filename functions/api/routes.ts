@@ -292,7 +292,7 @@ export const ROUTES = {
   },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': {
     summary:
-      'The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise); a first attempt still in flight shows once it has an outcome',
+      'The endpoint’s deliveries, newest first, by event time (the last 24 h unless since/until say otherwise), each with its latest attempt’s error; `eventId` finds that event’s delivery whatever its age. A first attempt still in flight shows once it has an outcome',
     access: 'app',
     portal: 'read',
     tag: 'Endpoints',
@@ -300,8 +300,18 @@ export const ROUTES = {
     ok: { status: 200, view: 'EndpointDelivery', list: true },
     errors: [404, 429],
   },
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}': {
+    summary:
+      'One event’s delivery to the endpoint, with the request its latest attempt sent (secrets hidden); 404 when the event does not go to this endpoint',
+    access: 'app',
+    portal: 'read',
+    tag: 'Endpoints',
+    ok: { status: 200, view: 'EndpointDeliveryDetail' },
+    errors: [404, 429],
+  },
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': {
-    summary: 'The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95',
+    summary:
+      'The endpoint’s deliveries since a time: counts by status and HTTP code, success rate, latency p50/p95, the same over time, and the latest failure',
     access: 'app',
     portal: 'read',
     tag: 'Endpoints',

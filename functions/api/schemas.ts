@@ -359,6 +359,7 @@ const isoTime = (what: string) =>
 export const deliveriesQuerySchema = z.object({
   status: z.optional(z.enum(DELIVERY_STATUSES, { error: `must be one of ${DELIVERY_STATUSES.join(', ')}` })),
   eventType: z.optional(eventType),
+  eventId: z.optional(eventIdSchema),
   since: isoTime('by event time; default 24 hours before until'),
   until: isoTime('by event time; default now'),
   limit: pageSize,

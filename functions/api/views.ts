@@ -200,6 +200,31 @@ export const views = {
     nextAttemptAt: iso.nullable(),
     createdAt: iso.describe('the event’s time: the log is sorted and windowed by it'),
     test: z.optional(z.literal(true)).describe('set on a test event’s delivery (send-example)'),
+    lastError: z
+      .string()
+      .nullable()
+      .describe('why the latest attempt failed (HTTP 500, timeout, connection refused...); null unless it failed'),
+  }),
+  EndpointDeliveryDetail: z.object({
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastAttemptAt: iso.nullable(),
+    nextAttemptAt: iso.nullable(),
+    createdAt: iso,
+    test: z.optional(z.literal(true)),
+    lastError: z.string().nullable(),
+    request: z
+      .object({
+        method: z.literal('POST'),
+        url: z.string(),
+        headers: z.record(z.string(), z.string()),
+      })
+      .describe(
+        'the request of the latest attempt (or the first, before it is made), built from the endpoint as it is now: signatures shown by version or prefix, Authorization by scheme, custom header values as •••',
+      ),
   }),
   EndpointStats: z.object({
     since: iso,
@@ -217,6 +242,37 @@ export const views = {
     latencyMs: z
       .object({ p50: z.number().nullable(), p95: z.number().nullable() })
       .describe('response time of the successful attempts'),
+    lastFailure: z
+      .object({
+        eventId: z.string(),
+        at: iso.nullable().describe('when its latest attempt was made'),
+        status: z.enum(DELIVERY_STATUSES).describe('retrying or failed'),
+        statusCode: z.number().int().nullable(),
+        error: z.string().nullable(),
+      })
+      .nullable()
+      .describe('the delivery in the window whose latest attempt failed most recently; null when none did'),
+    series: z
+      .object({
+        bucketSeconds: z
+          .number()
+          .int()
+          .describe('the width of each point: 1, 5, 15 or 30 min, 1, 2, 3, 6 or 12 h, a day or a week'),
+        points: z
+          .array(
+            z.object({
+              at: iso.describe('the bucket’s start, aligned to UTC'),
+              pending: z.number().int(),
+              retrying: z.number().int(),
+              succeeded: z.number().int(),
+              failed: z.number().int(),
+              skipped: z.number().int(),
+              latencyMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }),
+            }),
+          )
+          .describe('at most 64 buckets, oldest first, by event time as the log'),
+      })
+      .describe('the same figures over time, for a chart'),
     truncated: z.boolean().describe('more than 10,000 deliveries in the window: the figures cover the newest 10,000'),
   }),
   TestSent: z.object({ id: z.string().describe('the test event’s id: poll GET /v1/apps/{appId}/events/{id}') }),

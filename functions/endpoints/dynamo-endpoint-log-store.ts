@@ -9,7 +9,7 @@ import type { EndpointLogFilter, EndpointLogStore, LoggedDelivery } from './endp
 import { Status } from '../delivery/lifecycle';
 import { bySk, toDelivery } from '../delivery/dynamo-delivery-store';
 import { decodeCursor, encodeCursor, type DynamoTable, type Item } from '../shared/dynamo-table';
-import { deliveriesPk } from '../shared/table-layout';
+import { deliveriesPk, deliveryShardOf, keys } from '../shared/table-layout';
 
 /** Queries one page reads at most while it looks for matches of a filter. */
 const MAX_QUERIES_PER_PAGE = 10;
@@ -44,10 +44,13 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
     shard = 0,
     before?: string,
   ): Omit<QueryCommandInput, 'TableName'> {
-    const pk = deliveriesPk(appId, endpointId, shard);
+    // One event's delivery lives in the shard its id names; a window reads the shard asked for.
+    const pk = deliveriesPk(appId, endpointId, f.event ? deliveryShardOf(f.event.id) : shard);
     const names: Record<string, string> = {};
     const to = `${f.until}~`;
-    const values: Item = { ':pk': pk, ':from': f.since, ':to': before !== undefined && before < to ? before : to };
+    const values: Item = f.event
+      ? { ':pk': pk, ':sk': `${f.event.at}#${f.event.id}` }
+      : { ':pk': pk, ':from': f.since, ':to': before !== undefined && before < to ? before : to };
     const conditions: string[] = [];
     if (f.status !== undefined) {
       names['#s'] = 'status';
@@ -60,7 +63,7 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
     }
     return {
       // sk is `<event time>#<event id>`: '~' sorts after '#', so `until` itself is included.
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      KeyConditionExpression: f.event ? 'pk = :pk AND sk = :sk' : 'pk = :pk AND sk BETWEEN :from AND :to',
       ...(conditions.length > 0 ? { FilterExpression: conditions.join(' AND ') } : {}),
       ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
       ExpressionAttributeValues: values,
@@ -75,7 +78,8 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
     limit: number,
     cursor?: string,
   ): Promise<{ items: LoggedDelivery[]; nextCursor: string | null }> {
-    const shards = await this.t.appEventShards(appId);
+    // One event's delivery is one key: no shard to merge.
+    const shards = filter.event ? 1 : await this.t.appEventShards(appId);
     if (shards > 1) return this.listMerged(appId, endpointId, filter, limit, shards, cursor);
     const input = this.query(appId, endpointId, filter);
     const pk = String((input.ExpressionAttributeValues as Item)[':pk']);
@@ -135,6 +139,19 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
       .slice(0, limit);
     const last = shown.length === limit ? String(shown.at(-1)!.sk) : floor;
     return { items: shown.map(toLogged), nextCursor: last === undefined ? null : encodeCursor({ pk: pk0, sk: last }) };
+  }
+
+  async latestErrors(
+    appId: string,
+    endpointId: string,
+    deliveries: readonly Pick<LoggedDelivery, 'eventId' | 'attempts'>[],
+  ): Promise<Map<string, string | null>> {
+    if (deliveries.length === 0) return new Map();
+    const found = await this.t.batchGet(
+      deliveries.map((d) => keys.attempt(appId, d.eventId, endpointId, d.attempts)),
+      false,
+    );
+    return new Map(found.map((i) => [String(i.eventId), (i.error as string | null | undefined) ?? null]));
   }
 
   async scanEndpointDeliveries(appId: string, endpointId: string, filter: EndpointLogFilter, max: number) {

@@ -157,6 +157,8 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
     json(202, await services().testEvents.sendExample(appId, param(e, 'endpointId'), e.jsonBody)),
   'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries': async (e, _who, appId) =>
     json(200, await services().endpointLog.deliveries(appId, param(e, 'endpointId'), query(e))),
+  'GET /v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}': async (e, _who, appId) =>
+    json(200, await services().endpointLog.delivery(appId, param(e, 'endpointId'), param(e, 'eventId'))),
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': async (e, _who, appId) =>
     json(200, await services().endpointLog.stats(appId, param(e, 'endpointId'), query(e))),
   'POST /v1/apps/{appId}/portal-access': async (e, who, appId) =>

@@ -69,6 +69,57 @@ export function buildWebhookRequest(input: {
   return { url: input.url, body, headers };
 }
 
+/** What stands for a secret in a request shown to people. */
+export const HIDDEN = '•••';
+
+/**
+ * The request an attempt made at `at` sends to `endpoint`, for people to read (the portal's
+ * delivery page): built by {@link buildWebhookRequest} itself, so it lists exactly the headers a
+ * send has, then hidden where a secret shows: each signature by its version or prefix alone, the
+ * Authorization by its scheme, the endpoint's custom headers by name (their values are
+ * write-only). It is built from the endpoint as it is now: nothing of the sent request is stored.
+ */
+export function describeWebhookRequest(
+  endpoint: Endpoint,
+  event: { id: string; type: string; timestamp: string },
+  at: Date,
+  userAgent: string,
+): { method: 'POST'; url: string; headers: Record<string, string> } {
+  const signature = endpoint.signature ?? DEFAULT_SIGNATURE;
+  const auth = endpoint.auth;
+  // The secrets of that time if the endpoint still has them, else today's: only their number shows.
+  const then = activeSecrets(endpoint.secrets, at);
+  const keys = (then.length > 0 ? then : activeSecrets(endpoint.secrets, new Date())).map((k) => k.key);
+  const request = buildWebhookRequest({
+    url: endpoint.url,
+    eventId: event.id,
+    type: event.type,
+    timestamp: event.timestamp,
+    dataJson: 'null',
+    secretKeys: keys,
+    at,
+    userAgent,
+    signature,
+    ...(endpoint.headers ? { headers: endpoint.headers } : {}),
+    ...(auth ? { authorization: `${auth.type === 'basic' ? 'Basic' : 'Bearer'} ${HIDDEN}` } : {}),
+  });
+  const headers = { ...request.headers };
+  for (const name of Object.keys(endpoint.headers ?? {})) headers[name.toLowerCase()] = HIDDEN;
+  if (signature.scheme === 'hmac-sha256') {
+    const name = signature.header.toLowerCase();
+    headers[name] = (headers[name] ?? '')
+      .split(',')
+      .map(() => `${signature.prefix}${HIDDEN}`)
+      .join(',');
+  } else {
+    headers['webhook-signature'] = (headers['webhook-signature'] ?? '')
+      .split(' ')
+      .map((v) => `${v.slice(0, v.indexOf(',') + 1)}${HIDDEN}`)
+      .join(' ');
+  }
+  return { method: 'POST', url: request.url, headers };
+}
+
 export interface SendWebhookDeps {
   sender: RequestSender;
   tokens?: AccessTokens;

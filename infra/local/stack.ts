@@ -46,7 +46,7 @@ import { ruleRuntime } from './rules';
 import { scheduledEvent, startScheduler, type Scheduler } from './scheduler';
 import { applyEnv, lockDataDir, resolveApiKey, resolveDataDir, resolvePort, resolveSqsPort } from './settings';
 import { startSqsPoller, type SqsPoller } from './sqs-poller';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
   deployedNaming,
   rateSeconds,
@@ -198,7 +198,31 @@ function kebab(logicalId: string): string {
   return `hookrelay${bare.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
+/**
+ * Starts the stack the synthesized template describes, step by step: read the assembly (and
+ * check every variable first), provision the emulators, serve the front (API and PutEvents),
+ * start the functions, wire their sources (rules, event source mappings, schedules). A step
+ * that fails stops what the earlier ones started.
+ */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const plan = await readAssemblyChecked(opts);
+  const stops = stopper(plan.log);
+  try {
+    const res = await provision(plan, stops);
+    const access = awsAccess(plan, res);
+    const front = await serveFront(plan, res, access, stops);
+    const fns = await startFunctions(plan, res, access, front, stops);
+    const sources = await wireSources(plan, res, access, front, fns, stops);
+    return handle(plan, res, access, front, fns, sources, stops);
+  } catch (err) {
+    await stops.stopAll();
+    throw err;
+  }
+}
+
+// ---- 1. read the assembly, and check every variable before anything starts --------------------
+
+async function readAssemblyChecked(opts: LocalStackOptions) {
   const log = createLog(opts.quiet);
   const userEnv: Record<string, string | undefined> = { ...process.env, ...opts.env };
   const code: LocalCode = opts.code ?? (userEnv.HOOKRELAY_LOCAL_CODE === 'assembly' ? 'assembly' : 'src');
@@ -216,7 +240,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   const assembly = await loadAssembly({ dir: opts.assemblyDir, bundle: code === 'assembly' });
   const model = readModel(assembly.template);
-  const roles = rolesOf(model);
   const deployed = deployedNaming(LOCAL_ACCOUNT_ID, LOCAL_REGION, STACK_NAME);
 
   /** The operator's say over a function's variables: the template's, then theirs. */
@@ -245,434 +268,520 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   }
   if (problems.size > 0) throw new ConfigError([...problems]);
   const dataDir = resolveDataDir(opts.dataDir, userEnv);
+  return { opts, log, userEnv, code, port, assembly, model, roles: rolesOf(model), deployed, overlay, dataDir };
+}
+type Plan = Awaited<ReturnType<typeof readAssemblyChecked>>;
 
-  // What has started, by name; stop() (or a failed start) stops it in STOP_ORDER.
+/** What has started, by part; `stopAll` (stop(), or a failed start) stops it in STOP_ORDER. */
+function stopper(log: Plan['log']) {
   const running = new Map<Part, (() => Promise<void> | void)[]>();
-  const onStop = (part: Part, stop: () => Promise<void> | void) =>
-    running.set(part, [...(running.get(part) ?? []), stop]);
-  const stopAll = async () => {
-    for (const part of STOP_ORDER) {
-      const stops = running.get(part) ?? [];
-      running.delete(part);
-      for (const stop of stops) {
-        try {
-          await stop();
-        } catch (err) {
-          log.error(`stopping ${part}`, err);
+  return {
+    onStop: (part: Part, stop: () => Promise<void> | void) => running.set(part, [...(running.get(part) ?? []), stop]),
+    async stopAll() {
+      for (const part of STOP_ORDER) {
+        const stops = running.get(part) ?? [];
+        running.delete(part);
+        for (const stop of stops) {
+          try {
+            await stop();
+          } catch (err) {
+            log.error(`stopping ${part}`, err);
+          }
         }
       }
-    }
+    },
+  };
+}
+type Stops = ReturnType<typeof stopper>;
+
+// ---- 2. provision: the emulators, the template's queues and table, their local names -----------
+
+async function provision({ opts, userEnv, assembly, model, roles, dataDir }: Plan, { onStop }: Stops) {
+  if (dataDir) onStop('data dir lock', lockDataDir(dataDir));
+  const emulators: Emulators = await startEmulators({ dataDir, sqsPort: resolveSqsPort(opts.sqsPort, userEnv) });
+  onStop('emulators', () => emulators.stop());
+
+  // Local names: the delivery queues and the table keep the names the CLI knows
+  // (topology.queues.*.name); every other resource is named after its logical id.
+  const localName = (id: string): string => {
+    const role = roles.get(id);
+    if (role === 'table') return topology.table.name;
+    if (role) return topology.queues[role].name;
+    const r = assembly.template.Resources[id];
+    const fn = model.functions.find((f) => f.id === id);
+    if (fn) return `hookrelay-${fn.role}`;
+    const given = r?.Properties?.Name ?? r?.Properties?.QueueName ?? r?.Properties?.TableName;
+    if (typeof given === 'string') return given;
+    // A FIFO queue's name must end with `.fifo`.
+    return model.queues.some((q) => q.id === id && q.fifo) ? `${kebab(id)}.fifo` : kebab(id);
+  };
+  const overrides = new Map<string, { visibilityTimeoutS?: number; maxReceiveCount?: number }>();
+  for (const [id, role] of roles) {
+    const o = role === 'table' ? undefined : opts.queueOverrides?.[role];
+    if (o) overrides.set(id, o);
+  }
+  const provisioned = await provisionStack(emulators.endpoints, model, localName, overrides);
+
+  /**
+   * The local resources' names. `via` is the AWS endpoint of whoever gets the queue URLs: the
+   * SQS client sends each call to the host in the QueueUrl, so a queue's URL must name the
+   * endpoint that records the call (the emulator finds a queue by the URL's last segment).
+   */
+  const localNaming = (via?: string): Naming => ({
+    account: LOCAL_ACCOUNT_ID,
+    region: LOCAL_REGION,
+    stackName: STACK_NAME,
+    attributes(id, r) {
+      const q = provisioned.queues.get(id);
+      if (q) {
+        const url = via ? `${via}/${LOCAL_ACCOUNT_ID}/${q.name}` : q.url;
+        return { Ref: url, QueueUrl: url, Arn: q.arn, QueueName: q.name };
+      }
+      return standardAttributes(r, id, {
+        account: LOCAL_ACCOUNT_ID,
+        region: LOCAL_REGION,
+        name: localName(id),
+        queueUrl: (name) => `${emulators.endpoints.sqs}/${LOCAL_ACCOUNT_ID}/${name}`,
+        apiEndpoint: () => 'http://127.0.0.1',
+      });
+    },
+  });
+  const attrs = (naming: Naming, id: string) => naming.attributes(id, assembly.template.Resources[id]!);
+  return { emulators, localName, overrides, provisioned, localNaming, local: localNaming(), attrs };
+}
+type Resources = Awaited<ReturnType<typeof provision>>;
+
+/** The secrets (the admin key is the one a function is told to read it from) and the ARN map. */
+function awsAccess({ userEnv, model, deployed, dataDir }: Plan, { provisioned, local, attrs, localName }: Resources) {
+  const apiKey = resolveApiKey(userEnv, dataDir);
+  const adminSecretIds = new Set(
+    model.functions.map((f) => referencedId(f.environment[ENV.apiKeySecretArn])).filter((x) => x !== undefined),
+  );
+  const secrets = new Map(
+    model.secrets.map((id) => [
+      id,
+      {
+        arn: attrs(local, id).Ref!,
+        name: localName(id),
+        value: adminSecretIds.has(id) ? apiKey : randomBytes(24).toString('base64url'),
+      },
+    ]),
+  );
+
+  // Local names to deployed ARNs, for the record of calls.
+  const byLocal = <K>(entries: [K, string][]) => new Map(entries);
+  const queueByName = byLocal([...provisioned.queues].map(([id, q]) => [q.name, attrs(deployed, id).Arn!]));
+  const queueByArn = byLocal([...provisioned.queues].map(([id, q]) => [q.arn, attrs(deployed, id).Arn!]));
+  const tableByName = byLocal([...provisioned.tables].map(([id, name]) => [name, attrs(deployed, id).Arn!]));
+  const secretById = byLocal(
+    [...secrets].flatMap(([id, s]) => [
+      [s.arn, attrs(deployed, id).Ref!],
+      [s.name, attrs(deployed, id).Ref!],
+    ]),
+  );
+  const busIds = model.buses;
+  const busNames = busIds.map((id) => attrs(local, id).Name!);
+  const busByName = byLocal(
+    busIds.flatMap((id) => [
+      [attrs(local, id).Name!, attrs(deployed, id).Arn!],
+      [attrs(local, id).Arn!, attrs(deployed, id).Arn!],
+    ]),
+  );
+  const arns: ArnLookup = {
+    queueByUrlOrName: (u) => queueByName.get(u.slice(u.lastIndexOf('/') + 1)),
+    queueByArn: (a) => queueByArn.get(a),
+    table: (n) => tableByName.get(n),
+    secret: (s) => secretById.get(s),
+    // No bus named: the default bus. hookrelay's producers name the stack's bus.
+    bus: (b) =>
+      b === undefined || b === 'default'
+        ? `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:event-bus/default`
+        : (busByName.get(b) ?? busByName.get(busNames[0] ?? '') ?? undefined),
+  };
+  return { apiKey, secrets, arns, busIds, busNames, recorder: new CallRecorder() };
+}
+type Access = ReturnType<typeof awsAccess>;
+
+// ---- 3. serve: the front server listens before the functions load (requests wait for them) -----
+
+async function serveFront(
+  { opts, log, port }: Plan,
+  { emulators }: Resources,
+  { busNames }: Access,
+  { onStop }: Stops,
+) {
+  let frontReady!: (v: { api: (event: unknown) => Promise<unknown> } | Error) => void;
+  const front$ = new Promise<{ api: (event: unknown) => Promise<unknown> } | Error>((r) => (frontReady = r));
+  // A rule's SQS target (the ingest queue): on it before PutEvents answers the entry.
+  const targetSqs = sqsClient(emulators.endpoints.sqs);
+  onStop('rule target', () => targetSqs.destroy());
+  const sendToTarget = async (queueUrl: string, body: string) => {
+    await targetSqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
   };
 
-  try {
-    if (dataDir) onStop('data dir lock', lockDataDir(dataDir));
-    const emulators: Emulators = await startEmulators({ dataDir, sqsPort: resolveSqsPort(opts.sqsPort, userEnv) });
-    onStop('emulators', () => emulators.stop());
+  // Set once the functions run: the template's rules for the bus's events.
+  const routing: { publish?: (event: Record<string, unknown>) => Promise<void> } = {};
+  const events = putEventsEndpoint({
+    log,
+    target: async (event) => {
+      if (!routing.publish) throw new LocalStackError('the local stack is still starting');
+      await routing.publish(event as unknown as Record<string, unknown>);
+    },
+    busNames,
+  });
+  const api = apiGatewayListener({
+    log,
+    invoke: async (event) => {
+      const f = await front$;
+      if (f instanceof Error) throw f;
+      return (await f.api(event)) as never;
+    },
+  });
+  const separateEvents = opts.eventsPort !== undefined;
+  const front = createServer((req, res) => {
+    if (!separateEvents && req.headers['x-amz-target'] !== undefined) events.listener(req, res);
+    else api(req, res);
+  });
+  const servers: Server[] = [front];
+  onStop('http', async () => {
+    await Promise.all(servers.map((s) => closeServer(s)));
+  });
+  onStop('ingest', () => events.drain());
+  if (port instanceof ConfigError) throw port;
+  const apiUrl = await listen(front, port);
+  let eventsUrl = apiUrl;
+  if (separateEvents) {
+    const eventsServer = createServer((req, res) => events.listener(req, res));
+    servers.push(eventsServer);
+    eventsUrl = await listen(eventsServer, opts.eventsPort ?? 0);
+  }
+  return { frontReady, sendToTarget, routing, apiUrl, eventsUrl };
+}
+type Front = Awaited<ReturnType<typeof serveFront>>;
 
-    // Local names: the delivery queues and the table keep the names the CLI knows
-    // (topology.queues.*.name); every other resource is named after its logical id.
-    const localName = (id: string): string => {
-      const role = roles.get(id);
-      if (role === 'table') return topology.table.name;
-      if (role) return topology.queues[role].name;
-      const r = assembly.template.Resources[id];
-      const fn = model.functions.find((f) => f.id === id);
-      if (fn) return `hookrelay-${fn.role}`;
-      const given = r?.Properties?.Name ?? r?.Properties?.QueueName ?? r?.Properties?.TableName;
-      if (typeof given === 'string') return given;
-      // A FIFO queue's name must end with `.fifo`.
-      return model.queues.some((q) => q.id === id && q.fifo) ? `${kebab(id)}.fifo` : kebab(id);
-    };
-    const overrides = new Map<string, { visibilityTimeoutS?: number; maxReceiveCount?: number }>();
-    for (const [id, role] of roles) {
-      const o = role === 'table' ? undefined : opts.queueOverrides?.[role];
-      if (o) overrides.set(id, o);
-    }
-    const provisioned = await provisionStack(emulators.endpoints, model, localName, overrides);
+// ---- 4. start the functions: the assembly's bundles in workers, or the sources in-process -------
 
-    /**
-     * The local resources' names. `via` is the AWS endpoint of whoever gets the queue URLs: the
-     * SQS client sends each call to the host in the QueueUrl, so a queue's URL must name the
-     * endpoint that records the call (the emulator finds a queue by the URL's last segment).
-     */
-    const localNaming = (via?: string): Naming => ({
-      account: LOCAL_ACCOUNT_ID,
-      region: LOCAL_REGION,
-      stackName: STACK_NAME,
-      attributes(id, r) {
-        const q = provisioned.queues.get(id);
-        if (q) {
-          const url = via ? `${via}/${LOCAL_ACCOUNT_ID}/${q.name}` : q.url;
-          return { Ref: url, QueueUrl: url, Arn: q.arn, QueueName: q.name };
+async function startFunctions(plan: Plan, res: Resources, access: Access, front: Front, { onStop }: Stops) {
+  const { opts, log, code, assembly, model, dataDir } = plan;
+  const { local, attrs } = res;
+  const environments: Record<string, Record<string, string>> = {};
+  const endpointFor = awsEndpointFor(plan, res, access, front, onStop);
+  const envOf = (spec: FunctionSpec, endpoint: string) =>
+    (environments[spec.role] = functionEnv(plan, res, spec, endpoint));
+
+  const functions = new Map<string, LocalFunction>();
+  const injected = opts.handlers ?? {};
+  const sourceRoles = model.functions.filter((f) => !injected[f.role as FunctionName]).map((f) => f.role);
+  if (code === 'src') {
+    // One process, one environment: the union of the functions' own, which must agree.
+    const shared = await endpointFor('process', 'src');
+    const union: Record<string, string> = {};
+    for (const spec of model.functions) {
+      for (const [k, v] of Object.entries(envOf(spec, shared))) {
+        if (k in union && union[k] !== v && k !== ENV.apiKeySecretArn) {
+          throw new LocalStackError(
+            `functions disagree on ${k} (${union[k]} / ${v}): run them from the assembly (HOOKRELAY_LOCAL_CODE=assembly)`,
+          );
         }
-        return standardAttributes(r, id, {
-          account: LOCAL_ACCOUNT_ID,
-          region: LOCAL_REGION,
-          name: localName(id),
-          queueUrl: (name) => `${emulators.endpoints.sqs}/${LOCAL_ACCOUNT_ID}/${name}`,
-          apiEndpoint: () => 'http://127.0.0.1',
-        });
-      },
-    });
-    const local = localNaming();
-    const attrs = (naming: Naming, id: string) => naming.attributes(id, assembly.template.Resources[id]!);
-
-    // The secrets: the admin key is the one a function is told to read it from.
-    const apiKey = resolveApiKey(userEnv, dataDir);
-    const adminSecretIds = new Set(
-      model.functions.map((f) => referencedId(f.environment[ENV.apiKeySecretArn])).filter((x) => x !== undefined),
-    );
-    const secrets = new Map(
-      model.secrets.map((id) => [
-        id,
-        {
-          arn: attrs(local, id).Ref!,
-          name: localName(id),
-          value: adminSecretIds.has(id) ? apiKey : randomBytes(24).toString('base64url'),
-        },
-      ]),
-    );
-
-    // Local names to deployed ARNs, for the record of calls.
-    const byLocal = <K>(entries: [K, string][]) => new Map(entries);
-    const queueByName = byLocal([...provisioned.queues].map(([id, q]) => [q.name, attrs(deployed, id).Arn!]));
-    const queueByArn = byLocal([...provisioned.queues].map(([id, q]) => [q.arn, attrs(deployed, id).Arn!]));
-    const tableByName = byLocal([...provisioned.tables].map(([id, name]) => [name, attrs(deployed, id).Arn!]));
-    const secretById = byLocal(
-      [...secrets].flatMap(([id, s]) => [
-        [s.arn, attrs(deployed, id).Ref!],
-        [s.name, attrs(deployed, id).Ref!],
-      ]),
-    );
-    const busIds = model.buses;
-    const busNames = busIds.map((id) => attrs(local, id).Name!);
-    const busByName = byLocal(
-      busIds.flatMap((id) => [
-        [attrs(local, id).Name!, attrs(deployed, id).Arn!],
-        [attrs(local, id).Arn!, attrs(deployed, id).Arn!],
-      ]),
-    );
-    const arns: ArnLookup = {
-      queueByUrlOrName: (u) => queueByName.get(u.slice(u.lastIndexOf('/') + 1)),
-      queueByArn: (a) => queueByArn.get(a),
-      table: (n) => tableByName.get(n),
-      secret: (s) => secretById.get(s),
-      // No bus named: the default bus. hookrelay's producers name the stack's bus.
-      bus: (b) =>
-        b === undefined || b === 'default'
-          ? `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:event-bus/default`
-          : (busByName.get(b) ?? busByName.get(busNames[0] ?? '') ?? undefined),
-    };
-    const recorder = new CallRecorder();
-
-    // The front server, listening before the functions load: requests wait for them.
-    let frontReady!: (v: { api: (event: unknown) => Promise<unknown> } | Error) => void;
-    const front$ = new Promise<{ api: (event: unknown) => Promise<unknown> } | Error>((r) => (frontReady = r));
-    // A rule's SQS target (the ingest queue): on it before PutEvents answers the entry.
-    const targetSqs = sqsClient(emulators.endpoints.sqs);
-    onStop('rule target', () => targetSqs.destroy());
-    const sendToTarget = async (queueUrl: string, body: string) => {
-      await targetSqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
-    };
-
-    // Set once the functions run: the template's rules for the bus's events.
-    const routing: { publish?: (event: Record<string, unknown>) => Promise<void> } = {};
-    const events = putEventsEndpoint({
-      log,
-      target: async (event) => {
-        if (!routing.publish) throw new LocalStackError('the local stack is still starting');
-        await routing.publish(event as unknown as Record<string, unknown>);
-      },
-      busNames,
-    });
-    const api = apiGatewayListener({
-      log,
-      invoke: async (event) => {
-        const f = await front$;
-        if (f instanceof Error) throw f;
-        return (await f.api(event)) as never;
-      },
-    });
-    const separateEvents = opts.eventsPort !== undefined;
-    const front = createServer((req, res) => {
-      if (!separateEvents && req.headers['x-amz-target'] !== undefined) events.listener(req, res);
-      else api(req, res);
-    });
-    const servers: Server[] = [front];
-    onStop('http', async () => {
-      await Promise.all(servers.map((s) => closeServer(s)));
-    });
-    onStop('ingest', () => events.drain());
-    if (port instanceof ConfigError) throw port;
-    const apiUrl = await listen(front, port);
-    let eventsUrl = apiUrl;
-    if (separateEvents) {
-      const eventsServer = createServer((req, res) => events.listener(req, res));
-      servers.push(eventsServer);
-      eventsUrl = await listen(eventsServer, opts.eventsPort ?? 0);
-    }
-
-    // The AWS endpoint the functions call: one per function with the assembly, so each call is
-    // known by its caller; one for the process with the sources.
-    const endpointFor = async (principal: string, via: string): Promise<string> => {
-      const server = awsEndpoint({
-        principal,
-        via,
-        recorder: code === 'assembly' ? recorder : undefined,
-        local: emulators.dispatch,
-        arns,
-        routes: {
-          sqs: emulators.endpoints.sqs,
-          dynamodb: emulators.endpoints.dynamodb,
-          events: eventsUrl,
-          secrets: localSecrets(secrets),
-        },
-      });
-      onStop('aws endpoints', () => closeServer(server));
-      return listen(server, 0);
-    };
-
-    const fnName = (spec: FunctionSpec) => attrs(local, spec.id).Ref!;
-    const awsEnv = (endpoint: string): Record<string, string | undefined> => ({
-      // The SDK inside the functions: fixed region, fake credentials, the local AWS endpoint.
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: undefined,
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_ENDPOINT_URL_SQS: endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: endpoint,
-      // No CloudWatch here: the handlers' embedded-metric lines would only be noise.
-      POWERTOOLS_METRICS_DISABLED: userEnv.POWERTOOLS_METRICS_DISABLED ?? 'true',
-      POWERTOOLS_LOG_LEVEL: userEnv.POWERTOOLS_LOG_LEVEL ?? (opts.quiet ? 'SILENT' : undefined),
-    });
-    const environments: Record<string, Record<string, string>> = {};
-    const envOf = (spec: FunctionSpec, endpoint: string): Record<string, string> => {
-      const vars = resolve(
-        assembly.template,
-        localNaming(endpoint),
-        spec.environment,
-        `${spec.id} Environment`,
-      ) as Record<string, string>;
-      const all = { ...overlay(vars), ...awsEnv(endpoint) };
-      const env = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
-      environments[spec.role] = env;
-      return env;
-    };
-
-    const functions = new Map<string, LocalFunction>();
-    const injected = opts.handlers ?? {};
-    const sourceRoles = model.functions.filter((f) => !injected[f.role as FunctionName]).map((f) => f.role);
-    if (code === 'src') {
-      // One process, one environment: the union of the functions' own, which must agree.
-      const shared = await endpointFor('process', 'src');
-      const union: Record<string, string> = {};
-      for (const spec of model.functions) {
-        for (const [k, v] of Object.entries(envOf(spec, shared))) {
-          if (k in union && union[k] !== v && k !== ENV.apiKeySecretArn) {
-            throw new LocalStackError(
-              `functions disagree on ${k} (${union[k]} / ${v}): run them from the assembly (HOOKRELAY_LOCAL_CODE=assembly)`,
-            );
-          }
-          union[k] = v;
-        }
+        union[k] = v;
       }
-      const restoreEnv = applyEnv({ ...union, [ENV.apiKey]: undefined, [ENV.dataDir]: dataDir });
-      onStop('environment', () => {
-        restoreEnv();
-        resetConfigForTests();
-      });
+    }
+    const restoreEnv = applyEnv({ ...union, [ENV.apiKey]: undefined, [ENV.dataDir]: dataDir });
+    onStop('environment', () => {
+      restoreEnv();
       resetConfigForTests();
-      // The admin key is cached by its module, which outlives a stack in this process.
-      (await import('../../functions/access/aws-admin-key')).resetAdminKeyForTests();
-    }
-    try {
-      const unknownRole = sourceRoles.find((r) => !['api', 'delivery', 'ingest', 'housekeeping'].includes(r));
-      if (code === 'src' && unknownRole) {
-        throw new LocalStackError(`no source handler for the template's function ${unknownRole}`);
-      }
-      // Loaded only now: the sources read their configuration from the environment just set.
-      const loaded = code === 'src' ? await loadHandlers(injected) : undefined;
-      if (loaded) onStop('handler state', () => loaded.reset());
-      const starting: Promise<void>[] = [];
-      for (const spec of model.functions) {
-        const name = fnName(spec);
-        const arn = attrs(local, spec.id).Arn!;
-        const fake = injected[spec.role as FunctionName];
-        if (fake || code === 'src') {
-          const handler = (fake ?? loaded!.handlers[spec.role as FunctionName]) as AnyHandler;
-          functions.set(spec.id, inProcessFunction(spec, name, arn, handler));
-          continue;
-        }
-        const endpoint = await endpointFor(`role:${spec.roleId}`, spec.role);
-        const fn = workerFunction({
-          spec,
-          name,
-          arn,
-          assemblyDir: assembly.dir,
-          env: { ...pick(process.env, PASSED_THROUGH), ...envOf(spec, endpoint) },
-          log,
-        });
-        onStop('handler state', () => fn.stop());
-        functions.set(spec.id, fn);
-        starting.push(fn.ready());
-      }
-      // Cold starts, all at once: a bundle that cannot load fails the start, not a request.
-      await Promise.all(starting);
-    } catch (err) {
-      frontReady(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    }
-
-    const sqs = sqsClient(emulators.endpoints.sqs);
-    onStop('sqs client', () => sqs.destroy());
-    const rules = ruleRuntime({
-      rules: model.rules,
-      functions,
-      queues: new Map(
-        [...provisioned.queues].map(([id, q]) => [id, { url: q.url, arn: attrs(deployed, id).Arn! }] as const),
-      ),
-      ruleArns: new Map(model.rules.map((r) => [r.id, attrs(deployed, r.id).Arn!] as const)),
-      functionArns: new Map(model.functions.map((f) => [f.id, attrs(deployed, f.id).Arn!] as const)),
-      sqs,
-      recorder: code === 'assembly' ? recorder : undefined,
-      log,
-      retryDelaysMs: opts.asyncRetryDelaysMs,
-      sendToTarget,
     });
-    const defaultBus = busIds[0];
-    if (defaultBus) routing.publish = (event) => rules.publish(defaultBus, event);
-    onStop('ingest', () => rules.drain());
-
-    // The API: the template's routes, each to its function (api-gateway.ts builds the events).
-    frontReady({
-      api: apiInvoker(model, functions, (id) => attrs(deployed, id), code === 'assembly' ? recorder : undefined),
-    });
-
-    const queueUrls = Object.fromEntries(
-      [...roles].filter(([, r]) => r !== 'table').map(([id, r]) => [r, provisioned.queues.get(id)!.url]),
-    ) as Record<QueueKey, string>;
-    // With a data dir the emulator keeps every queue's messages (both DLQs'), with their ids and ages.
-    const restoreQueues = async () => {
-      const kept = emulators.restoreDurableQueues();
-      const n = Object.values(kept).reduce((a, b) => a + b, 0);
-      if (n > 0) log.info(`restored ${n} message(s) kept on disk: ${JSON.stringify(kept)}`);
-    };
-    await restoreQueues();
-
-    // Event source mappings: the function's role receives and deletes, as Lambda's poller does.
-    const pollers: SqsPoller[] = [];
-    for (const m of model.mappings.filter((x) => x.enabled)) {
-      const fn = functions.get(m.functionId);
-      const queue = provisioned.queues.get(m.queueId);
-      if (!fn || !queue) throw new LocalStackError(`event source mapping ${m.id} names what the template lacks`);
-      const viaEndpoint =
-        code === 'assembly' ? await endpointFor(`role:${fn.spec.roleId}`, 'event source mapping') : undefined;
-      const client = viaEndpoint ? sqsClient(viaEndpoint) : sqs;
-      if (viaEndpoint) onStop('sqs client', () => client.destroy());
-      pollers.push(
-        startSqsPoller({
-          sqs: client,
-          queueUrl: viaEndpoint ? `${viaEndpoint}/${LOCAL_ACCOUNT_ID}/${queue.name}` : queue.url,
-          queueArn: queue.arn,
-          invoke: async (event) => (await fn.invoke(event)) as never,
-          log,
-          batchSize: m.batchSize,
-          batchingWindowS: m.batchingWindowS,
-          reportBatchItemFailures: m.reportBatchItemFailures,
-          concurrency: Math.min(m.maxConcurrency ?? Infinity, opts.pollerConcurrency ?? 2),
-          onActivity: emulators.onQueueActivity,
-        }),
-      );
+    resetConfigForTests();
+    // The admin key is cached by its module, which outlives a stack in this process.
+    (await import('../../functions/access/aws-admin-key')).resetAdminKeyForTests();
+  }
+  try {
+    const unknownRole = sourceRoles.find((r) => !['api', 'delivery', 'ingest', 'housekeeping'].includes(r));
+    if (code === 'src' && unknownRole) {
+      throw new LocalStackError(`no source handler for the template's function ${unknownRole}`);
     }
-    onStop('pollers', async () => {
-      await Promise.all(pollers.map((p) => p.stop()));
-    });
-
-    // Schedules: the template's rate; HOOKRELAY_HOUSEKEEPING_RATE_S, when the operator sets it,
-    // runs them more often locally (on AWS it is rounded up to whole minutes).
-    const schedulers: { role: string; scheduler: Scheduler }[] = [];
-    const rateOverride = userEnv[ENV.housekeepingRateS] ?? opts.env?.[ENV.housekeepingRateS];
-    for (const rule of model.rules.filter((r) => r.schedule !== undefined)) {
-      for (const target of rule.targets) {
-        const fn = functions.get(target.resourceId);
-        if (target.kind !== 'lambda' || !fn) continue;
-        const ruleArn = attrs(deployed, rule.id).Arn!;
-        const input = target.input === undefined ? undefined : (JSON.parse(target.input) as Record<string, unknown>);
-        const scheduler = startScheduler({
-          rateS: rateOverride ? Number(rateOverride) : rateSeconds(rule.schedule!),
-          invoke: async (event) => {
-            if (code === 'assembly') {
-              recorder.record({
-                principal: `service:${rule.scheduler ? 'scheduler' : 'events'}.amazonaws.com`,
-                via: `schedule ${rule.id}`,
-                action: 'lambda:InvokeFunction',
-                resource: attrs(deployed, fn.spec.id).Arn!,
-                context: { 'aws:SourceArn': ruleArn },
-              });
-            }
-            return fn.invoke(event);
-          },
-          event: (detail) =>
-            rule.scheduler
-              ? { ...input, ...(detail ? { detail } : {}) }
-              : (input ?? scheduledEvent(detail, new Date(), ruleArn)),
-          log,
-          periodic: opts.housekeeping !== false,
-          startDetail: dataDir && opts.housekeeping !== false ? { recover: true } : undefined,
-        });
-        schedulers.push({ role: fn.spec.role, scheduler });
-        onStop('housekeeping', () => scheduler.stop());
+    // Loaded only now: the sources read their configuration from the environment just set.
+    const loaded = code === 'src' ? await loadHandlers(injected) : undefined;
+    if (loaded) onStop('handler state', () => loaded.reset());
+    const starting: Promise<void>[] = [];
+    for (const spec of model.functions) {
+      const name = attrs(local, spec.id).Ref!;
+      const arn = attrs(local, spec.id).Arn!;
+      const fake = injected[spec.role as FunctionName];
+      if (fake || code === 'src') {
+        const handler = (fake ?? loaded!.handlers[spec.role as FunctionName]) as AnyHandler;
+        functions.set(spec.id, inProcessFunction(spec, name, arn, handler));
+        continue;
       }
+      const endpoint = await endpointFor(`role:${spec.roleId}`, spec.role);
+      const fn = workerFunction({
+        spec,
+        name,
+        arn,
+        assemblyDir: assembly.dir,
+        env: { ...pick(process.env, PASSED_THROUGH), ...envOf(spec, endpoint) },
+        log,
+      });
+      onStop('handler state', () => fn.stop());
+      functions.set(spec.id, fn);
+      starting.push(fn.ready());
     }
-    const housekeeping = schedulers.find((s) => s.role === 'housekeeping')?.scheduler ?? schedulers[0]?.scheduler;
-
-    const tableId = [...roles].find(([, r]) => r === 'table')?.[0];
-    let stopped: Promise<void> | undefined;
-    return {
-      apiUrl,
-      eventsUrl,
-      apiKey,
-      dataDir,
-      endpoints: emulators.endpoints,
-      queueUrls,
-      tableName: tableId ? provisioned.tables.get(tableId)! : '',
-      code,
-      assembly: {
-        dir: assembly.dir,
-        synthesized: assembly.synthesized,
-        synthMs: assembly.synthMs,
-        bundled: assembly.bundled,
-      },
-      awsCalls: recorder.calls,
-      functionEnvironments: environments,
-      runHousekeeping: (detail) => {
-        if (!housekeeping) throw new LocalStackError('the template schedules no function');
-        return housekeeping.runNow(detail);
-      },
-      async restartSqs() {
-        await emulators.restartSqs();
-        const again = await provisionStack(emulators.endpoints, model, localName, overrides);
-        // Same port, same names: the URLs every function and poller already holds still work.
-        for (const [id, q] of again.queues) {
-          if (q.url !== provisioned.queues.get(id)?.url) {
-            throw new Error(`the restarted SQS emulator serves another URL for ${id}: ${q.url}`);
-          }
-        }
-        await restoreQueues();
-        if (!housekeeping) throw new LocalStackError('the template schedules no function');
-        return housekeeping.runNow({ recover: true });
-      },
-      setTableAvailable: (available) => emulators.setDynamoAvailable(available),
-      stop: () => (stopped ??= stopAll()),
-    };
+    // Cold starts, all at once: a bundle that cannot load fails the start, not a request.
+    await Promise.all(starting);
   } catch (err) {
-    await stopAll();
+    front.frontReady(err instanceof Error ? err : new Error(String(err)));
     throw err;
   }
+  return { functions, environments, endpointFor };
+}
+type Functions = Awaited<ReturnType<typeof startFunctions>>;
+
+/**
+ * The AWS endpoint the functions call: one per function with the assembly, so each call is known
+ * by its caller; one for the process with the sources.
+ */
+function awsEndpointFor(
+  { code }: Plan,
+  { emulators }: Resources,
+  { recorder, arns, secrets }: Access,
+  { eventsUrl }: Front,
+  onStop: Stops['onStop'],
+) {
+  return async (principal: string, via: string): Promise<string> => {
+    const server = awsEndpoint({
+      principal,
+      via,
+      recorder: code === 'assembly' ? recorder : undefined,
+      local: emulators.dispatch,
+      arns,
+      routes: {
+        sqs: emulators.endpoints.sqs,
+        dynamodb: emulators.endpoints.dynamodb,
+        events: eventsUrl,
+        secrets: localSecrets(secrets),
+      },
+    });
+    onStop('aws endpoints', () => closeServer(server));
+    return listen(server, 0);
+  };
+}
+
+/** A function's environment: the template's variables, the operator's overlay, the local AWS endpoint. */
+function functionEnv(
+  { opts, userEnv, assembly, overlay }: Plan,
+  { localNaming }: Resources,
+  spec: FunctionSpec,
+  endpoint: string,
+): Record<string, string> {
+  const vars = resolve(assembly.template, localNaming(endpoint), spec.environment, `${spec.id} Environment`) as Record<
+    string,
+    string
+  >;
+  const awsEnv: Record<string, string | undefined> = {
+    // The SDK inside the functions: fixed region, fake credentials, the local AWS endpoint.
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ENDPOINT_URL_SQS: endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: endpoint,
+    // No CloudWatch here: the handlers' embedded-metric lines would only be noise.
+    POWERTOOLS_METRICS_DISABLED: userEnv.POWERTOOLS_METRICS_DISABLED ?? 'true',
+    POWERTOOLS_LOG_LEVEL: userEnv.POWERTOOLS_LOG_LEVEL ?? (opts.quiet ? 'SILENT' : undefined),
+  };
+  const all = { ...overlay(vars), ...awsEnv };
+  return Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+// ---- 5. wire the sources: the bus's rules, the event source mappings, the schedules -------------
+
+async function wireSources(plan: Plan, res: Resources, access: Access, front: Front, fns: Functions, stops: Stops) {
+  const { log, code, model, roles, deployed } = plan;
+  const { emulators, provisioned, attrs } = res;
+  const { functions } = fns;
+  const sqs = sqsClient(emulators.endpoints.sqs);
+  stops.onStop('sqs client', () => sqs.destroy());
+  const rules = ruleRuntime({
+    rules: model.rules,
+    functions,
+    queues: new Map(
+      [...provisioned.queues].map(([id, q]) => [id, { url: q.url, arn: attrs(deployed, id).Arn! }] as const),
+    ),
+    ruleArns: new Map(model.rules.map((r) => [r.id, attrs(deployed, r.id).Arn!] as const)),
+    functionArns: new Map(model.functions.map((f) => [f.id, attrs(deployed, f.id).Arn!] as const)),
+    sqs,
+    recorder: code === 'assembly' ? access.recorder : undefined,
+    log,
+    retryDelaysMs: plan.opts.asyncRetryDelaysMs,
+    sendToTarget: front.sendToTarget,
+  });
+  const defaultBus = access.busIds[0];
+  if (defaultBus) front.routing.publish = (event) => rules.publish(defaultBus, event);
+  stops.onStop('ingest', () => rules.drain());
+
+  // The API: the template's routes, each to its function (api-gateway.ts builds the events).
+  front.frontReady({
+    api: apiInvoker(model, functions, (id) => attrs(deployed, id), code === 'assembly' ? access.recorder : undefined),
+  });
+
+  const queueUrls = Object.fromEntries(
+    [...roles].filter(([, r]) => r !== 'table').map(([id, r]) => [r, provisioned.queues.get(id)!.url]),
+  ) as Record<QueueKey, string>;
+  // With a data dir the emulator keeps every queue's messages (both DLQs'), with their ids and ages.
+  const restoreQueues = async () => {
+    const kept = emulators.restoreDurableQueues();
+    const n = Object.values(kept).reduce((a, b) => a + b, 0);
+    if (n > 0) log.info(`restored ${n} message(s) kept on disk: ${JSON.stringify(kept)}`);
+  };
+  await restoreQueues();
+  await startPollers(plan, res, fns, sqs, stops);
+  const housekeeping = startSchedules(plan, res, access, fns, stops);
+  return { queueUrls, restoreQueues, housekeeping };
+}
+type Sources = Awaited<ReturnType<typeof wireSources>>;
+
+/** Event source mappings: the function's role receives and deletes, as Lambda's poller does. */
+async function startPollers(
+  { opts, log, code, model }: Plan,
+  { emulators, provisioned }: Resources,
+  { functions, endpointFor }: Functions,
+  sqs: SQSClient,
+  { onStop }: Stops,
+) {
+  const pollers: SqsPoller[] = [];
+  for (const m of model.mappings.filter((x) => x.enabled)) {
+    const fn = functions.get(m.functionId);
+    const queue = provisioned.queues.get(m.queueId);
+    if (!fn || !queue) throw new LocalStackError(`event source mapping ${m.id} names what the template lacks`);
+    const viaEndpoint =
+      code === 'assembly' ? await endpointFor(`role:${fn.spec.roleId}`, 'event source mapping') : undefined;
+    const client = viaEndpoint ? sqsClient(viaEndpoint) : sqs;
+    if (viaEndpoint) onStop('sqs client', () => client.destroy());
+    pollers.push(
+      startSqsPoller({
+        sqs: client,
+        queueUrl: viaEndpoint ? `${viaEndpoint}/${LOCAL_ACCOUNT_ID}/${queue.name}` : queue.url,
+        queueArn: queue.arn,
+        invoke: async (event) => (await fn.invoke(event)) as never,
+        log,
+        batchSize: m.batchSize,
+        batchingWindowS: m.batchingWindowS,
+        reportBatchItemFailures: m.reportBatchItemFailures,
+        concurrency: Math.min(m.maxConcurrency ?? Infinity, opts.pollerConcurrency ?? 2),
+        onActivity: emulators.onQueueActivity,
+      }),
+    );
+  }
+  onStop('pollers', async () => {
+    await Promise.all(pollers.map((p) => p.stop()));
+  });
+}
+
+/**
+ * Schedules: the template's rate; HOOKRELAY_HOUSEKEEPING_RATE_S, when the operator sets it, runs
+ * them more often locally (on AWS it is rounded up to whole minutes). Returns housekeeping's.
+ */
+function startSchedules(
+  { opts, log, code, userEnv, model, deployed, dataDir }: Plan,
+  { attrs }: Resources,
+  { recorder }: Access,
+  { functions }: Functions,
+  { onStop }: Stops,
+): Scheduler | undefined {
+  const schedulers: { role: string; scheduler: Scheduler }[] = [];
+  const rateOverride = userEnv[ENV.housekeepingRateS] ?? opts.env?.[ENV.housekeepingRateS];
+  for (const rule of model.rules.filter((r) => r.schedule !== undefined)) {
+    for (const target of rule.targets) {
+      const fn = functions.get(target.resourceId);
+      if (target.kind !== 'lambda' || !fn) continue;
+      const ruleArn = attrs(deployed, rule.id).Arn!;
+      const input = target.input === undefined ? undefined : (JSON.parse(target.input) as Record<string, unknown>);
+      const scheduler = startScheduler({
+        rateS: rateOverride ? Number(rateOverride) : rateSeconds(rule.schedule!),
+        invoke: async (event) => {
+          if (code === 'assembly') {
+            recorder.record({
+              principal: `service:${rule.scheduler ? 'scheduler' : 'events'}.amazonaws.com`,
+              via: `schedule ${rule.id}`,
+              action: 'lambda:InvokeFunction',
+              resource: attrs(deployed, fn.spec.id).Arn!,
+              context: { 'aws:SourceArn': ruleArn },
+            });
+          }
+          return fn.invoke(event);
+        },
+        event: (detail) =>
+          rule.scheduler
+            ? { ...input, ...(detail ? { detail } : {}) }
+            : (input ?? scheduledEvent(detail, new Date(), ruleArn)),
+        log,
+        periodic: opts.housekeeping !== false,
+        startDetail: dataDir && opts.housekeeping !== false ? { recover: true } : undefined,
+      });
+      schedulers.push({ role: fn.spec.role, scheduler });
+      onStop('housekeeping', () => scheduler.stop());
+    }
+  }
+  return schedulers.find((s) => s.role === 'housekeeping')?.scheduler ?? schedulers[0]?.scheduler;
+}
+
+// ---- 6. the running stack, and how it stops ----------------------------------------------------
+
+function handle(
+  plan: Plan,
+  res: Resources,
+  access: Access,
+  front: Front,
+  fns: Functions,
+  sources: Sources,
+  stops: Stops,
+): LocalStack {
+  const { code, assembly, model, roles, dataDir } = plan;
+  const { emulators, provisioned, localName, overrides } = res;
+  const { housekeeping } = sources;
+  const tableId = [...roles].find(([, r]) => r === 'table')?.[0];
+  let stopped: Promise<void> | undefined;
+  return {
+    apiUrl: front.apiUrl,
+    eventsUrl: front.eventsUrl,
+    apiKey: access.apiKey,
+    dataDir,
+    endpoints: emulators.endpoints,
+    queueUrls: sources.queueUrls,
+    tableName: tableId ? provisioned.tables.get(tableId)! : '',
+    code,
+    assembly: {
+      dir: assembly.dir,
+      synthesized: assembly.synthesized,
+      synthMs: assembly.synthMs,
+      bundled: assembly.bundled,
+    },
+    awsCalls: access.recorder.calls,
+    functionEnvironments: fns.environments,
+    runHousekeeping: (detail) => {
+      if (!housekeeping) throw new LocalStackError('the template schedules no function');
+      return housekeeping.runNow(detail);
+    },
+    async restartSqs() {
+      await emulators.restartSqs();
+      const again = await provisionStack(emulators.endpoints, model, localName, overrides);
+      // Same port, same names: the URLs every function and poller already holds still work.
+      for (const [id, q] of again.queues) {
+        if (q.url !== provisioned.queues.get(id)?.url) {
+          throw new Error(`the restarted SQS emulator serves another URL for ${id}: ${q.url}`);
+        }
+      }
+      await sources.restoreQueues();
+      if (!housekeeping) throw new LocalStackError('the template schedules no function');
+      return housekeeping.runNow({ recover: true });
+    },
+    setTableAvailable: (available) => emulators.setDynamoAvailable(available),
+    stop: () => (stopped ??= stops.stopAll()),
+  };
 }
 
 function pick(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {

@@ -3,10 +3,18 @@ import { describeApiError, hookrelayClient, type HookrelayClient, type Schemas }
 
 export type { Schemas };
 
+/** One reason the API gave for refusing a request: the field (`url`, `auth.tokenUrl`...) and why. */
+export interface Detail {
+  path: string;
+  message: string;
+}
+
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The API's `details`: what each refused field is refused for. */
+    readonly details: Detail[] = [],
   ) {
     super(message);
   }
@@ -35,7 +43,11 @@ export async function must<T>(call: Promise<{ data?: T; error?: unknown; respons
     if (response.status === 429) {
       throw new ApiFailure(429, `Too many requests; try again in ${response.headers.get('retry-after') ?? 'a few'} s.`);
     }
-    throw new ApiFailure(response.status, body?.error?.message ?? describeApiError(response.status, error));
+    throw new ApiFailure(
+      response.status,
+      body?.error?.message ?? describeApiError(response.status, error),
+      body?.error?.details ?? [],
+    );
   }
   return data as T;
 }

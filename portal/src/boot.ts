@@ -11,6 +11,8 @@ export interface Boot {
 }
 
 const TOKEN_KEY = 'hookrelay.portal.token';
+/** Why the API refused the tab's link, kept so that a reload still says why (the token is gone). */
+const REFUSED_KEY = 'hookrelay.portal.refused';
 const LOOK_KEY = 'hookrelay.portal.look';
 const COLOUR = /^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 
@@ -29,6 +31,7 @@ export function boot(): Boot {
   let token = fragment.get('token') ?? undefined;
   if (token) {
     store?.setItem(TOKEN_KEY, token);
+    store?.removeItem(REFUSED_KEY);
     history.replaceState(null, '', `${location.pathname}${location.search}#/`);
   } else {
     token = store?.getItem(TOKEN_KEY) ?? undefined;
@@ -48,12 +51,16 @@ export function boot(): Boot {
   if (!token || !token.startsWith('hrp_')) {
     return {
       token: undefined,
-      problem: 'This page opens from a portal link. Ask the service that sent you here for one.',
+      problem:
+        store?.getItem(REFUSED_KEY) ??
+        'This page opens from a portal link. Ask the service that sent you here for one.',
     };
   }
   return { token };
 }
 
-export function forgetToken(): void {
+/** Drops the tab's token once the API refused it, keeping why. */
+export function forgetToken(why: string): void {
   storage()?.removeItem(TOKEN_KEY);
+  storage()?.setItem(REFUSED_KEY, why);
 }

@@ -1,7 +1,28 @@
 /** A delivery: the event's payload, every attempt to this endpoint, and resending it. */
 import { useState } from 'preact/hooks';
-import { must } from './api';
-import { errorText, href, Json, NoticeLine, StatusBadge, Title, useLoad, usePortal, when, type Notice } from './ui';
+import { must, type Schemas } from './api';
+import { Alert, failed, href, Json, NoticeLine, StatusBadge, Title, useLoad, usePortal, when, type Notice } from './ui';
+
+type AttemptView = Schemas['Attempts']['items'][number];
+
+/**
+ * What an attempt came to, in words: the API's `outcome` says how the answer was classified
+ * (`retryable` for a 5xx, a timeout, a refused connection), and the delivery's status says
+ * whether a retry followed: the last attempt of a failed delivery was not retried.
+ */
+export function attemptLabel(
+  a: AttemptView,
+  isLast: boolean,
+  status: string | undefined,
+): { text: string; tone: string } {
+  if (a.outcome === 'succeeded') return { text: 'succeeded', tone: 'succeeded' };
+  if (a.outcome === 'gone') return { text: '410 Gone: endpoint disabled', tone: 'failed' };
+  if (a.outcome === 'forbidden_destination') return { text: 'destination refused', tone: 'failed' };
+  if (!isLast) return { text: 'failed, retried', tone: 'retried' };
+  if (status === 'failed') return { text: 'failed, no retry left', tone: 'failed' };
+  if (status === 'retrying' || status === 'pending') return { text: 'failed, will retry', tone: 'retrying' };
+  return { text: 'failed', tone: 'failed' };
+}
 
 export function DeliveryScreen({ endpointId, eventId }: { endpointId: string; eventId: string }) {
   const { client, session, canManage } = usePortal();
@@ -12,9 +33,19 @@ export function DeliveryScreen({ endpointId, eventId }: { endpointId: string; ev
     () => must(client.GET('/v1/apps/{appId}/events/{eventId}/attempts', { params: { path } })),
     [eventId],
   );
+  const detail = useLoad(
+    () =>
+      must(
+        client.GET('/v1/apps/{appId}/endpoints/{endpointId}/deliveries/{eventId}', {
+          params: { path: { ...path, endpointId } },
+        }),
+      ),
+    [eventId, endpointId],
+  );
   const reload = () => {
     event.reload();
     attempts.reload();
+    detail.reload();
   };
 
   async function resend() {
@@ -26,11 +57,11 @@ export function DeliveryScreen({ endpointId, eventId }: { endpointId: string; ev
       // The attempt takes a moment: look again shortly.
       setTimeout(reload, 1000);
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
-  if (event.error) return <p role="alert">{event.error}</p>;
+  if (event.error) return <Alert failure={event.error} />;
   const ev = event.data;
   if (!ev) return <p>Loading…</p>;
   const delivery = ev.deliveries.find((d) => d.endpointId === endpointId);
@@ -72,9 +103,49 @@ export function DeliveryScreen({ endpointId, eventId }: { endpointId: string; ev
         <dd>{delivery?.attempts ?? 0}</dd>
         <dt>Next attempt</dt>
         <dd>{when(delivery?.nextAttemptAt)}</dd>
+        {detail.data?.lastError && (
+          <>
+            <dt>Last error</dt>
+            <dd class="error-cell" data-testid="delivery-error">
+              {detail.data.lastError}
+            </dd>
+          </>
+        )}
       </dl>
-      <section class="panel" aria-labelledby="payload-title">
-        <h2 id="payload-title">Payload</h2>
+      <section class="panel" aria-labelledby="request-title">
+        <h2 id="request-title">Request</h2>
+        {detail.data ? (
+          <>
+            <p class="request-line">
+              <code>
+                {detail.data.request.method} {detail.data.request.url}
+              </code>
+            </p>
+            <table class="headers" data-testid="request-headers">
+              <caption class="sr-only">Request headers</caption>
+              <tbody>
+                {Object.entries(detail.data.request.headers).map(([name, value]) => (
+                  <tr key={name}>
+                    <th scope="row">
+                      <code>{name}</code>
+                    </th>
+                    <td>
+                      <code>{value}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <p class="muted">
+              As the endpoint is set up now, with the latest attempt&rsquo;s <code>webhook-timestamp</code>. Secrets
+              show as &bull;&bull;&bull;: signatures by their version or prefix, authorization by its scheme, your
+              custom headers by name.
+            </p>
+          </>
+        ) : (
+          <Alert failure={detail.error ?? null} />
+        )}
+        <h3>Body</h3>
         <Json value={{ type: ev.type, timestamp: ev.timestamp, data: ev.data }} label="The webhook's body" />
       </section>
       <section class="panel" aria-labelledby="attempts-title">
@@ -96,21 +167,30 @@ export function DeliveryScreen({ endpointId, eventId }: { endpointId: string; ev
               </tr>
             </thead>
             <tbody>
-              {mine.map((a) => (
-                <tr key={`${a.attempt}-${a.at}`}>
-                  <td>{a.attempt}</td>
-                  <td>{when(a.at)}</td>
-                  <td>{a.statusCode ?? '—'}</td>
-                  <td>{a.durationMs} ms</td>
-                  <td>
-                    <StatusBadge status={a.outcome} />
-                  </td>
-                  <td>{a.error ?? '—'}</td>
-                  <td>
-                    <code class="excerpt">{a.responseExcerpt ?? ''}</code>
-                  </td>
-                </tr>
-              ))}
+              {mine.map((a, i) => {
+                const label = attemptLabel(a, i === mine.length - 1, delivery?.status);
+                return (
+                  <tr key={`${a.attempt}-${a.at}`}>
+                    <td data-label="#">{a.attempt}</td>
+                    <td data-label="Time">{when(a.at)}</td>
+                    <td data-label="HTTP status">{a.statusCode ?? '—'}</td>
+                    <td data-label="Duration">{a.durationMs} ms</td>
+                    <td data-label="Outcome">
+                      <span class={`badge badge-${label.tone}`}>{label.text}</span>
+                    </td>
+                    <td data-label="Error" class={a.error ? 'error-cell' : undefined}>
+                      {a.error ?? <span class="muted">—</span>}
+                    </td>
+                    <td data-label="Response" class="response-cell">
+                      {a.responseExcerpt ? (
+                        <code class="excerpt">{a.responseExcerpt}</code>
+                      ) : (
+                        <span class="muted">—</span>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         )}

@@ -6,7 +6,24 @@
 import { useState } from 'preact/hooks';
 import type { paths } from '../../client';
 import { must, type Schemas } from './api';
-import { errorText, href, NoticeLine, StatusBadge, Title, useLoad, usePortal, when, type Notice } from './ui';
+import { DeliveriesChart, LatencyChart, SeriesTable } from './chart';
+import {
+  ago,
+  Alert,
+  failed,
+  href,
+  isoToUtcInput,
+  NoticeLine,
+  Rate,
+  StatusBadge,
+  ThrottleNote,
+  Title,
+  useLoad,
+  usePortal,
+  utcToIso,
+  when,
+  type Notice,
+} from './ui';
 import { HeldKeysPanel } from './ordering';
 
 const STATUSES = ['pending', 'retrying', 'succeeded', 'failed', 'skipped'] as const;
@@ -18,9 +35,6 @@ const WINDOWS = [
   { value: 'custom', label: 'Custom…', ms: 0 },
 ] as const;
 
-/** `datetime-local` values are local time without a zone; the API wants ISO 8601. */
-const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
-
 export function EndpointScreen({ endpointId }: { endpointId: string }) {
   const { client, session, canManage } = usePortal();
   const appId = session.appId;
@@ -30,7 +44,7 @@ export function EndpointScreen({ endpointId }: { endpointId: string }) {
     () => must(client.GET('/v1/apps/{appId}/endpoints/{endpointId}', { params: { path } })),
     [appId, endpointId],
   );
-  if (endpoint.error) return <p role="alert">{endpoint.error}</p>;
+  if (endpoint.error) return <Alert failure={endpoint.error} />;
   const ep = endpoint.data;
   if (!ep) return <p>Loading…</p>;
 
@@ -40,7 +54,7 @@ export function EndpointScreen({ endpointId }: { endpointId: string }) {
       setNotice({ kind: 'ok', text: enabled ? 'Endpoint enabled.' : 'Endpoint disabled.' });
       endpoint.reload();
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
@@ -80,6 +94,18 @@ export function EndpointScreen({ endpointId }: { endpointId: string }) {
         </dd>
         <dt>Created</dt>
         <dd>{when(ep.createdAt)}</dd>
+        <dt>Rate limit</dt>
+        <dd data-testid="rate-limit">
+          {ep.rateLimit ? `at most ${ep.rateLimit.perSecond} requests a second` : 'none'}
+        </dd>
+        {ep.throttle && (
+          <>
+            <dt>Flow</dt>
+            <dd data-testid="flow">
+              {ep.throttle.state === 'normal' ? 'normal' : <ThrottleNote throttle={ep.throttle} />}
+            </dd>
+          </>
+        )}
       </dl>
       {canManage && <SecretPanel endpointId={ep.id} />}
       {ep.ordering === 'strict' && <HeldKeysPanel endpointId={ep.id} />}
@@ -102,7 +128,7 @@ function SecretPanel({ endpointId }: { endpointId: string }) {
     try {
       setSecret((await must(client.GET('/v1/apps/{appId}/endpoints/{endpointId}/secret', { params: { path } }))).key);
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
   async function rotate() {
@@ -112,7 +138,7 @@ function SecretPanel({ endpointId }: { endpointId: string }) {
       setConfirm(false);
       setNotice({ kind: 'ok', text: 'Secret rotated. The previous one keeps signing beside it for 24 hours.' });
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
@@ -160,63 +186,120 @@ function SecretPanel({ endpointId }: { endpointId: string }) {
 type Status = (typeof STATUSES)[number];
 type LogQuery = paths['/v1/apps/{appId}/endpoints/{endpointId}/deliveries']['get']['parameters']['query'];
 
+/** HTTP status codes grouped by class, most frequent first within each. */
+function codeGroups(byStatusCode: Record<string, number>) {
+  const groups = new Map<string, [string, number][]>();
+  for (const [code, n] of Object.entries(byStatusCode).sort((x, y) => y[1] - x[1])) {
+    const cls = `${code[0]}xx`;
+    groups.set(cls, [...(groups.get(cls) ?? []), [code, n]]);
+  }
+  return [...groups.entries()].sort(([x], [y]) => x.localeCompare(y));
+}
+
 function StatsPanel({ endpointId }: { endpointId: string }) {
   const { client, session } = usePortal();
   const [span, setSpan] = useState('24h');
-  const since = new Date(Date.now() - (WINDOWS.find((w) => w.value === span)?.ms ?? 86_400_000)).toISOString();
-  const stats = useLoad(
-    () =>
-      must(
-        client.GET('/v1/apps/{appId}/endpoints/{endpointId}/stats', {
-          params: { path: { appId: session.appId, endpointId }, query: { since } },
-        }),
-      ),
-    [endpointId, span],
-  );
+  const stats = useLoad(() => {
+    const since = new Date(Date.now() - (WINDOWS.find((w) => w.value === span)?.ms ?? 86_400_000)).toISOString();
+    return must(
+      client.GET('/v1/apps/{appId}/endpoints/{endpointId}/stats', {
+        params: { path: { appId: session.appId, endpointId }, query: { since } },
+      }),
+    );
+  }, [endpointId, span]);
   const s = stats.data;
+  const ms = (v: number | null) => (v === null ? '—' : `${Math.round(v)} ms`);
   return (
     <section class="panel" aria-labelledby="stats-title">
-      <h2 id="stats-title">Statistics</h2>
-      <label for="stats-window">Window</label>{' '}
-      <select id="stats-window" value={span} onChange={(e) => setSpan(e.currentTarget.value)}>
-        {WINDOWS.filter((w) => w.value !== 'custom').map((w) => (
-          <option value={w.value} key={w.value}>
-            {w.label}
-          </option>
-        ))}
-      </select>
-      {stats.error && <p role="alert">{stats.error}</p>}
+      <div class="heading">
+        <h2 id="stats-title">Statistics</h2>
+        <div class="inline">
+          <label for="stats-window">Window</label>
+          <select id="stats-window" value={span} onChange={(e) => setSpan(e.currentTarget.value)}>
+            {WINDOWS.filter((w) => w.value !== 'custom').map((w) => (
+              <option value={w.value} key={w.value}>
+                {w.label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <Alert failure={stats.error ?? null} />
       {s && (
-        <dl class="stats">
-          <div>
-            <dt>Deliveries</dt>
-            <dd data-testid="stat-total">{s.total}</dd>
-          </div>
-          <div>
-            <dt>Success rate</dt>
-            <dd>{s.successRate === null ? '—' : `${(s.successRate * 100).toFixed(1)} %`}</dd>
-          </div>
-          <div>
-            <dt>Latency p50</dt>
-            <dd>{s.latencyMs.p50 === null ? '—' : `${Math.round(s.latencyMs.p50)} ms`}</dd>
-          </div>
-          <div>
-            <dt>Latency p95</dt>
-            <dd>{s.latencyMs.p95 === null ? '—' : `${Math.round(s.latencyMs.p95)} ms`}</dd>
-          </div>
-          {Object.entries(s.byStatus).map(([k, v]) => (
-            <div key={k}>
-              <dt>{k}</dt>
-              <dd>{v}</dd>
+        <>
+          <dl class="stats" data-testid="stats-headline">
+            <div>
+              <dt>Deliveries</dt>
+              <dd data-testid="stat-total">{s.total}</dd>
             </div>
-          ))}
-          {Object.entries(s.byStatusCode).map(([k, v]) => (
-            <div key={k}>
-              <dt>HTTP {k}</dt>
-              <dd>{v}</dd>
+            <div>
+              <dt>Success rate</dt>
+              <dd data-testid="stat-rate">
+                <Rate rate={s.successRate} />
+              </dd>
             </div>
-          ))}
-        </dl>
+            <div>
+              <dt>Latency p50</dt>
+              <dd>{ms(s.latencyMs.p50)}</dd>
+            </div>
+            <div>
+              <dt>Latency p95</dt>
+              <dd>{ms(s.latencyMs.p95)}</dd>
+            </div>
+          </dl>
+          {s.truncated && <p class="muted">More than 10,000 deliveries: these figures cover the newest 10,000.</p>}
+          {s.lastFailure && (
+            <p data-testid="stat-last-failure">
+              Last failure:{' '}
+              <a href={href('endpoints', endpointId, 'deliveries', s.lastFailure.eventId)}>{when(s.lastFailure.at)}</a>{' '}
+              ({ago(s.lastFailure.at)}),{' '}
+              {s.lastFailure.error ??
+                (s.lastFailure.statusCode === null ? 'no response' : `HTTP ${s.lastFailure.statusCode}`)}
+              {s.lastFailure.status === 'retrying' ? '; it will be retried.' : '; no retry left.'}
+            </p>
+          )}
+          <div class="charts">
+            <DeliveriesChart series={s.series} />
+            <LatencyChart series={s.series} />
+          </div>
+          <SeriesTable series={s.series} />
+          <div class="columns">
+            <div>
+              <h3>By status</h3>
+              <dl class="counts" data-testid="stats-by-status">
+                {STATUSES.map((k) => (
+                  <div key={k}>
+                    <dt>
+                      <StatusBadge status={k} />
+                    </dt>
+                    <dd>{s.byStatus[k]}</dd>
+                  </div>
+                ))}
+              </dl>
+            </div>
+            <div>
+              <h3>By the last HTTP status</h3>
+              {Object.keys(s.byStatusCode).length === 0 ? (
+                <p class="muted">No HTTP answer in this window.</p>
+              ) : (
+                <dl class="counts" data-testid="stats-by-code">
+                  {codeGroups(s.byStatusCode).map(([cls, codes]) => (
+                    <div key={cls}>
+                      <dt>{cls}</dt>
+                      <dd>
+                        {codes.map(([code, n]) => (
+                          <span class="code-count" key={code}>
+                            <code>{code}</code> × {n}
+                          </span>
+                        ))}
+                      </dd>
+                    </div>
+                  ))}
+                </dl>
+              )}
+            </div>
+          </div>
+        </>
       )}
     </section>
   );
@@ -230,18 +313,25 @@ function DeliveryLog({ endpointId }: { endpointId: string }) {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [pages, setPages] = useState<string[]>([]);
+  const [typed, setTyped] = useState('');
+  const [eventId, setEventId] = useState('');
 
   const query: NonNullable<LogQuery> = { limit: 25 };
-  if (status) query.status = status as Status;
-  if (eventType) query.eventType = eventType;
-  if (span === 'custom') {
-    const since = toIso(from);
-    const until = toIso(to);
-    if (since) query.since = since;
-    if (until) query.until = until;
+  if (eventId) {
+    // An event id finds its delivery whatever its age: no window, no other filter.
+    query.eventId = eventId;
   } else {
-    const ms = WINDOWS.find((w) => w.value === span)?.ms ?? 86_400_000;
-    query.since = new Date(Date.now() - ms).toISOString();
+    if (status) query.status = status as Status;
+    if (eventType) query.eventType = eventType;
+    if (span === 'custom') {
+      const since = utcToIso(from);
+      const until = utcToIso(to);
+      if (since) query.since = since;
+      if (until) query.until = until;
+    } else {
+      const ms = WINDOWS.find((w) => w.value === span)?.ms ?? 86_400_000;
+      query.since = new Date(Date.now() - ms).toISOString();
+    }
   }
   const cursor = pages.at(-1);
   if (cursor) query.cursor = cursor;
@@ -262,6 +352,10 @@ function DeliveryLog({ endpointId }: { endpointId: string }) {
       setPages([]);
       setter(v);
     };
+  const search = (e: Event) => {
+    e.preventDefault();
+    reset(setEventId)(typed.trim());
+  };
 
   return (
     <section class="panel" aria-labelledby="log-title">
@@ -271,66 +365,96 @@ function DeliveryLog({ endpointId }: { endpointId: string }) {
           Refresh
         </button>
       </div>
-      <div class="filters">
-        <div>
-          <label for="log-status">Status</label>
-          <select id="log-status" value={status} onChange={(e) => reset(setStatus)(e.currentTarget.value)}>
-            <option value="">Any</option>
-            {STATUSES.map((s) => (
-              <option value={s} key={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label for="log-type">Event type</label>
-          <select id="log-type" value={eventType} onChange={(e) => reset(setEventType)(e.currentTarget.value)}>
-            <option value="">Any</option>
-            {catalog.map((t) => (
-              <option value={t.name} key={t.name}>
-                {t.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label for="log-window">Time window</label>
-          <select id="log-window" value={span} onChange={(e) => reset(setSpan)(e.currentTarget.value)}>
-            {WINDOWS.map((w) => (
-              <option value={w.value} key={w.value}>
-                {w.label}
-              </option>
-            ))}
-          </select>
-        </div>
-        {span === 'custom' && (
-          <>
-            <div>
-              <label for="log-from">From</label>
-              <input
-                id="log-from"
-                type="datetime-local"
-                value={from}
-                onChange={(e) => reset(setFrom)(e.currentTarget.value)}
-              />
-            </div>
-            <div>
-              <label for="log-to">Until</label>
-              <input
-                id="log-to"
-                type="datetime-local"
-                value={to}
-                onChange={(e) => reset(setTo)(e.currentTarget.value)}
-              />
-            </div>
-          </>
+      <form class="inline search" role="search" onSubmit={search}>
+        <label for="log-event-id">Event id</label>
+        <input
+          id="log-event-id"
+          type="search"
+          placeholder="evt_…"
+          value={typed}
+          onInput={(e) => setTyped(e.currentTarget.value)}
+        />
+        <button type="submit">Find</button>
+        {eventId && (
+          <button
+            type="button"
+            onClick={() => {
+              setTyped('');
+              reset(setEventId)('');
+            }}
+          >
+            Show all
+          </button>
         )}
-      </div>
-      {log.error && <p role="alert">{log.error}</p>}
-      {log.data && log.data.items.length === 0 && <p>No deliveries match.</p>}
+      </form>
+      {eventId ? (
+        <p class="muted" data-testid="log-searching">
+          The delivery of event <code>{eventId}</code> to this endpoint, whatever its age.
+        </p>
+      ) : (
+        <div class="filters">
+          <div>
+            <label for="log-status">Status</label>
+            <select id="log-status" value={status} onChange={(e) => reset(setStatus)(e.currentTarget.value)}>
+              <option value="">Any</option>
+              {STATUSES.map((s) => (
+                <option value={s} key={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="log-type">Event type</label>
+            <select id="log-type" value={eventType} onChange={(e) => reset(setEventType)(e.currentTarget.value)}>
+              <option value="">Any</option>
+              {catalog.map((t) => (
+                <option value={t.name} key={t.name}>
+                  {t.name}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="log-window">Time window</label>
+            <select id="log-window" value={span} onChange={(e) => reset(setSpan)(e.currentTarget.value)}>
+              {WINDOWS.map((w) => (
+                <option value={w.value} key={w.value}>
+                  {w.label}
+                </option>
+              ))}
+            </select>
+          </div>
+          {span === 'custom' && (
+            <>
+              <div>
+                <label for="log-from">From (UTC)</label>
+                <input
+                  id="log-from"
+                  type="datetime-local"
+                  value={from}
+                  onChange={(e) => reset(setFrom)(e.currentTarget.value)}
+                />
+              </div>
+              <div>
+                <label for="log-to">Until (UTC)</label>
+                <input
+                  id="log-to"
+                  type="datetime-local"
+                  value={to}
+                  onChange={(e) => reset(setTo)(e.currentTarget.value)}
+                />
+              </div>
+            </>
+          )}
+        </div>
+      )}
+      <Alert failure={log.error ?? null} />
+      {log.data && log.data.items.length === 0 && (
+        <p>{eventId ? 'No delivery of that event to this endpoint.' : 'No deliveries match.'}</p>
+      )}
       {log.data && log.data.items.length > 0 && (
-        <table>
+        <table class="log">
           <caption class="sr-only">Deliveries to this endpoint, newest first</caption>
           <thead>
             <tr>
@@ -339,25 +463,29 @@ function DeliveryLog({ endpointId }: { endpointId: string }) {
               <th scope="col">Status</th>
               <th scope="col">Attempts</th>
               <th scope="col">Last code</th>
-              <th scope="col">Time</th>
+              <th scope="col">Error</th>
+              <th scope="col">Event time</th>
             </tr>
           </thead>
           <tbody>
             {log.data.items.map((d) => (
               <tr key={d.eventId}>
-                <td>
+                <td data-label="Event" class="id">
                   <a href={href('endpoints', endpointId, 'deliveries', d.eventId)}>{d.eventId}</a>
                 </td>
-                <td>
+                <td data-label="Type">
                   {d.eventType}
                   {d.test && <span class="badge badge-test">test</span>}
                 </td>
-                <td>
+                <td data-label="Status">
                   <StatusBadge status={d.status} />
                 </td>
-                <td>{d.attempts}</td>
-                <td>{d.lastStatusCode ?? '—'}</td>
-                <td>{when(d.createdAt)}</td>
+                <td data-label="Attempts">{d.attempts}</td>
+                <td data-label="Last code">{d.lastStatusCode ?? '—'}</td>
+                <td data-label="Error" class={d.lastError ? 'error-cell' : undefined}>
+                  {d.lastError ?? <span class="muted">—</span>}
+                </td>
+                <td data-label="Event time">{when(d.createdAt)}</td>
               </tr>
             ))}
           </tbody>
@@ -398,7 +526,7 @@ function TestEventPanel({ endpointId }: { endpointId: string }) {
       setSent(r.id);
       setNotice({ kind: 'ok', text: `Test event ${r.id} sent.` });
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
@@ -434,13 +562,13 @@ function TestEventPanel({ endpointId }: { endpointId: string }) {
 
 function RecoverPanel({ endpointId }: { endpointId: string }) {
   const { client, session } = usePortal();
-  const [since, setSince] = useState('');
+  const [since, setSince] = useState(() => isoToUtcInput(new Date(Date.now() - 86_400_000)));
   const [notice, setNotice] = useState<Notice>(null);
 
   async function recover(e: Event) {
     e.preventDefault();
-    const iso = toIso(since);
-    if (!iso) return setNotice({ kind: 'error', text: 'Choose a time to recover from.' });
+    const iso = utcToIso(since);
+    if (!iso) return setNotice({ kind: 'error', text: 'Choose a date and time (UTC) to recover from.' });
     try {
       const r = await must(
         client.POST('/v1/apps/{appId}/endpoints/{endpointId}/recover', {
@@ -450,21 +578,26 @@ function RecoverPanel({ endpointId }: { endpointId: string }) {
       );
       setNotice({
         kind: 'ok',
-        text: `${r.recovered} failed deliver${r.recovered === 1 ? 'y' : 'ies'} sent again${r.more ? '; more remain, recover again' : ''}.`,
+        text: `${r.recovered} failed deliver${r.recovered === 1 ? 'y' : 'ies'} sent again, of events since ${when(iso)}${r.more ? '; more remain, recover again' : ''}.`,
       });
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
   return (
     <section class="panel" aria-labelledby="recover-title">
       <h2 id="recover-title">Recover failed deliveries</h2>
+      <p class="muted" id="recover-help">
+        Sends again every delivery to this endpoint that failed for an event since this time. The time is in UTC (now{' '}
+        {when(new Date().toISOString().slice(0, 16) + ':00Z')}).
+      </p>
       <form class="inline" onSubmit={(e) => void recover(e)}>
-        <label for="recover-since">Since</label>
+        <label for="recover-since">Since (UTC)</label>
         <input
           id="recover-since"
           type="datetime-local"
+          aria-describedby="recover-help"
           value={since}
           onChange={(e) => setSince(e.currentTarget.value)}
         />

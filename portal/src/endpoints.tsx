@@ -2,7 +2,21 @@
 import { useState } from 'preact/hooks';
 import type { RequestBody } from '../../client';
 import { must, type Schemas } from './api';
-import { errorText, href, NoticeLine, StatusBadge, Title, useLoad, usePortal, type Notice } from './ui';
+import {
+  ago,
+  Alert,
+  failed,
+  href,
+  NoticeLine,
+  Rate,
+  StatusBadge,
+  ThrottleNote,
+  Title,
+  useLoad,
+  usePortal,
+  when,
+  type Notice,
+} from './ui';
 
 type Endpoint = Schemas['Endpoint'];
 type EndpointCreate = RequestBody<'/v1/apps/{appId}/endpoints', 'post'>;
@@ -29,7 +43,7 @@ export function EndpointsScreen() {
       setNotice({ kind: 'ok', text: `${ep.url} is ${enabled ? 'enabled' : 'disabled'}.` });
       list.reload();
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
@@ -42,7 +56,7 @@ export function EndpointsScreen() {
       setNotice({ kind: 'ok', text: `${ep.url} was deleted.` });
       list.reload();
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
     }
   }
 
@@ -57,7 +71,7 @@ export function EndpointsScreen() {
         )}
       </div>
       <NoticeLine notice={notice} />
-      {list.error && <p role="alert">{list.error}</p>}
+      <Alert failure={list.error ?? null} />
       {list.data && list.data.items.length === 0 && <p>No endpoints yet.</p>}
       {list.data && list.data.items.length > 0 && (
         <table>
@@ -67,23 +81,28 @@ export function EndpointsScreen() {
               <th scope="col">URL</th>
               <th scope="col">Event types</th>
               <th scope="col">State</th>
+              <th scope="col">Health, last 24 h</th>
               {canManage && <th scope="col">Actions</th>}
             </tr>
           </thead>
           <tbody>
             {list.data.items.map((ep) => (
               <tr key={ep.id}>
-                <td>
+                <td data-label="URL" class="url">
                   <a href={href('endpoints', ep.id)}>{ep.url}</a>
                   {ep.description && <div class="muted">{ep.description}</div>}
                 </td>
-                <td>{ep.eventTypes.length === 0 ? 'All types' : ep.eventTypes.join(', ')}</td>
-                <td>
+                <td data-label="Event types">{ep.eventTypes.length === 0 ? 'All types' : ep.eventTypes.join(', ')}</td>
+                <td data-label="State">
                   <StatusBadge status={ep.enabled ? 'enabled' : 'disabled'} />
                   {ep.disabledReason && <div class="muted">{ep.disabledReason}</div>}
+                  <ThrottleNote throttle={ep.throttle} />
+                </td>
+                <td data-label="Health, last 24 h">
+                  <Health endpointId={ep.id} />
                 </td>
                 {canManage && (
-                  <td class="actions">
+                  <td class="actions" data-label="Actions">
                     <button type="button" onClick={() => void setEnabled(ep, !ep.enabled)}>
                       {ep.enabled ? 'Disable' : 'Enable'}
                       <span class="sr-only"> {ep.url}</span>
@@ -113,12 +132,60 @@ export function EndpointsScreen() {
   );
 }
 
+/**
+ * An endpoint's health at a glance: its success rate over the last 24 hours and its latest
+ * failure, from the statistics route (one call per endpoint, read-only).
+ */
+function Health({ endpointId }: { endpointId: string }) {
+  const { client, session } = usePortal();
+  const [since] = useState(() => new Date(Date.now() - 86_400_000).toISOString());
+  const stats = useLoad(
+    () =>
+      must(
+        client.GET('/v1/apps/{appId}/endpoints/{endpointId}/stats', {
+          params: { path: { appId: session.appId, endpointId }, query: { since } },
+        }),
+      ),
+    [endpointId],
+  );
+  if (stats.error) return <span class="muted">{stats.error.text}</span>;
+  const s = stats.data;
+  if (!s) return <span class="muted">…</span>;
+  const finished = s.byStatus.succeeded + s.byStatus.failed;
+  const failure = s.lastFailure;
+  return (
+    <div class="health" data-testid="health">
+      {s.total === 0 ? (
+        <span class="muted">No deliveries</span>
+      ) : (
+        <span>
+          <Rate rate={s.successRate} />{' '}
+          <span class="muted">
+            of {finished} finished{s.byStatus.retrying > 0 ? `, ${s.byStatus.retrying} retrying` : ''}
+          </span>
+        </span>
+      )}
+      {failure && (
+        <div class="muted" data-testid="last-failure">
+          Last failure{' '}
+          <a href={href('endpoints', endpointId, 'deliveries', failure.eventId)} title={when(failure.at)}>
+            {ago(failure.at)}
+          </a>
+          : {failure.error ?? (failure.statusCode === null ? 'no response' : `HTTP ${failure.statusCode}`)}
+        </div>
+      )}
+    </div>
+  );
+}
+
 /** The signature, header and auth options (CONTRACT.md, additions of 2026-12-01). */
 type Scheme = 'standard-webhooks' | 'hmac-sha256' | 'standard-webhooks-v1a';
 type AuthKind = 'none' | 'basic' | 'bearer' | 'oauth2-client-credentials';
 
 interface FormState {
   url: string;
+  /** Requests a second at most, as typed; empty: no limit. */
+  rateLimit: string;
   description: string;
   enabled: boolean;
   eventTypes: string[];
@@ -143,6 +210,7 @@ function initial(ep: Endpoint | undefined): FormState {
   const auth = ep?.auth;
   return {
     url: ep?.url ?? '',
+    rateLimit: ep?.rateLimit ? String(ep.rateLimit.perSecond) : '',
     description: ep?.description ?? '',
     enabled: ep?.enabled ?? true,
     eventTypes: ep?.eventTypes ?? [],
@@ -163,6 +231,25 @@ function initial(ep: Endpoint | undefined): FormState {
     audience: auth?.type === 'oauth2-client-credentials' ? (auth.audience ?? '') : '',
   };
 }
+
+/** Where the API names each field in an error's `details`. */
+const FIELD_PATHS: Partial<Record<keyof FormState, string>> = {
+  url: 'url',
+  rateLimit: 'rateLimit',
+  description: 'description',
+  secret: 'secret',
+  hmacHeader: 'signature.header',
+  hmacPrefix: 'signature.prefix',
+  headers: 'headers',
+  username: 'auth.username',
+  password: 'auth.password',
+  bearer: 'auth.token',
+  tokenUrl: 'auth.tokenUrl',
+  clientId: 'auth.clientId',
+  clientSecret: 'auth.clientSecret',
+  scope: 'auth.scope',
+  audience: 'auth.audience',
+};
 
 const AUTH_FIELDS: (keyof FormState)[] = [
   'auth',
@@ -189,6 +276,11 @@ function bodyOf(f: FormState, start: FormState, ep: Endpoint | undefined): Endpo
   };
   const changed = (...keys: (keyof FormState)[]) => keys.some((k) => f[k] !== start[k]);
   if (f.secret !== '') body.secret = f.secret;
+  if (changed('rateLimit')) {
+    const limit = f.rateLimit.trim();
+    // Sent as typed: the API says what is wrong with a value out of range or not a number.
+    body.rateLimit = limit === '' ? null : { perSecond: Number(limit) };
+  }
   if (changed('scheme', 'hmacHeader', 'hmacPrefix')) {
     body.signature =
       f.scheme === 'hmac-sha256'
@@ -242,7 +334,7 @@ export function EndpointFormScreen({ endpointId }: { endpointId?: string }) {
   );
   if (!canManage) return <p role="alert">This portal link is read-only.</p>;
   if (existing.loading && existing.data === undefined) return <p>Loading…</p>;
-  if (existing.error) return <p role="alert">{existing.error}</p>;
+  if (existing.error) return <Alert failure={existing.error} />;
   return <EndpointForm endpointId={endpointId} existing={existing.data} />;
 }
 
@@ -254,9 +346,15 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
   const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
   const set = <K extends keyof FormState>(key: K, value: FormState[K]) => setF((s) => ({ ...s, [key]: value }));
+  const refused = (key: keyof FormState) => {
+    const path = FIELD_PATHS[key];
+    return path !== undefined && (notice?.details ?? []).some((d) => d.path === path || d.path.startsWith(`${path}.`));
+  };
   const text = (key: keyof FormState) => ({
     value: f[key] as string,
     onInput: (e: Event) => set(key, (e.currentTarget as HTMLInputElement).value as never),
+    // A field the API refused says so to assistive technology, and the notice below says why.
+    ...(refused(key) ? { 'aria-invalid': true as const, 'aria-describedby': 'ep-form-notice' } : {}),
   });
 
   async function submit(e: Event) {
@@ -278,7 +376,9 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
             );
       location.hash = href('endpoints', saved.id);
     } catch (err) {
-      setNotice({ kind: 'error', text: errorText(err) });
+      setNotice(failed(err));
+      // Take the user to the first field the API refused (its reason is under it and below).
+      setTimeout(() => document.querySelector<HTMLElement>('.form [aria-invalid="true"]')?.focus());
     } finally {
       setBusy(false);
     }
@@ -292,6 +392,13 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
       <form onSubmit={(e) => void submit(e)} class="form">
         <label for="ep-url">URL</label>
         <input id="ep-url" type="url" required placeholder="https://example.com/webhooks" {...text('url')} />
+        {notice?.details
+          ?.filter((d) => d.path === 'url')
+          .map((d) => (
+            <p class="field-error" key={d.message} data-testid="url-error">
+              {d.message}
+            </p>
+          ))}
         <label for="ep-description">Description</label>
         <input id="ep-description" {...text('description')} />
         <div class="check">
@@ -323,6 +430,24 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
               <label for={`ep-type-${name}`}>{name}</label>
             </div>
           ))}
+        </fieldset>
+
+        <fieldset>
+          <legend>Delivery rate</legend>
+          <label for="ep-rate-limit">At most this many requests a second (empty: no limit)</label>
+          <input
+            id="ep-rate-limit"
+            type="number"
+            inputMode="decimal"
+            step="any"
+            placeholder="no limit"
+            {...text('rateLimit')}
+          />
+          <p class="muted">
+            From 0.1 (one request every 10 s) to 1000. First attempts and retries count together; deliveries over the
+            rate wait, they are never dropped. Whatever the limit, hookrelay also slows down by itself when your
+            endpoint answers 429 or 503, or gets slow.
+          </p>
         </fieldset>
 
         <fieldset>
@@ -402,7 +527,9 @@ function EndpointForm({ endpointId, existing }: { endpointId?: string; existing?
           {existing?.auth && <p class="muted">Secrets are write-only: enter them again to change them.</p>}
         </fieldset>
 
-        <NoticeLine notice={notice} />
+        <div id="ep-form-notice">
+          <NoticeLine notice={notice} />
+        </div>
         <div class="actions">
           <button type="submit" class="primary" disabled={busy}>
             {endpointId === undefined ? 'Create endpoint' : 'Save changes'}

@@ -13,13 +13,30 @@ import { EndpointScreen } from './endpoint';
 import { EndpointFormScreen, EndpointsScreen } from './endpoints';
 import { errorText, href, PortalContext, useRoute, when, type Portal } from './ui';
 
+/**
+ * A link that does not open the portal: why (the API's words: expired, ended, unknown), and what
+ * to do about it. A link is minted by the service that sent the customer here, so a fresh one
+ * comes from there, never from this page.
+ */
 function Refused({ message }: { message: string }) {
   return (
     <main class="refused">
-      <h1>This link does not work</h1>
+      <h1>This link does not open the webhooks portal</h1>
       <p role="alert" data-testid="refused">
         {message}
       </p>
+      <section class="panel" data-testid="refused-help" aria-labelledby="refused-what">
+        <h2 id="refused-what">What to do</h2>
+        <ol>
+          <li>
+            Go back to the service that sent you here and open its webhooks page again: it makes a new link each time,
+            valid for a limited time.
+          </li>
+          <li>If this page is shown inside that service, reload the page around it.</li>
+          <li>If a new link fails too, ask that service&rsquo;s support for portal access.</li>
+        </ol>
+        <p class="muted">A link cannot be renewed from here, and an old one does not start working again.</p>
+      </section>
     </main>
   );
 }
@@ -43,7 +60,7 @@ function App({ token }: { token: string }) {
 
   useEffect(() => {
     whenRefused((message) => {
-      forgetToken();
+      forgetToken(message);
       setRefused(message);
     });
     const client = portalClient(token);
@@ -74,7 +91,8 @@ function App({ token }: { token: string }) {
           </a>
         </nav>
         <span class="muted" data-testid="access">
-          {portal.canManage ? 'Manage access' : 'Read-only access'} · until {when(portal.session.expiresAt)}
+          {portal.canManage ? 'Manage access' : 'Read-only access'} · until {when(portal.session.expiresAt)} · all times
+          UTC
         </span>
       </header>
       <main>

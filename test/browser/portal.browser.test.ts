@@ -51,9 +51,12 @@ async function ready(): Promise<Browser | undefined> {
   return undefined;
 }
 
-async function shot(page: Page, name: string) {
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
+async function shot(page: Page, name: string, fullPage = false) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
 }
+
+/** The page's width as laid out: more than the viewport means it scrolls sideways. */
+const scrollWidth = (page: Page) => page.evaluate(`document.scrollingElement.scrollWidth`) as Promise<number>;
 
 async function mint(appId: string, capabilities: Schemas['PortalAccess']['capabilities']) {
   const r = await system.api.hr.POST('/v1/apps/{appId}/portal-access', {
@@ -94,19 +97,30 @@ async function manageLink(): Promise<string> {
   return (await mint(ids.appA!, ['read', 'manage'])).url;
 }
 
-/** A fresh context (no session storage) on `url`, with CSP violations collected. */
-async function open(url: string): Promise<{ context: BrowserContext; page: Page; violations: string[] }> {
-  const context = await browser!.newContext({ viewport: { width: 1000, height: 700 } });
+/**
+ * A fresh context (no session storage) on `url`, 1280 px wide unless `options` say otherwise,
+ * with CSP violations and console errors collected.
+ */
+async function open(
+  url: string,
+  options: { width?: number; height?: number; timezoneId?: string } = {},
+): Promise<{ context: BrowserContext; page: Page; violations: string[]; errors: string[] }> {
+  const context = await browser!.newContext({
+    viewport: { width: options.width ?? 1280, height: options.height ?? 800 },
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   pages.add(page);
   const violations: string[] = [];
+  const errors: string[] = [];
   page.on('console', (m) => {
     if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    if (m.type() === 'error') errors.push(`${m.text()} ${m.location().url}`);
   });
   page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
   await page.goto(url);
-  return { context, page, violations };
+  return { context, page, violations, errors };
 }
 
 beforeAll(async () => {
@@ -455,7 +469,7 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     const rows = page.locator('section[aria-labelledby="attempts-title"] tbody tr');
     await expect.poll(() => rows.count(), WAIT).toBe(2);
     const first = await rows.nth(0).innerText();
-    expect(first).toMatch(/^1\t.*\t500\t\d+ ms\tretryable\tHTTP 500\twarehouse is down$/);
+    expect(first).toMatch(/^1\t.*\t500\t\d+ ms\tfailed, retried\tHTTP 500\twarehouse is down$/);
     const second = await rows.nth(1).innerText();
     expect(second).toMatch(/^2\t.*\t200\t\d+ ms\tsucceeded\t—\tstored, thanks$/);
     await context.close();
@@ -546,6 +560,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     db.destroy();
     const old = await open(`${system.target.apiUrl}/portal#token=${expired}`);
     expect(await old.page.getByTestId('refused').textContent()).toMatch(/expired/);
+    // And what to do about it: a new link comes from the service that sent the customer here.
+    expect(await old.page.getByTestId('refused-help').textContent()).toMatch(
+      /What to do.*service that sent you here.*open its webhooks page again/,
+    );
     await shot(old.page, 'link-expired');
     await old.context.close();
 
@@ -597,5 +615,397 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     } finally {
       await new Promise((r) => host.close(r));
     }
+  });
+});
+
+/**
+ * Issue 22's portal: health in the list, an error column and event-id search in the log, a
+ * delivery's request and final attempt, the API's error details in forms, statistics with
+ * charts, UTC where times are entered, 390 px without sideways scrolling, and a favicon. One
+ * app of its own, so its deliveries never reach the endpoints the tests above count.
+ */
+describe('the portal, as a customer meets it', { timeout: 120_000 }, () => {
+  const c: Record<string, string> = {};
+
+  beforeAll(async () => {
+    if (!browser) return;
+    c.app = await system.api.createApp('Northwind Traders');
+    // A port nothing listens on: every attempt is a refused connection.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    c.failingUrl = `http://127.0.0.1:${port}/webhooks`;
+    c.failing = (
+      await system.api.createEndpoint(c.app, c.failingUrl, {
+        eventTypes: ['invoice.paid'],
+        description: 'Billing (down)',
+        headers: { 'X-Api-Key': 'k-secret-1234567' },
+        auth: { type: 'bearer', token: 'bearer-secret-7654321' },
+      })
+    ).id;
+    c.healthyUrl = system.hook([200]);
+    c.healthy = (
+      await system.api.createEndpoint(c.app, c.healthyUrl, { eventTypes: ['order.created'], description: 'Warehouse' })
+    ).id;
+    const lost = await system.api.sendEvent(c.app, { type: 'invoice.paid', data: { invoiceId: 'in_77', amount: 990 } });
+    c.lost = lost.id;
+    for (const n of [1, 2, 3]) {
+      const ok = await system.api.sendEvent(c.app, { type: 'order.created', data: { orderId: `ord_${n}`, total: n } });
+      c.ok = ok.id;
+      await system.api.waitForStatus(c.app, ok.id, (st) => st.deliveries[0]?.status === 'succeeded');
+    }
+    // The retry schedule of the test stack is 1,1,1: four attempts, then failed.
+    await system.api.waitForStatus(c.app, lost.id, (st) => st.deliveries[0]?.status === 'failed', 30_000);
+    await seedHistory();
+  }, 90_000);
+
+  /**
+   * A day of history for a third endpoint, so that its statistics have a shape (the stack cannot
+   * backdate events): a delivery every 6 minutes, written through the delivery store as the
+   * workers write them, with an hour of 503s eight hours ago. Its log rows have no event behind
+   * them; only its list row and statistics are looked at.
+   */
+  async function seedHistory() {
+    c.shippingUrl = system.hook([200]);
+    c.shipping = (
+      await system.api.createEndpoint(c.app!, c.shippingUrl, { eventTypes: ['shipment.sent'], description: 'Shipping' })
+    ).id;
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const { DynamoDeliveryStore } = await import('../../functions/delivery/dynamo-delivery-store');
+    const { DynamoTable } = await import('../../functions/shared/dynamo-table');
+    const db = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: system.target.local!.dynamodb, region: 'us-east-1' }),
+    );
+    const store = new DynamoDeliveryStore(
+      new DynamoTable(db, { tableName: system.target.local!.tableName, retentionDays: 30 }),
+    );
+    const now = Date.now();
+    const writes: Promise<unknown>[] = [];
+    for (let n = 1; n <= 235; n++) {
+      const eventAt = new Date(now - n * 6 * 60_000 - 30_000);
+      const hoursAgo = (now - eventAt.getTime()) / 3_600_000;
+      const incident = hoursAgo > 8 && hoursAgo < 9;
+      const failed = incident && n % 5 !== 0;
+      const durationMs = Math.round(45 + 25 * Math.sin(n / 9) + (n % 7) * 4 + (incident ? 120 : 0));
+      const key = { appId: c.app!, endpointId: c.shipping, eventId: `evt_seed_${n}`, eventAt: eventAt.toISOString() };
+      const lastAttemptAt = new Date(eventAt.getTime() + (failed ? 3_000 : durationMs)).toISOString();
+      writes.push(
+        store.finish(
+          key,
+          { unleased: { attempt: 1, now: new Date(now).toISOString() } },
+          {
+            status: failed ? 'failed' : 'succeeded',
+            eventType: 'shipment.sent',
+            attempts: failed ? 4 : 1,
+            lastStatusCode: failed ? 503 : 200,
+            lastAttemptAt,
+            nextAttemptAt: null,
+            ...(failed ? {} : { success: { durationMs, responseExcerpt: 'ok' } }),
+            dueAt: null,
+          },
+        ),
+      );
+      if (failed) {
+        writes.push(
+          store.recordAttempt({
+            appId: c.app!,
+            eventId: key.eventId,
+            endpointId: c.shipping,
+            attempt: 4,
+            at: lastAttemptAt,
+            statusCode: 503,
+            durationMs: 30,
+            outcome: 'retryable',
+            error: 'HTTP 503',
+            responseExcerpt: 'upstream unavailable',
+          }),
+        );
+      }
+    }
+    await Promise.all(writes);
+    db.destroy();
+  }
+
+  const link = async () => (await mint(c.app!, ['read', 'manage'])).url;
+  const onEndpoint = async (page: Page, endpointId: string) => {
+    await page.goto(`${system.target.apiUrl}/portal#/endpoints/${endpointId}`);
+    await page.getByTestId('stats-headline').waitFor();
+  };
+
+  it('shows each endpoint’s health in the list: success rate and latest failure, and the throttle state once the API gives it', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await link());
+    const row = (url: string) =>
+      page.locator('tbody tr').filter({ has: page.getByRole('link', { name: url, exact: true }) });
+    await expect.poll(() => row(c.healthyUrl!).getByTestId('health').textContent(), WAIT).toMatch(/^100 %/);
+    const failing = row(c.failingUrl!);
+    await expect.poll(() => failing.getByTestId('health').textContent(), WAIT).toMatch(/^0\.0 % of 1 finished/);
+    expect(await failing.getByTestId('last-failure').textContent()).toMatch(
+      /^Last failure \d+ (s|min) ago: connection refused$/,
+    );
+    expect(await row(c.healthyUrl!).getByTestId('last-failure').count()).toBe(0);
+    await shot(page, 'endpoints');
+    // The latest failure opens that delivery.
+    await failing.getByTestId('last-failure').getByRole('link').click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), WAIT).toBe('failed');
+    expect(page.url()).toContain(`/deliveries/${c.lost}`);
+
+    // Flow control's state (issue 19 adds `throttle` to the endpoint view): the list shows it
+    // from the API's answer. Here the answer is given the field, as that API will send it.
+    await page.route(/\/v1\/apps\/[^/]+\/endpoints\?/, async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { items: { id: string }[] };
+      for (const ep of body.items) {
+        if (ep.id === c.failing) {
+          Object.assign(ep, {
+            throttle: { state: 'paused', until: '2030-01-01T00:00:00.000Z', reason: 'every attempt failed for 5 min' },
+          });
+        }
+        if (ep.id === c.healthy) Object.assign(ep, { throttle: { state: 'throttled', perSecond: 2.5 } });
+      }
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.goto(`${system.target.apiUrl}/portal#/`);
+    await expect
+      .poll(() => failing.getByTestId('throttle').textContent(), WAIT)
+      .toBe(
+        'paused Deliveries wait until 2030-01-01 00:00:00 UTC; a probe resumes them. every attempt failed for 5 min',
+      );
+    expect(await row(c.healthyUrl!).getByTestId('throttle').textContent()).toBe('throttled Slowed to 2.5/s.');
+    await context.close();
+  });
+
+  it('gives the log an error column and a search by event id; a delivery shows its request, secrets hidden, and its final attempt as final', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await link());
+    await onEndpoint(page, c.failing!);
+    const log = page.locator('section[aria-labelledby="log-title"]');
+    const row = log.locator('tbody tr').filter({ hasText: c.lost! });
+    await expect.poll(() => row.count(), WAIT).toBe(1);
+    const cells = await row.locator('td').allInnerTexts();
+    expect(cells).toEqual([
+      c.lost,
+      'invoice.paid',
+      'failed',
+      '4',
+      '—',
+      'connection refused',
+      expect.stringMatching(/UTC$/),
+    ]);
+
+    // By event id: found whatever the window; an id with no delivery here says so.
+    await page.getByLabel('Time window').selectOption('1h');
+    await page.getByLabel('Event id').fill(c.ok!);
+    await page.getByRole('button', { name: 'Find' }).click();
+    await log.getByText('No delivery of that event to this endpoint.').waitFor();
+    await page.getByLabel('Event id').fill(c.lost!);
+    await page.getByRole('button', { name: 'Find' }).click();
+    await expect.poll(() => log.getByTestId('log-searching').textContent(), WAIT).toContain(c.lost!);
+    await expect.poll(() => log.locator('tbody tr').count(), WAIT).toBe(1);
+    await page.getByRole('button', { name: 'Show all' }).click();
+    await page.getByLabel('Status').waitFor();
+
+    await row.getByRole('link', { name: c.lost! }).click();
+    await expect.poll(() => page.getByTestId('delivery-status').textContent(), WAIT).toBe('failed');
+    expect(await page.getByTestId('delivery-error').textContent()).toBe('connection refused');
+    const headers = page.getByTestId('request-headers');
+    await headers.waitFor();
+    const header = async (name: string) =>
+      (await headers.locator('tr').filter({ hasText: name }).locator('td').textContent())?.trim();
+    expect(await header('webhook-id')).toBe(c.lost);
+    expect(await header('webhook-signature')).toBe('v1,•••');
+    expect(await header('authorization')).toBe('Bearer •••');
+    expect(await header('x-api-key')).toBe('•••');
+    expect(await header('content-type')).toBe('application/json');
+    expect(await header('webhook-timestamp')).toMatch(/^\d{10}$/);
+    expect(await page.locator('.request-line').textContent()).toBe(`POST ${c.failingUrl}`);
+    const text = await page.locator('main').innerText();
+    expect(text).not.toMatch(/k-secret|bearer-secret|whsec_/);
+    // Four attempts: three retried, the last one final, never "retryable".
+    const outcomes = await page
+      .locator('section[aria-labelledby="attempts-title"] tbody tr td:nth-child(5)')
+      .allInnerTexts();
+    expect(outcomes).toEqual(['failed, retried', 'failed, retried', 'failed, retried', 'failed, no retry left']);
+    expect(text).not.toContain('retryable');
+    await shot(page, 'delivery', true);
+    await context.close();
+  });
+
+  it('shows the API’s error details in the form (a metadata address says why it is refused) and edits the rate limit', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await link());
+    await page.getByRole('link', { name: 'Add endpoint' }).click();
+    await page.getByLabel('URL').fill('http://169.254.169.254/latest');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    const alert = page.locator('#ep-form-notice [role="alert"]');
+    await expect.poll(() => alert.textContent(), WAIT).toContain('not an allowed destination');
+    expect(await alert.locator('li').allInnerTexts()).toEqual([
+      expect.stringMatching(/^url 169\.254\.169\.254 is a forbidden address \(.+\)$/),
+    ]);
+    expect(await page.getByLabel('URL').getAttribute('aria-invalid')).toBe('true');
+    // The reason is under the field too, and the field has the focus.
+    expect(await page.getByTestId('url-error').textContent()).toMatch(/^169\.254\.169\.254 is a forbidden address/);
+    await expect.poll(() => page.evaluate(`document.activeElement?.id`), WAIT).toBe('ep-url');
+    await shot(page, 'endpoint-form-refused');
+    // Fixed, the field is no longer marked; a rate limit out of range is refused in its turn.
+    const rate = page.getByLabel(/requests a second/);
+    await page.getByLabel('URL').fill(system.hook());
+    await rate.fill('5000');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await expect
+      .poll(() => alert.locator('li').allInnerTexts(), WAIT)
+      .toEqual([expect.stringMatching(/^rateLimit\.perSecond .*1000/)]);
+    expect(await rate.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('URL').getAttribute('aria-invalid')).toBeNull();
+    await rate.fill('2.5');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByTestId('stats-headline').waitFor();
+    expect(await page.getByTestId('rate-limit').textContent()).toBe('at most 2.5 requests a second');
+    expect(await page.getByTestId('flow').textContent()).toBe('normal');
+    const endpointId = decodeURIComponent(page.url().split('/').at(-1)!);
+    const read = async () =>
+      (
+        await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}', {
+          params: { path: { appId: c.app!, endpointId } },
+        })
+      ).data;
+    expect((await read())?.rateLimit).toEqual({ perSecond: 2.5 });
+    // Emptied in the edit form, the limit is removed.
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await expect.poll(() => rate.inputValue(), WAIT).toBe('2.5');
+    await rate.fill('');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByTestId('rate-limit').textContent(), WAIT).toBe('none');
+    expect((await read())?.rateLimit).toBeNull();
+    await context.close();
+  });
+
+  it('groups the statistics, with a chart of deliveries by outcome and of latency for the chosen window', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await link());
+    await onEndpoint(page, c.healthy!);
+    expect(await page.getByTestId('stat-total').textContent()).toBe('3');
+    expect(await page.getByTestId('stat-rate').textContent()).toBe('100 %');
+    const chart = page.getByTestId('deliveries-chart');
+    expect(await chart.locator('rect.bar-succeeded').count()).toBeGreaterThanOrEqual(1);
+    expect(await chart.locator('rect.bar-failed').count()).toBe(0);
+    const heights = await chart
+      .locator('rect.bar-succeeded')
+      .evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
+    expect(heights.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(await chart.locator('figcaption').textContent()).toContain('each bar 30 min');
+    expect(await chart.locator('svg').getAttribute('aria-label')).toBe('Deliveries over time: 3 succeeded');
+    expect(await page.getByTestId('latency-chart').locator('path.line-p50').getAttribute('d')).toMatch(
+      /^M[\d.]+,[\d.]+/,
+    );
+    // Statuses apart from HTTP codes.
+    expect(await page.getByTestId('stats-by-status').innerText()).toMatch(
+      /pending\s+0\s+retrying\s+0\s+succeeded\s+3\s+failed\s+0\s+skipped\s+0/,
+    );
+    expect(await page.getByTestId('stats-by-code').innerText()).toMatch(/^2xx\s+200 × 3$/);
+    expect(await page.getByTestId('stats-by-status').innerText()).not.toContain('200');
+    // Another window asks the API for it, and the bars widen.
+    const asked = page.waitForRequest((r) => r.url().includes('/stats?'));
+    await page.getByLabel('Window', { exact: true }).selectOption('7d');
+    const since = new URL((await asked).url()).searchParams.get('since')!;
+    expect(Math.abs(Date.now() - 7 * 86_400_000 - Date.parse(since))).toBeLessThan(60_000);
+    await expect.poll(() => chart.locator('figcaption').textContent(), WAIT).toContain('each bar 3 h');
+    await page.getByLabel('Window', { exact: true }).selectOption('24h');
+    await expect.poll(() => chart.locator('figcaption').textContent(), WAIT).toContain('each bar 30 min');
+
+    // A day with an incident: the chart shows it where it happened, and the list says so.
+    await onEndpoint(page, c.shipping!);
+    await expect.poll(() => page.getByTestId('stat-total').textContent(), WAIT).toBe('235');
+    const failedAt = await page
+      .getByTestId('deliveries-chart')
+      .locator('g', { has: page.locator('rect.bar-failed') })
+      .evaluateAll((gs) => gs.map((g) => Date.parse(g.getAttribute('data-at')!)));
+    expect(failedAt.length).toBeGreaterThanOrEqual(2);
+    for (const at of failedAt) expect((Date.now() - at) / 3_600_000).toBeGreaterThan(7.4);
+    expect(await page.getByTestId('stat-last-failure').textContent()).toMatch(
+      /\(8 h ago\), HTTP 503; no retry left\.$/,
+    );
+    await shot(page, 'endpoint', true);
+
+    await onEndpoint(page, c.failing!);
+    await expect.poll(() => page.getByTestId('deliveries-chart').locator('rect.bar-failed').count(), WAIT).toBe(1);
+    expect(await page.getByTestId('stat-last-failure').textContent()).toMatch(/connection refused; no retry left\.$/);
+    expect(await page.getByTestId('latency-chart').textContent()).toContain('No successful delivery in this window.');
+    await context.close();
+  });
+
+  it('fits 390 px without scrolling sideways, on every screen', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await link(), { width: 390, height: 844 });
+    const screens: [string, () => Promise<void>, string?][] = [
+      ['endpoints', () => page.getByTestId('health').first().waitFor(), 'endpoints-390'],
+      [`endpoints/${c.failing}`, () => page.getByTestId('deliveries-chart').waitFor()],
+      [`endpoints/${c.shipping}`, () => page.getByTestId('deliveries-chart').waitFor(), 'endpoint-390'],
+      [
+        `endpoints/${c.failing}/deliveries/${c.lost}`,
+        () => page.getByTestId('request-headers').waitFor(),
+        'delivery-390',
+      ],
+      ['endpoints/new', () => page.getByLabel('URL').waitFor()],
+      [`endpoints/${c.failing}/edit`, () => page.getByLabel('URL').waitFor()],
+      ['catalog', () => page.getByText('order.created').first().waitFor()],
+    ];
+    for (const [route, ready_, name] of screens) {
+      await page.goto(`${system.target.apiUrl}/portal#/${route}`);
+      await ready_();
+      await page.waitForTimeout(300);
+      expect(await scrollWidth(page), `#/${route} at 390 px`).toBeLessThanOrEqual(390);
+      if (name === 'endpoint-390') await page.locator('#stats-title').evaluate((h) => h.scrollIntoView());
+      if (name) await shot(page, name, name === 'delivery-390');
+    }
+    await context.close();
+    const refused = await open(`${system.target.apiUrl}/portal#token=hrp_${'x'.repeat(43)}`, { width: 390 });
+    await refused.page.getByTestId('refused-help').waitFor();
+    expect(await scrollWidth(refused.page)).toBeLessThanOrEqual(390);
+    await refused.context.close();
+  });
+
+  it('has a favicon: the page links one, /favicon.ico answers an icon without a key, and loading logs no error', async () => {
+    if (!(await ready())) return;
+    const ico = await fetch(`${system.target.apiUrl}/favicon.ico`);
+    expect(ico.status).toBe(200);
+    expect(ico.headers.get('content-type')).toBe('image/x-icon');
+    const bytes = Buffer.from(await ico.arrayBuffer());
+    expect([...bytes.subarray(0, 8)]).toEqual([0, 0, 1, 0, 1, 0, 32, 32]); // an icon, one image, 32 x 32
+    expect((await fetch(`${system.target.apiUrl}/favicon.ico`, { method: 'HEAD' })).status).toBe(200);
+    const { context, page, errors } = await open(await link());
+    await page.getByTestId('health').first().waitFor();
+    const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+    const svg = await page.evaluate(async (href) => {
+      const r = await fetch(href);
+      return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+    }, icon!);
+    expect(svg).toMatchObject({ status: 200, type: 'image/svg+xml' });
+    expect(svg.text).toMatch(/^<svg /);
+    await page.reload();
+    await page.getByTestId('health').first().waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+  it('reads times entered as UTC and says so, whatever the browser’s zone', async () => {
+    if (!(await ready())) return;
+    const { context, page } = await open(await link(), { timezoneId: 'America/Los_Angeles' });
+    expect(await page.evaluate(`new Date('2026-12-01T09:30').getTimezoneOffset()`)).not.toBe(0);
+    await onEndpoint(page, c.failing!);
+    expect(await page.getByTestId('access').textContent()).toContain('all times UTC');
+    const recovered = page.waitForRequest((r) => r.url().endsWith('/recover') && r.method() === 'POST');
+    await page.getByLabel('Since (UTC)').fill('2026-12-01T09:30');
+    await page.getByRole('button', { name: 'Recover' }).click();
+    expect(JSON.parse((await recovered).postData()!)).toEqual({ since: '2026-12-01T09:30:00.000Z' });
+    await page.getByText(/sent again, of events since 2026-12-01 09:30:00 UTC/).waitFor();
+    expect(await page.locator('#recover-help').textContent()).toContain('in UTC');
+
+    const listed = page.waitForRequest((r) => r.url().includes('/deliveries?') && r.url().includes('until='));
+    await page.getByLabel('Time window').selectOption('custom');
+    await page.getByLabel('Until (UTC)').fill('2026-12-02T18:00');
+    expect(new URL((await listed).url()).searchParams.get('until')).toBe('2026-12-02T18:00:00.000Z');
+    await context.close();
   });
 });

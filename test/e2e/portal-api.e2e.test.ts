@@ -3,6 +3,8 @@
  * portal links (scopes, read-only, ending them, the rate limit).
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useSystem } from '../helpers/e2e';
 import type { paths, RequestBody } from '../../client';
@@ -173,6 +175,79 @@ describe('an endpoint’s log and statistics', () => {
     expect((await log(ok.id, { since: 'yesterday' })).response.status).toBe(400);
     expect((await log(ok.id, { cursor: 'abc' })).response.status).toBe(400);
     expect((await statsOf('ep_missing')).response.status).toBe(404);
+  });
+});
+
+describe('an endpoint’s failures, found and charted', () => {
+  it('gives each delivery its latest error, finds one by event id, and charts the window with the latest failure', async () => {
+    const appId = await system.api.createApp();
+    // A port nothing listens on: every attempt is a refused connection, with no HTTP status.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const refused = await system.api.createEndpoint(appId, `http://127.0.0.1:${port}/hooks`, {
+      eventTypes: ['b.refused'],
+    });
+    const flaky = await system.api.createEndpoint(appId, system.hook([500, 200]), { eventTypes: ['b.flaky'] });
+    const lost = await system.api.sendEvent(appId, { type: 'b.refused', data: { n: 1 } });
+    const saved = await system.api.sendEvent(appId, { type: 'b.flaky', data: { n: 2 } });
+    await system.api.waitForStatus(appId, lost.id, (s) => s.deliveries[0]?.status === 'failed');
+    await system.api.waitForStatus(appId, saved.id, (s) => s.deliveries[0]?.status === 'succeeded');
+
+    type Query = NonNullable<paths['/v1/apps/{appId}/endpoints/{endpointId}/deliveries']['get']['parameters']['query']>;
+    const log = (endpointId: string, query: Query = {}) =>
+      system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/deliveries', {
+        params: { path: { appId, endpointId }, query },
+      });
+    const failed = await log(refused.id);
+    expect(failed.data!.items).toMatchObject([
+      { eventId: lost.id, status: 'failed', lastStatusCode: null, lastError: 'connection refused', attempts: 4 },
+    ]);
+    // A success after a failure carries no error: its latest attempt did not fail.
+    expect((await log(flaky.id)).data!.items).toMatchObject([{ eventId: saved.id, lastError: null }]);
+
+    // By event id: that delivery alone, whatever the window; another endpoint's event or an
+    // unknown id finds nothing; an explicit window still applies; a malformed id is a 400.
+    const found = await log(refused.id, { eventId: lost.id });
+    expect(found.data!.items.map((d) => d.eventId)).toEqual([lost.id]);
+    expect((await log(refused.id, { eventId: saved.id })).data!.items).toEqual([]);
+    expect((await log(refused.id, { eventId: 'evt_nothing_here' })).data!.items).toEqual([]);
+    const old = await log(refused.id, {
+      eventId: lost.id,
+      since: '2019-01-01T00:00:00Z',
+      until: '2020-01-01T00:00:00Z',
+    });
+    expect(old.data!.items).toEqual([]);
+    const bad = await log(refused.id, { eventId: 'not an id!' });
+    expect(bad.response.status).toBe(400);
+    expect(bad.error?.error.details?.[0]?.path).toBe('eventId');
+
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const stats = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/stats', {
+      params: { path: { appId, endpointId: refused.id }, query: { since } },
+    });
+    expect(stats.data!.lastFailure).toMatchObject({
+      eventId: lost.id,
+      status: 'failed',
+      statusCode: null,
+      error: 'connection refused',
+    });
+    const { bucketSeconds, points } = stats.data!.series;
+    expect(bucketSeconds).toBe(60); // an hour in minutes
+    expect(points.length).toBeGreaterThanOrEqual(61);
+    expect(points.length).toBeLessThanOrEqual(62);
+    expect(points.reduce((n, p) => n + p.failed, 0)).toBe(1);
+    const bucket = points.find((p) => p.failed === 1)!;
+    expect(Date.parse(bucket.at) % 60_000).toBe(0);
+    expect(Date.parse(bucket.at)).toBeLessThanOrEqual(Date.parse(lost.timestamp));
+    expect(Date.parse(bucket.at) + 60_000).toBeGreaterThan(Date.parse(lost.timestamp));
+
+    const good = await system.api.hr.GET('/v1/apps/{appId}/endpoints/{endpointId}/stats', at(appId, flaky.id));
+    expect(good.data!.lastFailure).toBeNull();
+    expect(good.data!.series.bucketSeconds).toBe(1800); // 24 hours in half hours
+    const point = good.data!.series.points.find((p) => p.succeeded === 1)!;
+    expect(point.latencyMs.p50).toBeGreaterThanOrEqual(0);
   });
 });
 

@@ -33,6 +33,33 @@ const newEndpoint = async (stack: LocalStack, appId: string, url: string) =>
     )
   ).id;
 
+const HELD_KEY = 'fuzz-held';
+const HELD_TYPE = 'fuzz.held';
+
+/**
+ * Gives the strict endpoint's key a held head: an event with the key, whose attempt the receiver
+ * fails (500), then waits until the endpoint lists the key as held (its next attempt is a retry).
+ */
+async function holdKey(stack: LocalStack, appId: string, endpointId: string): Promise<void> {
+  await must(
+    admin(stack).POST('/v1/apps/{appId}/events', {
+      params: { path: { appId } },
+      body: { type: HELD_TYPE, data: { n: 1 }, orderingKey: HELD_KEY },
+    }),
+  );
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const held = await must(
+      admin(stack).GET('/v1/apps/{appId}/endpoints/{endpointId}/ordering/held', {
+        params: { path: { appId, endpointId } },
+      }),
+    );
+    if (held.items.some((h) => h.orderingKey === HELD_KEY)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`fixture: the key ${HELD_KEY} of ${endpointId} was not held within 60 s`);
+}
+
 /** Two apps; a key, an endpoint (to the receiver) and an event in the first. */
 export async function createFixture(stack: LocalStack, receiver: RecordingReceiver): Promise<Fixture> {
   const receiverUrl = receiver.endpoint([200]);
@@ -51,6 +78,15 @@ export async function createFixture(stack: LocalStack, receiver: RecordingReceiv
   const eventTypeA = `fuzz.type.${appA.slice(-6).toLowerCase()}`;
   await createFixtureType(stack, eventTypeA);
   const links = await mintLinks(stack, appA);
+  const endpointStrictA = (
+    await must(
+      admin(stack).POST('/v1/apps/{appId}/endpoints', {
+        params: { path: { appId: appA } },
+        body: { url: receiver.endpoint([500]), eventTypes: [HELD_TYPE], ordering: 'strict' },
+      }),
+    )
+  ).id;
+  await holdKey(stack, appA, endpointStrictA);
   return {
     adminKey: stack.apiKey,
     appA,
@@ -61,6 +97,8 @@ export async function createFixture(stack: LocalStack, receiver: RecordingReceiv
     eventA,
     receiverUrl,
     eventTypeA,
+    endpointStrictA,
+    heldKeyA: HELD_KEY,
     ...links,
   };
 }
@@ -209,6 +247,14 @@ export async function restore(
     await must(
       admin(stack).PATCH('/v1/event-types/{name}', { params: { path: { name: f.eventTypeA } }, body: FIXTURE_TYPE }),
     );
+  }
+  // A skipped head lets the key go on: hold it again, so that the next skip can succeed too.
+  if (
+    status === 202 &&
+    reached?.route.path.endsWith('/ordering/skip') &&
+    decoded(reached.params.endpointId) === f.endpointStrictA
+  ) {
+    await holdKey(stack, f.appA, f.endpointStrictA);
   }
   if (status !== 204 || !reached || reached.route.method !== 'DELETE') return;
   if (reached.route.path.endsWith('/keys/{keyId}') && decoded(reached.params.keyId) === f.keyIdA) {

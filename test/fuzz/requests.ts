@@ -21,6 +21,9 @@ export interface Fixture {
   keyIdA: string;
   endpointA: string;
   eventA: string;
+  /** A strict endpoint of app A whose receiver answers 500, so its key HELD_KEY is always held. */
+  endpointStrictA: string;
+  heldKeyA: string;
   /** A local receiver that answers 2xx, for endpoint bodies that should be accepted. */
   receiverUrl: string;
   /** Portal links of app A: read-only, and read and manage. */
@@ -42,6 +45,8 @@ const NAMES = [
   'keyIdA',
   'endpointA',
   'eventA',
+  'endpointStrictA',
+  'heldKeyA',
   'receiverUrl',
   'portalReadA',
   'portalManageA',
@@ -164,7 +169,8 @@ function segment(known: string[]): fc.Arbitrary<string> {
 function pathOf(route: RouteLike): fc.Arbitrary<{ path: string; params: Record<string, string> }> {
   const known: Record<string, string[]> = {
     appId: [P.appA, P.appA, P.appB],
-    endpointId: [P.endpointA],
+    // The ordering routes act on the strict endpoint, whose key is held; the others on endpoint A.
+    endpointId: route.path.includes('/ordering/') ? [P.endpointStrictA] : [P.endpointA],
     eventId: [P.eventA],
     keyId: [P.keyIdA],
     name: [P.eventTypeA, P.eventTypeA, P.eventTypeA, P.eventTypeA, 'no.such.type', 'a%2Fb'],
@@ -568,6 +574,8 @@ function validBody(route: RouteLike): fc.Arbitrary<unknown> {
           { requiredKeys: [] },
         )
         .filter((o) => Object.keys(o).length > 0);
+    case 'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip':
+      return fc.record({ orderingKey: fc.constantFrom(P.heldKeyA, P.heldKeyA, 'no-such-key') });
     case 'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example':
       return fc.record({ eventType: fc.constantFrom(P.eventTypeA, 'no.such.type') });
     case 'POST /v1/apps/{appId}/portal-access':

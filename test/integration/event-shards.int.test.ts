@@ -159,6 +159,11 @@ describe('an app whose events are spread over several partitions', () => {
     expect((await log.scanEndpointDeliveries(APP, 'ep_1', window, 1000)).items.map((d) => d.eventId)).toEqual(
       [...ids].reverse(),
     );
+    // One event's delivery, by its id (the portal's search): found in whichever shard holds it.
+    for (const e of events) {
+      const one = await log.listEndpointDeliveries(APP, 'ep_1', { ...window, event: { id: e.id, at: e.timestamp } }, 5);
+      expect(one.items.map((d) => d.eventId)).toEqual([e.id]);
+    }
     // Recover's read: oldest first, merged.
     const failed = await stores.deliveries.listFailedSince(APP, 'ep_1', events[0]!.timestamp, 100);
     expect(failed.items.map((d) => d.eventId)).toEqual(ids);

@@ -13,6 +13,11 @@ vi.mock('node:crypto', async (importOriginal) => {
 
 const { bearerToken, secretsEqual } = await import('../../functions/access/auth');
 const { createKeyService, hashKey } = await import('../../functions/access/keys');
+const { STATUS } = await import('../../functions/handlers/http/errors');
+
+/** A refused key: the domain's code, which the HTTP edge answers with 401. */
+const UNAUTHORIZED = { code: 'unauthorized' } as const;
+it('answers a refused key with 401 at the edge', () => expect(STATUS[UNAUTHORIZED.code]).toBe(401));
 const timingSafeEqual = vi.mocked(crypto.timingSafeEqual);
 
 afterEach(() => {
@@ -66,7 +71,7 @@ describe('authenticating a key', () => {
     const { service } = deps('the-admin-key');
     await expect(service.authenticate('Bearer the-admin-key')).resolves.toEqual({ kind: 'admin' });
     expect(timingSafeEqual).toHaveBeenCalledTimes(1);
-    await expect(service.authenticate('Bearer the-admin-kez')).rejects.toMatchObject({ status: 401 });
+    await expect(service.authenticate('Bearer the-admin-kez')).rejects.toMatchObject(UNAUTHORIZED);
   });
 
   it('finds an app key by its SHA-256 hash: the key itself is neither compared nor stored', async () => {
@@ -79,14 +84,14 @@ describe('authenticating a key', () => {
     expect(lookups).toEqual([hashKey('hrk_good')]);
     expect(lookups[0]).not.toContain('hrk_good');
     await expect(service.authenticate('Bearer hrk_bad')).rejects.toMatchObject({
-      status: 401,
+      ...UNAUTHORIZED,
       message: 'invalid API key',
     });
   });
 
   it('accepts no key at all when no admin key is configured and the token is not an app key', async () => {
     const { service } = deps(undefined);
-    await expect(service.authenticate('Bearer anything')).rejects.toMatchObject({ status: 401 });
+    await expect(service.authenticate('Bearer anything')).rejects.toMatchObject(UNAUTHORIZED);
   });
 
   it('reads only "Bearer <key>" from the header', () => {

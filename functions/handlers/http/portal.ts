@@ -15,6 +15,7 @@ interface Asset {
   type: string;
   body: string;
   etag: string;
+  base64?: true;
 }
 
 const FILES = assets as Record<string, Asset>;
@@ -32,10 +33,13 @@ export function portalCsp(frameAncestors: string): string {
   ].join('; ');
 }
 
-/** The answer for a portal path (GET or HEAD), or undefined when the request is for the API. */
+/**
+ * The answer for a portal path (GET or HEAD), or undefined when the request is for the API.
+ * `/favicon.ico` is the portal's icon too: browsers and tools ask for it without a key.
+ */
 export function portalAsset(event: APIGatewayProxyEventV2, frameAncestors: string): HttpResult | undefined {
   const path = event.rawPath;
-  if (path !== '/portal' && !path.startsWith('/portal/')) return undefined;
+  if (path !== '/portal' && !path.startsWith('/portal/') && path !== '/favicon.ico') return undefined;
   const method = event.requestContext?.http?.method?.toUpperCase();
   if (method !== 'GET' && method !== 'HEAD') return undefined;
   // By the last segment: the page asks for its files relative to itself, so that it works under a
@@ -67,5 +71,6 @@ export function portalAsset(event: APIGatewayProxyEventV2, frameAncestors: strin
       'cache-control': 'no-cache',
     },
     body: method === 'HEAD' ? '' : asset.body,
+    ...(asset.base64 && method !== 'HEAD' ? { isBase64Encoded: true } : {}),
   };
 }
