@@ -13,7 +13,7 @@
  */
 import { loadavg } from 'node:os';
 import { PRICES } from './prices';
-import { startHarness } from './harness';
+import { startHarness, type Harness } from './harness';
 import { eventData } from './cost';
 import type { FunctionName } from '../infra/local/lambda';
 
@@ -53,8 +53,16 @@ const percentile = (sorted: number[], p: number) =>
  * machine load): what ordering costs in throughput and latency, measured side by side.
  */
 export async function runOrdering(s: OrderingSettings): Promise<OrderingResult> {
-  const ordered = await runOnce(s, true);
-  const unordered = await runOnce(s, false);
+  // One stack for both: the functions read their environment once per process.
+  const h = await startHarness({ pollerConcurrency: s.pollers, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
+  let ordered: Omit<OrderingResult, 'unordered'>;
+  let unordered: Omit<OrderingResult, 'unordered'>;
+  try {
+    ordered = await runOnce(h, s, true);
+    unordered = await runOnce(h, s, false);
+  } finally {
+    await h.stop();
+  }
   return {
     ...ordered,
     unordered: {
@@ -67,14 +75,14 @@ export async function runOrdering(s: OrderingSettings): Promise<OrderingResult> 
   };
 }
 
-async function runOnce(s: OrderingSettings, strict: boolean): Promise<Omit<OrderingResult, 'unordered'>> {
-  const h = await startHarness({ pollerConcurrency: s.pollers, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
-  try {
+async function runOnce(h: Harness, s: OrderingSettings, strict: boolean): Promise<Omit<OrderingResult, 'unordered'>> {
+  {
     const appId = await h.api.createApp('bench-ordering');
     const url = h.receiver.endpoint([200]);
     await h.api.createEndpoint(appId, url, strict ? { ordering: 'strict' } : {});
     const path = new URL(url).pathname;
     h.meter.reset();
+    const receivedBefore = h.receiver.received.length;
 
     const acceptedAt = new Map<string, number>();
     const keyOf = new Map<string, string>();
@@ -100,7 +108,7 @@ async function runOnce(s: OrderingSettings, strict: boolean): Promise<Omit<Order
       }),
     );
     const events = s.keys * s.eventsPerKey;
-    await h.settle(events, 180_000);
+    await h.settle(receivedBefore + events, 180_000);
 
     const arrivals = h.receiver.on(path);
     const seen = new Map<string, string[]>();
@@ -150,7 +158,5 @@ async function runOnce(s: OrderingSettings, strict: boolean): Promise<Omit<Order
       inOrder: true,
       loadAverage: Math.round(loadavg()[0]! * 10) / 10,
     };
-  } finally {
-    await h.stop();
   }
 }
