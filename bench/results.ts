@@ -3,6 +3,7 @@
  * docs/performance.json (figures.ts) are both written from.
  */
 import type { CapacityModel } from './capacity';
+import type { KeyCapacity } from './capacity-keys';
 import type { ColdStartResult } from './cold-start';
 import type { ScenarioId, ScenarioResult } from './cost';
 import type { DeployedConfig } from './deployed';
@@ -10,6 +11,7 @@ import type { ChangeStep, DesignChange } from './design-changes';
 import type { IsolationResult } from './isolation';
 import type { LatencyResult } from './latency';
 import type { ThroughputResult } from './throughput';
+import type { OrderingResult } from './ordering';
 
 export interface ChangePlan {
   scenario: ScenarioId;
@@ -38,5 +40,9 @@ export interface BenchResults {
   isolation?: IsolationResult;
   throughput?: ThroughputResult;
   coldStart?: ColdStartResult;
+  /** Ordered delivery: one strict endpoint, many keys (bench/ordering.ts). */
+  ordering?: OrderingResult;
   capacity?: { current: CapacityModel; lean: CapacityModel };
+  /** The capacity model from counted keys (capacity-keys.ts). */
+  keyCapacity?: KeyCapacity;
 }

@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { adminKey } from './access/aws-admin-key';
 import { dynamoClient, sqsClient } from './shared/aws-clients';
-import { dynamoStores } from './dynamo-stores';
+import { dynamoStores, type DynamoStores } from './dynamo-stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './webhook/guarded-lookup';
 import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
@@ -26,14 +26,13 @@ import { createOrderedLane } from './ordering/ordered-lane';
 import { createOrderingService } from './ordering/ordering-service';
 import { SqsLaneQueue } from './ordering/sqs-ordered-lane';
 import { createEndpointHealth } from './endpoints/endpoint-health';
-import { lifecycle, Status, type DeliveryScheduler } from './delivery/lifecycle';
+import { lifecycle, Status, type DeliveryScheduler, type Lifecycle } from './delivery/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './webhook/destination-guard';
 import { createHousekeeping } from './delivery/housekeeping';
 import { createIngestService } from './intake/ingest';
 import { createEventQueries } from './delivery/queries';
 import { DynamoCatalogStore } from './catalog/dynamo-catalog-store';
 import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
-import { DynamoEventStore } from './intake/dynamo-event-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
 import { describeWebhookRequest } from './webhook/webhook';
 import { createCatalogCheck } from './catalog/catalog-check';
@@ -90,6 +89,22 @@ function destinationCheck(allowPrivate: boolean): DestinationCheck {
   };
 }
 
+/** Flow control's metrics and log lines (docs/flow-control.md). */
+const flowMetrics: DeliveryObserver = {
+  deferred: (reason, waitMs) => {
+    metrics.addMetric(M.deliveriesDeferred, MetricUnit.Count, 1);
+    if (reason === 'rate' || reason === 'retry_after') metrics.addMetric(M.rateWaitMs, MetricUnit.Milliseconds, waitMs);
+  },
+  throttleChanged: (endpoint, throttle) => {
+    logger.info('endpoint flow state changed', { appId: endpoint.appId, endpointId: endpoint.id, throttle });
+    if (throttle?.state === 'paused' && endpoint.throttle?.state !== 'paused')
+      metrics.addMetric(M.endpointsPaused, MetricUnit.Count, 1);
+    if (throttle?.state === 'throttled' && endpoint.throttle === undefined)
+      metrics.addMetric(M.endpointsThrottled, MetricUnit.Count, 1);
+  },
+  flowError: (err) => logger.warn('could not write an endpoint flow state change', { error: err as Error }),
+};
+
 /** The delivery's metrics, through the workers' observer port. */
 const deliveryMetrics: DeliveryObserver = {
   attempted: (a) => {
@@ -108,22 +123,6 @@ const deliveryMetrics: DeliveryObserver = {
   },
 };
 
-/** Flow control's metrics and log lines (docs/flow-control.md). */
-const flowMetrics: DeliveryObserver = {
-  deferred: (reason, waitMs) => {
-    metrics.addMetric(M.deliveriesDeferred, MetricUnit.Count, 1);
-    if (reason === 'rate' || reason === 'retry_after') metrics.addMetric(M.rateWaitMs, MetricUnit.Milliseconds, waitMs);
-  },
-  throttleChanged: (endpoint, throttle) => {
-    logger.info('endpoint flow state changed', { appId: endpoint.appId, endpointId: endpoint.id, throttle });
-    if (throttle?.state === 'paused' && endpoint.throttle?.state !== 'paused')
-      metrics.addMetric(M.endpointsPaused, MetricUnit.Count, 1);
-    if (throttle?.state === 'throttled' && endpoint.throttle === undefined)
-      metrics.addMetric(M.endpointsThrottled, MetricUnit.Count, 1);
-  },
-  flowError: (err) => logger.warn('could not write an endpoint flow state change', { error: err as Error }),
-};
-
 /** What sends webhooks, and OAuth2 token requests, through one guarded agent. */
 function webhookSenders(cfg: Config) {
   // Checks every address again at connect time, keeps connections alive, never follows redirects.
@@ -140,6 +139,87 @@ function webhookSenders(cfg: Config) {
     userAgent,
   });
   return { sender, tokens, userAgent };
+}
+
+/**
+ * The delivery workers: the unordered lane's deliver, strict endpoints' ordered lane (the same
+ * sending, signing and outcomes, in each key's order) and the skip of a held key.
+ */
+function deliveryWorkers(
+  cfg: Config,
+  stores: DynamoStores,
+  sqs: ReturnType<typeof sqsClient>,
+  shared: { scheduler: SqsScheduler; life: Lifecycle; policy: RetryPolicy },
+) {
+  const { scheduler, life, policy } = shared;
+  const { sender, tokens, userAgent } = webhookSenders(cfg);
+  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
+  // Flow control: one gate per container (a Lambda execution environment). Its rate shares
+  // count the isolation-lane batches this container runs at once: one on Lambda; the local
+  // runtime runs several in one process.
+  const lanes = { isolated: 0, isolatedMost: 1 };
+  const flowGate = createFlowGate({
+    laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.isolatedConcurrency },
+    sharedBudgetMs: cfg.sharedLaneBudgetMs,
+    // The most seen at once, not the current count: a share that changed with each batch would
+    // leave tokens reserved at the old rate beside new ones at the new.
+    containerSlots: (lane) => (lane === 'isolated' ? lanes.isolatedMost : 1),
+    // A paused endpoint's first probe comes with the schedule's first retry (5 s by default), at
+    // least a second and at most 30 s after the pause; each failed probe doubles the wait.
+    breaker: {
+      ...DEFAULT_BREAKER,
+      firstProbeAfterMs: Math.min(30_000, Math.max(1000, (cfg.retryScheduleS[0] ?? 30) * 1000)),
+    },
+  });
+  const deliver = createDeliverService({
+    events: stores.events,
+    store: stores.deliveries,
+    endpoints: stores.apps,
+    health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
+    sender,
+    tokens,
+    scheduler,
+    deadLetters,
+    policy,
+    life,
+    timeoutMs: cfg.deliveryTimeoutMs,
+    userAgent,
+    flow: { gate: flowGate, throttles: stores.apps },
+    observer: { ...deliveryMetrics, ...flowMetrics },
+  });
+  // The ordered lane's head is held by its visibility while it waits.
+  const heldKeys = new DynamoHeldKeyStore(stores.table);
+  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
+    logger.warn(message, { detail }),
+  );
+  const orderedLane = createOrderedLane({
+    deliver: createOrderedDelivery({
+      events: stores.events,
+      store: stores.deliveries,
+      held: heldKeys,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
+      sender,
+      tokens,
+      deadLetters,
+      policy,
+      timeoutMs: cfg.deliveryTimeoutMs,
+      userAgent,
+      observer: deliveryMetrics,
+    }),
+    queue: laneQueue,
+    errorHoldMs: ORDERED_ERROR_HOLD_MS,
+    onError: (err, record) =>
+      logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
+  });
+  const ordering = createOrderingService({
+    held: heldKeys,
+    store: stores.deliveries,
+    deadLetters,
+    release: (receiptHandle) => laneQueue.release(receiptHandle),
+    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+  });
+  return { sender, userAgent, deliver, lanes, heldKeys, orderedLane, ordering };
 }
 
 function build() {
@@ -186,73 +266,10 @@ function build() {
     retry: cfg.ingestRetry,
     onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
   });
-  const { sender, tokens, userAgent } = webhookSenders(cfg);
-  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
-  // Flow control: one gate per container (a Lambda execution environment). Its rate shares
-  // count the isolation-lane batches this container runs at once: one on Lambda; the local
-  // runtime runs several in one process.
-  const lanes = { isolated: 0, isolatedMost: 1 };
-  const flowGate = createFlowGate({
-    laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.isolatedConcurrency },
-    sharedBudgetMs: cfg.sharedLaneBudgetMs,
-    // The most seen at once, not the current count: a share that changed with each batch would
-    // leave tokens reserved at the old rate beside new ones at the new.
-    containerSlots: (lane) => (lane === 'isolated' ? lanes.isolatedMost : 1),
-    // A paused endpoint's first probe comes with the schedule's first retry (5 s by default), at
-    // least a second and at most 30 s after the pause; each failed probe doubles the wait.
-    breaker: {
-      ...DEFAULT_BREAKER,
-      firstProbeAfterMs: Math.min(30_000, Math.max(1000, (cfg.retryScheduleS[0] ?? 30) * 1000)),
-    },
-  });
-  const deliver = createDeliverService({
-    events: stores.events,
-    store: stores.deliveries,
-    endpoints: stores.apps,
-    health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
-    sender,
-    tokens,
+  const { sender, userAgent, deliver, lanes, heldKeys, orderedLane, ordering } = deliveryWorkers(cfg, stores, sqs, {
     scheduler,
-    deadLetters,
-    policy,
     life,
-    timeoutMs: cfg.deliveryTimeoutMs,
-    userAgent,
-    flow: { gate: flowGate, throttles: stores.apps },
-    observer: { ...deliveryMetrics, ...flowMetrics },
-  });
-  // Strict endpoints' lane (functions/ordering): the same sending, signing and outcomes, in
-  // each key's order, its head held by its visibility while it waits.
-  const heldKeys = new DynamoHeldKeyStore(stores.table);
-  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
-    logger.warn(message, { detail }),
-  );
-  const orderedLane = createOrderedLane({
-    deliver: createOrderedDelivery({
-      events: stores.events,
-      store: stores.deliveries,
-      held: heldKeys,
-      endpoints: stores.apps,
-      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
-      sender,
-      tokens,
-      deadLetters,
-      policy,
-      timeoutMs: cfg.deliveryTimeoutMs,
-      userAgent,
-      observer: deliveryMetrics,
-    }),
-    queue: laneQueue,
-    errorHoldMs: ORDERED_ERROR_HOLD_MS,
-    onError: (err, record) =>
-      logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
-  });
-  const ordering = createOrderingService({
-    held: heldKeys,
-    store: stores.deliveries,
-    deadLetters,
-    release: (receiptHandle) => laneQueue.release(receiptHandle),
-    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+    policy,
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
@@ -274,8 +291,7 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
-      findEvent: async (appId, eventId) =>
-        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false)) ?? undefined,
+      findEvent: async (appId, eventId) => (await stores.events.getEvent(appId, eventId, false)) ?? undefined,
       describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, userAgent),
       statsMax: 10_000,
     }),

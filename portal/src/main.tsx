@@ -13,6 +13,12 @@ import { EndpointScreen } from './endpoint';
 import { EndpointFormScreen, EndpointsScreen } from './endpoints';
 import { errorText, href, PortalContext, useRoute, when, type Portal } from './ui';
 
+/** The API's message as a sentence people read: capitalised, its times as the page shows times. */
+function asSentence(message: string): string {
+  const text = message.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, (iso) => when(iso));
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
+}
+
 /**
  * A link that does not open the portal: why (the API's words: expired, ended, unknown), and what
  * to do about it. A link is minted by the service that sent the customer here, so a fresh one
@@ -23,7 +29,7 @@ function Refused({ message }: { message: string }) {
     <main class="refused">
       <h1>This link does not open the webhooks portal</h1>
       <p role="alert" data-testid="refused">
-        {message}
+        {asSentence(message)}
       </p>
       <section class="panel" data-testid="refused-help" aria-labelledby="refused-what">
         <h2 id="refused-what">What to do</h2>

@@ -559,7 +559,10 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     });
     db.destroy();
     const old = await open(`${system.target.apiUrl}/portal#token=${expired}`);
-    expect(await old.page.getByTestId('refused').textContent()).toMatch(/expired/);
+    // The API's words, as a sentence with the page's time format.
+    expect(await old.page.getByTestId('refused').textContent()).toMatch(
+      /^This portal link expired at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC; ask for a new one\.$/,
+    );
     // And what to do about it: a new link comes from the service that sent the customer here.
     expect(await old.page.getByTestId('refused-help').textContent()).toMatch(
       /What to do.*service that sent you here.*open its webhooks page again/,
