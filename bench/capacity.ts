@@ -55,6 +55,11 @@ export interface CapacityModel {
   monthly: { deliveries: number; usd: number; usdPerMillion: number };
 }
 
+/** Event shards an app may have (one id character names the shard). */
+const MAX_EVENT_SHARDS = 32;
+/** Shards that keep each of an app's event partitions at 60 % of its write limit. */
+const shardsFor = (wcu: number) => Math.max(1, Math.ceil(wcu / (0.6 * AWS_LIMITS.dynamoPartitionWcu)));
+
 const perDelivery = (r: ScenarioResult, pick: (d: ScenarioResult['dynamo'][number]) => number) =>
   r.dynamo.reduce((n, d) => n + pick(d), 0) / r.deliveries;
 
@@ -91,7 +96,8 @@ export function capacityModel(input: CapacityInput): CapacityModel {
 
   const ceilings = {
     openIndexDeliveriesPerSecond: openWru > 0 ? (input.openShards * AWS_LIMITS.dynamoPartitionWcu) / openWru : Infinity,
-    feedEventsPerSecondPerApp: feedWruPerEvent > 0 ? AWS_LIMITS.dynamoPartitionWcu / feedWruPerEvent : Infinity,
+    feedEventsPerSecondPerApp:
+      feedWruPerEvent > 0 ? (MAX_EVENT_SHARDS * AWS_LIMITS.dynamoPartitionWcu) / feedWruPerEvent : Infinity,
     appPartitionEventsPerSecond: appRruPerEvent > 0 ? AWS_LIMITS.dynamoPartitionRcu / appRruPerEvent : Infinity,
   };
   const shardsNeeded = Math.ceil((rate * openWru) / AWS_LIMITS.dynamoPartitionWcu / 0.8);
@@ -166,18 +172,18 @@ export function capacityModel(input: CapacityInput): CapacityModel {
           note: `the sort key starts with a due time, so writes pile onto the newest end of each shard and splitting for heat does not spread them; needs ${shardsNeeded} shards at 80 % of the limit`,
         },
     {
-      what: 'events: EVENTS#<appId> (one partition per app, also its feed), if one app sends everything',
-      need: `${fmt(eventRate * feedWruPerEvent)} WCU/s (${feedWruPerEvent.toFixed(1)} per event)`,
-      limit: `${fmt(AWS_LIMITS.dynamoPartitionWcu)} WCU/s: at most ${fmt(ceilings.feedEventsPerSecondPerApp)} events/s for one app`,
+      what: `events: EVENTS#<appId>#<n> (the app's event shards, merged for its feed), if one app sends everything with ${shardsFor(eventRate * feedWruPerEvent)} shards`,
+      need: `${fmt(eventRate * feedWruPerEvent)} WCU/s (${feedWruPerEvent.toFixed(1)} per event): ${fmt((eventRate * feedWruPerEvent) / shardsFor(eventRate * feedWruPerEvent))} per shard`,
+      limit: `${fmt(AWS_LIMITS.dynamoPartitionWcu)} WCU/s per shard, up to ${MAX_EVENT_SHARDS} shards: at most ${fmt(ceilings.feedEventsPerSecondPerApp)} events/s for one app`,
       ok: ceilings.feedEventsPerSecondPerApp >= eventRate,
-      note: 'one busy tenant hits it first; a throttled index write throttles the table write that caused it',
+      note: "an app's eventShards is raised for it (docs/data-model.md); section 5b counts the keys of such a run",
     },
     {
       what: 'app partition APP#<appId> (fan-out query + endpoint reads), if one app sends everything',
       need: `${fmt(eventRate * appRruPerEvent)} RCU/s (${appRruPerEvent.toFixed(2)} per event)`,
       limit: `${fmt(AWS_LIMITS.dynamoPartitionRcu)} RCU/s: at most ${fmt(ceilings.appPartitionEventsPerSecond)} events/s for one app`,
       ok: ceilings.appPartitionEventsPerSecond >= eventRate,
-      note: 'strongly consistent reads of one item collection on every event and every attempt',
+      note: 'the fan-out query per POST (a busy app reuses it for 1 s per container) and cached endpoint reads: with batch POSTs, a read per 100 events',
     },
     {
       what: 'event, delivery and attempt items (EVT#<appId>#<eventId>)',

@@ -208,13 +208,14 @@ async function createEndpoints(
   apps: number,
   endpointsPerApp: number,
   behaviours: Array<number>,
+  perEvent = false,
 ): Promise<Plan['apps']> {
   const out: Plan['apps'] = [];
   const one = async () => {
     const appId = await h.api.createApp('bench');
     const urls: string[] = [];
     for (let e = 0; e < endpointsPerApp; e++) {
-      const url = h.receiver.endpoint(behaviours);
+      const url = h.receiver.endpoint(behaviours, { perEvent });
       const r = await h.api.call<{ id: string }>('POST', `/v1/apps/${appId}/endpoints`, { url });
       if (r.status !== 201) throw new Error(`create endpoint: ${r.status} ${JSON.stringify(r.body)}`);
       urls.push(url);
@@ -259,9 +260,12 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
       };
     }
     case 'retry': {
-      // One app per event, so that each endpoint's script (500, then 200) belongs to one event.
-      const apps = await createEndpoints(h, deliveries, 1, [500, 200]);
-      return { apps, attemptsPerDelivery: 2, send: () => single(apps, deliveries, (n) => apps[n]!.appId) };
+      // A tenant mix: RETRY_APPS apps whose events follow a Zipf law (the busiest sends about a
+      // quarter, the quietest a fiftieth of that), each endpoint failing every event's first
+      // attempt (its script runs per event) and accepting the second.
+      const apps = await createEndpoints(h, RETRY_APPS, 1, [500, 200], true);
+      const appOf = zipfPicker(apps.map((a) => a.appId));
+      return { apps, attemptsPerDelivery: 2, send: () => single(apps, deliveries, appOf) };
     }
     case 'batch': {
       const apps = await createEndpoints(h, 1, 1, [200]);
@@ -310,6 +314,27 @@ async function plan(h: Harness, id: ScenarioId, deliveries: number, runId: strin
       };
     }
   }
+}
+
+/** Apps in the retry scenario's tenant mix. */
+export const RETRY_APPS = 20;
+
+/**
+ * The n-th event's app, drawn from a Zipf law over `apps` (weight 1/rank): a deterministic
+ * sequence, so two runs send the same mix.
+ */
+export function zipfPicker<T>(apps: T[]): (n: number) => T {
+  const weights = apps.map((_, i) => 1 / (i + 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cumulative: number[] = [];
+  let acc = 0;
+  for (const w of weights) cumulative.push((acc += w / total));
+  return (n) => {
+    // A low-discrepancy sequence in [0, 1): the golden ratio's fractional multiples.
+    const u = (n * 0.6180339887498949) % 1;
+    const i = cumulative.findIndex((c) => u < c);
+    return apps[i < 0 ? apps.length - 1 : i]!;
+  };
 }
 
 /** Every accepted (event, endpoint) pair got exactly the expected number of requests. */

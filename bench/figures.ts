@@ -10,6 +10,7 @@
  * counted as measured in the floor too: the floor only removes DynamoDB requests above it.
  */
 import type { ScenarioId, ScenarioResult } from './cost';
+import type { KeyScenario } from './capacity-keys';
 import { applyChanges, PROVISIONED } from './design-changes';
 import { PRICES } from './prices';
 import type { BenchResults } from './results';
@@ -114,6 +115,39 @@ export function figuresJson(res: BenchResults): Record<string, unknown> {
       floorRatio: 1,
       batchSize: t.settings.batchSize,
       commit,
+    };
+  }
+  if (res.keyCapacity) {
+    const k = res.keyCapacity;
+    const scenario = (s: KeyScenario) => ({
+      eventsPerSecond: s.eventsPerSecond,
+      busiestKeyWcuPerSecond: round(s.busiestWrite.wcuPerSecond),
+      busiestWriteKey: s.busiestWrite.key,
+      busiestKeyRcuPerSecond: round(s.busiestRead.rcuPerSecond),
+      busiestReadKey: s.busiestRead.key,
+      partitionWcuLimit: k.limits.partitionWcu,
+      partitionRcuLimit: k.limits.partitionRcu,
+      eventsMeasured: s.eventsMeasured,
+      commit,
+    });
+    const of = (id: KeyScenario['id']) => k.scenarios.find((s) => s.id === id);
+    const one = of('oneApp');
+    const zipf = of('zipf');
+    out.capacity = {
+      ...(one ? { oneApp: scenario(one) } : {}),
+      ...(zipf ? { zipf1000Apps: scenario(zipf) } : {}),
+      housekeeping: {
+        millionApps: {
+          registeredApps: k.housekeeping.millionApps.registeredApps,
+          activeApps: k.housekeeping.millionApps.activeApps,
+          readUnitsPerRun: round(k.housekeeping.millionApps.readUnits),
+          callsPerRun: k.housekeeping.millionApps.calls,
+          secondsPerRun: round(k.housekeeping.millionApps.secondsOnDynamoDb),
+          secondsPerRunOnEmulator: round(k.housekeeping.millionApps.secondsOnEmulator),
+          measured: k.housekeeping.measured,
+          commit,
+        },
+      },
     };
   }
   return out;

@@ -86,6 +86,12 @@ export interface LogCounts {
   metricLines: number;
 }
 
+/** Write and read units one partition key took (a table partition, or `<index>:<index pk>`). */
+export interface KeyUnits {
+  wcu: number;
+  rcu: number;
+}
+
 const emptyLambda = (): LambdaCounts => ({ invocations: 0, records: 0, durationsMs: [] });
 
 /** The counters for one measured window; `reset()` starts a new window, the item shadow stays. */
@@ -95,6 +101,8 @@ export class Meter {
   sqs = new Map<string, SqsCounts>();
   logs = new Map<Origin, LogCounts>();
   api = { requests: 0, billedRequests: 0, bodyBytes: 0 };
+  /** Units by partition key (the capacity model's input: what lands on each partition). */
+  keys = new Map<string, KeyUnits>();
   /** Items written through the instrumented client, as they are now. */
   readonly shadow = new ItemShadow();
   /** Keys of the items created in the current window (for storage estimates). */
@@ -113,6 +121,15 @@ export class Meter {
     this.logs = new Map();
     this.api = { requests: 0, billedRequests: 0, bodyBytes: 0 };
     this.created = new Map();
+    this.keys = new Map();
+  }
+
+  /** Adds units to a partition key's count. */
+  keyUnits(pk: string, wcu: number, rcu: number): void {
+    const k = this.keys.get(pk) ?? { wcu: 0, rcu: 0 };
+    k.wcu += wcu;
+    k.rcu += rcu;
+    this.keys.set(pk, k);
   }
 
   /** Invocations running now. */
@@ -352,7 +369,10 @@ function recordConditionFailure(meter: Meter, action: string, input: Native): vo
   const label =
     action === 'UpdateItem' ? `update ${kindOf(key)}: ${updateName(input)}` : `${verb(action)} ${kindOf(key)}`;
   meter.dynamoCall(action, label, { calls: 1, items: 1, tableWriteUnits: writeUnits(before), conditionFailures: 1 });
+  meter.keyUnits(pkOf(key), writeUnits(before), 0);
 }
+
+const pkOf = (item: WireItem | undefined): string => String((item?.pk?.S as string | undefined) ?? '');
 
 const verb = (action: string) => ({ PutItem: 'put', DeleteItem: 'delete', UpdateItem: 'update' })[action] ?? action;
 
@@ -399,14 +419,17 @@ function recordDynamo(meter: Meter, action: string, input: Native, output: Nativ
     case 'Query': {
       const index = (input.IndexName as string | undefined) ?? 'table';
       const values = (input.ExpressionAttributeValues ?? {}) as Native;
-      const pk = String(values[':pk'] ?? values[':p'] ?? '').replace(/#.*$/, '#');
+      const fullPk = String(values[':pk'] ?? values[':p'] ?? '');
+      const pk = fullPk.replace(/#.*$/, '#');
       // A query is billed at least one read unit's worth, even when it finds nothing.
       const min = input.ConsistentRead === true ? 1 : 0.5;
       meter.dynamoCall(action, `query ${index} ${pk}`, { calls: 1, readUnits: Math.max(min, units) });
+      meter.keyUnits(index === 'table' ? fullPk : `${index}:${fullPk}`, 0, Math.max(min, units));
       return;
     }
     case 'GetItem':
       meter.dynamoCall(action, `get ${kindOf(wire(input.Key))}`, { calls: 1, readUnits: units });
+      meter.keyUnits(pkOf(wire(input.Key)), 0, units);
       return;
     case 'BatchGetItem': {
       const keys = Object.values((input.RequestItems ?? {}) as Record<string, { Keys: Native[] }>).flatMap(
@@ -414,6 +437,8 @@ function recordDynamo(meter: Meter, action: string, input: Native, output: Nativ
       );
       const kinds = [...new Set(keys.map((k) => kindOf(wire(k))))].join(', ');
       meter.dynamoCall(action, `batch get (${kinds})`, { calls: 1, items: keys.length, readUnits: units });
+      // The batch's units, shared over its keys (each item is read on its own partition).
+      for (const k of keys) meter.keyUnits(pkOf(wire(k)), 0, units / keys.length);
       return;
     }
     default:
@@ -432,6 +457,18 @@ function write(
 ): void {
   const before = meter.shadow.get(key);
   const index = indexWrites(before, after);
+  // By partition: the table's own units (a batch reports its total once: each item is sized
+  // instead), and each index entry's on the index partition it lands on or leaves.
+  meter.keyUnits(pkOf(key), batched ? writeUnits(after) : tableUnits, 0);
+  for (const w of index) {
+    if (w.kind === 'none') continue;
+    const spec = INDEXES.find((i) => i.name === w.index)!;
+    const at = (item: WireItem | undefined) => `${w.index}:${String((item?.[spec.pk]?.S as string | undefined) ?? '')}`;
+    if (w.kind === 'move') {
+      meter.keyUnits(at(before), w.units / 2, 0);
+      meter.keyUnits(at(after), w.units / 2, 0);
+    } else meter.keyUnits(at(w.kind === 'delete' ? before : after), w.units, 0);
+  }
   if (after) meter.shadow.set(after);
   else meter.shadow.delete(key);
   if (!before && after) meter.created.set(keyId(key), key);

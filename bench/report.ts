@@ -6,6 +6,7 @@
 import { applyChanges, PROVISIONED } from './design-changes';
 import { floorPerMillion, floorUnits, GOALS, unitsPerDelivery } from './figures';
 import type { CapacityModel } from './capacity';
+import type { KeyCapacity, KeyLoad, KeyScenario } from './capacity-keys';
 import type { ColdStartResult, BundleMeasure } from './cold-start';
 import { SCENARIOS, topLines, type CostLine, type ScenarioId, type ScenarioResult } from './cost';
 
@@ -61,6 +62,7 @@ export function renderMarkdown(res: BenchResults): string {
     out.push(...throughputSection(res.throughput), '', ...throughputFindings(res.throughput, table), '');
   if (res.coldStart) out.push(...coldStartSection(res.coldStart), '');
   if (res.capacity && res.cost) out.push(...capacitySection(res), '');
+  if (res.keyCapacity) out.push(...keyCapacitySection(res.keyCapacity), '');
   out.push(...pricesSection(), '');
   return `${out
     .join('\n')
@@ -606,7 +608,7 @@ function capacitySection(res: BenchResults): string[] {
     '',
     table(['what', 'needs', 'limit', '', 'note'], rows(current), ['l', 'l', 'l', 'l', 'l']),
     '',
-    `**Ceilings of the current design** (per-key DynamoDB limits, which no quota increase lifts): the open index's ${i.openShards} shards allow **${fmt(current.ceilings.openIndexDeliveriesPerSecond)} deliveries/s** in total; one app's feed partition allows **${fmt(current.ceilings.feedEventsPerSecondPerApp)} events/s** for that app; one app's partition allows **${fmt(current.ceilings.appPartitionEventsPerSecond)} events/s** of reads.`,
+    `**Ceilings of the current design** (per-key DynamoDB limits, which no quota increase lifts): the open index's ${i.openShards} shards allow **${fmt(current.ceilings.openIndexDeliveriesPerSecond)} deliveries/s** in total; one app's event shards allow **${fmt(current.ceilings.feedEventsPerSecondPerApp)} events/s** for that app (32 shards); one app's partition allows **${fmt(current.ceilings.appPartitionEventsPerSecond)} events/s** of reads.`,
     '',
     `**Cost per month** at ${int(i.deliveriesPerSecond)}/s (${int(current.monthly.deliveries / 1e9)} billion deliveries in 30 days), at the first-tier prices above: **${money(current.monthly.usd)}** as measured (${usd(current.monthly.usdPerMillion)} per million); **${money(lean.monthly.usd)}** with the design changes of section 1 (${usd(lean.monthly.usdPerMillion)} per million), before volume tiers (Lambda compute, API Gateway and SQS get cheaper past their first tiers; DynamoDB does not). With the changes the limits read:`,
     '',
@@ -615,10 +617,60 @@ function capacitySection(res: BenchResults): string[] {
     '**What keeps it linear, and what does not.**',
     '',
     '- Linear: the functions hold no state between invocations and scale out; SQS standard queues have no per-queue throughput limit; events, deliveries and attempts are keyed by event (`EVT#<appId>#<eventId>`), so their writes spread over as many partitions as there are events; retries are delayed messages, not timers.',
-    `- Not linear, in the order they break: (1) **the open index's fixed ${i.openShards} shards** — every delivery writes them (${qty(current.openWruPerDelivery)} units) and the sort key starts with a due time, so each shard's writes land on one partition: the whole system stops at ${fmt(current.ceilings.openIndexDeliveriesPerSecond)} deliveries/s. Change this first: make the shard count a setting sized to the rate (${int(i.deliveriesPerSecond)} deliveries/s needs ${current.openShardsNeeded} shards), or keep first attempts off the index (\`queue-holds-first-attempt\` in section 1), which leaves it to retries${lean.openWruPerDelivery === 0 ? '' : ` (${lean.openShardsNeeded} shards)`}. (2) **EVENTS#<appId>**: all of an app's events in one partition (also its feed), ${fmt(current.ceilings.feedEventsPerSecondPerApp)} events/s per app; shard it (EVENTS#<appId>#<n> by a hash of the event id, merged on read) for n times that. (3) **APP#<appId> reads**: a strongly consistent query of the app's whole partition on every event and a read of the endpoint on every attempt, ${fmt(current.ceilings.appPartitionEventsPerSecond)} events/s per app; cache the endpoint list for a second per container (with a version check so an endpoint created a moment ago still gets the next event) or carry the endpoint in the message. (4) Configuration, not design: the event sources' maximumConcurrency (${res.deployed.eventSources[0]?.maxConcurrency ?? '?'} per queue, which caps delivery at the rate in the table), the API stage throttle (${res.deployed.apiStageRateLimit}/s by default: batch POSTs, or raise it) and the account's Lambda concurrency (1,000 by default).`,
-    `- **Hot and slow endpoints.** Deliveries to one endpoint spread over the table like any others, but its endpoint item is read on every attempt (the app partition above), nothing limits how many POSTs one endpoint gets at once (up to ${res.deployed.eventSources[0]?.maxConcurrency ?? '?'} batches × 10 per queue), and a batch lasts as long as its slowest POST: an endpoint that times out (${res.deployed.deliveryTimeoutMs / 1000} s) holds the other nine deliveries of each batch it is in. Its retries go to the retry queue, but its first attempts share batches with everyone's. A per-endpoint concurrency cap and a circuit breaker that sends a failing endpoint's first attempts straight to the retry queue would keep it from slowing the others.`,
-    '- Housekeeping is a single scheduled invocation that queries each shard for overdue items: it stays cheap as long as few items are overdue, but a backlog (say, receivers down for an hour) puts every delayed delivery on its list; it pages through them a sweep at a time.',
+    `- Not linear, and what holds each: (1) **the open index's ${i.openShards} shards** are written only by late and long-waiting work (${qty(current.openWruPerDelivery)} units per first-try delivery), so first-try traffic never reaches them; a retry storm does (each shard takes ~1,000 writes a second: ${fmt(current.ceilings.openIndexDeliveriesPerSecond)} re-driven deliveries/s at the measured rate of index writes). (2) **EVENTS#<appId>**: one partition takes ~1,000 events/s; an app that sends more is spread over its \`eventShards\` (up to 32, merged for the feed and the reconciles), and its busy endpoints' delivery records with it (\`DLV#<appId>#<endpointId>#<n>\`): section 5b counts the busiest key of one app at ${int(i.deliveriesPerSecond)} events/s. A busy endpoint fed by ids the producer chose stays on one partition (~1,000 deliveries/s). (3) **APP#<appId> reads**: a container that reads one app more than 10 times a second reuses its fan-out for a second, and endpoints are cached for 5 s, so the app's partition is read about once a second per container rather than once per event. (4) Configuration, not design: the event sources' maximumConcurrency (${res.deployed.eventSources[0]?.maxConcurrency ?? '?'} per queue, which caps delivery at the rate in the table), the API stage throttle (${res.deployed.apiStageRateLimit}/s by default: batch POSTs, or raise it) and the account's Lambda concurrency (1,000 by default).`,
+    `- **Hot and slow endpoints.** One endpoint's deliveries share its delivery partition (spread with its app's event shards, above), its endpoint item is cached per container, nothing limits how many POSTs one endpoint gets at once beyond its flow control (up to ${res.deployed.eventSources[0]?.maxConcurrency ?? '?'} batches × 10 per queue), and a batch lasts as long as its slowest POST: an endpoint that times out (${res.deployed.deliveryTimeoutMs / 1000} s) holds the other nine deliveries of each batch it is in.`,
+    '- Housekeeping is a single scheduled invocation: it queries each open-index shard for overdue items (cheap while few are overdue; a backlog, say receivers down for an hour, puts every delayed delivery on its list, a sweep of 1,000 at a time), and reads back only the apps that sent events in its windows (their activity markers), 16 at a time: its cost grows with the active apps, not the registered ones (section 5b).',
   ];
+}
+
+const KEY_CAPACITY_START = '<!-- key-capacity: npm run bench -- --only capacity rewrites from here -->';
+const KEY_CAPACITY_END = '<!-- /key-capacity -->';
+
+/** The counted-key capacity model (section 5b), between markers a capacity-only run replaces. */
+function keyCapacitySection(k: KeyCapacity): string[] {
+  const load = (l: KeyLoad) => `\`${l.key}\`: ${int(l.wcuPerSecond)} WCU/s, ${int(l.rcuPerSecond)} RCU/s`;
+  const verdict = (s: KeyScenario) =>
+    s.busiestWrite.wcuPerSecond <= k.limits.partitionWcu && s.busiestRead.rcuPerSecond <= k.limits.partitionRcu
+      ? 'ok'
+      : '**over**';
+  const hk = k.housekeeping;
+  return [
+    KEY_CAPACITY_START,
+    '',
+    '## 5b. Busiest keys, counted: one app at 10,000 events a second, and 1,000 apps',
+    '',
+    `Measured, not derived: the meter counts every DynamoDB request's write and read units by partition key (\`bench/instrument.ts\`) while each scenario runs on the embedded stack, and each key's units per event are scaled to ${int(k.scenarios[0]?.eventsPerSecond ?? 0)} events a second (\`bench/capacity-keys.ts\`). Ids are shown as roles. DynamoDB's per-partition limits: ${int(k.limits.partitionWcu)} WCU/s and ${int(k.limits.partitionRcu)} RCU/s.`,
+    '',
+    table(
+      ['scenario', 'events measured', 'busiest key by writes', 'busiest key by reads', ''],
+      k.scenarios.map((s) => [s.title, int(s.eventsMeasured), load(s.busiestWrite), load(s.busiestRead), verdict(s)]),
+      ['l', 'r', 'l', 'l', 'l'],
+    ),
+    '',
+    ...k.scenarios.flatMap((s) => [
+      `**${s.id}**: the busiest keys at ${int(s.eventsPerSecond)} events/s. ${s.note}.`,
+      '',
+      table(
+        ['key', 'WCU/s', 'RCU/s'],
+        s.top.map((l) => [`\`${l.key}\``, int(l.wcuPerSecond), int(l.rcuPerSecond)]),
+      ),
+      '',
+    ]),
+    `**Housekeeping with 1,000,000 registered apps, 1 % active.** A run reads the activity markers of its window and the shards they name, never the app list: idle apps cost nothing (10 and 10,000 idle apps, the same calls: \`test/integration/housekeeping-scale.int.test.ts\`), so a run grows with the active apps. Measured: a run over ${int(hk.measured.registeredApps)} registered apps, ${int(hk.measured.activeApps)} of them with events in its windows (a recover run, which reads both reconciles' windows at once), made ${int(hk.measured.calls)} DynamoDB calls for ${qty(hk.measured.readUnits)} read units in ${hk.measured.seconds.toFixed(2)} s. Scaled to ${int(hk.millionApps.activeApps)} active apps of ${int(hk.millionApps.registeredApps)}: **${int(hk.millionApps.calls)} calls, ${int(hk.millionApps.readUnits)} read units per run**, spread over the active apps' partitions; **~${int(hk.millionApps.secondsOnDynamoDb)} s per run** on DynamoDB (8 ms a call, 16 app shards read at once), ${int(hk.millionApps.secondsOnEmulator)} s on the single-threaded emulator. A run every minute is then ~${int(hk.millionApps.readUnits / 60)} read units a second, about $${((hk.millionApps.readUnits * 60 * 24 * 30 * 0.125) / 1e6).toFixed(0)} a month at $0.125 per million.`,
+    '',
+    KEY_CAPACITY_END,
+  ];
+}
+
+/** A document with its counted-key capacity section replaced (or added before the prices). */
+export function replaceKeyCapacity(doc: string, res: BenchResults): string {
+  if (!res.keyCapacity) return doc;
+  const section = keyCapacitySection(res.keyCapacity).join('\n');
+  const a = doc.indexOf(KEY_CAPACITY_START);
+  const b = doc.indexOf(KEY_CAPACITY_END);
+  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + KEY_CAPACITY_END.length);
+  const prices = doc.indexOf('## Prices used');
+  return prices < 0 ? `${doc}\n${section}\n` : `${doc.slice(0, prices)}${section}\n\n${doc.slice(prices)}`;
 }
 
 function pricesSection(): string[] {

@@ -3,6 +3,7 @@
  * docs/performance.json (figures.ts) are both written from.
  */
 import type { CapacityModel } from './capacity';
+import type { KeyCapacity } from './capacity-keys';
 import type { ColdStartResult } from './cold-start';
 import type { ScenarioId, ScenarioResult } from './cost';
 import type { DeployedConfig } from './deployed';
@@ -36,4 +37,6 @@ export interface BenchResults {
   throughput?: ThroughputResult;
   coldStart?: ColdStartResult;
   capacity?: { current: CapacityModel; lean: CapacityModel };
+  /** The capacity model from counted keys (capacity-keys.ts). */
+  keyCapacity?: KeyCapacity;
 }

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../infra/constructs/bundling';
 import { topology } from '../infra/topology';
 import { capacityModel } from './capacity';
+import { runKeyCapacity } from './capacity-keys';
 import { runColdStart } from './cold-start';
 import { runScenario, SCENARIOS, type ScenarioId, type ScenarioResult } from './cost';
 import { readDeployedConfig, type DeployedConfig } from './deployed';
@@ -29,19 +30,19 @@ import { applyChanges, DESIGN_CHANGES, gbSecondsPerRecord, PROVISIONED } from '.
 import { figuresJson } from './figures';
 import { startHarness } from './harness';
 import { runLatency } from './latency';
-import { renderConsole, renderMarkdown, type BenchResults, type ChangePlan } from './report';
+import { renderConsole, renderMarkdown, replaceKeyCapacity, type BenchResults, type ChangePlan } from './report';
 import { runThroughput } from './throughput';
 
 // The SDK's notice that Node 20 support ends: a fact about this machine, not a finding.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-export const PARTS = ['cost', 'latency', 'throughput', 'cold-start'] as const;
+export const PARTS = ['cost', 'latency', 'throughput', 'cold-start', 'capacity'] as const;
 /** Events per POST /events/batch in the throughput run (the issue: it ingests with batch POSTs). */
 const THROUGHPUT_BATCH = 20;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchSizes {
-  /** Deliveries per cost scenario (the retry scenario uses half: one app per event). */
+  /** Deliveries per cost scenario (the retry scenario uses half: each takes two attempts). */
   costDeliveries: number;
   latencyEvents: number;
   latencyRatePerSecond: number;
@@ -49,6 +50,9 @@ export interface BenchSizes {
   throughputProducers: number;
   throughputPollers: number;
   coldStartRuns: number;
+  /** Events per scenario of the counted-key capacity model, and the apps its housekeeping run registers (1 % active). */
+  capacityEvents: number;
+  capacityRegisteredApps: number;
 }
 
 export const SIZES: Record<'full' | 'quick', BenchSizes> = {
@@ -60,6 +64,8 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 15,
+    capacityEvents: 1000,
+    capacityRegisteredApps: 10_000,
   },
   quick: {
     costDeliveries: 200,
@@ -69,6 +75,8 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 5,
+    capacityEvents: 200,
+    capacityRegisteredApps: 1000,
   },
 };
 
@@ -134,7 +142,9 @@ export function derive(res: BenchResults, scenarios: ScenarioResult[] | undefine
   return res;
 }
 
-type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart'> & { costScenarios?: ScenarioResult[] };
+type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart' | 'keyCapacity'> & {
+  costScenarios?: ScenarioResult[];
+};
 
 /** Runs one part in this process. */
 export async function runPart(part: Part, sizes: BenchSizes, runId: string, compareRef?: string): Promise<PartResult> {
@@ -163,6 +173,13 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
           },
           runId,
         ),
+      };
+    case 'capacity':
+      return {
+        keyCapacity: await runKeyCapacity({
+          events: sizes.capacityEvents,
+          hkRegistered: sizes.capacityRegisteredApps,
+        }),
       };
     case 'cold-start':
       return {
@@ -246,6 +263,7 @@ export async function runBench(opts: {
     latency: `${sizes.latencyEvents} events at ${sizes.latencyRatePerSecond}/s`,
     throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each, batches of ${THROUGHPUT_BATCH}`,
     'cold-start': `${sizes.coldStartRuns} fresh processes per bundle`,
+    capacity: `one app and 1,000 Zipf apps, ${sizes.capacityEvents} events each; housekeeping over ${sizes.capacityRegisteredApps} apps`,
   };
   let scenarios: ScenarioResult[] | undefined;
   for (const part of PARTS.filter((p) => opts.parts.includes(p))) {
@@ -327,7 +345,14 @@ async function main(): Promise<void> {
   const cache = path.join(REPO_ROOT, 'node_modules', '.cache', 'hookrelay-bench');
   mkdirSync(cache, { recursive: true });
   writeFileSync(path.join(cache, 'results.json'), JSON.stringify(res, null, 2));
-  if (!values['no-write']) {
+  if (!values['no-write'] && parts.length === 1 && parts[0] === 'capacity') {
+    // Only the counted-key capacity model: its section and its figures replace theirs in the
+    // documents of the last full run, which keep everything else.
+    writeFileSync(values.out, replaceKeyCapacity(readFileSync(values.out, 'utf8'), res));
+    const json = JSON.parse(readFileSync(jsonPathOf(values.out), 'utf8')) as Record<string, unknown>;
+    json.capacity = figuresJson(res).capacity;
+    writeFileSync(jsonPathOf(values.out), `${JSON.stringify(json, null, 2)}\n`);
+  } else if (!values['no-write']) {
     writeFileSync(values.out, renderMarkdown(res));
     writeFileSync(jsonPathOf(values.out), `${JSON.stringify(figuresJson(res), null, 2)}\n`);
     console.error(

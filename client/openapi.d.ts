@@ -52,6 +52,23 @@ export interface paths {
         patch: operations["patchV1AppsByAppId"];
         trace?: never;
     };
+    "/v1/apps/{appId}/event-shards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Spread an app's events over more partitions (admin key only): for an app sending more than ~1,000 events a second; the count can only be raised */
+        put: operations["putV1AppsByAppIdEventShards"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{appId}/keys": {
         parameters: {
             query?: never;
@@ -443,6 +460,8 @@ export interface components {
             name: string;
             /** @description ISO 8601 date-time */
             createdAt: string;
+            /** @description partitions the app's events are spread over, when raised above 1 (PUT .../event-shards) */
+            eventShards?: number;
             /** @description true: events of a type the catalog does not list are refused (422); absent: any type goes */
             knownEventTypesOnly?: boolean;
         };
@@ -1001,6 +1020,40 @@ export interface operations {
             401: components["responses"]["E401"];
             403: components["responses"]["E403"];
             404: components["responses"]["E404"];
+            429: components["responses"]["E429"];
+        };
+    };
+    putV1AppsByAppIdEventShards: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    eventShards: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["App"];
+                };
+            };
+            400: components["responses"]["E400"];
+            401: components["responses"]["E401"];
+            403: components["responses"]["E403"];
+            404: components["responses"]["E404"];
+            409: components["responses"]["E409"];
             429: components["responses"]["E429"];
         };
     };

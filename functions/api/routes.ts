@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Capability } from '../access/portal-access';
 import {
   createAppSchema,
+  eventShardsSchema,
   updateAppSchema,
   createEndpointSchema,
   createEventBatchSchema,
@@ -81,6 +82,15 @@ export const ROUTES = {
     tag: 'Apps',
     ok: { status: 200, view: 'App' },
     errors: [404],
+  },
+  'PUT /v1/apps/{appId}/event-shards': {
+    summary:
+      "Spread an app's events over more partitions (admin key only): for an app sending more than ~1,000 events a second; the count can only be raised",
+    access: 'app',
+    tag: 'Apps',
+    body: eventShardsSchema,
+    ok: { status: 200, view: 'App' },
+    errors: [403, 404, 409],
   },
   'PATCH /v1/apps/{appId}': {
     summary: 'Change an app: its name, knownEventTypesOnly (admin key only)',

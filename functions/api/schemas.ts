@@ -106,6 +106,13 @@ export const createAppSchema = z.strictObject({
   knownEventTypesOnly,
 });
 
+/** An app's event partitions: 1 to 32 (one character of a generated id names the shard). */
+export const eventShardsSchema = z.strictObject({
+  eventShards: z
+    .number({ error: 'is required and must be a whole number from 1 to 32' })
+    .check(z.int({ error: 'must be a whole number' }), z.gte(1, 'must be at least 1'), z.lte(32, 'must be at most 32')),
+});
+
 export const updateAppSchema = z
   .strictObject({
     name: z.optional(z.string({ error: 'must be a string' }).check(z.trim(), nonEmpty, max(LIMITS.nameLength))),

@@ -12,6 +12,11 @@ export const views = {
     id: z.string(),
     name: z.string(),
     createdAt: iso,
+    eventShards: z
+      .number()
+      .int()
+      .optional()
+      .describe("partitions the app's events are spread over, when raised above 1 (PUT .../event-shards)"),
     knownEventTypesOnly: z
       .boolean()
       .optional()

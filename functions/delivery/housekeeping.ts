@@ -141,24 +141,70 @@ export interface HousekeepingReport {
 /** What both reconciles read: every app, its events in a window, the records of their deliveries. */
 export type ReconcileReads = Pick<HousekeepingDeps, 'apps' | 'events' | 'store'>;
 
+/** App shards a reconcile reads at once: a run's time grows with its active apps divided by this. */
+export const READ_CONCURRENCY = 16;
+
+/** A page of one app shard's events, its time span, and the endpoints and delivery partitions it names. */
+interface EventPage {
+  appId: string;
+  page: AcceptedEventRef[];
+  span: { lo: string; hi: string };
+  endpointIds: string[];
+  dlvShards: number[];
+}
+
 /**
- * Every app's events accepted in [from, to), a page of one shard at a time, with the page's
- * time span and the endpoints its events name: what both reconciles read deliveries back over.
- * Only the apps' shards that stored events in the window are read (their activity markers): a
- * run costs what its window holds, not what the app list holds.
+ * Every app's events accepted in [from, to), a page of one shard at a time, each turned into
+ * what `load` reads back for it (its deliveries' records). Only the apps' shards that stored
+ * events in the window are read (their activity markers): a run costs what its window holds, not
+ * what the app list holds; READ_CONCURRENCY of them at a time, the results in whatever order
+ * they come.
  */
-async function* acceptedEventPages(reads: ReconcileReads, from: string, to: string) {
+async function* readAccepted<R>(
+  reads: ReconcileReads,
+  from: string,
+  to: string,
+  load: (p: EventPage) => Promise<R>,
+): AsyncGenerator<R> {
   for await (const active of activeShards(reads, from, to)) {
-    for (const { appId, shard } of active) {
+    yield* inParallel(active, READ_CONCURRENCY, async ({ appId, shard }) => {
+      const out: R[] = [];
       for await (const page of reads.events.acceptedPages(appId, shard, from, to)) {
         if (page.length === 0) continue;
         const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
         const endpointIds = [...new Set(page.flatMap((e) => e.endpointIds))];
         // The delivery partitions of those events: the shard each one's id names (table-layout.ts).
         const dlvShards = [...new Set(page.map((e) => shardOfId(e.id) ?? 0))];
-        yield { appId, page, span, endpointIds, dlvShards };
+        out.push(await load({ appId, page, span, endpointIds, dlvShards }));
       }
-    }
+      return out;
+    });
+  }
+}
+
+/** `fn` over `items`, `k` at a time, each result's elements yielded as soon as it is done. */
+async function* inParallel<T, R>(items: T[], k: number, fn: (t: T) => Promise<R[]>): AsyncGenerator<R> {
+  type Done = { id: number; out?: R[]; err?: unknown };
+  const running = new Map<number, Promise<Done>>();
+  let next = 0;
+  const start = () => {
+    const id = next++;
+    // Settled either way, so a failure waits its turn to be thrown instead of going unhandled.
+    running.set(
+      id,
+      fn(items[id]!).then(
+        (out) => ({ id, out }),
+        (err: unknown) => ({ id, err }),
+      ),
+    );
+  };
+  while (next < items.length && running.size < k) start();
+  while (running.size > 0) {
+    const done = await Promise.race(running.values());
+    running.delete(done.id);
+    if (done.err !== undefined) throw done.err;
+    if (next < items.length) start();
+    yield* done.out!;
   }
 }
 
@@ -188,7 +234,7 @@ async function* activeShards(reads: ReconcileReads, from: string, to: string) {
 
 /** Every app's events accepted in [from, to), a page at a time, each with its recorded deliveries. */
 export async function* listAccepted(reads: ReconcileReads, from: string, to: string): AsyncIterable<AcceptedEvent[]> {
-  for await (const { appId, page, span, endpointIds, dlvShards } of acceptedEventPages(reads, from, to)) {
+  yield* readAccepted(reads, from, to, async ({ appId, page, span, endpointIds, dlvShards }) => {
     // Per endpoint (and delivery partition), one keys-only query over the page's time span, not
     // one read per delivery. Eventually consistent: a record missed here is caught by
     // openPending's condition.
@@ -202,11 +248,11 @@ export async function* listAccepted(reads: ReconcileReads, from: string, to: str
         }),
       ),
     );
-    yield page.map((event) => ({
+    return page.map((event) => ({
       event,
       recorded: new Set(event.endpointIds.filter((id) => recordedBy.get(id)?.has(event.id))),
     }));
-  }
+  });
 }
 
 /**
@@ -214,7 +260,7 @@ export async function* listAccepted(reads: ReconcileReads, from: string, to: str
  * open-index entry (the scheduler carries their message), a page of events at a time.
  */
 export async function* listWaitingRetries(reads: ReconcileReads, from: string, to: string): AsyncIterable<Delivery[]> {
-  for await (const { appId, span, endpointIds, dlvShards } of acceptedEventPages(reads, from, to)) {
+  const pages = readAccepted(reads, from, to, async ({ appId, span, endpointIds, dlvShards }) => {
     // Per endpoint (and delivery partition), one filtered query over the page's time span.
     // Eventually consistent: a retry that moved on meanwhile fails openWaitingRetry's condition.
     const found = await Promise.all(
@@ -222,9 +268,9 @@ export async function* listWaitingRetries(reads: ReconcileReads, from: string, t
         dlvShards.map((shard) => reads.store.waitingRetriesBetween(appId, id, span.lo, span.hi, shard)),
       ),
     );
-    const waiting = found.flat();
-    if (waiting.length > 0) yield waiting;
-  }
+    return found.flat();
+  });
+  for await (const waiting of pages) if (waiting.length > 0) yield waiting;
 }
 
 /** Items one scheduled run looks at; the next run takes the rest. */

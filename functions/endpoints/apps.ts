@@ -10,6 +10,7 @@ import {
   LIMITS,
   parseOrThrow,
   createAppSchema,
+  eventShardsSchema,
   updateAppSchema,
   createEndpointSchema,
   pageQuerySchema,
@@ -34,6 +35,8 @@ export interface AppStore {
   /** Sets the app's name and options; false when there is no such app. */
   updateApp(app: App): Promise<boolean>;
   getApp(appId: string): Promise<App | null>;
+  /** Raises the app's eventShards to `shards`; false when it is missing or has as many already. */
+  raiseEventShards(appId: string, shards: number): Promise<boolean>;
   putEndpoint(endpoint: Endpoint): Promise<void>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
   listEndpoints(
@@ -217,6 +220,29 @@ export function createAppService(deps: AppDeps) {
       if (input.knownEventTypesOnly) app.knownEventTypesOnly = true;
       await deps.store.putApp(app);
       return app;
+    },
+
+    /**
+     * Spreads an app's events (and its busy endpoints' delivery records) over more partitions, for
+     * an app that sends more than one partition takes (~1,000 events a second: docs/data-model.md).
+     * Only ever raised: readers read every partition up to the count.
+     */
+    async raiseEventShards(appId: string, body: unknown): Promise<App> {
+      const { eventShards } = parseOrThrow(eventShardsSchema, body);
+      const app = await requireApp(appId);
+      const current = app.eventShards ?? 1;
+      if (
+        eventShards < current ||
+        (eventShards > current && !(await deps.store.raiseEventShards(appId, eventShards)))
+      ) {
+        const now = (await requireApp(appId)).eventShards ?? 1;
+        if (now !== eventShards) {
+          throw new ConflictError(`app ${appId} has ${now} event shards: the count can only be raised`, [
+            { path: 'eventShards', message: `must be at least ${now}` },
+          ]);
+        }
+      }
+      return requireApp(appId);
     },
 
     /** Changes the app's name or its options (knownEventTypesOnly). */

@@ -95,6 +95,11 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
 
   'POST /v1/apps': async (e) => json(201, await services().apps.createApp(e.jsonBody)),
   'GET /v1/apps/{appId}': async (_e, _who, appId) => json(200, await services().apps.requireApp(appId)),
+  'PUT /v1/apps/{appId}/event-shards': async (e, who, appId) => {
+    // Another app's key got 404 on the way in; its own app's key is not an operator.
+    requireAdmin(who, "only the admin key can change an app's event shards");
+    return json(200, await services().apps.raiseEventShards(appId, e.jsonBody));
+  },
   'PATCH /v1/apps/{appId}': async (e, who, appId) => {
     requireAdmin(who, 'only the admin key can change an app');
     return json(200, await services().apps.updateApp(appId, e.jsonBody));

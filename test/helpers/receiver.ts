@@ -25,6 +25,8 @@ export type Behaviour =
 export class RecordingReceiver {
   readonly received: Received[] = [];
   private readonly scripts = new Map<string, Behaviour[]>();
+  /** Paths whose script runs afresh for each event (by `webhook-id`) rather than once for the path. */
+  private readonly perEvent = new Set<string>();
   private readonly responders = new Map<string, (request: Received) => Behaviour>();
   private readonly counts = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
@@ -45,9 +47,14 @@ export class RecordingReceiver {
     return `${this.baseUrl}${path}`;
   }
 
-  /** A fresh, unique path answered by `behaviours`; returns its full URL. */
-  endpoint(behaviours: Behaviour[] = [200]): string {
+  /**
+   * A fresh, unique path answered by `behaviours`; returns its full URL. With `perEvent`, each
+   * event (its `webhook-id`) goes through the script from the start: `[500, 200]` fails every
+   * event's first attempt and accepts its second.
+   */
+  endpoint(behaviours: Behaviour[] = [200], opts: { perEvent?: boolean } = {}): string {
     const path = `/hook/${Math.random().toString(36).slice(2, 10)}`;
+    if (opts.perEvent) this.perEvent.add(path);
     return this.script(path, behaviours);
   }
 
@@ -106,8 +113,9 @@ export class RecordingReceiver {
     this.waiters = [];
     for (const w of waiters) w();
 
-    const n = this.counts.get(path) ?? 0;
-    this.counts.set(path, n + 1);
+    const counted = this.perEvent.has(path) ? `${path} ${headers['webhook-id'] ?? ''}` : path;
+    const n = this.counts.get(counted) ?? 0;
+    this.counts.set(counted, n + 1);
     const script = this.scripts.get(path) ?? [200];
     const responder = this.responders.get(path);
     const b = responder ? responder(this.received.at(-1)!) : (script[Math.min(n, script.length - 1)] ?? 200);
