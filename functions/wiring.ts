@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { adminKey } from './access/aws-admin-key';
 import { dynamoClient, sqsClient } from './shared/aws-clients';
-import { dynamoStores } from './dynamo-stores';
+import { dynamoStores, type DynamoStores } from './dynamo-stores';
 import { createGuardedAgent, resolveAllowedAddresses } from './webhook/guarded-lookup';
 import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
@@ -24,14 +24,13 @@ import { createOrderedLane } from './ordering/ordered-lane';
 import { createOrderingService } from './ordering/ordering-service';
 import { SqsLaneQueue } from './ordering/sqs-ordered-lane';
 import { createEndpointHealth } from './endpoints/endpoint-health';
-import { lifecycle, Status, type DeliveryScheduler } from './delivery/lifecycle';
+import { lifecycle, Status, type DeliveryScheduler, type Lifecycle } from './delivery/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './webhook/destination-guard';
 import { createHousekeeping } from './delivery/housekeeping';
 import { createIngestService } from './intake/ingest';
 import { createEventQueries } from './delivery/queries';
 import { DynamoCatalogStore } from './catalog/dynamo-catalog-store';
 import { DynamoEndpointLogStore } from './endpoints/dynamo-endpoint-log-store';
-import { DynamoEventStore } from './intake/dynamo-event-store';
 import { createEndpointLog } from './endpoints/endpoint-log';
 import { describeWebhookRequest } from './webhook/webhook';
 import { createCatalogCheck } from './catalog/catalog-check';
@@ -124,6 +123,69 @@ function webhookSenders(cfg: Config) {
   return { sender, tokens, userAgent };
 }
 
+/**
+ * The delivery workers: the unordered lane's deliver, strict endpoints' ordered lane (the same
+ * sending, signing and outcomes, in each key's order) and the skip of a held key.
+ */
+function deliveryWorkers(
+  cfg: Config,
+  stores: DynamoStores,
+  sqs: ReturnType<typeof sqsClient>,
+  shared: { scheduler: SqsScheduler; life: Lifecycle; policy: RetryPolicy },
+) {
+  const { scheduler, life, policy } = shared;
+  const { sender, tokens, userAgent } = webhookSenders(cfg);
+  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
+  const deliver = createDeliverService({
+    events: stores.events,
+    store: stores.deliveries,
+    endpoints: stores.apps,
+    health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
+    sender,
+    tokens,
+    scheduler,
+    deadLetters,
+    policy,
+    life,
+    timeoutMs: cfg.deliveryTimeoutMs,
+    userAgent,
+    observer: deliveryMetrics,
+  });
+  // The ordered lane's head is held by its visibility while it waits.
+  const heldKeys = new DynamoHeldKeyStore(stores.table);
+  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
+    logger.warn(message, { detail }),
+  );
+  const orderedLane = createOrderedLane({
+    deliver: createOrderedDelivery({
+      events: stores.events,
+      store: stores.deliveries,
+      held: heldKeys,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
+      sender,
+      tokens,
+      deadLetters,
+      policy,
+      timeoutMs: cfg.deliveryTimeoutMs,
+      userAgent,
+      observer: deliveryMetrics,
+    }),
+    queue: laneQueue,
+    errorHoldMs: ORDERED_ERROR_HOLD_MS,
+    onError: (err, record) =>
+      logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
+  });
+  const ordering = createOrderingService({
+    held: heldKeys,
+    store: stores.deliveries,
+    deadLetters,
+    release: (receiptHandle) => laneQueue.release(receiptHandle),
+    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+  });
+  return { sender, userAgent, deliver, heldKeys, orderedLane, ordering };
+}
+
 function build() {
   const cfg = config();
   const stores = dynamoStores(
@@ -167,55 +229,10 @@ function build() {
     retry: cfg.ingestRetry,
     onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
   });
-  const { sender, tokens, userAgent } = webhookSenders(cfg);
-  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
-  const deliver = createDeliverService({
-    events: stores.events,
-    store: stores.deliveries,
-    endpoints: stores.apps,
-    health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
-    sender,
-    tokens,
+  const { sender, userAgent, deliver, heldKeys, orderedLane, ordering } = deliveryWorkers(cfg, stores, sqs, {
     scheduler,
-    deadLetters,
-    policy,
     life,
-    timeoutMs: cfg.deliveryTimeoutMs,
-    userAgent,
-    observer: deliveryMetrics,
-  });
-  // Strict endpoints' lane (functions/ordering): the same sending, signing and outcomes, in
-  // each key's order, its head held by its visibility while it waits.
-  const heldKeys = new DynamoHeldKeyStore(stores.table);
-  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
-    logger.warn(message, { detail }),
-  );
-  const orderedLane = createOrderedLane({
-    deliver: createOrderedDelivery({
-      events: stores.events,
-      store: stores.deliveries,
-      held: heldKeys,
-      endpoints: stores.apps,
-      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
-      sender,
-      tokens,
-      deadLetters,
-      policy,
-      timeoutMs: cfg.deliveryTimeoutMs,
-      userAgent,
-      observer: deliveryMetrics,
-    }),
-    queue: laneQueue,
-    errorHoldMs: ORDERED_ERROR_HOLD_MS,
-    onError: (err, record) =>
-      logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
-  });
-  const ordering = createOrderingService({
-    held: heldKeys,
-    store: stores.deliveries,
-    deadLetters,
-    release: (receiptHandle) => laneQueue.release(receiptHandle),
-    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+    policy,
   });
   const housekeeping = createHousekeeping({
     store: stores.housekeeping,
@@ -237,8 +254,7 @@ function build() {
     endpointLog: createEndpointLog({
       store: new DynamoEndpointLogStore(stores.table),
       requireEndpoint: (appId, endpointId) => apps.getEndpoint(appId, endpointId),
-      findEvent: async (appId, eventId) =>
-        (await new DynamoEventStore(stores.table).getEvent(appId, eventId, false)) ?? undefined,
+      findEvent: async (appId, eventId) => (await stores.events.getEvent(appId, eventId, false)) ?? undefined,
       describeRequest: (endpoint, event, at) => describeWebhookRequest(endpoint, event, at, userAgent),
       statsMax: 10_000,
     }),

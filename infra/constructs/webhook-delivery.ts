@@ -227,27 +227,7 @@ export class WebhookDelivery extends Construct {
     const { store } = this;
     const table = store.table;
 
-    // Every function gets the same configuration (functions/config.ts parses all of it at cold
-    // start); an environment variable naming a resource grants nothing by itself.
-    const environment: Record<string, string> = {
-      [ENV.tableName]: table.tableName,
-      [ENV.workQueueUrl]: this.queues.work.queueUrl,
-      [ENV.retryQueueUrl]: this.queues.retry.queueUrl,
-      [ENV.dlqUrl]: this.queues.deadLetter.queueUrl,
-      [ENV.orderedQueueUrl]: this.ordered.queue.queueUrl,
-      [ENV.retrySchedule]: s.retryScheduleS.join(','),
-      [ENV.deliveryTimeoutMs]: String(s.deliveryTimeoutMs),
-      [ENV.allowPrivateTargets]: String(s.allowPrivateTargets),
-      [ENV.housekeepingRateS]: String(s.housekeepingRateMinutes * 60),
-      [ENV.retentionDays]: String(s.retentionDays),
-      [ENV.version]: packageVersion(),
-      ...functionTunables(),
-      ...(props.portal?.frameAncestors ? { [ENV.portalFrameAncestors]: props.portal.frameAncestors } : {}),
-      ...(props.portal?.url ? { [ENV.portalUrl]: props.portal.url } : {}),
-      ...(props.portal?.rateLimit
-        ? { [ENV.portalRateLimit]: `${props.portal.rateLimit.capacity},${props.portal.rateLimit.refillPerS}` }
-        : {}),
-    };
+    const environment = functionEnvironment(table, this.queues, this.ordered, s, props);
     const common = { environment, logRetention: s.logRetention, removalPolicy: s.removalPolicy };
 
     this.api = new WebhookApi(this, 'Api', {
@@ -319,4 +299,36 @@ export class WebhookDelivery extends Construct {
           alarms: this.alarms.alarms,
         });
   }
+}
+
+/**
+ * Every function gets the same configuration (functions/config.ts parses all of it at cold
+ * start); an environment variable naming a resource grants nothing by itself.
+ */
+function functionEnvironment(
+  table: { tableName: string },
+  queues: DeliveryQueues,
+  ordered: OrderedLane,
+  s: ReturnType<typeof resolveWebhookDeliveryProps>,
+  props: WebhookDeliveryProps,
+): Record<string, string> {
+  return {
+    [ENV.tableName]: table.tableName,
+    [ENV.workQueueUrl]: queues.work.queueUrl,
+    [ENV.retryQueueUrl]: queues.retry.queueUrl,
+    [ENV.dlqUrl]: queues.deadLetter.queueUrl,
+    [ENV.orderedQueueUrl]: ordered.queue.queueUrl,
+    [ENV.retrySchedule]: s.retryScheduleS.join(','),
+    [ENV.deliveryTimeoutMs]: String(s.deliveryTimeoutMs),
+    [ENV.allowPrivateTargets]: String(s.allowPrivateTargets),
+    [ENV.housekeepingRateS]: String(s.housekeepingRateMinutes * 60),
+    [ENV.retentionDays]: String(s.retentionDays),
+    [ENV.version]: packageVersion(),
+    ...functionTunables(),
+    ...(props.portal?.frameAncestors ? { [ENV.portalFrameAncestors]: props.portal.frameAncestors } : {}),
+    ...(props.portal?.url ? { [ENV.portalUrl]: props.portal.url } : {}),
+    ...(props.portal?.rateLimit
+      ? { [ENV.portalRateLimit]: `${props.portal.rateLimit.capacity},${props.portal.rateLimit.refillPerS}` }
+      : {}),
+  };
 }

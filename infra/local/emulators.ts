@@ -25,6 +25,8 @@ import { makeDynaliteWritesAtomic } from './dynalite-atomic';
 import { memoizeDynaliteExpressions } from './dynalite-expressions';
 import { openDurableQueues, type EmulatedService } from './durable-queues';
 import { createFifoQueues, isFifoRequest, type FifoQueues } from './fifo-queues';
+import type { QueueActivity } from './sqs-poller';
+
 import { LocalStackError } from './errors';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './lambda';
 import { closeServer, listen, urlOf } from './net';
@@ -34,11 +36,6 @@ import { closeServer, listen, urlOf } from './net';
  * send (with its DelaySeconds) or a visibility change that went through the SQS emulator.
  * `queueName` undefined means any queue (a DLQ redrive task names only its source).
  */
-export interface QueueActivity {
-  queueName: string | undefined;
-  visibleAt: number;
-}
-
 /** Answers one HTTP request as the emulator's own server would, on the caller's connection. */
 export type Dispatch = (req: IncomingMessage, res: ServerResponse) => void;
 

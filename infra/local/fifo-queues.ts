@@ -24,7 +24,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { QueueActivity } from './emulators';
+import type { QueueActivity } from './sqs-poller';
 
 type Input = Record<string, unknown>;
 

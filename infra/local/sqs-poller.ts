@@ -27,8 +27,13 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import type { QueueActivity } from './emulators';
 import type { Log } from './log';
+
+/** A queue's messages become visible at `visibleAt` (a send, its delay, a visibility change): what wakes a poller. */
+export interface QueueActivity {
+  queueName: string | undefined;
+  visibleAt: number;
+}
 import { LOCAL_REGION } from './lambda';
 
 export interface SqsPollerOptions {
