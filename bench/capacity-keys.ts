@@ -107,21 +107,25 @@ function roleOf(pk: string, rankOf: Map<string, string>): string {
 }
 
 /**
- * The activity markers the api containers write at the target rate: one per app shard, minute and
- * container that sees it (a shard sending r events a minute is seen by at most r containers), on
- * the marker partition its app and shard hash to. Markers grow with time and containers, not
- * events: scaling their count in a short run by events would be wrong.
+ * The activity markers at the target rate: each container that sees an app shard in a minute
+ * reads its marker once (a shard sending r events a minute is seen by at most r containers), and
+ * the first writes it, on the marker partition the app and shard hash to. Markers grow with time
+ * and containers, not events: scaling their count in a short run by events would be wrong.
  */
 function markerLoads(apps: Array<{ id: string; rate: number; shards: number }>): KeyLoad[] {
-  const perPartition = new Map<string, number>();
+  const perPartition = new Map<string, { w: number; r: number }>();
   for (const app of apps) {
     for (let shard = 0; shard < app.shards; shard++) {
       const perMinute = Math.min(API_CONTAINERS, (app.rate / app.shards) * 60);
       const pk = activityPk(app.id, shard);
-      perPartition.set(pk, (perPartition.get(pk) ?? 0) + perMinute / 60);
+      const p = perPartition.get(pk) ?? { w: 0, r: 0 };
+      // Each container that sees the shard in a minute reads its marker (half a unit); the first writes it.
+      p.r += (perMinute * 0.5) / 60;
+      p.w += Math.min(1, perMinute) / 60;
+      perPartition.set(pk, p);
     }
   }
-  return [...perPartition].map(([key, w]) => ({ key, wcuPerSecond: round(w), rcuPerSecond: 0 }));
+  return [...perPartition].map(([key, p]) => ({ key, wcuPerSecond: round(p.w), rcuPerSecond: round(p.r) }));
 }
 
 /**
@@ -169,7 +173,7 @@ function loads(
       rcuPerSecond: round(reads.get(pk) ?? u.rcu * scale),
     }))
     .concat(markers);
-  note = `${note}. APP#: the fan-out and endpoint reads of ${API_CONTAINERS} api and ${DELIVERY_CONTAINERS} delivery containers at the target rate (cached per container: by containers, not events); ACTIVE#<n>: the activity markers they write (by containers and minutes, not events)`;
+  note = `${note}. APP#: the fan-out and endpoint reads of ${API_CONTAINERS} api and ${DELIVERY_CONTAINERS} delivery containers at the target rate (cached per container: by containers, not events); ACTIVE#<n>: the activity markers they read and write (by containers and minutes, not events)`;
   const byW = [...all].sort((a, b) => b.wcuPerSecond - a.wcuPerSecond);
   const byR = [...all].sort((a, b) => b.rcuPerSecond - a.rcuPerSecond);
   return {

@@ -15,7 +15,7 @@
  * shows the batching its ingest mode produces by itself, not what a load generator adds.
  */
 import type { FunctionName } from '../infra/local/lambda';
-import type { Received } from '../test/helpers/receiver';
+import type { Received } from '../scripts/recording-receiver';
 import type { DeployedConfig } from './deployed';
 import type { Harness } from './harness';
 import type { DynamoCounts, LogCounts, Origin, SqsCounts } from './instrument';

@@ -117,6 +117,23 @@ export function figuresJson(res: BenchResults): Record<string, unknown> {
       commit,
     };
   }
+  if (res.ordering) {
+    const o = res.ordering;
+    out.ordering = {
+      scenario: `one strict endpoint, ${o.keys} ordering keys, each key's events sent one after the other; every key checked in order`,
+      deliveriesPerSecond: o.deliveriesPerSecond,
+      perKeyLatencyMs: o.latencyMs,
+      writeUnitsPerDelivery: o.writeUnitsPerDelivery,
+      readUnitsPerDelivery: o.readUnitsPerDelivery,
+      sqsFifoRequestsPerDelivery: o.sqsRequestsPerDelivery,
+      dynamoAndSqsPerMillion: o.storageAndQueuesPerMillion,
+      sqsFifoPricePerMillionRequests: o.fifoPricePerMillionRequests,
+      sqsStandardPricePerMillionRequests: 0.4,
+      unorderedSameRun: o.unordered,
+      loadAverage: o.loadAverage,
+      commit,
+    };
+  }
   if (res.keyCapacity) {
     const k = res.keyCapacity;
     const scenario = (s: KeyScenario) => ({

@@ -7,8 +7,8 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from 
 import { entrySize } from '../infra/local/eventbridge';
 import { LOCAL_CREDENTIALS } from '../infra/local/provision';
 import { startLocalStack, type LocalStack } from '../infra/local/stack';
-import { RecordingReceiver } from '../test/helpers/receiver';
-import { apiClient } from '../test/helpers/target';
+import { RecordingReceiver } from '../scripts/recording-receiver';
+import { apiClient } from './api-client';
 import { captureFunctionLogs, instrumentDynamo, instrumentSqs, instrumentedHandlers, Meter } from './instrument';
 import { BILLING_CHUNKS } from './prices';
 

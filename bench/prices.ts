@@ -57,6 +57,13 @@ export const PRICES = {
     checked: CHECKED,
     note: 'Each 64 KB chunk of a payload is billed as one request; a batch of up to 10 messages is one request.',
   },
+  sqsFifoRequest: {
+    usd: 0.5 / 1e6,
+    unit: 'SQS FIFO-queue request (the ordered lane)',
+    source: SQS,
+    checked: CHECKED,
+    note: 'Send, receive, delete and change-visibility alike; each 64 KB chunk is one request, a batch of up to 10 one request.',
+  },
   dynamoWriteRequestUnit: {
     usd: 0.625 / 1e6,
     unit: 'write request unit (on demand; 1 KB, standard table class)',

@@ -61,6 +61,7 @@ export function renderMarkdown(res: BenchResults): string {
   if (res.throughput)
     out.push(...throughputSection(res.throughput), '', ...throughputFindings(res.throughput, table), '');
   if (res.coldStart) out.push(...coldStartSection(res.coldStart), '');
+  if (res.ordering) out.push(...orderingSection(res.ordering), '');
   if (res.capacity && res.cost) out.push(...capacitySection(res), '');
   if (res.keyCapacity) out.push(...keyCapacitySection(res.keyCapacity), '');
   out.push(...pricesSection(), '');
@@ -718,9 +719,37 @@ export function renderConsole(res: BenchResults): string {
       `throughput  hookrelay ${t.hookrelay.deliveredPerSecond.toFixed(1)}/s  baseline ${t.baseline.deliveredPerSecond.toFixed(1)}/s  ratio ${t.ratio.toFixed(2)}  (exactly once: ${t.hookrelay.exactlyOnce && t.baseline.exactlyOnce ? 'yes' : 'NO'})`,
     );
   }
+  if (res.ordering) {
+    const o = res.ordering;
+    lines.push(
+      `ordering  ${o.keys} keys x ${o.events / o.keys}: ${o.deliveriesPerSecond.toFixed(1)}/s, per-key latency p50 ${ms(o.latencyMs.p50)} p95 ${ms(o.latencyMs.p95)}, ` +
+        `${o.writeUnitsPerDelivery} WCU + ${o.readUnitsPerDelivery} RCU + ${o.sqsRequestsPerDelivery} SQS FIFO requests a delivery ($${o.storageAndQueuesPerMillion}/M), in order; ` +
+        `unordered same run ${o.unordered.deliveriesPerSecond}/s, p50 ${ms(o.unordered.latencyMs.p50)} (load ${o.loadAverage})`,
+    );
+  }
   for (const b of res.coldStart?.handlers ?? [])
     lines.push(`cold start  ${b.name}: ${kb(b.bytes)}, init ${ms(b.initMs)} (${b.initRatio.toFixed(2)}x hello)`);
   if (res.coldStart)
     lines.push(`zod/mini would save ${kb(res.coldStart.zod.classic.bytes - res.coldStart.zod.mini.bytes)} per bundle`);
   return lines.join('\n');
+}
+
+function orderingSection(o: NonNullable<BenchResults['ordering']>): string[] {
+  return [
+    '## Ordered delivery',
+    '',
+    `One strict endpoint, ${o.keys} ordering keys, ${o.events / o.keys} events per key, each key's events sent one after the other (each answered 202 before the next), all keys at once; the receiver answers 200 at once. Every key's events arrived in accept order, each once (\`bench/ordering.ts\` checks it). See [ordering.md](ordering.md).`,
+    '',
+    '| figure | value |',
+    '|---|---|',
+    `| deliveries/s across ${o.keys} keys | ${o.deliveriesPerSecond} |`,
+    `| per-key latency, 202 to arrival: p50 / p95 / max | ${o.latencyMs.p50} / ${o.latencyMs.p95} / ${o.latencyMs.max} ms |`,
+    `| DynamoDB write units a delivery | ${o.writeUnitsPerDelivery} |`,
+    `| DynamoDB read units a delivery | ${o.readUnitsPerDelivery} |`,
+    `| SQS FIFO requests a delivery | ${o.sqsRequestsPerDelivery} (at $${o.fifoPricePerMillionRequests} per million, against $0.40 for standard queues) |`,
+    `| Lambda invocations a delivery | ${o.lambdaInvocationsPerDelivery} |`,
+    `| DynamoDB and SQS per million deliveries | $${o.storageAndQueuesPerMillion} |`,
+    '',
+    `The same run on an unordered endpoint right after (same keys and sending, machine load average ${o.loadAverage} on its 2 cores): ${o.unordered.deliveriesPerSecond} deliveries/s, latency p50 / p95 ${o.unordered.latencyMs.p50} / ${o.unordered.latencyMs.p95} ms, ${o.unordered.writeUnitsPerDelivery} write and ${o.unordered.readUnitsPerDelivery} read units and ${o.unordered.sqsRequestsPerDelivery} SQS requests a delivery.`,
+  ];
 }

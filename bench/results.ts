@@ -10,6 +10,7 @@ import type { DeployedConfig } from './deployed';
 import type { ChangeStep, DesignChange } from './design-changes';
 import type { LatencyResult } from './latency';
 import type { ThroughputResult } from './throughput';
+import type { OrderingResult } from './ordering';
 
 export interface ChangePlan {
   scenario: ScenarioId;
@@ -36,6 +37,8 @@ export interface BenchResults {
   latency?: LatencyResult;
   throughput?: ThroughputResult;
   coldStart?: ColdStartResult;
+  /** Ordered delivery: one strict endpoint, many keys (bench/ordering.ts). */
+  ordering?: OrderingResult;
   capacity?: { current: CapacityModel; lean: CapacityModel };
   /** The capacity model from counted keys (capacity-keys.ts). */
   keyCapacity?: KeyCapacity;

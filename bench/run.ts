@@ -32,11 +32,12 @@ import { startHarness } from './harness';
 import { runLatency } from './latency';
 import { renderConsole, renderMarkdown, replaceKeyCapacity, type BenchResults, type ChangePlan } from './report';
 import { runThroughput } from './throughput';
+import { runOrdering } from './ordering';
 
 // The SDK's notice that Node 20 support ends: a fact about this machine, not a finding.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-export const PARTS = ['cost', 'latency', 'throughput', 'cold-start', 'capacity'] as const;
+export const PARTS = ['cost', 'latency', 'throughput', 'cold-start', 'capacity', 'ordering'] as const;
 /** Events per POST /events/batch in the throughput run (the issue: it ingests with batch POSTs). */
 const THROUGHPUT_BATCH = 20;
 export type Part = (typeof PARTS)[number];
@@ -50,6 +51,9 @@ export interface BenchSizes {
   throughputProducers: number;
   throughputPollers: number;
   coldStartRuns: number;
+  /** The ordering part: keys of one strict endpoint, events per key (each key's sent one after the other). */
+  orderingKeys: number;
+  orderingEventsPerKey: number;
   /** Events per scenario of the counted-key capacity model, and the apps its housekeeping run registers (1 % active). */
   capacityEvents: number;
   capacityRegisteredApps: number;
@@ -64,6 +68,8 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 15,
+    orderingKeys: 100,
+    orderingEventsPerKey: 10,
     capacityEvents: 1000,
     capacityRegisteredApps: 10_000,
   },
@@ -75,6 +81,8 @@ export const SIZES: Record<'full' | 'quick', BenchSizes> = {
     throughputProducers: 16,
     throughputPollers: 4,
     coldStartRuns: 5,
+    orderingKeys: 100,
+    orderingEventsPerKey: 3,
     capacityEvents: 200,
     capacityRegisteredApps: 1000,
   },
@@ -142,7 +150,7 @@ export function derive(res: BenchResults, scenarios: ScenarioResult[] | undefine
   return res;
 }
 
-type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart' | 'keyCapacity'> & {
+type PartResult = Pick<BenchResults, 'latency' | 'throughput' | 'coldStart' | 'keyCapacity' | 'ordering'> & {
   costScenarios?: ScenarioResult[];
 };
 
@@ -173,6 +181,14 @@ export async function runPart(part: Part, sizes: BenchSizes, runId: string, comp
           },
           runId,
         ),
+      };
+    case 'ordering':
+      return {
+        ordering: await runOrdering({
+          keys: sizes.orderingKeys,
+          eventsPerKey: sizes.orderingEventsPerKey,
+          pollers: sizes.throughputPollers,
+        }),
       };
     case 'capacity':
       return {
@@ -263,6 +279,7 @@ export async function runBench(opts: {
     latency: `${sizes.latencyEvents} events at ${sizes.latencyRatePerSecond}/s`,
     throughput: `hookrelay, bare baseline, bare baseline, hookrelay, ${sizes.throughputSeconds} s each, batches of ${THROUGHPUT_BATCH}`,
     'cold-start': `${sizes.coldStartRuns} fresh processes per bundle`,
+    ordering: `${sizes.orderingKeys} keys of one strict endpoint, ${sizes.orderingEventsPerKey} events each`,
     capacity: `one app and 1,000 Zipf apps, ${sizes.capacityEvents} events each; housekeeping over ${sizes.capacityRegisteredApps} apps`,
   };
   let scenarios: ScenarioResult[] | undefined;

@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS } from '../infra/local/provision';
-import { RecordingReceiver } from '../test/helpers/receiver';
+import { RecordingReceiver } from '../scripts/recording-receiver';
 import { checkExactlyOnce, eventData } from './cost';
 import { startHarness } from './harness';
 import { profiled, type CpuShare } from './profile';

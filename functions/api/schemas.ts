@@ -412,9 +412,17 @@ export function toDetails(error: z.core.$ZodError, prefix = ''): ErrorDetail[] {
   });
 }
 
-/** Parses `input` against `schema` or throws a ValidationError listing every problem. */
-export function parseOrThrow<S extends z.ZodMiniType>(schema: S, input: unknown, what = 'request body'): z.infer<S> {
+/**
+ * Parses `input` against `schema` or throws a ValidationError listing every problem; `at` names
+ * where the input came from when it is not the body (`header.idempotency-key`).
+ */
+export function parseOrThrow<S extends z.ZodMiniType>(
+  schema: S,
+  input: unknown,
+  what = 'request body',
+  at = '',
+): z.infer<S> {
   const result = schema.safeParse(input);
-  if (!result.success) throw new ValidationError(`invalid ${what}`, toDetails(result.error));
+  if (!result.success) throw new ValidationError(`invalid ${what}`, toDetails(result.error, at));
   return result.data;
 }

@@ -42,6 +42,38 @@ function details(prefix: string, errors: ErrorObject[] | null | undefined): Erro
   });
 }
 
+/**
+ * What is wrong with a schema, one line per place: Ajv reports a value that fits none of a
+ * keyword's forms once per form and once more for the `anyOf` ("must be equal to one of the
+ * allowed values", "must be array", "must match a schema in anyOf"). At a place with an `anyOf`
+ * or `oneOf`, its branches' errors become one sentence: the allowed values, or the forms.
+ */
+function schemaDetails(errors: ErrorObject[] | null | undefined): ErrorDetail[] {
+  const byPlace = new Map<string, ErrorObject[]>();
+  for (const e of errors ?? []) byPlace.set(e.instancePath, [...(byPlace.get(e.instancePath) ?? []), e]);
+  const out: ErrorDetail[] = [];
+  for (const [place, group] of byPlace) {
+    const at = pointerToPath(place);
+    const path = at ? `schema.${at}` : 'schema';
+    if (!group.some((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')) {
+      for (const e of group) out.push({ path, message: e.message ?? 'is invalid' });
+      continue;
+    }
+    const allowed = group.flatMap((e) =>
+      e.keyword === 'enum' ? ((e.params as { allowedValues?: unknown[] }).allowedValues ?? []) : [],
+    );
+    const types = group.flatMap((e) => (e.keyword === 'type' ? [String((e.params as { type?: unknown }).type)] : []));
+    let message: string;
+    if (allowed.length > 0) {
+      message = `must be one of ${[...new Set(allowed.map(String))].sort().join(', ')}`;
+      if (types.includes('array')) message += ', or a list of them';
+    } else if (types.length > 0) message = `must be of type ${[...new Set(types)].join(' or ')}`;
+    else message = group.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf')?.message ?? 'is invalid';
+    out.push({ path, message });
+  }
+  return out.slice(0, 20);
+}
+
 /** What is wrong with `schema` and `examples` (empty when nothing is). */
 export function checkSchemaAndExamples(
   schema: Record<string, unknown> | undefined,
@@ -51,7 +83,7 @@ export function checkSchemaAndExamples(
   const chosen = ajvFor(schema);
   if ('error' in chosen) return [chosen.error];
   const { ajv } = chosen;
-  if (!ajv.validateSchema(schema)) return details('schema', ajv.errors);
+  if (!ajv.validateSchema(schema)) return schemaDetails(ajv.errors);
   let validate;
   try {
     validate = ajv.compile(schema);

@@ -18,7 +18,7 @@ import { EVENT_TYPE_PATTERN, LIMITS } from '../api/schemas';
 import { logger, metrics, wiring } from '../wiring';
 import type { Context } from 'aws-lambda';
 import { errorMapper } from './http/errors';
-import { authenticate, headerLimit, jsonBody, rateLimit, type ApiEvent } from './http/middleware';
+import { authenticate, headerLimit, jsonBody, methodCheck, rateLimit, type ApiEvent } from './http/middleware';
 import { portalAsset } from './http/portal';
 import { json, type HttpResult } from './http/respond';
 import { isRestProxyEvent, restProxyEvents, restToHttpApiEvent } from './http/rest-event';
@@ -235,6 +235,7 @@ const api = middy<ApiEvent, HttpResult>()
       who?.kind === 'portal' ? services().portalRateLimiter.take(who.session) : { ok: true as const },
     ),
   )
+  .use(methodCheck(routes))
   .use(jsonBody())
   .handler(httpRouterHandler(routes));
 

@@ -113,7 +113,8 @@ export function createIngestService(deps: IngestDeps) {
         { path: 'data', message: `must serialize to at most ${LIMITS.eventDataBytes} bytes` },
       ]);
     }
-    if (idempotencyKey !== undefined) parseOrThrow(eventIdSchema, idempotencyKey, 'Idempotency-Key header');
+    if (idempotencyKey !== undefined)
+      parseOrThrow(eventIdSchema, idempotencyKey, 'Idempotency-Key header', 'header.idempotency-key');
     return { input, dataJson };
   }
 

@@ -114,10 +114,16 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
         eventAt: event.timestamp,
       };
       const order = { key: event.orderingKey ?? message.order?.key };
-      const [stored, endpoint] = await Promise.all([
+      // A first attempt takes the endpoint from the short cache when it is at least as new as the
+      // version its event saw; a retry reads it afresh (a PATCH applies from the next attempt).
+      const [stored, cached] = await Promise.all([
         store.getDelivery(key),
-        deps.endpoints.endpointForDelivery(message.appId, message.endpointId, 'latest'),
+        deps.endpoints.endpointForDelivery(message.appId, message.endpointId, message.endpointVersion),
       ]);
+      const endpoint =
+        stored && stored.attempts > 0
+          ? await deps.endpoints.endpointForDelivery(message.appId, message.endpointId, 'latest')
+          : cached;
       let delivery: Delivery = stored ?? { ...freshDelivery(key, event.type), order };
       if (isDeadLetterRedrive(message, delivery)) {
         // An operator redrove the DLQ into this lane: the failed delivery starts a new cycle here.

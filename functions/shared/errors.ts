@@ -62,8 +62,15 @@ export class NotFoundError extends DomainError {
   readonly code = 'not_found' as const;
 }
 
+/** A known path asked with a method it does not take; `allow` is what the edge sends as Allow. */
 export class MethodNotAllowedError extends DomainError {
   readonly code = 'method_not_allowed' as const;
+  constructor(
+    message: string,
+    readonly allow: readonly string[] = [],
+  ) {
+    super(message);
+  }
 }
 
 export class ConflictError extends DomainError {

@@ -3,6 +3,7 @@
  * payload format 2.0: each request becomes an APIGatewayProxyEventV2, and the handler's result is
  * mapped back the way API Gateway maps it.
  */
+import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -134,12 +135,14 @@ function joinedQuery(raw: string): Record<string, string> {
 }
 
 /**
- * Whether API Gateway hands the body over as text. Text and JSON-like media types are text;
- * without a content type, the bytes decide (valid UTF-8 is text), so a curl without headers works.
+ * Whether API Gateway hands the body over as text. Text and JSON-like media types are text when
+ * they are valid UTF-8; without a content type, the bytes decide, so a curl without headers works.
  */
 function isTextual(contentType: string | undefined, body: Buffer): boolean {
   if (body.length === 0) return true;
-  if (!contentType) return isUtf8(body);
+  // Bytes that are not UTF-8 cannot be text: passed base64-encoded, they reach the function
+  // unaltered (decoding them as text would turn them into U+FFFD), and the API refuses them.
+  if (!contentType || !isUtf8(body)) return isUtf8(body);
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   return (
     type.startsWith('text/') ||
@@ -211,4 +214,29 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
   res.statusCode = status;
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ error: { code, message } }));
+}
+
+/**
+ * The front server's header limit. Node refuses more than 16 KB of headers by default with a
+ * bare 431 and no body; taking up to 1 MB lets the api function's own 10 KB check (API Gateway's
+ * limit) answer with the contract's `400 headers_too_large`, naming the largest header.
+ */
+export const FRONT_MAX_HEADER_BYTES = 1024 * 1024;
+
+/** Beyond even that, Node's parser gives up before any handler: the same answer, in the contract's shape. */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code !== 'HPE_HEADER_OVERFLOW' || !socket.writable) {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({
+    error: {
+      code: 'headers_too_large',
+      message: `the request line and headers exceed ${FRONT_MAX_HEADER_BYTES} bytes; the limit is 10240`,
+    },
+  });
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { ConfigError, ENV, parseConfig, resetConfigForTests } from '../../functions/config';
 import { topology } from '../topology';
-import { apiGatewayListener } from './api-gateway';
+import { answerClientError, apiGatewayListener, FRONT_MAX_HEADER_BYTES } from './api-gateway';
 import { loadAssembly, STACK_NAME, type Assembly } from './assembly';
 import { awsEndpoint, CallRecorder, localSecrets, type ArnLookup, type AwsCall } from './aws-calls';
 import { startEmulators, type Emulators } from './emulators';
@@ -438,10 +438,11 @@ async function serveFront(
     },
   });
   const separateEvents = opts.eventsPort !== undefined;
-  const front = createServer((req, res) => {
+  const front = createServer({ maxHeaderSize: FRONT_MAX_HEADER_BYTES }, (req, res) => {
     if (!separateEvents && req.headers['x-amz-target'] !== undefined) events.listener(req, res);
     else api(req, res);
   });
+  front.on('clientError', answerClientError);
   const servers: Server[] = [front];
   onStop('http', async () => {
     await Promise.all(servers.map((s) => closeServer(s)));

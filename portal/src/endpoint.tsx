@@ -24,6 +24,7 @@ import {
   when,
   type Notice,
 } from './ui';
+import { HeldKeysPanel } from './ordering';
 
 const STATUSES = ['pending', 'retrying', 'succeeded', 'failed', 'skipped'] as const;
 const WINDOWS = [
@@ -85,6 +86,8 @@ export function EndpointScreen({ endpointId }: { endpointId: string }) {
         <dd>{ep.description || '—'}</dd>
         <dt>Event types</dt>
         <dd>{ep.eventTypes.length === 0 ? 'All types' : ep.eventTypes.join(', ')}</dd>
+        <dt>Ordering</dt>
+        <dd>{ep.ordering === 'strict' ? 'Strict: one event at a time per ordering key, in order' : 'None'}</dd>
         <dt>Id</dt>
         <dd>
           <code>{ep.id}</code>
@@ -105,6 +108,7 @@ export function EndpointScreen({ endpointId }: { endpointId: string }) {
         )}
       </dl>
       {canManage && <SecretPanel endpointId={ep.id} />}
+      {ep.ordering === 'strict' && <HeldKeysPanel endpointId={ep.id} />}
       <StatsPanel endpointId={ep.id} />
       <DeliveryLog endpointId={ep.id} />
       {canManage && <TestEventPanel endpointId={ep.id} />}

@@ -143,4 +143,64 @@ describe('bad input', () => {
     expect(r.data?.items[1]).toMatchObject({ error: { code: 'validation_failed' } });
     expect(r.data?.items[2]).toEqual({ id: 'b-2', deliveries: 0 });
   });
+
+  it('refuses a body that is not valid UTF-8 with 400, and stores nothing', async () => {
+    // 0xC3 0x28: a two-byte sequence cut short; 0xFF never appears in UTF-8.
+    for (const bad of [
+      Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]),
+      Buffer.from('{"type":"a","data":{"x":"\xff"}}', 'latin1'),
+    ]) {
+      const res = await fetch(`${target.apiUrl}/v1/apps/${appId}/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${target.apiKey}`, 'content-type': 'application/json' },
+        body: bad,
+      });
+      const body = (await res.json()) as Schemas['Error'];
+      expect(res.status).toBe(400);
+      expect(body.error).toMatchObject({
+        code: 'validation_failed',
+        details: [{ path: '(body)', message: expect.stringMatching(/UTF-8/) }],
+      });
+    }
+  });
+
+  it('answers a 70 KB header with the documented 400 headers_too_large, naming it', async () => {
+    const r = await api.raw('GET', `/v1/apps/${appId}`, undefined, { headers: { 'x-big': 'a'.repeat(70 * 1024) } });
+    const error = expectError(r, 400, 'headers_too_large');
+    expect(error.details).toEqual([{ path: 'headers.x-big', message: expect.stringMatching(/largest header/) }]);
+  });
+
+  it('answers a wrong method on a known path with 405 and Allow', async () => {
+    const r = await api.raw('PUT', `/v1/apps/${appId}/endpoints/ep_1`, {});
+    expectError(r, 405, 'method_not_allowed');
+    expect(r.headers.get('allow')).toBe('GET, PATCH, DELETE');
+    const events = await api.raw('DELETE', `/v1/apps/${appId}/events`);
+    expectError(events, 405, 'method_not_allowed');
+    expect(events.headers.get('allow')).toBe('POST, GET');
+  });
+
+  it('names the Idempotency-Key header as the place of a bad key', async () => {
+    const r = await api.raw(
+      'POST',
+      `/v1/apps/${appId}/events`,
+      { type: 'a', data: {} },
+      { headers: { 'idempotency-key': 'bad key!' } },
+    );
+    const error = expectError(r, 400, 'validation_failed');
+    expect(error.details).toEqual([{ path: 'header.idempotency-key', message: expect.any(String) }]);
+  });
+
+  it('explains an invalid catalog schema in one line per problem, not the validator’s branches', async () => {
+    const r = await api.raw('POST', '/v1/event-types', {
+      name: `bad.schema.${Date.now()}`,
+      schema: { type: 'objekt' },
+    });
+    const error = expectError(r, 400, 'validation_failed');
+    expect(error.details).toEqual([
+      {
+        path: 'schema.type',
+        message: 'must be one of array, boolean, integer, null, number, object, string, or a list of them',
+      },
+    ]);
+  });
 });

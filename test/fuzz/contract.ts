@@ -5,7 +5,8 @@
  * and nothing that looks like a stack trace or an AWS message.
  */
 
-export const CONTRACT_STATUSES = [400, 401, 403, 404, 409, 413, 415, 422, 429] as const;
+/** The contract's statuses, and 405 (with Allow) for a method a served path does not take (issue 22). */
+export const CONTRACT_STATUSES = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429] as const;
 
 /** Text that only an internal error would put in a response. */
 const LEAKS: RegExp[] = [

@@ -535,6 +535,17 @@ function validBody(route: RouteLike): fc.Arbitrary<unknown> {
       return fc.record({
         name: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }).filter((n) => n.trim() !== ''),
       });
+    case 'PATCH /v1/apps/{appId}':
+      // Never knownEventTypesOnly: true, which would refuse the fixture's later events.
+      return fc
+        .record(
+          {
+            name: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }).filter((n) => n.trim() !== ''),
+            knownEventTypesOnly: fc.constant(false),
+          },
+          { requiredKeys: [] },
+        )
+        .filter((o) => Object.keys(o).length > 0);
     case 'POST /v1/apps/{appId}/keys':
       return fc.record({ name: fc.string({ maxLength: 30 }) }, { requiredKeys: [] });
     case 'POST /v1/apps/{appId}/endpoints':

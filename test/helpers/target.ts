@@ -28,6 +28,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeApiError, hookrelayClient, type RequestBody, type Schemas } from '../../client';
 import { keyFromSecretString } from '../../functions/access/aws-admin-key';
+import { rawRequest, type RawOptions, type RawResponse } from '../../bench/api-client';
 import { documentedAnswers } from './documented';
 import { REPO_ROOT } from '../../infra/local/assembly';
 import { startLocalStack } from '../../infra/local/stack';
@@ -115,39 +116,6 @@ export async function startTarget(env: Record<string, string> = {}): Promise<Tar
   };
 }
 
-/** What a raw request answered; its body is the parsed JSON, typed by the caller from client/'s types. */
-export interface RawResponse {
-  status: number;
-  headers: Headers;
-  body: unknown;
-}
-
-export interface RawOptions {
-  headers?: Record<string, string>;
-  /** Sent as the body verbatim, instead of `body` as JSON. */
-  raw?: string;
-  /** Another key than the target's; null sends none. */
-  key?: string | null;
-}
-
-/** One request as given, bearing the target's key unless told otherwise; the answer's JSON parsed. */
-async function rawRequest(
-  target: Pick<Target, 'apiUrl' | 'apiKey'>,
-  method: string,
-  path: string,
-  body: unknown,
-  opts: RawOptions,
-): Promise<RawResponse> {
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.key !== null) headers.authorization ??= `Bearer ${opts.key ?? target.apiKey}`;
-  let payload: string | undefined = opts.raw;
-  if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
-  if (payload !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(`${target.apiUrl}${path}`, { method, headers, body: payload });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
-}
-
 /**
  * The API as the tests reach it: `hr` is the typed client generated from docs/openapi.yaml
  * (client/), so every request and answer is checked against the API's own document; `raw` sends
@@ -222,63 +190,7 @@ export function testApi(target: Pick<Target, 'apiUrl' | 'apiKey'>, opts: { check
 
 export type Api = ReturnType<typeof testApi>;
 
-export interface ApiResponse<T = Record<string, unknown>> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/**
- * @deprecated bench/ alone still reads answers as `{status, body}` through this untyped client;
- * tests use `testApi` above. It goes when bench/ moves onto the typed client.
- */
-export function apiClient(target: Pick<Target, 'apiUrl' | 'apiKey'>) {
-  async function call<T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    body?: unknown,
-    opts: RawOptions = {},
-  ): Promise<ApiResponse<T>> {
-    const r = await rawRequest(target, method, path, body, opts);
-    return { ...r, body: (r.body ?? {}) as T };
-  }
-  return {
-    call,
-    async createApp(name = 'test app') {
-      const r = await call<{ id: string }>('POST', '/v1/apps', { name });
-      if (r.status !== 201) throw new Error(`create app: ${r.status} ${JSON.stringify(r.body)}`);
-      return r.body.id;
-    },
-    async createEndpoint(appId: string, url: string, extra: Record<string, unknown> = {}) {
-      const r = await call<{ id: string }>('POST', `/v1/apps/${appId}/endpoints`, { url, ...extra });
-      if (r.status !== 201) throw new Error(`create endpoint: ${r.status} ${JSON.stringify(r.body)}`);
-      const secret = await call<{ key: string }>('GET', `/v1/apps/${appId}/endpoints/${r.body.id}/secret`);
-      return { id: r.body.id, secret: secret.body.key };
-    },
-    sendEvent(appId: string, event: { type: string; data: unknown; id?: string }, headers?: Record<string, string>) {
-      return call<{ id: string; type: string; timestamp: string; deliveries: number }>(
-        'POST',
-        `/v1/apps/${appId}/events`,
-        event,
-        headers ? { headers } : {},
-      );
-    },
-    eventStatus(appId: string, eventId: string) {
-      return call<EventStatus>('GET', `/v1/apps/${appId}/events/${eventId}`);
-    },
-    /** Polls the event's status until `done` holds for it. */
-    async waitForStatus(appId: string, eventId: string, done: (s: EventStatus) => boolean, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const r = await call<EventStatus>('GET', `/v1/apps/${appId}/events/${eventId}`);
-        if (r.status === 200 && done(r.body)) return r.body;
-        if (Date.now() > deadline)
-          throw new Error(`event ${eventId} did not reach the state: ${JSON.stringify(r.body)}`);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    },
-  };
-}
+export type { RawOptions, RawResponse };
 
 /** An event's status as the API documents it (the typed client's, generated from docs/openapi.yaml). */
 export type EventStatus = Schemas['EventStatus'];

@@ -45,6 +45,7 @@ export function errorMapper(log: Log): Mw {
         if (err.details && err.details.length > 0) body.details = err.details;
         const headers: Record<string, string> =
           err instanceof TooManyRequestsError ? { 'retry-after': String(err.retryAfterS) } : {};
+        if (err instanceof MethodNotAllowedError && err.allow.length > 0) headers.allow = err.allow.join(', ');
         request.response = json(STATUS[err.code], { error: body }, headers);
         return;
       }

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import {
   HeadersTooLargeError,
   MalformedJsonError,
+  MethodNotAllowedError,
   PayloadTooLargeError,
   TooManyRequestsError,
   UnsupportedMediaTypeError,
@@ -84,6 +85,30 @@ export function rateLimit(take: (who: Principal | undefined) => { ok: true } | {
   };
 }
 
+/**
+ * A path the API serves asked with another method: 405 with `Allow` naming the methods it takes,
+ * rather than the router's 404 "no route" (which stays for paths it does not serve at all).
+ */
+export function methodCheck(routes: readonly { method: string; path: string }[]): Mw {
+  const templates = routes.map((r) => ({
+    method: r.method,
+    // `{name}` matches one segment; the rest of a path is letters, digits, `/`, `-` and `.`.
+    pattern: new RegExp(`^${r.path.replace(/\./g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+  }));
+  return {
+    before: (request) => {
+      const e = request.event;
+      const method = e.requestContext?.http?.method ?? '';
+      const matching = templates.filter((t) => t.pattern.test(e.rawPath ?? ''));
+      if (matching.length === 0 || matching.some((t) => t.method === method)) return;
+      const allow = [...new Set(matching.map((t) => t.method))];
+      throw new MethodNotAllowedError(`${method} is not allowed on ${e.rawPath}; it takes ${allow.join(', ')}`, allow);
+    },
+  };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Parses a JSON body into `event.jsonBody`; other media types are refused with 415. */
 export function jsonBody(): Mw {
   return {
@@ -91,7 +116,17 @@ export function jsonBody(): Mw {
       const event = request.event;
       const raw = event.body;
       if (raw === undefined || raw === null || raw === '') return;
-      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      let text = raw;
+      if (event.isBase64Encoded) {
+        // The gateway passes bytes it cannot pass as text this way: never altered into U+FFFD.
+        try {
+          text = strictUtf8.decode(Buffer.from(raw, 'base64'));
+        } catch {
+          throw new ValidationError('request body is not valid UTF-8', [
+            { path: '(body)', message: 'must be UTF-8 text: JSON is UTF-8, and these bytes are not' },
+          ]);
+        }
+      }
       if (Buffer.byteLength(text) > LIMITS.requestBodyBytes) {
         throw new PayloadTooLargeError(`request body exceeds ${LIMITS.requestBodyBytes} bytes`);
       }
