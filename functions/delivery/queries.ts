@@ -11,7 +11,7 @@ import {
   type DeliveryKey,
 } from './lifecycle';
 import type { HeldKeyStore } from '../ordering/ordering';
-import type { App, Attempt, Delivery, StoredEvent } from '../shared/model';
+import { feedPosition, type App, type Attempt, type Delivery, type StoredEvent } from '../shared/model';
 import { feedQuerySchema, parseOrThrow } from '../api/schemas';
 
 /** What the queries read of the events (the event store). */
@@ -106,8 +106,6 @@ export function withPending(event: StoredEvent, recorded: Delivery[]): Delivery[
   ];
 }
 
-/** An event's place in its app's feed: accept time, then id, so equal times still order. */
-export const feedPosition = (e: Pick<StoredEvent, 'timestamp' | 'id'>) => `${e.timestamp}#${e.id}`;
 const FEED_POSITION = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#.{1,128}$/;
 
 export function encodeFeedCursor(position: string): string {

@@ -3,33 +3,15 @@
  * delivery reads anyway) and as the API shows it. Absent = normal. Written only when it changes
  * (gate.ts decides when), never per delivery.
  */
+import type { RateLimit, StoredThrottle } from '../shared/model';
 
-/** `rateLimit` on create and PATCH: at most `perSecond` POSTs a second, or none (null). */
-export interface RateLimit {
-  perSecond: number;
-}
+// The endpoint record's flow fields are declared with the record (shared/model.ts).
+export type { RateLimit, StoredThrottle };
 
 export const RATE_LIMIT_MIN = 0.1;
 export const RATE_LIMIT_MAX = 1000;
 
 export type ThrottleStateName = 'normal' | 'throttled' | 'paused';
-
-/** The stored state of an endpoint that is not normal. */
-export interface StoredThrottle {
-  state: 'throttled' | 'paused';
-  /** Throttled: the rate hookrelay has chosen (adaptive); absent while it only isolates (slow). */
-  perSecond?: number;
-  /** Paused: when the next probe may go; throttled: the end of a receiver's `Retry-After`. */
-  until?: string;
-  /** Why, for people: `HTTP 429`, `5 failed attempts in a row (HTTP 500)`, `slow: no answer within 1000 ms`. */
-  reason: string;
-  /** When this state was set: between containers, the newest wins. */
-  since: string;
-  /** Paused: the wait between probes, doubled at each failed probe. */
-  probeEveryMs?: number;
-  /** Throttled because the endpoint answers slowly: its attempts take the isolation lane. */
-  slow?: true;
-}
 
 /** The endpoint view's `throttle`. */
 export interface ThrottleView {

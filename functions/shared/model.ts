@@ -1,5 +1,4 @@
 /** The domain's records, as the core sees them (storage layout lives in the DynamoDB adapter). */
-import type { RateLimit, StoredThrottle } from '../flow/throttle';
 
 /** A delivery's states; the rest of the code names them through this object. */
 export const Status = {
@@ -21,6 +20,31 @@ export const DELIVERY_STATUSES = [
   Status.failed,
   Status.skipped,
 ] as const;
+
+/** `rateLimit` on create and PATCH: at most `perSecond` POSTs a second, or none (null). See functions/flow/. */
+export interface RateLimit {
+  perSecond: number;
+}
+
+/** The stored state of an endpoint that is not normal. */
+export interface StoredThrottle {
+  state: 'throttled' | 'paused';
+  /** Throttled: the rate hookrelay has chosen (adaptive); absent while it only isolates (slow). */
+  perSecond?: number;
+  /** Paused: when the next probe may go; throttled: the end of a receiver's `Retry-After`. */
+  until?: string;
+  /** Why, for people: `HTTP 429`, `5 failed attempts in a row (HTTP 500)`, `slow: no answer within 1000 ms`. */
+  reason: string;
+  /** When this state was set: between containers, the newest wins. */
+  since: string;
+  /** Paused: the wait between probes, doubled at each failed probe. */
+  probeEveryMs?: number;
+  /** Throttled because the endpoint answers slowly: its attempts take the isolation lane. */
+  slow?: true;
+}
+
+/** An event's place in its app's feed: accept time, then id, so equal times still order. */
+export const feedPosition = (e: Pick<StoredEvent, 'timestamp' | 'id'>) => `${e.timestamp}#${e.id}`;
 
 export interface App {
   id: string;

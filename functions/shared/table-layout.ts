@@ -37,7 +37,7 @@
  * one partition's ~1,000 writes a second either; its readers merge the app's shards.
  */
 import { createHash } from 'node:crypto';
-import { feedPosition } from '../delivery/queries';
+import { feedPosition } from './model';
 import { shardOfId } from './ids';
 
 export const TABLE_LAYOUT = {

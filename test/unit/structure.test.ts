@@ -38,6 +38,14 @@ describe('the code’s shape', () => {
   it('has no import circle', () => {
     expect(importCircles(importGraph())).toEqual([]);
   });
+
+  it('keeps functions/shared/ at the bottom: it imports nothing of the folders above it', () => {
+    const upward = [...importGraph()]
+      .filter(([file]) => file.startsWith('functions/shared/'))
+      .flatMap(([file, targets]) => [...targets].map((t) => `${file} -> ${t}`))
+      .filter((edge) => !/-> functions\/(shared\/|config\.ts$)/.test(edge));
+    expect(upward).toEqual([]);
+  });
 });
 
 describe('the measures themselves', () => {
