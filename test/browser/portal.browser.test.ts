@@ -485,6 +485,7 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     expect(await page.getByRole('button', { name: changing }).count()).toBe(0);
     expect(await page.getByRole('link', { name: changing }).count()).toBe(0);
     expect(await page.getByTestId('access').textContent()).toContain('Read-only');
+    await expect.poll(() => page.getByTestId('health').count(), WAIT).toBeGreaterThan(0);
     await shot(page, 'endpoints-read-only');
 
     await page.getByRole('link', { name: ids.hook! }).click();
@@ -589,6 +590,7 @@ describe('the portal, in Chromium', { timeout: 90_000 }, () => {
     expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
     const colour = await page.evaluate(`getComputedStyle(document.querySelector('.button.primary')).backgroundColor`);
     expect(colour).toBe('rgb(217, 72, 15)');
+    await expect.poll(() => page.getByTestId('health').count(), WAIT).toBeGreaterThan(0);
     await shot(page, 'endpoints-dark');
     await context.close();
 

@@ -40,12 +40,16 @@ describe('a strict endpoint', () => {
       }
     }
 
-    // While a-1 waits for its retry, a-2 waits for a-1, and says so.
-    await receiver.waitFor((all) => all.filter((r) => idOf(r) === 'a-1').length >= 1, 20_000, 'the head of key a');
-    const waiting = await api.eventStatus(appId, 'a-2');
-    expect(waiting.orderingKey).toBe('order-a');
-    const strictDelivery = waiting.deliveries.find((d) => d.endpointId === strict.id)!;
-    if (strictDelivery.status === 'pending') expect(strictDelivery.waitingFor?.eventId).toBe('a-1');
+    // While a-1 waits for its retry, a-2 waits for a-1, and says so (from the head's first failure,
+    // for about two seconds: the status is polled until it shows).
+    let waitingFor: string | undefined;
+    for (let i = 0; i < 200 && waitingFor === undefined; i++) {
+      const waiting = await api.eventStatus(appId, 'a-2');
+      expect(waiting.orderingKey).toBe('order-a');
+      waitingFor = waiting.deliveries.find((d) => d.endpointId === strict.id)?.waitingFor?.eventId;
+      if (waitingFor === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(waitingFor).toBe('a-1');
 
     const strictPath = new URL(strictUrl).pathname;
     await receiver.waitFor(
