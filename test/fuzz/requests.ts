@@ -585,6 +585,9 @@ function validBody(route: RouteLike): fc.Arbitrary<unknown> {
           { requiredKeys: [] },
         )
         .filter((o) => Object.keys(o).length > 0);
+    case 'PUT /v1/apps/{appId}/event-shards':
+      // Mostly small raises, so that several succeed before the count reaches its maximum (32).
+      return fc.record({ eventShards: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 40 })) });
     case 'POST /v1/apps/{appId}/endpoints/{endpointId}/ordering/skip':
       return fc.record({ orderingKey: fc.constantFrom(P.heldKeyA, P.heldKeyA, 'no-such-key') });
     case 'POST /v1/apps/{appId}/endpoints/{endpointId}/send-example':
