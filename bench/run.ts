@@ -398,6 +398,24 @@ async function main(): Promise<void> {
     const json = JSON.parse(readFileSync(jsonPathOf(values.out), 'utf8')) as Record<string, unknown>;
     json.capacity = figuresJson(res).capacity;
     writeFileSync(jsonPathOf(values.out), `${JSON.stringify(json, null, 2)}\n`);
+  } else if (!values['no-write'] && parts.length === 1 && parts[0] === 'isolation') {
+    // Only the noisy neighbour: its section and figures replace theirs in the last full run's documents.
+    const md = readFileSync(values.out, 'utf8');
+    const section = renderMarkdown(res);
+    const own = section.slice(section.indexOf('## Isolation: the noisy neighbour'));
+    const ownSection = own.slice(0, own.indexOf('\n## ') === -1 ? undefined : own.indexOf('\n## ') + 1);
+    const at = md.indexOf('## Isolation: the noisy neighbour');
+    const rest = at === -1 ? '' : md.slice(at + 1);
+    const next = rest.indexOf('\n## ');
+    writeFileSync(
+      values.out,
+      at === -1
+        ? `${md.trimEnd()}\n\n${ownSection.trimEnd()}\n`
+        : `${md.slice(0, at)}${ownSection.trimEnd()}\n${next === -1 ? '' : rest.slice(next)}`,
+    );
+    const json = JSON.parse(readFileSync(jsonPathOf(values.out), 'utf8')) as Record<string, unknown>;
+    json.isolation = figuresJson(res).isolation;
+    writeFileSync(jsonPathOf(values.out), `${JSON.stringify(json, null, 2)}\n`);
   } else if (!values['no-write']) {
     writeFileSync(values.out, renderMarkdown(res));
     writeFileSync(jsonPathOf(values.out), `${JSON.stringify(figuresJson(res), null, 2)}\n`);
