@@ -56,10 +56,14 @@ export class Housekeeping extends Construct {
     });
     const fn = this.function.fn;
     // The sweep's operations: queries (the open index, an event's partition), the items they
-    // name, and conditional updates.
-    props.store.grantReadWriteData(fn, ['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], {
-      queryIndexes: true,
-    });
+    // name, and conditional updates; and the record of since when events carry activity markers
+    // (HK#reconcile/#ACTIVITY: a conditional PutItem once, then a consistent GetItem, in
+    // intake/dynamo-event-store.ts markersSince), plus an app's shard count (GetItem).
+    props.store.grantReadWriteData(
+      fn,
+      ['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+      { queryIndexes: true },
+    );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
     props.queues.work.grant(fn, 'sqs:SendMessage');
     props.queues.retry.grant(fn, 'sqs:SendMessage');
