@@ -86,10 +86,10 @@ export const GRANT_ACKNOWLEDGEMENTS: GrantAcknowledgement[] = [
   },
   {
     role: 'ingest',
-    action: 'dynamodb:GetItem',
-    resource: 'HookrelayStoreTable*',
+    action: 'sqs:SendMessage',
+    resource: 'HookrelayQueuesIsolated*',
     reason:
-      'A repeated event id reads the stored event to compare it (event-store putEventIfAbsent); the end-to-end run repeats ids through the API only, never on the bus.',
+      "A bus event's first attempt to a rate-limited, throttled or paused endpoint goes to the isolation lane (flow control); the end-to-end run puts bus events for unthrottled endpoints only (test/e2e/flow-control.e2e.test.ts drives the lane through the API).",
   },
   {
     role: 'delivery',
