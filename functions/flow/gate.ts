@@ -319,71 +319,76 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
     setThrottle(f, now, { state: 'throttled', perSecond, reason, until, slow: f.throttle?.slow });
   }
 
+  /** A success: the breaker closes; slowness, rising latency or calm move the rate. */
+  function observeSuccess(
+    e: FlowEndpoint,
+    f: Flow,
+    signal: { durationMs: number },
+    now: number,
+  ): ThrottleChange | null {
+    const wasOpen = f.breaker.kind === 'open';
+    f.breaker = closedBreaker();
+    const rising = latencyRising(signal.durationMs, f.baselineMs, o.sharedBudgetMs / 2);
+    f.baselineMs = nextBaseline(f.baselineMs, signal.durationMs);
+    const slowNow = signal.durationMs >= o.sharedBudgetMs;
+    f.fastStreak = signal.durationMs < o.sharedBudgetMs / 4 ? f.fastStreak + 1 : 0;
+    if (wasOpen) {
+      setThrottle(f, now, {
+        state: 'throttled',
+        perSecond: o.resumePerSecond,
+        reason: 'resuming after a pause (a probe succeeded)',
+        slow: f.throttle?.slow,
+      });
+      f.lastIncreaseMs = now;
+      f.lastBadMs = now;
+      return changeOf(f, now);
+    }
+    if (slowNow) {
+      f.lastBadMs = now;
+      if (!f.throttle?.slow) {
+        setThrottle(f, now, {
+          ...(f.throttle ?? { state: 'throttled', reason: '' }),
+          state: 'throttled',
+          reason: `slow: answered in ${signal.durationMs} ms`,
+          slow: true,
+        });
+      }
+    } else if (rising && now - f.lastDecreaseMs >= aimd.decreaseEveryMs) {
+      decrease(e, f, now, aimd.latencyFactor, `rising latency: ${signal.durationMs} ms`);
+    } else if (f.throttle) {
+      if (now - f.lastBadMs >= o.calmToNormalMs) {
+        f.throttle = undefined;
+        f.bucket = undefined;
+        f.knownSince = iso(now);
+      } else if (f.throttle.slow && f.fastStreak >= SLOW_RECOVERY_ANSWERS && now - f.lastBadMs >= SLOW_RECOVERY_MS) {
+        liftSlowMark(f, now);
+      } else if (f.throttle.perSecond !== undefined && now - f.lastIncreaseMs >= aimd.increaseEveryMs) {
+        f.lastIncreaseMs = now;
+        const perSecond = increased(f.throttle.perSecond, aimd);
+        const until = f.throttle.until && Date.parse(f.throttle.until) > now ? f.throttle.until : undefined;
+        if (perSecond >= aimd.maxPerSecond && !f.throttle.slow && until === undefined) {
+          // Back at the ceiling, the rate limits nothing: the endpoint is as good as
+          // unthrottled, and keeping it isolated would only cost each delivery a hop.
+          f.throttle = undefined;
+          f.bucket = undefined;
+          f.knownSince = iso(now);
+        } else {
+          f.throttle = { ...f.throttle, perSecond, since: iso(now) };
+          if (until === undefined) delete f.throttle.until;
+          f.knownSince = f.throttle.since;
+        }
+      }
+    }
+    return changeOf(f, now);
+  }
+
   function observe(e: FlowEndpoint, signal: FlowSignal, now: number): ThrottleChange | null {
     const f = flowOf(e, now);
     switch (signal.kind) {
       case 'neutral':
         return null;
-      case 'success': {
-        const wasOpen = f.breaker.kind === 'open';
-        f.breaker = closedBreaker();
-        const rising = latencyRising(signal.durationMs, f.baselineMs, o.sharedBudgetMs / 2);
-        f.baselineMs = nextBaseline(f.baselineMs, signal.durationMs);
-        const slowNow = signal.durationMs >= o.sharedBudgetMs;
-        f.fastStreak = signal.durationMs < o.sharedBudgetMs / 4 ? f.fastStreak + 1 : 0;
-        if (wasOpen) {
-          setThrottle(f, now, {
-            state: 'throttled',
-            perSecond: o.resumePerSecond,
-            reason: 'resuming after a pause (a probe succeeded)',
-            slow: f.throttle?.slow,
-          });
-          f.lastIncreaseMs = now;
-          f.lastBadMs = now;
-          return changeOf(f, now);
-        }
-        if (slowNow) {
-          f.lastBadMs = now;
-          if (!f.throttle?.slow) {
-            setThrottle(f, now, {
-              ...(f.throttle ?? { state: 'throttled', reason: '' }),
-              state: 'throttled',
-              reason: `slow: answered in ${signal.durationMs} ms`,
-              slow: true,
-            });
-          }
-        } else if (rising && now - f.lastDecreaseMs >= aimd.decreaseEveryMs) {
-          decrease(e, f, now, aimd.latencyFactor, `rising latency: ${signal.durationMs} ms`);
-        } else if (f.throttle) {
-          if (now - f.lastBadMs >= o.calmToNormalMs) {
-            f.throttle = undefined;
-            f.bucket = undefined;
-            f.knownSince = iso(now);
-          } else if (
-            f.throttle.slow &&
-            f.fastStreak >= SLOW_RECOVERY_ANSWERS &&
-            now - f.lastBadMs >= SLOW_RECOVERY_MS
-          ) {
-            liftSlowMark(f, now);
-          } else if (f.throttle.perSecond !== undefined && now - f.lastIncreaseMs >= aimd.increaseEveryMs) {
-            f.lastIncreaseMs = now;
-            const perSecond = increased(f.throttle.perSecond, aimd);
-            const until = f.throttle.until && Date.parse(f.throttle.until) > now ? f.throttle.until : undefined;
-            if (perSecond >= aimd.maxPerSecond && !f.throttle.slow && until === undefined) {
-              // Back at the ceiling, the rate limits nothing: the endpoint is as good as
-              // unthrottled, and keeping it isolated would only cost each delivery a hop.
-              f.throttle = undefined;
-              f.bucket = undefined;
-              f.knownSince = iso(now);
-            } else {
-              f.throttle = { ...f.throttle, perSecond, since: iso(now) };
-              if (until === undefined) delete f.throttle.until;
-              f.knownSince = f.throttle.since;
-            }
-          }
-        }
-        return changeOf(f, now);
-      }
+      case 'success':
+        return observeSuccess(e, f, signal, now);
       case 'congested': {
         f.fastStreak = 0;
         // A Retry-After holds every attempt to the endpoint until it ends (the receiver's quota
