@@ -4,6 +4,7 @@
  * 127.0.0.1. Every benchmark drives it through the public API (or PutEvents) only.
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { lazyContainer } from '../functions/container';
 import { entrySize } from '../infra/local/eventbridge';
 import { LOCAL_CREDENTIALS } from '../infra/local/provision';
 import { startLocalStack, type LocalStack } from '../infra/local/stack';
@@ -51,31 +52,30 @@ export interface Harness {
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const meter = new Meter();
+  // The handlers' container, this harness's own: built on the first invocation from the
+  // environment the stack has set by then, its SDK clients instrumented before any call.
+  const container = lazyContainer(() => process.env);
+  const instrumented = new WeakSet<object>();
+  const handlerContainer = () => {
+    const c = container.get();
+    if (opts.countRequests !== false && !instrumented.has(c)) {
+      instrumented.add(c);
+      instrumentDynamo(meter, c.aws.dynamo);
+      instrumentSqs(meter, c.aws.sqs);
+    }
+    return c;
+  };
   const stack = await startLocalStack({
     port: 0,
     quiet: true,
     housekeeping: false,
     pollerConcurrency: opts.pollerConcurrency,
-    handlers: instrumentedHandlers(meter, { oneAtATime: opts.oneInvocationAtATime }),
+    handlers: instrumentedHandlers(meter, handlerContainer, { oneAtATime: opts.oneInvocationAtATime }),
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...opts.env,
     },
   });
-  // Loaded only now: the functions' modules read the environment (log level, metrics on or off)
-  // when they load, and the stack has just set it.
-  const [{ dynamoClient, resetClientsForTests, sqsClient }, { resetWiringForTests }] = await Promise.all([
-    import('../functions/shared/aws-clients'),
-    import('../functions/wiring'),
-  ]);
-  // Fresh handler-side clients bound to this stack, then the meter's middleware on them: the
-  // wiring is built on the first invocation and takes these same singletons.
-  await resetWiringForTests();
-  resetClientsForTests();
-  if (opts.countRequests !== false) {
-    instrumentDynamo(meter, dynamoClient());
-    instrumentSqs(meter, sqsClient());
-  }
   const restoreLogs = opts.captureLogs ? captureFunctionLogs(meter) : () => {};
 
   const receiver = await new RecordingReceiver().start();
@@ -124,9 +124,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       restoreLogs();
       events.destroy();
       await stack.stop();
-      // The stack resets handler state only for handlers it loaded itself; these are ours.
-      await resetWiringForTests();
-      resetClientsForTests();
+      // The stack closes only the container of handlers it loaded itself; these are ours.
+      await container.close();
       await receiver.stop();
     },
   };

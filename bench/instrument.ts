@@ -3,8 +3,8 @@
  *
  * - Lambda: every handler is wrapped (the local stack takes handler overrides), so each
  *   invocation is counted, with its records and its wall-clock duration, under the function's name.
- * - DynamoDB and SQS: middleware on the handlers' own SDK clients (the singletons of
- *   functions/shared/aws-clients.ts) sees every request the functions make, adds
+ * - DynamoDB and SQS: middleware on the handlers' own SDK clients (the clients of the container
+ *   the harness builds for them, functions/container.ts) sees every request the functions make, adds
  *   `ReturnConsumedCapacity: 'TOTAL'` to DynamoDB ones, and records units and billed requests.
  * - The SQS event source (Lambda's pollers): one ReceiveMessage per delivery invocation and one
  *   DeleteMessageBatch per ten records it succeeded on, as the event source mapping does. The
@@ -22,6 +22,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
+import type { Container } from '../functions/container';
 import type { FunctionName, Handlers } from '../infra/local/lambda';
 import {
   INDEXES,
@@ -234,11 +235,14 @@ export class Meter {
 
 type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
 
-const realHandlers: Record<FunctionName, () => Promise<AnyHandler>> = {
-  api: async () => (await import('../functions/handlers/api')).handler as unknown as AnyHandler,
-  delivery: async () => (await import('../functions/handlers/delivery')).handler as unknown as AnyHandler,
-  ingest: async () => (await import('../functions/handlers/ingest')).handler as unknown as AnyHandler,
-  housekeeping: async () => (await import('../functions/handlers/housekeeping')).handler as unknown as AnyHandler,
+/** Each real handler over `container`, loaded on first use (the handler modules' factories). */
+const realHandlers: Record<FunctionName, (container: () => Container) => Promise<AnyHandler>> = {
+  api: async (c) => (await import('../functions/handlers/api')).createApiHandler(c) as unknown as AnyHandler,
+  delivery: async (c) =>
+    (await import('../functions/handlers/delivery')).createDeliveryHandler(c) as unknown as AnyHandler,
+  ingest: async (c) => (await import('../functions/handlers/ingest')).createIngestHandler(c) as unknown as AnyHandler,
+  housekeeping: async (c) =>
+    (await import('../functions/handlers/housekeeping')).createHousekeepingHandler(c) as unknown as AnyHandler,
 };
 
 function recordsIn(fn: FunctionName, event: unknown): number {
@@ -247,10 +251,15 @@ function recordsIn(fn: FunctionName, event: unknown): number {
 }
 
 /**
- * The real handlers, each timed and counted. They are imported on their first call, which the
- * local stack makes only after it has set the environment (the handlers read it at load time).
+ * The real handlers over `container`, each timed and counted. They are imported on their first
+ * call, which the local stack makes only after it has set the environment (Powertools reads it
+ * when the modules load; the container when it is built).
  */
-export function instrumentedHandlers(meter: Meter, opts: { oneAtATime?: boolean } = {}): Handlers {
+export function instrumentedHandlers(
+  meter: Meter,
+  container: () => Container,
+  opts: { oneAtATime?: boolean } = {},
+): Handlers {
   const cache = new Map<FunctionName, Promise<AnyHandler>>();
   // On AWS each invocation has an execution environment of its own; here they share one thread,
   // so overlapping invocations would each be timed with the others' work in it. One at a time,
@@ -260,7 +269,7 @@ export function instrumentedHandlers(meter: Meter, opts: { oneAtATime?: boolean 
     return async (event, context) => {
       let load = cache.get(fn);
       if (!load) {
-        load = realHandlers[fn]();
+        load = realHandlers[fn](container);
         cache.set(fn, load);
       }
       const handler = await load;

@@ -1,6 +1,7 @@
 /**
- * Configuration: `process.env` parsed and validated once (at cold start), every bad key reported
- * in one error, exported as a frozen typed object.
+ * Configuration: an environment (a Lambda's `process.env`, or a local stack's) parsed and validated
+ * once per container (functions/container.ts), every bad key reported in one error, as a frozen
+ * typed object.
  *
  * Two kinds of variable reach a function:
  *   - the contract's (HOOKRELAY_RETRY_SCHEDULE and the others in the README), each with the
@@ -350,17 +351,4 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     portalUrl: e[ENV.portalUrl],
     portalRateLimit: e[ENV.portalRateLimit],
   });
-}
-
-let cached: Config | undefined;
-
-/** The process's configuration, parsed on first use and then fixed. */
-export function config(): Config {
-  cached ??= parseConfig(process.env);
-  return cached;
-}
-
-/** For the local runtime and tests, which set the environment before handlers first run. */
-export function resetConfigForTests(): void {
-  cached = undefined;
 }

@@ -1,18 +1,22 @@
 /**
- * The composition root: builds the core's services with their adapters once per process (a
- * Lambda cold start, or the local runtime's first call). Handlers ask for what they need here.
+ * The composition root's services: what each handler needs, built over its container
+ * (functions/container.ts) when the handler is first invoked. One builder per function, so that
+ * a function's bundle carries its own use cases only (the api's no delivery worker, the delivery's
+ * no JSON Schema compiler).
+ *
+ * @example
+ * const services = once(() => deliveryServices(container()));
+ * await services().deliver.handle(message, receiveCount);
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { adminKey } from './access/aws-admin-key';
-import { dynamoClient, sqsClient } from './shared/aws-clients';
-import { dynamoStores, type DynamoStores } from './dynamo-stores';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { adminKeyReader } from './access/aws-admin-key';
 import { createGuardedAgent, resolveAllowedAddresses } from './webhook/guarded-lookup';
 import { HttpSender } from './webhook/http-sender';
 import { OAuth2Tokens } from './webhook/oauth2-tokens';
 import { SqsIngestDeadLetterQueue, SqsIngestQueue } from './intake/sqs-ingest-queues';
-import { CoalescingScheduler, SqsDeadLetterQueue, SqsScheduler } from './delivery/sqs-queues';
-import { config, type Config } from './config';
+import { CoalescingScheduler, SqsDeadLetterQueue } from './delivery/sqs-queues';
+import type { Config } from './config';
+import type { Container } from './container';
 import { createAppService, type DestinationCheck } from './endpoints/apps';
 import { createBusIntake } from './intake/bus-intake';
 import { createKeyService } from './access/keys';
@@ -26,7 +30,7 @@ import { createOrderedLane } from './ordering/ordered-lane';
 import { createOrderingService } from './ordering/ordering-service';
 import { SqsLaneQueue } from './ordering/sqs-ordered-lane';
 import { createEndpointHealth } from './endpoints/endpoint-health';
-import { lifecycle, Status, type DeliveryScheduler, type Lifecycle } from './delivery/lifecycle';
+import { Status, type DeliveryScheduler } from './delivery/lifecycle';
 import { checkDestinationUrl, findForbiddenDestinationError } from './webhook/destination-guard';
 import { createHousekeeping } from './delivery/housekeeping';
 import { createIngestService } from './intake/ingest';
@@ -41,31 +45,14 @@ import { createPortalAccessService } from './access/portal-access';
 import { createRateLimiter } from './access/rate-limit';
 import { createTestEventService } from './intake/test-events';
 import { RetryPolicy } from './delivery/retry-policy';
-import { METRIC_NAMES, METRICS_NAMESPACE } from './shared/metric-names';
+import { METRIC_NAMES } from './shared/metric-names';
+import { logger, metrics } from './telemetry';
 
-/** How long a delivery worker reuses an endpoint it read (see DynamoAppStore.endpointForDelivery). */
-const ENDPOINT_CACHE_MS = 5000;
 /** How long an ordered delivery whose handling failed (the table, a queue) waits before it is tried again. */
 const ORDERED_ERROR_HOLD_MS = 30_000;
 /** How long the bus's ingest gathers first attempts into shared requests (see CoalescingScheduler). */
 const BUS_SEND_WINDOW_MS = 10;
 
-export const logger = new Logger({ serviceName: 'hookrelay' });
-export const metrics = new Metrics({
-  namespace: METRICS_NAMESPACE,
-  serviceName: 'hookrelay',
-  // Powertools warns on every invocation that adds no metric (most API calls): noise, and log
-  // volume that CloudWatch bills. Everything else it says goes to our logger.
-  logger: {
-    trace: (...a: unknown[]) => logger.debug(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
-    debug: (...a: unknown[]) => logger.debug(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
-    info: (...a: unknown[]) => logger.info(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
-    warn: (...a: unknown[]) => {
-      if (!String(a[0]).startsWith('No application metrics to publish')) logger.warn(String(a[0]));
-    },
-    error: (...a: unknown[]) => logger.error(String(a[0]), ...a.slice(1).map((x) => ({ detail: x }))),
-  },
-});
 const M = METRIC_NAMES;
 
 /**
@@ -141,24 +128,23 @@ function webhookSenders(cfg: Config) {
   return { sender, tokens, userAgent };
 }
 
-/**
- * The delivery workers: the unordered lane's deliver, strict endpoints' ordered lane (the same
- * sending, signing and outcomes, in each key's order) and the skip of a held key.
- */
-function deliveryWorkers(
-  cfg: Config,
-  stores: DynamoStores,
-  sqs: ReturnType<typeof sqsClient>,
-  shared: { scheduler: SqsScheduler; life: Lifecycle; policy: RetryPolicy },
-) {
-  const { scheduler, life, policy } = shared;
-  const { sender, tokens, userAgent } = webhookSenders(cfg);
-  const deadLetters = new SqsDeadLetterQueue(sqs, cfg.dlqUrl);
-  // Flow control: one gate per container (a Lambda execution environment). Its rate shares
-  // count the isolation-lane batches this container runs at once: one on Lambda; the local
-  // runtime runs several in one process.
+/** The ordered lane's held keys and its FIFO queue (the delivery function's lane; the api's skip). */
+function orderedLaneParts({ cfg, aws, stores }: Container) {
+  return {
+    heldKeys: new DynamoHeldKeyStore(stores.table),
+    laneQueue: new SqsLaneQueue(aws.sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
+      logger.warn(message, { detail }),
+    ),
+    deadLetters: new SqsDeadLetterQueue(aws.sqs, cfg.dlqUrl),
+  };
+}
+
+/** The flow gate: one per container (a Lambda execution environment). */
+function flowGate(cfg: Config) {
+  // Its rate shares count the isolation-lane batches this container runs at once: one on Lambda;
+  // the local runtime runs several in one process.
   const lanes = { isolated: 0, isolatedMost: 1 };
-  const flowGate = createFlowGate({
+  const gate = createFlowGate({
     laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.isolatedConcurrency },
     sharedBudgetMs: cfg.sharedLaneBudgetMs,
     // The most seen at once, not the current count: a share that changed with each batch would
@@ -171,40 +157,43 @@ function deliveryWorkers(
       firstProbeAfterMs: Math.min(30_000, Math.max(1000, (cfg.retryScheduleS[0] ?? 30) * 1000)),
     },
   });
+  return { gate, lanes };
+}
+
+/**
+ * The delivery function's services: the unordered lane's deliver, strict endpoints' ordered lane
+ * (the same sending, signing and outcomes, in each key's order). The webhook sender's sockets
+ * close with the container.
+ */
+export function deliveryServices(container: Container) {
+  const { cfg, stores, scheduler, life } = container;
+  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
+  const { sender, tokens, userAgent } = webhookSenders(cfg);
+  container.onClose(() => sender.close());
+  const { heldKeys, laneQueue, deadLetters } = orderedLaneParts(container);
+  const { gate, lanes } = flowGate(cfg);
+  const health = () => createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS });
+  const sending = { sender, tokens, deadLetters, policy, timeoutMs: cfg.deliveryTimeoutMs, userAgent };
   const deliver = createDeliverService({
     events: stores.events,
     store: stores.deliveries,
     endpoints: stores.apps,
-    health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
-    sender,
-    tokens,
+    health: health(),
+    ...sending,
     scheduler,
-    deadLetters,
-    policy,
     life,
-    timeoutMs: cfg.deliveryTimeoutMs,
-    userAgent,
-    flow: { gate: flowGate, throttles: stores.apps },
+    flow: { gate, throttles: stores.apps },
     observer: { ...deliveryMetrics, ...flowMetrics },
   });
   // The ordered lane's head is held by its visibility while it waits.
-  const heldKeys = new DynamoHeldKeyStore(stores.table);
-  const laneQueue = new SqsLaneQueue(sqs, cfg.orderedQueueUrl, cfg.dlqUrl, (message, detail) =>
-    logger.warn(message, { detail }),
-  );
   const orderedLane = createOrderedLane({
     deliver: createOrderedDelivery({
       events: stores.events,
       store: stores.deliveries,
       held: heldKeys,
       endpoints: stores.apps,
-      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: cfg.disableAfterFailingS }),
-      sender,
-      tokens,
-      deadLetters,
-      policy,
-      timeoutMs: cfg.deliveryTimeoutMs,
-      userAgent,
+      health: health(),
+      ...sending,
       observer: deliveryMetrics,
     }),
     queue: laneQueue,
@@ -212,76 +201,84 @@ function deliveryWorkers(
     onError: (err, record) =>
       logger.error('ordered delivery failed; held for a retry', { err, messageId: record.messageId }),
   });
-  const ordering = createOrderingService({
-    held: heldKeys,
-    store: stores.deliveries,
-    deadLetters,
-    release: (receiptHandle) => laneQueue.release(receiptHandle),
-    getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
-  });
-  return { sender, userAgent, deliver, lanes, heldKeys, orderedLane, ordering };
+  return {
+    cfg,
+    deliver,
+    /** Isolation-lane batches this container is running (the delivery handler counts them). */
+    lanes,
+    orderedLane,
+  };
 }
 
-function build() {
-  const cfg = config();
-  const stores = dynamoStores(
-    dynamoClient(),
-    { tableName: cfg.tableName, retentionDays: cfg.retentionDays },
-    // A worker reuses an endpoint it read for a few seconds (never one older than its message's).
-    { endpointCacheMs: ENDPOINT_CACHE_MS },
-  );
-  const sqs = sqsClient();
-  const scheduler = new SqsScheduler(sqs, {
-    work: cfg.workQueueUrl,
-    retry: cfg.retryQueueUrl,
-    isolated: cfg.isolatedQueueUrl,
-    ordered: cfg.orderedQueueUrl,
+/** The catalog's store and its rules, read at most every 10 s while events arrive (one per container). */
+function catalog({ stores }: Container) {
+  const store = new DynamoCatalogStore(stores.table);
+  return { store, check: createCatalogCheck({ listAll: () => listAllEventTypes(store) }) };
+}
+
+function ingestService({ stores }: Container, check: ReturnType<typeof catalog>['check'], sends: DeliveryScheduler) {
+  return createIngestService({
+    apps: stores.apps,
+    events: stores.events,
+    deliveries: stores.deliveries,
+    catalog: check,
+    scheduler: sends,
+    onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
   });
-  const life = lifecycle({ leaseS: cfg.leaseS });
-  const policy = new RetryPolicy({ scheduleS: cfg.retryScheduleS, jitter: cfg.retryJitter });
+}
+
+/** The ingest function's services: the bus's events, from the ingest queue. */
+export function ingestServices(container: Container) {
+  const { cfg, aws, scheduler } = container;
+  // The bus's events arrive ten an invocation and are ingested concurrently: their first attempts
+  // share SendMessageBatch requests (within a few milliseconds) instead of taking one each.
+  const busIngest = ingestService(
+    container,
+    catalog(container).check,
+    new CoalescingScheduler(scheduler, BUS_SEND_WINDOW_MS),
+  );
+  return {
+    busIntake: createBusIntake({
+      ingest: (req) => busIngest.ingest(req),
+      deadLetters: new SqsIngestDeadLetterQueue(aws.sqs, cfg.ingestDlqUrl),
+      retry: cfg.ingestRetry,
+      onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
+    }),
+    ingestQueue: new SqsIngestQueue(aws.sqs, cfg.ingestQueueUrl),
+  };
+}
+
+/** The housekeeping function's services. */
+export function housekeepingServices({ stores, scheduler, life }: Container) {
+  return {
+    housekeeping: createHousekeeping({
+      store: stores.housekeeping,
+      apps: stores.apps,
+      events: stores.events,
+      deliveries: stores.deliveries,
+      scheduler,
+      life,
+      stuckAfterRequeues: 3,
+    }),
+  };
+}
+
+/** The api function's services: every route's use case. The admin key reader closes with the container. */
+export function apiServices(container: Container) {
+  const { cfg, stores, scheduler, life } = container;
   const apps = createAppService({
     store: stores.apps,
     checkDestination: destinationCheck(cfg.allowPrivateTargets),
     rotationOverlapS: cfg.secretRotationOverlapS,
   });
-  const catalogStore = new DynamoCatalogStore(stores.table);
-  // One per container: the catalog's rules, read at most every 10 s while events arrive.
-  const catalogCheck = createCatalogCheck({ listAll: () => listAllEventTypes(catalogStore) });
-  const ingestVia = (sends: DeliveryScheduler) =>
-    createIngestService({
-      apps: stores.apps,
-      events: stores.events,
-      deliveries: stores.deliveries,
-      catalog: catalogCheck,
-      scheduler: sends,
-      onAccepted: () => metrics.addMetric(M.eventsAccepted, MetricUnit.Count, 1),
-    });
-  const ingest = ingestVia(scheduler);
-  // The bus's events arrive ten an invocation and are ingested concurrently: their first attempts
-  // share SendMessageBatch requests (within a few milliseconds) instead of taking one each.
-  const busIngest = ingestVia(new CoalescingScheduler(scheduler, BUS_SEND_WINDOW_MS));
-  const busIntake = createBusIntake({
-    ingest: (req) => busIngest.ingest(req),
-    deadLetters: new SqsIngestDeadLetterQueue(sqs, cfg.ingestDlqUrl),
-    retry: cfg.ingestRetry,
-    onDeadLettered: () => metrics.addMetric(M.ingestsDeadLettered, MetricUnit.Count, 1),
-  });
-  const { sender, userAgent, deliver, lanes, heldKeys, orderedLane, ordering } = deliveryWorkers(cfg, stores, sqs, {
-    scheduler,
-    life,
-    policy,
-  });
-  const housekeeping = createHousekeeping({
-    store: stores.housekeeping,
-    apps: stores.apps,
-    events: stores.events,
-    deliveries: stores.deliveries,
-    scheduler,
-    life,
-    stuckAfterRequeues: 3,
-  });
+  const { store: catalogStore, check: catalogCheck } = catalog(container);
   const eventTypes = createEventTypeService({ store: catalogStore, onChange: () => catalogCheck.invalidate() });
   const portal = createPortalAccessService({ store: catalogStore, requireApp: apps.requireApp });
+  const adminKey = adminKeyReader(cfg);
+  container.onClose(() => adminKey.destroy());
+  const { heldKeys, laneQueue, deadLetters } = orderedLaneParts(container);
+  const getEndpoint = (appId: string, endpointId: string) => stores.apps.getEndpoint(appId, endpointId);
+  const userAgent = `hookrelay/${cfg.version}`;
   return {
     cfg,
     apps,
@@ -298,12 +295,12 @@ function build() {
     testEvents: createTestEventService({
       events: stores.events,
       scheduler,
-      getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+      getEndpoint,
       getEventType: (name) => catalogStore.getEventType(name),
     }),
     keys: createKeyService({
       store: stores.apps,
-      adminKey: () => adminKey(cfg),
+      adminKey: () => adminKey.read(),
       requireApp: apps.requireApp,
       portal,
     }),
@@ -311,33 +308,23 @@ function build() {
       events: stores.events,
       deliveries: stores.deliveries,
       scheduler,
-      getEndpoint: (appId, endpointId) => stores.apps.getEndpoint(appId, endpointId),
+      getEndpoint,
       life,
       recoverMax: cfg.recoverMaxPerCall,
     }),
-    ingest,
-    busIntake,
-    ingestQueue: new SqsIngestQueue(sqs, cfg.ingestQueueUrl),
-    deliver,
-    /** Isolation-lane batches this container is running (the delivery handler counts them). */
-    lanes,
+    ingest: ingestService(container, catalogCheck, scheduler),
     queries: createEventQueries(stores, { feedSettleMs: cfg.feedSettleMs, held: heldKeys }),
-    orderedLane,
-    ordering,
-    housekeeping,
-    sender,
+    ordering: createOrderingService({
+      held: heldKeys,
+      store: stores.deliveries,
+      deadLetters,
+      release: (receiptHandle) => laneQueue.release(receiptHandle),
+      getEndpoint,
+    }),
   };
 }
 
-let services: ReturnType<typeof build> | undefined;
-
-export function wiring() {
-  services ??= build();
-  return services;
-}
-
-/** Drops the built services (the local runtime and tests rebuild them for a new environment). */
-export async function resetWiringForTests(): Promise<void> {
-  await services?.sender.close();
-  services = undefined;
-}
+export type ApiServices = ReturnType<typeof apiServices>;
+export type DeliveryServices = ReturnType<typeof deliveryServices>;
+export type IngestServices = ReturnType<typeof ingestServices>;
+export type HousekeepingServices = ReturnType<typeof housekeepingServices>;

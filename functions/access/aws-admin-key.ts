@@ -1,29 +1,55 @@
 /**
  * The admin key: given directly (HOOKRELAY_API_KEY, the local stack) or read from Secrets Manager
  * (HOOKRELAY_API_KEY_SECRET_ARN, on AWS), cached for a few minutes so that a rotation of the
- * secret takes effect without a deploy.
+ * secret takes effect without a deploy. One reader per container, holding its own cache; only the
+ * api function reads the key, so only it builds a Secrets Manager client, on the first read.
  */
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config';
-import { secretsClient } from '../shared/aws-clients';
 
 const CACHE_MS = 5 * 60 * 1000;
-let cached: { value: string; at: number } | undefined;
 
-/** `now` is the clock the cache is judged by (tests move it past the 5 minutes). */
-export async function adminKey(cfg: Config, now: () => number = Date.now): Promise<string | undefined> {
-  if (cfg.apiKey) return cfg.apiKey;
-  if (!cfg.apiKeySecretArn) return undefined;
-  if (cached && now() - cached.at < CACHE_MS) return cached.value;
-  const out = await secretsClient().send(new GetSecretValueCommand({ SecretId: cfg.apiKeySecretArn }));
-  const value = keyFromSecretString(out.SecretString ?? '');
-  cached = { value, at: now() };
-  return value;
+/** What the reader asks Secrets Manager (a SecretsManagerClient; tests pass a fake). */
+export interface SecretsClient {
+  send(command: GetSecretValueCommand): Promise<{ SecretString?: string }>;
+  destroy?(): void;
 }
 
-/** Forgets the cached key (the local runtime starts stacks with other keys in one process). */
-export function resetAdminKeyForTests(): void {
-  cached = undefined;
+export interface AdminKeyReader {
+  /** The admin key now, or undefined when none is configured. */
+  read(): Promise<string | undefined>;
+  /** Closes the Secrets Manager client, if one was built. */
+  destroy(): void;
+}
+
+/**
+ * A container's admin key reader. `client` defaults to a Secrets Manager client built on the
+ * first read that needs one; `now` is the clock the cache is judged by (tests move it on).
+ *
+ * @example
+ * const adminKey = adminKeyReader(cfg);
+ * const isAdmin = presented === (await adminKey.read());
+ */
+export function adminKeyReader(
+  cfg: Pick<Config, 'apiKey' | 'apiKeySecretArn' | 'region'>,
+  opts: { client?: SecretsClient; now?: () => number } = {},
+): AdminKeyReader {
+  const now = opts.now ?? Date.now;
+  let client = opts.client;
+  let cached: { value: string; at: number } | undefined;
+  return {
+    async read() {
+      if (cfg.apiKey) return cfg.apiKey;
+      if (!cfg.apiKeySecretArn) return undefined;
+      if (cached && now() - cached.at < CACHE_MS) return cached.value;
+      client ??= new SecretsManagerClient({ region: cfg.region });
+      const out = await client.send(new GetSecretValueCommand({ SecretId: cfg.apiKeySecretArn }));
+      const value = keyFromSecretString(out.SecretString ?? '');
+      cached = { value, at: now() };
+      return value;
+    },
+    destroy: () => client?.destroy?.(),
+  };
 }
 
 /** The key in a secret's value: the bare string (the stack generates one), or `{"key": "..."}`. */

@@ -15,7 +15,9 @@ import { authorizeApp, requireAdmin, type Principal } from '../access/keys';
 import { requirePortalCapability } from '../access/portal-access';
 import { ROUTES, routeKeys, type RouteKey, type RouteSpec } from '../api/routes';
 import { EVENT_TYPE_PATTERN, LIMITS } from '../api/schemas';
-import { logger, metrics, wiring } from '../wiring';
+import { defaultContainer, once, type Container } from '../container';
+import { logger, metrics } from '../telemetry';
+import { apiServices, type ApiServices } from '../wiring';
 import type { Context } from 'aws-lambda';
 import { errorMapper } from './http/errors';
 import { authenticate, headerLimit, jsonBody, methodCheck, rateLimit, type ApiEvent } from './http/middleware';
@@ -57,8 +59,7 @@ function typeParam(e: ApiEvent): string {
 }
 
 /** The origin portal links point to: the configured one, else the one this request came to. */
-function portalBase(e: ApiEvent): string {
-  const configured = services().cfg.portalUrl;
+function portalBase(e: ApiEvent, configured: string | undefined): string {
   if (configured) return configured;
   const proto = e.headers?.['x-forwarded-proto']?.split(',')[0]?.trim() || 'https';
   // A REST API serves under its stage's name (/prod/...); an HTTP API's $default stage has none.
@@ -80,8 +81,6 @@ type Implements<K extends RouteKey> = (typeof ROUTES)[K]['access'] extends 'open
   ? (e: ApiEvent) => Promise<HttpResult>
   : Implementation;
 
-const services = () => wiring();
-
 /** Who did it, as a skipped delivery's reason says ("skipped by ..."). */
 function actorOf(who: Principal): string {
   if (who.kind === 'admin') return 'the admin key';
@@ -89,8 +88,10 @@ function actorOf(who: Principal): string {
   return "the endpoint's owner (portal)";
 }
 
+type Implementations = { [K in RouteKey]: Implements<K> };
+
 /** What each declared route does: the compiler holds this to exactly the routes in ROUTES. */
-const implementations: { [K in RouteKey]: Implements<K> } = {
+const implementationsOver = (services: () => ApiServices): Implementations => ({
   'GET /health': async () => json(200, { ok: true }),
 
   'POST /v1/apps': async (e) => json(201, await services().apps.createApp(e.jsonBody)),
@@ -167,7 +168,7 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
   'GET /v1/apps/{appId}/endpoints/{endpointId}/stats': async (e, _who, appId) =>
     json(200, await services().endpointLog.stats(appId, param(e, 'endpointId'), query(e))),
   'POST /v1/apps/{appId}/portal-access': async (e, who, appId) =>
-    json(201, await services().portal.mint(who, appId, e.jsonBody, portalBase(e))),
+    json(201, await services().portal.mint(who, appId, e.jsonBody, portalBase(e, services().cfg.portalUrl))),
   'DELETE /v1/apps/{appId}/portal-access': async (_e, who, appId) => {
     await services().portal.endAll(who, appId);
     return json(204);
@@ -176,14 +177,19 @@ const implementations: { [K in RouteKey]: Implements<K> } = {
     if (who.kind !== 'portal') throw new ForbiddenError('only a portal link has a portal session');
     return json(200, { appId: who.appId, capabilities: who.capabilities, expiresAt: who.expiresAt });
   },
-};
+});
 
 /**
  * A declared route, served: its access checked from ROUTES (a key; the admin; the path's app,
  * which an app-scoped key or portal link reaches only for its own app; a portal link's
  * capability), then its implementation.
  */
-function serve(key: RouteKey, method: Method, path: string): Route<ApiEvent, HttpResult> {
+function serve(
+  implementations: Implementations,
+  key: RouteKey,
+  method: Method,
+  path: string,
+): Route<ApiEvent, HttpResult> {
   const spec: RouteSpec = ROUTES[key];
   const implementation: Implementation = implementations[key];
   return {
@@ -205,41 +211,50 @@ function serve(key: RouteKey, method: Method, path: string): Route<ApiEvent, Htt
   };
 }
 
-/** Every route the API serves, in ROUTES' order. */
-export const routes: Route<ApiEvent, HttpResult>[] = routeKeys().map(({ key, method, path }) =>
-  serve(key, method as Method, path),
-);
+/** Every route the API serves, in ROUTES' order, over the services `services` gives. */
+export function apiRoutes(services: () => ApiServices): Route<ApiEvent, HttpResult>[] {
+  const implementations = implementationsOver(services);
+  return routeKeys().map(({ key, method, path }) => serve(implementations, key, method as Method, path));
+}
 
-const api = middy<ApiEvent, HttpResult>()
-  // A REST API (`-c hookrelay:api=rest`) sends payload format 1.0: made 2.0 before anything reads it.
-  .use(restProxyEvents())
-  // Never log the API's events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: they carry the
-  // caller's key in the Authorization header.
-  .use(injectLambdaContext(logger, { logEvent: false }))
-  .use(logMetrics(metrics))
-  .use(errorMapper(logger))
-  .use(headerLimit())
-  .use(
-    authenticate({
-      openPaths: new Set(
-        routeKeys()
-          .filter(({ key }) => ROUTES[key].access === 'open')
-          .map(({ path }) => path),
+/** The api function over a container: its services are built on the first request. */
+export function createApiHandler(container: () => Container) {
+  const services = once(() => apiServices(container()));
+  const routes = apiRoutes(services);
+  const api = middy<ApiEvent, HttpResult>()
+    // A REST API (`-c hookrelay:api=rest`) sends payload format 1.0: made 2.0 before anything reads it.
+    .use(restProxyEvents())
+    // Never log the API's events, whatever POWERTOOLS_LOGGER_LOG_EVENT says: they carry the
+    // caller's key in the Authorization header.
+    .use(injectLambdaContext(logger, { logEvent: false }))
+    .use(logMetrics(metrics))
+    .use(errorMapper(logger))
+    .use(headerLimit())
+    .use(
+      authenticate({
+        openPaths: new Set(
+          routeKeys()
+            .filter(({ key }) => ROUTES[key].access === 'open')
+            .map(({ path }) => path),
+        ),
+        authenticate: (header) => services().keys.authenticate(header),
+      }),
+    )
+    // The portal's own calls, per link: a token bucket in this container (see access/rate-limit.ts).
+    .use(
+      rateLimit((who) =>
+        who?.kind === 'portal' ? services().portalRateLimiter.take(who.session) : { ok: true as const },
       ),
-      authenticate: (header) => services().keys.authenticate(header),
-    }),
-  )
-  // The portal's own calls, per link: a token bucket in this container (see access/rate-limit.ts).
-  .use(
-    rateLimit((who) =>
-      who?.kind === 'portal' ? services().portalRateLimiter.take(who.session) : { ok: true as const },
-    ),
-  )
-  .use(methodCheck(routes))
-  .use(jsonBody())
-  .handler(httpRouterHandler(routes));
+    )
+    .use(methodCheck(routes))
+    .use(jsonBody())
+    .handler(httpRouterHandler(routes));
 
-/** The API, and the portal's static files at /portal (no key: the page asks for its link's token). */
-export const handler = async (event: ApiEvent, context: Context): Promise<HttpResult> =>
-  portalAsset(isRestProxyEvent(event) ? restToHttpApiEvent(event) : event, services().cfg.portalFrameAncestors) ??
-  api(event, context);
+  /** The API, and the portal's static files at /portal (no key: the page asks for its link's token). */
+  return async (event: ApiEvent, context: Context): Promise<HttpResult> =>
+    portalAsset(isRestProxyEvent(event) ? restToHttpApiEvent(event) : event, services().cfg.portalFrameAncestors) ??
+    api(event, context);
+}
+
+/** The Lambda's entry point. */
+export const handler = createApiHandler(defaultContainer);

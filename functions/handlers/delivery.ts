@@ -11,11 +11,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { isDeliveryMessage } from '../delivery/lifecycle';
-import { logger, metrics, wiring } from '../wiring';
+import { defaultContainer, once, type Container } from '../container';
+import { logger, metrics } from '../telemetry';
+import { deliveryServices, type DeliveryServices } from '../wiring';
 
-const processor = new BatchProcessor(EventType.SQS);
-
-async function recordHandler(record: SQSRecord): Promise<void> {
+async function recordHandler(services: DeliveryServices, record: SQSRecord): Promise<void> {
   let message: unknown;
   try {
     message = JSON.parse(record.body);
@@ -29,12 +29,12 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   }
   // The receive count tells a first receive (which may skip the lease) from a redelivery.
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
-  const outcome = await wiring().deliver.handle(message, receiveCount);
+  const outcome = await services.deliver.handle(message, receiveCount);
   logger.debug('delivery message handled', { messageId: record.messageId, ...message, outcome });
 }
 
-async function orderedBatch(records: SQSRecord[]): Promise<SQSBatchResponse> {
-  const { failed, outcomes } = await wiring().orderedLane.handleBatch(
+async function orderedBatch(services: DeliveryServices, records: SQSRecord[]): Promise<SQSBatchResponse> {
+  const { failed, outcomes } = await services.orderedLane.handleBatch(
     records.map((r) => ({
       messageId: r.messageId,
       receiptHandle: r.receiptHandle,
@@ -46,21 +46,33 @@ async function orderedBatch(records: SQSRecord[]): Promise<SQSBatchResponse> {
   return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .handler(async (event, context) => {
-    if (event.Records.length > 0 && event.Records.every((r) => r.attributes?.MessageGroupId !== undefined))
-      return orderedBatch(event.Records);
-    // A batch from the isolation lane takes a share of its endpoints' rates while it runs
-    // (functions/flow/gate.ts): Lambda runs one at a time per container, a local runtime more.
-    const { lanes, cfg } = wiring();
-    const isolatedName = cfg.isolatedQueueUrl.slice(cfg.isolatedQueueUrl.lastIndexOf('/') + 1);
-    const isolated = event.Records.some((r) => r.eventSourceARN?.endsWith(`:${isolatedName}`));
-    if (isolated) lanes.isolatedMost = Math.max(lanes.isolatedMost, ++lanes.isolated);
-    try {
-      return await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
-    } finally {
-      if (isolated) lanes.isolated--;
-    }
-  });
+/** The delivery function over a container: its services are built on the first invocation. */
+export function createDeliveryHandler(container: () => Container) {
+  const services = once(() => deliveryServices(container()));
+  const processor = new BatchProcessor(EventType.SQS);
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics))
+    .handler(async (event, context) => {
+      const s = services();
+      if (event.Records.length > 0 && event.Records.every((r) => r.attributes?.MessageGroupId !== undefined))
+        return orderedBatch(s, event.Records);
+      // A batch from the isolation lane takes a share of its endpoints' rates while it runs
+      // (functions/flow/gate.ts): Lambda runs one at a time per container, a local runtime more.
+      const { lanes, cfg } = s;
+      const isolatedName = cfg.isolatedQueueUrl.slice(cfg.isolatedQueueUrl.lastIndexOf('/') + 1);
+      const isolated = event.Records.some((r) => r.eventSourceARN?.endsWith(`:${isolatedName}`));
+      if (isolated) lanes.isolatedMost = Math.max(lanes.isolatedMost, ++lanes.isolated);
+      try {
+        return await processPartialResponse(event, (record: SQSRecord) => recordHandler(s, record), processor, {
+          context,
+          throwOnFullBatchFailure: false,
+        });
+      } finally {
+        if (isolated) lanes.isolated--;
+      }
+    });
+}
+
+/** The Lambda's entry point. */
+export const handler = createDeliveryHandler(defaultContainer);

@@ -10,16 +10,25 @@ import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import type { HousekeepingReport } from '../delivery/housekeeping';
 import { METRIC_NAMES } from '../shared/metric-names';
-import { logger, metrics, wiring } from '../wiring';
+import { defaultContainer, once, type Container } from '../container';
+import { logger, metrics } from '../telemetry';
+import { housekeepingServices } from '../wiring';
 
-export const handler = middy<ScheduledEvent<{ recover?: boolean } | undefined>, HousekeepingReport>()
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .handler(async (event) => {
-    const report = await wiring().housekeeping.run({ recover: event.detail?.recover === true });
-    metrics.addMetric(METRIC_NAMES.housekeepingRequeued, MetricUnit.Count, report.requeued);
-    metrics.addMetric(METRIC_NAMES.housekeepingStuck, MetricUnit.Count, report.stuck);
-    if (report.stuck > 0) logger.warn('deliveries stuck past their deadline', { ...report });
-    else if (report.requeued + report.scheduled > 0) logger.info('housekeeping re-drove work', { ...report });
-    return report;
-  });
+/** The housekeeping function over a container: its services are built on the first invocation. */
+export function createHousekeepingHandler(container: () => Container) {
+  const services = once(() => housekeepingServices(container()));
+  return middy<ScheduledEvent<{ recover?: boolean } | undefined>, HousekeepingReport>()
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics))
+    .handler(async (event) => {
+      const report = await services().housekeeping.run({ recover: event.detail?.recover === true });
+      metrics.addMetric(METRIC_NAMES.housekeepingRequeued, MetricUnit.Count, report.requeued);
+      metrics.addMetric(METRIC_NAMES.housekeepingStuck, MetricUnit.Count, report.stuck);
+      if (report.stuck > 0) logger.warn('deliveries stuck past their deadline', { ...report });
+      else if (report.requeued + report.scheduled > 0) logger.info('housekeeping re-drove work', { ...report });
+      return report;
+    });
+}
+
+/** The Lambda's entry point. */
+export const handler = createHousekeepingHandler(defaultContainer);

@@ -9,16 +9,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { logger, metrics, wiring } from '../wiring';
-
-const processor = new BatchProcessor(EventType.SQS);
+import { defaultContainer, once, type Container } from '../container';
+import { logger, metrics } from '../telemetry';
+import { ingestServices, type IngestServices } from '../wiring';
 
 class RetryLaterError extends Error {
   override readonly name = 'RetryLaterError';
 }
 
-async function recordHandler(record: SQSRecord): Promise<void> {
-  const { busIntake, ingestQueue } = wiring();
+async function recordHandler(services: () => IngestServices, record: SQSRecord): Promise<void> {
+  const { busIntake, ingestQueue } = services();
   const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
   const verdict = await busIntake.handle({ body: record.body, receives });
   const ids = { messageId: record.messageId, receives };
@@ -40,9 +40,20 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   }
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics))
-  .handler((event, context) =>
-    processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false }),
-  );
+/** The ingest function over a container: its services are built on the first invocation. */
+export function createIngestHandler(container: () => Container) {
+  const services = once(() => ingestServices(container()));
+  const processor = new BatchProcessor(EventType.SQS);
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics))
+    .handler((event, context) =>
+      processPartialResponse(event, (record: SQSRecord) => recordHandler(services, record), processor, {
+        context,
+        throwOnFullBatchFailure: false,
+      }),
+    );
+}
+
+/** The Lambda's entry point. */
+export const handler = createIngestHandler(defaultContainer);

@@ -1,42 +1,31 @@
 /**
- * The one AWS client factory. Each SDK v3 client is built once per process (a Lambda's cold
- * start), with the region from config. Endpoints follow the SDK's standard overrides
- * (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB, ...), so the same code talks
- * to AWS, LocalStack or the embedded local stack's emulators.
+ * The one AWS client factory. A container (functions/container.ts) builds its SDK v3 clients here,
+ * once, with the region from its config, and destroys them when it closes. Endpoints follow the
+ * SDK's standard overrides (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB, ...),
+ * so the same code talks to AWS, LocalStack or the embedded local stack's emulators.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { config } from '../config';
 
-let dynamo: DynamoDBDocumentClient | undefined;
-let sqs: SQSClient | undefined;
-let secrets: SecretsManagerClient | undefined;
+export interface AwsClients {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  /** Closes the clients' sockets. */
+  destroy(): void;
+}
 
-export function dynamoClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region: config().region }), {
+export function createAwsClients(region: string): AwsClients {
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region }), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  return dynamo;
-}
-
-export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({ region: config().region });
-  return sqs;
-}
-
-export function secretsClient(): SecretsManagerClient {
-  secrets ??= new SecretsManagerClient({ region: config().region });
-  return secrets;
-}
-
-/** Forgets the clients (the local runtime and tests change endpoints between runs). */
-export function resetClientsForTests(): void {
-  dynamo?.destroy();
-  sqs?.destroy();
-  secrets?.destroy();
-  dynamo = undefined;
-  sqs = undefined;
-  secrets = undefined;
+  const sqs = new SQSClient({ region });
+  return {
+    dynamo,
+    sqs,
+    destroy: () => {
+      dynamo.destroy();
+      sqs.destroy();
+    },
+  };
 }

@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { ConfigError, ENV, parseConfig, resetConfigForTests } from '../../functions/config';
+import { ConfigError, ENV, parseConfig } from '../../functions/config';
 import { topology } from '../topology';
 import { answerClientError, apiGatewayListener, FRONT_MAX_HEADER_BYTES } from './api-gateway';
 import { loadAssembly, STACK_NAME, type Assembly } from './assembly';
@@ -490,22 +490,16 @@ async function startFunctions(plan: Plan, res: Resources, access: Access, front:
       }
     }
     const restoreEnv = applyEnv({ ...union, [ENV.apiKey]: undefined, [ENV.dataDir]: dataDir });
-    onStop('environment', () => {
-      restoreEnv();
-      resetConfigForTests();
-    });
-    resetConfigForTests();
-    // The admin key is cached by its module, which outlives a stack in this process.
-    (await import('../../functions/access/aws-admin-key')).resetAdminKeyForTests();
+    onStop('environment', restoreEnv);
   }
   try {
     const unknownRole = sourceRoles.find((r) => !['api', 'delivery', 'ingest', 'housekeeping'].includes(r));
     if (code === 'src' && unknownRole) {
       throw new LocalStackError(`no source handler for the template's function ${unknownRole}`);
     }
-    // Loaded only now: the sources read their configuration from the environment just set.
+    // Loaded only now, over a container of this stack's: it reads the environment just set.
     const loaded = code === 'src' ? await loadHandlers(injected) : undefined;
-    if (loaded) onStop('handler state', () => loaded.reset());
+    if (loaded) onStop('handler state', () => loaded.close());
     const starting: Promise<void>[] = [];
     for (const spec of model.functions) {
       const name = attrs(local, spec.id).Ref!;

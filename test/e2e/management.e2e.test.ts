@@ -4,10 +4,11 @@
  */
 import { Webhook } from 'standardwebhooks';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { routes } from '../../functions/handlers/api';
+import { servedRoutes } from '../helpers/api-handler';
 import { sleep, useSystem } from '../helpers/e2e';
 import { testApi, type Api } from '../helpers/target';
 
+const routes = await servedRoutes();
 const system = useSystem();
 const hook = system.hook;
 

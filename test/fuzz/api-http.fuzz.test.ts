@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { servedRoutes } from '../helpers/api-handler';
 import { RecordingReceiver } from '../helpers/receiver';
 import { answerProblem, createFixture, describeRequest, restore } from './fixture';
 import { bind, forTheWire, fuzzRequest, sendHttp, type Fixture } from './requests';
@@ -31,7 +32,7 @@ afterAll(async () => {
   await receiver?.stop();
 });
 
-const { routes } = await import('../../functions/handlers/api');
+const routes = await servedRoutes();
 const table = routes.map((r) => ({ method: r.method, path: r.path }));
 
 describe('the API over HTTP under generated requests', () => {

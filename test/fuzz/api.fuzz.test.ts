@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { invoke, type Handlers } from '../../infra/local/lambda';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { apiHandler, servedRoutes } from '../helpers/api-handler';
 import { RecordingReceiver } from '../helpers/receiver';
 import { answerProblem, createFixture, describeRequest, restore } from './fixture';
 import { bind, fuzzRequest, toApiEvent, type Fixture } from './requests';
@@ -26,18 +27,19 @@ let stack: LocalStack;
 let receiver: RecordingReceiver;
 let fixture: Fixture;
 let handler: Handlers['api'];
+let closeHandler: (() => Promise<void>) | undefined;
 const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort();
 
 beforeAll(async () => {
   receiver = await new RecordingReceiver().start();
   stack = await startLocalStack({ port: 0, quiet: true, housekeeping: false });
   // Loaded after the stack has set the environment, like the stack loads it (the same module).
-  const api = await import('../../functions/handlers/api');
-  handler = api.handler;
+  ({ handler, close: closeHandler } = await apiHandler());
   fixture = await createFixture(stack, receiver);
 });
 
 afterAll(async () => {
+  await closeHandler?.();
   await stack?.stop();
   await receiver?.stop();
 });
@@ -54,7 +56,7 @@ function asStructured(result: APIGatewayProxyResultV2): { status: number; body: 
 }
 
 // One test per route of the table, read at collection time (the module builds its services lazily).
-const { routes: table } = await import('../../functions/handlers/api');
+const table = await servedRoutes();
 
 describe('every API route under generated requests', () => {
   it('has routes to fuzz', () => {

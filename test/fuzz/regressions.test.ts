@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invoke, type Handlers } from '../../infra/local/lambda';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { apiHandler } from '../helpers/api-handler';
 import { RecordingReceiver } from '../helpers/receiver';
 import { errorShapeProblem } from './contract';
 import { createFixture } from './fixture';
@@ -15,15 +16,17 @@ let stack: LocalStack;
 let receiver: RecordingReceiver;
 let f: Fixture;
 let handler: Handlers['api'];
+let closeHandler: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   receiver = await new RecordingReceiver().start();
   stack = await startLocalStack({ port: 0, quiet: true, housekeeping: false });
-  handler = (await import('../../functions/handlers/api')).handler;
+  ({ handler, close: closeHandler } = await apiHandler());
   f = await createFixture(stack, receiver);
 });
 
 afterAll(async () => {
+  await closeHandler?.();
   await stack?.stop();
   await receiver?.stop();
 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../infra/local/lambda';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { restToHttpApiEvent } from '../../functions/handlers/http/rest-event';
+import { apiHandler } from '../helpers/api-handler';
 
 type ApiHandler = (event: unknown, context: unknown) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -53,6 +54,7 @@ function restEvent(
 describe('the api function behind a REST API (payload format 1.0)', () => {
   let stack: LocalStack;
   let handler: ApiHandler;
+  let closeHandler: (() => Promise<void>) | undefined;
   const call = async (e: APIGatewayProxyEvent) => {
     const res = await handler(e, lambdaContext('api', Date.now() + 10_000));
     return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as Record<string, unknown>) : undefined };
@@ -60,9 +62,14 @@ describe('the api function behind a REST API (payload format 1.0)', () => {
 
   beforeAll(async () => {
     stack = await startLocalStack({ port: 0, quiet: true, housekeeping: false });
-    handler = (await import('../../functions/handlers/api')).handler as unknown as ApiHandler;
+    const api = await apiHandler();
+    handler = api.handler as unknown as ApiHandler;
+    closeHandler = api.close;
   });
-  afterAll(() => stack?.stop());
+  afterAll(async () => {
+    await closeHandler?.();
+    await stack?.stop();
+  });
 
   it('answers GET /health with 200 {"ok": true}', async () => {
     expect(await call(restEvent('GET', '/health'))).toEqual({ status: 200, body: { ok: true } });

@@ -2,23 +2,20 @@
  * The admin key on AWS lives in Secrets Manager; the api function caches it for 5 minutes, so a
  * new value (`aws secretsmanager put-secret-value`) takes effect within 5 minutes, no deploy.
  */
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { adminKeyReader, type SecretsClient } from '../../functions/access/aws-admin-key';
 import { ENV, parseConfig } from '../../functions/config';
 import { functionTunables } from '../../infra/topology';
 
-const store = vi.hoisted(() => ({ value: '', reads: [] as string[] }));
+const store = { value: '', reads: [] as string[] };
 
-vi.mock('../../functions/shared/aws-clients', () => ({
-  secretsClient: () => ({
-    send: async (command: GetSecretValueCommand) => {
-      store.reads.push(command.input.SecretId ?? '');
-      return { SecretString: store.value };
-    },
-  }),
-}));
-
-const { adminKey } = await import('../../functions/access/aws-admin-key');
+const secrets: SecretsClient = {
+  send: async (command: GetSecretValueCommand) => {
+    store.reads.push(command.input.SecretId ?? '');
+    return { SecretString: store.value };
+  },
+};
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hookrelay-admin-key';
 const deployment = {
@@ -33,11 +30,18 @@ const deployment = {
 };
 const cfg = parseConfig({ ...deployment, [ENV.apiKeySecretArn]: ARN });
 const MINUTE = 60_000;
-// The cache lives in the module; each test starts far past the previous test's window.
-let t = 0;
+// The cache lives in the reader (one per container); each test has its own, and its own clock.
+const t = 24 * 60 * MINUTE;
+let clock = t;
+let reader = adminKeyReader(cfg, { client: secrets, now: () => clock });
+/** The key at time `at`: `cfg`'s from the test's reader (its cache carries over), another's from a new one. */
+const adminKey = (c: typeof cfg, at: () => number) => {
+  clock = at();
+  return (c === cfg ? reader : adminKeyReader(c, { client: secrets, now: () => clock })).read();
+};
 
 beforeEach(() => {
-  t += 24 * 60 * MINUTE;
+  reader = adminKeyReader(cfg, { client: secrets, now: () => clock });
   store.reads = [];
 });
 

@@ -11,9 +11,11 @@ import { invoke, type Handlers } from '../../infra/local/lambda';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { errorShapeProblem } from '../fuzz/contract';
 import { toApiEvent } from '../fuzz/requests';
+import { apiHandler } from '../helpers/api-handler';
 
 let stack: LocalStack;
 let handler: Handlers['api'];
+let closeHandler: (() => Promise<void>) | undefined;
 let appId: string;
 
 interface Answer {
@@ -59,12 +61,13 @@ function refused(r: Answer, status: number, code: string) {
 
 beforeAll(async () => {
   stack = await startLocalStack({ port: 0, quiet: true, housekeeping: false });
-  handler = (await import('../../functions/handlers/api')).handler;
+  ({ handler, close: closeHandler } = await apiHandler());
   const app = await call('POST', '/v1/apps', { body: { name: 'limits' } });
   appId = app.body.id as string;
 });
 
 afterAll(async () => {
+  await closeHandler?.();
   await stack?.stop();
 });
 

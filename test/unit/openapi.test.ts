@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { routes } from '../../functions/handlers/api';
 import { renderOpenApi } from '../../scripts/openapi';
+import { servedRoutes } from '../helpers/api-handler';
 
 const onDisk = readFileSync(new URL('../../docs/openapi.yaml', import.meta.url), 'utf8');
 const spec = parse(onDisk) as {
@@ -17,6 +17,7 @@ const specRoutes = Object.entries(spec.paths)
       .map((m) => `${m.toUpperCase()} ${path}`),
   )
   .sort();
+const routes = await servedRoutes();
 const routerRoutes = routes.map((r) => `${r.method} ${r.path}`).sort();
 
 describe('docs/openapi.yaml', () => {
