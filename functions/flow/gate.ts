@@ -135,11 +135,22 @@ interface Flow {
   /** Recent sends (epoch ms), for the rate observed before the first decrease. */
   sent: number[];
   lastWriteMs: number;
+  /** Successes in a row answered well within the budget (a slow mark's way back). */
+  fastStreak: number;
   /** The newest `since` this container set, cleared or adopted: only a newer stored state is adopted. */
   knownSince: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * A slow mark is lifted before the calm minute by this many answers in a row, each within a
+ * quarter of the shared budget, the last at least `SLOW_RECOVERY_MS` after the last bad signal:
+ * one cut attempt (a blip: a GC pause, a busy moment) does not isolate an endpoint for a minute,
+ * while one that keeps answering slowly or not at all never gets there.
+ */
+const SLOW_RECOVERY_ANSWERS = 20;
+const SLOW_RECOVERY_MS = 5000;
 
 export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
   const o: FlowGateOptions = { ...DEFAULT_FLOW, ...options };
@@ -164,6 +175,7 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
         lastBadMs: 0,
         sent: [],
         lastWriteMs: 0,
+        fastStreak: 0,
         knownSince: '',
       };
       flows.set(id, f);
@@ -307,57 +319,78 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
     setThrottle(f, now, { state: 'throttled', perSecond, reason, until, slow: f.throttle?.slow });
   }
 
+  /** A success: the breaker closes; slowness, rising latency or calm move the rate. */
+  function observeSuccess(
+    e: FlowEndpoint,
+    f: Flow,
+    signal: { durationMs: number },
+    now: number,
+  ): ThrottleChange | null {
+    const wasOpen = f.breaker.kind === 'open';
+    f.breaker = closedBreaker();
+    const rising = latencyRising(signal.durationMs, f.baselineMs, o.sharedBudgetMs / 2);
+    f.baselineMs = nextBaseline(f.baselineMs, signal.durationMs);
+    const slowNow = signal.durationMs >= o.sharedBudgetMs;
+    f.fastStreak = signal.durationMs < o.sharedBudgetMs / 4 ? f.fastStreak + 1 : 0;
+    if (wasOpen) {
+      setThrottle(f, now, {
+        state: 'throttled',
+        perSecond: o.resumePerSecond,
+        reason: 'resuming after a pause (a probe succeeded)',
+        slow: f.throttle?.slow,
+      });
+      f.lastIncreaseMs = now;
+      f.lastBadMs = now;
+      return changeOf(f, now);
+    }
+    if (slowNow) {
+      f.lastBadMs = now;
+      if (!f.throttle?.slow) {
+        setThrottle(f, now, {
+          ...(f.throttle ?? { state: 'throttled', reason: '' }),
+          state: 'throttled',
+          reason: `slow: answered in ${signal.durationMs} ms`,
+          slow: true,
+        });
+      }
+    } else if (rising && now - f.lastDecreaseMs >= aimd.decreaseEveryMs) {
+      decrease(e, f, now, aimd.latencyFactor, `rising latency: ${signal.durationMs} ms`);
+    } else if (f.throttle) {
+      if (now - f.lastBadMs >= o.calmToNormalMs) {
+        f.throttle = undefined;
+        f.bucket = undefined;
+        f.knownSince = iso(now);
+      } else if (f.throttle.slow && f.fastStreak >= SLOW_RECOVERY_ANSWERS && now - f.lastBadMs >= SLOW_RECOVERY_MS) {
+        liftSlowMark(f, now);
+      } else if (f.throttle.perSecond !== undefined && now - f.lastIncreaseMs >= aimd.increaseEveryMs) {
+        f.lastIncreaseMs = now;
+        const perSecond = increased(f.throttle.perSecond, aimd);
+        const until = f.throttle.until && Date.parse(f.throttle.until) > now ? f.throttle.until : undefined;
+        if (perSecond >= aimd.maxPerSecond && !f.throttle.slow && until === undefined) {
+          // Back at the ceiling, the rate limits nothing: the endpoint is as good as
+          // unthrottled, and keeping it isolated would only cost each delivery a hop.
+          f.throttle = undefined;
+          f.bucket = undefined;
+          f.knownSince = iso(now);
+        } else {
+          f.throttle = { ...f.throttle, perSecond, since: iso(now) };
+          if (until === undefined) delete f.throttle.until;
+          f.knownSince = f.throttle.since;
+        }
+      }
+    }
+    return changeOf(f, now);
+  }
+
   function observe(e: FlowEndpoint, signal: FlowSignal, now: number): ThrottleChange | null {
     const f = flowOf(e, now);
     switch (signal.kind) {
       case 'neutral':
         return null;
-      case 'success': {
-        const wasOpen = f.breaker.kind === 'open';
-        f.breaker = closedBreaker();
-        const rising = latencyRising(signal.durationMs, f.baselineMs, o.sharedBudgetMs / 2);
-        f.baselineMs = nextBaseline(f.baselineMs, signal.durationMs);
-        const slowNow = signal.durationMs >= o.sharedBudgetMs;
-        if (wasOpen) {
-          setThrottle(f, now, {
-            state: 'throttled',
-            perSecond: o.resumePerSecond,
-            reason: 'resuming after a pause (a probe succeeded)',
-            slow: f.throttle?.slow,
-          });
-          f.lastIncreaseMs = now;
-          f.lastBadMs = now;
-          return changeOf(f, now);
-        }
-        if (slowNow) {
-          f.lastBadMs = now;
-          if (!f.throttle?.slow) {
-            setThrottle(f, now, {
-              ...(f.throttle ?? { state: 'throttled', reason: '' }),
-              state: 'throttled',
-              reason: `slow: answered in ${signal.durationMs} ms`,
-              slow: true,
-            });
-          }
-        } else if (rising && now - f.lastDecreaseMs >= aimd.decreaseEveryMs) {
-          decrease(e, f, now, aimd.latencyFactor, `rising latency: ${signal.durationMs} ms`);
-        } else if (f.throttle) {
-          if (now - f.lastBadMs >= o.calmToNormalMs) {
-            f.throttle = undefined;
-            f.bucket = undefined;
-            f.knownSince = iso(now);
-          } else if (f.throttle.perSecond !== undefined && now - f.lastIncreaseMs >= aimd.increaseEveryMs) {
-            f.lastIncreaseMs = now;
-            const perSecond = increased(f.throttle.perSecond, aimd);
-            const until = f.throttle.until && Date.parse(f.throttle.until) > now ? f.throttle.until : undefined;
-            f.throttle = { ...f.throttle, perSecond, since: iso(now) };
-            if (until === undefined) delete f.throttle.until;
-            f.knownSince = f.throttle.since;
-          }
-        }
-        return changeOf(f, now);
-      }
+      case 'success':
+        return observeSuccess(e, f, signal, now);
       case 'congested': {
+        f.fastStreak = 0;
         // A Retry-After holds every attempt to the endpoint until it ends (the receiver's quota
         // is the endpoint's, not one delivery's); answers to requests sent before the hold began
         // are not a new signal.
@@ -375,6 +408,7 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
       }
       case 'cut': {
         f.lastBadMs = now;
+        f.fastStreak = 0;
         if (!f.throttle?.slow) {
           setThrottle(f, now, {
             ...(f.throttle ?? { state: 'throttled', reason: '' }),
@@ -387,6 +421,7 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
       }
       case 'failed': {
         f.lastBadMs = now;
+        f.fastStreak = 0;
         const before = f.breaker;
         if (!signal.firstAttempt || before.kind === 'open') f.breaker = breakerFailed(before, now, breakerOpts);
         if (f.breaker.kind === 'open') {
@@ -405,6 +440,20 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
         return changeOf(f, now);
       }
     }
+  }
+
+  /** Fast again: the slow mark goes; a rate or a hold in force stays (without them, normal). */
+  function liftSlowMark(f: Flow, now: number): void {
+    const t = f.throttle;
+    if (!t) return;
+    if (t.perSecond === undefined && t.until === undefined) {
+      f.throttle = undefined;
+      f.bucket = undefined;
+      f.knownSince = iso(now);
+      return;
+    }
+    const { slow: _slow, ...rest } = t;
+    setThrottle(f, now, { ...rest, reason: 'answering fast again' });
   }
 
   function pausedChange(f: Flow, now: number, reason: string): ThrottleChange | null {

@@ -70,6 +70,16 @@ describe('the admin key from Secrets Manager', () => {
     expect(await adminKey(cfg, () => t + 5 * MINUTE)).toBe('{"not":"a key"}');
   });
 
+  it('keeps each container’s cache its own: a new container reads the secret as it is now', async () => {
+    store.value = 'old-admin-key';
+    expect(await adminKey(cfg, () => t)).toBe('old-admin-key');
+    store.value = 'new-admin-key';
+    const another = adminKeyReader(cfg, { client: secrets, now: () => t + MINUTE });
+    expect(await another.read()).toBe('new-admin-key');
+    expect(await adminKey(cfg, () => t + MINUTE)).toBe('old-admin-key');
+    expect(store.reads).toEqual([ARN, ARN]);
+  });
+
   it('uses HOOKRELAY_API_KEY as given (the local stack), without asking Secrets Manager', async () => {
     expect(
       await adminKey(parseConfig({ ...deployment, [ENV.apiKey]: 'local-key', [ENV.apiKeySecretArn]: ARN }), () => t),

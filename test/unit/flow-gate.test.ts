@@ -127,6 +127,25 @@ describe('flow gate: adaptive rate', () => {
     expect(gate.admit(e, 'shared', T0 + 61_001)).toMatchObject({ go: true });
   });
 
+  it('returns to normal as soon as the rate climbs back to its ceiling, where it limits nothing', () => {
+    const gate = createFlowGate({ calmToNormalMs: 60_000, sharedBudgetMs: 1000 });
+    const e = ep();
+    // A burst whose answers slow down: the rate falls to 70 % of the ~700/s seen (490/s).
+    for (let i = 0; i < 10; i++) {
+      gate.admit(e, 'shared', T0 + i * 10);
+      gate.observe(e, ok(40), T0 + i * 10 + 40);
+    }
+    for (let i = 0; i < 690; i++) gate.admit(e, 'shared', T0 + 500);
+    expect(gate.observe(e, ok(800), T0 + 900)?.throttle).toMatchObject({ state: 'throttled', perSecond: 490 });
+    expect(gate.admit(e, 'shared', T0 + 901)).toMatchObject({ go: false, moveTo: 'isolated' });
+    // Calm seconds raise it by 10 % each: 539, 593, ..., 955 after seven, then the ceiling (1000).
+    let t = T0 + 900;
+    for (let s = 0; s < 7; s++) gate.observe(e, ok(40), (t += 1000));
+    expect(gate.stateOf(e, t)?.perSecond).toBeCloseTo(955, 0);
+    expect(gate.observe(e, ok(40), (t += 1000))).toEqual({ throttle: null });
+    expect(gate.admit(e, 'shared', t + 1)).toMatchObject({ go: true });
+  });
+
   it('writes nothing for an endpoint that keeps answering well', () => {
     const gate = createFlowGate();
     const e = ep();
@@ -153,6 +172,34 @@ describe('flow gate: adaptive rate', () => {
     }
     const change = gate.observe(e, ok(900), T0 + 2000);
     expect(change?.throttle).toMatchObject({ state: 'throttled', reason: 'rising latency: 900 ms' });
+  });
+});
+
+describe('flow gate: a slow mark lifts', () => {
+  it('lifts a slow mark after twenty fast answers in a row, five seconds past the last slow one', () => {
+    const gate = createFlowGate({ sharedBudgetMs: 1000, calmToNormalMs: 60_000 });
+    const e = ep();
+    gate.admit(e, 'shared', T0);
+    expect(gate.observe(e, { kind: 'cut', durationMs: 1000 }, T0 + 1000)?.throttle).toMatchObject({ slow: true });
+    // Fast answers, but within five seconds of the cut: still slow.
+    for (let i = 1; i <= 30; i++) expect(gate.observe(e, ok(30), T0 + 1000 + i * 100)).toBeNull();
+    expect(gate.stateOf(e, T0 + 4000)).toMatchObject({ slow: true });
+    // One answer over a quarter of the budget starts the count again.
+    gate.observe(e, ok(300), T0 + 6000);
+    for (let i = 1; i < 20; i++) expect(gate.observe(e, ok(30), T0 + 6000 + i * 10)).toBeNull();
+    expect(gate.observe(e, ok(30), T0 + 6200)).toEqual({ throttle: null });
+    expect(gate.admit(e, 'shared', T0 + 6201)).toMatchObject({ go: true });
+  });
+
+  it('keeps the slow mark of an endpoint that keeps timing out, however fast its rare answers', () => {
+    const gate = createFlowGate({ sharedBudgetMs: 1000, calmToNormalMs: 60_000 });
+    const e = ep();
+    let t = T0;
+    for (let round = 0; round < 10; round++) {
+      gate.observe(e, { kind: 'failed', error: 'timeout', timeout: true, durationMs: 10_000 }, (t += 10_000));
+      for (let i = 0; i < 10; i++) gate.observe(e, ok(20), (t += 100));
+    }
+    expect(gate.stateOf(e, t)).toMatchObject({ slow: true });
   });
 });
 
