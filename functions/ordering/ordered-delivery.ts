@@ -102,155 +102,184 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
       : deps.events.getEventAt(m.appId, m.eventId, m.eventAt);
   }
 
-  return {
-    async handle(message: DeliveryMessage, r: LaneReceive): Promise<LaneVerdict> {
-      const start = now();
-      const event = await eventOf(message);
-      if (!event) return { release: true, outcome: 'missing' };
-      const key: DeliveryKey = {
-        appId: message.appId,
-        eventId: message.eventId,
-        endpointId: message.endpointId,
-        eventAt: event.timestamp,
-      };
-      const order = { key: event.orderingKey ?? message.order?.key };
-      // A first attempt takes the endpoint from the short cache when it is at least as new as the
-      // version its event saw; a retry reads it afresh (a PATCH applies from the next attempt).
-      const [stored, cached] = await Promise.all([
-        store.getDelivery(key),
-        deps.endpoints.endpointForDelivery(message.appId, message.endpointId, message.endpointVersion),
-      ]);
-      const endpoint =
-        stored && stored.attempts > 0
-          ? await deps.endpoints.endpointForDelivery(message.appId, message.endpointId, 'latest')
-          : cached;
-      let delivery: Delivery = stored ?? { ...freshDelivery(key, event.type), order };
-      if (isDeadLetterRedrive(message, delivery)) {
-        // An operator redrove the DLQ into this lane: the failed delivery starts a new cycle here.
-        if (!(await store.restartDelivery(delivery, PARKED_DUE_AT, start.toISOString()))) {
-          return { release: true, outcome: 'duplicate' };
-        }
-        delivery = restarted(delivery, PARKED_DUE_AT);
-      }
-      if (isFinished(delivery.status)) return { release: true, outcome: 'duplicate' };
-      if (delivery.leaseUntil !== undefined && delivery.leaseUntil > start.toISOString()) {
-        return hold(r, Date.parse(delivery.leaseUntil), start, 'leased');
-      }
-      const dueMs =
-        delivery.status === Status.retrying && delivery.nextAttemptAt ? Date.parse(delivery.nextAttemptAt) : 0;
-      if (dueMs - start.getTime() > 1000) {
-        // A retry waiting longer than one hold could last (SQS's 12 hours): hold again. Keep the
-        // new receipt handle where the skip route finds it.
-        await deps.held.touch(key, order.key, r.receiptHandle);
-        return hold(r, dueMs, start, 'waiting');
-      }
+  /** A receive's delivery, ready to attempt, or the verdict when it is not to be attempted now. */
+  interface Ready {
+    message: DeliveryMessage;
+    r: LaneReceive;
+    start: Date;
+    event: StoredEvent;
+    key: DeliveryKey;
+    order: { key: string | undefined };
+    endpoint: Endpoint;
+    delivery: Delivery;
+  }
 
-      if (!endpoint || !endpoint.enabled) {
-        await store.skip(key, event.type, order);
-        if (delivery.status === Status.retrying) await deps.held.clear(key, order.key);
-        deps.observer?.finished?.(Status.skipped, { event, attempts: delivery.attempts, at: start });
-        return { release: true, outcome: Status.skipped };
+  /** Reads the delivery and its endpoint, and says whether it is finished, waiting or to be skipped. */
+  async function load(message: DeliveryMessage, r: LaneReceive): Promise<Ready | LaneVerdict> {
+    const start = now();
+    const event = await eventOf(message);
+    if (!event) return { release: true, outcome: 'missing' };
+    const key: DeliveryKey = {
+      appId: message.appId,
+      eventId: message.eventId,
+      endpointId: message.endpointId,
+      eventAt: event.timestamp,
+    };
+    const order = { key: event.orderingKey ?? message.order?.key };
+    // A first attempt takes the endpoint from the short cache when it is at least as new as the
+    // version its event saw; a retry reads it afresh (a PATCH applies from the next attempt).
+    const [stored, cached] = await Promise.all([
+      store.getDelivery(key),
+      deps.endpoints.endpointForDelivery(message.appId, message.endpointId, message.endpointVersion),
+    ]);
+    const endpoint =
+      stored && stored.attempts > 0
+        ? await deps.endpoints.endpointForDelivery(message.appId, message.endpointId, 'latest')
+        : cached;
+    let delivery: Delivery = stored ?? { ...freshDelivery(key, event.type), order };
+    if (isDeadLetterRedrive(message, delivery)) {
+      // An operator redrove the DLQ into this lane: the failed delivery starts a new cycle here.
+      if (!(await store.restartDelivery(delivery, PARKED_DUE_AT, start.toISOString()))) {
+        return { release: true, outcome: 'duplicate' };
       }
-      const admission = deps.gate?.admit(endpoint, start.getTime());
-      if (admission && !admission.go)
-        return hold(r, start.getTime() + admission.waitMs, start, `paced: ${admission.reason}`);
+      delivery = restarted(delivery, PARKED_DUE_AT);
+    }
+    if (isFinished(delivery.status)) return { release: true, outcome: 'duplicate' };
+    if (delivery.leaseUntil !== undefined && delivery.leaseUntil > start.toISOString()) {
+      return hold(r, Date.parse(delivery.leaseUntil), start, 'leased');
+    }
+    const dueMs =
+      delivery.status === Status.retrying && delivery.nextAttemptAt ? Date.parse(delivery.nextAttemptAt) : 0;
+    if (dueMs - start.getTime() > 1000) {
+      // A retry waiting longer than one hold could last (SQS's 12 hours): hold again. Keep the
+      // new receipt handle where the skip route finds it.
+      await deps.held.touch(key, order.key, r.receiptHandle);
+      return hold(r, dueMs, start, 'waiting');
+    }
+    if (!endpoint || !endpoint.enabled) {
+      await store.skip(key, event.type, order);
+      if (delivery.status === Status.retrying) await deps.held.clear(key, order.key);
+      deps.observer?.finished?.(Status.skipped, { event, attempts: delivery.attempts, at: start });
+      return { release: true, outcome: Status.skipped };
+    }
+    return { message, r, start, event, key, order, endpoint, delivery };
+  }
 
-      // Attempt, unleased: the outcome write checks the delivery is still as read.
-      const attemptNo = delivery.attempts + 1;
-      const at = now();
-      const result = await sendWebhook(
-        { sender: deps.sender, tokens: deps.tokens, userAgent: deps.userAgent, timeoutMs: deps.timeoutMs },
-        endpoint,
-        event,
-        at,
-      );
-      const verdict = classify(result);
-      const done = now();
-      const attempt: Attempt = {
-        appId: event.appId,
-        eventId: event.id,
-        endpointId: endpoint.id,
-        attempt: attemptNo,
-        at: at.toISOString(),
-        statusCode: verdict.statusCode,
-        durationMs: result.durationMs,
-        outcome: verdict.outcome,
-        error: verdict.error,
-        responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
-      };
-      if (verdict.outcome !== 'succeeded') await store.recordAttempt(attempt);
-      deps.observer?.attempted?.(attempt, { event });
-      const previousFailure = delivery.status === Status.retrying ? delivery.lastAttemptAt : undefined;
-      await deps.health.track(endpoint, verdict.outcome, done, previousFailure);
-      const retryAfterS = parseRetryAfter(verdict.retryAfterHeader, done);
-      await deps.gate?.observe?.(
-        endpoint,
-        { attempt, ...(retryAfterS !== undefined ? { retryAfterS } : {}) },
-        done.getTime(),
-      );
+  /** One attempt, unleased, recorded when it failed, and told to the endpoint's health and the gate. */
+  async function attempt(p: Ready) {
+    const { event, endpoint, delivery } = p;
+    const attemptNo = delivery.attempts + 1;
+    const at = now();
+    const result = await sendWebhook(
+      { sender: deps.sender, tokens: deps.tokens, userAgent: deps.userAgent, timeoutMs: deps.timeoutMs },
+      endpoint,
+      event,
+      at,
+    );
+    const verdict = classify(result);
+    const done = now();
+    const tried: Attempt = {
+      appId: event.appId,
+      eventId: event.id,
+      endpointId: endpoint.id,
+      attempt: attemptNo,
+      at: at.toISOString(),
+      statusCode: verdict.statusCode,
+      durationMs: result.durationMs,
+      outcome: verdict.outcome,
+      error: verdict.error,
+      responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
+    };
+    if (verdict.outcome !== 'succeeded') await store.recordAttempt(tried);
+    deps.observer?.attempted?.(tried, { event });
+    const previousFailure = delivery.status === Status.retrying ? delivery.lastAttemptAt : undefined;
+    await deps.health.track(endpoint, verdict.outcome, done, previousFailure);
+    const retryAfterS = parseRetryAfter(verdict.retryAfterHeader, done);
+    await deps.gate?.observe?.(
+      endpoint,
+      { attempt: tried, ...(retryAfterS !== undefined ? { retryAfterS } : {}) },
+      done.getTime(),
+    );
+    return { attemptNo, at, done, tried, verdict, retryAfterS };
+  }
 
-      const guard = { unleased: { attempt: attemptNo, now: at.toISOString() } };
-      const base = {
-        eventType: event.type,
-        attempts: attemptNo,
-        lastStatusCode: verdict.statusCode,
-        lastAttemptAt: attempt.at,
-        order,
-        ...(event.test ? { test: true as const } : {}),
-      };
-      const wasHeld = delivery.status === Status.retrying;
-      const lost = async (): Promise<LaneVerdict> => {
-        // The record moved under us (the skip route failed it, say): the table decides again.
-        const current = await store.getDelivery(key);
-        if (!current || isFinished(current.status)) return { release: true, outcome: 'lease_lost' };
-        return hold(r, done.getTime() + 30_000, done, 'contended');
-      };
+  /** The attempt's outcome written, and what it means for the key: released, or held until its retry. */
+  async function apply(p: Ready, a: Awaited<ReturnType<typeof attempt>>): Promise<LaneVerdict> {
+    const { key, order, event, delivery, r } = p;
+    const { attemptNo, at, done, tried, verdict, retryAfterS } = a;
+    const guard = { unleased: { attempt: attemptNo, now: at.toISOString() } };
+    const base = {
+      eventType: event.type,
+      attempts: attemptNo,
+      lastStatusCode: verdict.statusCode,
+      lastAttemptAt: tried.at,
+      order,
+      ...(event.test ? { test: true as const } : {}),
+    };
+    const wasHeld = delivery.status === Status.retrying;
+    const lost = async (): Promise<LaneVerdict> => {
+      // The record moved under us (the skip route failed it, say): the table decides again.
+      const current = await store.getDelivery(key);
+      if (!current || isFinished(current.status)) return { release: true, outcome: 'lease_lost' };
+      return hold(r, done.getTime() + 30_000, done, 'contended');
+    };
 
-      if (verdict.outcome === 'succeeded') {
-        const success = { durationMs: attempt.durationMs, responseExcerpt: attempt.responseExcerpt };
-        const update = { ...base, status: Status.succeeded, success, nextAttemptAt: null, dueAt: null };
-        if (!(await store.finish(key, guard, update))) return lost();
-        if (wasHeld) await deps.held.clear(key, order.key);
-        deps.observer?.finished?.(Status.succeeded, { event, attempts: attemptNo, at: done });
-        return { release: true, outcome: Status.succeeded };
-      }
-      let giveUp: string | undefined;
-      let retryAtMs = 0;
-      if (verdict.outcome === 'retryable') {
-        const d = deps.policy.afterFailure(attemptNo - (delivery.retryBase ?? 0), retryAfterS);
-        if (d.retry) retryAtMs = done.getTime() + d.delayMs;
-        else giveUp = `exhausted after ${attemptNo} attempts; last: ${verdict.error ?? 'unknown'}`;
-      } else {
-        giveUp = verdict.error ?? verdict.outcome;
-      }
-      if (giveUp !== undefined) {
-        // As the standard lanes do: the dead letter first, then the outcome; the key moves on.
-        await deps.deadLetters.send(deadLetterMessage({ ...message, order }, attemptNo, giveUp));
-        const update = { ...base, status: Status.failed, nextAttemptAt: null, dueAt: null };
-        if (!(await store.finish(key, guard, update))) return lost();
-        if (wasHeld) await deps.held.clear(key, order.key);
-        deps.observer?.finished?.(Status.failed, { event, attempts: attemptNo, at: done });
-        return { release: true, outcome: Status.failed };
-      }
-      // A retry: the head holds its key until then. Its record is parked on the open index (a
-      // recover pass finds it; scheduled runs leave it to this message).
-      const nextAttemptAt = new Date(retryAtMs).toISOString();
-      const update = { ...base, status: Status.retrying, nextAttemptAt, dueAt: PARKED_DUE_AT };
+    if (verdict.outcome === 'succeeded') {
+      const success = { durationMs: tried.durationMs, responseExcerpt: tried.responseExcerpt };
+      const update = { ...base, status: Status.succeeded, success, nextAttemptAt: null, dueAt: null };
       if (!(await store.finish(key, guard, update))) return lost();
-      await deps.held.put({
-        appId: key.appId,
-        endpointId: key.endpointId,
-        orderingKey: order.key,
-        eventId: key.eventId,
-        eventAt: key.eventAt,
-        attempts: attemptNo,
-        nextAttemptAt,
-        lastError: verdict.error,
-        since: delivery.status === Status.retrying ? undefined : attempt.at,
-        receiptHandle: r.receiptHandle,
-      });
-      deps.observer?.retried?.(retryAtMs - done.getTime());
-      return hold(r, retryAtMs, done, Status.retrying);
+      if (wasHeld) await deps.held.clear(key, order.key);
+      deps.observer?.finished?.(Status.succeeded, { event, attempts: attemptNo, at: done });
+      return { release: true, outcome: Status.succeeded };
+    }
+    let giveUp: string | undefined;
+    let retryAtMs = 0;
+    if (verdict.outcome === 'retryable') {
+      const d = deps.policy.afterFailure(attemptNo - (delivery.retryBase ?? 0), retryAfterS);
+      if (d.retry) retryAtMs = done.getTime() + d.delayMs;
+      else giveUp = `exhausted after ${attemptNo} attempts; last: ${verdict.error ?? 'unknown'}`;
+    } else {
+      giveUp = verdict.error ?? verdict.outcome;
+    }
+    if (giveUp !== undefined) {
+      // As the standard lanes do: the dead letter first, then the outcome; the key moves on.
+      await deps.deadLetters.send(deadLetterMessage({ ...p.message, order }, attemptNo, giveUp));
+      const update = { ...base, status: Status.failed, nextAttemptAt: null, dueAt: null };
+      if (!(await store.finish(key, guard, update))) return lost();
+      if (wasHeld) await deps.held.clear(key, order.key);
+      deps.observer?.finished?.(Status.failed, { event, attempts: attemptNo, at: done });
+      return { release: true, outcome: Status.failed };
+    }
+    // A retry: the head holds its key until then. Its record is parked on the open index (a
+    // recover pass finds it; scheduled runs leave it to this message).
+    const nextAttemptAt = new Date(retryAtMs).toISOString();
+    const update = { ...base, status: Status.retrying, nextAttemptAt, dueAt: PARKED_DUE_AT };
+    if (!(await store.finish(key, guard, update))) return lost();
+    await deps.held.put({
+      appId: key.appId,
+      endpointId: key.endpointId,
+      orderingKey: order.key,
+      eventId: key.eventId,
+      eventAt: key.eventAt,
+      attempts: attemptNo,
+      nextAttemptAt,
+      lastError: verdict.error,
+      since: delivery.status === Status.retrying ? undefined : tried.at,
+      receiptHandle: r.receiptHandle,
+    });
+    deps.observer?.retried?.(retryAtMs - done.getTime());
+    return hold(r, retryAtMs, done, Status.retrying);
+  }
+
+  return {
+    /** Load, ask the gate, attempt, apply: as deliver.ts's prepare, attempt, decide and apply. */
+    async handle(message: DeliveryMessage, r: LaneReceive): Promise<LaneVerdict> {
+      const ready = await load(message, r);
+      if ('release' in ready) return ready;
+      const admission = deps.gate?.admit(ready.endpoint, ready.start.getTime());
+      if (admission && !admission.go)
+        return hold(r, ready.start.getTime() + admission.waitMs, ready.start, `paced: ${admission.reason}`);
+      return apply(ready, await attempt(ready));
     },
   };
 }

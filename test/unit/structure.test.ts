@@ -14,12 +14,6 @@ import {
   longFunctions,
 } from '../../scripts/structure';
 
-/**
- * Functions over the limit that are known and owned, each to be split: `file:name`. A function
- * that is no longer over the limit must leave this list (the test says so).
- */
-const KNOWN_LONG = new Set(['functions/ordering/ordered-delivery.ts:handle']);
-
 describe('the code’s shape', () => {
   it('keeps every folder under functions/ to at most 15 source files of its own', () => {
     const crowded = filesPerFolder().filter((f) => f.files > LIMITS.filesPerFolder);
@@ -27,12 +21,7 @@ describe('the code’s shape', () => {
   });
 
   it('keeps every function in functions/, infra/ and cli/ to at most 100 lines of its own', () => {
-    const long = longFunctions().map((f) => `${f.file}:${f.name}`);
-    expect(long.filter((f) => !KNOWN_LONG.has(f))).toEqual([]);
-    expect(
-      [...KNOWN_LONG].filter((f) => !long.includes(f)),
-      'no longer long: remove from KNOWN_LONG',
-    ).toEqual([]);
+    expect(longFunctions().map((f) => `${f.file}:${f.name}`)).toEqual([]);
   });
 
   it('has no import circle', () => {
