@@ -58,6 +58,11 @@ export interface KeyScenario {
   eventsPerSecond: number;
   busiestWrite: KeyLoad;
   busiestRead: KeyLoad;
+  /**
+   * The busiest delivery partition (DLV#<app>#<ep>[#<n>]): what the hottest endpoint's records
+   * take of one partition's writes, a first-try delivery's outcome being one write unit.
+   */
+  busiestEndpointWrite?: KeyLoad;
   /** The ten busiest keys by write units, then by read units. */
   top: KeyLoad[];
   /** Cached reads (a container's copy) bounded by containers, not events. */
@@ -179,9 +184,11 @@ function loads(
   note = `${note}. APP#: the fan-out and endpoint reads of ${API_CONTAINERS} api and ${DELIVERY_CONTAINERS} delivery containers at the target rate (cached per container: by containers, not events); ACTIVE#<n>: the activity markers they read and write (by containers and minutes, not events)`;
   const byW = [...all].sort((a, b) => b.wcuPerSecond - a.wcuPerSecond);
   const byR = [...all].sort((a, b) => b.rcuPerSecond - a.rcuPerSecond);
+  const endpoint = byW.find((k) => k.key.startsWith('DLV#'));
   return {
     busiestWrite: byW[0]!,
     busiestRead: byR[0]!,
+    ...(endpoint ? { busiestEndpointWrite: endpoint } : {}),
     top: [...new Map([...byW.slice(0, 6), ...byR.slice(0, 6)].map((k) => [k.key, k])).values()],
     note,
   };

@@ -169,6 +169,12 @@ export function figuresJson(res: BenchResults): Record<string, unknown> {
       busiestWriteKey: s.busiestWrite.key,
       busiestKeyRcuPerSecond: round(s.busiestRead.rcuPerSecond),
       busiestReadKey: s.busiestRead.key,
+      ...(s.busiestEndpointWrite
+        ? {
+            busiestEndpointKeyWcuPerSecond: round(s.busiestEndpointWrite.wcuPerSecond),
+            busiestEndpointKey: s.busiestEndpointWrite.key,
+          }
+        : {}),
       partitionWcuLimit: k.limits.partitionWcu,
       partitionRcuLimit: k.limits.partitionRcu,
       eventsMeasured: s.eventsMeasured,
@@ -176,9 +182,11 @@ export function figuresJson(res: BenchResults): Record<string, unknown> {
     });
     const of = (id: KeyScenario['id']) => k.scenarios.find((s) => s.id === id);
     const one = of('oneApp');
+    const chosen = of('oneAppChosenIds');
     const zipf = of('zipf');
     out.capacity = {
       ...(one ? { oneApp: scenario(one) } : {}),
+      ...(chosen ? { oneAppChosenIds: scenario(chosen) } : {}),
       ...(zipf ? { zipf1000Apps: scenario(zipf) } : {}),
       housekeeping: {
         millionApps: {
