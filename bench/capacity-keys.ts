@@ -4,6 +4,8 @@
  * scaled to the target rate and set beside DynamoDB's per-partition limits.
  *
  * - oneApp: one app (16 event shards), one endpoint, first-try successes, single POSTs;
+ * - oneAppChosenIds: the same with ids the producer chose (`evb_...`, as every bus event's): one
+ *   endpoint's delivery records spread over the shards all the same (each in its event's shard);
  * - zipf: 1,000 apps, events spread by a Zipf law (weight 1/rank), one endpoint each; an app whose
  *   share of 10,000 events/s is over 600/s gets the shards that keep each partition at 600;
  * - housekeeping: a recover-mode run (it reads both reconciles' windows at once) with 1 % of the
@@ -15,6 +17,7 @@
  * app's fan-out, endpoints): those grow with containers, not events, and the bound given for them
  * is the container count at the target rate times one read per cache period.
  */
+import { randomUUID } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAppStore, HOT_APP_READS } from '../functions/endpoints/dynamo-app-store';
 import { DynamoTable } from '../functions/shared/dynamo-table';
@@ -49,7 +52,7 @@ export interface KeyLoad {
 }
 
 export interface KeyScenario {
-  id: 'oneApp' | 'zipf';
+  id: 'oneApp' | 'oneAppChosenIds' | 'zipf';
   title: string;
   eventsMeasured: number;
   eventsPerSecond: number;
@@ -186,18 +189,20 @@ function loads(
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
-async function sendAll(h: Harness, appOf: (n: number) => string, events: number) {
+async function sendAll(h: Harness, appOf: (n: number) => string, events: number, chosenIds = false) {
   for (let n = 0; n < events; n += 8) {
     await Promise.all(
       Array.from({ length: Math.min(8, events - n) }, async (_, i) => {
-        const r = await h.api.sendEvent(appOf(n + i), { type, data: data() });
+        // A chosen id has a bus event's shape (evb_<uuid>): shown as <evb> in the keys.
+        const id = chosenIds ? { id: `evb_${randomUUID()}` } : {};
+        const r = await h.api.sendEvent(appOf(n + i), { type, data: data(), ...id });
         if (r.status !== 202) throw new Error(`POST /events: ${r.status}`);
       }),
     );
   }
 }
 
-async function oneApp(events: number): Promise<KeyScenario> {
+async function oneApp(events: number, chosenIds = false): Promise<KeyScenario> {
   const h = await startHarness({ captureLogs: true });
   const { db, apps } = appStore(h);
   try {
@@ -205,11 +210,11 @@ async function oneApp(events: number): Promise<KeyScenario> {
     await apps.raiseEventShards(appId, ONE_APP_SHARDS);
     h.meter.reset();
     const before = h.receiver.received.length;
-    await sendAll(h, () => appId, events);
+    await sendAll(h, () => appId, events, chosenIds);
     await h.settle(before + events);
     return {
-      id: 'oneApp',
-      title: `one app, ${ONE_APP_SHARDS} event shards, one endpoint, single POSTs, first-try successes`,
+      id: chosenIds ? 'oneAppChosenIds' : 'oneApp',
+      title: `one app, ${ONE_APP_SHARDS} event shards, one endpoint, single POSTs${chosenIds ? ' with ids the producer chose' : ''}, first-try successes`,
       eventsMeasured: events,
       eventsPerSecond: TARGET_EVENTS_PER_SECOND,
       ...loads(
@@ -217,7 +222,7 @@ async function oneApp(events: number): Promise<KeyScenario> {
         events,
         new Map([[appId, '<app>']]),
         [{ id: appId, rate: TARGET_EVENTS_PER_SECOND, shards: ONE_APP_SHARDS }],
-        'one endpoint receives every event: its delivery records spread over the same 16 shards as the events (DLV#<app>#<ep>#<n>)',
+        `one endpoint receives every event: its delivery records spread over the same ${ONE_APP_SHARDS} shards as the events (DLV#<app>#<ep>#<n>)${chosenIds ? ", each in its event's shard, which the delivery's messages carry (the ids name none); each event also claims its id (IDEM#<app>#<evb>, one key per event)" : ''}`,
       ),
     };
   } finally {
@@ -314,7 +319,7 @@ async function housekeepingAtScale(registered: number, active: number, eventsEac
 }
 
 export async function runKeyCapacity(sizes: { events: number; hkRegistered: number }): Promise<KeyCapacity> {
-  const scenarios = [await oneApp(sizes.events), await zipf(sizes.events)];
+  const scenarios = [await oneApp(sizes.events), await oneApp(sizes.events, true), await zipf(sizes.events)];
   const housekeeping = await housekeepingAtScale(sizes.hkRegistered, sizes.hkRegistered / 100, 3);
   return {
     limits: { partitionWcu: AWS_LIMITS.dynamoPartitionWcu, partitionRcu: AWS_LIMITS.dynamoPartitionRcu },

@@ -2,9 +2,11 @@
  * The admin key: given directly (HOOKRELAY_API_KEY, the local stack) or read from Secrets Manager
  * (HOOKRELAY_API_KEY_SECRET_ARN, on AWS), cached for a few minutes so that a rotation of the
  * secret takes effect without a deploy. One reader per container, holding its own cache; only the
- * api function reads the key, so only it builds a Secrets Manager client, on the first read.
+ * api function reads the key, so only it loads the Secrets Manager client, on the first read that
+ * needs it (imported then: a static import would load it in every function whose bundle holds
+ * this module, as esbuild keeps an external import wherever its module is bundled).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config';
 
 const CACHE_MS = 5 * 60 * 1000;
@@ -42,8 +44,9 @@ export function adminKeyReader(
       if (cfg.apiKey) return cfg.apiKey;
       if (!cfg.apiKeySecretArn) return undefined;
       if (cached && now() - cached.at < CACHE_MS) return cached.value;
-      client ??= new SecretsManagerClient({ region: cfg.region });
-      const out = await client.send(new GetSecretValueCommand({ SecretId: cfg.apiKeySecretArn }));
+      const sdk = await import('@aws-sdk/client-secrets-manager');
+      client ??= new sdk.SecretsManagerClient({ region: cfg.region });
+      const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: cfg.apiKeySecretArn }));
       const value = keyFromSecretString(out.SecretString ?? '');
       cached = { value, at: now() };
       return value;

@@ -21,6 +21,7 @@ import {
   freshDelivery,
   isDeadLetterRedrive,
   isFinished,
+  keyOfMessage,
   orderOf,
   previousFailureAt,
   restarted,
@@ -82,8 +83,11 @@ export type FinishGuard = { leaseToken: string } | { unleased: { attempt: number
 export interface DeliveryEvents {
   /** The event, strongly consistent (for messages that do not carry its accept time). */
   getEvent(appId: string, eventId: string): Promise<StoredEvent | null>;
-  /** The event by its accept time (which v2 messages carry): one read. */
-  getEventAt(appId: string, eventId: string, eventAt: string): Promise<StoredEvent | null>;
+  /**
+   * The event by its accept time (which v2 messages carry), in shard `shard` when the message
+   * names it (an id the producer chose): one read.
+   */
+  getEventAt(appId: string, eventId: string, eventAt: string, shard?: number): Promise<StoredEvent | null>;
 }
 
 /** What the worker reads and writes of the deliveries' records (the delivery store). */
@@ -242,6 +246,7 @@ function carriedEvent(m: DeliveryMessage): StoredEvent | null {
     endpointIds: [m.endpointId],
     skippedEndpointIds: [],
     ...(m.event.test ? { test: true } : {}),
+    ...(m.shard ? { shard: m.shard } : {}),
   };
 }
 
@@ -252,7 +257,7 @@ export function createDeliverService(deps: DeliverDeps) {
   const readEvent = (m: DeliveryMessage) =>
     m.eventAt === undefined
       ? deps.events.getEvent(m.appId, m.eventId)
-      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt);
+      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt, m.shard);
 
   async function prepare(
     incoming: DeliveryMessage,
@@ -262,12 +267,8 @@ export function createDeliverService(deps: DeliverDeps) {
     let message = incoming;
     const event = carriedEvent(message) ?? (await readEvent(message));
     if (!event) return 'missing';
-    const key: DeliveryKey = {
-      appId: message.appId,
-      eventId: message.eventId,
-      endpointId: message.endpointId,
-      eventAt: event.timestamp,
-    };
+    // The message says where the record is: an older one without `shard` meant the id's.
+    const key = keyOfMessage(message, event.timestamp);
     // A retry reads the endpoint afresh: a PATCH (a fixed secret, another scheme or auth) takes
     // effect from the next attempt, not after the cache expires. First attempts, by far the most,
     // take the cache when it is at least as new as the version their event saw.

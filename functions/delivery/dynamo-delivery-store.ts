@@ -13,6 +13,7 @@ import {
   FINISHED_STATUSES,
   RECOVERABLE_STATUSES,
   Status,
+  keyOf,
   successAttempt,
   type DeliveryKey,
 } from './lifecycle';
@@ -24,7 +25,7 @@ import { deliveriesPk, keys, openKeys, parseDeliveryKey, SK, type Key } from '..
 export const bySk = (a: Item, b: Item) => (String(a.sk) < String(b.sk) ? -1 : String(a.sk) > String(b.sk) ? 1 : 0);
 
 export function toDelivery(i: Item): Delivery {
-  const { appId, endpointId, eventAt, eventId } = parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) });
+  const { appId, endpointId, eventAt, eventId, shard } = parseDeliveryKey({ pk: String(i.pk), sk: String(i.sk) });
   const d: Delivery = {
     appId,
     eventId,
@@ -33,6 +34,7 @@ export function toDelivery(i: Item): Delivery {
     attempts: (i.attempts as number | undefined) ?? 0,
     createdAt: eventAt,
   };
+  if (shard !== undefined) d.shard = shard;
   if (typeof i.eventType === 'string') d.eventType = i.eventType;
   if (typeof i.lastStatusCode === 'number') d.lastStatusCode = i.lastStatusCode;
   if (typeof i.lastAttemptAt === 'string') d.lastAttemptAt = i.lastAttemptAt;
@@ -62,8 +64,8 @@ export function toAttempt(i: Item): Attempt {
   };
 }
 
-export const deliveryKeyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt'>): Key =>
-  keys.delivery({ appId: d.appId, eventId: d.eventId, endpointId: d.endpointId, eventAt: d.createdAt });
+export const deliveryKeyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt' | 'shard'>): Key =>
+  keys.delivery(keyOf(d));
 
 /** `:active` and `:finished` lists as expression values, for conditions on the status. */
 export const statusValues = (names: Record<string, readonly string[]>) => {

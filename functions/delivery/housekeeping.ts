@@ -20,6 +20,7 @@ import { PARKED_DUE_AT } from '../ordering/ordering';
 import {
   freshDelivery,
   isActive,
+  keyOfEventDelivery,
   orderedAtAccept,
   orderOf,
   redriveMessage,
@@ -29,7 +30,6 @@ import {
   type Lifecycle,
 } from './lifecycle';
 import type { AcceptedEventRef, Delivery } from '../shared/model';
-import { shardOfId } from '../shared/ids';
 
 export interface OpenItem {
   dueAt: string;
@@ -173,8 +173,9 @@ async function* readAccepted<R>(
         if (page.length === 0) continue;
         const span = { lo: page[0]!.timestamp, hi: page.at(-1)!.timestamp };
         const endpointIds = [...new Set(page.flatMap((e) => e.endpointIds))];
-        // The delivery partitions of those events: the shard each one's id names (table-layout.ts).
-        const dlvShards = [...new Set(page.map((e) => shardOfId(e.id) ?? 0))];
+        // The delivery partitions of those events: their own shard's (table-layout.ts), whoever
+        // chose their ids.
+        const dlvShards = [...new Set(page.map((e) => e.shard ?? 0))];
         out.push(await load({ appId, page, span, endpointIds, dlvShards }));
       }
       return out;
@@ -403,8 +404,7 @@ export function createHousekeeping(deps: HousekeepingDeps) {
           for (const { event, recorded } of page) {
             for (const endpointId of event.endpointIds) {
               if (recorded.has(endpointId)) continue;
-              const key = { appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp };
-              const d = freshDelivery(key, event.type);
+              const d = freshDelivery(keyOfEventDelivery(event, endpointId), event.type);
               // A strict one may just be waiting in its key's line: its record is parked (a
               // recover pass finds it), and the copy sent now is dropped by SQS within 5 minutes
               // of the original, or by its lane when it reaches a finished delivery.

@@ -22,6 +22,8 @@ import {
   type Endpoint,
   type StoredEvent,
 } from '../shared/model';
+import { MAX_ID_SHARDS } from '../shared/ids';
+import { carriedShard } from '../shared/table-layout';
 
 // The states themselves are declared with the delivery's record (shared/model.ts), which this
 // module builds on; the rest of the code names them through here.
@@ -72,6 +74,12 @@ export interface DeliveryMessage {
   attempt: number;
   /** The event's accept time: with the ids, the delivery's key. Absent on v1 messages. */
   eventAt?: string;
+  /**
+   * The event's shard, when its id does not name it (an id the producer chose, in an app with
+   * several event shards): the delivery's record is in that shard's partition. Absent: the shard
+   * the id names (0 for a chosen id), which is what every message meant before it was carried.
+   */
+  shard?: number;
   /**
    * The event, when its data is small enough to travel (see CARRIED_DATA_MAX_BYTES), marked when
    * it is a test event (send-example), so its delivery's record says so too.
@@ -129,6 +137,8 @@ export function isDeliveryMessage(x: unknown): x is DeliveryMessage {
     Number.isInteger(m.attempt) &&
     m.attempt >= 1 &&
     (m.eventAt === undefined || typeof m.eventAt === 'string') &&
+    (m.shard === undefined ||
+      (typeof m.shard === 'number' && Number.isInteger(m.shard) && m.shard >= 0 && m.shard < MAX_ID_SHARDS)) &&
     (m.notBefore === undefined || typeof m.notBefore === 'number') &&
     (m.endpointVersion === undefined || typeof m.endpointVersion === 'number') &&
     (m.retryBase === undefined || typeof m.retryBase === 'number') &&
@@ -156,13 +166,37 @@ export interface DeliveryKey {
   endpointId: string;
   /** The event's accept time (Delivery.createdAt). */
   eventAt: string;
+  /** The event's shard, when its id does not name it (Delivery.shard, table-layout.ts carriedShard). */
+  shard?: number;
 }
 
-export const keyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt'>): DeliveryKey => ({
+export const keyOf = (d: Pick<Delivery, 'appId' | 'eventId' | 'endpointId' | 'createdAt' | 'shard'>): DeliveryKey => ({
   appId: d.appId,
   eventId: d.eventId,
   endpointId: d.endpointId,
   eventAt: d.createdAt,
+  ...(d.shard !== undefined ? { shard: d.shard } : {}),
+});
+
+/** The key of an event's delivery to `endpointId`: in the event's shard (its record's truth). */
+export const keyOfEventDelivery = (
+  event: Pick<StoredEvent, 'appId' | 'id' | 'timestamp' | 'shard'>,
+  endpointId: string,
+): DeliveryKey => ({
+  appId: event.appId,
+  eventId: event.id,
+  endpointId,
+  eventAt: event.timestamp,
+  ...carriedShard(event.id, event.shard),
+});
+
+/** The key of the delivery a message asks for, its event accepted at `eventAt`. */
+export const keyOfMessage = (m: DeliveryMessage, eventAt: string): DeliveryKey => ({
+  appId: m.appId,
+  eventId: m.eventId,
+  endpointId: m.endpointId,
+  eventAt,
+  ...(m.shard !== undefined ? { shard: m.shard } : {}),
 });
 
 // ---- records ----------------------------------------------------------------------------------
@@ -177,6 +211,7 @@ export function freshDelivery(key: DeliveryKey, eventType: string | undefined, s
     attempts: 0,
     createdAt: key.eventAt,
   };
+  if (key.shard !== undefined) d.shard = key.shard;
   if (eventType !== undefined) d.eventType = eventType;
   return d;
 }
@@ -241,6 +276,7 @@ export function firstAttemptMessage(
     endpointId: endpoint.id,
     attempt: 1,
     eventAt: event.timestamp,
+    ...carriedShard(event.id, event.shard),
     endpointVersion: endpoint.version,
   };
   // An endpoint flow control holds apart starts on the isolation lane (no hop through the shared one).
@@ -293,6 +329,7 @@ export function redriveMessage(d: Delivery, notBefore?: number): DeliveryMessage
     eventAt: d.createdAt,
     redriven: true,
   };
+  if (d.shard !== undefined) m.shard = d.shard;
   if (notBefore !== undefined) m.notBefore = notBefore;
   if (d.order) m.order = d.order;
   return m;

@@ -3,6 +3,7 @@ import { NotFoundError, ValidationError } from '../shared/errors';
 import {
   freshDelivery,
   isActive,
+  keyOfEventDelivery,
   orderedAtAccept,
   orderOf,
   shownNextAttempt,
@@ -55,12 +56,7 @@ type EventReads = Pick<QueryStores, 'events' | 'deliveries'>;
 
 /** The keys of every delivery an event fans out to (those skipped at accept time included). */
 function deliveryKeys(e: StoredEvent): DeliveryKey[] {
-  return [...e.endpointIds, ...e.skippedEndpointIds].map((endpointId) => ({
-    appId: e.appId,
-    eventId: e.id,
-    endpointId,
-    eventAt: e.timestamp,
-  }));
+  return [...e.endpointIds, ...e.skippedEndpointIds].map((endpointId) => keyOfEventDelivery(e, endpointId));
 }
 
 /** The event with the deliveries that have a record (a pending first attempt has none). */
@@ -96,8 +92,7 @@ export async function eventHistory(
 export function withPending(event: StoredEvent, recorded: Delivery[]): Delivery[] {
   const byEndpoint = new Map(recorded.map((d) => [d.endpointId, d]));
   const implied = (endpointId: string, skipped: boolean): Delivery =>
-    byEndpoint.get(endpointId) ??
-    freshDelivery({ appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp }, event.type, skipped);
+    byEndpoint.get(endpointId) ?? freshDelivery(keyOfEventDelivery(event, endpointId), event.type, skipped);
   const listed = new Set([...event.endpointIds, ...event.skippedEndpointIds]);
   return [
     ...event.endpointIds.map((id) => implied(id, false)),

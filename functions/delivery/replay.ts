@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError } from '../shared/errors';
 import {
   freshDelivery,
   inAcceptOrder,
+  keyOfEventDelivery,
   mayRestart,
   orderedAtAccept,
   orderOf,
@@ -116,8 +117,7 @@ export function createReplayService(deps: ReplayDeps) {
       if (existing) return { deliveries: await restartAll([existing]) };
 
       // An endpoint the event never went to (created later, or filtered out): a first delivery.
-      const key = { appId, eventId, endpointId: input.endpointId, eventAt: found.event.timestamp };
-      const fresh = freshDelivery(key, found.event.type);
+      const fresh = freshDelivery(keyOfEventDelivery(found.event, input.endpointId), found.event.type);
       const endpoint = await deps.getEndpoint(appId, input.endpointId);
       if (endpoint?.ordering === 'strict') fresh.order = orderOf(found.event);
       const dueAt = fresh.order ? PARKED_DUE_AT : deps.life.redrivenDueAt(now());

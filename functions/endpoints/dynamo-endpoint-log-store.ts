@@ -44,8 +44,8 @@ export class DynamoEndpointLogStore implements EndpointLogStore {
     shard = 0,
     before?: string,
   ): Omit<QueryCommandInput, 'TableName'> {
-    // One event's delivery lives in the shard its id names; a window reads the shard asked for.
-    const pk = deliveriesPk(appId, endpointId, f.event ? deliveryShardOf(f.event.id) : shard);
+    // One event's delivery lives in its event's shard; a window reads the shard asked for.
+    const pk = deliveriesPk(appId, endpointId, f.event ? (f.event.shard ?? deliveryShardOf(f.event.id)) : shard);
     const names: Record<string, string> = {};
     const to = `${f.until}~`;
     const values: Item = f.event

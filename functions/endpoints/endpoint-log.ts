@@ -37,8 +37,11 @@ export interface EndpointLogFilter {
   until: string;
   status?: DeliveryStatus;
   eventType?: string;
-  /** One event's delivery alone: its id and its time (the record's place in the partition). */
-  event?: { id: string; at: string };
+  /**
+   * One event's delivery alone: its id, its time (the record's place in the partition) and its
+   * event's shard (the partition's; absent: the one its id names).
+   */
+  event?: { id: string; at: string; shard?: number };
 }
 
 export interface EndpointLogStore {
@@ -133,8 +136,11 @@ export function series(items: readonly LoggedDelivery[], since: string, until: s
   };
 }
 
-/** What the log needs of an event: its time (the delivery's key), its type and its fan-out. */
-export type LoggedEvent = Pick<StoredEvent, 'id' | 'type' | 'timestamp' | 'endpointIds' | 'skippedEndpointIds'>;
+/** What the log needs of an event: its time and shard (the delivery's key), its type and its fan-out. */
+export type LoggedEvent = Pick<
+  StoredEvent,
+  'id' | 'type' | 'timestamp' | 'endpointIds' | 'skippedEndpointIds' | 'shard'
+>;
 
 /** A request as people read it, secrets hidden (see describeWebhookRequest). */
 export interface RequestView {
@@ -189,13 +195,14 @@ export function createEndpointLog(deps: EndpointLogDeps) {
         ...(q.eventType !== undefined ? { eventType: q.eventType } : {}),
       };
       if (q.eventId !== undefined) {
-        const at = (await deps.findEvent(appId, q.eventId))?.timestamp;
+        const found = await deps.findEvent(appId, q.eventId);
+        const at = found?.timestamp;
         const outside =
           at === undefined ||
           (q.since !== undefined && at < filter.since) ||
           (q.until !== undefined && at > filter.until);
         if (outside) return { items: [], nextCursor: null };
-        Object.assign(filter, { since: at, until: at, event: { id: q.eventId, at } });
+        Object.assign(filter, { since: at, until: at, event: { id: q.eventId, at, shard: found?.shard ?? 0 } });
       }
       const page = await deps.store.listEndpointDeliveries(appId, endpointId, filter, q.limit, q.cursor);
       const errors = await deps.store.latestErrors(appId, endpointId, page.items.filter(lastAttemptFailed));
@@ -217,7 +224,7 @@ export function createEndpointLog(deps: EndpointLogDeps) {
         throw new NotFoundError(`event ${eventId} has no delivery to endpoint ${endpointId}`);
       }
       const at = event.timestamp;
-      const filter = { since: at, until: at, event: { id: eventId, at } };
+      const filter = { since: at, until: at, event: { id: eventId, at, shard: event.shard ?? 0 } };
       const found = (await deps.store.listEndpointDeliveries(appId, endpointId, filter, 1)).items[0];
       const d: LoggedDelivery = found ?? {
         eventId,

@@ -266,15 +266,28 @@ export class DynamoEventStore {
   }
 
   /**
-   * The event with this id accepted at `timestamp` (a delivery's messages carry both). An id
+   * The event with this id accepted at `timestamp` (a delivery's messages carry both), in `shard`
+   * when given (a message carries the shard of a chosen id's event in shard > 0): one read. An id
    * hookrelay generated names its shard; a chosen one is looked for in shard 0 (where every event
    * of an app with one partition is: one read, as ever), then where its chosen-id record says.
    */
-  async getEventAt(appId: string, eventId: string, timestamp: string, consistent = true): Promise<StoredEvent | null> {
+  async getEventAt(
+    appId: string,
+    eventId: string,
+    timestamp: string,
+    shard?: number,
+    consistent = true,
+  ): Promise<StoredEvent | null> {
+    if (shard !== undefined) return this.readEvent(appId, eventId, timestamp, shard, consistent);
     const hinted = timeOfId(eventId);
     const generated = hinted !== undefined && isoOfMs(hinted) === timestamp;
-    const shard = generated ? (shardOfId(eventId) ?? 0) : 0;
-    const first = await this.readEvent(appId, eventId, timestamp, shard, consistent);
+    const first = await this.readEvent(
+      appId,
+      eventId,
+      timestamp,
+      generated ? (shardOfId(eventId) ?? 0) : 0,
+      consistent,
+    );
     if (first || generated) return first;
     const place = await this.chosenPlace(appId, eventId, consistent);
     if (place === null || place.at !== timestamp || place.shard === 0) return null;

@@ -15,6 +15,7 @@ import { newId, shardOfId } from '../shared/ids';
 import {
   firstAttemptMessage,
   freshDelivery,
+  keyOfEventDelivery,
   type DeliveryMessage,
   type DeliveryScheduler,
 } from '../delivery/lifecycle';
@@ -96,7 +97,7 @@ function strictReplays(event: StoredEvent, endpoints: Endpoint[]): DeliveryMessa
 /** The deliveries of an event that are skipped from the start (their endpoints were disabled). */
 function skippedAtAccept(event: StoredEvent): Delivery[] {
   return event.skippedEndpointIds.map((endpointId) =>
-    freshDelivery({ appId: event.appId, eventId: event.id, endpointId, eventAt: event.timestamp }, event.type, true),
+    freshDelivery(keyOfEventDelivery(event, endpointId), event.type, true),
   );
 }
 

@@ -21,6 +21,7 @@ function toHeld(i: Item): HeldKey {
     lastError: (i.lastError as string | null | undefined) ?? null,
     since: typeof i.since === 'string' ? i.since : undefined,
     receiptHandle: typeof i.receiptHandle === 'string' ? i.receiptHandle : undefined,
+    ...(typeof i.shard === 'number' ? { shard: i.shard } : {}),
   };
 }
 
@@ -58,6 +59,12 @@ export class DynamoHeldKeyStore implements HeldKeyStore {
       set.push('receiptHandle = :rh');
       values[':rh'] = h.receiptHandle;
     }
+    // The head's shard when its id does not name it (a later head of the key may have none).
+    // `shard` is one of DynamoDB's reserved words: named through #sh.
+    if (h.shard !== undefined) {
+      set.push('#sh = :sh');
+      values[':sh'] = h.shard;
+    }
     // `since` is the key's first failure: kept while the same head holds it.
     set.push('since = if_not_exists(since, :since)');
     values[':since'] = h.since ?? new Date().toISOString();
@@ -65,7 +72,8 @@ export class DynamoHeldKeyStore implements HeldKeyStore {
       new UpdateCommand({
         TableName: this.t.name,
         Key: keys.heldKey(h.appId, h.endpointId, h.orderingKey),
-        UpdateExpression: `SET ${set.join(', ')}`,
+        UpdateExpression: `SET ${set.join(', ')}${h.shard === undefined ? ' REMOVE #sh' : ''}`,
+        ExpressionAttributeNames: { '#sh': 'shard' },
         ExpressionAttributeValues: values,
       }),
     );

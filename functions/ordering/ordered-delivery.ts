@@ -15,6 +15,7 @@ import {
   freshDelivery,
   isDeadLetterRedrive,
   isFinished,
+  keyOfMessage,
   restarted,
   Status,
   type DeadLetterQueue,
@@ -102,11 +103,12 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
         skippedEndpointIds: [],
         ...(m.order?.key !== undefined ? { orderingKey: m.order.key } : {}),
         ...(m.event.test ? { test: true } : {}),
+        ...(m.shard ? { shard: m.shard } : {}),
       };
     }
     return m.eventAt === undefined
       ? deps.events.getEvent(m.appId, m.eventId)
-      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt);
+      : deps.events.getEventAt(m.appId, m.eventId, m.eventAt, m.shard);
   }
 
   /** A receive's delivery, ready to attempt, or the verdict when it is not to be attempted now. */
@@ -126,12 +128,7 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
     const start = now();
     const event = await eventOf(message);
     if (!event) return { release: true, outcome: 'missing' };
-    const key: DeliveryKey = {
-      appId: message.appId,
-      eventId: message.eventId,
-      endpointId: message.endpointId,
-      eventAt: event.timestamp,
-    };
+    const key = keyOfMessage(message, event.timestamp);
     const order = { key: event.orderingKey ?? message.order?.key };
     // A first attempt takes the endpoint from the short cache when it is at least as new as the
     // version its event saw; a retry reads it afresh (a PATCH applies from the next attempt).
@@ -269,6 +266,7 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
       orderingKey: order.key,
       eventId: key.eventId,
       eventAt: key.eventAt,
+      ...(key.shard !== undefined ? { shard: key.shard } : {}),
       attempts: attemptNo,
       nextAttemptAt,
       lastError: verdict.error,

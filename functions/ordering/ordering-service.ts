@@ -81,7 +81,13 @@ export function createOrderingService(deps: OrderingServiceDeps) {
       const shown = orderingKey === undefined ? 'the events without a key' : `key ${orderingKey}`;
       const held = await deps.held.get(appId, endpointId, orderingKey);
       if (!held) throw new NotFoundError(`nothing holds ${shown} on endpoint ${endpointId}`);
-      const key: DeliveryKey = { appId, eventId: held.eventId, endpointId, eventAt: held.eventAt };
+      const key: DeliveryKey = {
+        appId,
+        eventId: held.eventId,
+        endpointId,
+        eventAt: held.eventAt,
+        ...(held.shard !== undefined ? { shard: held.shard } : {}),
+      };
       const reason = `skipped by ${who}`;
       const at = now();
       if (!(await deps.store.skipHead(key, held.attempts, reason, at.toISOString()))) {
@@ -104,6 +110,7 @@ export function createOrderingService(deps: OrderingServiceDeps) {
             endpointId,
             attempt: held.attempts,
             eventAt: held.eventAt,
+            ...(held.shard !== undefined ? { shard: held.shard } : {}),
             order: orderingKey === undefined ? {} : { key: orderingKey },
           },
           held.attempts,

@@ -56,6 +56,8 @@ export interface HeldKey {
   /** The head: the delivery of this event holds the key. */
   eventId: string;
   eventAt: string;
+  /** The head's event's shard, when its id does not name it (DeliveryKey.shard). */
+  shard?: number;
   attempts: number;
   nextAttemptAt: string;
   lastError: string | null;

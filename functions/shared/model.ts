@@ -194,6 +194,11 @@ export interface Delivery {
   requeues?: number;
   /** The event's accept time: deliveries date from their event (and are keyed by it). */
   createdAt: string;
+  /**
+   * Its event's shard, when the event's id does not name it (an id the producer chose): its
+   * record is in that shard's partition (table-layout.ts, carriedShard).
+   */
+  shard?: number;
   /** Set on a strict endpoint's delivery: it goes through its key's line (the ordered lane). */
   order?: DeliveryOrder;
   /** Why it failed when no attempt says so (`skipped by ...`: the skip route failed a key's head). */

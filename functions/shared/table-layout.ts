@@ -32,9 +32,10 @@
  * A delivery's record lives in its endpoint's partition, sorted by its event's time: an
  * endpoint's deliveries, newest first, are one Query on the table (no index entry to write),
  * and the record of (event, endpoint) has a key computable from the event alone. In an app with
- * several event shards, an endpoint's records are spread the same way (the shard its event's
- * generated id names; shard 0 for an id the producer chose), so one busy endpoint is not held to
- * one partition's ~1,000 writes a second either; its readers merge the app's shards.
+ * several event shards, an endpoint's records are spread the same way (each in its event's
+ * shard: the one a generated id names, or, for an id the producer chose, the one the delivery's
+ * message and key carry), so one busy endpoint is not held to one partition's ~1,000 writes a
+ * second either, whoever chose the ids; its readers merge the app's shards.
  */
 import { createHash } from 'node:crypto';
 import { feedPosition } from './model';
@@ -97,9 +98,12 @@ export const keys = {
     pk: `EVT#${appId}#${eventId}`,
     sk: `TRY#${endpointId}#${String(n).padStart(4, '0')}`,
   }),
-  /** A delivery, in its endpoint's partition (the shard its event's id names) at its event's time. */
-  delivery: (k: { appId: string; endpointId: string; eventAt: string; eventId: string }): Key => ({
-    pk: deliveriesPk(k.appId, k.endpointId, deliveryShardOf(k.eventId)),
+  /**
+   * A delivery, in its endpoint's partition at its event's time: the partition of its event's
+   * shard, which `shard` names when the event's id does not (see carriedShard).
+   */
+  delivery: (k: { appId: string; endpointId: string; eventAt: string; eventId: string; shard?: number }): Key => ({
+    pk: deliveriesPk(k.appId, k.endpointId, k.shard ?? deliveryShardOf(k.eventId)),
     sk: `${k.eventAt}#${k.eventId}`,
   }),
   /**
@@ -165,21 +169,35 @@ export const openShardPks = () => Array.from({ length: TABLE_LAYOUT.openShards }
 export const dueAtOf = (openSk: string) => openSk.split('#')[0] ?? '';
 
 /**
- * The shard of a delivery's partition: the one its event's id names (every id hookrelay generated
- * for an app with several shards), else 0. A function of the id alone, so every reader and writer
- * of the record agrees on it; ingest refuses a chosen id naming a shard its app does not have.
+ * The shard of a delivery's partition as its event's id names it: the shard of every id
+ * hookrelay generated (its event's), else 0. An id the producer chose names no shard, yet its
+ * event may be in any: its deliveries' keys, records and messages then carry the event's shard
+ * (carriedShard), and a message without one (sent before they did) means this.
  */
 export const deliveryShardOf = (eventId: string) => shardOfId(eventId) ?? 0;
+
+/**
+ * What a delivery's key and message carry of its partition: nothing when the event's id names
+ * the event's shard (every generated id, and a chosen id in shard 0), else `{ shard }`. The
+ * records of one event's deliveries are in its event's shard, so a hot endpoint's spread over
+ * the app's shards whoever chose the ids.
+ */
+export const carriedShard = (eventId: string, eventShard = 0): { shard?: number } =>
+  eventShard === deliveryShardOf(eventId) ? {} : { shard: eventShard };
 
 /** An endpoint's delivery partition (shard 0 keeps the name an unsharded app has always had). */
 export const deliveriesPk = (appId: string, endpointId: string, shard = 0) =>
   shard === 0 ? `DLV#${appId}#${endpointId}` : `DLV#${appId}#${endpointId}#${shard}`;
 
-/** The ids in a delivery's keys (DLV#<appId>#<endpointId>[#<shard>] / <eventTs>#<eventId>). */
+/**
+ * The ids in a delivery's keys (DLV#<appId>#<endpointId>[#<shard>] / <eventTs>#<eventId>), and
+ * its shard when its event's id does not name it (carriedShard).
+ */
 export function parseDeliveryKey(key: Key) {
-  const [, appId = '', endpointId = ''] = key.pk.split('#');
+  const [, appId = '', endpointId = '', shard = '0'] = key.pk.split('#');
   const cut = key.sk.indexOf('#');
-  return { appId, endpointId, eventAt: key.sk.slice(0, cut), eventId: key.sk.slice(cut + 1) };
+  const eventId = key.sk.slice(cut + 1);
+  return { appId, endpointId, eventAt: key.sk.slice(0, cut), eventId, ...carriedShard(eventId, Number(shard)) };
 }
 
 /** The app and shard in an event's partition key (EVENTS#<appId>[#<shard>]). */

@@ -34,13 +34,14 @@ import {
 } from '../../functions/delivery/lifecycle';
 import type { App, Attempt, Delivery, Endpoint, StoredEvent } from '../../functions/shared/model';
 import type { SendResult } from '../../functions/webhook/outcome';
-import { shardOfId } from '../../functions/shared/ids';
+import { deliveryShardOf } from '../../functions/shared/table-layout';
 import type { WebhookRequest, WebhookSender } from '../../functions/webhook/webhook';
 
-const dkey = (k: { appId: string; endpointId: string; eventAt: string; eventId: string }) =>
-  `${k.appId}/${k.endpointId}/${k.eventAt}/${k.eventId}`;
+/** A delivery's partition, as the table's key names it: a record looked for in another is not found. */
+const shardOfKey = (k: { eventId: string; shard?: number }) => k.shard ?? deliveryShardOf(k.eventId);
+const dkey = (k: DeliveryKey) => `${k.appId}/${k.endpointId}#${shardOfKey(k)}/${k.eventAt}/${k.eventId}`;
 const recordKey = (d: Delivery) =>
-  dkey({ appId: d.appId, endpointId: d.endpointId, eventAt: d.createdAt, eventId: d.eventId });
+  dkey({ appId: d.appId, endpointId: d.endpointId, eventAt: d.createdAt, eventId: d.eventId, shard: d.shard });
 
 type Stored = Delivery & { leaseToken?: string };
 
@@ -204,13 +205,13 @@ export class InMemoryDeliveries
     }
     return out;
   }
-  /** The records of one of an endpoint's partitions (the shard its events' ids name) over a span. */
+  /** The records of one of an endpoint's partitions (their events' shard) over a span. */
   private inSpan(appId: string, endpointId: string, from: string, to: string, shard: number) {
     return [...this.records.values()].filter(
       (d) =>
         d.appId === appId &&
         d.endpointId === endpointId &&
-        (shardOfId(d.eventId) ?? 0) === shard &&
+        shardOfKey(d) === shard &&
         d.createdAt >= from &&
         d.createdAt <= to,
     );

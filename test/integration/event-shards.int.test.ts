@@ -4,7 +4,8 @@
  * survives a change of the shard count, found by id (generated and chosen), idempotent, and
  * reconciled from every shard.
  */
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOT_APP_REUSE_MS } from '../../functions/endpoints/dynamo-app-store';
 import { dynamoStores } from '../../functions/dynamo-stores';
@@ -14,12 +15,25 @@ import { DynamoTable } from '../../functions/shared/dynamo-table';
 import { ValidationError } from '../../functions/shared/errors';
 import { DynamoEndpointLogStore } from '../../functions/endpoints/dynamo-endpoint-log-store';
 import { createIngestService } from '../../functions/intake/ingest';
-import { listAccepted } from '../../functions/delivery/housekeeping';
+import { createHousekeeping, listAccepted } from '../../functions/delivery/housekeeping';
 import { createEventQueries } from '../../functions/delivery/queries';
+import { createDeliverService } from '../../functions/delivery/deliver';
+import { createReplayService } from '../../functions/delivery/replay';
+import { lifecycle, type DeliveryMessage } from '../../functions/delivery/lifecycle';
+import { RetryPolicy } from '../../functions/delivery/retry-policy';
+import { createEndpointHealth } from '../../functions/endpoints/endpoint-health';
+import { createEndpointLog } from '../../functions/endpoints/endpoint-log';
+import { createBusIntake } from '../../functions/intake/bus-intake';
+import { createOrderedDelivery } from '../../functions/ordering/ordered-delivery';
+import { createOrderingService } from '../../functions/ordering/ordering-service';
+import { DynamoHeldKeyStore } from '../../functions/ordering/dynamo-held-keys';
+import type { StoredEvent } from '../../functions/shared/model';
+import type { SendResult } from '../../functions/webhook/outcome';
+import type { WebhookRequest } from '../../functions/webhook/webhook';
 import type { Emulators } from '../../infra/local/emulators';
 import { dynamoClient, provision } from '../../infra/local/provision';
 import { startTestEmulators } from '../helpers/dynamodb-local';
-import { RecordingScheduler } from '../helpers/fakes';
+import { RecordingScheduler, status } from '../helpers/fakes';
 import { anEndpoint } from '../helpers/fixtures';
 
 let emulators: Emulators;
@@ -28,6 +42,8 @@ let tableName = '';
 let stores: ReturnType<typeof dynamoStores>;
 
 const APP = 'app_sharded';
+/** An app whose producer chooses its events' ids (POST `id`, Idempotency-Key, the bus's). */
+const HOT = 'app_chosen';
 const T0 = Date.parse('2026-06-01T00:00:00.000Z');
 let clock = T0;
 
@@ -40,6 +56,8 @@ beforeAll(async () => {
   stores = dynamoStores(db, { tableName, retentionDays: 30 });
   await stores.apps.putApp({ id: APP, name: 'busy', createdAt: new Date(T0).toISOString() });
   await stores.apps.putEndpoint(anEndpoint({ appId: APP, id: 'ep_1' }));
+  await stores.apps.putApp({ id: HOT, name: 'chosen ids', createdAt: new Date(T0).toISOString() });
+  await stores.apps.putEndpoint(anEndpoint({ appId: HOT, id: 'ep_hot' }));
 }, 60_000);
 
 afterAll(async () => {
@@ -214,5 +232,226 @@ describe('an app whose events are spread over several partitions', () => {
     });
     expect(repeat.id).toBe(chosen[3]);
     expect(scheduler.sent.length).toBe(sent);
+  });
+});
+
+/** A receiver that fails the events named in `failing` (HTTP 500) and takes the rest. */
+class Receiver {
+  readonly failing = new Set<string>();
+  readonly got: string[] = [];
+  async send(req: WebhookRequest): Promise<SendResult> {
+    const id = req.headers['webhook-id']!;
+    this.got.push(id);
+    return status(this.failing.has(id) ? 500 : 200);
+  }
+}
+
+describe('an app whose producer chooses the ids, sending to one hot endpoint', () => {
+  const queue = new RecordingScheduler(() => clock);
+  const dlq = new RecordingScheduler(() => clock);
+  const receiver = new Receiver();
+  const life = lifecycle({ leaseS: 300 });
+  const worker = () =>
+    createDeliverService({
+      events: stores.events,
+      store: stores.deliveries,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: 5 * 86_400 }),
+      sender: receiver,
+      scheduler: queue,
+      deadLetters: dlq,
+      // No retry: a failed attempt ends in the DLQ at once.
+      policy: new RetryPolicy({ scheduleS: [], jitter: 0 }),
+      life,
+      timeoutMs: 1000,
+      userAgent: 'hookrelay/test',
+      now: () => new Date(clock),
+    });
+  const replay = () =>
+    createReplayService({
+      events: stores.events,
+      deliveries: stores.deliveries,
+      scheduler: queue,
+      getEndpoint: (a, e) => stores.apps.getEndpoint(a, e),
+      life,
+      recoverMax: 100,
+      now: () => new Date(clock),
+    });
+  const log = () =>
+    createEndpointLog({
+      store: new DynamoEndpointLogStore(new DynamoTable(db, { tableName, retentionDays: 30 })),
+      requireEndpoint: async (a, e) => (await stores.apps.getEndpoint(a, e))!,
+      findEvent: async (a, id) => (await stores.events.getEvent(a, id, false)) ?? undefined,
+      describeRequest: () => ({ method: 'POST', url: '', headers: {} }),
+      statsMax: 1000,
+      now: () => new Date(clock),
+    });
+  /** Delivers every message queued since `from` (as the work queue would), returns how many. */
+  async function drain(from: number): Promise<number> {
+    const messages = queue.sent.slice(from).map((s) => s.message);
+    for (const m of messages) await worker().handle(m);
+    return messages.length;
+  }
+  const statusOf = async (id: string) => (await feed().status(HOT, id)).deliveries[0]!;
+  const events: StoredEvent[] = [];
+
+  it('writes their delivery records over more than one partition, each in its event shard', async () => {
+    expect(await stores.apps.raiseEventShards(HOT, 4)).toBe(true);
+    const bus = createBusIntake({
+      ingest: (req) => ingester().ingest(req),
+      deadLetters: { send: async () => {} },
+      retry: { firstDelayS: 30, maxDelayS: 3600, attempts: 3 },
+    });
+    const ids: string[] = [];
+    for (let n = 0; n < 8; n++) {
+      const body = { type: 'order.created', data: { n } };
+      ids.push((await ingester().ingest({ appId: HOT, body: { ...body, id: `order-${n}` } })).id);
+      ids.push((await ingester().ingest({ appId: HOT, body, idempotencyKey: `key-${n}` })).id);
+      const busEvent = {
+        id: randomUUID(),
+        source: 'shop',
+        'detail-type': 'order.created',
+        detail: { appId: HOT, data: { n } },
+      };
+      const out = await bus.handle({ body: JSON.stringify(busEvent), receives: 1 });
+      expect(out.outcome).toBe('ingested');
+      ids.push(`evb_${busEvent.id}`);
+    }
+    for (const id of ids) events.push((await stores.events.getEvent(HOT, id))!);
+    expect(events.every((e) => e !== null)).toBe(true);
+    expect(new Set(events.map((e) => e.shard ?? 0)).size).toBeGreaterThan(1);
+    // Every third event's delivery fails (to the DLQ); the rest succeed.
+    events.forEach((e, i) => i % 3 === 0 && receiver.failing.add(e.id));
+    // Their first attempts, as ingest queued them, each naming the shard a chosen id does not.
+    const firsts = scheduler.sent.map((s) => s.message).filter((m) => m.appId === HOT);
+    expect(firsts.map((m) => m.eventId)).toEqual(ids);
+    for (const [i, m] of firsts.entries()) expect(m.shard).toBe(events[i]!.shard || undefined);
+    for (const m of firsts) expect(await worker().handle(m)).toMatch(/^(succeeded|failed)$/);
+    expect(dlq.sent.length).toBe(Math.ceil(events.length / 3));
+
+    const partitions = new Set<number>();
+    for (let s = 0; s < 4; s++) {
+      const out = await db.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': deliveriesPk(HOT, 'ep_hot', s) },
+          Select: 'COUNT',
+        }),
+      );
+      if ((out.Count ?? 0) > 0) partitions.add(s);
+    }
+    expect(partitions.size).toBeGreaterThan(1);
+    // Each in its event's shard: the record's key is its event's partition and place.
+    for (const e of events) {
+      const at = { pk: deliveriesPk(HOT, 'ep_hot', e.shard ?? 0), sk: `${e.timestamp}#${e.id}` };
+      expect((await db.send(new GetCommand({ TableName: tableName, Key: at }))).Item?.status).toBeDefined();
+    }
+  });
+
+  it('shows each in the event status and the endpoint log, and reconciles none as lost', async () => {
+    for (const [i, e] of events.entries()) {
+      const expected = i % 3 === 0 ? 'failed' : 'succeeded';
+      expect(await statusOf(e.id)).toMatchObject({ status: expected, attempts: 1 });
+      expect(await log().delivery(HOT, 'ep_hot', e.id)).toMatchObject({ status: expected, attempts: 1 });
+      const one = await log().deliveries(HOT, 'ep_hot', { eventId: e.id, since: e.timestamp, until: e.timestamp });
+      expect(one.items.map((d) => [d.eventId, d.status])).toEqual([[e.id, expected]]);
+    }
+    const window = { since: events[0]!.timestamp, until: events.at(-1)!.timestamp };
+    const all = await log().deliveries(HOT, 'ep_hot', { ...window, limit: '100' });
+    expect(all.items.map((d) => d.eventId)).toEqual(events.map((e) => e.id).reverse());
+
+    for await (const page of listAccepted(
+      { ...stores, store: stores.housekeeping },
+      window.since,
+      `${window.until}~`,
+    )) {
+      for (const a of page) if (a.event.appId === HOT) expect(a.recorded.has('ep_hot')).toBe(true);
+    }
+    // A housekeeping run well after them re-sends none of them.
+    const hk = createHousekeeping({
+      store: stores.housekeeping,
+      apps: stores.apps,
+      events: stores.events,
+      deliveries: stores.deliveries,
+      scheduler: queue,
+      life,
+      stuckAfterRequeues: 3,
+      now: () => new Date(clock + 3_600_000),
+    });
+    const before = queue.sent.length;
+    await hk.run();
+    expect(queue.sent.slice(before).filter((s) => s.message.appId === HOT)).toEqual([]);
+  });
+
+  it('sends the failed ones again by DLQ redrive, resend and recover, each to its own record', async () => {
+    receiver.failing.clear();
+    const failed = events.filter((_, i) => i % 3 === 0);
+    const [viaDlq, viaResend, ...viaRecover] = failed.map((e) => e.id);
+    // An operator redrives one dead letter: the message comes back to the work queue as it was.
+    const dead = dlq.sent.map((s) => s.message).find((m: DeliveryMessage) => m.eventId === viaDlq)!;
+    expect(await worker().handle(dead)).toBe('succeeded');
+    expect(await replay().resend(HOT, viaResend!, {})).toEqual({ deliveries: 1 });
+    let from = queue.sent.length - 1;
+    expect(await drain(from)).toBe(1);
+    from = queue.sent.length;
+    const recovered = await replay().recover(HOT, 'ep_hot', { since: events[0]!.timestamp });
+    expect(recovered.recovered).toBe(viaRecover.length);
+    await drain(from);
+    for (const id of [viaDlq!, viaResend!, ...viaRecover]) {
+      expect(await statusOf(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
+    }
+    expect(dlq.sent.length).toBe(failed.length);
+  });
+
+  it("holds a strict endpoint's key on the head in its event's shard, and the skip route fails that record", async () => {
+    const STRICT = 'app_chosen_strict';
+    await stores.apps.putApp({ id: STRICT, name: 'strict', createdAt: new Date(T0).toISOString() });
+    await stores.apps.putEndpoint(anEndpoint({ appId: STRICT, id: 'ep_strict', ordering: 'strict' }));
+    expect(await stores.apps.raiseEventShards(STRICT, 4)).toBe(true);
+    // A chosen-id event with an ordering key that landed in a shard its id cannot name.
+    let head: StoredEvent | null = null;
+    for (let n = 0; !head?.shard; n++) {
+      const body = { type: 'order.created', data: { n }, id: `strict-${n}`, orderingKey: 'cart-1' };
+      head = await stores.events.getEvent(STRICT, (await ingester().ingest({ appId: STRICT, body })).id);
+    }
+    const message = scheduler.sent.map((s) => s.message).find((m) => m.eventId === head.id)!;
+    expect(message).toMatchObject({ order: { key: 'cart-1' }, shard: head.shard });
+    const held = new DynamoHeldKeyStore(new DynamoTable(db, { tableName, retentionDays: 30 }));
+    receiver.failing.add(head.id);
+    const lane = createOrderedDelivery({
+      events: stores.events,
+      store: stores.deliveries,
+      held,
+      endpoints: stores.apps,
+      health: createEndpointHealth({ store: stores.apps, disableAfterFailingS: 5 * 86_400 }),
+      sender: receiver,
+      deadLetters: dlq,
+      policy: new RetryPolicy({ scheduleS: [60], jitter: 0 }),
+      timeoutMs: 1000,
+      userAgent: 'hookrelay/test',
+      now: () => new Date(clock),
+    });
+    const verdict = await lane.handle(message, { receiptHandle: 'rh-1', receivedAtMs: clock });
+    expect(verdict).toMatchObject({ release: false, outcome: 'retrying' });
+    expect(await held.get(STRICT, 'ep_strict', 'cart-1')).toMatchObject({ eventId: head.id, shard: head.shard });
+    const status = async () => (await feed().status(STRICT, head.id)).deliveries[0]!;
+    expect(await status()).toMatchObject({ status: 'retrying', attempts: 1 });
+
+    const ordering = createOrderingService({
+      held,
+      store: stores.deliveries,
+      deadLetters: dlq,
+      release: async () => true,
+      getEndpoint: (a, e) => stores.apps.getEndpoint(a, e),
+      now: () => new Date(clock),
+    });
+    expect(await ordering.skip(STRICT, 'ep_strict', { orderingKey: 'cart-1' }, 'ops')).toEqual({
+      eventId: head.id,
+      orderingKey: 'cart-1',
+    });
+    expect(await status()).toMatchObject({ status: 'failed', reason: 'skipped by ops' });
+    expect(dlq.sent.at(-1)!.message).toMatchObject({ eventId: head.id, shard: head.shard, reason: 'skipped by ops' });
+    expect(await held.get(STRICT, 'ep_strict', 'cart-1')).toBeNull();
   });
 });

@@ -1,6 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { CONTRACT_DEFAULTS } from '../../functions/config';
-import { lifecycle, RETRY_RECONCILE_AFTER_S, SCHEDULER_HORIZON_S } from '../../functions/delivery/lifecycle';
+import {
+  deadLetterMessage,
+  firstAttemptMessage,
+  isDeliveryMessage,
+  keyOfEventDelivery,
+  keyOfMessage,
+  lifecycle,
+  nextAttemptMessage,
+  redriveMessage,
+  RETRY_RECONCILE_AFTER_S,
+  SCHEDULER_HORIZON_S,
+  freshDelivery,
+} from '../../functions/delivery/lifecycle';
+import { newId } from '../../functions/shared/ids';
+import type { StoredEvent } from '../../functions/shared/model';
+import { deliveriesPk, keys } from '../../functions/shared/table-layout';
 
 const life = lifecycle({ leaseS: 300 });
 const EVENT_AT = '2026-11-22T12:00:00.000Z';
@@ -52,5 +67,60 @@ describe('how a retry waits', () => {
 
   it('lets the trailing reconcile read events RETRY_RECONCILE_AFTER_S old', () => {
     expect(life.retriesReconciledBefore(new Date(t(RETRY_RECONCILE_AFTER_S)))).toBe(EVENT_AT);
+  });
+});
+
+describe("where a delivery's record is, in an app with several event shards", () => {
+  const event = (id: string, shard?: number): StoredEvent => ({
+    id,
+    appId: 'app_1',
+    type: 'a.b',
+    timestamp: EVENT_AT,
+    dataJson: '{}',
+    requestHash: 'h',
+    endpointIds: ['ep_1'],
+    skippedEndpointIds: [],
+    ...(shard ? { shard } : {}),
+  });
+  const ep = { id: 'ep_1', version: 1 };
+
+  it("puts a chosen id's delivery in its event's shard, and every message of it says so", () => {
+    const e = event('order-42', 3);
+    const first = firstAttemptMessage(e, ep);
+    expect(first.shard).toBe(3);
+    expect(isDeliveryMessage(first)).toBe(true);
+    const key = keyOfMessage(first, EVENT_AT);
+    expect(key).toEqual(keyOfEventDelivery(e, 'ep_1'));
+    expect(keys.delivery(key).pk).toBe(deliveriesPk('app_1', 'ep_1', 3));
+    // The retry, the dead letter and a redrive of its record keep it.
+    const next = nextAttemptMessage(first, { createdAt: EVENT_AT }, 2, t(5), EVENT_AT);
+    expect(next.shard).toBe(3);
+    expect(deadLetterMessage(next, 2, 'HTTP 500').shard).toBe(3);
+    expect(redriveMessage({ ...freshDelivery(key, 'a.b'), attempts: 2 }).shard).toBe(3);
+  });
+
+  it('carries nothing when the id names the shard: generated ids, and chosen ids in shard 0', () => {
+    const generated = newId('msg', t(0), 5);
+    for (const e of [event(generated, 5), event('order-42'), event('evb_7d1c')]) {
+      const m = firstAttemptMessage(e, ep);
+      expect('shard' in m).toBe(false);
+      expect(keys.delivery(keyOfMessage(m, EVENT_AT)).pk).toBe(deliveriesPk('app_1', 'ep_1', e.shard ?? 0));
+    }
+    // A chosen id of the generated shape whose event went elsewhere: carried, even shard 0.
+    const lookalike = newId('msg', t(-1000), 2);
+    expect(firstAttemptMessage(event(lookalike), ep).shard).toBe(0);
+    expect(firstAttemptMessage(event(lookalike, 1), ep).shard).toBe(1);
+  });
+
+  it('reads a message from before the shard travelled as the shard its id names (0 for a chosen id)', () => {
+    const old = { v: 2, appId: 'app_1', eventId: 'order-42', endpointId: 'ep_1', attempt: 1, eventAt: EVENT_AT };
+    expect(isDeliveryMessage(old)).toBe(true);
+    expect(keys.delivery(keyOfMessage(old as never, EVENT_AT)).pk).toBe(deliveriesPk('app_1', 'ep_1', 0));
+  });
+
+  it('refuses a message whose shard is not one an app can have', () => {
+    const m = { v: 2, appId: 'app_1', eventId: 'order-42', endpointId: 'ep_1', attempt: 1 };
+    for (const shard of [-1, 1.5, 32, '2']) expect(isDeliveryMessage({ ...m, shard })).toBe(false);
+    expect(isDeliveryMessage({ ...m, shard: 31 })).toBe(true);
   });
 });
