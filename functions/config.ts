@@ -53,6 +53,7 @@ export const ENV = {
   recoverMaxPerCall: 'HOOKRELAY_RECOVER_MAX_PER_CALL',
   /** The isolation lane's event source maximumConcurrency: rates are shared out by it. */
   isolatedConcurrency: 'HOOKRELAY_ISOLATED_CONCURRENCY',
+  orderedConcurrency: 'HOOKRELAY_ORDERED_CONCURRENCY',
   /** How long an attempt may take on the shared lanes before it is cut and moved to the isolation lane. */
   sharedLaneBudgetMs: 'HOOKRELAY_SHARED_LANE_BUDGET_MS',
   /** "firstDelayS,maxDelayS,attempts": how a bus event failing for now is retried. */
@@ -247,6 +248,7 @@ const schema = z.object({
   [ENV.feedSettleMs]: wholeNumber(undefined, 60_000, 0),
   [ENV.recoverMaxPerCall]: wholeNumber(undefined, 100_000),
   [ENV.isolatedConcurrency]: wholeNumber(2, 1000, 2),
+  [ENV.orderedConcurrency]: wholeNumber(2, 1000, 10),
   [ENV.sharedLaneBudgetMs]: wholeNumber(1000, 900_000),
   [ENV.version]: required,
   [ENV.portalFrameAncestors]: frameAncestors,
@@ -293,6 +295,8 @@ export interface Config {
   readonly recoverMaxPerCall: number;
   /** The isolation lane's maximum concurrency (its event source's). */
   readonly isolatedConcurrency: number;
+  /** The ordered lane's event source maximumConcurrency: a strict endpoint's rate is shared out by it. */
+  readonly orderedConcurrency: number;
   /** An attempt on a shared lane unanswered after this long is cut and moved to the isolation lane. */
   readonly sharedLaneBudgetMs: number;
   readonly region: string;
@@ -344,6 +348,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     feedSettleMs: e[ENV.feedSettleMs],
     recoverMaxPerCall: e[ENV.recoverMaxPerCall],
     isolatedConcurrency: e[ENV.isolatedConcurrency],
+    orderedConcurrency: e[ENV.orderedConcurrency],
     sharedLaneBudgetMs: e[ENV.sharedLaneBudgetMs],
     region: e.AWS_REGION,
     version: e[ENV.version],

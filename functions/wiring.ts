@@ -141,15 +141,15 @@ function orderedLaneParts({ cfg, aws, stores }: Container) {
 
 /** The flow gate: one per container (a Lambda execution environment). */
 function flowGate(cfg: Config) {
-  // Its rate shares count the isolation-lane batches this container runs at once: one on Lambda;
-  // the local runtime runs several in one process.
-  const lanes = { isolated: 0, isolatedMost: 1 };
+  // Its rate shares count the isolation-lane and ordered-lane batches this container runs at
+  // once: one on Lambda; the local runtime runs several in one process.
+  const lanes = { isolated: 0, isolatedMost: 1, ordered: 0, orderedMost: 1 };
   const gate = createFlowGate({
-    laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.isolatedConcurrency },
+    laneConcurrency: { isolated: cfg.isolatedConcurrency, ordered: cfg.orderedConcurrency },
     sharedBudgetMs: cfg.sharedLaneBudgetMs,
     // The most seen at once, not the current count: a share that changed with each batch would
     // leave tokens reserved at the old rate beside new ones at the new.
-    containerSlots: (lane) => (lane === 'isolated' ? lanes.isolatedMost : 1),
+    containerSlots: (lane) => (lane === 'isolated' ? lanes.isolatedMost : lane === 'ordered' ? lanes.orderedMost : 1),
     // A paused endpoint's first probe comes with the schedule's first retry (5 s by default), at
     // least a second and at most 30 s after the pause; each failed probe doubles the wait.
     breaker: {
@@ -194,6 +194,18 @@ export function deliveryServices(container: Container) {
       endpoints: stores.apps,
       health: health(),
       ...sending,
+      // The same gate as the other lanes: a strict endpoint's rate limit, its receiver's 429s and
+      // the breaker hold its keys' heads (by their visibility: nothing is attempted or lost).
+      gate: {
+        admit: (endpoint, nowMs) => {
+          const a = gate.admit(endpoint, 'ordered', nowMs);
+          return a.go ? { go: true, sleepMs: a.sleepMs } : { go: false, waitMs: a.waitMs, reason: a.reason };
+        },
+        observe: async (endpoint, signal, nowMs) => {
+          const change = gate.observe(endpoint, signal, nowMs);
+          if (change) await stores.apps.saveThrottle(endpoint.appId, endpoint.id, change.throttle);
+        },
+      },
       observer: deliveryMetrics,
     }),
     queue: laneQueue,

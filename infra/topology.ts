@@ -88,6 +88,12 @@ export const topology = {
      */
     isolatedConcurrency: 2,
     /**
+     * The ordered lane's (strict endpoints') event source maximumConcurrency. A strict endpoint's
+     * rate is shared out by it as the isolation lane's is (perSecond / orderedConcurrency per
+     * container); its keys run in parallel up to this many batches of 10.
+     */
+    orderedConcurrency: 10,
+    /**
      * How long an attempt may take on the shared lanes (work, retry) before it is cut and moved
      * to the isolation lane, not counted: a shared batch never lasts longer than this.
      */
@@ -156,6 +162,7 @@ export function functionTunables(): Record<string, string> {
     [ENV.recoverMaxPerCall]: String(topology.api.recoverMaxPerCall),
     [ENV.disableAfterFailingS]: String(topology.delivery.disableAfterFailingS),
     [ENV.isolatedConcurrency]: String(topology.delivery.isolatedConcurrency),
+    [ENV.orderedConcurrency]: String(topology.delivery.orderedConcurrency),
     [ENV.sharedLaneBudgetMs]: String(topology.delivery.sharedLaneBudgetMs),
     [ENV.ingestRetry]: `${topology.ingest.retry.firstDelayS},${topology.ingest.retry.maxDelayS},${topology.ingest.retry.attempts}`,
   };

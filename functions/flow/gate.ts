@@ -150,6 +150,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * while one that keeps answering slowly or not at all never gets there.
  */
 const SLOW_RECOVERY_ANSWERS = 20;
+/** The longest an ordered-lane attempt waits for its token in the function, not by holding. */
+const ORDERED_WAIT_IN_FUNCTION_MS = 1000;
 const SLOW_RECOVERY_MS = 5000;
 
 export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
@@ -261,7 +263,16 @@ export function createFlowGate(options: Partial<FlowGateOptions> = {}) {
       noteSend(f, now);
       return { go: true };
     }
-    const waitMs = bucketFor(f, lane, perSecond, now).reserve(now);
+    const bucket = bucketFor(f, lane, perSecond, now);
+    if (lane === 'ordered') {
+      // A held head comes back with no ticket: it reserves only a token due within the second
+      // (waited for in the function), and otherwise asks again when its wait is over.
+      const soon = bucket.reserveWithin(now, ORDERED_WAIT_IN_FUNCTION_MS);
+      if (!soon) return { go: false, waitMs: bucket.waitMs(now) + Math.round(random() * 250), reason: 'rate' };
+      noteSend(f, now);
+      return soon.waitMs > 0 ? { go: true, sleepMs: soon.waitMs } : { go: true };
+    }
+    const waitMs = bucket.reserve(now);
     if (waitMs === 0) {
       noteSend(f, now);
       return { go: true };

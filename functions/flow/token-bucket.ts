@@ -64,4 +64,22 @@ export class TokenBucket {
     this.nextAt = base + this.interval;
     return Math.max(0, Math.ceil(base - nowMs));
   }
+
+  /**
+   * Reserves the next token only when it falls due within `maxWaitMs`: `{ waitMs }` to wait for
+   * it, or `null`, reserving nothing, when it is further off. For a caller that cannot carry a
+   * ticket across a longer wait (the ordered lane holds its message, and asks again when it comes
+   * back): a reservation it could not redeem would only push every later token back.
+   */
+  reserveWithin(nowMs: number, maxWaitMs: number): { waitMs: number } | null {
+    const base = this.base(nowMs);
+    if (base - nowMs > maxWaitMs) return null;
+    this.nextAt = base + this.interval;
+    return { waitMs: Math.max(0, Math.ceil(base - nowMs)) };
+  }
+
+  /** How long until a token is there (0: now), taking nothing. */
+  waitMs(nowMs: number): number {
+    return Math.max(0, Math.ceil(this.base(nowMs) - nowMs));
+  }
 }

@@ -33,17 +33,24 @@ async function recordHandler(services: DeliveryServices, record: SQSRecord): Pro
   logger.debug('delivery message handled', { messageId: record.messageId, ...message, outcome });
 }
 
+/** Like the isolation lane's, an ordered batch takes a share of its endpoints' rates while it runs. */
 async function orderedBatch(services: DeliveryServices, records: SQSRecord[]): Promise<SQSBatchResponse> {
-  const { failed, outcomes } = await services.orderedLane.handleBatch(
-    records.map((r) => ({
-      messageId: r.messageId,
-      receiptHandle: r.receiptHandle,
-      body: r.body,
-      groupId: r.attributes.MessageGroupId ?? '',
-    })),
-  );
-  logger.debug('ordered batch handled', { outcomes });
-  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  const { lanes } = services;
+  lanes.orderedMost = Math.max(lanes.orderedMost, ++lanes.ordered);
+  try {
+    const { failed, outcomes } = await services.orderedLane.handleBatch(
+      records.map((r) => ({
+        messageId: r.messageId,
+        receiptHandle: r.receiptHandle,
+        body: r.body,
+        groupId: r.attributes.MessageGroupId ?? '',
+      })),
+    );
+    logger.debug('ordered batch handled', { outcomes });
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  } finally {
+    lanes.ordered--;
+  }
 }
 
 /** The delivery function over a container: its services are built on the first invocation. */

@@ -22,7 +22,14 @@ import {
   type DeliveryKey,
   type DeliveryMessage,
 } from '../delivery/lifecycle';
-import type { DeliveryEvents, DeliveryObserver, DeliveryStore, EndpointSource } from '../delivery/deliver';
+import {
+  flowSignal,
+  type DeliveryEvents,
+  type DeliveryObserver,
+  type DeliveryStore,
+  type EndpointSource,
+} from '../delivery/deliver';
+import type { FlowSignal } from '../flow/gate';
 import type { Attempt, Delivery, Endpoint, StoredEvent } from '../shared/model';
 import type { EndpointHealth } from '../endpoints/endpoint-health';
 import { classify } from '../webhook/outcome';
@@ -40,16 +47,16 @@ export interface LaneReceive {
 }
 
 /**
- * Helper 19's flow-control gate, as the ordered lane uses it (functions/flow): may this endpoint
- * be sent to now, and what came of an attempt.
+ * The flow-control gate, as the ordered lane uses it (functions/flow, lane `ordered`): may this
+ * endpoint be sent to now (after `sleepMs`, a token due within the second), or must the head
+ * wait; and what an attempt's answer says about the endpoint.
  */
 export interface OrderedLaneGate {
-  admit(endpoint: Endpoint, nowMs: number): { go: true } | { go: false; waitMs: number; reason: string };
-  observe?(
+  admit(
     endpoint: Endpoint,
-    outcome: { attempt: Attempt; retryAfterS?: number },
     nowMs: number,
-  ): Promise<void> | void;
+  ): { go: true; sleepMs?: number } | { go: false; waitMs: number; reason: string };
+  observe(endpoint: Endpoint, signal: FlowSignal, nowMs: number): Promise<void> | void;
 }
 
 export interface OrderedDeliveryDeps {
@@ -192,9 +199,10 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
     const previousFailure = delivery.status === Status.retrying ? delivery.lastAttemptAt : undefined;
     await deps.health.track(endpoint, verdict.outcome, done, previousFailure);
     const retryAfterS = parseRetryAfter(verdict.retryAfterHeader, done);
-    await deps.gate?.observe?.(
+    const timedOut = result.kind === 'timeout';
+    await deps.gate?.observe(
       endpoint,
-      { attempt: tried, ...(retryAfterS !== undefined ? { retryAfterS } : {}) },
+      flowSignal(verdict, result.durationMs, timedOut, done, attemptNo === 1),
       done.getTime(),
     );
     return { attemptNo, at, done, tried, verdict, retryAfterS };
@@ -277,6 +285,7 @@ export function createOrderedDelivery(deps: OrderedDeliveryDeps) {
       const admission = deps.gate?.admit(ready.endpoint, ready.start.getTime());
       if (admission && !admission.go)
         return hold(r, ready.start.getTime() + admission.waitMs, ready.start, `paced: ${admission.reason}`);
+      if (admission?.sleepMs) await new Promise((resolve) => setTimeout(resolve, admission.sleepMs));
       return apply(ready, await attempt(ready));
     },
   };

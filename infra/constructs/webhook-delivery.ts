@@ -262,7 +262,7 @@ export class WebhookDelivery extends Construct {
     });
 
     // Strict endpoints' deliveries: the worker consumes the lane; whoever sends deliveries sends there too.
-    this.ordered.feed(this.worker.function.fn, s.maxConcurrency);
+    this.ordered.feed(this.worker.function.fn, topology.delivery.orderedConcurrency);
     for (const fn of [this.api.function.fn, this.ingest.function.fn, this.housekeeping.function.fn]) {
       this.ordered.grantSend(fn);
     }

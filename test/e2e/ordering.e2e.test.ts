@@ -120,4 +120,36 @@ describe('a strict endpoint', () => {
     });
     expect(again.response.status).toBe(404);
   });
+
+  it("is paced by its rate limit, as the other lanes are: its keys' heads wait, none is lost", async () => {
+    const { api, receiver } = system;
+    const appId = await api.createApp('ordering-rate');
+    const url = system.hook([200]);
+    const perSecond = 4;
+    await api.createEndpoint(appId, url, { ordering: 'strict', rateLimit: { perSecond } });
+    // Six keys: unpaced, their heads would all go at once (each key is a group of its own). The
+    // rate is shared out over the ordered lane's concurrency (10 containers at most), so one
+    // container alone sends at a tenth of it: never above the rate, often below.
+    const events = 6;
+    for (let i = 0; i < events; i++)
+      await api.sendEvent(appId, { id: `r-${i}`, type: 'order.updated', data: { i }, orderingKey: `key-${i}` });
+
+    const path = new URL(url).pathname;
+    await receiver.waitFor(
+      (all) => all.filter((r) => r.path === path).length >= events,
+      60_000,
+      'every paced delivery',
+    );
+    const at = receiver.on(path).map((r) => r.at);
+    const t0 = Math.min(...at);
+    const shown = at.map((t) => t - t0).join(',');
+    // Never more than the rate in a second (+1: a window may hold both ends of a spacing), and
+    // spread over at least (events - 2) / rate seconds (the first token and the burst's one).
+    for (const start of at)
+      expect(at.filter((t) => t >= start && t < start + 1000).length, shown).toBeLessThanOrEqual(perSecond + 1);
+    expect(Math.max(...at) - t0, shown).toBeGreaterThanOrEqual(((events - 2) / perSecond) * 1000);
+    // Waiting for the rate is no attempt: each was sent once.
+    expect(new Set(receiver.on(path).map(idOf)).size).toBe(events);
+    expect(receiver.on(path)).toHaveLength(events);
+  });
 });

@@ -1,5 +1,7 @@
 /** Records the unit and integration tests build by hand, in one place. */
+import { ENV } from '../../functions/config';
 import type { Endpoint, StoredEvent } from '../../functions/shared/model';
+import { functionTunables } from '../../infra/topology';
 
 /** An enabled endpoint subscribed to every type, with one secret; `extra` overrides any field. */
 export function anEndpoint(extra: Partial<Endpoint> = {}): Endpoint {
@@ -28,5 +30,20 @@ export function anEvent(e: Pick<StoredEvent, 'id' | 'timestamp'> & Partial<Store
     endpointIds: ['ep_1'],
     skippedEndpointIds: [],
     ...e,
+  };
+}
+
+/** What the stack sets on a function (its tunables from infra/topology.ts), with stand-in resources. */
+export function aFunctionEnvironment(extra: Record<string, string | undefined> = {}) {
+  return {
+    ...functionTunables(),
+    [ENV.tableName]: 'hookrelay',
+    [ENV.workQueueUrl]: 'http://sqs/work',
+    [ENV.retryQueueUrl]: 'http://sqs/retry',
+    [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
+    [ENV.dlqUrl]: 'http://sqs/dlq',
+    [ENV.retentionDays]: '30',
+    [ENV.version]: '0.1.0',
+    ...extra,
   };
 }

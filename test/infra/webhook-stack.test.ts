@@ -228,8 +228,8 @@ describe('the delivery worker', () => {
       { MaximumConcurrency: 7 },
       // The isolation lane's own cap, from the topology.
       { MaximumConcurrency: topology.delivery.isolatedConcurrency },
-      // The ordered lane (infra/constructs/ordered-lane.ts).
-      { MaximumConcurrency: 7 },
+      // The ordered lane's own cap, from the topology: strict endpoints' rates are shared out by it.
+      { MaximumConcurrency: topology.delivery.orderedConcurrency },
       // The ingest function's own cap, from the topology.
       { MaximumConcurrency: topology.ingest.maxConcurrency },
     ]);

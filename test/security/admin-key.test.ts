@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { adminKeyReader, type SecretsClient } from '../../functions/access/aws-admin-key';
 import { ENV, parseConfig } from '../../functions/config';
-import { functionTunables } from '../../infra/topology';
+import { aFunctionEnvironment } from '../helpers/fixtures';
 
 const store = { value: '', reads: [] as string[] };
 
@@ -18,16 +18,7 @@ const secrets: SecretsClient = {
 };
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:hookrelay-admin-key';
-const deployment = {
-  ...functionTunables(),
-  [ENV.tableName]: 'hookrelay',
-  [ENV.workQueueUrl]: 'http://sqs/work',
-  [ENV.retryQueueUrl]: 'http://sqs/retry',
-  [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
-  [ENV.dlqUrl]: 'http://sqs/dlq',
-  [ENV.retentionDays]: '30',
-  [ENV.version]: '0.1.0',
-};
+const deployment = aFunctionEnvironment();
 const cfg = parseConfig({ ...deployment, [ENV.apiKeySecretArn]: ARN });
 const MINUTE = 60_000;
 // The cache lives in the reader (one per container); each test has its own, and its own clock.

@@ -8,19 +8,9 @@ import { ConfigError, ENV } from '../../functions/config';
 import { createContainer, lazyContainer } from '../../functions/container';
 import { createApiHandler } from '../../functions/handlers/api';
 import { lambdaContext } from '../../infra/local/lambda';
-import { functionTunables } from '../../infra/topology';
+import { aFunctionEnvironment } from '../helpers/fixtures';
 
-/** What the stack sets on a function, with stand-in resources. */
-const DEPLOYMENT = {
-  ...functionTunables(),
-  [ENV.tableName]: 'hookrelay',
-  [ENV.workQueueUrl]: 'http://sqs/work',
-  [ENV.retryQueueUrl]: 'http://sqs/retry',
-  [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
-  [ENV.dlqUrl]: 'http://sqs/dlq',
-  [ENV.retentionDays]: '30',
-  [ENV.version]: '0.1.0',
-};
+const DEPLOYMENT = aFunctionEnvironment();
 
 const portalPage = { rawPath: '/portal', headers: {}, requestContext: { http: { method: 'GET' } } } as never;
 

@@ -391,3 +391,31 @@ function simulate429Receiver(opts: { events: number; limitPerSecond: number }) {
   }
   return { requests, tooMany, delivered };
 }
+
+describe('flow gate: the ordered lane', () => {
+  it('paces held heads without reservations that lapse: a head waits for a token due within the second, others come back', () => {
+    // 2/s over an ordered lane of concurrency 1: this container's share is the whole rate.
+    const gate = createFlowGate({ laneConcurrency: { isolated: 2, ordered: 1 }, random: () => 0 });
+    const e = { ...ep(), rateLimit: { perSecond: 2 } };
+    const sent: number[] = [];
+    // Eight heads (eight keys), each coming back when told, for ten seconds.
+    let due = Array.from({ length: 8 }, () => T0);
+    for (let t = T0; t < T0 + 10_000; t += 10) {
+      due = due.flatMap((at) => {
+        if (at > t) return [at];
+        const a = gate.admit(e, 'ordered', t);
+        if (a.go) {
+          sent.push(t + (a.sleepMs ?? 0));
+          return [];
+        }
+        expect(a.reason).toBe('rate');
+        return [t + a.waitMs];
+      });
+    }
+    // All eight went, never more than two in a second (plus the burst's one), and no later than
+    // the rate allows: a lapsed reservation would have pushed the last ones out of the ten seconds.
+    expect(sent).toHaveLength(8);
+    for (const s of sent) expect(sent.filter((x) => x >= s && x < s + 1000).length).toBeLessThanOrEqual(3);
+    expect(Math.max(...sent) - T0).toBeLessThan(4500);
+  });
+});
