@@ -332,6 +332,7 @@ export function apiServices(container: Container) {
       deadLetters,
       release: (receiptHandle) => laneQueue.release(receiptHandle),
       getEndpoint,
+      saveThrottle: (appId, endpointId, throttle) => stores.apps.saveThrottle(appId, endpointId, throttle),
     }),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { NotFoundError, ConflictError } from '../shared/errors';
 import { deadLetterMessage, type DeadLetterQueue, type DeliveryKey } from '../delivery/lifecycle';
-import type { Endpoint } from '../shared/model';
+import type { Endpoint, StoredThrottle } from '../shared/model';
 import { parseOrThrow, orderingSkipSchema } from '../api/schemas';
 import type { HeldKey, HeldKeyStore } from './ordering';
 
@@ -24,6 +24,11 @@ export interface OrderingServiceDeps {
   /** Makes a held head's message visible now, so its lane drops it at once; false if it cannot. */
   release(receiptHandle: string): Promise<boolean>;
   getEndpoint(appId: string, endpointId: string): Promise<Endpoint | null>;
+  /**
+   * Writes the endpoint's flow state: a skip resumes an endpoint the breaker paused (its failing
+   * head may have been what paused it), ramping up from one request a second.
+   */
+  saveThrottle?(appId: string, endpointId: string, throttle: StoredThrottle): Promise<void>;
   now?: () => Date;
 }
 
@@ -77,7 +82,7 @@ export function createOrderingService(deps: OrderingServiceDeps) {
     ): Promise<{ eventId: string; orderingKey: string | null }> {
       const input = parseOrThrow(orderingSkipSchema, body ?? {});
       const orderingKey = input.orderingKey ?? undefined;
-      await requireEndpoint(appId, endpointId);
+      const endpoint = await requireEndpoint(appId, endpointId);
       const shown = orderingKey === undefined ? 'the events without a key' : `key ${orderingKey}`;
       const held = await deps.held.get(appId, endpointId, orderingKey);
       if (!held) throw new NotFoundError(`nothing holds ${shown} on endpoint ${endpointId}`);
@@ -122,6 +127,12 @@ export function createOrderingService(deps: OrderingServiceDeps) {
       // failed and lets the key move on. Should its receive have moved on, the lane does so at
       // its next look (at the latest when the hold ends).
       if (held.receiptHandle) await deps.release(held.receiptHandle);
+      if (endpoint.throttle?.state === 'paused') {
+        // The rest of its keys would wait for the breaker's next probe: a person has acted on
+        // what held them, so the endpoint resumes now, slowly, as after a probe that succeeded.
+        const resumed = { state: 'throttled' as const, perSecond: 1, reason: `resumed: a held key was ${reason}` };
+        await deps.saveThrottle?.(appId, endpointId, { ...resumed, since: at.toISOString() });
+      }
       return { eventId: held.eventId, orderingKey: orderingKey ?? null };
     },
   };
