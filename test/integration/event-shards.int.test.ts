@@ -417,6 +417,17 @@ describe('an app whose producer chooses the ids, sending to one hot endpoint', (
     }
     const message = scheduler.sent.map((s) => s.message).find((m) => m.eventId === head.id)!;
     expect(message).toMatchObject({ order: { key: 'cart-1' }, shard: head.shard });
+    // A re-POST of the id is answered with the original, and its strict first attempt, sent
+    // again to take its place in the line, names the same record.
+    const sent = scheduler.sent.length;
+    const again = {
+      type: 'order.created',
+      data: JSON.parse(head.dataJson) as unknown,
+      id: head.id,
+      orderingKey: 'cart-1',
+    };
+    expect((await ingester().ingest({ appId: STRICT, body: again })).id).toBe(head.id);
+    expect(scheduler.sent.slice(sent).map((s) => s.message)).toEqual([message]);
     const held = new DynamoHeldKeyStore(new DynamoTable(db, { tableName, retentionDays: 30 }));
     receiver.failing.add(head.id);
     const lane = createOrderedDelivery({
