@@ -33,17 +33,18 @@ export function anEvent(e: Pick<StoredEvent, 'id' | 'timestamp'> & Partial<Store
   };
 }
 
+/** The resources the stack names to every function, as stand-ins (no AWS behind them). */
+export const STAND_IN_RESOURCES = {
+  [ENV.tableName]: 'hookrelay',
+  [ENV.workQueueUrl]: 'http://sqs/work',
+  [ENV.retryQueueUrl]: 'http://sqs/retry',
+  [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
+  [ENV.dlqUrl]: 'http://sqs/dlq',
+  [ENV.retentionDays]: '30',
+  [ENV.version]: '0.1.0',
+};
+
 /** What the stack sets on a function (its tunables from infra/topology.ts), with stand-in resources. */
 export function aFunctionEnvironment(extra: Record<string, string | undefined> = {}) {
-  return {
-    ...functionTunables(),
-    [ENV.tableName]: 'hookrelay',
-    [ENV.workQueueUrl]: 'http://sqs/work',
-    [ENV.retryQueueUrl]: 'http://sqs/retry',
-    [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
-    [ENV.dlqUrl]: 'http://sqs/dlq',
-    [ENV.retentionDays]: '30',
-    [ENV.version]: '0.1.0',
-    ...extra,
-  };
+  return { ...functionTunables(), ...STAND_IN_RESOURCES, ...extra };
 }

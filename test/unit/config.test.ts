@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV, parseConfig } from '../../functions/config';
+import { STAND_IN_RESOURCES } from '../helpers/fixtures';
 
 /** What the stack sets on every function (resources and tunables), with stand-in values. */
 const DEPLOYMENT = {
-  [ENV.tableName]: 'hookrelay',
-  [ENV.workQueueUrl]: 'http://sqs/work',
-  [ENV.retryQueueUrl]: 'http://sqs/retry',
-  [ENV.isolatedQueueUrl]: 'http://sqs/isolated',
-  [ENV.dlqUrl]: 'http://sqs/dlq',
-  [ENV.retentionDays]: '30',
+  ...STAND_IN_RESOURCES,
   [ENV.disableAfterFailingS]: '432000',
   [ENV.leaseS]: '300',
   [ENV.responseExcerptBytes]: '1024',
@@ -17,7 +13,6 @@ const DEPLOYMENT = {
   [ENV.feedSettleMs]: '2000',
   [ENV.recoverMaxPerCall]: '2000',
   [ENV.ingestRetry]: '30,3600,30',
-  [ENV.version]: '0.1.0',
 };
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
