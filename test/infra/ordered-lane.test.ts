@@ -63,7 +63,7 @@ describe('the ordered lane', () => {
       FunctionName: refOf(ids.fn.delivery!),
       BatchSize: topology.delivery.batchSize,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: topology.delivery.maxConcurrency },
+      ScalingConfig: { MaximumConcurrency: topology.delivery.orderedConcurrency },
     });
     // SQS refuses a batching window on a FIFO source.
     expect(mappings[0]!.Properties.MaximumBatchingWindowInSeconds).toBeUndefined();
