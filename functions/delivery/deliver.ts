@@ -70,6 +70,8 @@ export interface ParkUpdate {
   nextAttemptAt: string | null;
   /** When housekeeping should look again (on the open index); null once failed. */
   dueAt: string | null;
+  /** Why it failed when no attempt says so (the event status shows it). */
+  reason?: string;
 }
 
 /**
@@ -368,7 +370,7 @@ export function createDeliverService(deps: DeliverDeps) {
     if (a.reason === 'paused' && nowMs >= windowEnd) {
       const reason = `the retry window ended while the endpoint was paused, after ${delivery.attempts} attempts`;
       await deps.deadLetters.send(deadLetterMessage(message, delivery.attempts, reason));
-      const failed = { status: Status.failed, eventType: event.type, nextAttemptAt: null, dueAt: null };
+      const failed = { status: Status.failed, eventType: event.type, nextAttemptAt: null, dueAt: null, reason };
       if (!(await store.park(key, guard, failed))) return 'duplicate';
       deps.observer?.finished?.(Status.failed, { event, attempts: delivery.attempts, at: start });
       return Status.failed;

@@ -306,6 +306,10 @@ export class DynamoDeliveryStore {
     } else {
       remove.push('nextAttemptAt');
     }
+    if (u.reason !== undefined) {
+      set.push('reason = :why');
+      values[':why'] = u.reason;
+    }
     if (u.dueAt) {
       const open = openKeys(key, u.dueAt);
       set.push('dueAt = :due', 'openPk = :opk', 'openSk = :osk');

@@ -168,6 +168,12 @@ describe('flow control on the local stack', () => {
       40_000,
       'every delivery to end failed',
     );
+    // A delivery failed by its window's end while paused says so in its status (no attempt does).
+    const reasons = await Promise.all(ids.map(async (id) => (await system.api.eventStatus(appId, id)).deliveries[0]));
+    const ended = reasons.filter((d) => d?.reason !== undefined);
+    expect(ended.length).toBeGreaterThan(0);
+    for (const d of ended)
+      expect(d!.reason).toMatch(/^the retry window ended while the endpoint was paused, after \d+ attempts$/);
     expect(system.receiver.on(url).length).toBeLessThan(8 * (SCHEDULE.length + 1));
   }, 60_000);
 });

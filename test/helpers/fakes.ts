@@ -297,6 +297,7 @@ export class InMemoryDeliveries
     if (!ok) return false;
     const d: Stored = cur ?? freshDelivery(k, undefined);
     Object.assign(d, { status: u.status, eventType: u.eventType });
+    if (u.reason !== undefined) d.reason = u.reason;
     if (u.nextAttemptAt) d.nextAttemptAt = u.nextAttemptAt;
     else delete d.nextAttemptAt;
     if (u.dueAt) d.dueAt = u.dueAt;
