@@ -251,12 +251,19 @@ export class DynamoDeliveryStore {
     } else {
       remove.push('dueAt', 'openPk', 'openSk');
     }
+    return this.guardedUpdate(key, guard, set, remove, values);
+  }
+
+  /**
+   * The outcome and park writes' one UpdateItem, guarded: by the lease taken, or (no lease) by
+   * the delivery still being where the message found it: `attempt - 1` attempts, active, unheld.
+   */
+  private guardedUpdate(key: Key, guard: FinishGuard, set: string[], remove: string[], values: Item) {
     let condition: string;
     if ('leaseToken' in guard) {
       condition = 'leaseToken = :tok';
       values[':tok'] = guard.leaseToken;
     } else {
-      // No lease taken: the delivery must still be where the message found it, and unheld.
       const { values: sv, lists } = statusValues({ act: ACTIVE_STATUSES });
       Object.assign(values, sv, { ':prev': guard.unleased.attempt - 1, ':zero': 0, ':now': guard.unleased.now });
       condition =
@@ -317,30 +324,7 @@ export class DynamoDeliveryStore {
     } else {
       remove.push('dueAt', 'openPk', 'openSk');
     }
-    let condition: string;
-    if ('leaseToken' in guard) {
-      condition = 'leaseToken = :tok';
-      values[':tok'] = guard.leaseToken;
-    } else {
-      const { values: sv, lists } = statusValues({ act: ACTIVE_STATUSES });
-      Object.assign(values, sv, { ':prev': guard.unleased.attempt - 1, ':now': guard.unleased.now });
-      condition =
-        '(attribute_not_exists(pk) AND :prev = :zero) OR (attempts = :prev AND #s IN (' +
-        lists.act +
-        ') AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now))';
-    }
-    return this.t.conditional(() =>
-      this.t.db.send(
-        new UpdateCommand({
-          TableName: this.t.name,
-          Key: key,
-          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
+    return this.guardedUpdate(key, guard, set, remove, values);
   }
 
   async skip(k: DeliveryKey, eventType: string, order?: DeliveryOrder): Promise<void> {

@@ -296,16 +296,7 @@ export function nextAttemptMessage(
   dueMs: number,
   failedAt: string,
 ): DeliveryMessage {
-  const {
-    reason: _reason,
-    redriven: _redriven,
-    retryBase: _retryBase,
-    heldSince: _heldSince,
-    ticket: _ticket,
-    lane: _lane,
-    waitingSince: _waitingSince,
-    ...rest
-  } = current;
+  const { reason: _reason, redriven: _redriven, retryBase: _retryBase, ...rest } = withoutWait(current);
   const m: DeliveryMessage = {
     ...rest,
     v: 2,
@@ -337,17 +328,14 @@ export function redriveMessage(d: Delivery, notBefore?: number): DeliveryMessage
 
 /** The message moved to the DLQ when a delivery ends failed. */
 export function deadLetterMessage(current: DeliveryMessage, attempt: number, reason: string): DeliveryMessage {
-  const {
-    event: _event,
-    notBefore: _notBefore,
-    redriven: _redriven,
-    heldSince: _heldSince,
-    ticket: _ticket,
-    lane: _lane,
-    waitingSince: _waitingSince,
-    ...rest
-  } = current;
+  const { event: _event, notBefore: _notBefore, redriven: _redriven, ...rest } = withoutWait(current);
   return { ...rest, attempt, reason };
+}
+
+/** A message without what a flow-control wait put on it: the next attempt's waits start afresh. */
+function withoutWait(m: DeliveryMessage): DeliveryMessage {
+  const { heldSince: _heldSince, ticket: _ticket, lane: _lane, waitingSince: _waitingSince, ...rest } = m;
+  return rest;
 }
 
 // ---- due times --------------------------------------------------------------------------------

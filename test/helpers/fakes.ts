@@ -262,33 +262,20 @@ export class InMemoryDeliveries
     this.attempts.push(structuredClone(a));
   }
   async finish(k: DeliveryKey, guard: FinishGuard, u: DeliveryUpdate) {
-    const cur = this.records.get(dkey(k));
-    const ok =
-      'leaseToken' in guard
-        ? cur?.leaseToken === guard.leaseToken
-        : this.mayTake(cur, guard.unleased.attempt - 1, guard.unleased.now);
-    if (!ok) return false;
-    const d: Stored = cur ?? freshDelivery(k, undefined);
-    Object.assign(d, {
-      status: u.status,
-      attempts: u.attempts,
-      eventType: u.eventType,
-      lastAttemptAt: u.lastAttemptAt,
+    return this.guardedWrite(k, guard, u, (d) => {
+      Object.assign(d, { attempts: u.attempts, lastAttemptAt: u.lastAttemptAt });
+      if (u.lastStatusCode !== null) d.lastStatusCode = u.lastStatusCode;
+      else delete d.lastStatusCode;
+      if (u.success) d.success = u.success;
     });
-    if (u.lastStatusCode !== null) d.lastStatusCode = u.lastStatusCode;
-    else delete d.lastStatusCode;
-    if (u.success) d.success = u.success;
-    if (u.nextAttemptAt) d.nextAttemptAt = u.nextAttemptAt;
-    else delete d.nextAttemptAt;
-    if (u.dueAt) d.dueAt = u.dueAt;
-    else delete d.dueAt;
-    delete d.leaseToken;
-    delete d.leaseUntil;
-    delete d.requeues;
-    this.records.set(dkey(k), d);
-    return true;
   }
   async park(k: DeliveryKey, guard: FinishGuard, u: ParkUpdate) {
+    return this.guardedWrite(k, guard, u, (d) => {
+      if (u.reason !== undefined) d.reason = u.reason;
+    });
+  }
+  /** finish's and park's write: guarded by the lease or by where the message found the delivery. */
+  private guardedWrite(k: DeliveryKey, guard: FinishGuard, u: ParkUpdate, more: (d: Stored) => void): boolean {
     const cur = this.records.get(dkey(k));
     const ok =
       'leaseToken' in guard
@@ -297,7 +284,7 @@ export class InMemoryDeliveries
     if (!ok) return false;
     const d: Stored = cur ?? freshDelivery(k, undefined);
     Object.assign(d, { status: u.status, eventType: u.eventType });
-    if (u.reason !== undefined) d.reason = u.reason;
+    more(d);
     if (u.nextAttemptAt) d.nextAttemptAt = u.nextAttemptAt;
     else delete d.nextAttemptAt;
     if (u.dueAt) d.dueAt = u.dueAt;
