@@ -29,7 +29,7 @@ import {
   type BreakerOptions,
   type BreakerState,
 } from './breaker';
-import type { RateLimit, StoredThrottle } from './throttle';
+import { RESUME_PER_SECOND, type RateLimit, type StoredThrottle } from './throttle';
 import { TokenBucket } from './token-bucket';
 
 export type Lane = 'shared' | 'isolated' | 'ordered';
@@ -114,7 +114,7 @@ export const DEFAULT_FLOW: FlowGateOptions = {
   laneConcurrency: { isolated: 2, ordered: 10 },
   sharedBudgetMs: 1000,
   calmToNormalMs: 60_000,
-  resumePerSecond: 1,
+  resumePerSecond: RESUME_PER_SECOND,
 };
 
 /** One endpoint's state in this container. */

@@ -10,6 +10,13 @@ export type { RateLimit, StoredThrottle };
 
 export const RATE_LIMIT_MIN = 0.1;
 export const RATE_LIMIT_MAX = 1000;
+/** A paused endpoint resumes at this rate, ramping up by AIMD (after a probe succeeds, or a skip). */
+export const RESUME_PER_SECOND = 1;
+
+/** The state a paused endpoint resumes in: throttled at the resume rate, newer than the pause. */
+export function resumedThrottle(reason: string, since: string): StoredThrottle {
+  return { state: 'throttled', perSecond: RESUME_PER_SECOND, reason, since };
+}
 
 export type ThrottleStateName = 'normal' | 'throttled' | 'paused';
 

@@ -5,6 +5,7 @@
 import { NotFoundError, ConflictError } from '../shared/errors';
 import { deadLetterMessage, type DeadLetterQueue, type DeliveryKey } from '../delivery/lifecycle';
 import type { Endpoint, StoredThrottle } from '../shared/model';
+import { resumedThrottle } from '../flow/throttle';
 import { parseOrThrow, orderingSkipSchema } from '../api/schemas';
 import type { HeldKey, HeldKeyStore } from './ordering';
 
@@ -130,8 +131,8 @@ export function createOrderingService(deps: OrderingServiceDeps) {
       if (endpoint.throttle?.state === 'paused') {
         // The rest of its keys would wait for the breaker's next probe: a person has acted on
         // what held them, so the endpoint resumes now, slowly, as after a probe that succeeded.
-        const resumed = { state: 'throttled' as const, perSecond: 1, reason: `resumed: a held key was ${reason}` };
-        await deps.saveThrottle?.(appId, endpointId, { ...resumed, since: at.toISOString() });
+        const resumed = resumedThrottle(`resumed: a held key was ${reason}`, at.toISOString());
+        await deps.saveThrottle?.(appId, endpointId, resumed);
       }
       return { eventId: held.eventId, orderingKey: orderingKey ?? null };
     },
