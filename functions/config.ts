@@ -33,6 +33,12 @@ export const ENV = {
   // The deployment's: resources.
   tableName: 'HOOKRELAY_TABLE_NAME',
   workQueueUrl: 'HOOKRELAY_WORK_QUEUE_URL',
+  /**
+   * Every shard of the work queue, comma-separated in shard order, the first being the work queue
+   * itself (docs/flow-control.md "Shards"): an app's first attempts go to its shard. Empty: the
+   * work queue alone.
+   */
+  workShardUrls: 'HOOKRELAY_WORK_SHARD_URLS',
   retryQueueUrl: 'HOOKRELAY_RETRY_QUEUE_URL',
   /** The isolation lane: attempts of throttled, paused, rate-limited and slow endpoints (functions/flow). */
   isolatedQueueUrl: 'HOOKRELAY_ISOLATED_QUEUE_URL',
@@ -160,6 +166,24 @@ const ingestRetry = z.pipe(
   }),
 );
 
+/** A comma-separated list of queue URLs, none empty; empty or unset: none. */
+const urlList = z.pipe(
+  z.optional(z.string()),
+  z.transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return [];
+    const urls = v.split(',').map((s) => s.trim());
+    if (urls.some((u) => u === '') || urls.length > 100) {
+      ctx.issues.push({
+        code: 'custom',
+        message: `must be up to 100 comma-separated queue URLs, got "${v}"`,
+        input: v,
+      });
+      return z.NEVER;
+    }
+    return urls;
+  }),
+);
+
 /** A required non-empty string (a resource's name or URL). */
 const required = z.pipe(
   z.optional(z.string()),
@@ -226,6 +250,7 @@ const portalUrl = z.optional(
 const schema = z.object({
   [ENV.tableName]: required,
   [ENV.workQueueUrl]: required,
+  [ENV.workShardUrls]: urlList,
   [ENV.retryQueueUrl]: required,
   [ENV.isolatedQueueUrl]: required,
   [ENV.dlqUrl]: required,
@@ -260,6 +285,8 @@ const schema = z.object({
 export interface Config {
   readonly tableName: string;
   readonly workQueueUrl: string;
+  /** The work queue's shards, in shard order; the first is `workQueueUrl` (one shard: it alone). */
+  readonly workShardUrls: readonly string[];
   readonly retryQueueUrl: string;
   readonly isolatedQueueUrl: string;
   readonly dlqUrl: string;
@@ -323,9 +350,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`));
   }
   const e = result.data;
+  const shards = e[ENV.workShardUrls];
+  if (shards.length > 0 && shards[0] !== e[ENV.workQueueUrl]) {
+    throw new ConfigError([
+      `${ENV.workShardUrls} must start with ${ENV.workQueueUrl} (${e[ENV.workQueueUrl]}), got "${shards[0]}"`,
+    ]);
+  }
   return Object.freeze({
     tableName: e[ENV.tableName],
     workQueueUrl: e[ENV.workQueueUrl],
+    workShardUrls: Object.freeze(shards.length > 0 ? shards : [e[ENV.workQueueUrl]]),
     retryQueueUrl: e[ENV.retryQueueUrl],
     isolatedQueueUrl: e[ENV.isolatedQueueUrl],
     dlqUrl: e[ENV.dlqUrl],

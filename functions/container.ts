@@ -46,7 +46,7 @@ export function createContainer(env: Environment): Container {
     { endpointCacheMs: ENDPOINT_CACHE_MS },
   );
   const scheduler = new SqsScheduler(aws.sqs, {
-    work: cfg.workQueueUrl,
+    work: cfg.workShardUrls,
     retry: cfg.retryQueueUrl,
     isolated: cfg.isolatedQueueUrl,
     ordered: cfg.orderedQueueUrl,

@@ -26,7 +26,10 @@ export const topology = {
     ...TABLE_LAYOUT,
   },
   queues: {
-    /** First attempts of every delivery. */
+    /**
+     * First attempts of every delivery: the work queue is shard 0 of `delivery.workShards`, and
+     * the other shards are made like it (named `<name>-<shard>` locally).
+     */
     work: { name: 'hookrelay-deliveries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
     /** Retries, each sent with its own DelaySeconds (up to SQS's 15 minutes, longer waits hop). */
     retry: { name: 'hookrelay-retries', visibilityTimeoutS: 180, maxReceiveCount: 5, retentionDays: 4 },
@@ -75,6 +78,13 @@ export const topology = {
     maxBatchingWindowS: 0,
     /** Cap on concurrent delivery invocations per queue (SQS event source maximumConcurrency). */
     maxConcurrency: 50,
+    /**
+     * Shards of the work queue, each with its own event source and `maxConcurrency` slots; an
+     * app's first attempts all go to one (functions/delivery/work-shards.ts). A hanging endpoint's
+     * first wave holds only its shard's slots: the apps of the other shards (7 in 8) are not
+     * delayed, and one app still has the 50 slots the whole work queue had before.
+     */
+    workShards: 8,
     /** Lambda timeout; the queues' visibility timeout is six times it, as AWS advises. */
     functionTimeoutS: 30,
     /** Bytes of the receiver's response body kept with an attempt. */

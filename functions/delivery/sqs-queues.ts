@@ -8,6 +8,7 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aw
 import { randomUUID } from 'node:crypto';
 import { sendInBatches } from '../shared/batches';
 import { sendOrdered } from '../ordering/sqs-ordered-lane';
+import { workShardOf } from './work-shards';
 import { SCHEDULER_HORIZON_S, type DeadLetterQueue, type DeliveryMessage, type DeliveryScheduler } from './lifecycle';
 
 /** Sends messages ten a request, re-sending any entry SQS reports as failed. */
@@ -28,12 +29,13 @@ export function delaySeconds(at: Date, now: Date): number {
 /**
  * Sends attempts where they run: a strict endpoint's (`order` set) to the ordered lane, in the
  * order given and at once (its lane holds it until the table's due time: a FIFO queue takes no
- * per-message delay), every other to the work queue, or to the retry queue with its delay.
+ * per-message delay), every other to its app's shard of the work queue (`work`, in shard order),
+ * or to the retry queue with its delay.
  */
 export class SqsScheduler implements DeliveryScheduler {
   constructor(
     private readonly sqs: SQSClient,
-    private readonly queues: { work: string; retry: string; isolated: string; ordered?: string },
+    private readonly queues: { work: readonly string[]; retry: string; isolated: string; ordered?: string },
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -44,16 +46,31 @@ export class SqsScheduler implements DeliveryScheduler {
     return sendOrdered(this.sqs, this.queues.ordered, messages);
   }
 
-  /** First attempts: the work queue, the ordered lane (strict endpoints), or the isolation lane. */
+  /** First attempts: the app's work shard, the ordered lane (strict endpoints), or the isolation lane. */
   async now(messages: DeliveryMessage[]): Promise<void> {
     const ordered = messages.filter((m) => m.order);
     const isolated = messages.filter((m) => !m.order && m.lane === 'isolated');
-    const rest = messages.filter((m) => !m.order && m.lane !== 'isolated');
+    const byShard = new Map<string, DeliveryMessage[]>();
+    for (const m of messages) {
+      if (m.order || m.lane === 'isolated') continue;
+      const url = this.workQueueOf(m.appId);
+      const shard = byShard.get(url);
+      if (shard) shard.push(m);
+      else byShard.set(url, [m]);
+    }
     await Promise.all([
-      rest.length > 0 ? sendAll(this.sqs, this.queues.work, rest) : undefined,
+      ...[...byShard].map(([url, shard]) => sendAll(this.sqs, url, shard)),
       isolated.length > 0 ? sendAll(this.sqs, this.queues.isolated, isolated) : undefined,
       ordered.length > 0 ? this.ordered(ordered) : undefined,
     ]);
+  }
+
+  /** The work queue shard that carries `appId`'s first attempts. */
+  workQueueOf(appId: string): string {
+    const { work } = this.queues;
+    const url = work[workShardOf(appId, work.length)];
+    if (url === undefined) throw new Error('no work queue is configured');
+    return url;
   }
 
   /** A later attempt: the retry queue, or the isolation lane, with the delay SQS allows. */

@@ -43,7 +43,8 @@ export interface WebhookApiProps {
   readonly shape?: ApiShape;
   readonly entry: string;
   readonly store: WebhookStore;
-  readonly workQueue: sqs.IQueue;
+  /** The work queue's shards: an app's first attempts go to its own. */
+  readonly workQueues: readonly sqs.IQueue[];
   /** First attempts of rate-limited, throttled or paused endpoints go to the isolation lane. */
   readonly isolatedQueue: sqs.IQueue;
   readonly environment: Record<string, string>;
@@ -121,7 +122,7 @@ export class WebhookApi extends Construct {
     props.store.grantReadWriteData(fn, undefined, { queryIndexes: false });
     // What the code calls, no more (test/iam): SendMessage alone, not grantSendMessages'
     // GetQueueAttributes and GetQueueUrl; GetSecretValue alone, not grantRead's DescribeSecret.
-    props.workQueue.grant(fn, 'sqs:SendMessage');
+    for (const q of props.workQueues) q.grant(fn, 'sqs:SendMessage');
     props.isolatedQueue.grant(fn, 'sqs:SendMessage');
     fn.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.adminKey.secretArn] }),

@@ -9,7 +9,8 @@ import { hookrelayMetric } from './metrics';
 
 export interface DeliveryDashboardProps {
   readonly queues: {
-    work: sqs.IQueue;
+    /** The work queue's shards, in shard order: one line each. */
+    workShards: readonly sqs.IQueue[];
     retry: sqs.IQueue;
     deadLetter: sqs.IQueue;
     ingest: sqs.IQueue;
@@ -29,7 +30,8 @@ export class DeliveryDashboard extends Construct {
   constructor(scope: Construct, id: string, props: DeliveryDashboardProps) {
     super(scope, id);
     const fns = Object.entries(props.functions);
-    const { work, retry, deadLetter, ingest, ingestDeadLetter } = props.queues;
+    const { workShards, retry, deadLetter, ingest, ingestDeadLetter } = props.queues;
+    const shardLabel = (n: number) => (workShards.length > 1 ? `work ${n}` : 'work');
     const max = { period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM };
     const sum = { period: PERIOD, statistic: cloudwatch.Stats.SUM };
 
@@ -60,7 +62,7 @@ export class DeliveryDashboard extends Construct {
         title: 'Queue depth (visible messages)',
         width: 12,
         left: [
-          work.metricApproximateNumberOfMessagesVisible({ ...max, label: 'work' }),
+          ...workShards.map((q, n) => q.metricApproximateNumberOfMessagesVisible({ ...max, label: shardLabel(n) })),
           retry.metricApproximateNumberOfMessagesVisible({ ...max, label: 'retry' }),
           deadLetter.metricApproximateNumberOfMessagesVisible({ ...max, label: 'dead letter' }),
           ingest.metricApproximateNumberOfMessagesVisible({ ...max, label: 'ingest' }),
@@ -72,7 +74,7 @@ export class DeliveryDashboard extends Construct {
         title: 'Age of oldest message (s)',
         width: 12,
         left: [
-          work.metricApproximateAgeOfOldestMessage({ ...max, label: 'work' }),
+          ...workShards.map((q, n) => q.metricApproximateAgeOfOldestMessage({ ...max, label: shardLabel(n) })),
           retry.metricApproximateAgeOfOldestMessage({ ...max, label: 'retry' }),
           deadLetter.metricApproximateAgeOfOldestMessage({ ...max, label: 'dead letter' }),
           ingest.metricApproximateAgeOfOldestMessage({ ...max, label: 'ingest' }),

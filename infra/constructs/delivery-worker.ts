@@ -46,8 +46,9 @@ export class DeliveryWorker extends Construct {
 
     // The isolation lane has a small concurrency of its own: rates are shared out by it
     // (functions/flow/gate.ts), and a misbehaving endpoint's work never takes the shared slots.
+    // Each shard of the work queue has its own slots (topology.delivery.workShards).
     for (const [queue, maxConcurrency] of [
-      [props.queues.work, props.maxConcurrency],
+      ...props.queues.workShards.map((shard) => [shard, props.maxConcurrency] as const),
       [props.queues.retry, props.maxConcurrency],
       [props.queues.isolated, d.isolatedConcurrency],
     ] as const) {

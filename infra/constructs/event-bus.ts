@@ -13,7 +13,8 @@ import type { WebhookStore } from './store';
 export interface IngestBusProps {
   readonly entry: string;
   readonly store: WebhookStore;
-  readonly workQueue: sqs.IQueue;
+  /** The work queue's shards: an app's first attempts go to its own. */
+  readonly workQueues: readonly sqs.IQueue[];
   /** First attempts of rate-limited, throttled or paused endpoints go to the isolation lane. */
   readonly isolatedQueue: sqs.IQueue;
   readonly environment: Record<string, string>;
@@ -116,7 +117,7 @@ export class IngestBus extends Construct {
       { queryIndexes: false },
     );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
-    props.workQueue.grant(fn, 'sqs:SendMessage');
+    for (const q of props.workQueues) q.grant(fn, 'sqs:SendMessage');
     props.isolatedQueue.grant(fn, 'sqs:SendMessage');
     this.deadLetter.grant(fn, 'sqs:SendMessage');
 

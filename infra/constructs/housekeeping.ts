@@ -65,7 +65,7 @@ export class Housekeeping extends Construct {
       { queryIndexes: true },
     );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
-    props.queues.work.grant(fn, 'sqs:SendMessage');
+    for (const q of props.queues.workShards) q.grant(fn, 'sqs:SendMessage');
     props.queues.retry.grant(fn, 'sqs:SendMessage');
     this.function.acknowledgeTableIndexes(logicalIdOf(props.store.table));
 

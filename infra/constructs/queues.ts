@@ -10,7 +10,7 @@ import { topology } from '../topology';
 export const VISIBILITY_TO_FUNCTION_TIMEOUT = 6;
 
 /**
- * The delivery queues: `work` (first attempts), `retry` (later attempts, each with its own
+ * The delivery queues: `work` (first attempts, in `workShards`), `retry` (later attempts, each with its own
  * delay) and the dead-letter queue both redrive to after `maxReceiveCount` receives. All three are
  * encrypted with SQS managed keys (SSE-SQS: no KMS key to pay for or to grant, and EventBridge and
  * Lambda can still write to them) and refuse requests that are not over TLS.
@@ -19,7 +19,10 @@ export const VISIBILITY_TO_FUNCTION_TIMEOUT = 6;
  * share an account and region; the functions get the URLs through their environment.
  */
 export class DeliveryQueues extends Construct {
+  /** Shard 0 of the work queue: the DLQ's redrive target (the stack output `WorkQueueUrl`). */
   readonly work: sqs.Queue;
+  /** Every shard of the work queue, in shard order (`work` first); see topology.delivery.workShards. */
+  readonly workShards: readonly sqs.Queue[];
   readonly retry: sqs.Queue;
   /** The isolation lane: attempts of throttled, paused, rate-limited and slow endpoints. */
   readonly isolated: sqs.Queue;
@@ -57,6 +60,11 @@ export class DeliveryQueues extends Construct {
         deadLetterQueue: { queue: this.deadLetter, maxReceiveCount: spec.maxReceiveCount },
       });
     this.work = deliveryQueue('Work', q.work);
+    // Shard 0 keeps the work queue's id, so a stack deployed before sharding keeps its queue.
+    this.workShards = [
+      this.work,
+      ...Array.from({ length: topology.delivery.workShards - 1 }, (_, i) => deliveryQueue(`WorkShard${i + 1}`, q.work)),
+    ];
     this.retry = deliveryQueue('Retry', q.retry);
     this.isolated = deliveryQueue('Isolated', q.isolated);
   }

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -234,7 +234,7 @@ export class WebhookDelivery extends Construct {
       ...common,
       entry: entry('api'),
       store,
-      workQueue: this.queues.work,
+      workQueues: this.queues.workShards,
       isolatedQueue: this.queues.isolated,
       throttle: s.apiThrottle,
       shape: s.apiShape,
@@ -250,7 +250,7 @@ export class WebhookDelivery extends Construct {
       ...common,
       entry: entry('ingest'),
       store,
-      workQueue: this.queues.work,
+      workQueues: this.queues.workShards,
       isolatedQueue: this.queues.isolated,
     });
     this.housekeeping = new Housekeeping(this, 'Housekeeping', {
@@ -290,7 +290,7 @@ export class WebhookDelivery extends Construct {
       ? undefined
       : new DeliveryDashboard(this, 'Dashboard', {
           queues: {
-            work: this.queues.work,
+            workShards: this.queues.workShards,
             retry: this.queues.retry,
             deadLetter: this.queues.deadLetter,
             ingest: this.ingest.queue,
@@ -317,6 +317,10 @@ function functionEnvironment(
   return {
     [ENV.tableName]: table.tableName,
     [ENV.workQueueUrl]: queues.work.queueUrl,
+    [ENV.workShardUrls]: Fn.join(
+      ',',
+      queues.workShards.map((q) => q.queueUrl),
+    ),
     [ENV.retryQueueUrl]: queues.retry.queueUrl,
     [ENV.isolatedQueueUrl]: queues.isolated.queueUrl,
     [ENV.dlqUrl]: queues.deadLetter.queueUrl,

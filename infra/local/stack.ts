@@ -52,6 +52,7 @@ import {
   rateSeconds,
   readModel,
   referencedId,
+  referencedIds,
   resolve,
   standardAttributes,
   type CfnTemplate,
@@ -170,6 +171,7 @@ const ROLE_VARS: Record<string, QueueKey | 'table'> = {
 const RESOURCE_VARS = new Set<string>([
   ENV.tableName,
   ENV.workQueueUrl,
+  ENV.workShardUrls,
   ENV.retryQueueUrl,
   ENV.isolatedQueueUrl,
   ENV.dlqUrl,
@@ -192,6 +194,17 @@ function rolesOf(model: StackModel): Map<string, QueueKey | 'table'> {
     }
   }
   return roles;
+}
+
+/** The work queue's shards past the first (the work queue itself), by logical id: their shard numbers. */
+function workShardsOf(model: StackModel): Map<string, number> {
+  const shards = new Map<string, number>();
+  for (const fn of model.functions) {
+    referencedIds(fn.environment[ENV.workShardUrls]).forEach((id, n) => {
+      if (n > 0) shards.set(id, n);
+    });
+  }
+  return shards;
 }
 
 /** `HookrelayIngestDeadLetter5F4BBD67` -> `hookrelay-ingest-dead-letter`. */
@@ -270,7 +283,9 @@ async function readAssemblyChecked(opts: LocalStackOptions) {
   }
   if (problems.size > 0) throw new ConfigError([...problems]);
   const dataDir = resolveDataDir(opts.dataDir, userEnv);
-  return { opts, log, userEnv, code, port, assembly, model, roles: rolesOf(model), deployed, overlay, dataDir };
+  const roles = rolesOf(model);
+  const workShards = workShardsOf(model);
+  return { opts, log, userEnv, code, port, assembly, model, roles, workShards, deployed, overlay, dataDir };
 }
 type Plan = Awaited<ReturnType<typeof readAssemblyChecked>>;
 
@@ -298,14 +313,17 @@ type Stops = ReturnType<typeof stopper>;
 
 // ---- 2. provision: the emulators, the template's queues and table, their local names -----------
 
-async function provision({ opts, userEnv, assembly, model, roles, dataDir }: Plan, { onStop }: Stops) {
+async function provision({ opts, userEnv, assembly, model, roles, workShards, dataDir }: Plan, { onStop }: Stops) {
   if (dataDir) onStop('data dir lock', lockDataDir(dataDir));
   const emulators: Emulators = await startEmulators({ dataDir, sqsPort: resolveSqsPort(opts.sqsPort, userEnv) });
   onStop('emulators', () => emulators.stop());
 
   // Local names: the delivery queues and the table keep the names the CLI knows
-  // (topology.queues.*.name); every other resource is named after its logical id.
+  // (topology.queues.*.name, a work shard `<work>-<n>`); every other resource is named after
+  // its logical id.
   const localName = (id: string): string => {
+    const shard = workShards.get(id);
+    if (shard !== undefined) return `${topology.queues.work.name}-${shard}`;
     const role = roles.get(id);
     if (role === 'table') return topology.table.name;
     if (role) return topology.queues[role].name;
@@ -320,6 +338,11 @@ async function provision({ opts, userEnv, assembly, model, roles, dataDir }: Pla
   const overrides = new Map<string, { visibilityTimeoutS?: number; maxReceiveCount?: number }>();
   for (const [id, role] of roles) {
     const o = role === 'table' ? undefined : opts.queueOverrides?.[role];
+    if (o) overrides.set(id, o);
+  }
+  // The work queue's settings hold for each of its shards.
+  for (const id of workShards.keys()) {
+    const o = opts.queueOverrides?.work;
     if (o) overrides.set(id, o);
   }
   const provisioned = await provisionStack(emulators.endpoints, model, localName, overrides);

@@ -238,6 +238,15 @@ export function referencedId(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The logical ids an `Fn::Join`'s list refers to, in order (a single reference: its id alone). */
+export function referencedIds(value: unknown): string[] {
+  const one = referencedId(value);
+  if (one !== undefined) return [one];
+  const join = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['Fn::Join'] : undefined;
+  if (!Array.isArray(join) || !Array.isArray(join[1])) return [];
+  return (join[1] as unknown[]).flatMap((part) => referencedIds(part));
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the local runtime runs, read from the template.
 

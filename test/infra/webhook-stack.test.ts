@@ -27,6 +27,7 @@ let template: Template;
 let ids: {
   table: string;
   work: string;
+  workShards: string[];
   retry: string;
   isolated: string;
   dlq: string;
@@ -51,6 +52,7 @@ beforeAll(() => {
   ids = {
     table: logicalIdOf(h.store.table),
     work: logicalIdOf(h.queues.work),
+    workShards: h.queues.workShards.map((q) => logicalIdOf(q)),
     retry: logicalIdOf(h.queues.retry),
     isolated: logicalIdOf(h.queues.isolated),
     dlq: logicalIdOf(h.queues.deadLetter),
@@ -139,7 +141,7 @@ describe('the queues', () => {
   it('redrive work and retry messages to the DLQ after the topology maxReceiveCount', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
     for (const [id, spec] of [
-      [ids.work, topology.queues.work],
+      ...ids.workShards.map((shard) => [shard, topology.queues.work] as const),
       [ids.retry, topology.queues.retry],
     ] as const) {
       expect(queues[id]!.Properties.RedrivePolicy).toEqual({
@@ -154,7 +156,7 @@ describe('the queues', () => {
   it('hide a received message for at least six times the delivery function timeout', () => {
     const fnTimeout = resourcesOf(template, 'AWS::Lambda::Function')[ids.fn.delivery]!.Properties.Timeout as number;
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    for (const id of [ids.work, ids.retry]) {
+    for (const id of [...ids.workShards, ids.retry]) {
       expect(queues[id]!.Properties.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * fnTimeout);
     }
   });
@@ -169,8 +171,9 @@ describe('the queues', () => {
 
   it('are all encrypted at rest and refuse requests that are not over TLS', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
-    // Work, retry, the isolation lane, DLQ, ingest and its DLQ, the ordered lane and its DLQ.
-    expect(Object.keys(queues)).toHaveLength(8);
+    // The work queue's shards, retry, the isolation lane, DLQ, ingest and its DLQ, the ordered
+    // lane and its DLQ.
+    expect(Object.keys(queues)).toHaveLength(topology.delivery.workShards + 7);
     for (const q of Object.values(queues)) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     for (const id of Object.keys(queues)) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -192,7 +195,7 @@ describe('the queues', () => {
 describe('the delivery worker', () => {
   it('consumes the work, retry and isolation queues, reporting per-message failures, in topology batches', () => {
     const standard = [
-      JSON.stringify(arnOf(ids.work)),
+      ...ids.workShards.map((id) => JSON.stringify(arnOf(id))),
       JSON.stringify(arnOf(ids.retry)),
       JSON.stringify(arnOf(ids.isolated)),
     ];
@@ -201,9 +204,12 @@ describe('the delivery worker', () => {
         JSON.stringify(m.Properties.FunctionName) === JSON.stringify(refOf(ids.fn.delivery)) &&
         standard.includes(JSON.stringify(m.Properties.EventSourceArn)),
     );
-    expect(mappings).toHaveLength(3);
+    // One event source per shard of the work queue, each with its own slots.
+    expect(topology.delivery.workShards).toBeGreaterThan(1);
+    expect(ids.workShards[0]).toBe(ids.work);
+    expect(mappings).toHaveLength(topology.delivery.workShards + 2);
     expect(mappings.map((m) => m.Properties.EventSourceArn)).toEqual(
-      expect.arrayContaining([arnOf(ids.work), arnOf(ids.retry), arnOf(ids.isolated)]),
+      expect.arrayContaining([...ids.workShards.map((id) => arnOf(id)), arnOf(ids.retry), arnOf(ids.isolated)]),
     );
     for (const m of mappings) {
       const isolated = JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(arnOf(ids.isolated));
@@ -224,7 +230,8 @@ describe('the delivery worker', () => {
     const { template: t } = synth({ hookrelay: { maxConcurrency: 7 } });
     const mappings = Object.values(resourcesOf(t, 'AWS::Lambda::EventSourceMapping'));
     expect(mappings.map((m) => m.Properties.ScalingConfig)).toEqual([
-      { MaximumConcurrency: 7 },
+      // Each shard of the work queue, then the retry queue.
+      ...Array.from({ length: topology.delivery.workShards }, () => ({ MaximumConcurrency: 7 })),
       { MaximumConcurrency: 7 },
       // The isolation lane's own cap, from the topology.
       { MaximumConcurrency: topology.delivery.isolatedConcurrency },
@@ -417,6 +424,8 @@ describe('the functions', () => {
       expect(vars).toMatchObject({
         [ENV.tableName]: refOf(ids.table),
         [ENV.workQueueUrl]: refOf(ids.work),
+        // Every shard, the work queue first: each function sends an app's first attempts to its own.
+        [ENV.workShardUrls]: { 'Fn::Join': [',', ids.workShards.map((id) => refOf(id))] },
         [ENV.retryQueueUrl]: refOf(ids.retry),
         [ENV.dlqUrl]: refOf(ids.dlq),
         [ENV.retrySchedule]: topology.defaultRetryScheduleS.join(','),

@@ -105,6 +105,27 @@ describe('configuration', () => {
   });
 });
 
+describe('HOOKRELAY_WORK_SHARD_URLS', () => {
+  it('is the work queue alone when unset, and every shard in order when set', () => {
+    expect(parseConfig(DEPLOYMENT).workShardUrls).toEqual(['http://sqs/work']);
+    const cfg = parseConfig({
+      ...DEPLOYMENT,
+      [ENV.workShardUrls]: 'http://sqs/work, http://sqs/work-1,http://sqs/work-2',
+    });
+    expect(cfg.workShardUrls).toEqual(['http://sqs/work', 'http://sqs/work-1', 'http://sqs/work-2']);
+    expect(Object.isFrozen(cfg.workShardUrls)).toBe(true);
+  });
+
+  it('refuses an empty entry, and a list that does not start with the work queue', () => {
+    expect(problemsOf({ ...DEPLOYMENT, [ENV.workShardUrls]: 'http://sqs/work,,http://sqs/work-2' })).toEqual([
+      `${ENV.workShardUrls} must be up to 100 comma-separated queue URLs, got "http://sqs/work,,http://sqs/work-2"`,
+    ]);
+    expect(problemsOf({ ...DEPLOYMENT, [ENV.workShardUrls]: 'http://sqs/work-1,http://sqs/work' })).toEqual([
+      `${ENV.workShardUrls} must start with ${ENV.workQueueUrl} (http://sqs/work), got "http://sqs/work-1"`,
+    ]);
+  });
+});
+
 describe('HOOKRELAY_PORTAL_FRAME_ANCESTORS', () => {
   it("defaults to 'none', takes origins, and refuses anything that would smuggle in a directive", () => {
     expect(parseConfig(DEPLOYMENT).portalFrameAncestors).toBe("'none'");
