@@ -111,8 +111,9 @@ export function figuresJson(res: BenchResults): Record<string, unknown> {
       alone: { p50Ms: round(r.alone.p50Ms), p95Ms: round(r.alone.p95Ms) },
       beside: Object.fromEntries(
         r.beside.map((b) => [
-          b.kind,
+          b.sameShard ? `${b.kind}SameShard` : b.kind,
           {
+            sameShard: b.sameShard,
             p50Ms: round(b.healthy.p50Ms),
             p95Ms: round(b.healthy.p95Ms),
             p95Ratio: round(b.p95Ratio),

@@ -6,6 +6,10 @@
  * (issue 19): at most 2x alone, for each. The neighbour's own outcome is reported too: delivered,
  * still waiting, and the share of its requests answered 429.
  *
+ * The work queue is sharded by app (docs/flow-control.md "Shards"): each neighbour is an app in
+ * another shard than the healthy app's, as 7 in 8 apps are; then a hanging neighbour in the same
+ * shard shows what the other 1 in 8 see.
+ *
  * Each neighbour sends its burst first; the healthy app starts `healthyDelayMs` later and sends
  * one event every `healthyIntervalMs`, open loop. The neighbour's endpoint is disabled after its
  * run, so what it left waiting does not spill into the next one.
@@ -16,6 +20,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Harness } from './harness';
 import { percentile } from './cost';
+import { workShardOf } from '../functions/delivery/work-shards';
+import { topology } from '../infra/topology';
 
 export type NeighbourKind = 'hang' | 'slow2s' | 'fail500' | 'tooMany429';
 
@@ -45,6 +51,9 @@ export interface LatencyFigures {
 export interface NeighbourResult {
   kind: NeighbourKind;
   description: string;
+  /** Whether the neighbour's app shares the healthy app's work queue shard (1 app in `shards` does). */
+  sameShard: boolean;
+  shards: { healthy: number; neighbour: number; of: number };
   healthy: LatencyFigures;
   /** p95 beside it over p95 alone (the goal: at most 2). */
   p95Ratio: number;
@@ -165,10 +174,22 @@ async function healthyRun(h: Harness, appId: string, url: string, s: IsolationSi
   };
 }
 
+const SHARDS = topology.delivery.workShards;
+
+/** A new app whose work queue shard is (or, with `same` false, is not) `shard`. */
+async function appBeside(h: Harness, name: string, shard: number, same: boolean): Promise<string> {
+  for (let i = 0; i < 500; i++) {
+    const appId = await h.api.createApp(name);
+    if ((workShardOf(appId, SHARDS) === shard) === same) return appId;
+  }
+  throw new Error(`no app ${same ? 'in' : 'outside'} shard ${shard} in 500 tries`);
+}
+
 export async function runIsolation(h: Harness, s: IsolationSizes, runId: string, timeoutMs: number) {
   const neighbours = await new NeighbourReceiver().start();
   try {
     const healthyApp = await h.api.createApp('healthy');
+    const healthyShard = workShardOf(healthyApp, SHARDS);
     const healthyUrl = h.receiver.endpoint([200]);
     const created = await h.api.call('POST', `/v1/apps/${healthyApp}/endpoints`, { url: healthyUrl });
     if (created.status !== 201) throw new Error(`create endpoint: ${created.status}`);
@@ -177,9 +198,14 @@ export async function runIsolation(h: Harness, s: IsolationSizes, runId: string,
 
     const alone = await healthyRun(h, healthyApp, healthyUrl, s, `${runId}-alone`);
     const beside: NeighbourResult[] = [];
-    for (const kind of Object.keys(NEIGHBOURS) as NeighbourKind[]) {
-      const appId = await h.api.createApp(`neighbour-${kind}`);
-      const path = `/${kind}-${runId}`;
+    // Every kind in another shard, then a hanging one in the healthy app's own.
+    const runs = [
+      ...(Object.keys(NEIGHBOURS) as NeighbourKind[]).map((kind) => ({ kind, sameShard: false })),
+      { kind: 'hang' as const, sameShard: true },
+    ];
+    for (const { kind, sameShard } of runs) {
+      const appId = await appBeside(h, `neighbour-${kind}`, healthyShard, sameShard);
+      const path = `/${kind}${sameShard ? '-same' : ''}-${runId}`;
       const ep = await h.api.call('POST', `/v1/apps/${appId}/endpoints`, { url: `${neighbours.baseUrl}${path}` });
       if (ep.status !== 201) throw new Error(`create endpoint: ${ep.status}`);
       const endpointId = (ep.body as { id: string }).id;
@@ -188,14 +214,14 @@ export async function runIsolation(h: Harness, s: IsolationSizes, runId: string,
         const events = Array.from({ length: Math.min(100, s.neighbourEvents - i) }, (_, j) => ({
           type: 'noisy',
           data: { n: i + j },
-          id: `${runId}-${kind}-${i + j}`,
+          id: `${runId}-${kind}${sameShard ? '-same' : ''}-${i + j}`,
         }));
         const r = await h.api.call('POST', `/v1/apps/${appId}/events/batch`, { events });
         if (r.status !== 202) throw new Error(`neighbour batch: ${r.status}`);
         ids.push(...events.map((e) => e.id));
       }
       await sleep(s.healthyDelayMs);
-      const healthy = await healthyRun(h, healthyApp, healthyUrl, s, `${runId}-${kind}`);
+      const healthy = await healthyRun(h, healthyApp, healthyUrl, s, `${runId}-${kind}${sameShard ? '-same' : ''}`);
 
       // The neighbour's outcome: all delivered, or what it is at after the settle time.
       const deadline = Date.now() + s.neighbourSettleMs;
@@ -213,6 +239,8 @@ export async function runIsolation(h: Harness, s: IsolationSizes, runId: string,
       beside.push({
         kind,
         description: NEIGHBOURS[kind],
+        sameShard,
+        shards: { healthy: healthyShard, neighbour: workShardOf(appId, SHARDS), of: SHARDS },
         healthy,
         p95Ratio: alone.p95Ms > 0 ? healthy.p95Ms / alone.p95Ms : Infinity,
         neighbour: {
@@ -230,13 +258,15 @@ export async function runIsolation(h: Harness, s: IsolationSizes, runId: string,
       await h.api.call('PATCH', `/v1/apps/${appId}/endpoints/${endpointId}`, { enabled: false });
       await sleep(1000);
     }
-    return { sizes: s, timeoutMs, alone, beside, aws: awsIsolationModel({ timeoutMs }) };
+    return { sizes: s, timeoutMs, alone, beside, aws: awsIsolationModel({ timeoutMs, shards: SHARDS }) };
   } finally {
     await neighbours.stop();
   }
 }
 
 export interface AwsIsolationModel {
+  /** Shards of the work queue, each with its own event source of `maxConcurrency` slots. */
+  shards: number;
   maxConcurrency: number;
   batchSize: number;
   timeoutMs: number;
@@ -246,29 +276,38 @@ export interface AwsIsolationModel {
   bursts: Array<{
     events: number;
     slotsHeld: number;
+    /** Before flow control and shards: one work queue, each batch held for the whole timeout. */
     beforeWaitMs: number;
-    afterWaitMs: number;
     repeatsBefore: string;
+    /** Now, for an app in another shard than the hanging endpoint's (shards - 1 in shards). */
+    otherShardWaitMs: number;
+    /** Now, for an app in the same shard (1 in shards): the shared-lane budget once, when the burst fills it. */
+    sameShardWaitMs: number;
   }>;
 }
 
 /**
  * The same on AWS, from the event source mapping's limits: a burst of B events to a hanging
- * endpoint arrives as ceil(B / batch) batches; they take min(C, that) of the queue's C slots at
- * once. A healthy event waits for a slot only when all C are held: before, for the whole timeout
- * (and again at each retry wave, which came back to the shared retry queue); with flow control,
- * for at most the shared-lane budget, once (each container cuts once, and knows after).
+ * endpoint arrives in its app's shard as ceil(B / batch) batches; they take min(C, that) of the
+ * shard's C slots at once. A healthy event waits for a slot only when all C of its own shard's
+ * are held: an app in another shard never does (its shard's slots are its own, and the function's
+ * concurrency is not the limit: the account's is); an app in the same shard waits for at most the
+ * shared-lane budget, once (each container cuts once, and knows after). Before flow control and
+ * shards, one work queue held every slot for the whole timeout, again at each retry wave (which
+ * came back to the shared retry queue).
  */
 export function awsIsolationModel(o: {
   timeoutMs: number;
+  shards?: number;
   maxConcurrency?: number;
   batchSize?: number;
   budgetMs?: number;
 }): AwsIsolationModel {
-  const C = o.maxConcurrency ?? 50;
-  const batch = o.batchSize ?? 10;
-  const budget = o.budgetMs ?? 1000;
+  const C = o.maxConcurrency ?? topology.delivery.maxConcurrency;
+  const batch = o.batchSize ?? topology.delivery.batchSize;
+  const budget = o.budgetMs ?? topology.delivery.sharedLaneBudgetMs;
   return {
+    shards: o.shards ?? topology.delivery.workShards,
     maxConcurrency: C,
     batchSize: batch,
     timeoutMs: o.timeoutMs,
@@ -283,8 +322,9 @@ export function awsIsolationModel(o: {
         events,
         slotsHeld,
         beforeWaitMs: full ? waves * o.timeoutMs : 0,
-        afterWaitMs: full ? budget : 0,
         repeatsBefore: full ? 'at every retry wave (5 s, 5 min, 30 min...)' : 'no',
+        otherShardWaitMs: 0,
+        sameShardWaitMs: full ? budget : 0,
       };
     }),
   };

@@ -466,14 +466,17 @@ function compareLines(scenarios: ScenarioResult[]): string {
 
 function isolationSection(r: IsolationResult): string[] {
   const s = r.sizes;
+  const shardsOf = r.beside[0]?.shards.of ?? r.aws.shards;
   const rows = r.beside.map(
     (b) =>
-      `| ${b.description} | ${ms(b.healthy.p50Ms)} | ${ms(b.healthy.p95Ms)} | ${b.p95Ratio.toFixed(2)}x ${b.p95Ratio <= 2 ? '(met)' : '(not met)'} | ${b.neighbour.delivered} / ${b.neighbour.events} | ${b.neighbour.waiting} | ${b.neighbour.failed} | ${b.neighbour.requests} | ${pct(b.neighbour.share429)} |`,
+      `| ${b.description}${b.sameShard ? ` (**same shard**, 1 app in ${b.shards.of})` : ''} | ${ms(b.healthy.p50Ms)} | ${ms(b.healthy.p95Ms)} | ${b.p95Ratio.toFixed(2)}x ${b.p95Ratio <= 2 ? '(met)' : '(not met)'} | ${b.neighbour.delivered} / ${b.neighbour.events} | ${b.neighbour.waiting} | ${b.neighbour.failed} | ${b.neighbour.requests} | ${pct(b.neighbour.share429)} |`,
   );
   return [
     '## Isolation: the noisy neighbour',
     '',
     `A healthy app sends ${s.healthyEvents} events, one every ${s.healthyIntervalMs} ms, alone and then ${s.healthyDelayMs} ms after another app's burst of ${s.neighbourEvents} events to a misbehaving endpoint (delivery timeout ${r.timeoutMs} ms); latency from the 202 to the webhook's first byte. Goal: p95 at most 2x alone. The neighbour's outcome is measured up to ${s.neighbourSettleMs / 1000} s after the healthy run. How it works, and why it holds on AWS: [flow-control.md](flow-control.md).`,
+    '',
+    `The work queue has ${shardsOf} shards, each with its own event source (the local runtime gives each its own pollers, as Lambda gives each its own slots), and an app's first attempts all go to one. Each neighbour below is an app in another shard than the healthy app's, as ${shardsOf - 1} apps in ${shardsOf} are; the last row is a hanging neighbour in the healthy app's own shard, what the other 1 in ${shardsOf} see.`,
     '',
     `Alone: p50 ${ms(r.alone.p50Ms)}, p95 ${ms(r.alone.p95Ms)}.`,
     '',
@@ -481,11 +484,11 @@ function isolationSection(r: IsolationResult): string[] {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-    `**On AWS (a model from the event source mapping's limits):** ${r.aws.maxConcurrency} concurrent batches of ${r.aws.batchSize} per shared queue, a ${r.aws.timeoutMs / 1000} s timeout, a ${r.aws.budgetMs / 1000} s shared-lane budget. ` +
+    `**On AWS (a model from the event source mapping's limits):** ${r.aws.shards} work queue shards of ${r.aws.maxConcurrency} concurrent batches of ${r.aws.batchSize} each, a ${r.aws.timeoutMs / 1000} s timeout, a ${r.aws.budgetMs / 1000} s shared-lane budget. ` +
       r.aws.bursts
         .map(
           (b) =>
-            `A burst of ${b.events} to a hanging endpoint holds ${b.slotsHeld} slots: a healthy event waited up to ${ms(b.beforeWaitMs)} before (repeated ${b.repeatsBefore}), up to ${ms(b.afterWaitMs)} now, once.`,
+            `A burst of ${b.events} to a hanging endpoint holds ${b.slotsHeld} of its shard's slots: a healthy event waited up to ${ms(b.beforeWaitMs)} before (repeated ${b.repeatsBefore}); now up to ${ms(b.otherShardWaitMs)} in another shard and up to ${ms(b.sameShardWaitMs)}, once, in the same shard.`,
         )
         .join(' '),
   ];
@@ -747,7 +750,7 @@ export function renderConsole(res: BenchResults): string {
     lines.push(`isolation  alone p50 ${ms(r.alone.p50Ms)}  p95 ${ms(r.alone.p95Ms)}`);
     for (const b of r.beside)
       lines.push(
-        `isolation  beside ${b.kind}: p50 ${ms(b.healthy.p50Ms)}  p95 ${ms(b.healthy.p95Ms)} (${b.p95Ratio.toFixed(2)}x); neighbour delivered ${b.neighbour.delivered}/${b.neighbour.events}, waiting ${b.neighbour.waiting}, failed ${b.neighbour.failed}, 429s ${pct(b.neighbour.share429)} of ${b.neighbour.requests}`,
+        `isolation  beside ${b.kind}${b.sameShard ? ' (same shard)' : ''}: p50 ${ms(b.healthy.p50Ms)}  p95 ${ms(b.healthy.p95Ms)} (${b.p95Ratio.toFixed(2)}x); neighbour delivered ${b.neighbour.delivered}/${b.neighbour.events}, waiting ${b.neighbour.waiting}, failed ${b.neighbour.failed}, 429s ${pct(b.neighbour.share429)} of ${b.neighbour.requests}`,
       );
   }
   if (res.throughput) {
