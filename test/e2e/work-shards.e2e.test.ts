@@ -5,6 +5,7 @@
  * waits (which shows the burst did hold them). The shared-lane budget is raised to 6 s here so
  * that the hold is long and unmistakable; by default it is 1 s (docs/flow-control.md "Shards").
  */
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { describe, expect, it } from 'vitest';
 import { workShardOf } from '../../functions/delivery/work-shards';
 import { topology } from '../../infra/topology';
@@ -65,5 +66,51 @@ describe('work queue shards', () => {
     expect(elsewhereMs).toBeLessThan(2000);
     // ... which did hold their own shard: an app there waited most of the budget.
     expect(besideMs).toBeGreaterThan(BUDGET_MS / 2);
+  });
+
+  it('delivers to an app in every shard, whether its event is POSTed or put on the bus', async () => {
+    if (!system.target.eventsEndpoint && !system.target.eventBusName)
+      throw new Error('set E2E_EVENTS_ENDPOINT or E2E_EVENT_BUS_NAME');
+    const apps: Array<{ appId: string; url: string }> = [];
+    for (let shard = 0; shard < topology.delivery.workShards; shard++) {
+      const appId = await appIn((s) => s === shard);
+      const url = hook();
+      await system.api.createEndpoint(appId, url);
+      apps.push({ appId, url });
+    }
+    const eb = new EventBridgeClient(system.target.eventsEndpoint ? { endpoint: system.target.eventsEndpoint } : {});
+    try {
+      for (const { appId } of apps) {
+        await system.api.sendEvent(appId, { type: 'posted', data: {} });
+        const out = await eb.send(
+          new PutEventsCommand({
+            Entries: [
+              {
+                Source: 'com.example.shards',
+                DetailType: 'put',
+                Detail: JSON.stringify({ appId, data: {} }),
+                EventBusName: system.target.eventBusName,
+              },
+            ],
+          }),
+        );
+        expect(out.FailedEntryCount).toBe(0);
+      }
+    } finally {
+      eb.destroy();
+    }
+    await system.receiver.waitFor(
+      () => apps.every(({ url }) => system.receiver.on(url).length >= 2),
+      30_000,
+      'a POSTed and a bus event in every shard',
+    );
+    for (const { url } of apps) {
+      expect(
+        system.receiver
+          .on(url)
+          .map((r) => JSON.parse(r.body).type as string)
+          .sort(),
+      ).toEqual(['posted', 'put']);
+    }
   });
 });
