@@ -5,7 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { matchesPattern } from '../../infra/local/rules';
 import { routeMatcher } from '../../infra/local/stack';
-import { deployedNaming, rateSeconds, readModel, resolve, type CfnTemplate } from '../../infra/local/template';
+import {
+  deployedNaming,
+  rateSeconds,
+  readModel,
+  referencedIds,
+  resolve,
+  type CfnTemplate,
+} from '../../infra/local/template';
 
 const template: CfnTemplate = {
   Resources: {
@@ -83,6 +90,18 @@ describe('the template as the local runtime reads it', () => {
     expect(rateSeconds('rate(1 minute)')).toBe(60);
     expect(rateSeconds('rate(2 hours)')).toBe(7200);
     expect(() => rateSeconds('cron(0 * * * ? *)')).toThrow(/rate/);
+  });
+});
+
+describe('referenced ids', () => {
+  it("reads a list's references in order (the work queue's shards), and a single one alone", () => {
+    const list = {
+      'Fn::Join': [',', [{ Ref: 'Work' }, { Ref: 'WorkShard1' }, { 'Fn::GetAtt': ['WorkShard2', 'QueueUrl'] }]],
+    };
+    expect(referencedIds(list)).toEqual(['Work', 'WorkShard1', 'WorkShard2']);
+    expect(referencedIds({ Ref: 'Work' })).toEqual(['Work']);
+    expect(referencedIds('http://sqs/work')).toEqual([]);
+    expect(referencedIds(undefined)).toEqual([]);
   });
 });
 
