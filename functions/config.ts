@@ -273,7 +273,7 @@ const schema = z.object({
   [ENV.feedSettleMs]: wholeNumber(undefined, 60_000, 0),
   [ENV.recoverMaxPerCall]: wholeNumber(undefined, 100_000),
   [ENV.isolatedConcurrency]: wholeNumber(2, 1000, 2),
-  [ENV.orderedConcurrency]: wholeNumber(2, 1000, 10),
+  [ENV.orderedConcurrency]: wholeNumber(10, 1000, 2),
   [ENV.sharedLaneBudgetMs]: wholeNumber(1000, 900_000),
   [ENV.version]: required,
   [ENV.portalFrameAncestors]: frameAncestors,

@@ -140,7 +140,7 @@ function orderedLaneParts({ cfg, aws, stores }: Container) {
 }
 
 /** The flow gate: one per container (a Lambda execution environment). */
-function flowGate(cfg: Config) {
+export function flowGate(cfg: Config) {
   // Its rate shares count the isolation-lane and ordered-lane batches this container runs at
   // once: one on Lambda; the local runtime runs several in one process.
   const lanes = { isolated: 0, isolatedMost: 1, ordered: 0, orderedMost: 1 };

@@ -105,6 +105,16 @@ describe('configuration', () => {
   });
 });
 
+describe('HOOKRELAY_ORDERED_CONCURRENCY', () => {
+  it("takes Lambda's range (2 to 1000) and defaults to 10", () => {
+    expect(parseConfig({ ...DEPLOYMENT, [ENV.orderedConcurrency]: '2' }).orderedConcurrency).toBe(2);
+    expect(parseConfig({ ...DEPLOYMENT, [ENV.orderedConcurrency]: undefined }).orderedConcurrency).toBe(10);
+    expect(problemsOf({ ...DEPLOYMENT, [ENV.orderedConcurrency]: '1' })).toEqual([
+      `${ENV.orderedConcurrency} must be a whole number from 2 to 1000, got "1"`,
+    ]);
+  });
+});
+
 describe('HOOKRELAY_WORK_SHARD_URLS', () => {
   it('is the work queue alone when unset, and every shard in order when set', () => {
     expect(parseConfig(DEPLOYMENT).workShardUrls).toEqual(['http://sqs/work']);

@@ -7,6 +7,7 @@ import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { ConfigError, ENV } from '../../functions/config';
 import { createContainer, lazyContainer } from '../../functions/container';
 import { createApiHandler } from '../../functions/handlers/api';
+import { flowGate } from '../../functions/wiring';
 import { lambdaContext } from '../../infra/local/lambda';
 import { aFunctionEnvironment } from '../helpers/fixtures';
 
@@ -73,5 +74,24 @@ describe('a container', () => {
     await lazy.close();
     expect(lazy.get()).not.toBe(first);
     await lazy.close();
+  });
+});
+
+describe("the delivery function's flow gate", () => {
+  it('shares a rate out by the concurrencies the configuration names, per lane', () => {
+    const cfg = createContainer(
+      aFunctionEnvironment({ [ENV.isolatedConcurrency]: '4', [ENV.orderedConcurrency]: '5' }),
+    ).cfg;
+    const { gate } = flowGate(cfg);
+    const t0 = Date.parse('2026-12-05T00:00:00.000Z');
+    const endpoint = { id: 'ep_1', appId: 'app_1', rateLimit: { perSecond: 20 } };
+    // Isolation lane: 20/s over 4 containers, 5/s here: the second waits 200 ms.
+    expect(gate.admit(endpoint, 'isolated', t0)).toEqual({ go: true });
+    const isolated = gate.admit(endpoint, 'isolated', t0);
+    expect(isolated.go ? 0 : isolated.waitMs).toBe(200);
+    // Ordered lane: 20/s over 5 containers, 4/s here: the second head sleeps 250 ms for its token.
+    const other = { ...endpoint, id: 'ep_2' };
+    expect(gate.admit(other, 'ordered', t0)).toEqual({ go: true });
+    expect(gate.admit(other, 'ordered', t0)).toEqual({ go: true, sleepMs: 250 });
   });
 });
