@@ -5,10 +5,7 @@
  * slow; the apps of every other shard are not delayed at all. An app's deliveries of one event
  * share a shard, so a fan-out is still sent ten messages a request.
  */
-import { createHash } from 'node:crypto';
+import { hashShard } from '../shared/hash-shard';
 
 /** The shard, 0 to `shards` - 1, whose queue carries `appId`'s first attempts. */
-export function workShardOf(appId: string, shards: number): number {
-  if (shards <= 1) return 0;
-  return createHash('sha1').update(appId).digest().readUInt32BE(0) % shards;
-}
+export const workShardOf = (appId: string, shards: number): number => hashShard(appId, shards);

@@ -37,7 +37,7 @@
  * message and key carry), so one busy endpoint is not held to one partition's ~1,000 writes a
  * second either, whoever chose the ids; its readers merge the app's shards.
  */
-import { createHash } from 'node:crypto';
+import { hashShard } from './hash-shard';
 import { feedPosition } from './model';
 import { shardOfId } from './ids';
 
@@ -136,8 +136,7 @@ export const minuteOf = (iso: string) => iso.slice(0, 16);
 
 /** The activity partition of an app's shard: spread by a hash, so a busy minute spreads too. */
 export function activityPk(appId: string, shard: number) {
-  const n = createHash('sha1').update(`${appId}#${shard}`).digest().readUInt32BE(0) % TABLE_LAYOUT.activityShards;
-  return `ACTIVE#${n}`;
+  return `ACTIVE#${hashShard(`${appId}#${shard}`, TABLE_LAYOUT.activityShards)}`;
 }
 export const activityShardPks = () => Array.from({ length: TABLE_LAYOUT.activityShards }, (_, n) => `ACTIVE#${n}`);
 
@@ -159,7 +158,7 @@ export const appListKeys = (appId: string) => ({ openPk: APP_LIST_PK, openSk: ap
 
 /** The open-index keys of an item due at `dueAt`: a shard from its key, sorted by due time. */
 export function openKeys(key: Key, dueAt: string) {
-  const shard = createHash('sha1').update(key.pk).update(key.sk).digest().readUInt32BE(0) % TABLE_LAYOUT.openShards;
+  const shard = hashShard(key.pk + key.sk, TABLE_LAYOUT.openShards);
   return { openPk: `OPEN#${shard}`, openSk: `${dueAt}#${key.pk}#${key.sk}` };
 }
 
