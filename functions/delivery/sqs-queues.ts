@@ -49,28 +49,25 @@ export class SqsScheduler implements DeliveryScheduler {
   /** First attempts: the app's work shard, the ordered lane (strict endpoints), or the isolation lane. */
   async now(messages: DeliveryMessage[]): Promise<void> {
     const ordered = messages.filter((m) => m.order);
-    const isolated = messages.filter((m) => !m.order && m.lane === 'isolated');
-    const byShard = new Map<string, DeliveryMessage[]>();
+    // The rest, by queue: the isolation lane, or the app's work shard (hashed once per app).
+    const shardOf = new Map<string, string>();
+    const byQueue = new Map<string, DeliveryMessage[]>();
     for (const m of messages) {
-      if (m.order || m.lane === 'isolated') continue;
-      const url = this.workQueueOf(m.appId);
-      const shard = byShard.get(url);
-      if (shard) shard.push(m);
-      else byShard.set(url, [m]);
+      if (m.order) continue;
+      let url = m.lane === 'isolated' ? this.queues.isolated : shardOf.get(m.appId);
+      if (url === undefined) {
+        url = this.queues.work[workShardOf(m.appId, this.queues.work.length)];
+        if (url === undefined) throw new Error('no work queue is configured');
+        shardOf.set(m.appId, url);
+      }
+      const queued = byQueue.get(url);
+      if (queued) queued.push(m);
+      else byQueue.set(url, [m]);
     }
     await Promise.all([
-      ...[...byShard].map(([url, shard]) => sendAll(this.sqs, url, shard)),
-      isolated.length > 0 ? sendAll(this.sqs, this.queues.isolated, isolated) : undefined,
+      ...[...byQueue].map(([url, queued]) => sendAll(this.sqs, url, queued)),
       ordered.length > 0 ? this.ordered(ordered) : undefined,
     ]);
-  }
-
-  /** The work queue shard that carries `appId`'s first attempts. */
-  workQueueOf(appId: string): string {
-    const { work } = this.queues;
-    const url = work[workShardOf(appId, work.length)];
-    if (url === undefined) throw new Error('no work queue is configured');
-    return url;
   }
 
   /** A later attempt: the retry queue, or the isolation lane, with the delay SQS allows. */
