@@ -8,8 +8,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { DeliveryQueues } from './queues';
 import { ENV, topology } from '../topology';
 import { HookrelayFunction } from './hookrelay-function';
 import type { WebhookStore } from './store';
@@ -43,10 +43,8 @@ export interface WebhookApiProps {
   readonly shape?: ApiShape;
   readonly entry: string;
   readonly store: WebhookStore;
-  /** The work queue's shards: an app's first attempts go to its own. */
-  readonly workQueues: readonly sqs.IQueue[];
-  /** First attempts of rate-limited, throttled or paused endpoints go to the isolation lane. */
-  readonly isolatedQueue: sqs.IQueue;
+  /** Where first attempts go: the app's work queue shard, or the isolation lane. */
+  readonly queues: Pick<DeliveryQueues, 'grantSendFirstAttempts'>;
   readonly environment: Record<string, string>;
   readonly throttle: ApiThrottle;
   readonly logRetention: logs.RetentionDays;
@@ -122,8 +120,7 @@ export class WebhookApi extends Construct {
     props.store.grantReadWriteData(fn, undefined, { queryIndexes: false });
     // What the code calls, no more (test/iam): SendMessage alone, not grantSendMessages'
     // GetQueueAttributes and GetQueueUrl; GetSecretValue alone, not grantRead's DescribeSecret.
-    for (const q of props.workQueues) q.grant(fn, 'sqs:SendMessage');
-    props.isolatedQueue.grant(fn, 'sqs:SendMessage');
+    props.queues.grantSendFirstAttempts(fn);
     fn.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.adminKey.secretArn] }),
     );

@@ -5,6 +5,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { DeliveryQueues } from './queues';
 import { ENV, topology } from '../topology';
 import { HookrelayFunction } from './hookrelay-function';
 import { VISIBILITY_TO_FUNCTION_TIMEOUT } from './queues';
@@ -13,10 +14,8 @@ import type { WebhookStore } from './store';
 export interface IngestBusProps {
   readonly entry: string;
   readonly store: WebhookStore;
-  /** The work queue's shards: an app's first attempts go to its own. */
-  readonly workQueues: readonly sqs.IQueue[];
-  /** First attempts of rate-limited, throttled or paused endpoints go to the isolation lane. */
-  readonly isolatedQueue: sqs.IQueue;
+  /** Where first attempts go: the app's work queue shard, or the isolation lane. */
+  readonly queues: Pick<DeliveryQueues, 'grantSendFirstAttempts'>;
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -117,8 +116,7 @@ export class IngestBus extends Construct {
       { queryIndexes: false },
     );
     // SendMessage alone: the code never calls grantSendMessages' GetQueueAttributes or GetQueueUrl (test/iam).
-    for (const q of props.workQueues) q.grant(fn, 'sqs:SendMessage');
-    props.isolatedQueue.grant(fn, 'sqs:SendMessage');
+    props.queues.grantSendFirstAttempts(fn);
     this.deadLetter.grant(fn, 'sqs:SendMessage');
 
     this.rule = new events.Rule(this, 'Rule', {

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { topology } from '../topology';
@@ -67,5 +68,13 @@ export class DeliveryQueues extends Construct {
     ];
     this.retry = deliveryQueue('Retry', q.retry);
     this.isolated = deliveryQueue('Isolated', q.isolated);
+  }
+
+  /**
+   * SendMessage (alone: the code never calls GetQueueAttributes or GetQueueUrl, test/iam) on
+   * where first attempts go (SqsScheduler.now): every work queue shard and the isolation lane.
+   */
+  grantSendFirstAttempts(grantee: iam.IGrantable): void {
+    for (const q of [...this.workShards, this.isolated]) q.grant(grantee, 'sqs:SendMessage');
   }
 }

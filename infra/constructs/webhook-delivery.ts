@@ -234,8 +234,7 @@ export class WebhookDelivery extends Construct {
       ...common,
       entry: entry('api'),
       store,
-      workQueues: this.queues.workShards,
-      isolatedQueue: this.queues.isolated,
+      queues: this.queues,
       throttle: s.apiThrottle,
       shape: s.apiShape,
     });
@@ -250,8 +249,7 @@ export class WebhookDelivery extends Construct {
       ...common,
       entry: entry('ingest'),
       store,
-      workQueues: this.queues.workShards,
-      isolatedQueue: this.queues.isolated,
+      queues: this.queues,
     });
     this.housekeeping = new Housekeeping(this, 'Housekeeping', {
       ...common,
