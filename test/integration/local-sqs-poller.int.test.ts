@@ -12,6 +12,7 @@ import { startEmulators } from '../../infra/local/emulators';
 import { createLog } from '../../infra/local/log';
 import { provision, sqsClient } from '../../infra/local/provision';
 import { startSqsPoller } from '../../infra/local/sqs-poller';
+import { topology } from '../../infra/topology';
 import type { LocalStack, LocalStackOptions } from '../../infra/local/stack';
 import { recorder, startFakeStack, waitFor } from '../helpers/local-stack';
 
@@ -100,6 +101,26 @@ describe('local SQS event source mapping', () => {
     const [record] = await waitFor(() => records().length > 0 && records(), 'a delivery');
 
     expect(record?.eventSourceARN).toBe(await queueArn(sqs, stack.queueUrls.retry));
+  });
+
+  it("polls every shard of the work queue, each named after it and made with the work queue's settings", async () => {
+    const { sqs, stack, records } = await start(() => {}, { queueOverrides: { work: { visibilityTimeoutS: 1 } } });
+
+    const shards = Array.from(
+      { length: topology.delivery.workShards - 1 },
+      (_, i) => `${stack.queueUrls.work}-${i + 1}`,
+    );
+    for (const url of shards) {
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout'] }),
+      );
+      expect(Attributes?.VisibilityTimeout, url).toBe('1');
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: url }));
+    }
+    await waitFor(() => records().length >= shards.length, 'a delivery from every shard');
+    for (const url of shards) {
+      expect(records().find((r) => r.body === url)?.eventSourceARN).toBe(await queueArn(sqs, url));
+    }
   });
 
   it('deletes successes, keeps batchItemFailures, and dead-letters a message after maxReceiveCount', async () => {
